@@ -1,0 +1,43 @@
+# Permanence: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The pure cores: no Django import, strict typing.
+CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
+         src/permanence/directory/rules.py src/permanence/textlists.py
+
+.PHONY: demo test lint bench install serve clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Permanence needs Python 3.11 or newer; this is " + sys.version.split()[0])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/permanence migrate --no-input
+	$(BIN)/permanence load_demo
+	@echo
+	@echo "Permanence is starting on http://$(HOST):$(PORT)/"
+	@echo "  back-office: http://$(HOST):$(PORT)/admin/   API docs: http://$(HOST):$(PORT)/api/v1/docs"
+	@echo "  (Ctrl+C to stop)"
+	$(BIN)/permanence serve --host $(HOST) --port $(PORT)
+
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy $(CORES)
+
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; PYTHONPATH=src $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,286 @@
+"""The client account: identity, numbers, opening hours."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from datetime import datetime, time
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from permanence.accounts import hours
+from permanence.accounts.fields import PhoneField
+
+logger = logging.getLogger(__name__)
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            _("“%(value)s” is not a known time zone."), params={"value": value}
+        ) from None
+
+
+HOURS_MESSAGES = {
+    "not_a_time": _("“%(text)s” is not a time (write 9h30 or 09:30)."),
+    "not_a_range": _("“%(text)s” is not a range (write 09:00-12:30)."),
+    "closes_before_opens": _(
+        "The range %(range)s closes before it opens; split a range that crosses "
+        "midnight into two days."
+    ),
+    "overlap": _("The ranges %(first)s and %(second)s overlap."),
+    "seconds": _("Opening times are given to the minute."),
+}
+
+
+def hours_error(exc: hours.HoursError) -> ValidationError:
+    """The core's error, said in the user's language."""
+    message = HOURS_MESSAGES.get(exc.code)
+    if message is None:
+        return ValidationError(str(exc))
+    return ValidationError(message, code=exc.code, params=exc.params)
+
+
+class Trade(models.TextChoices):
+    LEGAL = "legal", _("Legal")
+    MEDICAL = "medical", _("Medical")
+    REAL_ESTATE = "real_estate", _("Real estate")
+    ECOMMERCE = "ecommerce", _("E-commerce")
+    TRADES = "trades", _("Trades and crafts")
+    OTHER = "other", _("Other")
+
+
+class AccountStatus(models.TextChoices):
+    ONBOARDING = "onboarding", _("Onboarding")
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    CLOSED = "closed", _("Closed")
+
+
+class Account(models.Model):
+    """A client company whose calls the secretaries answer."""
+
+    slug = models.SlugField(_("short name"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    trade = models.CharField(_("trade"), max_length=32, choices=Trade.choices, default=Trade.OTHER)
+    greeting = models.CharField(
+        _("greeting"),
+        max_length=300,
+        help_text=_("What the secretary says when answering, e.g. “Cabinet Martin, bonjour”."),
+    )
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Paris", validators=[validate_timezone]
+    )
+    holiday_country = models.CharField(_("public holidays: country"), max_length=2, default="FR")
+    holiday_subdivision = models.CharField(
+        _("public holidays: region"),
+        max_length=8,
+        blank=True,
+        help_text=_("E.g. 57 for Moselle (Alsace-Moselle holidays); empty for the whole country."),
+    )
+    closed_on_holidays = models.BooleanField(_("closed on public holidays"), default=True)
+    instructions = models.TextField(_("instructions"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        try:
+            hours.check_holiday_calendar(self.holiday_country, None)
+        except hours.HoursError:
+            raise ValidationError(
+                {"holiday_country": _("No public holiday calendar for this country.")}
+            ) from None
+        try:
+            hours.check_holiday_calendar(self.holiday_country, self.holiday_subdivision or None)
+        except hours.HoursError:
+            raise ValidationError(
+                {"holiday_subdivision": _("Unknown region for this country's public holidays.")}
+            ) from None
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def schedule(self) -> hours.Schedule:
+        """The account's opening hours as the pure core's Schedule."""
+        weekly: dict[int, list[hours.TimeRange]] = {}
+        for row in self.weekly_hours.all():
+            try:
+                weekly.setdefault(row.weekday, []).append(hours.TimeRange(row.opens, row.closes))
+            except hours.HoursError as error:  # written around the forms; the database refuses it
+                logger.error("account %s: opening range %s ignored: %s", self.slug, row.pk, error)
+        exceptions = []
+        for exc in self.hours_exceptions.order_by("created_at", "pk"):
+            try:
+                ranges = tuple(exc.time_ranges())
+            except hours.HoursError as error:
+                logger.error("account %s: exception %s read as closed: %s", self.slug, exc.pk, error)
+                ranges = ()
+            exceptions.append(
+                hours.HoursException(
+                    start=exc.start_date, end=exc.end_date, ranges=ranges, label=exc.label
+                )
+            )
+        return hours.Schedule(
+            tz=self.tz,
+            weekly={day: tuple(ranges) for day, ranges in weekly.items()},
+            exceptions=tuple(exceptions),
+            holidays=hours.public_holidays(
+                self.holiday_country, self.holiday_subdivision or None
+            ),
+            closed_on_holidays=self.closed_on_holidays,
+        )
+
+    def opening_status(self, at: datetime | None = None) -> hours.OpeningStatus:
+        return hours.status_at(self.schedule(), at or timezone.now())
+
+
+class PhoneNumber(models.Model):
+    """A number that rings at the answering service for this account.
+
+    A number belongs to one account at a time; when it moves or is released the
+    row is closed (``released_at``) and kept, so the history stays.
+    """
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="numbers"
+    )
+    number = PhoneField(_("number"))
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    assigned_at = models.DateTimeField(_("assigned"), default=timezone.now)
+    released_at = models.DateTimeField(_("released"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("phone number")
+        verbose_name_plural = _("phone numbers")
+        ordering = ["number", "-assigned_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number"],
+                condition=Q(released_at__isnull=True),
+                name="phone_number_one_account_at_a_time",
+                violation_error_message=_("This number already belongs to an account."),
+            ),
+            models.CheckConstraint(
+                name="phone_number_released_after_assigned",
+                condition=Q(released_at__isnull=True) | Q(released_at__gte=models.F("assigned_at")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_current(self) -> bool:
+        return self.released_at is None
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class WeeklyHours(models.Model):
+    """One opening range on a weekday, in the account's local time. ``closes`` 00:00 = midnight."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="weekly_hours"
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"), help_text=_("00:00 means midnight at the end of the day."))
+
+    class Meta:
+        verbose_name = _("opening range")
+        verbose_name_plural = _("opening hours")
+        ordering = ["weekday", "opens"]
+        constraints = [
+            models.CheckConstraint(
+                name="weekly_hours_close_after_opening",
+                condition=Q(closes__gt=models.F("opens")) | Q(closes=time(0)),
+                violation_error_message=_("The range closes before it opens."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+    def clean(self) -> None:
+        if self.opens is None or self.closes is None:
+            return
+        try:
+            this = hours.TimeRange(self.opens, self.closes)
+        except hours.HoursError as exc:
+            raise ValidationError({"closes": hours_error(exc)}) from None
+        if self.account_id is None:
+            return
+        siblings = WeeklyHours.objects.filter(account_id=self.account_id, weekday=self.weekday)
+        for other in siblings.exclude(pk=self.pk):
+            try:
+                hours.check_no_overlap([this, hours.TimeRange(other.opens, other.closes)])
+            except hours.HoursError as exc:
+                raise hours_error(exc) from None
+
+
+class HoursException(models.Model):
+    """Exceptional closure or opening over a date range; replaces the weekly hours those days."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="hours_exceptions"
+    )
+    start_date = models.DateField(_("from"))
+    end_date = models.DateField(_("to (inclusive)"))
+    ranges = models.CharField(
+        _("opening ranges"),
+        max_length=200,
+        blank=True,
+        help_text=_("Empty: closed all day. Otherwise e.g. “09:00-12:00, 14:00-17:00”."),
+    )
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("exceptional closure or opening")
+        verbose_name_plural = _("exceptional closures and openings")
+        ordering = ["start_date"]
+        constraints = [
+            models.CheckConstraint(
+                name="hours_exception_dates_in_order",
+                condition=Q(end_date__gte=models.F("start_date")),
+                violation_error_message=_("The end date is before the start date."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start_date} → {self.end_date} {self.label}"
+
+    def time_ranges(self) -> list[hours.TimeRange]:
+        return list(hours.parse_ranges(self.ranges))
+
+    def clean(self) -> None:
+        try:
+            self.time_ranges()
+        except hours.HoursError as exc:
+            raise ValidationError({"ranges": hours_error(exc)}) from None

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Schema
+
+
+class NumberOut(Schema):
+    number: str
+    label: str
+
+
+class OpeningOut(Schema):
+    is_open: bool
+    reason: str
+    label: str
+    next_change: datetime | None
+
+
+class AccountOut(Schema):
+    slug: str
+    name: str
+    trade: str
+    greeting: str
+    timezone: str
+    status: str
+
+
+class AccountDetailOut(AccountOut):
+    instructions: str
+    numbers: list[NumberOut]
+    opening: OpeningOut
+
+
+class AbsenceOut(Schema):
+    kind: str
+    until: datetime | None
+    replacement: str | None
+
+
+class CollaboratorOut(Schema):
+    id: int
+    name: str
+    job_title: str
+    service: str | None
+    specialties: list[str]
+    keywords: list[str]
+    direct_line: str
+    mobile: str
+    email: str
+    transfer_mode: str
+    transfer_now: str
+    absence: AbsenceOut | None
+
+
+class ContactOut(Schema):
+    id: int
+    first_name: str
+    last_name: str
+    company: str
+    email: str
+    tags: list[str]
+    numbers: list[str]
+
+
+class IdentifyIn(Schema):
+    called: str
+    caller: str | None = None
+
+
+class IdentifyOut(Schema):
+    account: str | None
+    caller: str | None
+    known: bool
+    contacts: list[ContactOut]
+
+
+class ErrorOut(Schema):
+    detail: str

@@ -1,0 +1,49 @@
+"""Writing to the audit trail: one function, called by the domain actions and views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest
+
+from permanence.audit.models import Action, AuditEvent
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(
+    actor: Any,
+    action: Action | str,
+    obj: models.Model | None = None,
+    *,
+    account: Any = None,
+    object_type: str | None = None,
+    object_id: str = "",
+    object_repr: str = "",
+    request: HttpRequest | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    """Append one event. ``obj`` fills type, id and text; ``account`` the tenant."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)[:200]
+        if account is None and hasattr(obj, "account_id"):
+            account = obj.account_id
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        actor=actor if is_user else None,
+        actor_name=(actor.get_username() if is_user else "system")[:150],
+        action=str(action),
+        object_type=object_type or "",
+        object_id=object_id,
+        object_repr=object_repr,
+        account_id=account.pk if hasattr(account, "pk") else account,
+        detail=detail,
+        ip_address=client_ip(request),
+    )

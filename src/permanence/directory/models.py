@@ -1,0 +1,219 @@
+"""The account's directory (organigramme): services, collaborators, transfer rules, absences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from permanence.accounts.fields import PhoneField
+from permanence.accounts.models import Account, Weekday
+from permanence.directory import rules
+from permanence.textlists import parse_list
+
+
+class Service(models.Model):
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="services"
+    )
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="service_name_unique_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Collaborator(models.Model):
+    """A person of the client company whom callers ask for."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="collaborators"
+    )
+    service = models.ForeignKey(
+        Service,
+        verbose_name=_("service"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="collaborators",
+    )
+    title = models.CharField(_("title"), max_length=40, blank=True, help_text=_("Maître, Dr, …"))
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100)
+    job_title = models.CharField(_("position"), max_length=120, blank=True)
+    specialties = models.TextField(
+        _("specialties"), blank=True, help_text=_("Comma-separated, e.g. “family law, divorce”.")
+    )
+    keywords = models.TextField(
+        _("keywords"), blank=True, help_text=_("Words callers use for needs this person handles.")
+    )
+    direct_line = PhoneField(_("direct line"), blank=True)
+    mobile = PhoneField(_("mobile"), blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    instructions = models.TextField(_("instructions"), blank=True)
+    transfer_mode = models.CharField(
+        _("transfer"),
+        max_length=16,
+        choices=[
+            (rules.TransferMode.ALWAYS.value, _("Always put through")),
+            (rules.TransferMode.CONDITIONAL.value, _("Under conditions")),
+            (rules.TransferMode.NEVER.value, _("Never: take a message")),
+        ],
+        default=rules.TransferMode.ALWAYS.value,
+    )
+    transfer_caller_types = models.CharField(
+        _("only for caller types"),
+        max_length=200,
+        blank=True,
+        help_text=_("Comma-separated, e.g. “client, confrère”. Empty: any caller."),
+    )
+    transfer_urgent_only = models.BooleanField(_("only urgent calls"), default=False)
+    transfer_urgent_bypass = models.BooleanField(
+        _("urgent calls always put through"), default=False
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("collaborator")
+        verbose_name_plural = _("collaborators")
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (self.title, self.first_name, self.last_name) if p)
+
+    def clean(self) -> None:
+        if self.service_id and self.service and self.service.account_id != self.account_id:
+            raise ValidationError({"service": _("This service belongs to another account.")})
+
+    @property
+    def specialty_list(self) -> list[str]:
+        return parse_list(self.specialties)
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return parse_list(self.keywords)
+
+    def transfer_rule(self) -> rules.TransferRule:
+        return rules.TransferRule(
+            mode=rules.TransferMode(self.transfer_mode),
+            windows=tuple(
+                rules.Window(w.weekday, w.start, w.end) for w in self.transfer_windows.all()
+            ),
+            caller_types=frozenset(parse_list(self.transfer_caller_types, lower=True)),
+            urgent_only=self.transfer_urgent_only,
+            urgent_bypass=self.transfer_urgent_bypass,
+        )
+
+    def absences_as_rules(self) -> list[rules.Absence]:
+        return [a.as_rule() for a in self.absences.all()]
+
+    def current_absence(self, at: datetime | None = None) -> Absence | None:
+        """The absence in force (the latest started when several overlap), or None."""
+        instant = at or timezone.now()
+        covering = [a for a in self.absences.all() if a.as_rule().covers(instant)]
+        return max(covering, key=lambda a: a.starts_at, default=None)
+
+    def decide_transfer(
+        self, *, at: datetime | None = None, caller_type: str | None = None, urgent: bool = False
+    ) -> rules.TransferDecision:
+        local = (at or timezone.now()).astimezone(self.account.tz)
+        return rules.decide_transfer(
+            self.transfer_rule(),
+            local_time=local,
+            caller_type=caller_type.lower() if caller_type else None,
+            urgent=urgent,
+            absences=self.absences_as_rules(),
+        )
+
+
+class TransferWindow(models.Model):
+    collaborator = models.ForeignKey(
+        Collaborator, on_delete=models.CASCADE, related_name="transfer_windows"
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    start = models.TimeField(_("from"))
+    end = models.TimeField(_("to"), help_text=_("00:00 means midnight at the end of the day."))
+
+    class Meta:
+        verbose_name = _("transfer window")
+        verbose_name_plural = _("transfer windows")
+        ordering = ["weekday", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class AbsenceKind(models.TextChoices):
+    ABSENT = "absent", _("Absent")
+    LEAVE = "leave", _("On leave")
+    MEETING = "meeting", _("In a meeting")
+    CONSULTATION = "consultation", _("In consultation")
+    OTHER = "other", _("Unavailable")
+
+
+class Absence(models.Model):
+    """A period when the collaborator cannot take calls, with an optional replacement."""
+
+    collaborator = models.ForeignKey(
+        Collaborator, verbose_name=_("collaborator"), on_delete=models.CASCADE,
+        related_name="absences",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=AbsenceKind.choices)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"), null=True, blank=True)
+    replacement = models.ForeignKey(
+        Collaborator,
+        verbose_name=_("replaced by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replacing",
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="absence_ends_after_start",
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
+                violation_error_message=_("The end is before the start."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collaborator}: {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        if self.replacement_id and self.replacement_id == self.collaborator_id:
+            raise ValidationError({"replacement": _("A collaborator cannot replace themselves.")})
+        if (
+            self.replacement_id
+            and self.replacement
+            and self.collaborator_id
+            and self.replacement.account_id != self.collaborator.account_id
+        ):
+            raise ValidationError({"replacement": _("The replacement belongs to another account.")})
+
+    def as_rule(self) -> rules.Absence:
+        return rules.Absence(
+            kind=self.kind,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            replacement_id=self.replacement_id,
+            note=self.note,
+        )

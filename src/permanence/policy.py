@@ -1,0 +1,113 @@
+"""Who may do what on which account: the one place where access is decided.
+
+Every view and API endpoint asks here; nothing else compares roles. Two
+questions, always in this order:
+
+1. *Scope*: is the account within the user's reach at all? Operator admins and
+   technical assistants reach every account; a secretary reaches the accounts
+   she is trained on; a client user reaches only their own account. Outside the
+   scope the object does not exist for the user (views answer 404, never 403,
+   so that another client's names do not leak).
+2. *Permission*: may this role perform this action? Inside the scope, a refusal
+   is a 403.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from permanence.accounts.models import Account
+from permanence.users.models import Role
+
+if TYPE_CHECKING:
+    from permanence.users.models import User
+
+
+class Perm(enum.StrEnum):
+    VIEW_ACCOUNT = "view_account"  # account card, hours, numbers, directory
+    EDIT_ACCOUNT = "edit_account"  # greeting, instructions, hours, directory
+    VIEW_CONTACTS = "view_contacts"  # caller data: audited
+    EDIT_CONTACTS = "edit_contacts"
+    IMPORT_CONTACTS = "import_contacts"
+    EXPORT_CONTACTS = "export_contacts"
+    IDENTIFY_CALLER = "identify_caller"
+    VIEW_AUDIT = "view_audit"
+
+
+_ALL = frozenset(Perm)
+
+ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
+    Role.OPERATOR_ADMIN: _ALL,
+    Role.TECHNICAL_ASSISTANT: frozenset(
+        {
+            Perm.VIEW_ACCOUNT,
+            Perm.EDIT_ACCOUNT,
+            Perm.VIEW_CONTACTS,
+            Perm.EDIT_CONTACTS,
+            Perm.IMPORT_CONTACTS,
+            Perm.IDENTIFY_CALLER,
+        }
+    ),
+    Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER}),
+    Role.CLIENT_ADMIN: frozenset(
+        {
+            Perm.VIEW_ACCOUNT,
+            Perm.VIEW_CONTACTS,
+            Perm.EDIT_CONTACTS,
+            Perm.IMPORT_CONTACTS,
+            Perm.EXPORT_CONTACTS,
+            Perm.VIEW_AUDIT,
+        }
+    ),
+    Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS}),
+}
+
+
+def _active(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def visible_accounts(user: User | Any) -> QuerySet[Account]:
+    """The accounts within the user's scope."""
+    if not _active(user):
+        return Account.objects.none()
+    if user.role in (Role.OPERATOR_ADMIN, Role.TECHNICAL_ASSISTANT):
+        return Account.objects.all()
+    if user.role == Role.SECRETARY:
+        return Account.objects.filter(trainings__secretary=user)
+    if user.role in (Role.CLIENT_ADMIN, Role.CLIENT_USER) and user.account_id:
+        return Account.objects.filter(pk=user.account_id)
+    return Account.objects.none()
+
+
+def in_scope(user: User | Any, account: Account) -> bool:
+    return visible_accounts(user).filter(pk=account.pk).exists()
+
+
+def has_perm(user: User | Any, perm: Perm) -> bool:
+    """Does the role allow this action somewhere (used to show or hide links)?"""
+    return _active(user) and perm in ROLE_PERMISSIONS.get(user.role, frozenset())
+
+
+def allowed(user: User | Any, perm: Perm, account: Account) -> bool:
+    return has_perm(user, perm) and in_scope(user, account)
+
+
+def get_account_or_404(user: User | Any, slug: str, perm: Perm) -> Account:
+    """The account named ``slug`` if the user may ``perm`` it.
+
+    404 outside the user's scope (the account's existence is not revealed),
+    403 inside it when the role does not have the permission.
+    """
+    try:
+        account = visible_accounts(user).get(slug=slug)
+    except Account.DoesNotExist:
+        raise Http404("No such account") from None
+    if not has_perm(user, perm):
+        raise PermissionDenied
+    return account

@@ -1,0 +1,19 @@
+from django.contrib.auth.views import LogoutView
+from django.urls import path
+
+from permanence.portal import views
+
+urlpatterns = [
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("login/verify/", views.verify_second_factor, name="verify_second_factor"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("security/two-factor/", views.two_factor, name="two_factor"),
+    path("", views.home, name="home"),
+    path("a/<slug:slug>/", views.account_detail, name="account"),
+    path("a/<slug:slug>/contacts/", views.contact_list, name="contacts"),
+    path("a/<slug:slug>/contacts/<int:pk>/", views.contact_detail, name="contact"),
+    path("a/<slug:slug>/contacts/import/", views.contact_import, name="contact_import"),
+    path("a/<slug:slug>/contacts/export.csv", views.contact_export, name="contact_export"),
+    path("a/<slug:slug>/identify/", views.identify_caller, name="identify"),
+    path("a/<slug:slug>/audit/", views.audit_log, name="audit"),
+]

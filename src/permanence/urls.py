@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from permanence.api.endpoints import api
+from permanence.portal.admin_site import protect_admin
+
+protect_admin(admin.site)
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+    path("", include("permanence.portal.urls")),
+]
+
+handler403 = "permanence.portal.views._forbidden"
+handler404 = "permanence.portal.views._not_found"
+handler500 = "permanence.portal.views._server_error"

@@ -1,0 +1,77 @@
+"""Shared fixtures: two client accounts and one persona per role (Healthchecks style).
+
+Alpha is "our" account; Beta is the other tenant. Every persona's reach is known:
+
+| persona           | role                 | reaches        |
+| admin             | operator admin       | Alpha, Beta    |
+| assistant         | technical assistant  | Alpha, Beta    |
+| secretary         | secretary            | Alpha (trained)|
+| secretary_beta    | secretary            | Beta only      |
+| client_admin      | client admin         | Alpha          |
+| client_user       | client collaborator  | Alpha          |
+| client_admin_beta | client admin         | Beta           |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from factories import make_account, make_contact, make_user
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    """Tests create many users; the production hasher is slow on purpose."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+
+
+@pytest.fixture
+def alpha(db: Any) -> Any:
+    from permanence.accounts.models import PhoneNumber
+    from permanence.directory.models import Collaborator
+
+    account = make_account("alpha", name="Cabinet Alpha", instructions="Consigne Alpha")
+    PhoneNumber.objects.create(account=account, number="+33145000001", label="Standard")
+    Collaborator.objects.create(
+        account=account, last_name="Alphonse", first_name="Anne", title="Maître",
+        specialties="droit de la famille", direct_line="+33145000011",
+    )
+    make_contact(account, ("+33611111111",), first_name="Albert", last_name="Client",
+                 tags="vip")
+    return account
+
+
+@pytest.fixture
+def beta(db: Any) -> Any:
+    from permanence.accounts.models import PhoneNumber
+    from permanence.directory.models import Collaborator
+
+    account = make_account("beta", name="Plomberie Beta", instructions="Consigne Beta")
+    PhoneNumber.objects.create(account=account, number="+33478000002", label="Ligne")
+    Collaborator.objects.create(account=account, last_name="Bertrand", first_name="Bruno")
+    make_contact(account, ("+33622222222",), first_name="Béatrice", last_name="Secret")
+    return account
+
+
+@pytest.fixture
+def personas(alpha: Any, beta: Any) -> dict[str, Any]:
+    from permanence.users.models import Role, Training
+
+    people = {
+        "admin": make_user("admin", Role.OPERATOR_ADMIN),
+        "assistant": make_user("assistant", Role.TECHNICAL_ASSISTANT),
+        "secretary": make_user("secretary", Role.SECRETARY),
+        "secretary_beta": make_user("secretary_beta", Role.SECRETARY),
+        "client_admin": make_user("client_admin", Role.CLIENT_ADMIN, alpha),
+        "client_user": make_user("client_user", Role.CLIENT_USER, alpha),
+        "client_admin_beta": make_user("client_admin_beta", Role.CLIENT_ADMIN, beta),
+    }
+    Training.objects.create(secretary=people["secretary"], account=alpha)
+    Training.objects.create(secretary=people["secretary_beta"], account=beta)
+    return people

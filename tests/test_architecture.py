@@ -1,0 +1,40 @@
+"""The cores stay plain Python: no Django import, directly or through the project."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+CORES = [
+    "permanence/accounts/hours.py",
+    "permanence/accounts/phones.py",
+    "permanence/directory/rules.py",
+    "permanence/textlists.py",
+]
+PURE_PROJECT_MODULES = {c.removesuffix(".py").replace("/", ".") for c in CORES}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_core_imports_no_django(core):
+    imports = _imports(SRC / core)
+    assert not {m for m in imports if m == "django" or m.startswith("django.")}
+    project = {m for m in imports if m.startswith("permanence")}
+    assert project <= PURE_PROJECT_MODULES, f"{core} imports non-core modules {project}"
+
+
+def test_makefile_lints_every_core():
+    makefile = (SRC.parent / "Makefile").read_text()
+    for core in CORES:
+        assert f"src/{core}" in makefile

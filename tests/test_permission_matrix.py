@@ -1,0 +1,200 @@
+"""Permission matrix: every URL and API endpoint × every role × own account vs another.
+
+To add a page or endpoint, add one Route row: its URL and the personas allowed
+on account Alpha. Everyone else is expected to get 404 when Alpha is outside
+their reach (the account's existence is not revealed) and 403 when Alpha is
+within reach but the role may not do this. ``test_every_url_is_in_the_matrix``
+fails when a URL exists without a row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from permanence.audit.models import AuditEvent
+from permanence.contacts.models import Contact
+
+PERSONAS = [
+    "admin", "assistant", "secretary", "secretary_beta",
+    "client_admin", "client_user", "client_admin_beta",
+]
+# Who reaches account Alpha at all (declared here, not read from the policy).
+REACHES_ALPHA = {"admin", "assistant", "secretary", "client_admin", "client_user"}
+REACHES_BETA = {"admin", "assistant", "secretary_beta", "client_admin_beta"}
+STAFF = {"admin", "assistant", "secretary", "secretary_beta"}
+BACK_OFFICE = {"admin", "assistant"}
+EVERYONE = set(PERSONAS)
+
+CSV_BODY = "Prénom;Nom;Téléphones\nZoé;Nouvelle;06 99 88 77 66\n".encode()
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # URL name, or "api:<operation>" for API endpoints
+    method: str
+    path: str  # {a}: Alpha's slug; {c}: a contact of Alpha; {cb}: a contact of Beta
+    allow: frozenset[str]
+    ok: int = 200
+    ok_for: dict[str, int] = field(default_factory=dict, hash=False)  # per allowed persona
+    scoped: bool = True  # about account Alpha: outsiders get 404; False: 403 for all denied
+    denied: int | None = None  # override the status expected for denied personas
+    denied_for: dict[str, int] = field(default_factory=dict, hash=False)  # per persona
+    body: dict[str, Any] = field(default_factory=dict, hash=False)
+    api: bool = False
+
+
+def R(name: str, path: str, allow: set[str], method: str = "GET", **kw: Any) -> Route:
+    return Route(name, method, path, frozenset(allow), **kw)
+
+
+ROUTES = [
+    # pages
+    # Staff get the list of accounts they reach; a client goes straight to its account.
+    R("home", "/", EVERYONE, scoped=False,
+      ok_for={"client_admin": 302, "client_user": 302, "client_admin_beta": 302}),
+    R("account", "/a/{a}/", REACHES_ALPHA),
+    R("contacts", "/a/{a}/contacts/", REACHES_ALPHA),
+    R("contact", "/a/{a}/contacts/{c}/", REACHES_ALPHA),
+    R("contact", "/a/{a}/contacts/{cb}/", set(), denied=404),  # Beta's contact under Alpha
+    R("contact_import", "/a/{a}/contacts/import/", {"admin", "assistant", "client_admin"}),
+    R("contact_import", "/a/{a}/contacts/import/", {"admin", "assistant", "client_admin"},
+      method="POST"),
+    R("contact_export", "/a/{a}/contacts/export.csv", {"admin", "client_admin"}),
+    R("identify", "/a/{a}/identify/?called=0145000001&caller=0611111111",
+      {"admin", "assistant", "secretary"}),
+    R("audit", "/a/{a}/audit/", {"admin", "client_admin"}),
+    R("two_factor", "/security/two-factor/", STAFF, scoped=False, denied=404),
+    R("verify_second_factor", "/login/verify/", EVERYONE, scoped=False, ok=302),
+    R("admin", "/admin/", BACK_OFFICE, scoped=False, denied=302),
+    R("admin", "/admin/accounts/account/", BACK_OFFICE, scoped=False, denied=302),
+    # The assistant may enter the back-office but not these two pages.
+    R("admin", "/admin/users/user/", {"admin"}, scoped=False, denied=302,
+      denied_for={"assistant": 403}),
+    R("admin", "/admin/audit/auditevent/", {"admin"}, scoped=False, denied=302,
+      denied_for={"assistant": 403}),
+    # API
+    R("api:list_accounts", "/api/v1/accounts", EVERYONE, scoped=False, api=True),
+    R("api:get_account", "/api/v1/accounts/{a}", REACHES_ALPHA, api=True),
+    R("api:get_directory", "/api/v1/accounts/{a}/directory", REACHES_ALPHA, api=True),
+    R("api:list_contacts", "/api/v1/accounts/{a}/contacts", REACHES_ALPHA, api=True),
+    R("api:identify_caller", "/api/v1/accounts/{a}/identify", {"admin", "assistant", "secretary"},
+      method="POST", api=True, body={"called": "01 45 00 00 01", "caller": "0611111111"}),
+]
+
+# URL names that need no matrix row, with the reason.
+PUBLIC = {
+    "login": "the sign-in page",
+    "logout": "signing out",
+    "set_language": "language switch",
+    "api-v1:openapi-json": "the public API description",
+    "api-v1:openapi-view": "the API docs page",
+    "api-v1:api-root": "the API root, which leads to its docs",
+}
+
+
+def _expected(route: Route, persona: str) -> int:
+    if persona in route.allow:
+        return route.ok_for.get(persona, route.ok)
+    if persona in route.denied_for:
+        return route.denied_for[persona]
+    if route.denied is not None:
+        return route.denied
+    if route.scoped and persona not in REACHES_ALPHA:
+        return 404
+    return 403
+
+
+def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
+    contact_a = Contact.objects.filter(account=alpha).first()
+    contact_b = Contact.objects.filter(account=beta).first()
+    path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk)
+    if route.method == "GET":
+        return client.get(path)
+    if route.api:
+        return client.post(path, json.dumps(route.body), content_type="application/json")
+    if route.name == "contact_import":
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        upload = SimpleUploadedFile("c.csv", CSV_BODY, content_type="text/csv")
+        return client.post(path, {"file": upload})
+    return client.post(path, route.body)
+
+
+CASES = [(route, persona) for route in ROUTES for persona in PERSONAS]
+
+
+@pytest.mark.parametrize(
+    ("route", "persona"), CASES,
+    ids=[f"{r.method}-{r.path}-{p}" for r, p in CASES],
+)
+def test_matrix(route: Route, persona: str, personas: dict[str, Any], alpha: Any, beta: Any):
+    client = Client()
+    client.force_login(personas[persona])
+    contacts_before = Contact.objects.count()
+    response = _request(client, route, alpha, beta)
+    expected = _expected(route, persona)
+    assert response.status_code == expected, (
+        f"{persona} {route.method} {route.path}: {response.status_code}, expected {expected}"
+    )
+    if route.method == "POST" and expected >= 300:
+        assert Contact.objects.count() == contacts_before, "a refused request changed data"
+    if route.name == "contact_import" and route.method == "POST" and expected == 200:
+        assert Contact.objects.filter(account=alpha, last_name="Nouvelle").count() == 1
+    if expected == 200 and not route.name.startswith("admin"):
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        foreign = []
+        if persona not in REACHES_BETA:
+            foreign += ["Plomberie Beta", "Béatrice", "beta"]
+        if persona not in REACHES_ALPHA:
+            foreign += ["Cabinet Alpha", "Albert", "alpha"]
+        leaked = [text for text in foreign if text.encode() in body]
+        assert not leaked, f"another tenant's data leaked to {persona}: {leaked}"
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method}-{r.path}" for r in ROUTES])
+def test_anonymous_is_refused(route: Route, alpha: Any, beta: Any):
+    audit_before = AuditEvent.objects.count()
+    response = _request(Client(), route, alpha, beta)
+    if route.api:
+        assert response.status_code == 401
+    else:
+        assert response.status_code == 302
+        assert "/login/" in response["Location"]
+    assert AuditEvent.objects.count() == audit_before
+
+
+def _names(patterns: list[Any], prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            ns = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            if pattern.namespace == "admin":
+                names.add("admin")
+                continue
+            names |= _names(pattern.url_patterns, ns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(prefix + pattern.name)
+    return names
+
+
+def test_every_url_is_in_the_matrix():
+    covered = {r.name for r in ROUTES if not r.api} | set(PUBLIC)
+    covered |= {f"api-v1:{r.name.split(':', 1)[1]}" for r in ROUTES if r.api}
+    missing = _names(get_resolver().url_patterns) - covered
+    assert not missing, f"URLs without a permission-matrix row: {sorted(missing)}"
+
+
+def test_public_api_description_lists_only_matrix_endpoints(db: Any):
+    schema = Client().get("/api/v1/openapi.json").json()
+    operations = {
+        op["operationId"].removeprefix("permanence_api_endpoints_")
+        for methods in schema["paths"].values() for op in methods.values()
+    }
+    in_matrix = {r.name.split(":", 1)[1] for r in ROUTES if r.api}
+    assert operations == in_matrix
