@@ -16,7 +16,7 @@ PARIS = ZoneInfo("Europe/Paris")
 def test_overlapping_weekly_ranges_are_refused(alpha):
     # alpha opens 09:00-18:00 on weekdays (see factories.make_account).
     extra = WeeklyHours(account=alpha, weekday=0, opens=time(17), closes=time(20))
-    with pytest.raises(ValidationError, match="overlap"):
+    with pytest.raises(ValidationError, match="se chevauchent"):
         extra.full_clean()
     WeeklyHours(account=alpha, weekday=0, opens=time(18), closes=time(20)).full_clean()
 

@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from permanence.audit.models import AuditEvent
 from permanence.contacts import csvio
@@ -13,6 +14,13 @@ Luc;Petit;SARL Petit;0033 1 40 00 00 04 / +33 6 10 00 00 04;;;;;
 Eva;Doublon;;+33140000001;;;;;
 Léa;Vasseur;;;;;;;
 """
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in English here; test_report_speaks_french checks the French ones."""
+    with translation.override("en"):
+        yield
 
 
 def _import(account, text, encoding="utf-8"):
@@ -147,3 +155,15 @@ def test_a_row_the_database_refuses_does_not_sink_its_batch(alpha, monkeypatch):
     assert not Contact.objects.filter(last_name="Boum").exists()
     assert ContactNumber.objects.filter(account=alpha, number="+33140001007").count() == 0
     assert ContactNumber.objects.filter(account=alpha, number="+33140001008").count() == 1
+
+
+def test_report_speaks_french(alpha):
+    with translation.override("fr"):
+        report = _import(alpha, GOOD_AND_BAD)
+        messages = {(e.line, e.column): str(e.message) for e in report.errors}
+        with pytest.raises(csvio.CsvFileError) as info:
+            csvio.import_contacts(alpha, b"\x00\x01\x02PK")
+        refused = str(info.value)
+    assert "nom ou d’une société" in messages[(3, "")]
+    assert "ligne 2 de ce fichier" in messages[(7, "Téléphone")]
+    assert "binaires" in refused
