@@ -43,6 +43,9 @@ def test_compiled_catalogue_matches_source(lang):
                 want = (m.string[0], m.string[1])
                 if got != want:
                     stale.append(m.id)
+        elif m.context:
+            if m.string and compiled.pgettext(m.context, m.id) != m.string:
+                stale.append((m.context, m.id))
         elif m.string and compiled.gettext(m.id) != m.string:
             stale.append(m.id)
     assert stale == [], "recompile with: msgfmt -o django.mo django.po"

@@ -61,6 +61,20 @@ def test_contact_search_by_number_in_any_spelling(personas, alpha):
     assert "Albert" not in page
 
 
+def test_company_only_contact_is_reachable_from_the_list(personas, alpha):
+    from permanence.contacts.models import Contact
+
+    contact = Contact.objects.create(account=alpha, company="Annuaire Pro Plus")
+    page = _client(personas["secretary"]).get("/a/alpha/contacts/").content.decode()
+    assert f'href="/a/alpha/contacts/{contact.pk}/">Annuaire Pro Plus</a>' in page
+
+
+def test_opening_status_words_are_french_and_distinct_from_account_status(personas, alpha):
+    page = _client(personas["secretary"]).get("/a/alpha/").content.decode()
+    assert ">Ouvert<" in page or ">Fermé<" in page
+    assert ">Clos<" not in page and "Résilié" not in page
+
+
 def test_bad_import_file_gets_a_clear_error(personas, alpha):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from permanence.accounts import hours
 from permanence.accounts.fields import PhoneField
@@ -60,7 +61,7 @@ class AccountStatus(models.TextChoices):
     ONBOARDING = "onboarding", _("Onboarding")
     ACTIVE = "active", _("Active")
     SUSPENDED = "suspended", _("Suspended")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("account status", "Closed")
 
 
 class Account(models.Model):
