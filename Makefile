@@ -9,7 +9,7 @@ PORT ?= 8000
 CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
          src/permanence/directory/rules.py src/permanence/textlists.py
 
-.PHONY: demo test lint bench install serve clean
+.PHONY: demo test lint bench install serve clean messages
 
 install: $(STAMP)
 
@@ -38,6 +38,14 @@ lint: install
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; PYTHONPATH=src $(BIN)/python $$script || exit 1; done
+
+# Refresh the translation catalogues after changing user-facing text, then
+# translate the new entries in locale/fr/LC_MESSAGES/django.po (needs GNU gettext).
+messages: install
+	cd src/permanence && ../../$(BIN)/django-admin makemessages -l fr -l en --no-obsolete \
+		--settings=permanence.settings --pythonpath=..
+	for lang in fr en; do msgfmt --check -o src/permanence/locale/$$lang/LC_MESSAGES/django.mo \
+		src/permanence/locale/$$lang/LC_MESSAGES/django.po; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
