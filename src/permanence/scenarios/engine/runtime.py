@@ -1,0 +1,581 @@
+"""Running a scenario: a pure state machine over the secretary's answers.
+
+Pure core: no Django import. A run is the scenario (by hash), the inputs given
+so far and the facts looked up (opening hours, availability...), recorded the
+first time they are asked so that a replay is deterministic. Everything else
+(current step, answers, path, notes, outcome, draft report) is derived by
+folding the inputs, so a run serialised to JSON can be resumed, audited, undone
+(``back``) and replayed against another version to see where it diverges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from email_validator import EmailNotValidError, validate_email
+
+from permanence.accounts import phones
+from permanence.scenarios.engine import expressions as ex
+from permanence.scenarios.engine.model import Condition, Field, Scenario, Step
+from permanence.scenarios.engine.problems import MESSAGES
+
+MAX_AUTO_STEPS = 10_000
+ACCEPTED = {"transfer": "accepted", "appointment": "booked"}
+_DATE_FR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_POSTCODE_FR = re.compile(r"^\d{5}$")
+_YES = {"true", "yes", "oui", "o", "y", "1"}
+_NO = {"false", "no", "non", "n", "0"}
+
+
+@dataclass(frozen=True)
+class Person:
+    """A collaborator as the runtime sees it (plain data built by the Django layer)."""
+
+    ref: str
+    name: str
+    title: str = ""
+    email: str = ""
+    service: str = ""
+    direct_line: str = ""
+    mobile: str = ""
+    available: bool = True
+    transfer: str = "always"
+    absence: str | None = None
+    until: str | None = None
+    replacement: str | None = None
+
+    def as_value(self, env: Environment | None = None) -> dict[str, Any]:
+        value: dict[str, Any] = {k: getattr(self, k) for k in (
+            "ref", "name", "title", "email", "service", "direct_line", "mobile", "available", "transfer",
+            "absence", "until")}
+        replacement = env.person(self.replacement) if env and self.replacement else None
+        value["replacement"] = replacement.as_value() if replacement else None
+        return value
+
+
+class Environment(Protocol):
+    """What a run may look up; every answer is recorded as a fact."""
+
+    def values(self) -> dict[str, dict[str, Any]]:
+        """The records: call, caller, account, agent."""
+
+    def person(self, ref: str) -> Person | None: ...
+
+    def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        """Run a scenario function (is_open, available, can_transfer...)."""
+
+
+@dataclass
+class StaticEnvironment:
+    """An environment given as plain data: for the command line, tests and replays."""
+
+    people: dict[str, Person] = field(default_factory=dict)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    functions: dict[str, Any] = field(default_factory=dict)  # name -> value or callable(*args)
+
+    def values(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {name: {} for name in ex.RECORDS}
+        for name, record in self.records.items():
+            out.setdefault(name, {}).update(record)
+        return out
+
+    def person(self, ref: str) -> Person | None:
+        return self.people.get(ref)
+
+    def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        if name in ("available", "can_transfer"):
+            person = args[0] if args else None
+            ref = person.get("ref") if isinstance(person, dict) else None
+            found = self.people.get(ref) if ref else None
+            if found is None:
+                return False
+            if name == "available":
+                return found.available
+            if name in self.functions:
+                return bool(self.functions[name](found, *args[1:]))
+            return found.available and found.transfer != "never"
+        if name == "has_tag":
+            tags = self.values().get("caller", {}).get("tags") or []
+            return str(args[0]).casefold() in {str(t).casefold() for t in tags}
+        value = self.functions.get(name)
+        if callable(value):
+            return value(*args)
+        if value is None:
+            return {"is_open": True, "is_holiday": False, "weekday": "monday"}.get(name, False)
+        return value
+
+
+class AnswerError(Exception):
+    """Invalid input: ``errors`` maps a field name (or "" for the step) to (code, params)."""
+
+    def __init__(self, errors: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        super().__init__(", ".join(f"{k}: {c}" for k, (c, _) in errors.items()))
+        self.errors = errors
+
+    def messages(self, translate: Any = None) -> dict[str, str]:
+        out = {}
+        for name, (code, params) in self.errors.items():
+            template = MESSAGES.get(code, code)
+            if translate is not None:
+                template = translate(template)
+            try:
+                out[name] = template % params
+            except (KeyError, TypeError, ValueError):
+                out[name] = template
+        return out
+
+
+def scenario_hash(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@dataclass
+class Run:
+    scenario: Scenario
+    env: Environment
+    version: str = ""  # the scenario hash (or a version label) the run is pinned to
+    inputs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    # derived by folding the inputs
+    step: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    outcome: dict[str, Any] | None = None
+    results: dict[str, str] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- API
+    @classmethod
+    def start(cls, scenario: Scenario, env: Environment, version: str = "") -> Run:
+        run = cls(scenario, env, version)
+        run._refold()
+        return run
+
+    def answer(self, given: Mapping[str, Any] | str | None = None) -> Run:
+        """Apply the secretary's input at the current step; on AnswerError nothing changes."""
+        if self.step is None:
+            raise AnswerError({"": ("finished", {})})
+        if given is not None and not isinstance(given, (Mapping, str)):
+            raise AnswerError({"": ("bad_input", {})})
+        step = self.scenario.steps[self.step]
+        clean = self._validate(step, given if given is not None else {})
+        self.inputs.append((step.id, clean))
+        self._apply(step, clean)
+        self._advance_from(step, clean)
+        return self
+
+    def back(self) -> Run:
+        if not self.inputs:
+            raise AnswerError({"": ("nothing_to_undo", {})})
+        self.inputs.pop()
+        self._refold()
+        return self
+
+    def screen(self) -> dict[str, Any]:
+        """What the secretary sees now: the step, its words, the fields, the draft."""
+        out: dict[str, Any] = {"step": self.step, "path": list(self.path), "outcome": self.outcome,
+                               "draft": self.report()}
+        if self.step is None:
+            return out
+        step = self.scenario.steps[self.step]
+        context = self._context(step)
+        out.update(kind=step.kind, title=step.title, phase=step.phase, help=step.help,
+                   say=step.say.text.render(context) if step.say else "")
+        if step.kind == "ask":
+            out["fields"] = [self._field_view(self.scenario.fields[name], optional, context)
+                             for name, optional, _ in step.fields
+                             if name in self.scenario.fields and self.answers.get(name) is None]
+        elif step.kind == "lookup":
+            out["field"] = step.target
+            out["by"] = step.by
+            out["service"] = step.service
+        elif step.kind in ("transfer", "appointment"):
+            out["results"] = [ACCEPTED[step.kind], *[r for r in _results(step) if r != "other"]]
+            target = self._person(step.target)
+            out["person"] = target
+            if step.kind == "transfer":
+                out["line"] = step.line
+                out["mode"] = step.mode
+                if target:
+                    out["number"] = target.get("mobile" if step.line == "mobile" else "direct_line") or ""
+            else:
+                out["appointment_type"] = step.appointment_type
+        return out
+
+    def report(self) -> dict[str, Any]:
+        """The call report as it stands: it exists from the first step and grows."""
+        kind = self.outcome["kind"] if self.outcome else None
+        reports = self.scenario.reports
+        spec = reports.get(kind or "") or reports.get("default")
+        context = self._context(None)
+        if spec is None:
+            return self._default_report(context)
+        return {
+            "to": [t.text.render(context).strip() for t in spec.to],
+            "subject": spec.subject.text.render(context).strip() if spec.subject else "",
+            "body": spec.body.text.render(context) if spec.body else self._default_report(context)["body"],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "inputs": [[s, i] for s, i in self.inputs],
+                "facts": dict(self.facts), "step": self.step, "path": list(self.path),
+                "answers": dict(self.answers), "notes": list(self.notes), "outcome": self.outcome}
+
+    @classmethod
+    def from_json(cls, scenario: Scenario, env: Environment, data: Mapping[str, Any]) -> Run:
+        """Resume a stored run: its inputs are re-applied with its recorded facts."""
+        run = cls(scenario, env, str(data.get("version", "")))
+        run.facts = dict(data.get("facts") or {})
+        run._refold()
+        for item in data.get("inputs") or []:
+            step_id, given = item[0], item[1]
+            if run.step != step_id:
+                raise AnswerError({"": ("wrong_step", {"step": step_id, "current": run.step})})
+            run.answer(given)
+        return run
+
+    def replay(self, other: Scenario) -> dict[str, Any]:
+        """Re-apply this run's inputs to another version: where would it diverge?"""
+        new = Run(other, self.env, facts=dict(self.facts))
+        new._refold()
+        old_path = list(self.path)
+        for index, (step_id, given) in enumerate(self.inputs):
+            if new.step != step_id:
+                return {"diverges": True, "at_input": index, "expected_step": step_id,
+                        "reached_step": new.step, "path": new.path, "reason": "path"}
+            try:
+                new.answer(given)
+            except AnswerError as exc:
+                return {"diverges": True, "at_input": index, "expected_step": step_id,
+                        "reached_step": new.step, "path": new.path, "reason": "answer",
+                        "errors": exc.messages()}
+        same = new.path == old_path and new.outcome == self.outcome
+        return {"diverges": not same, "at_input": None if same else len(self.inputs),
+                "path": new.path, "outcome": new.outcome, "reason": None if same else "end"}
+
+    # ---------------------------------------------------------------- folding
+    def _refold(self) -> None:
+        inputs = list(self.inputs)
+        self.inputs = []
+        self.step, self.answers, self.path, self.notes, self.outcome, self.results = None, {}, [], [], None, {}
+        self._prefill()
+        self._enter(self.scenario.start)
+        for step_id, given in inputs:
+            step = self.scenario.steps[step_id]
+            self.inputs.append((step_id, given))
+            self._apply(step, given)
+            self._advance_from(step, given)
+
+    def _prefill(self) -> None:
+        for name, f in self.scenario.fields.items():
+            if f.prefill is not None:
+                value = self._eval(f.prefill, None)
+                if value not in (None, ""):
+                    try:
+                        self.answers[name] = self._clean_value(f, value)
+                    except AnswerError:
+                        pass
+
+    def _enter(self, target: str | None) -> None:
+        """Go to ``target`` and move on through the steps that need no input."""
+        guard = 0
+        while target is not None:
+            guard += 1
+            if guard > MAX_AUTO_STEPS:  # the checker refuses such loops; a run never hangs
+                self.step = None
+                self.outcome = {"kind": "error", "step": target}
+                return
+            step = self.scenario.steps[target]
+            self.path.append(step.id)
+            if step.kind in ("decide", "use", "return"):
+                target = self._next(step)
+                continue
+            if step.kind == "ask" and all(self.answers.get(n) is not None for n, _, _ in step.fields):
+                self._note(step)
+                target = self._next(step)
+                continue
+            if step.kind in ("message", "end"):
+                self._note(step)
+                self.step = None
+                self.outcome = self._outcome(step)
+                return
+            self.step = step.id
+            return
+        self.step = None
+
+    def _advance_from(self, step: Step, given: Mapping[str, Any]) -> None:
+        if step.kind in ("transfer", "appointment") and given.get("result") == ACCEPTED[step.kind]:
+            self._note(step)
+            self.step = None
+            self.outcome = self._outcome(step, given)
+            return
+        self._note(step)
+        self._enter(self._next(step, given))
+
+    def _next(self, step: Step, given: Mapping[str, Any] | None = None) -> str | None:
+        if step.kind == "use":
+            return step.enter
+        if step.kind == "return":
+            return step.return_to
+        if step.kind in ("lookup", "transfer", "appointment"):
+            result = (given or {}).get("result") or ""
+            target = step.on.get(result) or step.on.get("other")
+            return target[0] if target else None
+        if step.next:
+            return step.next
+        for branch in step.branches:
+            if branch.condition is None or self._eval(branch.condition.expr, step):
+                return branch.target
+        return None
+
+    def _apply(self, step: Step, given: Mapping[str, Any]) -> None:
+        if step.kind == "ask":
+            for name, value in given.items():
+                self.answers[name] = value
+        elif step.kind == "lookup":
+            if given.get("result") == "found":
+                self.answers[step.target] = given.get("person")
+            self.results[step.id] = str(given.get("result"))
+        elif step.kind in ("transfer", "appointment"):
+            self.results[step.id] = str(given.get("result"))
+
+    def _note(self, step: Step) -> None:
+        if step.note:
+            text = step.note.text.render(self._context(step)).strip()
+            if text:
+                self.notes.append(text)
+
+    def _outcome(self, step: Step, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if step.kind == "end":
+            return {"kind": step.end, "step": step.id}
+        if step.kind == "message":
+            recipients = []
+            for recipient, _ in step.recipients:
+                person = self._person(recipient)
+                if person is not None:
+                    recipients.append({"ref": person["ref"], "name": person["name"], "email": person["email"]})
+                elif "@" in recipient:
+                    recipients.append({"email": recipient})
+            urgent = step.urgent
+            is_urgent = bool(self._eval(urgent.expr, step)) if isinstance(urgent, Condition) else bool(urgent)
+            return {"kind": "message", "step": step.id, "recipients": recipients, "urgent": is_urgent}
+        person = self._person(step.target)
+        out = {"kind": step.kind, "step": step.id, "person": person["ref"] if person else None}
+        if step.kind == "transfer":
+            out.update(line=step.line, mode=step.mode)
+        else:
+            out.update(appointment_type=step.appointment_type, slot=(given or {}).get("slot"))
+        return out
+
+    # ---------------------------------------------------------------- values
+    def _person(self, name: str) -> dict[str, Any] | None:
+        if not name:
+            return None
+        if name in self.scenario.fields:
+            ref = self.answers.get(name)
+        else:
+            ref = name
+        person = self.env.person(ref) if isinstance(ref, str) else None
+        return person.as_value(self.env) if person else None
+
+    def _values(self, step: Step | None) -> dict[str, Any]:
+        values: dict[str, Any] = dict(self.env.values())
+        for name, f in self.scenario.fields.items():
+            value = self.answers.get(name)
+            values[name] = self._person(name) if f.type == "person" else value
+        values["params"] = dict(step.params) if step else {}
+        return values
+
+    def _context(self, step: Step | None) -> dict[str, Any]:
+        values = self._values(step)
+        labels = {}
+        for name, f in self.scenario.fields.items():
+            value = self.answers.get(name)
+            if f.type == "choice" and value is not None:
+                labels[name] = f.options.get(value, value)
+            elif f.type == "person" and values.get(name):
+                labels[name] = values[name]["name"]
+            elif f.type == "yes_no" and value is not None:
+                labels[name] = "oui" if value else "non"
+            else:
+                labels[name] = value
+        values.update(notes=list(self.notes), outcome=self.outcome["kind"] if self.outcome else None,
+                      label=labels)
+        return values
+
+    def _eval(self, expr: ex.Expression, step: Step | None) -> Any:
+        return ex.evaluate(expr, self._values(step), self._fact)
+
+    def _fact(self, name: str, args: tuple[Any, ...]) -> Any:
+        key = name + "(" + ", ".join(_fact_arg(a) for a in args) + ")"
+        if key not in self.facts:
+            self.facts[key] = self.env.call(name, args)
+        return self.facts[key]
+
+    def _field_view(self, f: Field, optional: bool, context: Mapping[str, Any]) -> dict[str, Any]:
+        return {"name": f.name, "type": f.type, "label": f.label, "help": f.help,
+                "say": f.say.render(context) if f.say else "", "required": f.required and not optional,
+                "options": dict(f.options), "value": self.answers.get(f.name)}
+
+    def _default_report(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        labels = context["label"]
+        lines = []
+        for name, f in self.scenario.fields.items():
+            if labels.get(name) not in (None, ""):
+                value = labels[name]
+                if f.type == "phone":
+                    value = _display_phone(value)
+                lines.append(f"{f.label} : {value}")
+        lines.extend(f"• {n}" for n in self.notes)
+        caller = context.get("call", {}).get("caller")
+        who = self.answers.get("name") or (_display_phone(caller) if caller else "")
+        kind = self.outcome["kind"] if self.outcome else "…"
+        account = context.get("account", {}).get("name") or self.scenario.title
+        return {"to": [], "subject": f"[{kind}] {account}" + (f" — {who}" if who else ""),
+                "body": "\n".join(lines)}
+
+    # ---------------------------------------------------------------- validation
+    def _validate(self, step: Step, given: Mapping[str, Any] | str) -> dict[str, Any]:
+        if step.kind == "say":
+            return {}
+        if isinstance(given, str):
+            given = {"result": given}
+        if step.kind in ("transfer", "appointment"):
+            allowed = [ACCEPTED[step.kind], *[r for r in _results(step) if r != "other"]]
+            result = given.get("result")
+            if result not in allowed:
+                raise AnswerError({"result": ("bad_result", {"value": result, "expected": ", ".join(allowed)})})
+            clean = {"result": result}
+            if step.kind == "appointment" and given.get("slot"):
+                clean["slot"] = str(given["slot"])[:100]
+            return clean
+        if step.kind == "lookup":
+            person = given.get("person")
+            if person in (None, ""):
+                return {"result": "not_found"}
+            if not isinstance(person, str) or self.env.person(person) is None:
+                raise AnswerError({"person": ("unknown_person", {"value": person})})
+            return {"result": "found", "person": person}
+        errors: dict[str, tuple[str, dict[str, Any]]] = {}
+        clean = {}
+        for name, optional, _ in step.fields:
+            f = self.scenario.fields[name]
+            if self.answers.get(name) is not None and name not in given:
+                continue
+            raw = given.get(name)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                if f.required and not optional:
+                    errors[name] = ("required", {})
+                continue
+            try:
+                clean[name] = self._clean_value(f, raw)
+            except AnswerError as exc:
+                errors.update({name: v for v in exc.errors.values()})
+        if errors:
+            raise AnswerError(errors)
+        return clean
+
+    def _clean_value(self, f: Field, raw: Any) -> Any:
+        def fail(code: str, **params: Any) -> AnswerError:
+            return AnswerError({f.name: (code, params)})
+
+        if f.type == "yes_no":
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).strip().casefold()
+            if word in _YES:
+                return True
+            if word in _NO:
+                return False
+            raise fail("bad_yes_no")
+        if f.type == "number":
+            try:
+                number = float(str(raw).replace(",", ".").replace(" ", "")) if not isinstance(raw, bool) else None
+            except ValueError:
+                number = None
+            if number is None or number != number or number in (float("inf"), float("-inf")):
+                raise fail("bad_number", value=str(raw)[:40])
+            if f.minimum is not None and number < f.minimum:
+                raise fail("below_min", min=_num(f.minimum))
+            if f.maximum is not None and number > f.maximum:
+                raise fail("above_max", max=_num(f.maximum))
+            return int(number) if number.is_integer() else number
+        if f.type == "person":
+            if not isinstance(raw, str) or self.env.person(raw) is None:
+                raise fail("unknown_person", value=str(raw)[:40])
+            return raw
+        text = " ".join(str(raw).split()) if f.type != "long_text" else str(raw).strip()
+        if f.type == "phone":
+            try:
+                return phones.normalize(text, self.scenario.region)
+            except (ValueError, phones.PhoneNumberError):
+                raise fail("bad_phone", value=text[:40]) from None
+        if f.type == "email":
+            try:
+                return str(validate_email(text, check_deliverability=False).normalized)
+            except EmailNotValidError:
+                raise fail("bad_email", value=text[:80]) from None
+        if f.type == "date":
+            return _clean_date(text, fail)
+        if f.type == "postcode" and self.scenario.region == "FR" and not _POSTCODE_FR.match(text):
+            raise fail("bad_postcode", value=text[:20])
+        if f.type == "choice":
+            if text in f.options:
+                return text
+            for key, label in f.options.items():
+                if text.casefold() == label.casefold():
+                    return key
+            raise fail("bad_choice", value=text[:40], expected=", ".join(f.options.values()))
+        if f.min_length is not None and len(text) < f.min_length:
+            raise fail("too_short", min=f.min_length)
+        if f.max_length is not None and len(text) > f.max_length:
+            raise fail("too_long", max=f.max_length)
+        if len(text) > 10_000:
+            raise fail("too_long", max=10_000)
+        if f.pattern is not None and not f.pattern.fullmatch(text):
+            raise fail("bad_pattern", value=text[:40])
+        return text
+
+
+def _results(step: Step) -> list[str]:
+    from permanence.scenarios.engine.model import RESULTS
+
+    expected = RESULTS.get(step.kind, ())
+    return [r for r in expected if r in step.on or "other" in step.on]
+
+
+def _fact_arg(value: Any) -> str:
+    if isinstance(value, dict) and "ref" in value:
+        return "@" + str(value["ref"])
+    return repr(value)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _display_phone(value: Any) -> str:
+    try:
+        return phones.display(str(value))
+    except (ValueError, phones.PhoneNumberError):
+        return str(value)
+
+
+def _clean_date(text: str, fail: Any) -> str:
+    match = _DATE_FR.match(text)
+    try:
+        if match:
+            day, month, year = (int(g) for g in match.groups())
+            return date(year, month, day).isoformat()
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise fail("bad_date", value=text[:40]) from None
+
+
+__all__ = ["AnswerError", "Environment", "Person", "Run", "StaticEnvironment", "datetime", "scenario_hash"]
