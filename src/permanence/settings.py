@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "permanence.users",
     "permanence.accounts",
     "permanence.directory",
+    "permanence.scenarios",
     "permanence.contacts",
     "permanence.audit",
     "permanence.portal",

@@ -81,6 +81,8 @@ class Checker:
         self.expand()
         self.references()
         self.conditions_and_texts()
+        if self.s.broken:  # the graph checks would only echo the unreadable steps
+            return
         reachable = self.graph()
         self.dataflow(reachable)
         self.interrogation(reachable)
@@ -144,11 +146,12 @@ class Checker:
 
     # ------------------------------------------------------------ references
     def references(self) -> None:
-        steps, fields = self.s.steps, self.s.fields
+        fields = self.s.fields
+        steps = {**self.s.steps, **dict.fromkeys(self.s.broken)}
         if self.s.start and self.s.start not in steps:
             self.p.error("unknown_step", self.s.start_pos, name=self.s.start)
         account_name = self.account.name or self.account.slug if self.account else ""
-        for step in steps.values():
+        for step in self.s.steps.values():
             if step.next and step.next not in steps:
                 self.p.error("unknown_step", step.next_pos, name=step.next)
             for b in step.branches:

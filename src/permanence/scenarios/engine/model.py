@@ -188,6 +188,7 @@ class Scenario:
     blocks: dict[str, Block] = field(default_factory=dict)
     reports: dict[str, Report] = field(default_factory=dict)
     source: Node | None = None
+    broken: set[str] = field(default_factory=set)  # steps written but unreadable
 
     def names(self, params: tuple[str, ...] = ()) -> dict[str, ex.Type]:
         """What conditions may read: the fields and the records."""
@@ -204,6 +205,7 @@ class Scenario:
 class Reader:
     def __init__(self, problems: Problems) -> None:
         self.p = problems
+        self.broken: set[str] = set()
 
     # small typed accessors -------------------------------------------------
     def keys(self, node: Node, allowed: tuple[str, ...], what: str) -> bool:
@@ -315,6 +317,7 @@ class Reader:
             scenario.steps = self.steps(v["steps"], in_block=False)
         if "reports" in v:
             scenario.reports = self.reports(v["reports"])
+        scenario.broken = self.broken
         return scenario
 
     def fields(self, node: Node) -> dict[str, Field]:
@@ -444,6 +447,8 @@ class Reader:
             step = self.step(sid, spec, pos, in_block)
             if step:
                 out[sid] = step
+            else:
+                self.broken.add(sid)
         return out
 
     def step(self, sid: str, node: Node, pos: Pos, in_block: bool) -> Step | None:
@@ -469,8 +474,6 @@ class Reader:
         step.note = self.template(v.get("note"), "note")
         step.title = self.text(v.get("title"), "title") or ""
         step.phase = self.text(v.get("phase"), "phase") or ""
-        if kind == "say" and step.say is None and "say" in v:
-            return None
         if kind in ("say", "ask", "use"):
             if "next" in v:
                 self.next(step, v["next"])

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ScenariosConfig(AppConfig):
+    name = "permanence.scenarios"
+    label = "scenarios"
+    verbose_name = _("Call scenarios")

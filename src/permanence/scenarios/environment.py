@@ -1,0 +1,82 @@
+"""What a scenario sees of an account: built from the database for the pure engine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from babel.dates import format_datetime
+from django.utils import timezone
+from django.utils.text import slugify
+
+from permanence.accounts.models import Account
+from permanence.directory.models import Collaborator
+from permanence.scenarios.engine.checker import AccountInfo
+from permanence.scenarios.engine.runtime import Person, StaticEnvironment
+
+
+def collaborator_ref(collaborator: Collaborator) -> str:
+    """How a scenario names a collaborator: ``claire-durand``."""
+    return slugify(f"{collaborator.first_name} {collaborator.last_name}") or f"c{collaborator.pk}"
+
+
+def account_info(account: Account) -> AccountInfo:
+    collaborators = {collaborator_ref(c): str(c) for c in account.collaborators.filter(is_active=True)}
+    services = frozenset(slugify(s.name) for s in account.services.all())
+    return AccountInfo(slug=account.slug, name=account.name, collaborators=collaborators, services=services)
+
+
+def environment(account: Account | None, at: datetime | None = None, *, caller: str | None = None,
+                called: str | None = None, agent: str = "") -> StaticEnvironment:
+    """An environment frozen at ``at``: the runtime records what it reads as facts."""
+    at = at or timezone.now()
+    records: dict[str, dict[str, Any]] = {
+        "call": {"caller": caller, "called": called, "date": at.isoformat()},
+        "agent": {"first_name": agent, "name": agent},
+        "caller": {"known": False, "tags": []},
+    }
+    if account is None:
+        return StaticEnvironment(records=records)
+    status = account.opening_status(at)
+    next_opening = ""
+    if not status.is_open and status.next_change:
+        next_opening = format_datetime(status.next_change.astimezone(account.tz), "EEEE d MMMM 'à' HH:mm",
+                                       locale="fr")
+    records["account"] = {"name": account.name, "greeting": account.greeting, "next_opening": next_opening}
+    people: dict[str, Person] = {}
+    decisions: dict[str, Collaborator] = {}
+    for c in account.collaborators.filter(is_active=True).select_related("service").prefetch_related(
+            "absences", "transfer_windows"):
+        ref = collaborator_ref(c)
+        absence = c.current_absence(at)
+        people[ref] = Person(
+            ref=ref, name=str(c), title=c.title, email=c.email,
+            service=c.service.name if c.service else "", direct_line=c.direct_line or "",
+            mobile=c.mobile or "", available=absence is None, transfer=c.transfer_mode,
+            absence=absence.kind if absence else None,
+            until=absence.ends_at.isoformat() if absence and absence.ends_at else None,
+            replacement=collaborator_ref(absence.replacement) if absence and absence.replacement else None,
+        )
+        decisions[ref] = c
+
+    def can_transfer(person: Person, caller_type: str | None = None, urgent: bool | None = False) -> bool:
+        return decisions[person.ref].decide_transfer(at=at, caller_type=caller_type, urgent=bool(urgent)).allowed
+
+    weekday = at.astimezone(account.tz).strftime("%A").lower()
+    return StaticEnvironment(people=people, records=records, functions={
+        "is_open": status.is_open,
+        "is_holiday": status.reason == "holiday",
+        "weekday": weekday,
+        "can_transfer": can_transfer,
+        "time_between": lambda a, b: _between(at.astimezone(account.tz), a, b),
+    })
+
+
+def _between(local: datetime, start: str, end: str) -> bool:
+    def minutes(text: str) -> int:
+        hours, _, mins = text.replace("h", ":").partition(":")
+        return int(hours) * 60 + int(mins or 0)
+
+    now = local.hour * 60 + local.minute
+    a, b = minutes(start), minutes(end)
+    return a <= now < b if a <= b else now >= a or now < b
