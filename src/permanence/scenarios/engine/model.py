@@ -7,7 +7,6 @@ past errors so that one check shows them all.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -580,7 +579,7 @@ class Reader:
             target = self.text(item.value["goto"], "goto")
             if cond is None or target is None:
                 continue
-            key = ast.dump(cond.expr.tree)
+            key = " ".join(cond.expr.source.split())
             if key in seen:
                 self.p.warning("duplicate_condition", item.value["if"].pos)
             seen[key] = item.pos

@@ -8,7 +8,7 @@ nodes (aliases included, so a "billion laughs" document stops early) are bounded
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -24,16 +24,17 @@ try:  # libyaml's parser is several times faster; the pure-Python one gives the 
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
-_RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
     "tag:yaml.org,2002:float", _STR, "tag:yaml.org,2002:timestamp",
 }
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     """A value with its position (1-based line and column) in the source."""
 
@@ -41,7 +42,7 @@ class Node:
     value: Any  # dict[str, Node] | list[Node] | str | int | float | bool | None
     line: int
     column: int
-    key_positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[str, tuple[int, int]] | None = None  # for maps
     style: str | None = None  # for scalars: None (plain), "'", '"', "|" or ">"
 
     @property
@@ -49,7 +50,7 @@ class Node:
         return self.line, self.column
 
     def key_pos(self, key: str) -> tuple[int, int]:
-        return self.key_positions.get(key, self.pos)
+        return self.key_positions.get(key, self.pos) if self.key_positions else self.pos
 
     def plain(self) -> Any:
         """The value without positions (for tests and JSON)."""
@@ -58,22 +59,6 @@ class Node:
         if self.kind == "seq":
             return [v.plain() for v in self.value]
         return self.value
-
-
-def _scalar(event: Any) -> Any:
-    tag = event.tag
-    if tag in (None, "!"):
-        tag = _STR if event.style or tag == "!" else _RESOLVER.resolve(
-            yaml.ScalarNode, event.value, event.implicit)
-    if tag not in _SCALAR_TAGS:
-        raise _Refused("tag", {"tag": tag}, event.start_mark)
-    if tag in (_STR, "tag:yaml.org,2002:timestamp"):
-        return event.value  # dates are kept as written and checked where they are used
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
-    try:
-        return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
-    except (ValueError, OverflowError, yaml.YAMLError):
-        return event.value
 
 
 class _Refused(Exception):
@@ -121,79 +106,100 @@ def load(text: str | bytes, problems: Problems) -> Node | None:
 
 
 def _build(text: str) -> Node | None:
-    stack: list[tuple[Node, list[Any]]] = []  # (container, [pending key, key mark])
-    anchors: dict[str, Node] = {}
-    sizes: dict[int, int] = {}
+    """Compose with libyaml (aliases stay shared, nesting is bounded by libyaml),
+    then convert iteratively, counting each alias as the size of what it repeats."""
+    loader = _Loader(text)
+    try:
+        document = loader.get_single_node()
+    except yaml.composer.ComposerError as exc:
+        if "expected a single document" in str(exc):
+            raise _Refused("several_documents", {}, exc.problem_mark) from None
+        raise
+    finally:
+        loader.dispose()
+    if document is None:
+        return None
+    converted: dict[int, Node] = {}
     count = 0
     root: Node | None = None
-    documents = 0
-
-    def attach(node: Node, mark: Any, weight: int) -> None:
-        nonlocal root, count
-        count += weight
-        if count > MAX_NODES:
-            raise _Refused("too_many_nodes", {"max": MAX_NODES}, mark)
-        if not stack:
-            root = node
-            return
-        parent, pending = stack[-1]
-        if parent.kind == "seq":
-            parent.value.append(node)
-        elif pending[0] is None:
-            if node.kind != "scalar" or not isinstance(node.value, (str, int, float, bool)):
-                raise _Refused("complex_key", {}, mark)
-            key = str(node.value) if not isinstance(node.value, str) else node.value
-            if key == "<<":
-                raise _Refused("merge_key", {}, mark)
-            if key in parent.value:
-                raise _Refused("duplicate_key", {"key": key}, mark)
-            pending[0], pending[1] = key, (node.line, node.column)
+    work: list[tuple[Any, Node | None, str | None, int]] = [(document, None, None, 0)]
+    pop, push = work.pop, work.append
+    while work:
+        ynode, parent, key, depth = pop()
+        node = converted.get(id(ynode))
+        if node is not None:  # an alias: count what it repeats (a "billion laughs" stops here)
+            count += _size(node)
         else:
-            key = pending[0]
-            parent.value[key] = node
-            parent.key_positions[key] = pending[1]
-            pending[0] = None
-
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.DocumentStartEvent):
-            documents += 1
-            if documents > 1:
-                raise _Refused("several_documents", {}, event.start_mark)
-            continue
-        if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
-            continue
-        mark = event.start_mark
-        if isinstance(event, yaml.AliasEvent):
-            target = anchors.get(event.anchor)
-            if target is None:  # libyaml reports it first, kept for the pure parser
-                raise _Refused("yaml_syntax", {"detail": "unknown alias"}, mark)
-            attach(target, mark, sizes.get(id(target), 1))
-            continue
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            if len(stack) >= MAX_DEPTH:
+            count += 1
+            mark = ynode.start_mark
+            if depth > MAX_DEPTH:
                 raise _Refused("too_deep", {"max": MAX_DEPTH}, mark)
-            if event.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
-                raise _Refused("tag", {"tag": event.tag}, mark)
-            kind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"
-            node = Node(kind, {} if kind == "map" else [], mark.line + 1, mark.column + 1)
-            attach(node, mark, 1)
-            stack.append((node, [None, None, count, event.anchor]))
-            continue
-        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            node, pending = stack.pop()
-            sizes[id(node)] = count - pending[2] + 1
-            if pending[3]:
-                anchors[pending[3]] = node
-            continue
-        if isinstance(event, yaml.ScalarEvent):
-            # A key is a name as written: YAML 1.1 would read the key "on" as true.
-            is_key = bool(stack) and stack[-1][0].kind == "map" and stack[-1][1][0] is None
-            value = event.value if is_key and not event.tag else _scalar(event)
-            node = Node("scalar", value, mark.line + 1, mark.column + 1, style=event.style or None)
-            if event.anchor:
-                anchors[event.anchor] = node
-            attach(node, mark, 1)
+            kind, tag = ynode.id, ynode.tag
+            if kind == "scalar":
+                if tag == _STR:
+                    value = ynode.value
+                elif tag in _SCALAR_TAGS:
+                    value = _value(ynode)
+                else:
+                    raise _Refused("tag", {"tag": tag}, mark)
+                node = Node("scalar", value, mark.line + 1, mark.column + 1, None, ynode.style or None)
+            elif kind == "mapping":
+                if tag != _MAP:
+                    raise _Refused("tag", {"tag": tag}, mark)
+                positions: dict[str, tuple[int, int]] = {}
+                node = Node("map", {}, mark.line + 1, mark.column + 1, positions)
+                children = []
+                for knode, vnode in ynode.value:
+                    if knode.id != "scalar":
+                        raise _Refused("complex_key", {}, knode.start_mark)
+                    name = knode.value  # a key is a name as written: YAML 1.1 reads "on" as true
+                    kmark = knode.start_mark
+                    if name == "<<" and knode.tag == "tag:yaml.org,2002:merge":
+                        raise _Refused("merge_key", {}, kmark)
+                    if name in positions:
+                        raise _Refused("duplicate_key", {"key": name}, kmark)
+                    positions[name] = (kmark.line + 1, kmark.column + 1)
+                    children.append((vnode, node, name, depth + 1))
+                children.reverse()
+                work.extend(children)
+            else:
+                if tag != _SEQ:
+                    raise _Refused("tag", {"tag": tag}, mark)
+                node = Node("seq", [], mark.line + 1, mark.column + 1)
+                work.extend([(child, node, None, depth + 1) for child in reversed(ynode.value)])
+            converted[id(ynode)] = node
+        if count > MAX_NODES:
+            raise _Refused("too_many_nodes", {"max": MAX_NODES}, ynode.start_mark)
+        if parent is None:
+            root = node
+        elif key is None:
+            parent.value.append(node)
+        else:
+            parent.value[key] = node
     return root
+
+
+def _size(node: Node) -> int:
+    """How many values a converted node holds (for aliases), bounded by MAX_NODES."""
+    total, work = 0, [node]
+    while work and total <= MAX_NODES:
+        current = work.pop()
+        total += 1
+        if current.kind == "map":
+            work.extend(current.value.values())
+        elif current.kind == "seq":
+            work.extend(current.value)
+    return total
+
+
+def _value(ynode: Any) -> Any:
+    tag = ynode.tag
+    if tag in (_STR, "tag:yaml.org,2002:timestamp"):
+        return ynode.value  # dates are kept as written and checked where they are used
+    try:
+        return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, ynode)
+    except (ValueError, OverflowError, yaml.YAMLError):
+        return ynode.value
 
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Node", "Problem", "load"]
