@@ -16,9 +16,12 @@ from permanence.scenarios.engine.runtime import Person, Run, StaticEnvironment
 def generate(steps: int) -> str:
     """A scenario of ``steps`` steps: chains of questions, decisions, lookups and outcomes."""
     lines = [
-        "title: Bench", "start: s0", "fields:",
+        "title: Bench",
+        "start: s0",
+        "fields:",
         "  kind: {type: choice, options: {client: Client, prospect: Prospect, other: Autre}}",
-        "  wanted: {type: person}", "  urgent: {type: yes_no}",
+        "  wanted: {type: person}",
+        "  urgent: {type: yes_no}",
     ]
     lines += [f"  f{i}: {{type: text, label: Champ {i}}}" for i in range(40)]
     lines.append("steps:")
@@ -40,7 +43,8 @@ def generate(steps: int) -> str:
             f"  s{base + 5}: {{ask: [f{f}], note: 'Prospect {{{{ f{f} }}}}', next: s{base + 7}}}",
             f"  s{base + 6}: {{ask: [urgent], next: s{base + 7}}}",
             f"  s{base + 7}: {{say: 'Suite {g}', next: s{base + 8}}}",
-            f"  s{base + 8}: {{decide: [{{if: 'is_set(urgent) and urgent', goto: s{base + 9}}}, {{else: {nxt}}}]}}",
+            f"  s{base + 8}:",
+            f"    decide: [{{if: 'is_set(urgent) and urgent', goto: s{base + 9}}}, {{else: {nxt}}}]",
             f"  s{base + 9}: {{message: [wanted], urgent: urgent}}",
         ]
     lines.append("  end: {end: information}")
@@ -60,8 +64,10 @@ def main() -> None:
         checker.check(text)
         samples.append(clock.perf_counter() - started)
     steps = len(result.scenario.steps)
-    print(f"check, {steps} steps ({len(text) // 1024} KiB): median {statistics.median(samples) * 1000:.1f} ms, "
-          f"best {min(samples) * 1000:.1f} ms  (aim: < 100 ms)")
+    print(
+        f"check, {steps} steps ({len(text) // 1024} KiB): median {statistics.median(samples) * 1000:.1f} ms, "
+        f"best {min(samples) * 1000:.1f} ms  (aim: < 100 ms)"
+    )
 
     env = StaticEnvironment(people={"p": Person("p", "P")}, functions={"is_open": True})
     scenario = result.scenario
@@ -71,17 +77,25 @@ def main() -> None:
         kind = scenario.steps[run.step].kind
         given = {"kind": "prospect"} if kind == "ask" and run.step.endswith("1") else {}
         if kind == "ask" and not given:
-            given = {name: "non" if name == "urgent" else "valeur" for name, _, _ in scenario.steps[run.step].fields}
+            given = {
+                name: "non" if name == "urgent" else "valeur"
+                for name, _, _ in scenario.steps[run.step].fields
+            }
         started = clock.perf_counter()
         run.answer(given)
         times.append(clock.perf_counter() - started)
     times.sort()
-    print(f"answer: {len(times)} calls along one run, p50 {times[len(times) // 2] * 1e6:.0f} µs, "
-          f"p99 {times[int(len(times) * 0.99)] * 1e6:.0f} µs, max {times[-1] * 1e6:.0f} µs  (aim: < 1 ms)")
+    print(
+        f"answer: {len(times)} calls along one run, p50 {times[len(times) // 2] * 1e6:.0f} µs, "
+        f"p99 {times[int(len(times) * 0.99)] * 1e6:.0f} µs, max {times[-1] * 1e6:.0f} µs  (aim: < 1 ms)"
+    )
     started = clock.perf_counter()
     data = run.to_json()
     Run.from_json(scenario, env, data)
-    print(f"resume a run of {len(data['inputs'])} answers from JSON: {(clock.perf_counter() - started) * 1000:.1f} ms")
+    print(
+        f"resume a run of {len(data['inputs'])} answers from JSON: "
+        f"{(clock.perf_counter() - started) * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -30,26 +30,32 @@ def errors(steps, account=None, head=HEAD):
 
 
 def test_clean_scenario_has_no_problem():
-    assert problems(
-        "  a: {ask: [kind, name], next: b}\n"
-        "  b: {lookup: wanted, on: {found: c, not_found: m}}\n"
-        "  c: {transfer: wanted, on: {refused: m, no_answer: m, busy: m}}\n"
-        "  m: {ask: [urgent], next: e}\n"
-        "  e: {message: [wanted], urgent: urgent}\n") == []
+    assert (
+        problems(
+            "  a: {ask: [kind, name], next: b}\n"
+            "  b: {lookup: wanted, on: {found: c, not_found: m}}\n"
+            "  c: {transfer: wanted, on: {refused: m, no_answer: m, busy: m}}\n"
+            "  m: {ask: [urgent], next: e}\n"
+            "  e: {message: [wanted], urgent: urgent}\n"
+        )
+        == []
+    )
 
 
 def test_unknown_step_in_next_branch_and_result():
     assert errors(
         "  a: {ask: [kind], next: [{if: kind == 'client', goto: zz}, {else: e}]}\n"
         "  e: {lookup: wanted, on: {found: nowhere, not_found: f}}\n"
-        "  f: {end: information}\n") == [
-        ("unknown_step", 9, 56), ("unknown_step", 10, 35)]
+        "  f: {end: information}\n"
+    ) == [("unknown_step", 9, 56), ("unknown_step", 10, 35)]
 
 
 def test_unknown_start_and_field():
     head = HEAD.replace("start: a", "start: b")
     assert errors("  a: {ask: [nope], next: e}\n  e: {end: information}\n", head=head) == [
-        ("unknown_step", 2, 8), ("unknown_field", 9, 13)]
+        ("unknown_step", 2, 8),
+        ("unknown_field", 9, 13),
+    ]
 
 
 def test_unreachable_step():
@@ -61,7 +67,8 @@ def test_path_without_outcome_and_loop_without_way_out():
         "  a: {say: hi, next: b}\n"
         "  b: {decide: [{if: is_open(), goto: a}, {else: c}]}\n"
         "  c: {decide: [{if: is_open(), goto: d}, {else: c}]}\n"
-        "  d: {decide: [{else: c}]}\n")
+        "  d: {decide: [{else: c}]}\n"
+    )
     assert ("endless_loop", 11, 3) in found
     assert ("no_outcome", 9, 3) in found and ("no_outcome", 11, 3) in found
 
@@ -70,68 +77,76 @@ def test_decide_needs_else_and_else_is_last():
     found = errors(
         "  a: {decide: [{if: is_open(), goto: e}]}\n"
         "  b: {decide: [{else: e}, {if: is_open(), goto: e}]}\n"
-        "  e: {end: information}\n")
+        "  e: {end: information}\n"
+    )
     assert ("missing_else", 9, 15) in found
     assert ("else_not_last", 10, 27) in found
 
 
 def test_duplicate_condition_is_a_warning():
-    found = problems("  a: {decide: [{if: is_open(), goto: e}, {if: is_open(), goto: e}, {else: e}]}\n"
-                     "  e: {end: information}\n")
+    found = problems(
+        "  a: {decide: [{if: is_open(), goto: e}, {if: is_open(), goto: e}, {else: e}]}\n"
+        "  e: {end: information}\n"
+    )
     assert ("warning", "duplicate_condition", 9, 47) in found
 
 
 def test_results_must_all_be_mapped():
     assert errors("  a: {transfer: wanted, on: {refused: e}}\n  e: {end: information}\n") == [
-        ("missing_outcomes", 9, 29)]
+        ("missing_outcomes", 9, 29)
+    ]
     assert errors("  a: {transfer: wanted, on: {refused: e, other: e}}\n  e: {end: information}\n") == []
-    assert errors("  a: {lookup: wanted, on: {found: e, not_found: e, maybe: e}}\n  e: {end: information}\n") == [
-        ("unknown_outcome", 9, 52)]
+    assert errors(
+        "  a: {lookup: wanted, on: {found: e, not_found: e, maybe: e}}\n  e: {end: information}\n"
+    ) == [("unknown_outcome", 9, 52)]
 
 
 def test_expression_errors_point_inside_the_condition():
     assert errors(
-        "  a: {ask: [kind], next: [{if: kind == \"clint\", goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("not_an_option", 9, 40)]
+        '  a: {ask: [kind], next: [{if: kind == "clint", goto: e}, {else: e}]}\n  e: {end: information}\n'
+    ) == [("not_an_option", 9, 40)]
     assert errors(
-        "  a: {ask: [kind, name], next: [{if: 'name > 3', goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("type_mismatch", 9, 39)]
+        "  a: {ask: [kind, name], next: [{if: 'name > 3', goto: e}, {else: e}]}\n  e: {end: information}\n"
+    ) == [("type_mismatch", 9, 39)]
     assert errors(
-        "  a: {decide: [{if: 'can_transfer(kind)', goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("used_before_set", 9, 21), ("arg_type", 9, 35)]
+        "  a: {decide: [{if: 'can_transfer(kind)', goto: e}, {else: e}]}\n  e: {end: information}\n"
+    ) == [("used_before_set", 9, 21), ("arg_type", 9, 35)]
+    assert errors("  a: {decide: [{if: 'is_open(1)', goto: e}, {else: e}]}\n  e: {end: information}\n") == [
+        ("arity", 9, 22)
+    ]
     assert errors(
-        "  a: {decide: [{if: 'is_open(1)', goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("arity", 9, 22)]
+        "  a: {decide: [{if: '__import__(\"os\")', goto: e}, {else: e}]}\n  e: {end: information}\n"
+    ) == [("unknown_function", 9, 22)]
     assert errors(
-        "  a: {decide: [{if: '__import__(\"os\")', goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("unknown_function", 9, 22)]
+        "  a: {decide: [{if: 'name.__class__', goto: e}, {else: e}]}\n  e: {end: information}\n"
+    ) == [("expr_not_allowed", 9, 22)]
+    assert (
+        errors("  a: {decide: [{if: 'kind ==', goto: e}, {else: e}]}\n  e: {end: information}\n")[0][0]
+        == "expr_syntax"
+    )
+    assert errors("  a: {decide: [{if: 'wanted.phone', goto: e}, {else: e}]}\n  e: {end: information}\n") == [
+        ("used_before_set", 9, 21),
+        ("unknown_attribute", 9, 22),
+    ]
     assert errors(
-        "  a: {decide: [{if: 'name.__class__', goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("expr_not_allowed", 9, 22)]
-    assert errors(
-        "  a: {decide: [{if: 'kind ==', goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n")[0][0] == "expr_syntax"
-    assert errors(
-        "  a: {decide: [{if: 'wanted.phone', goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("used_before_set", 9, 21), ("unknown_attribute", 9, 22)]
-    assert errors(
-        "  a: {decide: [{if: 'time_between(\"9:00\", \"25:00\")', goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("bad_time_literal", 9, 43)]
+        '  a: {decide: [{if: \'time_between("9:00", "25:00")\', goto: e}, {else: e}]}\n'
+        "  e: {end: information}\n"
+    ) == [("bad_time_literal", 9, 43)]
 
 
 def test_condition_must_be_boolean():
-    assert errors("  a: {ask: [name], next: [{if: name, goto: e}, {else: e}]}\n  e: {end: information}\n") == [
-        ("not_boolean", 9, 32)]
+    assert errors(
+        "  a: {ask: [name], next: [{if: name, goto: e}, {else: e}]}\n  e: {end: information}\n"
+    ) == [("not_boolean", 9, 32)]
 
 
 def test_variable_used_before_any_path_sets_it():
+    assert errors("  a: {decide: [{if: urgent, goto: e}, {else: e}]}\n  e: {end: information}\n") == [
+        ("used_before_set", 9, 21)
+    ]
     assert errors(
-        "  a: {decide: [{if: urgent, goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n") == [("used_before_set", 9, 21)]
-    assert errors(
-        "  a: {say: 'Bonjour {{ name }}', next: b}\n"
-        "  b: {ask: [name], next: e}\n"
-        "  e: {end: information}\n") == [("used_before_set", 9, 12)]
+        "  a: {say: 'Bonjour {{ name }}', next: b}\n  b: {ask: [name], next: e}\n  e: {end: information}\n"
+    ) == [("used_before_set", 9, 12)]
 
 
 def test_variable_set_on_some_paths_only_is_a_warning():
@@ -139,22 +154,29 @@ def test_variable_set_on_some_paths_only_is_a_warning():
         "  a: {ask: [kind], next: [{if: kind == 'client', goto: b}, {else: c}]}\n"
         "  b: {ask: [urgent], next: c}\n"
         "  c: {decide: [{if: urgent, goto: e}, {else: e}]}\n"
-        "  e: {end: information}\n")
+        "  e: {end: information}\n"
+    )
     assert ("warning", "maybe_unset", 11, 21) in found
     assert not [p for p in found if p[0] == "error"]
 
 
 def test_template_errors():
     assert errors("  a: {say: 'Bonjour {{ nom }}', next: e}\n  e: {end: information}\n") == [
-        ("unknown_name", 9, 12)]
+        ("unknown_name", 9, 12)
+    ]
     assert errors("  a: {say: 'Bonjour {{ name | shout }}', next: e}\n  e: {end: information}\n") == [
-        ("unknown_filter", 9, 12)]
-    assert errors("  a: {say: 'Bonjour {{ name ', next: e}\n  e: {end: information}\n")[0][0] == "template_syntax"
+        ("unknown_filter", 9, 12)
+    ]
+    assert (
+        errors("  a: {say: 'Bonjour {{ name ', next: e}\n  e: {end: information}\n")[0][0]
+        == "template_syntax"
+    )
 
 
 def test_schema_errors():
     assert errors("  a: {say: hi, next: e, colour: red}\n  e: {end: information}\n") == [
-        ("unknown_key", 9, 25)]
+        ("unknown_key", 9, 25)
+    ]
     assert errors("  a: {next: e}\n  e: {end: information}\n") == [("step_kind", 9, 3)]
     assert errors("  a: {ask: [name], end: information}\n") == [("step_kinds_many", 9, 3)]
     assert errors("  a: {end: goodbye}\n") == [("bad_end", 9, 12)]
@@ -175,7 +197,8 @@ def test_blocks_expand_with_params_and_return():
         "    start: hello\n"
         "    steps:\n"
         "      hello: {say: 'Cabinet {{ params.who }}', next: back}\n"
-        "      back: {return: true}\n")
+        "      back: {return: true}\n"
+    )
     result = checker.check(head + text)
     assert result.ok, [str(p) for p in result.problems.items]
     assert "a.hello" in result.scenario.steps
@@ -192,7 +215,8 @@ def test_block_problems():
         "    steps:\n"
         "      hello: {say: hi, next: back}\n"
         "      back: {return: true}\n"
-        "  lonely: {start: x, steps: {x: {end: information}}}\n")
+        "  lonely: {start: x, steps: {x: {end: information}}}\n"
+    )
     found = problems(text)
     assert ("error", "unknown_param", 9, 3) in found
     assert ("error", "missing_param", 9, 3) in found
@@ -202,23 +226,33 @@ def test_block_problems():
 
 
 def test_references_against_the_account():
-    account = AccountInfo(slug="durand", name="Cabinet Durand", collaborators={"claire-durand": "Claire"},
-                          services=frozenset({"famille"}), appointment_types=frozenset({"first"}))
-    text = ("  a: {transfer: paul-martin, on: {other: b}}\n"
-            "  b: {appointment: second, with: claire-durand, on: {other: c}}\n"
-            "  c: {lookup: wanted, service: travail, on: {other: d}}\n"
-            "  d: {message: [claire-durand, accueil@example.fr]}\n")
-    assert errors(text, account) == [("unknown_collaborator", 9, 17), ("unknown_appointment_type", 10, 3),
-                                     ("unknown_service", 11, 32)]
+    account = AccountInfo(
+        slug="durand",
+        name="Cabinet Durand",
+        collaborators={"claire-durand": "Claire"},
+        services=frozenset({"famille"}),
+        appointment_types=frozenset({"first"}),
+    )
+    text = (
+        "  a: {transfer: paul-martin, on: {other: b}}\n"
+        "  b: {appointment: second, with: claire-durand, on: {other: c}}\n"
+        "  c: {lookup: wanted, service: travail, on: {other: d}}\n"
+        "  d: {message: [claire-durand, accueil@example.fr]}\n"
+    )
+    assert errors(text, account) == [
+        ("unknown_collaborator", 9, 17),
+        ("unknown_appointment_type", 10, 3),
+        ("unknown_service", 11, 32),
+    ]
     assert errors(text) == []  # without an account, references to people are not checked
 
 
 def test_interrogation_warning_and_account_threshold():
     head = HEAD + "".join(f"  q{i}: {{type: text}}\n" for i in range(8))
     head = head.replace("steps:\n", "") + "steps:\n"
-    text = ("  a: {ask: [q0, q1, q2], next: b}\n"
-            "  b: {ask: [q3, q4, q5, q6], next: e}\n"
-            "  e: {end: information}\n")
+    text = (
+        "  a: {ask: [q0, q1, q2], next: b}\n  b: {ask: [q3, q4, q5, q6], next: e}\n  e: {end: information}\n"
+    )
     found = problems(text, head=head.replace("title: T", "title: T"))
     assert any(c == "interrogation" for _, c, _, _ in found)
     lenient = AccountInfo(slug="x", max_questions=10)
@@ -226,9 +260,11 @@ def test_interrogation_warning_and_account_threshold():
 
 
 def test_duplicate_text_and_unused_field_warnings():
-    found = problems("  a: {say: 'Ne quittez pas, je vous prie.', next: b}\n"
-                     "  b: {say: 'Ne quittez pas, je vous prie.', next: e}\n"
-                     "  e: {end: information}\n")
+    found = problems(
+        "  a: {say: 'Ne quittez pas, je vous prie.', next: b}\n"
+        "  b: {say: 'Ne quittez pas, je vous prie.', next: e}\n"
+        "  e: {end: information}\n"
+    )
     assert ("warning", "duplicate_text", 10, 12) in found
     assert ("warning", "unused_field", 5, 3) in found
 

@@ -35,14 +35,57 @@ def test_random_text(data):
     must_not_crash(data)
 
 
-WORDS = st.sampled_from(["title", "start", "steps", "fields", "say", "ask", "next", "decide", "if", "goto",
-                         "else", "lookup", "on", "found", "not_found", "transfer", "message", "end", "use",
-                         "blocks", "params", "reports", "type", "choice", "options", "a", "b", "kind",
-                         "information", "refused", "busy", "no_answer", "other", "return", "with",
-                         "kind == 'a'", "is_open()", "{{ kind }}", "{% for %}", "__class__", ""])
+WORDS = st.sampled_from(
+    [
+        "title",
+        "start",
+        "steps",
+        "fields",
+        "say",
+        "ask",
+        "next",
+        "decide",
+        "if",
+        "goto",
+        "else",
+        "lookup",
+        "on",
+        "found",
+        "not_found",
+        "transfer",
+        "message",
+        "end",
+        "use",
+        "blocks",
+        "params",
+        "reports",
+        "type",
+        "choice",
+        "options",
+        "a",
+        "b",
+        "kind",
+        "information",
+        "refused",
+        "busy",
+        "no_answer",
+        "other",
+        "return",
+        "with",
+        "kind == 'a'",
+        "is_open()",
+        "{{ kind }}",
+        "{% for %}",
+        "__class__",
+        "",
+    ]
+)
 SCALARS = st.one_of(WORDS, st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False))
-TREES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=5), st.dictionaries(WORDS, inner, max_size=6)), max_leaves=60)
+TREES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(WORDS, inner, max_size=6)),
+    max_leaves=60,
+)
 
 
 @FAST
@@ -52,13 +95,22 @@ def test_random_scenario_shaped_documents(tree):
 
 
 @FAST
-@given(st.lists(st.tuples(st.integers(0, len(LEGAL) - 1), st.sampled_from(
-    ["", ":", "-", " ", "\n", "{", "}", "[", "]", "'", '"', "#", "&a", "*a", "!!", "?", "|", "\t"])), max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(LEGAL) - 1),
+            st.sampled_from(
+                ["", ":", "-", " ", "\n", "{", "}", "[", "]", "'", '"', "#", "&a", "*a", "!!", "?", "|", "\t"]
+            ),
+        ),
+        max_size=8,
+    )
+)
 def test_mutations_of_a_real_scenario(edits):
     text = LEGAL
     for position, insert in edits:
         position %= max(len(text), 1)
-        text = text[:position] + insert + text[position + 1:]
+        text = text[:position] + insert + text[position + 1 :]
     must_not_crash(text)
 
 
@@ -91,8 +143,10 @@ def _answer_for(run, rng):
 def test_random_walks_end_in_an_outcome_and_the_report_renders(seed, is_open, can_transfer):
     rng = random.Random(seed)
     scenario = checker.check(LEGAL).scenario
-    env = StaticEnvironment(people={"claire-durand": Person("claire-durand", "Maître Durand")},
-                            functions={"is_open": is_open, "can_transfer": lambda *a: can_transfer})
+    env = StaticEnvironment(
+        people={"claire-durand": Person("claire-durand", "Maître Durand")},
+        functions={"is_open": is_open, "can_transfer": lambda *a: can_transfer},
+    )
     run = Run.start(scenario, env)
     for _ in range(50):
         if run.step is None:
@@ -108,7 +162,13 @@ def test_random_walks_end_in_an_outcome_and_the_report_renders(seed, is_open, ca
         if run.step is None:
             break
         run.answer(_answer_for(run, rng))
-    assert run.outcome and run.outcome["kind"] in ("transfer", "appointment", "message", "information", "refusal")
+    assert run.outcome and run.outcome["kind"] in (
+        "transfer",
+        "appointment",
+        "message",
+        "information",
+        "refusal",
+    )
     report = run.report()
     assert report["subject"].startswith("[" + run.outcome["kind"] + "]")
     assert "Error" not in report["body"] and "None" not in report["body"]

@@ -8,8 +8,9 @@ import pytest
 from permanence.scenarios.engine import checker
 from permanence.scenarios.engine.runtime import AnswerError, Person, Run, StaticEnvironment
 
-LEGAL = (Path(__file__).resolve().parents[2] / "src" / "permanence" / "scenarios" / "library"
-         / "legal.yaml").read_text()
+LEGAL = (
+    Path(__file__).resolve().parents[2] / "src" / "permanence" / "scenarios" / "library" / "legal.yaml"
+).read_text()
 
 
 def scenario(text=LEGAL):
@@ -19,14 +20,24 @@ def scenario(text=LEGAL):
 
 
 def env(open_=True, can_transfer=True, caller="+33612345678"):
-    durand = Person("claire-durand", "Maître Claire Durand", email="c.durand@example.fr",
-                    direct_line="+33145000111", mobile="+33612000111")
+    durand = Person(
+        "claire-durand",
+        "Maître Claire Durand",
+        email="c.durand@example.fr",
+        direct_line="+33145000111",
+        mobile="+33612000111",
+    )
     return StaticEnvironment(
         people={"claire-durand": durand},
-        records={"call": {"caller": caller, "called": "+33145000101"},
-                 "account": {"name": "Cabinet Durand", "greeting": "Cabinet Durand et Associés",
-                             "next_opening": "lundi 30 novembre à 09:00"},
-                 "agent": {"first_name": "Camille"}},
+        records={
+            "call": {"caller": caller, "called": "+33145000101"},
+            "account": {
+                "name": "Cabinet Durand",
+                "greeting": "Cabinet Durand et Associés",
+                "next_opening": "lundi 30 novembre à 09:00",
+            },
+            "agent": {"first_name": "Camille"},
+        },
         functions={"is_open": open_, "can_transfer": lambda person, *args: can_transfer},
     )
 
@@ -70,8 +81,13 @@ def test_prefilled_phone_is_not_asked_again_and_transfer_ends_the_call():
     assert screen["results"] == ["accepted", "refused", "no_answer", "busy"]
     run.answer("accepted")
     assert run.step is None
-    assert run.outcome == {"kind": "transfer", "step": "put_through", "person": "claire-durand",
-                           "line": "direct", "mode": "announced"}
+    assert run.outcome == {
+        "kind": "transfer",
+        "step": "put_through",
+        "person": "claire-durand",
+        "line": "direct",
+        "mode": "announced",
+    }
     assert run.path[:3] == ["welcome", "qualify", "identify_client"]
 
 
@@ -82,8 +98,9 @@ def test_unanswered_transfer_leads_to_an_urgent_message_and_its_report():
     assert run.step == "take_message"
     run.answer({"subject": "Audience avancée", "urgent": "oui"})
     assert run.outcome["kind"] == "message" and run.outcome["urgent"] is True
-    assert run.outcome["recipients"] == [{"ref": "claire-durand", "name": "Maître Claire Durand",
-                                          "email": "c.durand@example.fr"}]
+    assert run.outcome["recipients"] == [
+        {"ref": "claire-durand", "name": "Maître Claire Durand", "email": "c.durand@example.fr"}
+    ]
     report = run.report()
     assert report["subject"] == "[message] URGENT Client du cabinet — Jean Dupont"
     assert "Objet : Audience avancée" in report["body"]
@@ -154,10 +171,13 @@ def test_replay_on_a_new_version_shows_where_it_diverges():
     run.answer({"person": "claire-durand"})
     run.answer("accepted")
     assert run.replay(scenario())["diverges"] is False
-    changed = LEGAL.replace('{if: caller_type == "client", goto: identify_client}',
-                            '{if: caller_type == "client", goto: reassure}').replace(
-        "  identify_client:\n", "  reassure: {say: 'Je note votre appel.', next: identify_client}\n"
-                                 "  identify_client:\n")
+    changed = LEGAL.replace(
+        '{if: caller_type == "client", goto: identify_client}',
+        '{if: caller_type == "client", goto: reassure}',
+    ).replace(
+        "  identify_client:\n",
+        "  reassure: {say: 'Je note votre appel.', next: identify_client}\n  identify_client:\n",
+    )
     report = run.replay(scenario(changed))
     assert report["diverges"] is True and report["at_input"] == 2
     assert report["expected_step"] == "identify_client" and report["reached_step"] == "reassure"
@@ -187,11 +207,19 @@ steps:
 """
 
 
-@pytest.mark.parametrize(("field", "raw", "clean"), [
-    ("when", "24/12/2026", "2026-12-24"), ("when", "2026-12-24", "2026-12-24"),
-    ("mail", " Jean@Example.FR ", "Jean@example.fr"), ("code", "57000", "57000"),
-    ("count", "3", 3), ("count", "2,5", 2.5), ("ok", "non", False), ("kind", "beta", "b"),
-])
+@pytest.mark.parametrize(
+    ("field", "raw", "clean"),
+    [
+        ("when", "24/12/2026", "2026-12-24"),
+        ("when", "2026-12-24", "2026-12-24"),
+        ("mail", " Jean@Example.FR ", "Jean@example.fr"),
+        ("code", "57000", "57000"),
+        ("count", "3", 3),
+        ("count", "2,5", 2.5),
+        ("ok", "non", False),
+        ("kind", "beta", "b"),
+    ],
+)
 def test_field_values_are_normalised(field, raw, clean):
     values = {"when": "2026-01-01", "mail": "a@b.fr", "code": "75001", "count": 1, "ok": True, "kind": "a"}
     values[field] = raw
@@ -200,11 +228,19 @@ def test_field_values_are_normalised(field, raw, clean):
     assert run.answers[field] == clean
 
 
-@pytest.mark.parametrize(("field", "raw", "code"), [
-    ("when", "31/02/2026", "bad_date"), ("mail", "jean@", "bad_email"), ("code", "7500", "bad_postcode"),
-    ("count", "12", "above_max"), ("count", "douze", "bad_number"), ("ok", "peut-être", "bad_yes_no"),
-    ("kind", "gamma", "bad_choice"), ("kind", "", "required"),
-])
+@pytest.mark.parametrize(
+    ("field", "raw", "code"),
+    [
+        ("when", "31/02/2026", "bad_date"),
+        ("mail", "jean@", "bad_email"),
+        ("code", "7500", "bad_postcode"),
+        ("count", "12", "above_max"),
+        ("count", "douze", "bad_number"),
+        ("ok", "peut-être", "bad_yes_no"),
+        ("kind", "gamma", "bad_choice"),
+        ("kind", "", "required"),
+    ],
+)
 def test_bad_field_values_are_reported(field, raw, code):
     values = {"when": "2026-01-01", "mail": "a@b.fr", "code": "75001", "count": 1, "ok": True, "kind": "a"}
     values[field] = raw

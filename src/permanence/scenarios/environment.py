@@ -26,8 +26,14 @@ def account_info(account: Account) -> AccountInfo:
     return AccountInfo(slug=account.slug, name=account.name, collaborators=collaborators, services=services)
 
 
-def environment(account: Account | None, at: datetime | None = None, *, caller: str | None = None,
-                called: str | None = None, agent: str = "") -> StaticEnvironment:
+def environment(
+    account: Account | None,
+    at: datetime | None = None,
+    *,
+    caller: str | None = None,
+    called: str | None = None,
+    agent: str = "",
+) -> StaticEnvironment:
     """An environment frozen at ``at``: the runtime records what it reads as facts."""
     at = at or timezone.now()
     records: dict[str, dict[str, Any]] = {
@@ -40,19 +46,29 @@ def environment(account: Account | None, at: datetime | None = None, *, caller: 
     status = account.opening_status(at)
     next_opening = ""
     if not status.is_open and status.next_change:
-        next_opening = format_datetime(status.next_change.astimezone(account.tz), "EEEE d MMMM 'à' HH:mm",
-                                       locale="fr")
+        next_opening = format_datetime(
+            status.next_change.astimezone(account.tz), "EEEE d MMMM 'à' HH:mm", locale="fr"
+        )
     records["account"] = {"name": account.name, "greeting": account.greeting, "next_opening": next_opening}
     people: dict[str, Person] = {}
     decisions: dict[str, Collaborator] = {}
-    for c in account.collaborators.filter(is_active=True).select_related("service").prefetch_related(
-            "absences", "transfer_windows"):
+    for c in (
+        account.collaborators.filter(is_active=True)
+        .select_related("service")
+        .prefetch_related("absences", "transfer_windows")
+    ):
         ref = collaborator_ref(c)
         absence = c.current_absence(at)
         people[ref] = Person(
-            ref=ref, name=str(c), title=c.title, email=c.email,
-            service=c.service.name if c.service else "", direct_line=c.direct_line or "",
-            mobile=c.mobile or "", available=absence is None, transfer=c.transfer_mode,
+            ref=ref,
+            name=str(c),
+            title=c.title,
+            email=c.email,
+            service=c.service.name if c.service else "",
+            direct_line=c.direct_line or "",
+            mobile=c.mobile or "",
+            available=absence is None,
+            transfer=c.transfer_mode,
             absence=absence.kind if absence else None,
             until=absence.ends_at.isoformat() if absence and absence.ends_at else None,
             replacement=collaborator_ref(absence.replacement) if absence and absence.replacement else None,
@@ -60,16 +76,22 @@ def environment(account: Account | None, at: datetime | None = None, *, caller: 
         decisions[ref] = c
 
     def can_transfer(person: Person, caller_type: str | None = None, urgent: bool | None = False) -> bool:
-        return decisions[person.ref].decide_transfer(at=at, caller_type=caller_type, urgent=bool(urgent)).allowed
+        return (
+            decisions[person.ref].decide_transfer(at=at, caller_type=caller_type, urgent=bool(urgent)).allowed
+        )
 
     weekday = at.astimezone(account.tz).strftime("%A").lower()
-    return StaticEnvironment(people=people, records=records, functions={
-        "is_open": status.is_open,
-        "is_holiday": status.reason == "holiday",
-        "weekday": weekday,
-        "can_transfer": can_transfer,
-        "time_between": lambda a, b: _between(at.astimezone(account.tz), a, b),
-    })
+    return StaticEnvironment(
+        people=people,
+        records=records,
+        functions={
+            "is_open": status.is_open,
+            "is_holiday": status.reason == "holiday",
+            "weekday": weekday,
+            "can_transfer": can_transfer,
+            "time_between": lambda a, b: _between(at.astimezone(account.tz), a, b),
+        },
+    )
 
 
 def _between(local: datetime, start: str, end: str) -> bool:

@@ -9,6 +9,7 @@ unused blocks and fields). Any input gets problems, never an exception.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import gc
 from collections.abc import Iterable, Mapping
@@ -44,8 +45,9 @@ class Result:
         return not self.problems.errors
 
 
-def check(text: str | bytes, account: AccountInfo | None = None,
-          library: Mapping[str, Block] | None = None) -> Result:
+def check(
+    text: str | bytes, account: AccountInfo | None = None, library: Mapping[str, Block] | None = None
+) -> Result:
     # Reading creates tens of thousands of small acyclic objects: the cyclic
     # collector would run many times for nothing (it doubled the time of a
     # 2,000-step check). Reference counting frees them all the same.
@@ -84,8 +86,13 @@ def read_block(text: str | bytes, name: str, problems: Problems) -> Block | None
 
 
 class Checker:
-    def __init__(self, scenario: Scenario, problems: Problems, account: AccountInfo | None,
-                 library: Mapping[str, Block]) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        problems: Problems,
+        account: AccountInfo | None,
+        library: Mapping[str, Block],
+    ) -> None:
         self.s = scenario
         self.p = problems
         self.account = account
@@ -105,7 +112,9 @@ class Checker:
     # ------------------------------------------------------------ blocks
     def expand(self) -> None:
         blocks = {**self.library, **self.s.blocks}
-        pending = [(step, ()) for step in self.s.steps.values() if step.kind == "use"]
+        pending: list[tuple[Step, tuple[str, ...]]] = [
+            (step, ()) for step in self.s.steps.values() if step.kind == "use"
+        ]
         steps = self.s.steps
         while pending:
             use, chain = pending.pop()
@@ -145,12 +154,16 @@ class Checker:
 
             for bstep in block.steps.values():
                 copy = dataclasses.replace(
-                    bstep, id=prefix + bstep.id, next=local(bstep.next) if bstep.next else None,
+                    bstep,
+                    id=prefix + bstep.id,
+                    next=local(bstep.next) if bstep.next else None,
                     branches=[dataclasses.replace(b, target=local(b.target)) for b in bstep.branches],
                     on={k: (local(t), pos) for k, (t, pos) in bstep.on.items()},
                     params=dict(params) if bstep.kind != "use" else dict(bstep.params),
-                    param_names=tuple(block.params), group=use.id,
-                    fields=list(bstep.fields), recipients=list(bstep.recipients),
+                    param_names=tuple(block.params),
+                    group=use.id,
+                    fields=list(bstep.fields),
+                    recipients=list(bstep.recipients),
                 )
                 if copy.kind == "return":
                     copy.return_to = use.next or (use.branches[0].target if use.branches else None)
@@ -187,10 +200,12 @@ class Checker:
                     self.p.error("unknown_service", step.service_pos, name=step.service, account=account_name)
             if step.kind in ("transfer", "appointment") and step.target:
                 self.person_or_collaborator(step.target, step.target_pos, account_name)
-            if step.kind == "appointment" and self.account and self.account.appointment_types is not None:
-                if step.appointment_type not in self.account.appointment_types:
-                    self.p.error("unknown_appointment_type", step.pos, name=step.appointment_type,
-                                 account=account_name)
+            known_types = self.account.appointment_types if self.account else None
+            unknown_type = known_types is not None and step.appointment_type not in known_types
+            if step.kind == "appointment" and unknown_type:
+                self.p.error(
+                    "unknown_appointment_type", step.pos, name=step.appointment_type, account=account_name
+                )
             for recipient, pos in step.recipients:
                 if "@" not in recipient and "{" not in recipient:
                     self.person_or_collaborator(recipient, pos, account_name)
@@ -266,7 +281,11 @@ class Checker:
         for sid, targets in succ.items():
             for t in targets:
                 preds[t].append(sid)
-        ends = [sid for sid, s in steps.items() if s.kind in model.TERMINAL or s.kind in ("transfer", "appointment")]
+        ends = [
+            sid
+            for sid, s in steps.items()
+            if s.kind in model.TERMINAL or s.kind in ("transfer", "appointment")
+        ]
         finishing = set(ends)
         todo = list(ends)
         while todo:
@@ -314,8 +333,14 @@ class Checker:
 
         # Forward must/may analysis over bitsets, in reverse post-order (one or two passes on a DAG).
         order = _reverse_postorder(self.s.start, self.succ, reachable)
-        out_edges = {sid: [(t, gen(steps[sid], t, True), gen(steps[sid], t, False))
-                           for t in self.succ[sid] if t in reachable] for sid in order}
+        out_edges = {
+            sid: [
+                (t, gen(steps[sid], t, True), gen(steps[sid], t, False))
+                for t in self.succ[sid]
+                if t in reachable
+            ]
+            for sid in order
+        }
         must = {sid: everything for sid in reachable}
         may = {sid: 0 for sid in reachable}
         must[self.s.start] = may[self.s.start] = prefilled
@@ -357,7 +382,11 @@ class Checker:
     # ------------------------------------------------------------ warnings
     def interrogation(self, reachable: set[str]) -> None:
         steps = self.s.steps
-        limit = self.account.max_questions if self.account and self.account.max_questions else self.s.max_questions
+        limit = (
+            self.account.max_questions
+            if self.account and self.account.max_questions
+            else self.s.max_questions
+        )
         if not reachable:
             return
 
@@ -454,12 +483,13 @@ def _reverse_postorder(start: str, succ: Mapping[str, list[str]], nodes: set[str
 def _guarded_names(expr: ex.Expression) -> set[str]:
     """Names tested with is_set(…) or against None: reading them empty is intended."""
     out: set[str] = set()
-    for node in ex.ast.walk(expr.tree):
-        if isinstance(node, ex.ast.Call) and isinstance(node.func, ex.ast.Name) and node.func.id == "is_set":
-            out.update(n.id for n in ex.ast.walk(node) if isinstance(n, ex.ast.Name))
-        elif isinstance(node, ex.ast.Compare) and any(
-                isinstance(c, ex.ast.Constant) and c.value is None for c in node.comparators):
-            out.update(n.id for n in ex.ast.walk(node.left) if isinstance(n, ex.ast.Name))
+    for node in ast.walk(expr.tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "is_set":
+            out.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.Compare) and any(
+            isinstance(c, ast.Constant) and c.value is None for c in node.comparators
+        ):
+            out.update(n.id for n in ast.walk(node.left) if isinstance(n, ast.Name))
     return out
 
 

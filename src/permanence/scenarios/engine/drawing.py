@@ -13,15 +13,27 @@ import re
 from permanence.scenarios.engine.model import Scenario, Step
 
 RESULT_LABELS = {
-    "found": "trouvé", "not_found": "pas trouvé", "refused": "refusé", "no_answer": "pas de réponse",
-    "busy": "occupé", "no_slot": "pas de créneau", "declined": "refusé", "other": "autre cas",
-    "accepted": "accepté", "booked": "rendez-vous pris",
+    "found": "trouvé",
+    "not_found": "pas trouvé",
+    "refused": "refusé",
+    "no_answer": "pas de réponse",
+    "busy": "occupé",
+    "no_slot": "pas de créneau",
+    "declined": "refusé",
+    "other": "autre cas",
+    "accepted": "accepté",
+    "booked": "rendez-vous pris",
 }
 OUTCOME_LABELS = {
-    "transfer": "Transfert", "appointment": "Rendez-vous", "message": "Message",
-    "information": "Information donnée", "refusal": "Appel éconduit",
+    "transfer": "Transfert",
+    "appointment": "Rendez-vous",
+    "message": "Message",
+    "information": "Information donnée",
+    "refusal": "Appel éconduit",
 }
 MAX_WORDS = 18
+ACCEPTED = {"transfer": "accepted", "appointment": "booked"}
+OUTCOME_STYLE = 'style="rounded,filled", fillcolor="#e7f6ec"'
 
 
 def _short(text: str, words: int = MAX_WORDS) -> str:
@@ -67,7 +79,9 @@ def edges(scenario: Scenario, step: Step) -> list[tuple[str, str]]:
     if step.next:
         out.append((step.next, ""))
     for branch in step.branches:
-        out.append((branch.target, "sinon" if branch.condition is None else _condition(branch.condition.expr.source)))
+        out.append(
+            (branch.target, "sinon" if branch.condition is None else _condition(branch.condition.expr.source))
+        )
     for result, (target, _) in step.on.items():
         out.append((target, RESULT_LABELS.get(result, result)))
     if step.enter:
@@ -120,7 +134,9 @@ def mermaid(scenario: Scenario) -> str:
             done = _ident(step.id + ":done", ids)
             outcome = OUTCOME_LABELS[step.kind]
             lines.append(f'  {done}(["{outcome}"]):::outcome')
-            lines.append(f'  {_ident(step.id, ids)} -->|"{RESULT_LABELS["accepted" if step.kind == "transfer" else "booked"]}"| {done}')
+            lines.append(
+                f'  {_ident(step.id, ids)} -->|"{RESULT_LABELS[ACCEPTED[step.kind]]}"| {done}'
+            )
     if scenario.start in scenario.steps:
         lines.append(f"  start((Appel)) --> {_ident(scenario.start, ids)}")
     lines.append("  classDef outcome fill:#e7f6ec,stroke:#1f7a3d,color:#0b3d1c")
@@ -133,12 +149,18 @@ def _dot_text(text: str) -> str:
 
 def dot(scenario: Scenario) -> str:
     ids: dict[str, str] = {}
-    lines = ["digraph scenario {", '  rankdir=TB; node [shape=box, style="rounded", fontname="DejaVu Sans"];',
-             '  start [label="Appel", shape=circle];']
+    lines = [
+        "digraph scenario {",
+        '  rankdir=TB; node [shape=box, style="rounded", fontname="DejaVu Sans"];',
+        '  start [label="Appel", shape=circle];',
+    ]
     for step in scenario.steps.values():
         node = _ident(step.id, ids)
-        shape = ", shape=diamond" if step.kind == "decide" else (
-            ', style="rounded,filled", fillcolor="#e7f6ec"' if _is_outcome(step) else "")
+        shape = (
+            ", shape=diamond"
+            if step.kind == "decide"
+            else (", " + OUTCOME_STYLE if _is_outcome(step) else "")
+        )
         lines.append(f'  {node} [label="{_dot_text(_label(scenario, step))}"{shape}];')
     for step in scenario.steps.values():
         for target, label in edges(scenario, step):
@@ -146,7 +168,9 @@ def dot(scenario: Scenario) -> str:
             lines.append(f"  {_ident(step.id, ids)} -> {_ident(target, ids)}{attr};")
         if step.kind in ("transfer", "appointment"):
             done = _ident(step.id + ":done", ids)
-            lines.append(f'  {done} [label="{OUTCOME_LABELS[step.kind]}", style="rounded,filled", fillcolor="#e7f6ec"];')
+            lines.append(
+                f'  {done} [label="{OUTCOME_LABELS[step.kind]}", {OUTCOME_STYLE}];'
+            )
             lines.append(f"  {_ident(step.id, ids)} -> {done};")
     if scenario.start in scenario.steps:
         lines.append(f"  start -> {_ident(scenario.start, ids)};")

@@ -30,7 +30,9 @@ _TIME = re.compile(r"^([01]?\d|2[0-3])[:h]([0-5]\d)$")
 
 @dataclass(frozen=True)
 class Type:
-    name: str  # text, long_text, phone, email, postcode, choice, number, bool, date, person, list, none, record
+    name: (
+        str  # text, long_text, phone, email, postcode, choice, number, bool, date, person, list, none, record
+    )
     options: tuple[str, ...] = ()
     record: str = ""  # for name == "record": call, caller, account, agent, params
     label: str = ""  # the field's name, for messages
@@ -59,10 +61,18 @@ RECORDS: dict[str, dict[str, Type]] = {
     "agent": {"first_name": TEXT, "name": TEXT},
 }
 PERSON_ATTRS: dict[str, Type] = {
-    "name": TEXT, "title": TEXT, "email": TEXT, "service": TEXT, "ref": TEXT,
-    "direct_line": PHONE, "mobile": PHONE, "available": BOOL,
-    "transfer": Type("choice", TRANSFER_MODES), "absence": Type("choice", ABSENCE_KINDS),
-    "until": TEXT, "replacement": PERSON,
+    "name": TEXT,
+    "title": TEXT,
+    "email": TEXT,
+    "service": TEXT,
+    "ref": TEXT,
+    "direct_line": PHONE,
+    "mobile": PHONE,
+    "available": BOOL,
+    "transfer": Type("choice", TRANSFER_MODES),
+    "absence": Type("choice", ABSENCE_KINDS),
+    "until": TEXT,
+    "replacement": PERSON,
 }
 
 
@@ -120,8 +130,9 @@ def parse(source: str) -> Expression:
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except SyntaxError as exc:
-        raise ExprError("expr_syntax", (exc.lineno or 1, max((exc.offset or 1) - 1, 0)),
-                        detail=exc.msg) from None
+        raise ExprError(
+            "expr_syntax", (exc.lineno or 1, max((exc.offset or 1) - 1, 0)), detail=exc.msg
+        ) from None
     except (ValueError, RecursionError, MemoryError):
         raise ExprError("expr_syntax", detail="too complex") from None
     names: set[str] = set()
@@ -153,9 +164,28 @@ def depth_guard(tree: ast.AST, limit: int = 50) -> None:
 
 
 _ALLOWED = (
-    ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Compare, ast.Eq, ast.NotEq,
-    ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Call, ast.Name, ast.Load,
-    ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.USub,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    ast.USub,
 )
 
 
@@ -165,10 +195,20 @@ def _at(node: ast.AST) -> tuple[int, int]:
 
 def _describe(node: ast.AST) -> str:
     return {
-        ast.BinOp: "arithmetic", ast.Lambda: "lambda", ast.IfExp: "if … else",
-        ast.Subscript: "[…]", ast.Dict: "{…}", ast.Set: "{…}", ast.ListComp: "comprehension",
-        ast.GeneratorExp: "comprehension", ast.Starred: "*", ast.NamedExpr: ":=",
-        ast.Is: "is", ast.IsNot: "is not", ast.Await: "await", ast.JoinedStr: "f-string",
+        ast.BinOp: "arithmetic",
+        ast.Lambda: "lambda",
+        ast.IfExp: "if … else",
+        ast.Subscript: "[…]",
+        ast.Dict: "{…}",
+        ast.Set: "{…}",
+        ast.ListComp: "comprehension",
+        ast.GeneratorExp: "comprehension",
+        ast.Starred: "*",
+        ast.NamedExpr: ":=",
+        ast.Is: "is",
+        ast.IsNot: "is not",
+        ast.Await: "await",
+        ast.JoinedStr: "f-string",
     }.get(type(node), type(node).__name__)
 
 
@@ -207,16 +247,27 @@ def _type(node: ast.expr, names: Names, errors: list[ExprError]) -> Type:
         return found
     if isinstance(node, ast.Attribute):
         owner = _type(node.value, names, errors)
-        table = PERSON_ATTRS if owner.name == "person" else (
-            _record_attrs(owner) if owner.name == "record" else None)
+        table = (
+            PERSON_ATTRS
+            if owner.name == "person"
+            else (_record_attrs(owner) if owner.name == "record" else None)
+        )
         if table is None:
             if owner.name != "none" or not errors:
-                errors.append(ExprError("unknown_attribute", _at(node), owner=str(owner), name=node.attr,
-                                        expected="—"))
+                errors.append(
+                    ExprError("unknown_attribute", _at(node), owner=str(owner), name=node.attr, expected="—")
+                )
             return NONE
         if node.attr not in table:
-            errors.append(ExprError("unknown_attribute", _at(node), owner=str(owner), name=node.attr,
-                                    expected=", ".join(sorted(table))))
+            errors.append(
+                ExprError(
+                    "unknown_attribute",
+                    _at(node),
+                    owner=str(owner),
+                    name=node.attr,
+                    expected=", ".join(sorted(table)),
+                )
+            )
             return NONE
         return table[node.attr]
     if isinstance(node, ast.UnaryOp):
@@ -228,8 +279,8 @@ def _type(node: ast.expr, names: Names, errors: list[ExprError]) -> Type:
         _want_bool(node.operand, operand, errors)
         return BOOL
     if isinstance(node, ast.BoolOp):
-        for value in node.values:
-            _want_bool(value, _type(value, names, errors), errors)
+        for operand_node in node.values:
+            _want_bool(operand_node, _type(operand_node, names, errors), errors)
         return BOOL
     if isinstance(node, ast.Compare):
         left = _type(node.left, names, errors)
@@ -249,8 +300,14 @@ def _type(node: ast.expr, names: Names, errors: list[ExprError]) -> Type:
         assert isinstance(node.func, ast.Name)
         fn = FUNCTIONS.get(node.func.id)
         if fn is None:
-            errors.append(ExprError("unknown_function", _at(node), name=node.func.id,
-                                    expected=", ".join(f"{n}()" for n in FUNCTIONS)))
+            errors.append(
+                ExprError(
+                    "unknown_function",
+                    _at(node),
+                    name=node.func.id,
+                    expected=", ".join(f"{n}()" for n in FUNCTIONS),
+                )
+            )
             return NONE
         if not fn.required <= len(node.args) <= len(fn.params):
             errors.append(ExprError("arity", _at(node), name=node.func.id, expected=fn.describe()))
@@ -258,8 +315,16 @@ def _type(node: ast.expr, names: Names, errors: list[ExprError]) -> Type:
         for index, (arg, accepted) in enumerate(zip(node.args, fn.params, strict=False), start=1):
             got = _type(arg, names, errors)
             if not _accepts(accepted, got, arg, errors):
-                errors.append(ExprError("arg_type", _at(arg), index=index, name=node.func.id,
-                                        expected=" or ".join(accepted), got=str(_show(got))))
+                errors.append(
+                    ExprError(
+                        "arg_type",
+                        _at(arg),
+                        index=index,
+                        name=node.func.id,
+                        expected=" or ".join(accepted),
+                        got=str(_show(got)),
+                    )
+                )
         return fn.result
     errors.append(ExprError("expr_not_allowed", _at(node), what=_describe(node)))
     return NONE
@@ -301,48 +366,81 @@ def _base(t: Type) -> str:
     return t.name
 
 
-def _compare(op: ast.cmpop, left: Type, right: Type, left_node: ast.expr, right_node: ast.expr,
-             node: ast.Compare, errors: list[ExprError]) -> None:
-    symbol = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-              ast.In: "in", ast.NotIn: "not in"}[type(op)]
+def _compare(
+    op: ast.cmpop,
+    left: Type,
+    right: Type,
+    left_node: ast.expr,
+    right_node: ast.expr,
+    node: ast.Compare,
+    errors: list[ExprError],
+) -> None:
+    symbol = {
+        ast.Eq: "==",
+        ast.NotEq: "!=",
+        ast.Lt: "<",
+        ast.LtE: "<=",
+        ast.Gt: ">",
+        ast.GtE: ">=",
+        ast.In: "in",
+        ast.NotIn: "not in",
+    }[type(op)]
     if isinstance(op, (ast.In, ast.NotIn)):
         if right.name == "list_literal":
             if left.name == "choice":
                 _options(left, right.options, right_node, errors)
             elif _base(left) != "text" and left.name != "none":
-                errors.append(ExprError("type_mismatch", _at(node), left=str(_show(left)),
-                                        right="a list of texts", op=symbol))
+                errors.append(
+                    ExprError(
+                        "type_mismatch", _at(node), left=str(_show(left)), right="a list of texts", op=symbol
+                    )
+                )
             return
         if right.name == "list" or _base(right) == "text":
             if _base(left) != "text" and left.name != "none":
-                errors.append(ExprError("type_mismatch", _at(node), left=str(_show(left)),
-                                        right=str(right), op=symbol))
+                errors.append(
+                    ExprError("type_mismatch", _at(node), left=str(_show(left)), right=str(right), op=symbol)
+                )
             return
-        errors.append(ExprError("type_mismatch", _at(node), left=str(_show(left)), right=str(right), op=symbol))
+        errors.append(
+            ExprError("type_mismatch", _at(node), left=str(_show(left)), right=str(right), op=symbol)
+        )
         return
     if left.name == "none" or right.name == "none":
         if symbol not in ("==", "!="):
-            errors.append(ExprError("type_mismatch", _at(node), left=str(_show(left)),
-                                    right=str(_show(right)), op=symbol))
+            errors.append(
+                ExprError(
+                    "type_mismatch", _at(node), left=str(_show(left)), right=str(_show(right)), op=symbol
+                )
+            )
         return
     if left.name == "choice" and right.name == "literal":
         _options(left, right.options, right_node, errors)
     elif right.name == "choice" and left.name == "literal":
         _options(right, left.options, left_node, errors)
     if _base(left) != _base(right) or left.name in ("list", "list_literal", "record"):
-        errors.append(ExprError("type_mismatch", _at(node), left=str(_show(left)), right=str(_show(right)),
-                                op=symbol))
+        errors.append(
+            ExprError("type_mismatch", _at(node), left=str(_show(left)), right=str(_show(right)), op=symbol)
+        )
         return
     if symbol not in ("==", "!=") and _base(left) not in ("number", "date", "text"):
-        errors.append(ExprError("type_mismatch", _at(node), left=str(_show(left)), right=str(_show(right)),
-                                op=symbol))
+        errors.append(
+            ExprError("type_mismatch", _at(node), left=str(_show(left)), right=str(_show(right)), op=symbol)
+        )
 
 
 def _options(choice: Type, values: tuple[str, ...], node: ast.expr, errors: list[ExprError]) -> None:
     for value in values:
         if choice.options and value not in choice.options:
-            errors.append(ExprError("not_an_option", _at(node), value=value, field=str(choice),
-                                    expected=", ".join(choice.options)))
+            errors.append(
+                ExprError(
+                    "not_an_option",
+                    _at(node),
+                    value=value,
+                    field=str(choice),
+                    expected=", ".join(choice.options),
+                )
+            )
 
 
 # ---------------------------------------------------------------- evaluation

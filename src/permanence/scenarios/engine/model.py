@@ -18,7 +18,18 @@ from permanence.scenarios.engine.problems import Problems
 from permanence.scenarios.engine.source import Node
 
 LANGUAGE = "permanence/1"
-FIELD_TYPES = ("text", "long_text", "phone", "email", "date", "postcode", "number", "yes_no", "choice", "person")
+FIELD_TYPES = (
+    "text",
+    "long_text",
+    "phone",
+    "email",
+    "date",
+    "postcode",
+    "number",
+    "yes_no",
+    "choice",
+    "person",
+)
 OUTCOMES = ("transfer", "appointment", "message", "information", "refusal")
 END_OUTCOMES = ("information", "refusal")
 KINDS = ("say", "ask", "decide", "lookup", "transfer", "appointment", "message", "end", "use", "return")
@@ -213,7 +224,9 @@ class Reader:
             return False
         for key in node.value:
             if key not in allowed:
-                self.p.error("unknown_key", node.key_pos(key), key=key, what=what, expected=", ".join(allowed))
+                self.p.error(
+                    "unknown_key", node.key_pos(key), key=key, what=what, expected=", ".join(allowed)
+                )
         return True
 
     def text(self, node: Node | None, what: str) -> str | None:
@@ -283,7 +296,17 @@ class Reader:
         if root.kind == "scalar" and root.value is None:
             self.p.error("empty", root.pos)
             return scenario
-        top = ("language", "title", "description", "start", "settings", "fields", "steps", "blocks", "reports")
+        top = (
+            "language",
+            "title",
+            "description",
+            "start",
+            "settings",
+            "fields",
+            "steps",
+            "blocks",
+            "reports",
+        )
         if not self.keys(root, top, "the scenario"):
             return scenario
         v = root.value
@@ -306,8 +329,9 @@ class Reader:
             scenario.region = self.text(settings.get("region"), "region") or "FR"
         if "fields" in v:
             scenario.fields = self.fields(v["fields"])
-        if "blocks" in v and self.keys(v["blocks"], tuple(v["blocks"].value) if v["blocks"].kind == "map"
-                                       else (), "blocks"):
+        if "blocks" in v and self.keys(
+            v["blocks"], tuple(v["blocks"].value) if v["blocks"].kind == "map" else (), "blocks"
+        ):
             for name, node in v["blocks"].value.items():
                 block = self.block(name, node)
                 if block:
@@ -338,8 +362,20 @@ class Reader:
         return out
 
     def field(self, name: str, node: Node, pos: Pos) -> Field | None:
-        allowed = ("type", "label", "say", "help", "required", "options", "min_length", "max_length",
-                   "min", "max", "pattern", "prefill")
+        allowed = (
+            "type",
+            "label",
+            "say",
+            "help",
+            "required",
+            "options",
+            "min_length",
+            "max_length",
+            "min",
+            "max",
+            "pattern",
+            "prefill",
+        )
         if not self.keys(node, allowed, f"the field “{name}”"):
             return None
         v = node.value
@@ -380,8 +416,13 @@ class Reader:
             else:
                 self.p.error("expected_map", options.pos, what="options")
         elif "options" in v:
-            self.p.error("unknown_key", node.key_pos("options"), key="options", what=f"the field “{name}”",
-                         expected="type: choice")
+            self.p.error(
+                "unknown_key",
+                node.key_pos("options"),
+                key="options",
+                what=f"the field “{name}”",
+                expected="type: choice",
+            )
         f.min_length = self.integer(v.get("min_length"), "min_length")
         f.max_length = self.integer(v.get("max_length"), "max_length")
         f.minimum = self.number(v.get("min"), "min")
@@ -428,7 +469,11 @@ class Reader:
                 self.p.error("missing_key", node.pos, what=f"the block “{name}”", key=key)
         start = self.text(v.get("start"), "start") or ""
         return Block(
-            name, node.pos, params, start, v["start"].pos if "start" in v else node.pos,
+            name,
+            node.pos,
+            params,
+            start,
+            v["start"].pos if "start" in v else node.pos,
             self.fields(v["fields"]) if "fields" in v else {},
             self.steps(v["steps"], in_block=True) if "steps" in v else {},
         )
@@ -520,8 +565,9 @@ class Reader:
             step.end = value or "information"
         elif kind == "use":
             step.block = self.text(v["use"], "use") or ""
-            if "with" in v and self.keys(v["with"], tuple(v["with"].value) if v["with"].kind == "map" else (),
-                                         "with"):
+            if "with" in v and self.keys(
+                v["with"], tuple(v["with"].value) if v["with"].kind == "map" else (), "with"
+            ):
                 for pname, pnode in v["with"].value.items():
                     value = self.text(pnode, pname)
                     if value is not None:
@@ -564,7 +610,7 @@ class Reader:
         seen_else = False
         seen: dict[str, Pos] = {}
         for item in node.value:
-            if item.kind != "map" or not (set(item.value) in ({"if", "goto"}, {"else"})):
+            if item.kind != "map" or set(item.value) not in ({"if", "goto"}, {"else"}):
                 self.p.error("branch_shape", item.pos)
                 continue
             if seen_else:
@@ -622,8 +668,12 @@ class Reader:
                     t = self.template(item, "to")
                     if t:
                         to.append(t)
-            out[key] = Report(self.template(spec.value.get("subject"), "subject"),
-                              self.template(spec.value.get("body"), "body"), to, node.key_pos(key))
+            out[key] = Report(
+                self.template(spec.value.get("subject"), "subject"),
+                self.template(spec.value.get("body"), "body"),
+                to,
+                node.key_pos(key),
+            )
         return out
 
 

@@ -50,7 +50,9 @@ MESSAGES: dict[str, str] = {
     "branch_shape": gettext_noop("A branch is written {if: condition, goto: step} or, last, {else: step}."),
     "else_not_last": gettext_noop("“else” must be the last branch: the branches after it are never taken."),
     "missing_else": gettext_noop("The branches need a last {else: step}, taken when no condition holds."),
-    "duplicate_condition": gettext_noop("The same condition is tested twice; the second branch is never taken."),
+    "duplicate_condition": gettext_noop(
+        "The same condition is tested twice; the second branch is never taken."
+    ),
     "missing_outcomes": gettext_noop("Say where to go when the result is: %(missing)s (or add “other”)."),
     "unknown_outcome": gettext_noop("“%(key)s” is not a result of this step; expected: %(expected)s."),
     "bad_end": gettext_noop("An end is one of: %(expected)s."),
@@ -62,7 +64,9 @@ MESSAGES: dict[str, str] = {
     "block_cycle": gettext_noop("The block “%(name)s” uses itself (through %(chain)s)."),
     "unknown_param": gettext_noop("The block “%(block)s” has no parameter “%(name)s”."),
     "missing_param": gettext_noop("The block “%(block)s” needs the parameter “%(name)s”."),
-    "field_conflict": gettext_noop("The block “%(block)s” declares the field “%(name)s” differently from the scenario."),
+    "field_conflict": gettext_noop(
+        "The block “%(block)s” declares the field “%(name)s” differently from the scenario."
+    ),
     "return_outside_block": gettext_noop("“return” is only for steps of a block."),
     "use_needs_next": gettext_noop("The block “%(block)s” returns: say where to go next."),
     "unknown_collaborator": gettext_noop("No collaborator “%(name)s” in the directory of %(account)s."),
@@ -72,9 +76,13 @@ MESSAGES: dict[str, str] = {
     # graph
     "unreachable": gettext_noop("No path reaches the step “%(name)s”."),
     "no_outcome": gettext_noop("From the step “%(name)s”, no path ends in an outcome."),
-    "endless_loop": gettext_noop("The steps %(steps)s loop without asking anything: the call would never move on."),
+    "endless_loop": gettext_noop(
+        "The steps %(steps)s loop without asking anything: the call would never move on."
+    ),
     "used_before_set": gettext_noop("“%(name)s” is used here but no path to this step asks it."),
-    "maybe_unset": gettext_noop("“%(name)s” is used here but some paths to this step do not ask it (it is then empty)."),
+    "maybe_unset": gettext_noop(
+        "“%(name)s” is used here but some paths to this step do not ask it (it is then empty)."
+    ),
     # expressions and templates
     "expr_syntax": gettext_noop("This condition cannot be read: %(detail)s"),
     "expr_not_allowed": gettext_noop("“%(what)s” is not allowed in a condition."),
@@ -90,7 +98,10 @@ MESSAGES: dict[str, str] = {
     "template_syntax": gettext_noop("This text cannot be read: %(detail)s"),
     "unknown_filter": gettext_noop("Unknown filter “%(name)s”; known: %(expected)s."),
     # warnings
-    "interrogation": gettext_noop("Up to %(count)s questions before an outcome (path: %(path)s); more than %(max)s feels like an interrogation."),
+    "interrogation": gettext_noop(
+        "Up to %(count)s questions before an outcome (path: %(path)s); "
+        "more than %(max)s feels like an interrogation."
+    ),
     "duplicate_text": gettext_noop("The same text is also said at the step “%(other)s”."),
     "unused_block": gettext_noop("The block “%(name)s” is not used."),
     "unused_field": gettext_noop("The field “%(name)s” is never asked."),
@@ -136,8 +147,13 @@ class Problem:
             return template
 
     def as_dict(self, translate: Any = None) -> dict[str, Any]:
-        return {"severity": self.severity, "code": self.code, "line": self.line,
-                "column": self.column, "message": self.message(translate)}
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message(translate),
+        }
 
     def __str__(self) -> str:
         return f"{self.line}:{self.column}: {self.severity}: {self.message()}"

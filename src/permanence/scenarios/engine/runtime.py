@@ -10,6 +10,7 @@ folding the inputs, so a run serialised to JSON can be resumed, audited, undone
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Mapping
@@ -50,9 +51,22 @@ class Person:
     replacement: str | None = None
 
     def as_value(self, env: Environment | None = None) -> dict[str, Any]:
-        value: dict[str, Any] = {k: getattr(self, k) for k in (
-            "ref", "name", "title", "email", "service", "direct_line", "mobile", "available", "transfer",
-            "absence", "until")}
+        value: dict[str, Any] = {
+            k: getattr(self, k)
+            for k in (
+                "ref",
+                "name",
+                "title",
+                "email",
+                "service",
+                "direct_line",
+                "mobile",
+                "available",
+                "transfer",
+                "absence",
+                "until",
+            )
+        }
         replacement = env.person(self.replacement) if env and self.replacement else None
         value["replacement"] = replacement.as_value() if replacement else None
         return value
@@ -179,18 +193,29 @@ class Run:
 
     def screen(self) -> dict[str, Any]:
         """What the secretary sees now: the step, its words, the fields, the draft."""
-        out: dict[str, Any] = {"step": self.step, "path": list(self.path), "outcome": self.outcome,
-                               "draft": self.report()}
+        out: dict[str, Any] = {
+            "step": self.step,
+            "path": list(self.path),
+            "outcome": self.outcome,
+            "draft": self.report(),
+        }
         if self.step is None:
             return out
         step = self.scenario.steps[self.step]
         context = self._context(step)
-        out.update(kind=step.kind, title=step.title, phase=step.phase, help=step.help,
-                   say=step.say.text.render(context) if step.say else "")
+        out.update(
+            kind=step.kind,
+            title=step.title,
+            phase=step.phase,
+            help=step.help,
+            say=step.say.text.render(context) if step.say else "",
+        )
         if step.kind == "ask":
-            out["fields"] = [self._field_view(self.scenario.fields[name], optional, context)
-                             for name, optional, _ in step.fields
-                             if name in self.scenario.fields and self.answers.get(name) is None]
+            out["fields"] = [
+                self._field_view(self.scenario.fields[name], optional, context)
+                for name, optional, _ in step.fields
+                if name in self.scenario.fields and self.answers.get(name) is None
+            ]
         elif step.kind == "lookup":
             out["field"] = step.target
             out["by"] = step.by
@@ -223,9 +248,16 @@ class Run:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "inputs": [[s, i] for s, i in self.inputs],
-                "facts": dict(self.facts), "step": self.step, "path": list(self.path),
-                "answers": dict(self.answers), "notes": list(self.notes), "outcome": self.outcome}
+        return {
+            "version": self.version,
+            "inputs": [[s, i] for s, i in self.inputs],
+            "facts": dict(self.facts),
+            "step": self.step,
+            "path": list(self.path),
+            "answers": dict(self.answers),
+            "notes": list(self.notes),
+            "outcome": self.outcome,
+        }
 
     @classmethod
     def from_json(cls, scenario: Scenario, env: Environment, data: Mapping[str, Any]) -> Run:
@@ -247,23 +279,47 @@ class Run:
         old_path = list(self.path)
         for index, (step_id, given) in enumerate(self.inputs):
             if new.step != step_id:
-                return {"diverges": True, "at_input": index, "expected_step": step_id,
-                        "reached_step": new.step, "path": new.path, "reason": "path"}
+                return {
+                    "diverges": True,
+                    "at_input": index,
+                    "expected_step": step_id,
+                    "reached_step": new.step,
+                    "path": new.path,
+                    "reason": "path",
+                }
             try:
                 new.answer(given)
             except AnswerError as exc:
-                return {"diverges": True, "at_input": index, "expected_step": step_id,
-                        "reached_step": new.step, "path": new.path, "reason": "answer",
-                        "errors": exc.messages()}
+                return {
+                    "diverges": True,
+                    "at_input": index,
+                    "expected_step": step_id,
+                    "reached_step": new.step,
+                    "path": new.path,
+                    "reason": "answer",
+                    "errors": exc.messages(),
+                }
         same = new.path == old_path and new.outcome == self.outcome
-        return {"diverges": not same, "at_input": None if same else len(self.inputs),
-                "path": new.path, "outcome": new.outcome, "reason": None if same else "end"}
+        return {
+            "diverges": not same,
+            "at_input": None if same else len(self.inputs),
+            "path": new.path,
+            "outcome": new.outcome,
+            "reason": None if same else "end",
+        }
 
     # ---------------------------------------------------------------- folding
     def _refold(self) -> None:
         inputs = list(self.inputs)
         self.inputs = []
-        self.step, self.answers, self.path, self.notes, self.outcome, self.results = None, {}, [], [], None, {}
+        self.step, self.answers, self.path, self.notes, self.outcome, self.results = (
+            None,
+            {},
+            [],
+            [],
+            None,
+            {},
+        )
         self._prefill()
         self._enter(self.scenario.start)
         for step_id, given in inputs:
@@ -277,10 +333,8 @@ class Run:
             if f.prefill is not None:
                 value = self._eval(f.prefill, None)
                 if value not in (None, ""):
-                    try:
+                    with contextlib.suppress(AnswerError):  # a prefill that does not fit is left out
                         self.answers[name] = self._clean_value(f, value)
-                    except AnswerError:
-                        pass
 
     def _enter(self, target: str | None) -> None:
         """Go to ``target`` and move on through the steps that need no input."""
@@ -359,7 +413,9 @@ class Run:
             for recipient, _ in step.recipients:
                 person = self._person(recipient)
                 if person is not None:
-                    recipients.append({"ref": person["ref"], "name": person["name"], "email": person["email"]})
+                    recipients.append(
+                        {"ref": person["ref"], "name": person["name"], "email": person["email"]}
+                    )
                 elif "@" in recipient:
                     recipients.append({"email": recipient})
             urgent = step.urgent
@@ -377,10 +433,7 @@ class Run:
     def _person(self, name: str) -> dict[str, Any] | None:
         if not name:
             return None
-        if name in self.scenario.fields:
-            ref = self.answers.get(name)
-        else:
-            ref = name
+        ref = self.answers.get(name) if name in self.scenario.fields else name
         person = self.env.person(ref) if isinstance(ref, str) else None
         return person.as_value(self.env) if person else None
 
@@ -405,8 +458,9 @@ class Run:
                 labels[name] = "oui" if value else "non"
             else:
                 labels[name] = value
-        values.update(notes=list(self.notes), outcome=self.outcome["kind"] if self.outcome else None,
-                      label=labels)
+        values.update(
+            notes=list(self.notes), outcome=self.outcome["kind"] if self.outcome else None, label=labels
+        )
         return values
 
     def _eval(self, expr: ex.Expression, step: Step | None) -> Any:
@@ -419,9 +473,16 @@ class Run:
         return self.facts[key]
 
     def _field_view(self, f: Field, optional: bool, context: Mapping[str, Any]) -> dict[str, Any]:
-        return {"name": f.name, "type": f.type, "label": f.label, "help": f.help,
-                "say": f.say.render(context) if f.say else "", "required": f.required and not optional,
-                "options": dict(f.options), "value": self.answers.get(f.name)}
+        return {
+            "name": f.name,
+            "type": f.type,
+            "label": f.label,
+            "help": f.help,
+            "say": f.say.render(context) if f.say else "",
+            "required": f.required and not optional,
+            "options": dict(f.options),
+            "value": self.answers.get(f.name),
+        }
 
     def _default_report(self, context: Mapping[str, Any]) -> dict[str, Any]:
         labels = context["label"]
@@ -437,8 +498,11 @@ class Run:
         who = self.answers.get("name") or (_display_phone(caller) if caller else "")
         kind = self.outcome["kind"] if self.outcome else "…"
         account = context.get("account", {}).get("name") or self.scenario.title
-        return {"to": [], "subject": f"[{kind}] {account}" + (f" — {who}" if who else ""),
-                "body": "\n".join(lines)}
+        return {
+            "to": [],
+            "subject": f"[{kind}] {account}" + (f" — {who}" if who else ""),
+            "body": "\n".join(lines),
+        }
 
     # ---------------------------------------------------------------- validation
     def _validate(self, step: Step, given: Mapping[str, Any] | str) -> dict[str, Any]:
@@ -450,7 +514,9 @@ class Run:
             allowed = [ACCEPTED[step.kind], *[r for r in _results(step) if r != "other"]]
             result = given.get("result")
             if result not in allowed:
-                raise AnswerError({"result": ("bad_result", {"value": result, "expected": ", ".join(allowed)})})
+                raise AnswerError(
+                    {"result": ("bad_result", {"value": result, "expected": ", ".join(allowed)})}
+                )
             clean = {"result": result}
             if step.kind == "appointment" and given.get("slot"):
                 clean["slot"] = str(given["slot"])[:100]
@@ -476,7 +542,7 @@ class Run:
             try:
                 clean[name] = self._clean_value(f, raw)
             except AnswerError as exc:
-                errors.update({name: v for v in exc.errors.values()})
+                errors[name] = next(iter(exc.errors.values()))
         if errors:
             raise AnswerError(errors)
         return clean
@@ -496,7 +562,9 @@ class Run:
             raise fail("bad_yes_no")
         if f.type == "number":
             try:
-                number = float(str(raw).replace(",", ".").replace(" ", "")) if not isinstance(raw, bool) else None
+                number = (
+                    float(str(raw).replace(",", ".").replace(" ", "")) if not isinstance(raw, bool) else None
+                )
             except ValueError:
                 number = None
             if number is None or number != number or number in (float("inf"), float("-inf")):

@@ -29,8 +29,12 @@ _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _SCALAR_TAGS = {
-    "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float", _STR, "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    _STR,
+    "tag:yaml.org,2002:timestamp",
 }
 
 
@@ -78,10 +82,11 @@ def load(text: str | bytes, problems: Problems) -> Node | None:
         if b"\x00" in text:
             problems.error("not_text", (1, 1))
             return None
+        raw = text
         try:
-            text = text.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
+            line = raw[: exc.start].count(b"\n") + 1
             problems.error("not_utf8", (line, 1))
             return None
     if len(text) > MAX_BYTES:
@@ -123,7 +128,7 @@ def _build(text: str) -> Node | None:
     count = 0
     root: Node | None = None
     work: list[tuple[Any, Node | None, str | None, int]] = [(document, None, None, 0)]
-    pop, push = work.pop, work.append
+    pop = work.pop
     while work:
         ynode, parent, key, depth = pop()
         node = converted.get(id(ynode))

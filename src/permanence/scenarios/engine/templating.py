@@ -8,15 +8,16 @@ way with Babel (``{{ call.date | date }}``, ``{{ account.next_opening }}``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-import re
 from typing import Any
 
 from babel.dates import format_date, format_datetime, format_time
 from jinja2 import TemplateError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 from permanence.accounts import phones
 
@@ -29,11 +30,11 @@ def _date(value: Any, locale: str = "fr") -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
-        return format_date(value.date(), format="full", locale=locale)
+        return str(format_date(value.date(), format="full", locale=locale))
     if isinstance(value, date):
-        return format_date(value, format="full", locale=locale)
+        return str(format_date(value, format="full", locale=locale))
     return "" if value is None else str(value)
 
 
@@ -42,9 +43,9 @@ def _time(value: Any, locale: str = "fr") -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
-        return format_time(value, format="short", locale=locale)
+        return str(format_time(value, format="short", locale=locale))
     return "" if value is None else str(value)
 
 
@@ -53,9 +54,9 @@ def _datetime(value: Any, locale: str = "fr") -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
-        return format_datetime(value, format="EEEE d MMMM 'à' HH:mm", locale=locale)
+        return str(format_datetime(value, format="EEEE d MMMM 'à' HH:mm", locale=locale))
     return "" if value is None else str(value)
 
 
@@ -85,12 +86,41 @@ def _finalize(value: Any) -> Any:
 ENV = _Sandbox(autoescape=False, finalize=_finalize, keep_trailing_newline=False)
 ENV.globals.clear()
 ENV.filters.update({"date": _date, "time": _time, "datetime": _datetime, "phone": _phone})
-SAFE_FILTERS = frozenset({
-    "abs", "capitalize", "default", "d", "first", "join", "last", "length", "count", "lower",
-    "replace", "round", "string", "title", "trim", "truncate", "upper", "wordcount",
-    "date", "time", "datetime", "phone", "striptags", "int", "float", "sort", "unique", "list",
-    "center", "indent", "wordwrap",
-})
+SAFE_FILTERS = frozenset(
+    {
+        "abs",
+        "capitalize",
+        "default",
+        "d",
+        "first",
+        "join",
+        "last",
+        "length",
+        "count",
+        "lower",
+        "replace",
+        "round",
+        "string",
+        "title",
+        "trim",
+        "truncate",
+        "upper",
+        "wordcount",
+        "date",
+        "time",
+        "datetime",
+        "phone",
+        "striptags",
+        "int",
+        "float",
+        "sort",
+        "unique",
+        "list",
+        "center",
+        "indent",
+        "wordwrap",
+    }
+)
 for _name in list(ENV.filters):
     if _name not in SAFE_FILTERS:
         del ENV.filters[_name]
@@ -123,8 +153,15 @@ class Text:
             if self._template is None:
                 self._template = ENV.from_string(self.tree)
             out = str(self._template.render(dict(context)))
-        except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError,
-                AttributeError, RecursionError) as exc:
+        except (
+            TemplateError,
+            SecurityError,
+            ArithmeticError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            RecursionError,
+        ) as exc:
             return f"[{type(exc).__name__}: {exc}]"
         return out if len(out) <= MAX_OUTPUT else out[:MAX_OUTPUT] + "…"
 
@@ -146,22 +183,32 @@ def compile_text(source: str) -> tuple[Text | None, list[TemplateProblem]]:
     try:
         tree = ENV.parse(source)
     except TemplateError as exc:
-        return None, [TemplateProblem("template_syntax", getattr(exc, "lineno", 1) or 1,
-                                      {"detail": getattr(exc, "message", None) or str(exc)})]
+        return None, [
+            TemplateProblem(
+                "template_syntax",
+                getattr(exc, "lineno", 1) or 1,
+                {"detail": getattr(exc, "message", None) or str(exc)},
+            )
+        ]
     except RecursionError:
         return None, [TemplateProblem("template_syntax", 1, {"detail": "too deeply nested"})]
     problems: list[TemplateProblem] = []
     for node in tree.find_all((nodes.Filter, nodes.Test)):
         known = ENV.filters if isinstance(node, nodes.Filter) else ENV.tests
         if node.name not in known:
-            problems.append(TemplateProblem("unknown_filter", node.lineno, {
-                "name": node.name, "expected": ", ".join(sorted(known))}))
+            problems.append(
+                TemplateProblem(
+                    "unknown_filter", node.lineno, {"name": node.name, "expected": ", ".join(sorted(known))}
+                )
+            )
     if problems:
         return None, problems
     try:
         names = frozenset(meta.find_undeclared_variables(tree))
     except (TemplateError, RecursionError) as exc:
-        return None, [TemplateProblem("template_syntax", getattr(exc, "lineno", 1) or 1, {"detail": str(exc)})]
+        return None, [
+            TemplateProblem("template_syntax", getattr(exc, "lineno", 1) or 1, {"detail": str(exc)})
+        ]
     if "{{" not in source and "{%" not in source and "{#" not in source:
         return Text(source, frozenset()), []
     return Text(source, names, tree), []

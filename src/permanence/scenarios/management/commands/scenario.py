@@ -32,8 +32,11 @@ class Command(BaseCommand):
         check.add_argument("--json", action="store_true", help="print the problems as JSON")
         run = sub.add_parser("run", help="run a scenario on given answers; print path, outcome and message")
         run.add_argument("file")
-        run.add_argument("--answers", required=True, help="JSON file: a list of [step, answer] pairs, "
-                                                          "or a mapping step -> answer")
+        run.add_argument(
+            "--answers",
+            required=True,
+            help="JSON file: a list of [step, answer] pairs, or a mapping step -> answer",
+        )
         run.add_argument("--account")
         run.add_argument("--at", help="the call's instant, ISO 8601 (default: now)")
         run.add_argument("--caller", help="the caller's number")
@@ -46,7 +49,9 @@ class Command(BaseCommand):
         try:
             text = path.read_bytes()
         except OSError as exc:
-            self.stderr.write(gettext("Cannot read %(file)s: %(error)s") % {"file": path, "error": exc.strerror})
+            self.stderr.write(
+                gettext("Cannot read %(file)s: %(error)s") % {"file": path, "error": exc.strerror}
+            )
             sys.exit(EXIT_UNREADABLE)
         account = None
         if options.get("account"):
@@ -64,7 +69,11 @@ class Command(BaseCommand):
             unreadable = any(p.code in UNREADABLE for p in result.problems.errors)
             sys.exit(EXIT_UNREADABLE if unreadable else EXIT_ERRORS)
         if action == "render":
-            out = drawing.mermaid(result.scenario) if options["format"] == "mermaid" else drawing.dot(result.scenario)
+            out = (
+                drawing.mermaid(result.scenario)
+                if options["format"] == "mermaid"
+                else drawing.dot(result.scenario)
+            )
             self.stdout.write(out, ending="")
         elif action == "run":
             self.run(result, account, options)
@@ -72,12 +81,19 @@ class Command(BaseCommand):
     def report(self, path: Path, result: checker.Result, as_json: bool) -> None:
         problems = result.problems.sorted()
         if as_json:
-            self.stdout.write(json.dumps({
-                "file": str(path), "ok": result.ok,
-                "errors": sum(p.severity == "error" for p in problems),
-                "warnings": sum(p.severity == "warning" for p in problems),
-                "problems": [p.as_dict(gettext) for p in problems],
-            }, ensure_ascii=False, indent=2))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "file": str(path),
+                        "ok": result.ok,
+                        "errors": sum(p.severity == "error" for p in problems),
+                        "warnings": sum(p.severity == "warning" for p in problems),
+                        "problems": [p.as_dict(gettext) for p in problems],
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
             return
         words = {"error": gettext("error"), "warning": gettext("warning")}
         for p in problems:
@@ -97,7 +113,8 @@ class Command(BaseCommand):
             try:
                 at = datetime.fromisoformat(options["at"])
             except ValueError:
-                raise CommandError(gettext("“%(value)s” is not an ISO 8601 instant.") % {"value": options["at"]})
+                message = gettext("“%(value)s” is not an ISO 8601 instant.") % {"value": options["at"]}
+                raise CommandError(message) from None
             if timezone.is_naive(at):
                 at = at.replace(tzinfo=account.tz if account else timezone.get_current_timezone())
         env = environment.environment(account, at, caller=options.get("caller"))
@@ -108,23 +125,50 @@ class Command(BaseCommand):
                 if run.step is None:
                     break
                 if step_id != run.step:
-                    error = {"step": run.step, "message": gettext(
-                        "The answers are for the step “%(step)s” but the call is at “%(current)s”.")
-                        % {"step": step_id, "current": run.step}}
+                    error = {
+                        "step": run.step,
+                        "message": gettext(
+                            "The answers are for the step “%(step)s” but the call is at “%(current)s”."
+                        )
+                        % {"step": step_id, "current": run.step},
+                    }
                     break
                 run.answer(given)
         except AnswerError as exc:
             error = {"step": run.step, "errors": exc.messages(gettext)}
-        self.stdout.write(json.dumps({
-            "path": run.path, "step": run.step, "outcome": run.outcome, "answers": run.answers,
-            "message": run.report(), "facts": run.facts, "error": error,
-        }, ensure_ascii=False, indent=2, default=str))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "path": run.path,
+                    "step": run.step,
+                    "outcome": run.outcome,
+                    "answers": run.answers,
+                    "message": run.report(),
+                    "facts": run.facts,
+                    "error": error,
+                },
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
         if error:
             sys.exit(EXIT_ERRORS)
 
 
-UNREADABLE = {"file_too_large", "not_text", "not_utf8", "yaml_syntax", "too_deep", "too_many_nodes",
-              "several_documents", "empty", "tag", "complex_key", "merge_key"}
+UNREADABLE = {
+    "file_too_large",
+    "not_text",
+    "not_utf8",
+    "yaml_syntax",
+    "too_deep",
+    "too_many_nodes",
+    "several_documents",
+    "empty",
+    "tag",
+    "complex_key",
+    "merge_key",
+}
 
 
 def _pairs(answers: Any, run: Run) -> Any:
