@@ -284,7 +284,9 @@ class Checker:
         ends = [
             sid
             for sid, s in steps.items()
-            if s.kind in model.TERMINAL or s.kind in ("transfer", "appointment")
+            if s.kind in model.TERMINAL
+            or s.kind in ("transfer", "appointment")
+            or any(t not in steps for t in s.successors())  # dangling: reported already, not echoed
         ]
         finishing = set(ends)
         todo = list(ends)

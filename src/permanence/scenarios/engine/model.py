@@ -307,7 +307,7 @@ class Reader:
             "blocks",
             "reports",
         )
-        if not self.keys(root, top, "the scenario"):
+        if not self.keys(root, top, "scenario"):
             return scenario
         v = root.value
         language = self.text(v.get("language"), "language")
@@ -317,7 +317,7 @@ class Reader:
         scenario.description = self.text(v.get("description"), "description") or ""
         for key in ("title", "start", "steps"):
             if key not in v:
-                self.p.error("missing_key", root.pos, what="the scenario", key=key)
+                self.p.error("missing_key", root.pos, what="scenario", key=key)
         if "start" in v:
             scenario.start = self.text(v["start"], "start") or ""
             scenario.start_pos = v["start"].pos
@@ -376,13 +376,13 @@ class Reader:
             "pattern",
             "prefill",
         )
-        if not self.keys(node, allowed, f"the field “{name}”"):
+        if not self.keys(node, allowed, f"fields.{name}"):
             return None
         v = node.value
         kind = self.text(v.get("type"), "type")
         if kind is None:
             if "type" not in v:
-                self.p.error("missing_key", pos, what=f"the field “{name}”", key="type")
+                self.p.error("missing_key", pos, what=f"fields.{name}", key="type")
             return None
         if kind not in FIELD_TYPES:
             self.p.error("bad_field_type", v["type"].pos, value=kind, expected=", ".join(FIELD_TYPES))
@@ -420,7 +420,7 @@ class Reader:
                 "unknown_key",
                 node.key_pos("options"),
                 key="options",
-                what=f"the field “{name}”",
+                what=f"fields.{name}",
                 expected="type: choice",
             )
         f.min_length = self.integer(v.get("min_length"), "min_length")
@@ -447,7 +447,7 @@ class Reader:
         if not NAME.match(name):
             self.p.error("bad_name", node.pos, name=name)
             return None
-        if not self.keys(node, ("params", "fields", "start", "steps", "description"), f"the block “{name}”"):
+        if not self.keys(node, ("params", "fields", "start", "steps", "description"), f"blocks.{name}"):
             return None
         v = node.value
         params: dict[str, str | None] = {}
@@ -466,7 +466,7 @@ class Reader:
                 self.p.error("expected_list", pnode.pos, what="params")
         for key in ("start", "steps"):
             if key not in v:
-                self.p.error("missing_key", node.pos, what=f"the block “{name}”", key=key)
+                self.p.error("missing_key", node.pos, what=f"blocks.{name}", key=key)
         start = self.text(v.get("start"), "start") or ""
         return Block(
             name,
@@ -497,7 +497,7 @@ class Reader:
 
     def step(self, sid: str, node: Node, pos: Pos, in_block: bool) -> Step | None:
         if node.kind != "map":
-            self.p.error("expected_map", node.pos, what=f"the step “{sid}”")
+            self.p.error("expected_map", node.pos, what=f"steps.{sid}")
             return None
         v = node.value
         kinds = [k for k in KINDS if k in v and k != "say"]
@@ -511,7 +511,7 @@ class Reader:
             return None
         kind = kinds[0]
         allowed = tuple(dict.fromkeys((kind, *COMMON_STEP_KEYS, *STEP_KEYS[kind])))
-        self.keys(node, allowed, f"the step “{sid}”")
+        self.keys(node, allowed, f"steps.{sid}")
         step = Step(sid, kind, pos)
         step.say = self.template(v.get("say"), "say")
         step.help = self.text(v.get("help"), "help") or ""
@@ -522,7 +522,7 @@ class Reader:
             if "next" in v:
                 self.next(step, v["next"])
             elif kind != "use":
-                self.p.error("missing_key", pos, what=f"the step “{sid}”", key="next")
+                self.p.error("missing_key", pos, what=f"steps.{sid}", key="next")
         if kind == "ask":
             self.ask(step, v["ask"])
         elif kind == "decide":
@@ -605,7 +605,7 @@ class Reader:
 
     def branches(self, step: Step, node: Node) -> None:
         if node.kind != "seq" or not node.value:
-            self.p.error("expected_list", node.pos, what="the branches")
+            self.p.error("expected_list", node.pos, what="next")
             return
         seen_else = False
         seen: dict[str, Pos] = {}
@@ -659,7 +659,7 @@ class Reader:
         for key, spec in node.value.items():
             if key not in allowed:
                 continue
-            if not self.keys(spec, ("to", "subject", "body"), f"the report “{key}”"):
+            if not self.keys(spec, ("to", "subject", "body"), f"reports.{key}"):
                 continue
             to: list[TextAt] = []
             tnode = spec.value.get("to")

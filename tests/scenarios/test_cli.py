@@ -1,0 +1,96 @@
+"""permanence scenario check|run|render: exit statuses, French sentences, JSON."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.utils import translation
+
+LEGAL = Path(__file__).resolve().parents[2] / "src" / "permanence" / "scenarios" / "library" / "legal.yaml"
+
+
+def scenario_cmd(*args):
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("scenario", *args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_clean_file_exits_0(db):
+    code, out, _ = scenario_cmd("check", str(LEGAL))
+    assert code == 0 and "legal.yaml" in out
+
+
+def test_errors_exit_1_with_line_column_in_french(db, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: T\nstart: a\nsteps:\n  a: {say: bonjour, next: b}\n", encoding="utf-8")
+    with translation.override("fr"):
+        code, _, err = scenario_cmd("check", str(bad))
+    assert code == 1
+    assert f"{bad}:4:27: erreur: Il n’y a pas d’étape « b »." in err
+
+
+def test_unreadable_input_exits_2(db, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"\x00\x01\x02")
+    assert scenario_cmd("check", str(bad))[0] == 2
+    assert scenario_cmd("check", str(tmp_path / "missing.yaml"))[0] == 2
+    bad.write_text("title: [unclosed\n")
+    assert scenario_cmd("check", str(bad))[0] == 2
+
+
+def test_json_output(db, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: T\nstart: a\nsteps:\n  a: {say: bonjour, next: b}\n", encoding="utf-8")
+    code, out, _ = scenario_cmd("check", str(bad), "--json")
+    data = json.loads(out)
+    assert code == 1 and data["ok"] is False and data["errors"] == 1
+    assert data["problems"][0] | {"message": None} == {
+        "severity": "error", "code": "unknown_step", "line": 4, "column": 27, "message": None}
+
+
+def test_check_against_an_account(alpha, tmp_path):
+    text = LEGAL.read_text().replace("transfer: wanted", "transfer: paul-nobody")
+    path = tmp_path / "s.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, _, err = scenario_cmd("check", str(path), "--account", "alpha")
+    assert code == 1 and "paul-nobody" in err
+    assert scenario_cmd("check", str(LEGAL), "--account", "alpha")[0] == 0
+
+
+def test_run_prints_path_outcome_and_message(alpha, tmp_path):
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({
+        "welcome": {}, "qualify": {"caller_type": "client"},
+        "identify_client": {"name": "Jean Dupont", "phone": "06 12 34 56 78"},
+        "find": {"person": "anne-alphonse"}, "put_through": "no_answer",
+        "take_message": {"subject": "Rappel", "urgent": "non"},
+    }))
+    code, out, _ = scenario_cmd("run", str(LEGAL), "--answers", str(answers), "--account", "alpha",
+                                "--at", "2026-11-23T10:00:00")
+    data = json.loads(out)
+    assert code == 0, data
+    assert data["outcome"]["kind"] == "message"
+    assert data["path"][:3] == ["welcome", "qualify", "identify_client"]
+    assert data["message"]["subject"] == "[message] Client du cabinet — Jean Dupont"
+    assert data["facts"]["is_open()"] is True
+
+
+def test_run_reports_a_bad_answer(db, tmp_path):
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps([["welcome", {}], ["qualify", {"caller_type": "martian"}]]))
+    code, out, _ = scenario_cmd("run", str(LEGAL), "--answers", str(answers))
+    data = json.loads(out)
+    assert code == 1 and data["error"]["step"] == "qualify" and "caller_type" in data["error"]["errors"]
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("mermaid", "flowchart TD"), ("dot", "digraph scenario")])
+def test_render(db, fmt, marker):
+    code, out, _ = scenario_cmd("render", str(LEGAL), "--format", fmt)
+    assert code == 0 and out.startswith(marker)
+    assert "Transfert" in out and "pas de réponse" in out
