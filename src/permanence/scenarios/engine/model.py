@@ -354,7 +354,7 @@ class Reader:
                 self.p.error("bad_name", pos, name=name)
                 continue
             if name in RESERVED:
-                self.p.error("bad_name", pos, name=name)
+                self.p.error("reserved_name", pos, name=name, reserved=", ".join(sorted(RESERVED)))
                 continue
             f = self.field(name, spec, pos)
             if f:

@@ -39,6 +39,7 @@ MESSAGES: dict[str, str] = {
     "unknown_key": gettext_noop("Unknown key “%(key)s” in %(what)s; expected one of: %(expected)s."),
     "missing_key": gettext_noop("%(what)s needs “%(key)s”."),
     "bad_name": gettext_noop("“%(name)s” is not a valid name: use lower-case letters, digits and _."),
+    "reserved_name": gettext_noop("“%(name)s” is a reserved name (%(reserved)s): choose another."),
     "bad_language": gettext_noop("Unknown language version “%(value)s”; this Permanence reads %(expected)s."),
     "step_kind": gettext_noop("A step needs exactly one of: %(kinds)s."),
     "step_kinds_many": gettext_noop("A step has one kind only; here: %(kinds)s."),

@@ -1,0 +1,208 @@
+"""Named actions on scenarios: check, create, save, and move a version through its life.
+
+Views parse and authorise, then call these; each validates, writes in one
+transaction and appends to the audit trail. The life of a version::
+
+    draft ──submit──▶ review ──send──▶ sent ──approve──▶ approved ──▶ published
+      ▲                 │               │
+      └──── changes ────┴──── changes ──┘          (a new version starts as a draft)
+
+Only a version without errors leaves the draft; publishing retires the
+previously published version, so exactly one serves live calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from permanence.accounts.models import Account
+from permanence.audit.models import Action
+from permanence.audit.trail import record
+from permanence.scenarios import environment
+from permanence.scenarios.engine import checker, model
+from permanence.scenarios.engine.problems import Problems
+from permanence.scenarios.engine.runtime import scenario_hash
+from permanence.scenarios.models import Block, Comment, Remark, Scenario, ScenarioVersion, Status
+
+LIBRARY = Path(__file__).resolve().parent / "library"
+#: the template library: one ready scenario per trade, and the standard switchboard
+TEMPLATES: dict[str, str] = {
+    "switchboard": "Standard téléphonique (accueil, personne demandée, message)",
+    "legal": "Juridique : qualification du dossier",
+    "medical": "Médical : prise de rendez-vous",
+    "real_estate": "Immobilier : demande de visite",
+    "ecommerce": "E-commerce : service après-vente",
+    "trades": "Artisans : demande de devis",
+}
+TRADE_TEMPLATE = {"legal": "legal", "medical": "medical", "real_estate": "real_estate",
+                  "ecommerce": "ecommerce", "trades": "trades"}
+
+
+class ScenarioError(Exception):
+    """An action refused, with a sentence for the user."""
+
+
+def template_source(key: str) -> str:
+    if key not in TEMPLATES:
+        raise ScenarioError(_("Unknown template “%(key)s”.") % {"key": key})
+    return (LIBRARY / f"{key}.yaml").read_text(encoding="utf-8")
+
+
+def library_blocks() -> dict[str, model.Block]:
+    """The shared blocks, read from the database (a block with errors is left out)."""
+    blocks: dict[str, model.Block] = {}
+    for block in Block.objects.all():
+        problems = Problems()
+        parsed = checker.read_block(block.source, block.name, problems)
+        if parsed is not None and not problems.errors:
+            blocks[block.name] = parsed
+    return blocks
+
+
+def check(source: str, account: Account | None) -> checker.Result:
+    info = environment.account_info(account) if account else None
+    return checker.check(source, info, library_blocks())
+
+
+@dataclass
+class Saved:
+    version: ScenarioVersion
+    result: checker.Result
+
+
+def _store_check(version: ScenarioVersion, result: checker.Result) -> None:
+    version.errors = len(result.problems.errors)
+    version.warnings = len(result.problems.warnings)
+    version.digest = scenario_hash(version.source)
+
+
+@transaction.atomic
+def create_scenario(account: Account, name: str, template: str, author: Any, request: Any = None) -> Saved:
+    name = " ".join(name.split())
+    if not name:
+        raise ScenarioError(_("Give the scenario a name."))
+    if Scenario.objects.filter(account=account, name=name).exists():
+        raise ScenarioError(_("This account already has a scenario named “%(name)s”.") % {"name": name})
+    source = template_source(template)
+    scenario = Scenario.objects.create(account=account, name=name)
+    version = ScenarioVersion(scenario=scenario, number=1, source=source, author=author)
+    result = check(source, account)
+    _store_check(version, result)
+    version.save()
+    record(author, Action.CREATE, version, account=account, request=request, template=template)
+    return Saved(version, result)
+
+
+@transaction.atomic
+def save_draft(version: ScenarioVersion, source: str, user: Any, request: Any = None) -> Saved:
+    version = ScenarioVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.editable:
+        raise ScenarioError(_("Only a draft can be edited; start a new version."))
+    version.source = source.replace("\r\n", "\n")
+    result = check(version.source, version.scenario.account)
+    _store_check(version, result)
+    version.save()
+    record(user, Action.UPDATE, version, account=version.scenario.account, request=request,
+           errors=version.errors, warnings=version.warnings)
+    return Saved(version, result)
+
+
+@transaction.atomic
+def new_version(scenario: Scenario, user: Any, request: Any = None) -> ScenarioVersion:
+    scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
+    open_version = scenario.versions.filter(status__in=[Status.DRAFT, Status.REVIEW, Status.SENT]).first()
+    if open_version is not None:
+        raise ScenarioError(_("Version %(number)s is still open: finish it first.") % {"number": open_version.number})
+    base = scenario.published or scenario.latest
+    if base is None:
+        raise ScenarioError(_("This scenario has no version to start from."))
+    version = ScenarioVersion(scenario=scenario, number=(scenario.latest.number if scenario.latest else 0) + 1,
+                              source=base.source, author=user)
+    _store_check(version, check(version.source, scenario.account))
+    version.save()
+    record(user, Action.CREATE, version, account=scenario.account, request=request, based_on=base.number)
+    return version
+
+
+def _transition(version: ScenarioVersion, allowed_from: tuple[str, ...], to: str, user: Any, request: Any,
+                **fields: Any) -> ScenarioVersion:
+    locked = ScenarioVersion.objects.select_for_update().select_related("scenario__account").get(pk=version.pk)
+    if locked.status not in allowed_from:
+        raise ScenarioError(_("This version is “%(status)s”: this action is not possible now.")
+                            % {"status": locked.get_status_display()})
+    if to in (Status.REVIEW, Status.SENT, Status.APPROVED, Status.PUBLISHED):
+        result = check(locked.source, locked.scenario.account)
+        _store_check(locked, result)
+        if result.problems.errors:
+            locked.save()
+            raise ScenarioError(_("The scenario has %(count)s error(s): correct them first.")
+                                % {"count": len(result.problems.errors)})
+    before = locked.status
+    locked.status = to
+    for key, value in fields.items():
+        setattr(locked, key, value)
+    locked.save()
+    record(user, Action.UPDATE, locked, account=locked.scenario.account, request=request,
+           status_from=before, status_to=to)
+    return locked
+
+
+@transaction.atomic
+def submit_for_review(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
+    return _transition(version, (Status.DRAFT,), Status.REVIEW, user, request)
+
+
+@transaction.atomic
+def send_to_client(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
+    return _transition(version, (Status.DRAFT, Status.REVIEW), Status.SENT, user, request,
+                       sent_at=timezone.now())
+
+
+@transaction.atomic
+def request_changes(version: ScenarioVersion, user: Any, text: str, request: Any = None) -> ScenarioVersion:
+    text = text.strip()
+    if not text:
+        raise ScenarioError(_("Say what should change."))
+    locked = _transition(version, (Status.REVIEW, Status.SENT), Status.DRAFT, user, request)
+    Comment.objects.create(version=locked, kind=Comment.Kind.CHANGES, text=text[:4000], author=user)
+    return locked
+
+
+@transaction.atomic
+def approve(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
+    """The client admin approves: the version is published and serves live calls."""
+    now = timezone.now()
+    locked = _transition(version, (Status.SENT,), Status.APPROVED, user, request, approved_at=now,
+                         approved_by=user)
+    Comment.objects.create(version=locked, kind=Comment.Kind.APPROVAL, text=_("Approved."), author=user)
+    return publish(locked, user, request)
+
+
+def publish(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
+    ScenarioVersion.objects.filter(scenario=version.scenario, status=Status.PUBLISHED).update(
+        status=Status.RETIRED)
+    return _transition(version, (Status.APPROVED,), Status.PUBLISHED, user, request, published_at=timezone.now())
+
+
+def comment(version: ScenarioVersion, user: Any, text: str, step: str = "") -> Comment:
+    text = text.strip()
+    if not text:
+        raise ScenarioError(_("The comment is empty."))
+    return Comment.objects.create(version=version, kind=Comment.Kind.REVIEW, text=text[:4000],
+                                  step=step[:160], author=user)
+
+
+def remark(version: ScenarioVersion, user: Any, step: str, text: str) -> Remark:
+    text = text.strip()
+    if not text:
+        raise ScenarioError(_("The remark is empty."))
+    parsed = checker.check(version.source).scenario
+    if step not in parsed.steps:
+        raise ScenarioError(_("There is no step “%(name)s”.") % {"name": step})
+    return Remark.objects.create(version=version, step=step, text=text[:4000], author=user)
