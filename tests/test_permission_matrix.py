@@ -78,6 +78,32 @@ ROUTES = [
       denied_for={"assistant": 403}),
     R("admin", "/admin/audit/auditevent/", {"admin"}, scoped=False, denied=302,
       denied_for={"assistant": 403}),
+    # call scenarios: {s} is Alpha's scenario (v1 published, v2 sent to the client), {sb} Beta's
+    R("scenarios", "/a/{a}/scenarios/", REACHES_ALPHA),
+    R("scenarios", "/a/{a}/scenarios/", {"admin", "assistant"}, method="POST", ok=302,
+      body={"name": "Nouveau", "template": "switchboard"}),
+    R("scenario", "/a/{a}/scenarios/{s}/", REACHES_ALPHA, ok=302),
+    R("scenario", "/a/{a}/scenarios/{sb}/", set(), denied=404),  # Beta's scenario under Alpha
+    R("scenario_version", "/a/{a}/scenarios/{s}/v/1/", REACHES_ALPHA),
+    R("scenario_version", "/a/{a}/scenarios/{s}/v/2/", {"admin", "assistant", "client_admin"},
+      denied_for={"secretary": 404, "client_user": 404}),
+    R("scenario_version", "/a/{a}/scenarios/{s}/v/2/", {"admin", "assistant"}, method="POST", ok=302,
+      denied_for={"secretary": 404, "client_user": 404}, body={"source": "title: x"}),
+    R("scenario_check", "/a/{a}/scenarios/{s}/v/2/check", {"admin", "assistant"}, method="POST",
+      body={"source": "title: x"}),
+    R("scenario_test", "/a/{a}/scenarios/{s}/v/1/test", REACHES_ALPHA),
+    R("scenario_test", "/a/{a}/scenarios/{s}/v/1/test", REACHES_ALPHA, method="POST", body={"restart": "1"}),
+    R("scenario_print", "/a/{a}/scenarios/{s}/v/1/print", REACHES_ALPHA),
+    R("scenario_diff", "/a/{a}/scenarios/{s}/diff/?a=1&b=2", {"admin", "assistant", "client_admin"},
+      denied_for={"secretary": 404, "client_user": 404}),
+    R("scenario_action", "/a/{a}/scenarios/{s}/v/1/remark", {"admin", "assistant", "secretary"},
+      method="POST", ok=302, body={"step": "welcome", "text": "Trop long"}),
+    R("scenario_action", "/a/{a}/scenarios/{s}/v/2/approve", {"admin", "client_admin"}, method="POST",
+      ok=302, denied_for={"secretary": 404, "client_user": 404}),
+    R("scenario_action", "/a/{a}/scenarios/{s}/v/2/send", {"admin", "assistant"}, method="POST", ok=302,
+      denied_for={"secretary": 404, "client_user": 404}),
+    R("scenario_action", "/a/{a}/scenarios/{s}/v/1/new_version", {"admin", "assistant"}, method="POST",
+      ok=302),
     # API
     R("api:list_accounts", "/api/v1/accounts", EVERYONE, scoped=False, api=True),
     R("api:get_account", "/api/v1/accounts/{a}", REACHES_ALPHA, api=True),
@@ -113,7 +139,8 @@ def _expected(route: Route, persona: str) -> int:
 def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     contact_a = Contact.objects.filter(account=alpha).first()
     contact_b = Contact.objects.filter(account=beta).first()
-    path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk)
+    scenario_a, scenario_b = _scenarios(alpha, beta)
+    path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk)
     if route.method == "GET":
         return client.get(path)
     if route.api:
@@ -124,6 +151,22 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
         upload = SimpleUploadedFile("c.csv", CSV_BODY, content_type="text/csv")
         return client.post(path, {"file": upload})
     return client.post(path, route.body)
+
+
+def _scenarios(alpha: Any, beta: Any) -> tuple[Any, Any]:
+    """Alpha: a scenario with v1 published and v2 sent to the client; Beta: one published scenario."""
+    from permanence.scenarios.models import Scenario, ScenarioVersion, Status
+    from permanence.scenarios.services import template_source
+
+    made = []
+    for account, statuses in ((alpha, (Status.PUBLISHED, Status.SENT)), (beta, (Status.PUBLISHED,))):
+        scenario, created = Scenario.objects.get_or_create(account=account, name="Standard")
+        if created:
+            for number, status in enumerate(statuses, start=1):
+                ScenarioVersion.objects.create(scenario=scenario, number=number, status=status,
+                                               source=template_source("legal"), digest="x")
+        made.append(scenario)
+    return made[0], made[1]
 
 
 CASES = [(route, persona) for route in ROUTES for persona in PERSONAS]

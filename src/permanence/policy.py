@@ -37,6 +37,10 @@ class Perm(enum.StrEnum):
     EXPORT_CONTACTS = "export_contacts"
     IDENTIFY_CALLER = "identify_caller"
     VIEW_AUDIT = "view_audit"
+    VIEW_SCENARIOS = "view_scenarios"  # which versions: see visible_versions()
+    EDIT_SCENARIOS = "edit_scenarios"  # write, review, send for approval, test drafts
+    APPROVE_SCENARIOS = "approve_scenarios"  # the client's approval, or a change request
+    REMARK_SCENARIOS = "remark_scenarios"  # feedback from the desk on a step
 
 
 _ALL = frozenset(Perm)
@@ -51,9 +55,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.EDIT_CONTACTS,
             Perm.IMPORT_CONTACTS,
             Perm.IDENTIFY_CALLER,
+            Perm.VIEW_SCENARIOS,
+            Perm.EDIT_SCENARIOS,
+            Perm.REMARK_SCENARIOS,
         }
     ),
-    Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER}),
+    Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
+                               Perm.VIEW_SCENARIOS, Perm.REMARK_SCENARIOS}),
     Role.CLIENT_ADMIN: frozenset(
         {
             Perm.VIEW_ACCOUNT,
@@ -62,9 +70,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.IMPORT_CONTACTS,
             Perm.EXPORT_CONTACTS,
             Perm.VIEW_AUDIT,
+            Perm.VIEW_SCENARIOS,
+            Perm.APPROVE_SCENARIOS,
         }
     ),
-    Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS}),
+    Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS}),
 }
 
 
@@ -111,3 +121,18 @@ def get_account_or_404(user: User | Any, slug: str, perm: Perm) -> Account:
     if not has_perm(user, perm):
         raise PermissionDenied
     return account
+
+
+def visible_version_statuses(user: User | Any) -> tuple[str, ...]:
+    """Which versions of a scenario the role sees: the operator's staff writing
+    them see all; the desk sees what serves calls; the client admin also sees
+    what was sent for approval; a client collaborator, what serves calls."""
+    if not _active(user):
+        return ()
+    if user.role in (Role.OPERATOR_ADMIN, Role.TECHNICAL_ASSISTANT):
+        return ("draft", "review", "sent", "approved", "published", "retired")
+    if user.role == Role.CLIENT_ADMIN:
+        return ("sent", "approved", "published", "retired")
+    if user.role in (Role.SECRETARY, Role.CLIENT_USER):
+        return ("published",)
+    return ()

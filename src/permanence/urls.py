@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("", include("permanence.portal.urls")),
+    path("", include("permanence.scenarios.urls")),
 ]
 
 handler403 = "permanence.portal.views._forbidden"

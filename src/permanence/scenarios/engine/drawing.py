@@ -106,7 +106,9 @@ def _mermaid_text(text: str) -> str:
     return re.sub(r"[<>](?!br/>)", lambda m: "#lt;" if m.group() == "<" else "#gt;", text)
 
 
-def mermaid(scenario: Scenario) -> str:
+def mermaid(scenario: Scenario, classes: dict[str, str] | None = None,
+            ghosts: tuple[tuple[str, str], ...] = ()) -> str:
+    """Mermaid text; ``classes`` marks steps (added, changed), ``ghosts`` adds removed ones."""
     ids: dict[str, str] = {}
     lines = ["flowchart TD"]
     groups: dict[str, list[Step]] = {}
@@ -139,8 +141,56 @@ def mermaid(scenario: Scenario) -> str:
             )
     if scenario.start in scenario.steps:
         lines.append(f"  start((Appel)) --> {_ident(scenario.start, ids)}")
+    for step_id, label in ghosts:
+        lines.append(f'  {_ident("ghost:" + step_id, ids)}["{_mermaid_text(label)}"]:::removed')
+    for step_id, css in (classes or {}).items():
+        if step_id in ids:
+            lines.append(f"  class {ids[step_id]} {css}")
     lines.append("  classDef outcome fill:#e7f6ec,stroke:#1f7a3d,color:#0b3d1c")
+    lines.append("  classDef added fill:#dcfae6,stroke:#127a3a,stroke-width:3px")
+    lines.append("  classDef changed fill:#fef0c7,stroke:#a15c00,stroke-width:3px")
+    lines.append("  classDef removed fill:#fee4e2,stroke:#b42318,stroke-dasharray:5 5,color:#7a271a")
     return "\n".join(lines) + "\n"
+
+
+def _signature(scenario: Scenario, step: Step) -> tuple[object, ...]:
+    return (step.kind, _label(scenario, step), tuple(edges(scenario, step)),
+            step.note.text.source if step.note else "")
+
+
+def changed_steps(before: Scenario, after: Scenario) -> list[str]:
+    """Steps present in both versions whose words, kind or arrows differ."""
+    return sorted(sid for sid in set(before.steps) & set(after.steps)
+                  if _signature(before, before.steps[sid]) != _signature(after, after.steps[sid]))
+
+
+def mermaid_diff(before: Scenario, after: Scenario) -> str:
+    """The new drawing with added steps in green, changed in amber and removed ones as ghosts."""
+    classes = {sid: "added" for sid in set(after.steps) - set(before.steps)}
+    classes.update({sid: "changed" for sid in changed_steps(before, after)})
+    ghosts = tuple((sid, "✗ " + _label(before, before.steps[sid]))
+                   for sid in sorted(set(before.steps) - set(after.steps)))
+    return mermaid(after, classes, ghosts)
+
+
+KIND_LABELS = {
+    "say": "Dire", "ask": "Demander", "decide": "Vérifier", "lookup": "Chercher dans l'organigramme",
+    "transfer": "Transférer", "appointment": "Prendre rendez-vous", "message": "Prendre un message",
+    "end": "Terminer", "use": "Bloc", "return": "Retour",
+}
+
+
+def outline(scenario: Scenario) -> list[dict[str, object]]:
+    """The steps in words, in the order written, for the printed validation copy."""
+    out: list[dict[str, object]] = []
+    names = {sid: i + 1 for i, sid in enumerate(scenario.steps)}
+    for sid, step in scenario.steps.items():
+        out.append({
+            "number": names[sid], "id": sid, "kind": KIND_LABELS.get(step.kind, step.kind),
+            "label": _label(scenario, step), "phase": step.phase,
+            "arrows": [(label or "ensuite", names.get(target, 0), target) for target, label in edges(scenario, step)],
+        })
+    return out
 
 
 def _dot_text(text: str) -> str:
