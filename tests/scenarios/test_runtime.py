@@ -54,7 +54,7 @@ def test_first_screen_says_the_greeting():
     run = Run.start(scenario(), env())
     screen = run.screen()
     assert screen["step"] == "welcome"
-    assert screen["say"] == "Cabinet Durand et Associés, bonjour."
+    assert screen["say"] == "Cabinet Durand et Associés."
     assert screen["draft"]["subject"].startswith("[en cours]")
 
 

@@ -273,9 +273,13 @@ class Checker:
                 if t not in reachable:
                     reachable.add(t)
                     todo.append(t)
-        for sid, step in steps.items():
-            if sid not in reachable and not step.group:
-                self.p.error("unreachable", step.pos, name=sid)
+        # Report where an unreachable region starts, not every step below it.
+        lost = {sid for sid, step in steps.items() if sid not in reachable and not step.group}
+        entries = [sid for sid in lost if not any(sid in succ[p] for p in lost if p != sid)]
+        if lost and not entries:
+            entries = [min(lost, key=lambda sid: steps[sid].pos)]
+        for sid in sorted(entries, key=lambda sid: steps[sid].pos):
+            self.p.error("unreachable", steps[sid].pos, name=sid)
         # which steps can end in an outcome?
         preds: dict[str, list[str]] = {sid: [] for sid in steps}
         for sid, targets in succ.items():
