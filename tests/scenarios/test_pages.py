@@ -41,7 +41,7 @@ def test_workflow_from_draft_to_published(personas, alpha):
     version.refresh_from_db()
     assert "title: changed" not in version.source  # only drafts change
     client = client_for(personas["client_admin"])
-    assert "Approuver" in client.get(url).content.decode()
+    assert "Valider ce scénario" in client.get(url).content.decode()
     client.post(url + "approve")
     version.refresh_from_db()
     assert version.status == Status.PUBLISHED and version.approved_by == personas["client_admin"]
