@@ -6,10 +6,11 @@ from permanence.accounts.models import Account, PhoneNumber, WeeklyHours
 from permanence.contacts.identify import identify
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory.models import Absence, Collaborator, TransferWindow
+from permanence.scenarios.models import Scenario, ScenarioVersion
 from permanence.users.models import Training, User
 
 MODELS = [Account, PhoneNumber, WeeklyHours, Contact, ContactNumber, Collaborator,
-          TransferWindow, Absence, User, Training]
+          TransferWindow, Absence, User, Training, Scenario, ScenarioVersion]
 
 
 def _counts():
@@ -33,6 +34,12 @@ def test_demo_loads_three_trades_and_is_idempotent(db):
     assert girard.mobile and girard.transfer_urgent_only
     result = identify("04 78 00 03 01", "04 72 00 11 22")
     assert result.account == plumber and result.contacts[0].is_vip
+    # each account has its trade's scenario in service; the law firm's v2 awaits its approval
+    for account in Account.objects.all():
+        scenario = account.scenarios.get()
+        assert scenario.published.number == 1 and scenario.published.errors == 0
+    assert list(law.scenarios.get().versions.values_list("number", "status")) == [
+        (2, "sent"), (1, "published")]
 
 
 def test_medical_secretary_never_put_through_during_consultations(db):

@@ -123,3 +123,14 @@ def test_bad_input_never_crashes(personas, alpha):
     assert ta.get(f"/a/alpha/scenarios/{scenario.pk}/diff/?a=x&b=1").status_code == 404
     assert ta.post(base + "nonsense").status_code == 404
     assert ScenarioVersion.objects.get(scenario=scenario).errors > 0
+
+
+def test_a_new_account_starts_from_its_trade_template(db):
+    from factories import make_account
+
+    from permanence.scenarios.services import template_source
+
+    account = make_account("nouveau", trade="medical")
+    version = account.scenarios.get(name="Scénario principal").versions.get()
+    assert version.status == Status.DRAFT and version.errors == 0 and version.author is None
+    assert version.source == template_source("medical")

@@ -6,3 +6,6 @@ class ScenariosConfig(AppConfig):
     name = "permanence.scenarios"
     label = "scenarios"
     verbose_name = _("Call scenarios")
+
+    def ready(self) -> None:
+        from permanence.scenarios import signals  # noqa: F401 - connects the receivers

@@ -76,7 +76,7 @@ class Saved:
     result: checker.Result
 
 
-def _store_check(version: ScenarioVersion, result: checker.Result) -> None:
+def store_check(version: ScenarioVersion, result: checker.Result) -> None:
     version.errors = len(result.problems.errors)
     version.warnings = len(result.problems.warnings)
     version.digest = scenario_hash(version.source)
@@ -93,7 +93,7 @@ def create_scenario(account: Account, name: str, template: str, author: Any, req
     scenario = Scenario.objects.create(account=account, name=name)
     version = ScenarioVersion(scenario=scenario, number=1, source=source, author=author)
     result = check(source, account)
-    _store_check(version, result)
+    store_check(version, result)
     version.save()
     record(author, Action.CREATE, version, account=account, request=request, template=template)
     return Saved(version, result)
@@ -106,7 +106,7 @@ def save_draft(version: ScenarioVersion, source: str, user: Any, request: Any = 
         raise ScenarioError(_("Only a draft can be edited; start a new version."))
     version.source = source.replace("\r\n", "\n")
     result = check(version.source, version.scenario.account)
-    _store_check(version, result)
+    store_check(version, result)
     version.save()
     record(user, Action.UPDATE, version, account=version.scenario.account, request=request,
            errors=version.errors, warnings=version.warnings)
@@ -124,7 +124,7 @@ def new_version(scenario: Scenario, user: Any, request: Any = None) -> ScenarioV
         raise ScenarioError(_("This scenario has no version to start from."))
     version = ScenarioVersion(scenario=scenario, number=(scenario.latest.number if scenario.latest else 0) + 1,
                               source=base.source, author=user)
-    _store_check(version, check(version.source, scenario.account))
+    store_check(version, check(version.source, scenario.account))
     version.save()
     record(user, Action.CREATE, version, account=scenario.account, request=request, based_on=base.number)
     return version
@@ -138,7 +138,7 @@ def _transition(version: ScenarioVersion, allowed_from: tuple[str, ...], to: str
                             % {"status": locked.get_status_display()})
     if to in (Status.REVIEW, Status.SENT, Status.APPROVED, Status.PUBLISHED):
         result = check(locked.source, locked.scenario.account)
-        _store_check(locked, result)
+        store_check(locked, result)
         if result.problems.errors:
             locked.save()
             raise ScenarioError(_("The scenario has %(count)s error(s): correct them first.")

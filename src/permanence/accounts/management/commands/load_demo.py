@@ -258,6 +258,32 @@ def load_users(law: Account, medical: Account, plumber: Account) -> list[tuple[s
     ]
 
 
+def load_scenarios(law: Account, medical: Account, plumber: Account) -> None:
+    """Each account's main scenario published (approved by its client admin); the law
+    firm also has a version 2 waiting for its approval. Left alone once it exists."""
+    from permanence.scenarios import services
+    from permanence.scenarios.models import Scenario, Status
+    from permanence.scenarios.signals import MAIN
+
+    assistant = User.objects.get(username="assistante")
+    for account, client_admin in ((law, "durand"), (medical, "tilleuls"), (plumber, "girard")):
+        scenario = Scenario.objects.filter(account=account, name=MAIN).first()
+        if scenario is None:  # accounts made before scenarios existed
+            template = services.TRADE_TEMPLATE.get(account.trade, "switchboard")
+            scenario = services.create_scenario(account, MAIN, template, assistant).version.scenario
+        version = scenario.latest
+        if version is None or version.number != 1 or version.status != Status.DRAFT:
+            continue  # already loaded, or changed by hand
+        services.send_to_client(version, assistant)
+        services.approve(version, User.objects.get(username=client_admin))
+        if account == law:
+            draft = services.new_version(scenario, assistant)
+            services.save_draft(draft, draft.source.replace(
+                "Je vous propose un premier rendez-vous.",
+                "Je vous propose un premier rendez-vous de 45 minutes, au cabinet ou en visio."), assistant)
+            services.send_to_client(draft, assistant)
+
+
 class Command(BaseCommand):
     help = "Load or refresh the demo accounts and users (safe to run again)."
 
@@ -268,6 +294,7 @@ class Command(BaseCommand):
             medical = load_medical_practice()
             plumber = load_plumber()
             logins = load_users(law, medical, plumber)
+            load_scenarios(law, medical, plumber)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         for username, role, scope in logins:
