@@ -51,7 +51,12 @@ def test_json_output(db, tmp_path):
     data = json.loads(out)
     assert code == 1 and data["ok"] is False and data["errors"] == 1
     assert data["problems"][0] | {"message": None} == {
-        "severity": "error", "code": "unknown_step", "line": 4, "column": 27, "message": None}
+        "severity": "error",
+        "code": "unknown_step",
+        "line": 4,
+        "column": 27,
+        "message": None,
+    }
 
 
 def test_check_against_an_account(alpha, tmp_path):
@@ -65,14 +70,21 @@ def test_check_against_an_account(alpha, tmp_path):
 
 def test_run_prints_path_outcome_and_message(alpha, tmp_path):
     answers = tmp_path / "answers.json"
-    answers.write_text(json.dumps({
-        "welcome": {}, "qualify": {"caller_type": "client"},
-        "identify_client": {"name": "Jean Dupont", "phone": "06 12 34 56 78"},
-        "find": {"person": "anne-alphonse"}, "put_through": "no_answer",
-        "take_message": {"subject": "Rappel", "urgent": "non"},
-    }))
-    code, out, _ = scenario_cmd("run", str(LEGAL), "--answers", str(answers), "--account", "alpha",
-                                "--at", "2026-11-23T10:00:00")
+    answers.write_text(
+        json.dumps(
+            {
+                "welcome": {},
+                "qualify": {"caller_type": "client"},
+                "identify_client": {"name": "Jean Dupont", "phone": "06 12 34 56 78"},
+                "find": {"person": "anne-alphonse"},
+                "put_through": "no_answer",
+                "take_message": {"subject": "Rappel", "urgent": "non"},
+            }
+        )
+    )
+    code, out, _ = scenario_cmd(
+        "run", str(LEGAL), "--answers", str(answers), "--account", "alpha", "--at", "2026-11-23T10:00:00"
+    )
     data = json.loads(out)
     assert code == 0, data
     assert data["outcome"]["kind"] == "message"

@@ -14,7 +14,8 @@ def client_for(user):
 
 def create(personas, alpha, template="legal"):
     response = client_for(personas["assistant"]).post(
-        "/a/alpha/scenarios/", {"name": "Accueil", "template": template})
+        "/a/alpha/scenarios/", {"name": "Accueil", "template": template}
+    )
     scenario = Scenario.objects.get(account=alpha, name="Accueil")
     assert response.status_code == 302 and response["Location"].endswith(f"/scenarios/{scenario.pk}/v/1/")
     return scenario
@@ -58,8 +59,14 @@ def test_new_version_retires_the_old_one_on_publication_and_diff(personas, alpha
     ta.post(base + "1/new_version")
     v2 = scenario.versions.get(number=2)
     assert v2.status == Status.DRAFT
-    ta.post(base + "2/", {"source": v2.source.replace("Je vous propose un premier rendez-vous.",
-                                                      "Je vous propose un rendez-vous avec un associé.")})
+    ta.post(
+        base + "2/",
+        {
+            "source": v2.source.replace(
+                "Je vous propose un premier rendez-vous.", "Je vous propose un rendez-vous avec un associé."
+            )
+        },
+    )
     diff = ta.get(f"/a/alpha/scenarios/{scenario.pk}/diff/?a=1&b=2").content.decode()
     assert "+    say: &quot;Je vous propose un rendez-vous avec un associé.&quot;" in diff
     assert "class s" in diff and "changed" in diff
@@ -89,7 +96,9 @@ def test_secretary_sees_only_published_and_leaves_a_remark(personas, alpha):
     client_for(personas["assistant"]).post(base + "send")
     client_for(personas["client_admin"]).post(base + "approve")
     assert secretary.get(base).status_code == 200
-    secretary.post(base + "remark", {"step": "qualify", "text": "Les clients donnent leur n° de dossier d'emblée."})
+    secretary.post(
+        base + "remark", {"step": "qualify", "text": "Les clients donnent leur n° de dossier d'emblée."}
+    )
     secretary.post(base + "remark", {"step": "nowhere", "text": "?"})
     assert list(Remark.objects.values_list("step", flat=True)) == ["qualify"]
     page = client_for(personas["assistant"]).get(base).content.decode()
@@ -127,7 +136,6 @@ def test_bad_input_never_crashes(personas, alpha):
 
 def test_a_new_account_starts_from_its_trade_template(db):
     from factories import make_account
-
     from permanence.scenarios.services import template_source
 
     account = make_account("nouveau", trade="medical")

@@ -28,8 +28,9 @@ EDITABLE = (Status.DRAFT,)
 class Scenario(models.Model):
     """A client account's call scenario (its logigramme), with its versions."""
 
-    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
-                                related_name="scenarios")
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="scenarios"
+    )
     name = models.CharField(_("name"), max_length=120)
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -37,7 +38,9 @@ class Scenario(models.Model):
         verbose_name = _("call scenario")
         verbose_name_plural = _("call scenarios")
         ordering = ["account", "name"]
-        constraints = [models.UniqueConstraint(fields=["account", "name"], name="scenario_name_unique_per_account")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="scenario_name_unique_per_account")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -54,22 +57,35 @@ class Scenario(models.Model):
 class ScenarioVersion(models.Model):
     """One version of a scenario's source. Only drafts change; a published version serves live calls."""
 
-    scenario = models.ForeignKey(Scenario, verbose_name=_("scenario"), on_delete=models.CASCADE,
-                                 related_name="versions")
+    scenario = models.ForeignKey(
+        Scenario, verbose_name=_("scenario"), on_delete=models.CASCADE, related_name="versions"
+    )
     number = models.PositiveIntegerField(_("version"))
     source = models.TextField(_("source"))
     digest = models.CharField(_("digest"), max_length=64)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
     errors = models.PositiveIntegerField(_("errors"), default=0)
     warnings = models.PositiveIntegerField(_("warnings"), default=0)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True, blank=True,
-                               on_delete=models.SET_NULL, related_name="+")  # None: created by Permanence
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )  # None: created by Permanence
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
     sent_at = models.DateTimeField(_("sent to the client"), null=True, blank=True)
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("approved by"), null=True,
-                                    blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
 
     class Meta:
@@ -78,8 +94,11 @@ class ScenarioVersion(models.Model):
         ordering = ["scenario", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["scenario", "number"], name="scenario_version_number_unique"),
-            models.UniqueConstraint(fields=["scenario"], condition=Q(status="published"),
-                                    name="one_published_version_per_scenario"),
+            models.UniqueConstraint(
+                fields=["scenario"],
+                condition=Q(status="published"),
+                name="one_published_version_per_scenario",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -98,13 +117,15 @@ class Comment(models.Model):
         CHANGES = "changes", _("Changes requested")
         APPROVAL = "approval", _("Approval")
 
-    version = models.ForeignKey(ScenarioVersion, verbose_name=_("version"), on_delete=models.CASCADE,
-                                related_name="comments")
+    version = models.ForeignKey(
+        ScenarioVersion, verbose_name=_("version"), on_delete=models.CASCADE, related_name="comments"
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.REVIEW)
     step = models.CharField(_("step"), max_length=160, blank=True)
     text = models.TextField(_("text"), max_length=4000)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT,
-                               related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+"
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -112,16 +133,21 @@ class Comment(models.Model):
         verbose_name_plural = _("comments")
         ordering = ["created"]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.text[:60]}"
+
 
 class Remark(models.Model):
     """A secretary's remark on a step, to improve the scenario (feedback from the desk)."""
 
-    version = models.ForeignKey(ScenarioVersion, verbose_name=_("version"), on_delete=models.CASCADE,
-                                related_name="remarks")
+    version = models.ForeignKey(
+        ScenarioVersion, verbose_name=_("version"), on_delete=models.CASCADE, related_name="remarks"
+    )
     step = models.CharField(_("step"), max_length=160)
     text = models.TextField(_("text"), max_length=4000)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT,
-                               related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+"
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
     resolved = models.BooleanField(_("resolved"), default=False)
 
@@ -129,6 +155,9 @@ class Remark(models.Model):
         verbose_name = _("remark")
         verbose_name_plural = _("remarks")
         ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.text[:60]}"
 
 
 class Block(models.Model):
@@ -151,10 +180,12 @@ class Block(models.Model):
 class Run(models.Model):
     """A run of a scenario version: its inputs and recorded facts (the state is derived)."""
 
-    version = models.ForeignKey(ScenarioVersion, verbose_name=_("version"), on_delete=models.PROTECT,
-                                related_name="runs")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.PROTECT,
-                              related_name="+")
+    version = models.ForeignKey(
+        ScenarioVersion, verbose_name=_("version"), on_delete=models.PROTECT, related_name="runs"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.PROTECT, related_name="+"
+    )
     test = models.BooleanField(_("test run"), default=True)
     state: Any = models.JSONField(_("state"), default=dict)
     created = models.DateTimeField(_("created"), auto_now_add=True)
@@ -165,3 +196,6 @@ class Run(models.Model):
         verbose_name = _("scenario run")
         verbose_name_plural = _("scenario runs")
         ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.version} · {self.created:%Y-%m-%d %H:%M}"

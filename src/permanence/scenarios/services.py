@@ -40,8 +40,13 @@ TEMPLATES: dict[str, str] = {
     "ecommerce": "E-commerce : service après-vente",
     "trades": "Artisans : demande de devis",
 }
-TRADE_TEMPLATE = {"legal": "legal", "medical": "medical", "real_estate": "real_estate",
-                  "ecommerce": "ecommerce", "trades": "trades"}
+TRADE_TEMPLATE = {
+    "legal": "legal",
+    "medical": "medical",
+    "real_estate": "real_estate",
+    "ecommerce": "ecommerce",
+    "trades": "trades",
+}
 
 
 class ScenarioError(Exception):
@@ -108,8 +113,15 @@ def save_draft(version: ScenarioVersion, source: str, user: Any, request: Any = 
     result = check(version.source, version.scenario.account)
     store_check(version, result)
     version.save()
-    record(user, Action.UPDATE, version, account=version.scenario.account, request=request,
-           errors=version.errors, warnings=version.warnings)
+    record(
+        user,
+        Action.UPDATE,
+        version,
+        account=version.scenario.account,
+        request=request,
+        errors=version.errors,
+        warnings=version.warnings,
+    )
     return Saved(version, result)
 
 
@@ -118,38 +130,58 @@ def new_version(scenario: Scenario, user: Any, request: Any = None) -> ScenarioV
     scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
     open_version = scenario.versions.filter(status__in=[Status.DRAFT, Status.REVIEW, Status.SENT]).first()
     if open_version is not None:
-        raise ScenarioError(_("Version %(number)s is still open: finish it first.") % {"number": open_version.number})
+        raise ScenarioError(
+            _("Version %(number)s is still open: finish it first.") % {"number": open_version.number}
+        )
     base = scenario.published or scenario.latest
     if base is None:
         raise ScenarioError(_("This scenario has no version to start from."))
-    version = ScenarioVersion(scenario=scenario, number=(scenario.latest.number if scenario.latest else 0) + 1,
-                              source=base.source, author=user)
+    version = ScenarioVersion(
+        scenario=scenario,
+        number=(scenario.latest.number if scenario.latest else 0) + 1,
+        source=base.source,
+        author=user,
+    )
     store_check(version, check(version.source, scenario.account))
     version.save()
     record(user, Action.CREATE, version, account=scenario.account, request=request, based_on=base.number)
     return version
 
 
-def _transition(version: ScenarioVersion, allowed_from: tuple[str, ...], to: str, user: Any, request: Any,
-                **fields: Any) -> ScenarioVersion:
-    locked = ScenarioVersion.objects.select_for_update().select_related("scenario__account").get(pk=version.pk)
+def _transition(
+    version: ScenarioVersion, allowed_from: tuple[str, ...], to: str, user: Any, request: Any, **fields: Any
+) -> ScenarioVersion:
+    locked = (
+        ScenarioVersion.objects.select_for_update().select_related("scenario__account").get(pk=version.pk)
+    )
     if locked.status not in allowed_from:
-        raise ScenarioError(_("This version is “%(status)s”: this action is not possible now.")
-                            % {"status": locked.get_status_display()})
+        raise ScenarioError(
+            _("This version is “%(status)s”: this action is not possible now.")
+            % {"status": locked.get_status_display()}
+        )
     if to in (Status.REVIEW, Status.SENT, Status.APPROVED, Status.PUBLISHED):
         result = check(locked.source, locked.scenario.account)
         store_check(locked, result)
         if result.problems.errors:
             locked.save()
-            raise ScenarioError(_("The scenario has %(count)s error(s): correct them first.")
-                                % {"count": len(result.problems.errors)})
+            raise ScenarioError(
+                _("The scenario has %(count)s error(s): correct them first.")
+                % {"count": len(result.problems.errors)}
+            )
     before = locked.status
     locked.status = to
     for key, value in fields.items():
         setattr(locked, key, value)
     locked.save()
-    record(user, Action.UPDATE, locked, account=locked.scenario.account, request=request,
-           status_from=before, status_to=to)
+    record(
+        user,
+        Action.UPDATE,
+        locked,
+        account=locked.scenario.account,
+        request=request,
+        status_from=before,
+        status_to=to,
+    )
     return locked
 
 
@@ -160,8 +192,9 @@ def submit_for_review(version: ScenarioVersion, user: Any, request: Any = None) 
 
 @transaction.atomic
 def send_to_client(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
-    return _transition(version, (Status.DRAFT, Status.REVIEW), Status.SENT, user, request,
-                       sent_at=timezone.now())
+    return _transition(
+        version, (Status.DRAFT, Status.REVIEW), Status.SENT, user, request, sent_at=timezone.now()
+    )
 
 
 @transaction.atomic
@@ -178,24 +211,29 @@ def request_changes(version: ScenarioVersion, user: Any, text: str, request: Any
 def approve(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
     """The client admin approves: the version is published and serves live calls."""
     now = timezone.now()
-    locked = _transition(version, (Status.SENT,), Status.APPROVED, user, request, approved_at=now,
-                         approved_by=user)
+    locked = _transition(
+        version, (Status.SENT,), Status.APPROVED, user, request, approved_at=now, approved_by=user
+    )
     Comment.objects.create(version=locked, kind=Comment.Kind.APPROVAL, text=_("Approved."), author=user)
     return publish(locked, user, request)
 
 
 def publish(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
     ScenarioVersion.objects.filter(scenario=version.scenario, status=Status.PUBLISHED).update(
-        status=Status.RETIRED)
-    return _transition(version, (Status.APPROVED,), Status.PUBLISHED, user, request, published_at=timezone.now())
+        status=Status.RETIRED
+    )
+    return _transition(
+        version, (Status.APPROVED,), Status.PUBLISHED, user, request, published_at=timezone.now()
+    )
 
 
 def comment(version: ScenarioVersion, user: Any, text: str, step: str = "") -> Comment:
     text = text.strip()
     if not text:
         raise ScenarioError(_("The comment is empty."))
-    return Comment.objects.create(version=version, kind=Comment.Kind.REVIEW, text=text[:4000],
-                                  step=step[:160], author=user)
+    return Comment.objects.create(
+        version=version, kind=Comment.Kind.REVIEW, text=text[:4000], step=step[:160], author=user
+    )
 
 
 def remark(version: ScenarioVersion, user: Any, step: str, text: str) -> Remark:

@@ -13,8 +13,9 @@ MAIN = "Scénario principal"
 
 
 @receiver(post_save, sender=Account, dispatch_uid="scenarios.start_from_template")
-def start_from_template(sender: type[Account], instance: Account, created: bool, raw: bool = False,
-                        **kwargs: Any) -> None:
+def start_from_template(
+    sender: type[Account], instance: Account, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
     if not created or raw:
         return
     from permanence.scenarios import services

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 from typing import Any
@@ -20,12 +21,14 @@ from permanence.portal.access import member_required
 from permanence.scenarios import environment, services
 from permanence.scenarios.engine import checker, drawing
 from permanence.scenarios.engine.runtime import AnswerError, Run
-from permanence.scenarios.models import Comment, Remark, Scenario, ScenarioVersion, Status
+from permanence.scenarios.models import Remark, Scenario, ScenarioVersion, Status
 
 MAX_SOURCE = 500_000
 
 
-def _scenario(request: HttpRequest, slug: str, pk: int, perm: Perm = Perm.VIEW_SCENARIOS) -> tuple[Account, Scenario]:
+def _scenario(
+    request: HttpRequest, slug: str, pk: int, perm: Perm = Perm.VIEW_SCENARIOS
+) -> tuple[Account, Scenario]:
     account = policy.get_account_or_404(request.user, slug, perm)
     try:
         scenario = Scenario.objects.get(pk=pk, account=account)
@@ -34,8 +37,9 @@ def _scenario(request: HttpRequest, slug: str, pk: int, perm: Perm = Perm.VIEW_S
     return account, scenario
 
 
-def _version(request: HttpRequest, slug: str, pk: int, number: int,
-             perm: Perm = Perm.VIEW_SCENARIOS) -> tuple[Account, Scenario, ScenarioVersion]:
+def _version(
+    request: HttpRequest, slug: str, pk: int, number: int, perm: Perm = Perm.VIEW_SCENARIOS
+) -> tuple[Account, Scenario, ScenarioVersion]:
     account, scenario = _scenario(request, slug, pk, perm)
     statuses = policy.visible_version_statuses(request.user)
     try:
@@ -65,8 +69,13 @@ def scenario_list(request: HttpRequest, slug: str) -> HttpResponse:
         if not can_edit:
             raise PermissionDenied
         try:
-            saved = services.create_scenario(account, request.POST.get("name", ""),
-                                             request.POST.get("template", "switchboard"), request.user, request)
+            saved = services.create_scenario(
+                account,
+                request.POST.get("name", ""),
+                request.POST.get("template", "switchboard"),
+                request.user,
+                request,
+            )
         except services.ScenarioError as exc:
             messages.error(request, str(exc))
             return redirect("scenarios", account.slug)
@@ -78,10 +87,17 @@ def scenario_list(request: HttpRequest, slug: str) -> HttpResponse:
         if versions or can_edit:
             rows.append({"scenario": scenario, "versions": versions})
     default = services.TRADE_TEMPLATE.get(account.trade, "switchboard")
-    return render(request, "scenarios/list.html", {
-        "account": account, "rows": rows, "can_edit": can_edit,
-        "templates": services.TEMPLATES.items(), "default_template": default,
-    })
+    return render(
+        request,
+        "scenarios/list.html",
+        {
+            "account": account,
+            "rows": rows,
+            "can_edit": can_edit,
+            "templates": services.TEMPLATES.items(),
+            "default_template": default,
+        },
+    )
 
 
 @member_required
@@ -108,8 +124,12 @@ def scenario_version(request: HttpRequest, slug: str, pk: int, number: int) -> H
         try:
             saved = services.save_draft(version, source, request.user, request)
             version = saved.version
-            messages.success(request, _("Saved.") if not version.errors else
-                             _("Saved, with %(count)s error(s) to correct.") % {"count": version.errors})
+            messages.success(
+                request,
+                _("Saved.")
+                if not version.errors
+                else _("Saved, with %(count)s error(s) to correct.") % {"count": version.errors},
+            )
         except services.ScenarioError as exc:
             messages.error(request, str(exc))
         return redirect("scenario_version", account.slug, scenario.pk, version.number)
@@ -117,20 +137,30 @@ def scenario_version(request: HttpRequest, slug: str, pk: int, number: int) -> H
     statuses = policy.visible_version_statuses(request.user)
     visible = scenario.versions.filter(status__in=statuses)
     compare_with = visible.filter(number__lt=version.number).order_by("-number").first()
-    return render(request, "scenarios/version.html", {
-        "compare_with": compare_with,
-        "account": account, "scenario": scenario, "version": version, "source": source,
-        "problems": _problems(result), "mermaid": drawing.mermaid(result.scenario),
-        "steps": list(result.scenario.steps), "can_edit": can_edit,
-        "editable": can_edit and version.editable,
-        "can_approve": policy.has_perm(request.user, Perm.APPROVE_SCENARIOS) and version.status == Status.SENT,
-        "can_remark": policy.has_perm(request.user, Perm.REMARK_SCENARIOS),
-        "versions": visible,
-        "comments": version.comments.select_related("author"),
-        "remarks": _remarks_by_step(scenario) if can_edit else {},
-        "my_remarks": version.remarks.filter(author=request.user) if not can_edit else [],
-        "Status": Status,
-    })
+    return render(
+        request,
+        "scenarios/version.html",
+        {
+            "compare_with": compare_with,
+            "account": account,
+            "scenario": scenario,
+            "version": version,
+            "source": source,
+            "problems": _problems(result),
+            "mermaid": drawing.mermaid(result.scenario),
+            "steps": list(result.scenario.steps),
+            "can_edit": can_edit,
+            "editable": can_edit and version.editable,
+            "can_approve": policy.has_perm(request.user, Perm.APPROVE_SCENARIOS)
+            and version.status == Status.SENT,
+            "can_remark": policy.has_perm(request.user, Perm.REMARK_SCENARIOS),
+            "versions": visible,
+            "comments": version.comments.select_related("author"),
+            "remarks": _remarks_by_step(scenario) if can_edit else {},
+            "my_remarks": version.remarks.filter(author=request.user) if not can_edit else [],
+            "Status": Status,
+        },
+    )
 
 
 @member_required
@@ -139,9 +169,15 @@ def scenario_check(request: HttpRequest, slug: str, pk: int, number: int) -> Htt
     """The editor's live check (HTMX): problems and drawing of the text being typed, nothing saved."""
     account, _scenario_, _version_ = _version(request, slug, pk, number, Perm.EDIT_SCENARIOS)
     result = services.check(request.POST.get("source", "")[:MAX_SOURCE], account)
-    return render(request, "scenarios/_check.html", {
-        "problems": _problems(result), "mermaid": drawing.mermaid(result.scenario), "oob": True,
-    })
+    return render(
+        request,
+        "scenarios/_check.html",
+        {
+            "problems": _problems(result),
+            "mermaid": drawing.mermaid(result.scenario),
+            "oob": True,
+        },
+    )
 
 
 ACTIONS: dict[str, Perm] = {
@@ -211,8 +247,9 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
     if not result.ok:
         messages.error(request, _("Correct the errors before testing."))
         return redirect("scenario_version", account.slug, scenario.pk, version.number)
-    env = environment.environment(account, caller=request.POST.get("caller") or None,
-                                  agent=request.user.first_name)
+    env = environment.environment(
+        account, caller=request.POST.get("caller") or None, agent=request.user.first_name
+    )
     key = _test_key(version)
     stored = request.session.get(key)
     errors: dict[str, str] = {}
@@ -223,10 +260,8 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
     if run is None or request.POST.get("restart"):
         run = Run.start(result.scenario, env)
     elif request.POST.get("back"):
-        try:
+        with contextlib.suppress(AnswerError):  # nothing to undo: stay at the first step
             run.back()
-        except AnswerError:
-            pass
     elif request.method == "POST":
         given = _given(request, run)
         try:
@@ -238,10 +273,20 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
     people = []
     if screen.get("kind") == "lookup":
         people = sorted(((ref, p.name) for ref, p in env.people.items()), key=lambda item: item[1])
-    return render(request, "scenarios/test.html", {
-        "account": account, "scenario": scenario, "version": version, "screen": screen, "errors": errors,
-        "people": people, "draft": run.report(), "answers": json.dumps(run.answers, ensure_ascii=False, indent=1),
-    })
+    return render(
+        request,
+        "scenarios/test.html",
+        {
+            "account": account,
+            "scenario": scenario,
+            "version": version,
+            "screen": screen,
+            "errors": errors,
+            "people": people,
+            "draft": run.report(),
+            "answers": json.dumps(run.answers, ensure_ascii=False, indent=1),
+        },
+    )
 
 
 def _given(request: HttpRequest, run: Run) -> dict[str, Any]:
@@ -266,16 +311,27 @@ def scenario_diff(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         old, new = visible[int(request.GET.get("a", 0))], visible[int(request.GET.get("b", 0))]
     except (KeyError, ValueError):
         raise Http404 from None
-    lines = list(difflib.unified_diff(old.source.splitlines(), new.source.splitlines(),
-                                      f"v{old.number}", f"v{new.number}", lineterm=""))
+    lines = list(
+        difflib.unified_diff(
+            old.source.splitlines(), new.source.splitlines(), f"v{old.number}", f"v{new.number}", lineterm=""
+        )
+    )
     before, after = checker.check(old.source).scenario, checker.check(new.source).scenario
-    return render(request, "scenarios/diff.html", {
-        "account": account, "scenario": scenario, "old": old, "new": new, "lines": lines,
-        "mermaid": drawing.mermaid_diff(before, after),
-        "added": sorted(set(after.steps) - set(before.steps)),
-        "removed": sorted(set(before.steps) - set(after.steps)),
-        "changed": drawing.changed_steps(before, after),
-    })
+    return render(
+        request,
+        "scenarios/diff.html",
+        {
+            "account": account,
+            "scenario": scenario,
+            "old": old,
+            "new": new,
+            "lines": lines,
+            "mermaid": drawing.mermaid_diff(before, after),
+            "added": sorted(set(after.steps) - set(before.steps)),
+            "removed": sorted(set(before.steps) - set(after.steps)),
+            "changed": drawing.changed_steps(before, after),
+        },
+    )
 
 
 @member_required
@@ -284,7 +340,14 @@ def scenario_print(request: HttpRequest, slug: str, pk: int, number: int) -> Htt
     """The flowchart and the steps in words, to print for the client's validation."""
     account, scenario, version = _version(request, slug, pk, number)
     parsed = checker.check(version.source).scenario
-    return render(request, "scenarios/print.html", {
-        "account": account, "scenario": scenario, "version": version,
-        "mermaid": drawing.mermaid(parsed), "outline": drawing.outline(parsed),
-    })
+    return render(
+        request,
+        "scenarios/print.html",
+        {
+            "account": account,
+            "scenario": scenario,
+            "version": version,
+            "mermaid": drawing.mermaid(parsed),
+            "outline": drawing.outline(parsed),
+        },
+    )

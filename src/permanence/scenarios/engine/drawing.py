@@ -41,6 +41,11 @@ def _short(text: str, words: int = MAX_WORDS) -> str:
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
+def _who(scenario: Scenario, name: str) -> str:
+    field = scenario.fields.get(name)
+    return field.label.lower() if field else name
+
+
 def _label(scenario: Scenario, step: Step) -> str:
     if step.title:
         head = step.title
@@ -52,11 +57,12 @@ def _label(scenario: Scenario, step: Step) -> str:
     elif step.kind == "lookup":
         head = "Chercher dans l'organigramme"
     elif step.kind == "transfer":
-        head = f"Transférer à {step.target}" + (" (sans annonce)" if step.mode == "blind" else "")
+        blind = " (sans annonce)" if step.mode == "blind" else ""
+        head = f"Transférer à : {_who(scenario, step.target)}{blind}"
     elif step.kind == "appointment":
         head = f"Rendez-vous « {step.appointment_type} »"
     elif step.kind == "message":
-        head = "Message pour " + ", ".join(r for r, _ in step.recipients)
+        head = "Message pour : " + ", ".join(_who(scenario, r) for r, _ in step.recipients)
     elif step.kind == "end":
         head = OUTCOME_LABELS.get(step.end, step.end)
     elif step.kind == "use":
@@ -188,7 +194,8 @@ def outline(scenario: Scenario) -> list[dict[str, object]]:
         out.append({
             "number": names[sid], "id": sid, "kind": KIND_LABELS.get(step.kind, step.kind),
             "label": _label(scenario, step), "phase": step.phase,
-            "arrows": [(label or "ensuite", names.get(target, 0), target) for target, label in edges(scenario, step)],
+            "arrows": [(label or "ensuite", names.get(target, 0), target)
+                       for target, label in edges(scenario, step)],
         })
     return out
 
