@@ -122,7 +122,9 @@ def _value_words(scenario: Scenario, node: ast.expr, field: str | None) -> str:
             if f is not None and node.value in f.options:
                 return f.options[node.value]
             return WEEKDAYS_FR.get(node.value, node.value)
-        return {True: "oui", False: "non", None: "vide"}.get(node.value, str(node.value))  # type: ignore[call-overload]
+        if node.value is True or node.value is False or node.value is None:
+            return {True: "oui", False: "non", None: "vide"}[node.value]
+        return str(node.value)
     if isinstance(node, (ast.List, ast.Tuple)):
         return " ou ".join(_value_words(scenario, e, field) for e in node.elts)
     return _words(scenario, node)
