@@ -248,3 +248,16 @@ def test_bad_field_values_are_reported(field, raw, code):
     with pytest.raises(AnswerError) as info:
         run.answer(values)
     assert info.value.errors[field][0] == code
+
+
+def test_conditions_accept_yaml_spellings_of_true_false_and_none():
+    text = FIELDS.replace(
+        "  a: {ask: [when, mail, code, count, ok, kind], next: e}",
+        "  a: {ask: [when, mail, code, count, ok, kind], next: [{if: ok == false and when != none,"
+        " goto: e}, {else: f}]}\n  f: {end: refusal}",
+    )
+    run = Run.start(scenario(text), StaticEnvironment())
+    run.answer(
+        {"when": "2026-01-01", "mail": "a@b.fr", "code": "75001", "count": 1, "ok": "non", "kind": "a"}
+    )
+    assert run.outcome["kind"] == "information"

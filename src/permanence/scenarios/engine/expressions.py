@@ -25,6 +25,8 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 ABSENCE_KINDS = ("absent", "leave", "meeting", "consultation", "other")
 TRANSFER_MODES = ("always", "conditional", "never")
 MAX_EXPRESSION = 2000
+#: YAML's spellings, accepted in conditions as in the rest of the file
+LITERAL_NAMES: dict[str, bool | None] = {"true": True, "false": False, "none": None, "null": None}
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:h]([0-5]\d)$")
 
 
@@ -151,6 +153,7 @@ def parse(source: str) -> Expression:
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise ExprError("expr_not_allowed", _at(node), what="_")
     names -= functions
+    names -= set(LITERAL_NAMES)
     return Expression(source, tree, frozenset(names), frozenset(functions))
 
 
@@ -240,6 +243,9 @@ def _type(node: ast.expr, names: Names, errors: list[ExprError]) -> Type:
         errors.append(ExprError("expr_not_allowed", _at(node), what=type(value).__name__))
         return NONE
     if isinstance(node, ast.Name):
+        if node.id in LITERAL_NAMES:
+            value = LITERAL_NAMES[node.id]
+            return NONE if value is None else BOOL
         found = names.get(node.id)
         if found is None:
             errors.append(ExprError("unknown_name", _at(node), name=node.id))
@@ -458,6 +464,8 @@ def _eval(node: ast.expr, values: Mapping[str, Any], call: Call) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
+        if node.id in LITERAL_NAMES:
+            return LITERAL_NAMES[node.id]
         return values.get(node.id)
     if isinstance(node, ast.Attribute):
         owner = _eval(node.value, values, call)

@@ -40,7 +40,8 @@ RESULTS: dict[str, tuple[str, ...]] = {
     "appointment": ("no_slot", "declined"),
 }
 TERMINAL = frozenset({"message", "end"})
-RESERVED = frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label", "draft"} | set(ex.FUNCTIONS)
+RESERVED = (frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label", "draft"} | set(ex.FUNCTIONS)
+            | set(ex.LITERAL_NAMES))
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,120}$")
 DEFAULT_MAX_QUESTIONS = 6
