@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The pure cores: no Django import, strict typing.
 CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
-         src/permanence/directory/rules.py src/permanence/textlists.py \
+         src/permanence/directory/rules.py src/permanence/directory/search.py src/permanence/textlists.py \
          src/permanence/scenarios/engine
 
 .PHONY: demo test lint bench install serve clean messages

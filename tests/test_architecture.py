@@ -10,6 +10,7 @@ CORES = [
     "permanence/accounts/hours.py",
     "permanence/accounts/phones.py",
     "permanence/directory/rules.py",
+    "permanence/directory/search.py",
     "permanence/textlists.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))

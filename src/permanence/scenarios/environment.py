@@ -6,10 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from babel.dates import format_datetime
+from django.conf import settings
 from django.utils import timezone
 from django.utils.text import slugify
 
 from permanence.accounts.models import Account
+from permanence.accounts.phones import try_normalize
+from permanence.contacts.models import Contact, ContactNumber
+from permanence.directory import search
 from permanence.directory.models import Collaborator
 from permanence.scenarios.engine.checker import AccountInfo
 from permanence.scenarios.engine.runtime import Person, StaticEnvironment
@@ -18,6 +22,50 @@ from permanence.scenarios.engine.runtime import Person, StaticEnvironment
 def collaborator_ref(collaborator: Collaborator) -> str:
     """How a scenario names a collaborator: ``claire-durand``."""
     return slugify(f"{collaborator.first_name} {collaborator.last_name}") or f"c{collaborator.pk}"
+
+
+def directory_entries(account: Account) -> list[search.Entry]:
+    """The account's directory for the tolerant search of the lookup steps."""
+    return [
+        search.Entry(
+            ref=collaborator_ref(c),
+            name=str(c),
+            first_name=c.first_name,
+            last_name=c.last_name,
+            service=c.service.name if c.service else "",
+            specialties=tuple(c.specialty_list),
+            keywords=tuple(c.keyword_list),
+        )
+        for c in account.collaborators.filter(is_active=True).select_related("service")
+    ]
+
+
+def caller_record(account: Account, caller: str | None) -> dict[str, Any]:
+    """What the account's contacts say of the caller (empty when unknown or withheld)."""
+    number = try_normalize(caller, settings.PHONE_DEFAULT_REGION)
+    if number is None:
+        return {"known": False, "tags": []}
+    matching = ContactNumber.objects.filter(account=account, number=number).values("contact_id")
+    contact = Contact.objects.filter(account=account, pk__in=matching).order_by("last_name", "pk").first()
+    if contact is None:
+        return {"known": False, "tags": []}
+    name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+    return {
+        "known": True,
+        "name": name,
+        "company": contact.company,
+        "tags": contact.tag_list,
+        "email": contact.email,
+    }
+
+
+def hours_text(account: Account) -> str:
+    """The weekly hours in words: "lundi : 09:00–12:30, 14:00–18:30 ; …"."""
+    days = {}
+    for row in account.weekly_hours.order_by("weekday", "opens"):
+        days.setdefault(row.weekday, []).append(f"{row.opens:%H:%M}–{row.closes:%H:%M}")
+    names = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+    return " ; ".join(f"{names[d]} : {', '.join(r)}" for d, r in sorted(days.items())) or "fermé"
 
 
 def account_info(account: Account) -> AccountInfo:
@@ -49,7 +97,13 @@ def environment(
         next_opening = format_datetime(
             status.next_change.astimezone(account.tz), "EEEE d MMMM 'à' HH:mm", locale="fr"
         )
-    records["account"] = {"name": account.name, "greeting": account.greeting, "next_opening": next_opening}
+    records["account"] = {
+        "name": account.name,
+        "greeting": account.greeting,
+        "next_opening": next_opening,
+        "hours": hours_text(account),
+    }
+    records["caller"] = caller_record(account, caller)
     people: dict[str, Person] = {}
     decisions: dict[str, Collaborator] = {}
     for c in (

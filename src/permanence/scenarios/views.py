@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from permanence import policy
 from permanence.accounts.models import Account
+from permanence.directory import search
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.scenarios import environment, services
@@ -257,7 +258,10 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
         run = Run.from_json(result.scenario, env, stored) if stored and request.method == "POST" else None
     except (AnswerError, KeyError, IndexError, TypeError):
         run = None
-    if run is None or request.POST.get("restart"):
+    query = request.POST.get("q", "").strip()[:100] if request.POST.get("search") else ""
+    if run is not None and query:
+        pass  # a directory search at a lookup step: show the candidates, answer nothing
+    elif run is None or request.POST.get("restart"):
         run = Run.start(result.scenario, env)
     elif request.POST.get("back"):
         with contextlib.suppress(AnswerError):  # nothing to undo: stay at the first step
@@ -270,9 +274,17 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
             errors = exc.messages(_)
     request.session[key] = run.to_json()
     screen = run.screen()
-    people = []
+    people: list[tuple[str, str]] = []
+    matches: list[search.Match] = []
     if screen.get("kind") == "lookup":
         people = sorted(((ref, p.name) for ref, p in env.people.items()), key=lambda item: item[1])
+        if query:
+            matches = search.search(
+                environment.directory_entries(account),
+                query,
+                by=screen["by"],
+                service=screen.get("service", ""),
+            )
     return render(
         request,
         "scenarios/test.html",
@@ -283,6 +295,9 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
             "screen": screen,
             "errors": errors,
             "people": people,
+            "matches": matches,
+            "can_remark": policy.has_perm(request.user, Perm.REMARK_SCENARIOS),
+            "query": query,
             "draft": run.report(),
             "answers": json.dumps(run.answers, ensure_ascii=False, indent=1),
         },

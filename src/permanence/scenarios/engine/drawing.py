@@ -81,6 +81,7 @@ RECORD_WORDS = {
     "account.greeting": "formule d'accueil",
     "account.name": "nom du compte",
     "account.next_opening": "prochaine ouverture",
+    "account.hours": "horaires",
     "call.caller": "numéro de l'appelant",
     "call.called": "numéro appelé",
     "caller.name": "nom de l'appelant",

@@ -59,7 +59,7 @@ LIST = Type("list")
 RECORDS: dict[str, dict[str, Type]] = {
     "call": {"called": PHONE, "caller": PHONE, "date": DATE},
     "caller": {"known": BOOL, "name": TEXT, "company": TEXT, "tags": LIST, "email": TEXT},
-    "account": {"name": TEXT, "greeting": TEXT, "next_opening": TEXT},
+    "account": {"name": TEXT, "greeting": TEXT, "next_opening": TEXT, "hours": TEXT},
     "agent": {"first_name": TEXT, "name": TEXT},
 }
 PERSON_ATTRS: dict[str, Type] = {

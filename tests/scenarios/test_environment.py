@@ -1,0 +1,82 @@
+"""What a scenario sees of an account: caller from the contacts, directory, hours, transfer rules."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.test import Client
+
+from permanence.directory.models import Absence, Collaborator
+from permanence.scenarios import environment
+from permanence.scenarios.engine import checker
+from permanence.scenarios.engine.runtime import Run
+
+PARIS = ZoneInfo("Europe/Paris")
+MONDAY_10 = datetime(2026, 11, 23, 10, tzinfo=PARIS)
+SUNDAY = datetime(2026, 11, 22, 10, tzinfo=PARIS)
+
+
+def test_known_caller_and_tags(alpha):
+    env = environment.environment(alpha, MONDAY_10, caller="06 11 11 11 11")
+    caller = env.values()["caller"]
+    assert caller["known"] and caller["name"] == "Albert Client" and caller["tags"] == ["vip"]
+    assert env.call("has_tag", ("VIP",)) is True
+    assert environment.environment(alpha, MONDAY_10, caller=None).values()["caller"]["known"] is False
+
+
+def test_hours_opening_and_directory(alpha):
+    env = environment.environment(alpha, SUNDAY)
+    account = env.values()["account"]
+    assert account["hours"].startswith("lundi : 09:00–18:00")
+    assert account["next_opening"] == "lundi 23 novembre à 09:00"
+    assert env.call("is_open", ()) is False
+    assert env.call("weekday", ()) == "sunday"
+    assert set(env.people) == {"anne-alphonse"}
+    assert environment.account_info(alpha).collaborators == {"anne-alphonse": "Maître Anne Alphonse"}
+
+
+def test_transfer_rule_and_absence_drive_the_functions(alpha):
+    anne = Collaborator.objects.get(account=alpha)
+    anne.transfer_mode = "never"
+    anne.save()
+    env = environment.environment(alpha, MONDAY_10)
+    person = env.people["anne-alphonse"].as_value()
+    assert env.call("can_transfer", (person,)) is False and env.call("available", (person,)) is True
+    Absence.objects.create(collaborator=anne, kind="leave", starts_at=MONDAY_10.replace(hour=8), ends_at=None)
+    env = environment.environment(alpha, MONDAY_10)
+    assert env.call("available", (env.people["anne-alphonse"].as_value(),)) is False
+    assert env.people["anne-alphonse"].absence == "leave"
+
+
+def test_vip_condition_in_a_scenario(alpha):
+    text = """title: T
+start: a
+steps:
+  a: {decide: [{if: 'has_tag("vip") and caller.known', goto: vip}, {else: other}]}
+  vip: {end: information}
+  other: {end: refusal}
+"""
+    scenario = checker.check(text).scenario
+    run = Run.start(scenario, environment.environment(alpha, MONDAY_10, caller="+33611111111"))
+    assert run.outcome["step"] == "vip"
+    run = Run.start(scenario, environment.environment(alpha, MONDAY_10, caller="+33699999999"))
+    assert run.outcome["step"] == "other"
+
+
+def test_test_mode_searches_the_directory_tolerantly(personas, alpha):
+    from permanence.scenarios.models import Scenario
+
+    scenario = Scenario.objects.get(account=alpha)  # the new account's switchboard draft
+    client = Client()
+    client.force_login(personas["assistant"])
+    url = f"/a/alpha/scenarios/{scenario.pk}/v/1/test"
+    client.get(url)
+    client.post(url, {})
+    client.post(url, {"caller_type": "client"})
+    client.post(url, {"name": "Jean Dupont", "phone": "0612345678"})
+    page = client.post(url, {"search": "1", "q": "alfonse"}).content.decode()
+    assert 'value="anne-alphonse" checked' in page
+    page = client.post(url, {"search": "1", "q": "pour un problème de droit de la famille"}).content.decode()
+    assert 'value="anne-alphonse" checked' in page
+    page = client.post(url, {"person": "anne-alphonse", "q": "alfonse"}).content.decode()
+    assert "Personne demandée : Maître Anne Alphonse" in page  # chosen: in the draft, past the lookup
+    assert 'name="q"' not in page
