@@ -106,3 +106,21 @@ def test_render(db, fmt, marker):
     code, out, _ = scenario_cmd("render", str(LEGAL), "--format", fmt)
     assert code == 0 and out.startswith(marker)
     assert "Transfert" in out and "pas de réponse" in out
+
+
+def test_run_compares_with_a_new_version(db, tmp_path):
+    answers = tmp_path / "answers.json"
+    answers.write_text(
+        json.dumps([["welcome", {}], ["qualify", {"caller_type": "job_seeker"}], ["jobs", {}]])
+    )
+    new = tmp_path / "new.yaml"
+    text = LEGAL.read_text().replace(
+        '{if: caller_type == "job_seeker", goto: jobs}', '{if: caller_type == "job_seeker", goto: jobs_intro}'
+    )
+    text = text.replace("  jobs:\n", "  jobs_intro: {say: 'Nous recrutons !', next: jobs}\n  jobs:\n")
+    new.write_text(text, encoding="utf-8")
+    code, out, _ = scenario_cmd("run", str(LEGAL), "--answers", str(answers), "--compare", str(new))
+    data = json.loads(out)
+    assert code == 0 and data["outcome"]["kind"] == "information"
+    assert data["replay"]["diverges"] is True and data["replay"]["at_input"] == 2
+    assert data["replay"]["expected_step"] == "jobs" and data["replay"]["reached_step"] == "jobs_intro"

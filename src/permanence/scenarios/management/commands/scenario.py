@@ -40,6 +40,11 @@ class Command(BaseCommand):
         run.add_argument("--account")
         run.add_argument("--at", help="the call's instant, ISO 8601 (default: now)")
         run.add_argument("--caller", help="the caller's number")
+        run.add_argument(
+            "--compare",
+            metavar="NEW_FILE",
+            help="replay the same answers on another version: where would the call diverge?",
+        )
         render = sub.add_parser("render", help="draw the flowchart")
         render.add_argument("file")
         render.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
@@ -146,6 +151,7 @@ class Command(BaseCommand):
                     "message": run.report(),
                     "facts": run.facts,
                     "error": error,
+                    **self.compare(run, account, options),
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -154,6 +160,19 @@ class Command(BaseCommand):
         )
         if error:
             sys.exit(EXIT_ERRORS)
+
+    def compare(self, run: Run, account: Account | None, options: dict[str, Any]) -> dict[str, Any]:
+        if not options.get("compare"):
+            return {}
+        try:
+            other = Path(options["compare"]).read_bytes()
+        except OSError as exc:
+            return {"replay": {"error": exc.strerror}}
+        info = environment.account_info(account) if account else None
+        result = checker.check(other, info)
+        if not result.ok:
+            return {"replay": {"errors": [p.as_dict(gettext) for p in result.problems.errors]}}
+        return {"replay": run.replay(result.scenario)}
 
 
 UNREADABLE = {
