@@ -124,7 +124,11 @@ def test_bad_input_never_crashes(personas, alpha):
     scenario = create(personas, alpha)
     ta = client_for(personas["assistant"])
     base = f"/a/alpha/scenarios/{scenario.pk}/v/1/"
-    for source in ("\x00\x01", "[" * 5000, "a: *b", "title: x\n" * 10):
+    before = ScenarioVersion.objects.get(scenario=scenario).source
+    assert ta.post(base, {"source": "title: T\x00"}).status_code == 302
+    assert ScenarioVersion.objects.get(scenario=scenario).source == before  # refused whole
+    assert ta.post(base + "comment", {"text": "a\x00b"}).status_code == 302
+    for source in ("\x01\x02", "[" * 5000, "a: *b", "title: x\n" * 10):
         assert ta.post(base, {"source": source}).status_code == 302
         assert ta.get(base).status_code == 200
         assert ta.post(base + "check", {"source": source}).status_code == 200

@@ -261,3 +261,12 @@ def test_conditions_accept_yaml_spellings_of_true_false_and_none():
         {"when": "2026-01-01", "mail": "a@b.fr", "code": "75001", "count": 1, "ok": "non", "kind": "a"}
     )
     assert run.outcome["kind"] == "information"
+
+
+def test_control_characters_in_an_answer_are_refused():
+    run = Run.start(scenario(FIELDS), StaticEnvironment())
+    values = {"when": "2026-01-01", "mail": "a@b.fr", "code": "75001", "count": 1, "ok": True, "kind": "a"}
+    with pytest.raises(AnswerError) as info:
+        run.answer(values | {"kind": "a\x00"})
+    assert info.value.errors["kind"][0] == "bad_characters"
+    assert run.inputs == []

@@ -53,6 +53,13 @@ class ScenarioError(Exception):
     """An action refused, with a sentence for the user."""
 
 
+def _text(value: str) -> str:
+    """Text from a form: refused whole if it holds a NUL character (no database stores it)."""
+    if "\x00" in value:
+        raise ScenarioError(_("The text contains a NUL character: nothing was saved."))
+    return value
+
+
 def template_source(key: str) -> str:
     if key not in TEMPLATES:
         raise ScenarioError(_("Unknown template “%(key)s”.") % {"key": key})
@@ -89,7 +96,7 @@ def store_check(version: ScenarioVersion, result: checker.Result) -> None:
 
 @transaction.atomic
 def create_scenario(account: Account, name: str, template: str, author: Any, request: Any = None) -> Saved:
-    name = " ".join(name.split())
+    name = " ".join(_text(name).split())
     if not name:
         raise ScenarioError(_("Give the scenario a name."))
     if Scenario.objects.filter(account=account, name=name).exists():
@@ -109,7 +116,7 @@ def save_draft(version: ScenarioVersion, source: str, user: Any, request: Any = 
     version = ScenarioVersion.objects.select_for_update().get(pk=version.pk)
     if not version.editable:
         raise ScenarioError(_("Only a draft can be edited; start a new version."))
-    version.source = source.replace("\r\n", "\n")
+    version.source = _text(source).replace("\r\n", "\n")
     result = check(version.source, version.scenario.account)
     store_check(version, result)
     version.save()
@@ -199,7 +206,7 @@ def send_to_client(version: ScenarioVersion, user: Any, request: Any = None) -> 
 
 @transaction.atomic
 def request_changes(version: ScenarioVersion, user: Any, text: str, request: Any = None) -> ScenarioVersion:
-    text = text.strip()
+    text = _text(text).strip()
     if not text:
         raise ScenarioError(_("Say what should change."))
     locked = _transition(version, (Status.REVIEW, Status.SENT), Status.DRAFT, user, request)
@@ -228,7 +235,8 @@ def publish(version: ScenarioVersion, user: Any, request: Any = None) -> Scenari
 
 
 def comment(version: ScenarioVersion, user: Any, text: str, step: str = "") -> Comment:
-    text = text.strip()
+    text = _text(text).strip()
+    step = _text(step)
     if not text:
         raise ScenarioError(_("The comment is empty."))
     return Comment.objects.create(
@@ -237,7 +245,7 @@ def comment(version: ScenarioVersion, user: Any, text: str, step: str = "") -> C
 
 
 def remark(version: ScenarioVersion, user: Any, step: str, text: str) -> Remark:
-    text = text.strip()
+    text = _text(text).strip()
     if not text:
         raise ScenarioError(_("The remark is empty."))
     parsed = checker.check(version.source).scenario

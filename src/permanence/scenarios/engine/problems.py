@@ -115,6 +115,7 @@ MESSAGES: dict[str, str] = {
     "bad_postcode": gettext_noop("“%(value)s” is not a postcode (five digits)."),
     "bad_yes_no": gettext_noop("Answer yes or no."),
     "bad_choice": gettext_noop("“%(value)s” is not one of the options: %(expected)s."),
+    "bad_characters": gettext_noop("This answer contains invisible control characters."),
     "too_short": gettext_noop("At least %(min)s characters."),
     "too_long": gettext_noop("At most %(max)s characters."),
     "bad_pattern": gettext_noop("“%(value)s” does not have the expected form."),

@@ -579,6 +579,8 @@ class Run:
                 raise fail("unknown_person", value=str(raw)[:40])
             return raw
         text = " ".join(str(raw).split()) if f.type != "long_text" else str(raw).strip()
+        if any(ord(c) < 32 and c not in "\n\t" for c in text):
+            raise fail("bad_characters")
         if f.type == "phone":
             try:
                 return phones.normalize(text, self.scenario.region)
