@@ -273,3 +273,42 @@ def test_duplicate_text_and_unused_field_warnings():
 def test_library_templates_are_clean(template):
     result = checker.check(template.read_bytes())
     assert [str(p) for p in result.problems.items] == []
+
+
+def test_block_cycle_field_conflict_and_return_outside_a_block():
+    text = (
+        "  a: {use: one, next: e}\n"
+        "  e: {return: true}\n"
+        "blocks:\n"
+        "  one:\n"
+        "    fields: {name: {type: number}}\n"
+        "    start: x\n"
+        "    steps:\n"
+        "      x: {use: two, next: y}\n"
+        "      y: {return: true}\n"
+        "  two:\n"
+        "    start: x\n"
+        "    steps:\n"
+        "      x: {use: one, next: y}\n"
+        "      y: {return: true}\n"
+    )
+    found = errors(text)
+    assert ("return_outside_block", 10, 3) in found
+    assert ("field_conflict", 9, 3) in found
+    assert any(code == "block_cycle" for code, _, _ in found)
+
+
+def test_document_level_problems():
+    assert errors("  a: {end: information}\n", head=HEAD.replace("title: T\n", "language: permanence/9\n")) == [
+        ("missing_key", 1, 1),
+        ("bad_language", 1, 11),
+    ]
+    assert errors("  a: {end: information}\n", head=HEAD.replace("  urgent:", "  call:")) == [
+        ("reserved_name", 7, 3)
+    ]
+    assert errors("  a: {end: information}\n", head=HEAD.replace("  name: {type: text}", "  name: [text]")) == [
+        ("expected_map", 5, 9)
+    ]
+    assert errors("", head="title: T\nstart: a\nsteps: [a, b]\n") == [("expected_map", 3, 8)]
+    assert checker.check("").problems.errors[0].code == "empty"
+    assert checker.check("just text").problems.errors[0].code == "expected_map"

@@ -293,6 +293,8 @@ class Reader:
     def scenario(self, root: Node | None) -> Scenario:
         scenario = Scenario(source=root)
         if root is None:
+            if not self.p.errors:  # nothing but blanks and comments
+                self.p.error("empty", (1, 1))
             return scenario
         if root.kind == "scalar" and root.value is None:
             self.p.error("empty", root.pos)

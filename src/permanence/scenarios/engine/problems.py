@@ -73,7 +73,6 @@ MESSAGES: dict[str, str] = {
     "unknown_collaborator": gettext_noop("No collaborator “%(name)s” in the directory of %(account)s."),
     "unknown_service": gettext_noop("No service “%(name)s” in the directory of %(account)s."),
     "unknown_appointment_type": gettext_noop("No appointment type “%(name)s” for %(account)s."),
-    "unknown_outcome_report": gettext_noop("“%(key)s” is not an outcome; expected: %(expected)s."),
     # graph
     "unreachable": gettext_noop("No path reaches the step “%(name)s”."),
     "no_outcome": gettext_noop("From the step “%(name)s”, no path ends in an outcome."),
