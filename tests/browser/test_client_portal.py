@@ -7,16 +7,13 @@ from typing import Any
 
 import pytest
 
-from factories import PASSWORD
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def sign_in(page: Any, username: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    from browser.conftest import sign_in as sign_in_page
+
+    sign_in_page(page, username)
 
 
 def test_client_admin_sees_directory_and_not_another_account(page, personas, alpha, beta):

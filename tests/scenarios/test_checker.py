@@ -299,16 +299,18 @@ def test_block_cycle_field_conflict_and_return_outside_a_block():
 
 
 def test_document_level_problems():
-    assert errors("  a: {end: information}\n", head=HEAD.replace("title: T\n", "language: permanence/9\n")) == [
+    assert errors(
+        "  a: {end: information}\n", head=HEAD.replace("title: T\n", "language: permanence/9\n")
+    ) == [
         ("missing_key", 1, 1),
         ("bad_language", 1, 11),
     ]
     assert errors("  a: {end: information}\n", head=HEAD.replace("  urgent:", "  call:")) == [
         ("reserved_name", 7, 3)
     ]
-    assert errors("  a: {end: information}\n", head=HEAD.replace("  name: {type: text}", "  name: [text]")) == [
-        ("expected_map", 5, 9)
-    ]
+    assert errors(
+        "  a: {end: information}\n", head=HEAD.replace("  name: {type: text}", "  name: [text]")
+    ) == [("expected_map", 5, 9)]
     assert errors("", head="title: T\nstart: a\nsteps: [a, b]\n") == [("expected_map", 3, 8)]
     assert checker.check("").problems.errors[0].code == "empty"
     assert checker.check("just text").problems.errors[0].code == "expected_map"

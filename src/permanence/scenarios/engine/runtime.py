@@ -278,27 +278,26 @@ class Run:
         new._refold()
         old_path = list(self.path)
         for index, (step_id, given) in enumerate(self.inputs):
-            if new.step != step_id:
+
+            def diverged(
+                reason: str, index: int = index, step_id: str = step_id, **extra: Any
+            ) -> dict[str, Any]:
                 return {
                     "diverges": True,
                     "at_input": index,
                     "expected_step": step_id,
                     "reached_step": new.step,
                     "path": new.path,
-                    "reason": "path",
+                    "reason": reason,
+                    **extra,
                 }
+
+            if new.step != step_id:
+                return diverged("path")
             try:
                 new.answer(given)
             except AnswerError as exc:
-                return {
-                    "diverges": True,
-                    "at_input": index,
-                    "expected_step": step_id,
-                    "reached_step": new.step,
-                    "path": new.path,
-                    "reason": "answer",
-                    "errors": exc.messages(),
-                }
+                return diverged("answer", errors=exc.messages())
         same = new.path == old_path and new.outcome == self.outcome
         return {
             "diverges": not same,

@@ -25,36 +25,34 @@ MAX_TEMPLATE = 20_000
 MAX_OUTPUT = 50_000
 
 
-def _date(value: Any, locale: str = "fr") -> str:
+def _instant(value: Any) -> Any:
+    """An ISO text as a datetime; anything else as it is."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            return datetime.fromisoformat(value)
         except ValueError:
-            return str(value)
+            return value
+    return value
+
+
+def _date(value: Any, locale: str = "fr") -> str:
+    value = _instant(value)
     if isinstance(value, datetime):
-        return str(format_date(value.date(), format="full", locale=locale))
+        value = value.date()
     if isinstance(value, date):
         return str(format_date(value, format="full", locale=locale))
     return "" if value is None else str(value)
 
 
 def _time(value: Any, locale: str = "fr") -> str:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return str(value)
+    value = _instant(value)
     if isinstance(value, datetime):
         return str(format_time(value, format="short", locale=locale))
     return "" if value is None else str(value)
 
 
 def _datetime(value: Any, locale: str = "fr") -> str:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return str(value)
+    value = _instant(value)
     if isinstance(value, datetime):
         return str(format_datetime(value, format="EEEE d MMMM 'à' HH:mm", locale=locale))
     return "" if value is None else str(value)
