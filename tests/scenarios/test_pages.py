@@ -146,3 +146,22 @@ def test_a_new_account_starts_from_its_trade_template(db):
     version = account.scenarios.get(name="Scénario principal").versions.get()
     assert version.status == Status.DRAFT and version.errors == 0 and version.author is None
     assert version.source == template_source("medical")
+
+
+def test_shared_blocks_from_the_library(personas, alpha):
+    from permanence.scenarios import services
+    from permanence.scenarios.models import Block
+
+    text = (
+        "title: T\nstart: a\nsteps:\n"
+        "  a: {use: cold_caller, with: {company: Cabinet Alpha}}\n"
+    )
+    assert [p.code for p in services.check(text, alpha).problems.errors] == ["unknown_block"]
+    Block.objects.create(name="cold_caller", source=(
+        "params: [company]\nstart: refuse\nsteps:\n"
+        "  refuse: {say: '{{ params.company }} ne répond pas au démarchage.', next: done}\n"
+        "  done: {end: refusal}\n"))
+    result = services.check(text, alpha)
+    assert result.ok, [str(p) for p in result.problems.items]
+    Block.objects.create(name="broken", source="start: [")  # a broken shared block is left out, not fatal
+    assert services.check(text, alpha).ok

@@ -291,6 +291,7 @@ class Checker:
             if s.kind in model.TERMINAL
             or s.kind in ("transfer", "appointment")
             or any(t not in steps for t in s.successors())  # dangling: reported already, not echoed
+            or (s.kind == "use" and s.enter is None)  # its block is unknown: reported already
         ]
         finishing = set(ends)
         todo = list(ends)
