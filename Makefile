@@ -8,7 +8,8 @@ PORT ?= 8000
 # The pure cores: no Django import, strict typing.
 CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
          src/permanence/directory/rules.py src/permanence/directory/search.py src/permanence/textlists.py \
-         src/permanence/scenarios/engine
+         src/permanence/scenarios/engine src/permanence/calls/lifecycle.py \
+         src/permanence/calls/distribution.py src/permanence/calls/simulator.py
 
 .PHONY: demo test lint bench install serve clean messages
 

@@ -12,6 +12,9 @@ CORES = [
     "permanence/directory/rules.py",
     "permanence/directory/search.py",
     "permanence/textlists.py",
+    "permanence/calls/lifecycle.py",
+    "permanence/calls/distribution.py",
+    "permanence/calls/simulator.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")
