@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "permanence.accounts",
     "permanence.directory",
     "permanence.scenarios",
+    "permanence.calls",
     "permanence.contacts",
     "permanence.audit",
     "permanence.portal",

@@ -1,0 +1,175 @@
+"""Calls, their immutable events, the messages they produce, and each secretary's desk status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from permanence.accounts.models import Account
+from permanence.calls import lifecycle
+
+
+class Call(models.Model):
+    """One call. Its truth is its events (CallEvent); the fields below are kept in step for queries."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("Inbound")
+        OUTBOUND = "outbound", _("Outbound")
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="calls"
+    )
+    called = models.CharField(_("number called"), max_length=20)
+    caller = models.CharField(_("caller's number"), max_length=20, blank=True)  # empty: withheld
+    direction = models.CharField(
+        _("direction"), max_length=8, choices=Direction.choices, default=Direction.INBOUND
+    )
+    training = models.BooleanField(_("training"), default=False)
+    external_id = models.CharField(_("telephony id"), max_length=80, blank=True)
+    state = models.CharField(
+        _("state"),
+        max_length=16,
+        default=lifecycle.State.NEW,
+        choices=[(s.value, s.value) for s in lifecycle.State],
+    )
+    arrived_at = models.DateTimeField(_("arrived"), null=True, blank=True, db_index=True)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    secretary = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("secretary"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="calls",
+    )
+    offered_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    passed_by: Any = models.JSONField(default=list, blank=True)  # secretaries who let the offer lapse
+    run = models.ForeignKey(
+        "scenarios.Run",
+        verbose_name=_("scenario run"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("call")
+        verbose_name_plural = _("calls")
+        ordering = ["-arrived_at", "-pk"]
+        indexes = [models.Index(fields=["state", "arrived_at"], name="call_state_arrived")]
+
+    def __str__(self) -> str:
+        return f"{self.account} ← {self.caller or '?'} ({self.state})"
+
+    def summary(self) -> lifecycle.Summary:
+        return lifecycle.fold(e.as_core() for e in self.events.order_by("seq"))
+
+
+class CallEvent(models.Model):
+    """An event of a call's life: appended in order, never changed or deleted."""
+
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=24, choices=[(k.value, k.value) for k in lifecycle.Kind])
+    at = models.DateTimeField()
+    secretary = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    detail: Any = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("call event")
+        verbose_name_plural = _("call events")
+        ordering = ["call", "seq"]
+        constraints = [models.UniqueConstraint(fields=["call", "seq"], name="call_event_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}#{self.seq} {self.kind}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise lifecycle.LifecycleError("call events are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise lifecycle.LifecycleError("call events are never deleted")
+
+    def as_core(self) -> lifecycle.Event:
+        return lifecycle.Event(lifecycle.Kind(self.kind), self.at, self.secretary_id, dict(self.detail))
+
+
+class Message(models.Model):
+    """The call report to send. The dispatch issue sends it; until then it waits, queued."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        TRAINING = "training", _("Training (not sent)")
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="messages"
+    )
+    call = models.ForeignKey(
+        Call, verbose_name=_("call"), null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    recipients: Any = models.JSONField(_("recipients"), default=list)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    urgent = models.BooleanField(_("urgent"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("written by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class DeskStatus(models.TextChoices):
+    OFFLINE = "offline", _("Offline")
+    READY = "ready", _("Ready")
+    PAUSED = "paused", _("Paused")
+    ON_CALL = "on_call", _("On a call")
+    WRAP_UP = "wrap_up", _("Wrap-up")
+
+
+class Desk(models.Model):
+    """A secretary's status at the desk: who may be offered a call, and since when idle."""
+
+    secretary = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="desk")
+    status = models.CharField(
+        _("status"), max_length=10, choices=DeskStatus.choices, default=DeskStatus.OFFLINE
+    )
+    reason = models.CharField(_("pause reason"), max_length=80, blank=True)
+    since = models.DateTimeField(_("since"), default=timezone.now)
+    idle_since = models.DateTimeField(_("idle since"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("desk")
+        verbose_name_plural = _("desks")
+
+    def __str__(self) -> str:
+        return f"{self.secretary} · {self.status}"

@@ -1,0 +1,281 @@
+"""Named actions on calls: each appends lifecycle events (checked by the core) in one transaction.
+
+The telephony adapter reports arrivals, hang-ups and transfer results; the desk
+accepts offers, transfers, ends and wraps up; ``dispatch`` offers waiting calls
+to ready secretaries and takes back offers left unanswered. Offers reach the
+secretary's page through the channel layer (group ``desk.<user id>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from permanence.accounts.models import Account
+from permanence.accounts.phones import try_normalize
+from permanence.calls import distribution, lifecycle
+from permanence.calls.lifecycle import Kind, State
+from permanence.calls.models import Call, CallEvent, Desk, DeskStatus
+from permanence.users.models import Role, Training, User
+
+OFFER_SECONDS = getattr(settings, "DESK_OFFER_SECONDS", 15)
+WAITING = (State.QUEUED,)
+
+
+class CallError(Exception):
+    """An action refused (wrong state, not this secretary's call...)."""
+
+
+def desk_group(user_id: int) -> str:
+    return f"desk.{user_id}"
+
+
+def notify(user_id: int, payload: dict[str, Any]) -> None:
+    """Send ``payload`` to the secretary's open desk pages (none open: nothing happens)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(desk_group(user_id), {"type": "desk.event", "payload": payload})
+
+
+def record(
+    call: Call, kind: Kind, *, at: datetime | None = None, secretary: User | None = None, **detail: Any
+) -> CallEvent:
+    """Append one event to a locked call; the core refuses an impossible one."""
+    at = at or timezone.now()
+    if call.last_event_at and at < call.last_event_at:
+        at = call.last_event_at  # clocks of several processes: never go back
+    summary = call.summary()
+    try:
+        lifecycle.apply(summary, lifecycle.Event(kind, at, secretary.pk if secretary else None, detail))
+    except lifecycle.LifecycleError as exc:
+        raise CallError(str(exc)) from None
+    event = CallEvent.objects.create(
+        call=call, seq=call.events.count() + 1, kind=kind, at=at, secretary=secretary, detail=detail
+    )
+    call.state = summary.state
+    call.arrived_at, call.answered_at, call.ended_at = (
+        summary.arrived_at,
+        summary.answered_at,
+        summary.ended_at,
+    )
+    call.last_event_at = at
+    if kind is Kind.ANSWERED:
+        call.secretary = secretary
+    call.save()
+    return event
+
+
+def _locked(call: Call | int) -> Call:
+    return Call.objects.select_for_update().get(pk=call.pk if isinstance(call, Call) else call)
+
+
+@transaction.atomic
+def call_arrived(
+    called: str,
+    caller: str | None,
+    *,
+    account: Account | None = None,
+    training: bool = False,
+    external_id: str = "",
+    at: datetime | None = None,
+) -> Call:
+    """A call rings: find its account by the number called, and queue it."""
+    region = settings.PHONE_DEFAULT_REGION
+    called_e164 = try_normalize(called, region) or called
+    if account is None:
+        account = Account.objects.filter(
+            numbers__number=called_e164, numbers__released_at__isnull=True
+        ).first()
+        if account is None:
+            raise CallError(f"no account answers {called}")
+    call = Call.objects.create(
+        account=account,
+        called=called_e164,
+        caller=try_normalize(caller, region) or "",
+        training=training,
+        external_id=external_id,
+    )
+    record(call, Kind.ARRIVED, at=at)
+    record(call, Kind.QUEUED, at=at)
+    return call
+
+
+def set_status(secretary: User, status: str, reason: str = "") -> Desk:
+    if status not in DeskStatus.values or status in (DeskStatus.ON_CALL, DeskStatus.WRAP_UP):
+        raise CallError(f"cannot set the status {status!r} by hand")
+    with transaction.atomic():
+        desk, _ = Desk.objects.select_for_update().get_or_create(secretary=secretary)
+        busy = Call.objects.filter(
+            secretary=secretary, state__in=[State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP]
+        ).exists()
+        if busy and status != DeskStatus.OFFLINE:
+            raise CallError("finish the current call first")
+        now = timezone.now()
+        if status == DeskStatus.READY and desk.status != DeskStatus.READY:
+            desk.idle_since = now
+        desk.status, desk.reason, desk.since = status, reason[:80] if status == DeskStatus.PAUSED else "", now
+        desk.save()
+    if status != DeskStatus.READY:
+        _take_back_offers(secretary)
+    dispatch()
+    return desk
+
+
+def _take_back_offers(secretary: User) -> None:
+    for call_id in Call.objects.filter(offered_to=secretary, state=State.OFFERED).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            call = _locked(call_id)
+            if call.state == State.OFFERED and call.offered_to_id == secretary.pk:
+                _lapse(call, Kind.OFFER_DECLINED)
+
+
+def _lapse(call: Call, kind: Kind, at: datetime | None = None) -> None:
+    passed = list(call.passed_by)
+    if call.offered_to_id and call.offered_to_id not in passed:
+        passed.append(call.offered_to_id)
+    user_id = call.offered_to_id
+    record(call, kind, at=at, secretary=call.offered_to)
+    call.passed_by, call.offered_to, call.offer_expires_at = passed, None, None
+    call.save(update_fields=["passed_by", "offered_to", "offer_expires_at"])
+    if user_id:
+        notify(user_id, {"type": "offer_withdrawn", "call": call.pk})
+
+
+def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
+    """Take back lapsed offers, then offer waiting calls to ready secretaries."""
+    now = now or timezone.now()
+    for call_id in Call.objects.filter(state=State.OFFERED, offer_expires_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            call = _locked(call_id)
+            if call.state == State.OFFERED and call.offer_expires_at and call.offer_expires_at <= now:
+                _lapse(call, Kind.OFFER_EXPIRED, now)
+    waiting = [
+        distribution.Waiting(c.pk, c.account_id, c.arrived_at or now, frozenset(c.passed_by))
+        for c in Call.objects.filter(state__in=WAITING).only("pk", "account_id", "arrived_at", "passed_by")
+    ]
+    if not waiting:
+        return []
+    offered_to = set(Call.objects.filter(state=State.OFFERED).values_list("offered_to_id", flat=True))
+    desks = Desk.objects.filter(
+        status=DeskStatus.READY, secretary__is_active=True, secretary__role=Role.SECRETARY
+    ).exclude(secretary_id__in=offered_to)
+    trainings: dict[int, set[int]] = {}
+    for secretary_id, account_id in Training.objects.filter(secretary__desk__in=desks).values_list(
+        "secretary_id", "account_id"
+    ):
+        trainings.setdefault(secretary_id, set()).add(account_id)
+    agents = [
+        distribution.Agent(d.secretary_id, True, frozenset(trainings.get(d.secretary_id, ())), d.idle_since)
+        for d in desks
+    ]
+    made = []
+    for call_id, secretary_id in distribution.assign(waiting, agents):
+        with transaction.atomic():
+            call = _locked(call_id)
+            if call.state != State.QUEUED:
+                continue
+            secretary = User.objects.get(pk=secretary_id)
+            record(call, Kind.OFFERED, at=now, secretary=secretary)
+            call.offered_to, call.offer_expires_at = secretary, now + timedelta(seconds=OFFER_SECONDS)
+            call.save(update_fields=["offered_to", "offer_expires_at"])
+        notify(secretary_id, offer_payload(call))
+        made.append((call_id, secretary_id))
+    return made
+
+
+def offer_payload(call: Call) -> dict[str, Any]:
+    return {
+        "type": "offer",
+        "call": call.pk,
+        "account": call.account.name,
+        "account_slug": call.account.slug,
+        "caller": call.caller,
+        "training": call.training,
+        "expires_at": call.offer_expires_at.isoformat() if call.offer_expires_at else None,
+    }
+
+
+@transaction.atomic
+def accept(call: Call | int, secretary: User) -> Call:
+    call = _locked(call)
+    if call.state != State.OFFERED or call.offered_to_id != secretary.pk:
+        raise CallError("this call is not offered to you (any more)")
+    record(call, Kind.ANSWERED, secretary=secretary)
+    call.offered_to, call.offer_expires_at = None, None
+    call.save(update_fields=["offered_to", "offer_expires_at"])
+    Desk.objects.filter(secretary=secretary).update(status=DeskStatus.ON_CALL, since=timezone.now())
+    return call
+
+
+@transaction.atomic
+def caller_hung_up(call: Call | int, at: datetime | None = None) -> Call:
+    call = _locked(call)
+    if call.state in (State.DONE, State.ABANDONED, State.WRAP_UP):
+        return call  # already over: a late signal from the telephony
+    offered = call.offered_to_id if call.state == State.OFFERED else None
+    record(call, Kind.CALLER_HUNG_UP, at=at)
+    if offered:
+        call.offered_to, call.offer_expires_at = None, None
+        call.save(update_fields=["offered_to", "offer_expires_at"])
+        transaction.on_commit(lambda: notify(offered, {"type": "offer_withdrawn", "call": call.pk}))
+    if call.state == State.WRAP_UP and call.secretary_id:
+        Desk.objects.filter(secretary_id=call.secretary_id).update(status=DeskStatus.WRAP_UP)
+        secretary_id = call.secretary_id
+        transaction.on_commit(lambda: notify(secretary_id, {"type": "caller_hung_up", "call": call.pk}))
+    return call
+
+
+def _own(call: Call | int, secretary: User, states: Iterable[State]) -> Call:
+    call = _locked(call)
+    if call.secretary_id != secretary.pk or call.state not in tuple(states):
+        raise CallError("this is not your call, or not at this point")
+    return call
+
+
+@transaction.atomic
+def request_transfer(call: Call | int, secretary: User, to: str, mode: str = "announced") -> Call:
+    call = _own(call, secretary, (State.TALKING, State.ON_HOLD))
+    record(call, Kind.TRANSFER_REQUESTED, secretary=secretary, to=to, mode=mode)
+    return call
+
+
+@transaction.atomic
+def transfer_result(call: Call | int, result: str, secretary: User | None = None) -> Call:
+    call = _locked(call)
+    if call.state != State.TRANSFERRING:
+        raise CallError("no transfer in progress")
+    record(call, Kind.TRANSFER_RESULT, secretary=secretary, result=result)
+    if call.state == State.WRAP_UP and call.secretary_id:
+        Desk.objects.filter(secretary_id=call.secretary_id).update(status=DeskStatus.WRAP_UP)
+    return call
+
+
+@transaction.atomic
+def end_call(call: Call | int, secretary: User) -> Call:
+    call = _own(call, secretary, (State.TALKING, State.ON_HOLD, State.TRANSFERRING))
+    record(call, Kind.ENDED, secretary=secretary)
+    Desk.objects.filter(secretary=secretary).update(status=DeskStatus.WRAP_UP, since=timezone.now())
+    return call
+
+
+@transaction.atomic
+def wrap_up(call: Call | int, secretary: User, outcome: str = "") -> Call:
+    call = _own(call, secretary, (State.WRAP_UP,))
+    record(call, Kind.WRAPPED_UP, secretary=secretary, outcome=outcome)
+    call.outcome = outcome[:20]
+    call.save(update_fields=["outcome"])
+    now = timezone.now()
+    Desk.objects.filter(secretary=secretary).update(status=DeskStatus.READY, since=now, idle_since=now)
+    transaction.on_commit(dispatch)
+    return call

@@ -1,0 +1,126 @@
+"""Calls through the database: events appended and immutable, offers to trained secretaries only."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from factories import make_user
+from permanence.calls import services
+from permanence.calls.lifecycle import LifecycleError
+from permanence.calls.models import Call, CallEvent, Desk
+from permanence.users.models import Role, Training
+
+
+@pytest.fixture
+def desks(personas, alpha, beta):
+    second = make_user("secretary2", Role.SECRETARY)
+    Training.objects.create(secretary=second, account=alpha)
+    for name in ("secretary", "secretary_beta"):
+        services.set_status(personas[name], "ready")
+    services.set_status(second, "ready")
+    return {
+        "secretary": personas["secretary"],
+        "secretary2": second,
+        "secretary_beta": personas["secretary_beta"],
+    }
+
+
+def kinds(call):
+    return list(call.events.order_by("seq").values_list("kind", flat=True))
+
+
+def test_call_is_offered_only_to_a_trained_ready_secretary(desks, alpha):
+    call = services.call_arrived("01 45 00 00 01", "06 11 11 11 11")
+    assert call.account == alpha and call.caller == "+33611111111"
+    offers = services.dispatch()
+    assert len(offers) == 1 and offers[0][1] in (desks["secretary"].pk, desks["secretary2"].pk)
+    assert offers[0][1] != desks["secretary_beta"].pk
+    call.refresh_from_db()
+    assert call.state == "offered" and kinds(call) == ["arrived", "queued", "offered"]
+
+
+def test_the_longest_idle_secretary_first_and_a_lapsed_offer_goes_to_the_next(desks):
+    Desk.objects.filter(secretary=desks["secretary2"]).update(idle_since=timezone.now() - timedelta(hours=1))
+    call = services.call_arrived("01 45 00 00 01", None)
+    assert services.dispatch() == [(call.pk, desks["secretary2"].pk)]
+    later = timezone.now() + timedelta(seconds=services.OFFER_SECONDS + 1)
+    assert services.dispatch(later) == [(call.pk, desks["secretary"].pk)]
+    call.refresh_from_db()
+    assert kinds(call) == ["arrived", "queued", "offered", "offer_expired", "offered"]
+    assert call.passed_by == [desks["secretary2"].pk]
+
+
+def test_accept_talk_transfer_refused_end_and_wrap_up(desks):
+    call = services.call_arrived("01 45 00 00 01", "0611111111")
+    [(_, secretary_id)] = services.dispatch()
+    secretary = desks["secretary"] if secretary_id == desks["secretary"].pk else desks["secretary2"]
+    other = desks["secretary2"] if secretary is desks["secretary"] else desks["secretary"]
+    with pytest.raises(services.CallError):
+        services.accept(call, other)
+    services.accept(call, secretary)
+    assert Desk.objects.get(secretary=secretary).status == "on_call"
+    services.request_transfer(call, secretary, "anne-alphonse", "announced")
+    services.transfer_result(call, "refused", secretary)
+    services.end_call(call, secretary)
+    assert Desk.objects.get(secretary=secretary).status == "wrap_up"
+    services.wrap_up(call, secretary, "message")
+    call.refresh_from_db()
+    assert kinds(call) == [
+        "arrived",
+        "queued",
+        "offered",
+        "answered",
+        "transfer_requested",
+        "transfer_result",
+        "ended",
+        "wrapped_up",
+    ]
+    assert call.state == "done" and call.outcome == "message" and call.secretary == secretary
+    assert Desk.objects.get(secretary=secretary).status == "ready"
+    times = list(call.events.order_by("seq").values_list("at", flat=True))
+    assert times == sorted(times)
+    summary = call.summary()
+    assert summary.transfers[0]["result"] == "refused" and summary.wait_seconds >= 0
+
+
+def test_caller_hanging_up_while_queued_is_abandoned(db, alpha):
+    start = timezone.now()
+    call = services.call_arrived("01 45 00 00 01", "0611111111", at=start)
+    services.caller_hung_up(call, at=start + timedelta(seconds=42))
+    call.refresh_from_db()
+    assert call.state == "abandoned" and call.summary().wait_seconds == 42
+    services.caller_hung_up(call)  # a late duplicate signal changes nothing
+    assert kinds(call) == ["arrived", "queued", "caller_hung_up"]
+
+
+def test_events_are_never_changed_or_deleted(db, alpha):
+    call = services.call_arrived("01 45 00 00 01", None)
+    event = call.events.first()
+    event.kind = "answered"
+    with pytest.raises(LifecycleError):
+        event.save()
+    with pytest.raises(LifecycleError):
+        event.delete()
+    assert CallEvent.objects.filter(call=call).count() == 2
+
+
+def test_impossible_actions_are_refused(desks):
+    call = services.call_arrived("01 45 00 00 01", None)
+    with pytest.raises(services.CallError):
+        services.end_call(call, desks["secretary"])
+    with pytest.raises(services.CallError):
+        services.call_arrived("09 99 99 99 99", None)  # no account has this number
+    with pytest.raises(services.CallError):
+        services.set_status(desks["secretary"], "on_call")
+    assert Call.objects.count() == 1
+
+
+def test_a_secretary_going_on_pause_gives_back_her_offer(desks):
+    call = services.call_arrived("01 45 00 00 01", None)
+    [(_, secretary_id)] = services.dispatch()
+    holder = desks["secretary"] if secretary_id == desks["secretary"].pk else desks["secretary2"]
+    other = desks["secretary2"] if holder is desks["secretary"] else desks["secretary"]
+    services.set_status(holder, "paused", "café")
+    call.refresh_from_db()
+    assert call.offered_to == other and "offer_declined" in kinds(call)
