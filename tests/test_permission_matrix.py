@@ -104,6 +104,19 @@ ROUTES = [
       denied_for={"secretary": 404, "client_user": 404}),
     R("scenario_action", "/a/{a}/scenarios/{s}/v/1/new_version", {"admin", "assistant"}, method="POST",
       ok=302),
+    # the desk: {call} is a call of Alpha answered by "secretary"; {offer} one offered to her
+    R("desk", "/desk/", STAFF, scoped=False, denied=404, ok_for={"secretary": 302}),  # to her live call
+    R("desk_status", "/desk/status", STAFF, method="POST", scoped=False, denied=404, ok=302,
+      body={"status": "paused", "reason": "café"}),
+    R("desk_training", "/desk/training", {"admin", "assistant", "secretary"}, method="POST", ok=302,
+      denied=404, body={"account": "alpha"}),
+    R("desk_call", "/desk/calls/{call}/", {"secretary"}, denied=404),
+    R("desk_accept", "/desk/calls/{offer}/accept", STAFF, method="POST", scoped=False, denied=404, ok=302),
+    R("desk_transfer", "/desk/calls/{call}/transfer", {"secretary"}, method="POST", denied=404, ok=302),
+    R("desk_finish", "/desk/calls/{call}/finish", {"secretary"}, method="POST", denied=404, ok=302,
+      body={"force": "1", "send": "1", "subject": "Essai", "body": "Texte", "recipients": "a@example.fr"}),
+    R("desk_remark", "/desk/calls/{call}/remark", {"secretary"}, method="POST", denied=404, ok=302,
+      body={"step": "welcome", "text": "Trop long"}),
     # API
     R("api:list_accounts", "/api/v1/accounts", EVERYONE, scoped=False, api=True),
     R("api:get_account", "/api/v1/accounts/{a}", REACHES_ALPHA, api=True),
@@ -140,7 +153,9 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     contact_a = Contact.objects.filter(account=alpha).first()
     contact_b = Contact.objects.filter(account=beta).first()
     scenario_a, scenario_b = _scenarios(alpha, beta)
-    path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk)
+    call, offer = _calls(alpha)
+    path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
+                             call=call.pk, offer=offer.pk)
     if route.method == "GET":
         return client.get(path)
     if route.api:
@@ -167,6 +182,32 @@ def _scenarios(alpha: Any, beta: Any) -> tuple[Any, Any]:
                                                source=template_source("legal"), digest="x")
         made.append(scenario)
     return made[0], made[1]
+
+
+def _calls(alpha: Any) -> tuple[Any, Any]:
+    """A training call of Alpha answered by "secretary", and a call offered to her."""
+    from django.db import transaction
+
+    from permanence.calls import services
+    from permanence.calls.lifecycle import Kind
+    from permanence.calls.models import Call
+    from permanence.users.models import User
+
+    secretary = User.objects.get(username="secretary")
+    answered = Call.objects.filter(secretary=secretary).first()
+    if answered is None:
+        with transaction.atomic():
+            answered = services.call_arrived("01 45 00 00 01", None, account=alpha, training=True)
+            services.record(answered, Kind.OFFERED, secretary=secretary)
+            services.record(answered, Kind.ANSWERED, secretary=secretary)
+    offered = Call.objects.filter(offered_to=secretary).first()
+    if offered is None:
+        offered = services.call_arrived("01 45 00 00 01", "0611111111", account=alpha)
+        with transaction.atomic():
+            services.record(offered, Kind.OFFERED, secretary=secretary)
+            offered.offered_to = secretary
+            offered.save()
+    return answered, offered
 
 
 CASES = [(route, persona) for route in ROUTES for persona in PERSONAS]
@@ -201,7 +242,7 @@ def test_matrix(route: Route, persona: str, personas: dict[str, Any], alpha: Any
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method}-{r.path}" for r in ROUTES])
-def test_anonymous_is_refused(route: Route, alpha: Any, beta: Any):
+def test_anonymous_is_refused(route: Route, personas: dict[str, Any], alpha: Any, beta: Any):
     audit_before = AuditEvent.objects.count()
     response = _request(Client(), route, alpha, beta)
     if route.api:

@@ -41,6 +41,7 @@ class Perm(enum.StrEnum):
     EDIT_SCENARIOS = "edit_scenarios"  # write, review, send for approval, test drafts
     APPROVE_SCENARIOS = "approve_scenarios"  # the client's approval, or a change request
     REMARK_SCENARIOS = "remark_scenarios"  # feedback from the desk on a step
+    USE_DESK = "use_desk"  # take calls, and training calls on the accounts within reach
 
 
 _ALL = frozenset(Perm)
@@ -58,10 +59,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_SCENARIOS,
             Perm.EDIT_SCENARIOS,
             Perm.REMARK_SCENARIOS,
+            Perm.USE_DESK,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
-                               Perm.VIEW_SCENARIOS, Perm.REMARK_SCENARIOS}),
+                               Perm.VIEW_SCENARIOS, Perm.REMARK_SCENARIOS, Perm.USE_DESK}),
     Role.CLIENT_ADMIN: frozenset(
         {
             Perm.VIEW_ACCOUNT,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("permanence.portal.urls")),
     path("", include("permanence.scenarios.urls")),
+    path("", include("permanence.calls.urls")),
 ]
 
 handler403 = "permanence.portal.views._forbidden"

@@ -258,6 +258,11 @@ def transfer_result(call: Call | int, result: str, secretary: User | None = None
     record(call, Kind.TRANSFER_RESULT, secretary=secretary, result=result)
     if call.state == State.WRAP_UP and call.secretary_id:
         Desk.objects.filter(secretary_id=call.secretary_id).update(status=DeskStatus.WRAP_UP)
+    if secretary is None and call.secretary_id:  # told by the telephony: the desk page applies it
+        secretary_id = call.secretary_id
+        transaction.on_commit(
+            lambda: notify(secretary_id, {"type": "transfer_result", "call": call.pk, "result": result})
+        )
     return call
 
 

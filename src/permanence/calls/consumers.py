@@ -1,0 +1,34 @@
+"""The desk's WebSocket: call offers and call updates pushed to the secretary's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from permanence.calls.services import desk_group
+from permanence.policy import Perm, has_perm
+
+
+class DeskConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """One per open desk page. Sends what ``services.notify`` puts in the secretary's group."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not has_perm(user, Perm.USE_DESK):
+            await self.close(code=4403)
+            return
+        self.group = desk_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "sent": content.get("sent")})
+
+    async def desk_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])

@@ -1,0 +1,330 @@
+"""The secretary's desk: status, offers, the call screen (screen pop, scenario run, draft), training calls."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from permanence import policy
+from permanence.accounts.models import Account
+from permanence.calls import services, telephony
+from permanence.calls.lifecycle import Kind, State
+from permanence.calls.models import Call, Desk, DeskStatus, Message
+from permanence.contacts.models import Contact, ContactNumber
+from permanence.directory import search
+from permanence.policy import Perm
+from permanence.portal.access import member_required
+from permanence.scenarios import environment
+from permanence.scenarios import services as scenario_services
+from permanence.scenarios.engine import checker
+from permanence.scenarios.engine.runtime import AnswerError
+from permanence.scenarios.engine.runtime import Run as Engine
+from permanence.scenarios.models import Run, Status
+
+LIVE = (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP)
+
+
+def _desk_user(request: HttpRequest) -> Any:
+    if not policy.has_perm(request.user, Perm.USE_DESK):
+        raise Http404
+    return request.user
+
+
+def _my_call(request: HttpRequest, pk: int) -> Call:
+    user = _desk_user(request)
+    try:
+        return Call.objects.select_related("account").get(pk=pk, secretary=user)
+    except Call.DoesNotExist:
+        raise Http404 from None
+
+
+@member_required
+@require_GET
+def desk(request: HttpRequest) -> HttpResponse:
+    user = _desk_user(request)
+    current = Call.objects.filter(secretary=user, state__in=LIVE).first()
+    if current is not None:
+        return redirect("desk_call", current.pk)
+    desk_row, _created = Desk.objects.get_or_create(secretary=user)
+    offer = Call.objects.filter(offered_to=user, state=State.OFFERED).select_related("account").first()
+    trained = policy.visible_accounts(user).filter(scenarios__versions__status=Status.PUBLISHED).distinct()
+    return render(
+        request,
+        "desk/desk.html",
+        {
+            "desk": desk_row,
+            "offer": offer,
+            "statuses": DeskStatus,
+            "training_accounts": trained,
+            "today": Call.objects.filter(secretary=user, answered_at__date=timezone.localdate()).count(),
+        },
+    )
+
+
+@member_required
+@require_POST
+def desk_status(request: HttpRequest) -> HttpResponse:
+    user = _desk_user(request)
+    try:
+        services.set_status(user, request.POST.get("status", ""), request.POST.get("reason", ""))
+    except services.CallError as exc:
+        messages.error(request, str(exc))
+    return redirect("desk")
+
+
+@member_required
+@require_POST
+def desk_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _desk_user(request)
+    try:
+        call = services.accept(pk, user)
+    except (services.CallError, Call.DoesNotExist):
+        messages.error(request, _("This call is no longer offered to you."))
+        return redirect("desk")
+    return redirect("desk_call", call.pk)
+
+
+@member_required
+@require_POST
+def desk_training(request: HttpRequest) -> HttpResponse:
+    """A training call on an account within reach: the real scenario, no KPI, no message sent."""
+    user = _desk_user(request)
+    try:
+        account = policy.visible_accounts(user).get(slug=request.POST.get("account", ""))
+    except Account.DoesNotExist:
+        raise Http404 from None
+    number = account.numbers.filter(released_at__isnull=True).values_list("number", flat=True).first()
+    if number is None:
+        messages.error(request, _("This account has no number."))
+        return redirect("desk")
+    with transaction.atomic():
+        call = services.call_arrived(
+            number, request.POST.get("caller") or None, account=account, training=True
+        )
+        call = Call.objects.select_for_update().get(pk=call.pk)
+        services.record(call, Kind.OFFERED, secretary=user)
+        services.record(call, Kind.ANSWERED, secretary=user)
+    return redirect("desk_call", call.pk)
+
+
+def _run(call: Call, user: Any) -> tuple[Engine | None, Run | None, Any]:
+    """The call's scenario run (created on first view, pinned to the version then in service)."""
+    account = call.account
+    stored = Run.objects.filter(pk=call.run_id).select_related("version").first() if call.run_id else None
+    version = stored.version if stored else None
+    if version is None:
+        version = account.scenarios.filter(versions__status=Status.PUBLISHED).first() or None
+        version = version.published if version else None
+    if version is None:
+        return None, None, None
+    parsed = checker.check(version.source, environment.account_info(account)).scenario
+    env = environment.environment(
+        account, call.arrived_at, caller=call.caller or None, called=call.called, agent=user.first_name
+    )
+    if stored is None:
+        engine = Engine.start(parsed, env, version=version.digest)
+        stored = Run.objects.create(version=version, agent=user, test=call.training, state=engine.to_json())
+        call.run = stored
+        call.save(update_fields=["run"])
+        return engine, stored, env
+    try:
+        return Engine.from_json(parsed, env, stored.state), stored, env
+    except (AnswerError, KeyError, IndexError, TypeError):
+        return Engine.start(parsed, env, version=version.digest), stored, env
+
+
+def _given(request: HttpRequest, screen: dict[str, Any]) -> dict[str, Any]:
+    kind = screen.get("kind")
+    if kind in ("transfer", "appointment"):
+        return {"result": request.POST.get("result", ""), "slot": request.POST.get("slot", "")}
+    if kind == "lookup":
+        return {"person": request.POST.get("person") or None}
+    if kind == "ask":
+        return {f["name"]: request.POST.get(f["name"], "") for f in screen.get("fields", [])}
+    return {}
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
+    call = _my_call(request, pk)
+    user = request.user
+    engine, stored, env = _run(call, user)
+    errors: dict[str, str] = {}
+    query = request.POST.get("q", "").strip()[:100] if request.POST.get("search") else ""
+    if engine is not None and stored is not None and request.method == "POST" and not query:
+        screen = engine.screen()
+        if request.POST.get("back"):
+            with contextlib.suppress(AnswerError):
+                engine.back()
+        elif call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP):
+            given = _given(request, screen)
+            try:
+                engine.answer(given)
+                if screen.get("kind") == "transfer":
+                    _transfer_done(call, user, screen, given["result"])
+            except AnswerError as exc:
+                errors = exc.messages(_)
+            except services.CallError as exc:
+                messages.error(request, str(exc))
+        stored.state = engine.to_json()
+        stored.outcome = (engine.outcome or {}).get("kind", "")
+        stored.save(update_fields=["state", "outcome", "updated"])
+        if not errors:
+            return redirect("desk_call", call.pk)
+    call.refresh_from_db()
+    screen = engine.screen() if engine else {}
+    matches: list[search.Match] = []
+    if query and screen.get("kind") == "lookup":
+        matches = search.search(
+            environment.directory_entries(call.account),
+            query,
+            by=screen["by"],
+            service=screen.get("service", ""),
+        )
+    return render(
+        request,
+        "desk/call.html",
+        {
+            "call": call,
+            "account": call.account,
+            "screen": screen,
+            "errors": errors,
+            "draft": engine.report() if engine else {"to": [], "subject": "", "body": ""},
+            "query": query,
+            "matches": matches,
+            "people": sorted(((r, p.name) for r, p in env.people.items()), key=lambda i: i[1]) if env else [],
+            "status": call.account.opening_status(),
+            "caller": _caller_card(call),
+            "history": _history(call),
+            "version": stored.version if stored else None,
+            "recipients": _recipients(engine),
+            "can_remark": policy.has_perm(user, Perm.REMARK_SCENARIOS),
+        },
+    )
+
+
+def _transfer_done(call: Call, user: Any, screen: dict[str, Any], result: str) -> None:
+    """Record the transfer's result told by the secretary (announced) or by the telephony."""
+    call.refresh_from_db()
+    if call.state in (State.TALKING, State.ON_HOLD):  # she reports it without having used the button
+        services.request_transfer(
+            call, user, (screen.get("person") or {}).get("ref", ""), screen.get("mode", "announced")
+        )
+        call.refresh_from_db()
+    if call.state == State.TRANSFERRING:
+        services.transfer_result(call, result, user)
+
+
+def _caller_card(call: Call) -> list[Contact]:
+    if not call.caller:
+        return []
+    ids = ContactNumber.objects.filter(account=call.account, number=call.caller).values("contact_id")
+    return list(Contact.objects.filter(account=call.account, pk__in=ids))
+
+
+def _history(call: Call) -> list[Call]:
+    if not call.caller:
+        return []
+    return list(
+        Call.objects.filter(account=call.account, caller=call.caller, training=False)
+        .exclude(pk=call.pk)
+        .order_by("-arrived_at")[:5]
+    )
+
+
+def _recipients(engine: Engine | None) -> str:
+    if engine is None or not engine.outcome:
+        return ""
+    emails = [r.get("email") or r.get("name", "") for r in engine.outcome.get("recipients", [])]
+    return ", ".join(e for e in emails if e)
+
+
+@member_required
+@require_POST
+def desk_transfer(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start the transfer of the current step: announced (talk first) or blind."""
+    call = _my_call(request, pk)
+    engine, _stored, _env = _run(call, request.user)
+    screen = engine.screen() if engine else {}
+    if screen.get("kind") != "transfer" or not screen.get("person"):
+        messages.error(request, _("There is no transfer to make at this step."))
+        return redirect("desk_call", call.pk)
+    try:
+        services.request_transfer(
+            call, request.user, screen["person"]["ref"], screen.get("mode", "announced")
+        )
+    except services.CallError as exc:
+        messages.error(request, str(exc))
+        return redirect("desk_call", call.pk)
+    adapter = telephony.current()
+    if adapter is not None and not call.training:
+        adapter.transfer(call, screen.get("number", ""), screen.get("mode", "announced"))
+    return redirect("desk_call", call.pk)
+
+
+@member_required
+@require_POST
+def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the message (queued for dispatch; training: kept, not sent), end the call, wrap up."""
+    call = _my_call(request, pk)
+    user = request.user
+    engine, stored, _env = _run(call, user)
+    outcome = (engine.outcome or {}) if engine else {}
+    if engine is not None and engine.step is not None and not request.POST.get("force"):
+        messages.error(request, _("The scenario has not reached an outcome yet."))
+        return redirect("desk_call", call.pk)
+    subject = request.POST.get("subject", "").replace("\x00", "").strip()[:300]
+    body = request.POST.get("body", "").replace("\x00", "").strip()
+    recipients = [
+        r.strip() for r in request.POST.get("recipients", "").replace(";", ",").split(",") if r.strip()
+    ]
+    send = request.POST.get("send") == "1"
+    with transaction.atomic():
+        if send:
+            if not subject or not body:
+                messages.error(request, _("The message needs a subject and a text."))
+                return redirect("desk_call", call.pk)
+            Message.objects.create(
+                account=call.account,
+                call=call,
+                recipients=recipients[:20],
+                subject=subject,
+                body=body,
+                urgent=request.POST.get("urgent") == "1",
+                author=user,
+                status=Message.Status.TRAINING if call.training else Message.Status.QUEUED,
+            )
+        if call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING):
+            services.end_call(call, user)
+            adapter = telephony.current()
+            if adapter is not None:
+                adapter.hang_up(call)
+        services.wrap_up(call, user, str(outcome.get("kind", "")))
+    messages.success(request, _("Call finished.") + (" " + _("Message queued.") if send else ""))
+    return redirect("desk")
+
+
+@member_required
+@require_POST
+def desk_remark(request: HttpRequest, pk: int) -> HttpResponse:
+    call = _my_call(request, pk)
+    _engine, stored, _env = _run(call, request.user)
+    if stored is None:
+        raise Http404
+    try:
+        scenario_services.remark(
+            stored.version, request.user, request.POST.get("step", ""), request.POST.get("text", "")
+        )
+        messages.success(request, _("Thank you: your remark goes to the technical assistants."))
+    except scenario_services.ScenarioError as exc:
+        messages.error(request, str(exc))
+    return redirect("desk_call", call.pk)
