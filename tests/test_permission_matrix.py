@@ -106,6 +106,7 @@ ROUTES = [
       ok=302),
     # the desk: {call} is a call of Alpha answered by "secretary"; {offer} one offered to her
     R("desk", "/desk/", STAFF, scoped=False, denied=404, ok_for={"secretary": 302}),  # to her live call
+    R("desk_poll", "/desk/poll", STAFF, scoped=False, denied=404),
     R("desk_status", "/desk/status", STAFF, method="POST", scoped=False, denied=404, ok=302,
       body={"status": "paused", "reason": "café"}),
     R("desk_training", "/desk/training", {"admin", "assistant", "secretary"}, method="POST", ok=302,

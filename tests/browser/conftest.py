@@ -76,3 +76,14 @@ def sign_in(page: Any, username: str) -> None:
     page.get_by_label("Identifiant").fill(username)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
+
+
+@pytest.fixture
+def second_page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """Another browser, for a second person signed in at the same time."""
+    context = chromium.new_context(base_url=live_server.url, locale="fr-FR",
+                                   viewport={"width": 1366, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

@@ -5,6 +5,7 @@ from permanence.calls import views
 urlpatterns = [
     path("desk/", views.desk, name="desk"),
     path("desk/status", views.desk_status, name="desk_status"),
+    path("desk/poll", views.desk_poll, name="desk_poll"),
     path("desk/training", views.desk_training, name="desk_training"),
     path("desk/calls/<int:pk>/", views.desk_call, name="desk_call"),
     path("desk/calls/<int:pk>/accept", views.desk_accept, name="desk_accept"),

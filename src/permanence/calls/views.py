@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,6 +67,17 @@ def desk(request: HttpRequest) -> HttpResponse:
             "today": Call.objects.filter(secretary=user, answered_at__date=timezone.localdate()).count(),
         },
     )
+
+
+@member_required
+@require_GET
+def desk_poll(request: HttpRequest) -> JsonResponse:
+    """The same news as the WebSocket, for a page whose socket is down (proxy, network)."""
+    user = _desk_user(request)
+    services.dispatch()
+    offer = Call.objects.filter(offered_to=user, state=State.OFFERED).select_related("account").first()
+    live = Call.objects.filter(secretary=user, state__in=LIVE).values_list("pk", flat=True).first()
+    return JsonResponse({"offer": services.offer_payload(offer) if offer else None, "call": live})
 
 
 @member_required

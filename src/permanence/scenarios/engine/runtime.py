@@ -495,7 +495,7 @@ class Run:
         lines.extend(f"• {n}" for n in self.notes)
         caller = context.get("call", {}).get("caller")
         who = self.answers.get("name") or (_display_phone(caller) if caller else "")
-        kind = self.outcome["kind"] if self.outcome else "…"
+        kind = self.outcome["kind"] if self.outcome else "en cours"
         account = context.get("account", {}).get("name") or self.scenario.title
         return {
             "to": [],
