@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CALLS_PER_HOUR ?= 12
 # The pure cores: no Django import, strict typing.
 CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
          src/permanence/directory/rules.py src/permanence/directory/search.py src/permanence/textlists.py \
@@ -28,8 +29,9 @@ demo: install
 	@echo
 	@echo "Permanence is starting on http://$(HOST):$(PORT)/"
 	@echo "  back-office: http://$(HOST):$(PORT)/admin/   API docs: http://$(HOST):$(PORT)/api/v1/docs"
+	@echo "  desk: http://$(HOST):$(PORT)/desk/ (sign in as secretaire, click Disponible: simulated calls arrive)"
 	@echo "  (Ctrl+C to stop)"
-	$(BIN)/permanence serve --host $(HOST) --port $(PORT)
+	$(BIN)/permanence serve --host $(HOST) --port $(PORT) --simulate $(CALLS_PER_HOUR)
 
 test: install lint
 	$(BIN)/pytest

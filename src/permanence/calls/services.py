@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from permanence.accounts.models import Account
-from permanence.accounts.phones import try_normalize
+from permanence.accounts.phones import display, try_normalize
 from permanence.calls import distribution, lifecycle
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, CallEvent, Desk, DeskStatus
@@ -200,7 +200,7 @@ def offer_payload(call: Call) -> dict[str, Any]:
         "call": call.pk,
         "account": call.account.name,
         "account_slug": call.account.slug,
-        "caller": call.caller,
+        "caller": display(call.caller) if call.caller else "",
         "training": call.training,
         "expires_at": call.offer_expires_at.isoformat() if call.offer_expires_at else None,
     }

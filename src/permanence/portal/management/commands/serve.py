@@ -13,9 +13,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--simulate", type=float, default=0.0, metavar="RATE",
+                            help="also simulate incoming calls, RATE per hour and per account (the demo)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from daphne.cli import CommandLineInterface
+
+        if options["simulate"] > 0:
+            from permanence.calls import telephony
+            from permanence.calls.management.commands.simulate import accounts_from
+
+            adapter = telephony.SimulatorAdapter(accounts_from(""), options["simulate"])
+            adapter.start(duration=8 * 3600)
+            self.stdout.write(f"Simulated calls: about {options['simulate']:g} per hour and per account.")
 
         CommandLineInterface().run(
             ["--bind", options["host"], "--port", str(options["port"]), "permanence.asgi:application"]

@@ -1,0 +1,59 @@
+"""The desk's WebSocket: only desk roles connect; an offer reaches the offered secretary's socket."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from permanence.asgi import application
+from permanence.calls import services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def connect(user):
+    from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    def make_session():
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        return session.session_key
+
+    key = await sync_to_async(make_session)()
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/desk/",
+        headers=[
+            (b"cookie", f"sessionid={key}".encode()),
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+        ],
+    )
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+def test_offer_reaches_the_secretary_socket_and_clients_are_refused(personas, alpha, settings):
+    settings.ALLOWED_HOSTS = ["localhost"]
+
+    async def scenario():
+        secretary, connected, _ = await connect(personas["secretary"])
+        assert connected
+        client, connected, code = await connect(personas["client_admin"])
+        assert not connected
+        await sync_to_async(services.set_status)(personas["secretary"], "ready")
+        call = await sync_to_async(services.call_arrived)("01 45 00 00 01", "0611111111")
+        await sync_to_async(services.dispatch)()
+        frame = await secretary.receive_json_from(timeout=3)
+        assert frame["type"] == "offer" and frame["call"] == call.pk and frame["account"] == "Cabinet Alpha"
+        assert frame["caller"] == "06 11 11 11 11"
+        await secretary.send_json_to({"type": "ping", "sent": 1})
+        assert (await secretary.receive_json_from(timeout=3)) == {"type": "pong", "sent": 1}
+        await secretary.disconnect()
+
+    asyncio.run(scenario())
