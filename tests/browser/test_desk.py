@@ -14,7 +14,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def desk_world(personas, alpha, beta):
     from factories import make_user
-
     from permanence.accounts.models import WeeklyHours
     from permanence.directory.models import Collaborator
     from permanence.scenarios.models import ScenarioVersion
@@ -44,7 +43,6 @@ def ready(page: Any, username: str) -> None:
 
 def test_offer_answer_transfer_refused_then_message(page, second_page, personas, alpha, desk_world):
     from browser.conftest import screenshot
-
     from permanence.calls import services
     from permanence.calls.models import Call, CallEvent, Message
 
@@ -84,7 +82,7 @@ def test_offer_answer_transfer_refused_then_message(page, second_page, personas,
     page.keyboard.press("2")  # urgent: no
     page.get_by_role("button", name=re.compile("Suivant")).click()
     page.get_by_test_id("outcome").wait_for()
-    assert "anne@alpha.example" == page.get_by_test_id("recipients").input_value()
+    assert page.get_by_test_id("recipients").input_value() == "anne@alpha.example"
     assert "Rappeler au sujet de l'audience" in page.get_by_test_id("body").input_value()
     screenshot(page, "desk-message")
     page.keyboard.press("Control+Enter")
@@ -95,7 +93,15 @@ def test_offer_answer_transfer_refused_then_message(page, second_page, personas,
     call.refresh_from_db()
     assert call.state == "done" and call.outcome == "message"
     assert list(call.events.values_list("kind", flat=True)) == [
-        "arrived", "queued", "offered", "answered", "transfer_requested", "transfer_result", "ended", "wrapped_up"]
+        "arrived",
+        "queued",
+        "offered",
+        "answered",
+        "transfer_requested",
+        "transfer_result",
+        "ended",
+        "wrapped_up",
+    ]
     # the secretary not trained on Alpha never had its call
     assert not CallEvent.objects.filter(secretary=personas["secretary_beta"]).exists()
     assert Call.objects.filter(offered_to=personas["secretary_beta"]).count() == 0
