@@ -105,3 +105,44 @@ def test_offer_answer_transfer_refused_then_message(page, second_page, personas,
     # the secretary not trained on Alpha never had its call
     assert not CallEvent.objects.filter(secretary=personas["secretary_beta"]).exists()
     assert Call.objects.filter(offered_to=personas["secretary_beta"]).count() == 0
+
+
+def submit(page: Any, key: str = "Enter") -> None:
+    """Press a key that submits the step, and wait for the next step's page (scripts included)."""
+    with page.expect_navigation():
+        page.keyboard.press(key)
+    page.wait_for_load_state("domcontentloaded")
+
+
+def test_a_message_call_needs_no_mouse(page, personas, alpha, desk_world):
+    from permanence.calls import services
+    from permanence.calls.models import Message
+
+    ready(page, "secretary")
+    call = services.call_arrived("01 45 00 00 01", None)  # number withheld
+    page.get_by_test_id("offer").wait_for(state="visible")
+    submit(page)  # answer
+    page.wait_for_url(re.compile(rf"/desk/calls/{call.pk}/$"))
+    submit(page)  # greeting said
+    page.keyboard.press("2")  # Prospect
+    submit(page)
+    page.keyboard.type("Paul Martin")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.type("06 22 33 44 55")
+    submit(page)
+    page.keyboard.type("quelqu'un d'inconnu")
+    submit(page)  # searches: nobody matches
+    assert "Personne ne correspond" in page.get_by_test_id("matches").inner_text()
+    submit(page)  # next: not in the directory
+    page.keyboard.type("Demande de devis")
+    page.keyboard.press("Tab")
+    page.keyboard.press("1")  # urgent: yes
+    submit(page)
+    page.get_by_test_id("outcome").wait_for()
+    submit(page, "Control+Enter")
+    page.wait_for_url(re.compile(r"/desk/$"))
+    message = Message.objects.get(call=call)
+    assert message.urgent is True and message.recipients == []
+    assert "Demande de devis" in message.body and "Paul Martin" in message.subject
+    assert "06 22 33 44 55" in message.body

@@ -1,0 +1,62 @@
+"""Desk pages: training calls run the real scenario and send nothing; remarks reach the scenario."""
+
+from django.test import Client
+
+from permanence.calls.models import Call, Message
+from permanence.scenarios.models import Remark, ScenarioVersion
+
+
+def client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def publish(alpha):
+    ScenarioVersion.objects.filter(scenario__account=alpha).update(status="published")
+
+
+def test_training_call_runs_the_scenario_and_sends_nothing(personas, alpha):
+    publish(alpha)
+    secretary = client_for(personas["secretary"])
+    response = secretary.post("/desk/training", {"account": "alpha"})
+    call = Call.objects.get(training=True)
+    assert response["Location"] == f"/desk/calls/{call.pk}/"
+    page = secretary.get(response["Location"]).content.decode()
+    assert "formation" in page and "Cabinet Alpha, bonjour" in page
+    url = response["Location"]
+    secretary.post(url, {})
+    secretary.post(url, {"caller_type": "cold_caller"})
+    secretary.post(url, {})
+    secretary.post(
+        url + "finish", {"send": "1", "subject": "Essai", "body": "Démarchage", "recipients": "x@y.fr"}
+    )
+    call.refresh_from_db()
+    assert call.state == "done" and call.outcome == "refusal" and call.training
+    assert Message.objects.get(call=call).status == "training"
+
+
+def test_training_only_on_accounts_within_reach(personas, alpha, beta):
+    response = client_for(personas["secretary"]).post("/desk/training", {"account": "beta"})
+    assert response.status_code == 404 and not Call.objects.exists()
+
+
+def test_remark_from_a_call_reaches_the_version(personas, alpha):
+    publish(alpha)
+    secretary = client_for(personas["secretary"])
+    url = secretary.post("/desk/training", {"account": "alpha"})["Location"]
+    secretary.get(url)
+    secretary.post(url + "remark", {"step": "welcome", "text": "La formule est trop longue."})
+    remark = Remark.objects.get()
+    assert remark.step == "welcome" and remark.version.status == "published"
+
+
+def test_finish_before_the_outcome_is_refused_unless_forced(personas, alpha):
+    publish(alpha)
+    secretary = client_for(personas["secretary"])
+    url = secretary.post("/desk/training", {"account": "alpha"})["Location"]
+    secretary.get(url)
+    secretary.post(url + "finish", {"send": "1", "subject": "S", "body": "B"})
+    assert Call.objects.get().state == "talking"
+    secretary.post(url + "finish", {"force": "1", "send": "1", "subject": "S", "body": "B"})
+    assert Call.objects.get().state == "done"
