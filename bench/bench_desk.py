@@ -65,8 +65,15 @@ async def main() -> None:
     people = await sync_to_async(world)()
     sockets = {}
     for user, key in people:
-        communicator = WebsocketCommunicator(application, "/ws/desk/", headers=[
-            (b"cookie", f"sessionid={key}".encode()), (b"origin", b"http://localhost"), (b"host", b"localhost")])
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/desk/",
+            headers=[
+                (b"cookie", f"sessionid={key}".encode()),
+                (b"origin", b"http://localhost"),
+                (b"host", b"localhost"),
+            ],
+        )
         connected, _ = await communicator.connect()
         assert connected
         sockets[user.pk] = communicator
@@ -98,8 +105,10 @@ async def main() -> None:
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"offer latency, {SECRETARIES} secretaries connected, {CALLS} calls: "
-          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1] * 1000:.1f} ms  (aim: p99 < 150 ms)")
+    print(
+        f"offer latency, {SECRETARIES} secretaries connected, {CALLS} calls: "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1] * 1000:.1f} ms  (aim: p99 < 150 ms)"
+    )
 
 
 if __name__ == "__main__":
