@@ -1,6 +1,7 @@
 """The desk's WebSocket: only desk roles connect; an offer reaches the offered secretary's socket."""
 
 import asyncio
+import threading
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -56,4 +57,21 @@ def test_offer_reaches_the_secretary_socket_and_clients_are_refused(personas, al
         assert (await secretary.receive_json_from(timeout=3)) == {"type": "pong", "sent": 1}
         await secretary.disconnect()
 
-    asyncio.run(scenario())
+    run_in_fresh_loop(scenario)
+
+
+def run_in_fresh_loop(coroutine_function):
+    """asyncio.run in a thread of its own: the browser tests leave a loop running in this one."""
+    errors = []
+
+    def target():
+        try:
+            asyncio.run(coroutine_function())
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=60)
+    if errors:
+        raise errors[0]

@@ -19,6 +19,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from daphne.cli import CommandLineInterface
 
+        from permanence.calls.ticker import Ticker
+
+        Ticker().start()  # offers left unanswered pass to the next secretary
         if options["simulate"] > 0:
             from permanence.calls import telephony
             from permanence.calls.management.commands.simulate import accounts_from
