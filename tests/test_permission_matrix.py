@@ -116,6 +116,7 @@ ROUTES = [
     R("desk_transfer", "/desk/calls/{call}/transfer", {"secretary"}, method="POST", denied=404, ok=302),
     R("desk_finish", "/desk/calls/{call}/finish", {"secretary"}, method="POST", denied=404, ok=302,
       body={"force": "1", "send": "1", "subject": "Essai", "body": "Texte", "recipients": "a@example.fr"}),
+    R("desk_hold", "/desk/calls/{call}/hold", {"secretary"}, method="POST", denied=404, ok=302),
     R("desk_remark", "/desk/calls/{call}/remark", {"secretary"}, method="POST", denied=404, ok=302,
       body={"step": "welcome", "text": "Trop long"}),
     # API

@@ -60,3 +60,48 @@ def test_finish_before_the_outcome_is_refused_unless_forced(personas, alpha):
     assert Call.objects.get().state == "talking"
     secretary.post(url + "finish", {"force": "1", "send": "1", "subject": "S", "body": "B"})
     assert Call.objects.get().state == "done"
+
+
+def test_hold_and_resume_are_events(personas, alpha):
+    publish(alpha)
+    secretary = client_for(personas["secretary"])
+    url = secretary.post("/desk/training", {"account": "alpha"})["Location"]
+    secretary.post(url + "hold")
+    secretary.post(url + "hold")
+    kinds = list(Call.objects.get().events.values_list("kind", flat=True))
+    assert kinds[-2:] == ["on_hold", "resumed"]
+
+
+def test_simulate_command_runs_to_the_end(alpha):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(
+        "simulate",
+        "--accounts",
+        "alpha",
+        "--rate",
+        "3600",
+        "--duration",
+        "20",
+        "--patience",
+        "1",
+        "--speed",
+        "100",
+        "--seed",
+        "1",
+        stdout=out,
+    )
+    assert "calls planned" in out.getvalue() and "Simulation over." in out.getvalue()
+    calls = Call.objects.filter(account=alpha)
+    assert calls.exists() and set(calls.values_list("state", flat=True)) == {"abandoned"}
+
+
+def test_simulate_refuses_unknown_accounts(db):
+    import pytest
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="unknown accounts: nowhere"):
+        call_command("simulate", "--accounts", "nowhere")

@@ -8,6 +8,8 @@ secretary's page through the channel layer (group ``desk.<user id>``).
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,8 +42,19 @@ def desk_group(user_id: int) -> str:
 def notify(user_id: int, payload: dict[str, Any]) -> None:
     """Send ``payload`` to the secretary's open desk pages (none open: nothing happens)."""
     layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(desk_group(user_id), {"type": "desk.event", "payload": payload})
+    if layer is None:
+        return
+    message = {"type": "desk.event", "payload": payload}
+
+    def send() -> None:
+        async_to_sync(layer.group_send)(desk_group(user_id), message)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: sync code with no loop in this thread
+        send()
+        return
+    threading.Thread(target=send, name="desk-notify").start()  # called from async code: do not block it
 
 
 def record(
@@ -263,6 +276,14 @@ def transfer_result(call: Call | int, result: str, secretary: User | None = None
         transaction.on_commit(
             lambda: notify(secretary_id, {"type": "transfer_result", "call": call.pk, "result": result})
         )
+    return call
+
+
+@transaction.atomic
+def hold(call: Call | int, secretary: User) -> Call:
+    """Put the caller on hold, or take them back."""
+    call = _own(call, secretary, (State.TALKING, State.ON_HOLD))
+    record(call, Kind.RESUMED if call.state == State.ON_HOLD else Kind.ON_HOLD, secretary=secretary)
     return call
 
 

@@ -114,6 +114,10 @@ class SimulatorAdapter:
             self.schedule(sim.at, lambda sim=sim: self._ring(sim))
         return len(calls)
 
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
     def run_due(self) -> int:
         """Run every action whose time has come; returns how many ran."""
         ran = 0

@@ -11,5 +11,6 @@ urlpatterns = [
     path("desk/calls/<int:pk>/accept", views.desk_accept, name="desk_accept"),
     path("desk/calls/<int:pk>/transfer", views.desk_transfer, name="desk_transfer"),
     path("desk/calls/<int:pk>/finish", views.desk_finish, name="desk_finish"),
+    path("desk/calls/<int:pk>/hold", views.desk_hold, name="desk_hold"),
     path("desk/calls/<int:pk>/remark", views.desk_remark, name="desk_remark"),
 ]

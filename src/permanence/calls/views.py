@@ -243,11 +243,13 @@ def _caller_card(call: Call) -> list[Contact]:
 
 
 def _history(call: Call) -> list[Call]:
+    """The caller's last calls to this account, with the messages they produced."""
     if not call.caller:
         return []
     return list(
         Call.objects.filter(account=call.account, caller=call.caller, training=False)
         .exclude(pk=call.pk)
+        .prefetch_related("messages")
         .order_by("-arrived_at")[:5]
     )
 
@@ -279,6 +281,17 @@ def desk_transfer(request: HttpRequest, pk: int) -> HttpResponse:
     adapter = telephony.current()
     if adapter is not None and not call.training:
         adapter.transfer(call, screen.get("number", ""), screen.get("mode", "announced"))
+    return redirect("desk_call", call.pk)
+
+
+@member_required
+@require_POST
+def desk_hold(request: HttpRequest, pk: int) -> HttpResponse:
+    call = _my_call(request, pk)
+    try:
+        services.hold(call, request.user)
+    except services.CallError as exc:
+        messages.error(request, str(exc))
     return redirect("desk_call", call.pk)
 
 
