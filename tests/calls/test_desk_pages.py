@@ -105,3 +105,38 @@ def test_simulate_refuses_unknown_accounts(db):
 
     with pytest.raises(CommandError, match="unknown accounts: nowhere"):
         call_command("simulate", "--accounts", "nowhere")
+
+
+def test_invalid_answer_is_shown_under_its_field(personas, alpha):
+    publish(alpha)
+    secretary = client_for(personas["secretary"])
+    url = secretary.post("/desk/training", {"account": "alpha"})["Location"]
+    secretary.post(url, {})
+    secretary.post(url, {"caller_type": "client"})
+    page = secretary.post(url, {"name": "J", "phone": "12"}).content.decode()
+    assert 'data-testid="error-name"' in page and "Au moins 2 caractères." in page
+    assert 'data-testid="error-phone"' in page
+
+
+def test_directory_matches_show_availability_and_transfer_rule(personas, alpha):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from permanence.directory.models import Absence, Collaborator
+
+    publish(alpha)
+    anne = Collaborator.objects.get(account=alpha)
+    Absence.objects.create(
+        collaborator=anne,
+        kind="leave",
+        starts_at=timezone.now() - timedelta(hours=1),
+        ends_at=timezone.now() + timedelta(days=1),
+    )
+    secretary = client_for(personas["secretary"])
+    url = secretary.post("/desk/training", {"account": "alpha", "caller": "0699999999"})["Location"]
+    secretary.post(url, {})
+    secretary.post(url, {"caller_type": "client"})
+    secretary.post(url, {"name": "Jean Dupont"})
+    page = secretary.post(url, {"search": "1", "q": "alphonse"}).content.decode()
+    assert "Maître Anne Alphonse" in page and ">absent<" in page and "Toujours transférer" in page

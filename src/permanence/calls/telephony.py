@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from permanence.accounts.models import Account
 from permanence.calls import services, simulator
@@ -172,7 +172,7 @@ class SimulatorAdapter:
             except Exception:
                 log.exception("simulator tick failed")
             self._stop.wait(0.5)
-        close_old_connections()
+        connections.close_all()
 
     def stop(self) -> None:
         global _current

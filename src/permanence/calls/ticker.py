@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from permanence.calls import services
 
@@ -33,6 +33,7 @@ class Ticker:
                 services.dispatch()
             except Exception:  # the next tick tries again; a tick must never kill the server
                 log.exception("dispatch tick failed")
+        connections.close_all()  # this thread's connections: the database may be dropped (tests)
 
     def stop(self) -> None:
         self._stop.set()

@@ -193,6 +193,8 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("desk_call", call.pk)
     call.refresh_from_db()
     screen = engine.screen() if engine else {}
+    for field in screen.get("fields", []):  # each error under its field
+        field["error"] = errors.get(field["name"], "")
     matches: list[search.Match] = []
     if query and screen.get("kind") == "lookup":
         matches = search.search(
@@ -211,7 +213,7 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             "errors": errors,
             "draft": engine.report() if engine else {"to": [], "subject": "", "body": ""},
             "query": query,
-            "matches": matches,
+            "matches": [_match_row(m, env) for m in matches],
             "people": sorted(((r, p.name) for r, p in env.people.items()), key=lambda i: i[1]) if env else [],
             "status": call.account.opening_status(),
             "caller": _caller_card(call),
@@ -221,6 +223,19 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             "can_remark": policy.has_perm(user, Perm.REMARK_SCENARIOS),
         },
     )
+
+
+def _match_row(match: search.Match, env: Any) -> dict[str, Any]:
+    """A directory match with what the secretary needs to decide: availability and transfer rule."""
+    person = env.people.get(match.ref) if env else None
+    return {
+        "ref": match.ref,
+        "name": match.name,
+        "why": match.why,
+        "available": person.available if person else True,
+        "absence": person.absence if person else None,
+        "transfer": person.transfer if person else "",
+    }
 
 
 def _transfer_done(call: Call, user: Any, screen: dict[str, Any], result: str) -> None:
