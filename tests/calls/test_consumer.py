@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from channels.testing import WebsocketCommunicator
 
 from permanence.asgi import application
@@ -56,6 +57,7 @@ def test_offer_reaches_the_secretary_socket_and_clients_are_refused(personas, al
         await secretary.send_json_to({"type": "ping", "sent": 1})
         assert (await secretary.receive_json_from(timeout=3)) == {"type": "pong", "sent": 1}
         await secretary.disconnect()
+        await sync_to_async(connections.close_all)()  # the executor thread's connection
 
     run_in_fresh_loop(scenario)
 
