@@ -5,8 +5,8 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 
 from permanence.asgi import application
 from permanence.calls import services
