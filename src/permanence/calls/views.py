@@ -22,7 +22,7 @@ from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import search
 from permanence.policy import Perm
 from permanence.portal.access import member_required
-from permanence.scenarios import environment
+from permanence.scenarios import environment, runform
 from permanence.scenarios import services as scenario_services
 from permanence.scenarios.engine import checker
 from permanence.scenarios.engine.runtime import AnswerError
@@ -152,17 +152,6 @@ def _run(call: Call, user: Any) -> tuple[Engine | None, Run | None, Any]:
         return Engine.start(parsed, env, version=version.digest), stored, env
 
 
-def _given(request: HttpRequest, screen: dict[str, Any]) -> dict[str, Any]:
-    kind = screen.get("kind")
-    if kind in ("transfer", "appointment"):
-        return {"result": request.POST.get("result", ""), "slot": request.POST.get("slot", "")}
-    if kind == "lookup":
-        return {"person": request.POST.get("person") or None}
-    if kind == "ask":
-        return {f["name"]: request.POST.get(f["name"], "") for f in screen.get("fields", [])}
-    return {}
-
-
 @member_required
 @require_http_methods(["GET", "POST"])
 def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
@@ -177,7 +166,7 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             with contextlib.suppress(AnswerError):
                 engine.back()
         elif call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP):
-            given = _given(request, screen)
+            given = runform.answer_from_post(request.POST, screen)
             try:
                 engine.answer(given)
                 if screen.get("kind") == "transfer":
@@ -195,14 +184,7 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
     screen = engine.screen() if engine else {}
     for field in screen.get("fields", []):  # each error under its field
         field["error"] = errors.get(field["name"], "")
-    matches: list[search.Match] = []
-    if query and screen.get("kind") == "lookup":
-        matches = search.search(
-            environment.directory_entries(call.account),
-            query,
-            by=screen["by"],
-            service=screen.get("service", ""),
-        )
+    matches = runform.lookup_matches(call.account, screen, query)
     return render(
         request,
         "desk/call.html",

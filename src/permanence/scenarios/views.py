@@ -16,10 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from permanence import policy
 from permanence.accounts.models import Account
-from permanence.directory import search
 from permanence.policy import Perm
 from permanence.portal.access import member_required
-from permanence.scenarios import environment, services
+from permanence.scenarios import environment, runform, services
 from permanence.scenarios.engine import checker, drawing
 from permanence.scenarios.engine.runtime import AnswerError, Run
 from permanence.scenarios.models import Remark, Scenario, ScenarioVersion, Status
@@ -267,7 +266,7 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
         with contextlib.suppress(AnswerError):  # nothing to undo: stay at the first step
             run.back()
     elif request.method == "POST":
-        given = _given(request, run)
+        given = runform.answer_from_post(request.POST, run.screen())
         try:
             run.answer(given)
         except AnswerError as exc:
@@ -275,16 +274,9 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
     request.session[key] = run.to_json()
     screen = run.screen()
     people: list[tuple[str, str]] = []
-    matches: list[search.Match] = []
+    matches = runform.lookup_matches(account, screen, query)
     if screen.get("kind") == "lookup":
         people = sorted(((ref, p.name) for ref, p in env.people.items()), key=lambda item: item[1])
-        if query:
-            matches = search.search(
-                environment.directory_entries(account),
-                query,
-                by=screen["by"],
-                service=screen.get("service", ""),
-            )
     return render(
         request,
         "scenarios/test.html",
@@ -302,18 +294,6 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
             "answers": json.dumps(run.answers, ensure_ascii=False, indent=1),
         },
     )
-
-
-def _given(request: HttpRequest, run: Run) -> dict[str, Any]:
-    screen = run.screen()
-    kind = screen.get("kind")
-    if kind in ("transfer", "appointment"):
-        return {"result": request.POST.get("result", "")}
-    if kind == "lookup":
-        return {"person": request.POST.get("person") or None}
-    if kind == "ask":
-        return {f["name"]: request.POST.get(f["name"], "") for f in screen.get("fields", [])}
-    return {}
 
 
 @member_required
