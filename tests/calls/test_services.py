@@ -49,6 +49,8 @@ def test_the_longest_idle_secretary_first_and_a_lapsed_offer_goes_to_the_next(de
     call.refresh_from_db()
     assert kinds(call) == ["arrived", "queued", "offered", "offer_expired", "offered"]
     assert call.passed_by == [desks["secretary2"].pk]
+    missed = Desk.objects.get(secretary=desks["secretary2"])  # she may have left: paused, not offered again
+    assert missed.status == "paused" and missed.reason == services.MISSED_OFFER
 
 
 def test_accept_talk_transfer_refused_end_and_wrap_up(desks):

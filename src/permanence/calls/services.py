@@ -28,6 +28,7 @@ from permanence.calls.models import Call, CallEvent, Desk, DeskStatus
 from permanence.users.models import Role, Training, User
 
 OFFER_SECONDS = getattr(settings, "DESK_OFFER_SECONDS", 15)
+MISSED_OFFER = "appel non décroché"  # the pause reason of a secretary who let an offer lapse
 WAITING = (State.QUEUED,)
 
 
@@ -172,7 +173,14 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
         with transaction.atomic():
             call = _locked(call_id)
             if call.state == State.OFFERED and call.offer_expires_at and call.offer_expires_at <= now:
+                missed = call.offered_to_id
                 _lapse(call, Kind.OFFER_EXPIRED, now)
+                # Not answered: she may have left her desk. Paused until she says she is back.
+                Desk.objects.filter(secretary_id=missed, status=DeskStatus.READY).update(
+                    status=DeskStatus.PAUSED, reason=MISSED_OFFER, since=now
+                )
+                if missed:
+                    notify(missed, {"type": "status", "status": DeskStatus.PAUSED, "reason": MISSED_OFFER})
     waiting = [
         distribution.Waiting(c.pk, c.account_id, c.arrived_at or now, frozenset(c.passed_by))
         for c in Call.objects.filter(state__in=WAITING).only("pk", "account_id", "arrived_at", "passed_by")
