@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "permanence.directory",
     "permanence.scenarios",
     "permanence.calls",
+    "permanence.messaging",
     "permanence.contacts",
     "permanence.audit",
     "permanence.portal",

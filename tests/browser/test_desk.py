@@ -44,7 +44,8 @@ def ready(page: Any, username: str) -> None:
 def test_offer_answer_transfer_refused_then_message(page, second_page, personas, alpha, desk_world):
     from browser.conftest import screenshot
     from permanence.calls import services
-    from permanence.calls.models import Call, CallEvent, Message
+    from permanence.calls.models import Call, CallEvent
+    from permanence.messaging.models import Message
 
     ready(page, "secretary")  # ready first: idle the longest, she gets the call
     ready(second_page, "secretary2")
@@ -116,7 +117,7 @@ def submit(page: Any, key: str = "Enter") -> None:
 
 def test_a_message_call_needs_no_mouse(page, personas, alpha, desk_world):
     from permanence.calls import services
-    from permanence.calls.models import Message
+    from permanence.messaging.models import Message
 
     ready(page, "secretary")
     call = services.call_arrived("01 45 00 00 01", None)  # number withheld

@@ -2,7 +2,8 @@
 
 from django.test import Client
 
-from permanence.calls.models import Call, Message
+from permanence.calls.models import Call
+from permanence.messaging.models import Message
 from permanence.scenarios.models import Remark, ScenarioVersion
 
 

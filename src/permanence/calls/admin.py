@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from permanence.calls.models import Call, CallEvent, Desk, Message
+from permanence.calls.models import Call, CallEvent, Desk
 
 
 class CallEventInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -20,12 +20,6 @@ class CallAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("state", "training", "account")
     readonly_fields = [f.name for f in Call._meta.fields]
     inlines = [CallEventInline]
-
-
-@admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("created", "account", "subject", "urgent", "status")
-    list_filter = ("status", "urgent")
 
 
 admin.site.register(Desk)

@@ -109,45 +109,6 @@ class CallEvent(models.Model):
         return lifecycle.Event(lifecycle.Kind(self.kind), self.at, self.secretary_id, dict(self.detail))
 
 
-class Message(models.Model):
-    """The call report to send. The dispatch issue sends it; until then it waits, queued."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-        TRAINING = "training", _("Training (not sent)")
-
-    account = models.ForeignKey(
-        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="messages"
-    )
-    call = models.ForeignKey(
-        Call, verbose_name=_("call"), null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
-    )
-    recipients: Any = models.JSONField(_("recipients"), default=list)
-    subject = models.CharField(_("subject"), max_length=300)
-    body = models.TextField(_("body"))
-    urgent = models.BooleanField(_("urgent"), default=False)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("written by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created = models.DateTimeField(_("created"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("message")
-        verbose_name_plural = _("messages")
-        ordering = ["-created"]
-
-    def __str__(self) -> str:
-        return self.subject
-
-
 class DeskStatus(models.TextChoices):
     OFFLINE = "offline", _("Offline")
     READY = "ready", _("Ready")

@@ -17,9 +17,10 @@ from permanence import policy
 from permanence.accounts.models import Account
 from permanence.calls import services, telephony
 from permanence.calls.lifecycle import Kind, State
-from permanence.calls.models import Call, Desk, DeskStatus, Message
+from permanence.calls.models import Call, Desk, DeskStatus
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import search
+from permanence.messaging.models import Message
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.scenarios import environment, runform

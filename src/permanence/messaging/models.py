@@ -1,0 +1,121 @@
+"""Messages (call reports) and their deliveries: one per recipient and channel, with a status history.
+
+The deliveries are the outbox: written in the same transaction as the end of
+the call, then sent by the workers, retried with backoff, and parked as dead
+letters after too many failures for the operator to look at and retry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from permanence.accounts.models import Account
+
+
+class Message(models.Model):
+    """The call report to send to the collaborators concerned."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        TRAINING = "training", _("Training (not sent)")
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT,
+                                related_name="messages")
+    call = models.ForeignKey("calls.Call", verbose_name=_("call"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="messages")
+    recipients: Any = models.JSONField(_("recipients"), default=list)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    fields: Any = models.JSONField(_("structured fields"), default=dict, blank=True)  # for machines
+    reply_to = models.CharField(_("reply to"), max_length=254, blank=True)
+    urgent = models.BooleanField(_("urgent"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("written by"), null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Delivery(models.Model):
+    """One message, one recipient, one channel."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed, will retry")
+        DEAD = "dead", _("Failed for good")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE,
+                                related_name="deliveries")
+    channel = models.CharField(_("channel"), max_length=20)
+    address = models.CharField(_("address"), max_length=500)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)  # a worker is sending it until then
+    last_error = models.TextField(_("last error"), blank=True)
+    provider_id = models.CharField(_("provider's id"), max_length=200, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["message", "pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.address} ({self.status})"
+
+
+class DeliveryEvent(models.Model):
+    """The status history of a delivery."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=12, choices=Delivery.Status.choices)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("delivery event")
+        verbose_name_plural = _("delivery events")
+        ordering = ["delivery", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.status}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where an account's messages are also POSTed, signed (a CRM, Zapier, Make...)."""
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="webhooks")
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(_("signing secret"), max_length=200)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+
+    def __str__(self) -> str:
+        return self.url
