@@ -15,6 +15,9 @@ CORES = [
     "permanence/calls/lifecycle.py",
     "permanence/calls/distribution.py",
     "permanence/calls/simulator.py",
+    "permanence/messaging/signing.py",
+    "permanence/messaging/sms.py",
+    "permanence/messaging/retry.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")

@@ -1,0 +1,23 @@
+"""When to try a failed delivery again. Pure core: no Django import.
+
+Exponential backoff with full jitter within ±20 %: 30 s, 1 min, 2 min… capped
+at one hour; after ``MAX_ATTEMPTS`` the delivery is a dead letter.
+"""
+
+from __future__ import annotations
+
+import random
+
+BASE = 30.0
+CAP = 3600.0
+MAX_ATTEMPTS = 8
+
+
+def delay(attempt: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1 for the first)."""
+    raw = min(CAP, BASE * 2 ** max(0, attempt - 1))
+    return raw * (rng or random).uniform(0.8, 1.2)
+
+
+def exhausted(attempt: int) -> bool:
+    return attempt >= MAX_ATTEMPTS
