@@ -15,7 +15,7 @@ MAX_ATTEMPTS = 8
 
 def delay(attempt: int, rng: random.Random | None = None) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1 for the first)."""
-    raw = min(CAP, BASE * 2 ** max(0, attempt - 1))
+    raw: float = min(CAP, BASE * float(2 ** min(max(0, attempt - 1), 30)))
     source: random.Random = rng or random.Random()
     return raw * source.uniform(0.8, 1.2)
 
