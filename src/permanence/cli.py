@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "import_contacts": "import an account's contacts from a CSV file",
     "export_contacts": "export an account's contacts to CSV",
     "identify": "identify a caller from the called and calling numbers",
+    "worker": "run the background worker (sends the messages, with retries)",
     "simulate": "simulate incoming calls for the desk (Poisson arrivals, impatient callers)",
     "scenario": "check, run or draw a call scenario (scenario check|run|render FILE)",
     "migrate": "create or update the database tables",

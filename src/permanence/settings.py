@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "permanence.scenarios",
     "permanence.calls",
     "permanence.messaging",
+    "django_tasks",
+    "django_tasks_db",
     "permanence.contacts",
     "permanence.audit",
     "permanence.portal",
@@ -196,3 +198,16 @@ LOGGING = {
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# Background work (django-tasks): tasks stored in the database, run by `permanence worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+# Messages: e-mail through Django (SMTP by default: EMAIL_HOST, EMAIL_PORT...), SMS through an HTTP gateway.
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Permanence <permanence@localhost>")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+MESSAGING_MESSAGE_ID_DOMAIN = envstr("MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
+SMS_GATEWAY_URL = envstr("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_TOKEN = envstr("SMS_GATEWAY_TOKEN", "")
+SMS_SENDER = envstr("SMS_SENDER", "Permanence")
+SMS_MAX_PARTS = envint("SMS_MAX_PARTS", 3, minimum=1)

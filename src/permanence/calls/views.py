@@ -20,7 +20,7 @@ from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, DeskStatus
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import search
-from permanence.messaging.models import Message
+from permanence.messaging import outbox
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.scenarios import environment, runform
@@ -315,15 +315,18 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
             if not subject or not body:
                 messages.error(request, _("The message needs a subject and a text."))
                 return redirect("desk_call", call.pk)
-            Message.objects.create(
-                account=call.account,
+            answers = engine.answers if engine else {}
+            outbox.queue_message(  # in this transaction: the message and its deliveries, or nothing
+                call.account,
                 call=call,
                 recipients=recipients[:20],
                 subject=subject,
                 body=body,
                 urgent=request.POST.get("urgent") == "1",
                 author=user,
-                status=Message.Status.TRAINING if call.training else Message.Status.QUEUED,
+                training=call.training,
+                fields={k: v for k, v in answers.items() if isinstance(v, (str, int, float, bool))},
+                reply_to=str(answers.get("email") or ""),
             )
         if call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING):
             services.end_call(call, user)

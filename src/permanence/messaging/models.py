@@ -27,10 +27,17 @@ class Message(models.Model):
         FAILED = "failed", _("Failed")
         TRAINING = "training", _("Training (not sent)")
 
-    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT,
-                                related_name="messages")
-    call = models.ForeignKey("calls.Call", verbose_name=_("call"), null=True, blank=True,
-                             on_delete=models.PROTECT, related_name="messages")
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="messages"
+    )
+    call = models.ForeignKey(
+        "calls.Call",
+        verbose_name=_("call"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+    )
     recipients: Any = models.JSONField(_("recipients"), default=list)
     subject = models.CharField(_("subject"), max_length=300)
     body = models.TextField(_("body"))
@@ -38,8 +45,14 @@ class Message(models.Model):
     reply_to = models.CharField(_("reply to"), max_length=254, blank=True)
     urgent = models.BooleanField(_("urgent"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("written by"), null=True, blank=True,
-                               on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("written by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -63,8 +76,9 @@ class Delivery(models.Model):
         DEAD = "dead", _("Failed for good")
         ACKNOWLEDGED = "acknowledged", _("Acknowledged")
 
-    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE,
-                                related_name="deliveries")
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="deliveries"
+    )
     channel = models.CharField(_("channel"), max_length=20)
     address = models.CharField(_("address"), max_length=500)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
@@ -107,8 +121,9 @@ class DeliveryEvent(models.Model):
 class WebhookEndpoint(models.Model):
     """Where an account's messages are also POSTed, signed (a CRM, Zapier, Make...)."""
 
-    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
-                                related_name="webhooks")
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="webhooks"
+    )
     url = models.URLField(_("URL"), max_length=500)
     secret = models.CharField(_("signing secret"), max_length=200)
     active = models.BooleanField(_("active"), default=True)

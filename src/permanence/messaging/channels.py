@@ -1,0 +1,184 @@
+"""Channels that carry a message to one address: e-mail, SMS, webhook. One small interface, a registry.
+
+``send`` returns a Result: sent (with the provider's id), or failed with a
+reason and whether trying again may help (a server down, a 4xx SMTP reply, an
+HTTP 5xx or 429) or not (an address refused for good, an HTTP 4xx).
+Every delivery carries its idempotency key (a Message-ID for e-mail, a header
+for HTTP), so a receiver can drop the duplicates that at-least-once sending
+may produce.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import smtplib
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from permanence.messaging import signing, sms
+from permanence.messaging.models import Delivery, Message, WebhookEndpoint
+
+TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    retry: bool = False  # for a failure: may a later attempt succeed?
+    reason: str = ""
+    provider_id: str = ""
+
+
+class Channel(Protocol):
+    name: ClassVar[str]
+
+    def send(self, delivery: Delivery, message: Message) -> Result: ...
+
+
+_REGISTRY: dict[str, Channel] = {}
+
+
+def register(channel: Channel) -> Channel:
+    if channel.name in _REGISTRY:
+        raise ValueError(f"a channel is already named {channel.name!r}")
+    _REGISTRY[channel.name] = channel
+    return channel
+
+
+def get(name: str) -> Channel:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"no channel named {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+class EmailChannel:
+    """Django's e-mail framework (SMTP by default; any provider through django-anymail)."""
+
+    name: ClassVar[str] = "email"
+
+    def send(self, delivery: Delivery, message: Message) -> Result:
+        domain = getattr(settings, "MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
+        email = EmailMultiAlternatives(
+            subject=("URGENT · " if message.urgent else "") + message.subject,
+            body=message.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[delivery.address],
+            reply_to=[message.reply_to] if message.reply_to else None,
+            headers={
+                "Message-ID": f"<{delivery.key}@{domain}>",
+                "X-Permanence-Delivery": str(delivery.key),
+                **({"Importance": "high", "X-Priority": "1"} if message.urgent else {}),
+            },
+        )
+        email.attach_alternative(_html(message), "text/html")
+        try:
+            with get_connection(timeout=TIMEOUT) as connection:
+                connection.send_messages([email])
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            return Result(
+                False, retry=any(400 <= c < 500 for c in codes), reason=f"recipient refused: {codes}"
+            )
+        except smtplib.SMTPResponseException as exc:
+            return Result(
+                False, retry=400 <= exc.smtp_code < 500, reason=f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+            )
+        except (smtplib.SMTPException, OSError) as exc:
+            return Result(False, retry=True, reason=f"{type(exc).__name__}: {exc}")
+        return Result(True, provider_id=f"<{delivery.key}@{domain}>")
+
+
+def _html(message: Message) -> str:
+    lines = "<br>\n".join(html.escape(line) for line in message.body.splitlines())
+    urgent = '<p style="color:#b42318;font-weight:bold">URGENT</p>' if message.urgent else ""
+    return (
+        f'<!doctype html><html><body style="font-family:sans-serif">{urgent}'
+        f'<h2 style="font-size:16px">{html.escape(message.subject)}</h2><p>{lines}</p></body></html>'
+    )
+
+
+def _post(url: str, data: bytes, headers: dict[str, str]) -> Result:
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - configured URLs
+            body = response.read(2000).decode("utf-8", "replace")
+            return Result(True, provider_id=body[:200])
+    except urllib.error.HTTPError as exc:
+        retry = exc.code >= 500 or exc.code in (408, 425, 429)
+        return Result(False, retry=retry, reason=f"HTTP {exc.code}")
+    except (TimeoutError, urllib.error.URLError, OSError) as exc:
+        return Result(False, retry=True, reason=f"{type(exc).__name__}: {exc}")
+
+
+class WebhookChannel:
+    """A JSON POST, signed with HMAC-SHA256 over the timestamp and the body (see ``signing``)."""
+
+    name: ClassVar[str] = "webhook"
+
+    def payload(self, delivery: Delivery, message: Message) -> bytes:
+        data: dict[str, Any] = {
+            "id": str(delivery.key),
+            "account": message.account.slug,
+            "created": message.created.isoformat(),
+            "urgent": message.urgent,
+            "subject": message.subject,
+            "body": message.body,
+            "fields": message.fields,
+            "recipients": message.recipients,
+            "call": {"id": message.call_id, "caller": message.call.caller if message.call else None},
+        }
+        return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
+
+    def send(self, delivery: Delivery, message: Message) -> Result:
+        endpoint = WebhookEndpoint.objects.filter(
+            account=message.account, url=delivery.address, active=True
+        ).first()
+        if endpoint is None:
+            return Result(False, retry=False, reason="webhook endpoint removed or inactive")
+        body = self.payload(delivery, message)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Permanence-Webhook/1",
+            "Permanence-Delivery": str(delivery.key),
+            signing.HEADER: signing.signature(endpoint.secret, int(time.time()), body),
+        }
+        return _post(endpoint.url, body, headers)
+
+
+class HttpSmsChannel:
+    """A generic HTTP SMS gateway: POST form fields to ``SMS_GATEWAY_URL`` (to, text, sender, key)."""
+
+    name: ClassVar[str] = "sms"
+
+    def send(self, delivery: Delivery, message: Message) -> Result:
+        url = getattr(settings, "SMS_GATEWAY_URL", "")
+        if not url:
+            return Result(False, retry=False, reason="no SMS gateway configured (SMS_GATEWAY_URL)")
+        text = sms.fit(
+            ("URGENT " if message.urgent else "") + message.subject + " — " + message.body,
+            getattr(settings, "SMS_MAX_PARTS", 3),
+        )
+        fields = {
+            "to": delivery.address,
+            "text": text,
+            "sender": getattr(settings, "SMS_SENDER", "Permanence"),
+            "key": str(delivery.key),
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        token = getattr(settings, "SMS_GATEWAY_TOKEN", "")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return _post(url, urllib.parse.urlencode(fields).encode(), headers)
+
+
+for _channel in (EmailChannel(), WebhookChannel(), HttpSmsChannel()):
+    register(_channel)

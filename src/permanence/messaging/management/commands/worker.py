@@ -1,0 +1,44 @@
+"""permanence worker: run background tasks (django-tasks database backend) and sweep the outbox."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
+
+from permanence.messaging import outbox
+
+
+class Command(BaseCommand):
+    help = "Run the background worker: send messages (retries, dead letters), and other tasks."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--sweep-every",
+            type=float,
+            default=30.0,
+            help="seconds between outbox sweeps (due retries, deliveries a killed worker left)",
+        )
+        parser.add_argument("--batch", action="store_true", help="run what is queued, then exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+
+        def sweeper() -> None:
+            while not stop.wait(options["sweep_every"]):
+                try:
+                    outbox.sweep()
+                finally:
+                    connections.close_all()
+
+        outbox.sweep()  # what the last worker left behind
+        if not options["batch"]:
+            threading.Thread(target=sweeper, name="outbox-sweeper", daemon=True).start()
+        try:
+            worker_args = ["--no-startup-delay"] + (["--batch"] if options["batch"] else [])
+            call_command("db_worker", *worker_args)
+        finally:
+            stop.set()

@@ -1,0 +1,156 @@
+"""The outbox: a message and its deliveries are written with the end of the call, then sent by workers.
+
+``queue_message`` runs inside the caller's transaction: the message, one
+delivery per recipient and channel, and the tasks that send them (stored by
+the database task backend in the same transaction) commit together or not at
+all. ``attempt`` sends one delivery: at least once, never twice at the same
+time (a lease), retried with backoff, a dead letter after too many failures.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from permanence.accounts.models import Account
+from permanence.accounts.phones import try_normalize
+from permanence.messaging import channels, retry
+from permanence.messaging.models import Delivery, DeliveryEvent, Message, WebhookEndpoint
+
+LEASE = timedelta(seconds=120)  # a worker killed while sending: another takes over after this
+S = Delivery.Status
+
+
+def _routes(recipients: Iterable[str], account: Account) -> list[tuple[str, str]]:
+    routes: list[tuple[str, str]] = []
+    for recipient in recipients:
+        recipient = recipient.strip()
+        if "@" in recipient:
+            routes.append(("email", recipient))
+        elif (number := try_normalize(recipient, settings.PHONE_DEFAULT_REGION)) is not None:
+            routes.append(("sms", number))
+    routes += [
+        ("webhook", url)
+        for url in WebhookEndpoint.objects.filter(account=account, active=True).values_list("url", flat=True)
+    ]
+    return list(dict.fromkeys(routes))
+
+
+def queue_message(
+    account: Account,
+    *,
+    subject: str,
+    body: str,
+    recipients: Iterable[str] = (),
+    call: Any = None,
+    urgent: bool = False,
+    author: Any = None,
+    training: bool = False,
+    fields: dict[str, Any] | None = None,
+    reply_to: str = "",
+) -> Message:
+    """Store the message and its deliveries, and queue their sending, in the current transaction."""
+    recipients = [r for r in recipients if r.strip()]
+    message = Message.objects.create(
+        account=account,
+        call=call,
+        recipients=recipients,
+        subject=subject[:300],
+        body=body,
+        fields=fields or {},
+        reply_to=reply_to[:254],
+        urgent=urgent,
+        author=author,
+        status=Message.Status.TRAINING if training else Message.Status.QUEUED,
+    )
+    if training:
+        return message  # a training call's message is kept, never sent
+    for channel, address in _routes(recipients, account):
+        delivery = Delivery.objects.create(message=message, channel=channel, address=address)
+        DeliveryEvent.objects.create(delivery=delivery, status=S.QUEUED)
+        _enqueue(delivery.pk)
+    return message
+
+
+def _enqueue(delivery_id: int, run_after: datetime | None = None) -> None:
+    from permanence.messaging.tasks import deliver
+
+    task = deliver.using(run_after=run_after) if run_after else deliver
+    task.enqueue(delivery_id)
+
+
+def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | None = None) -> str:
+    """Try to send one delivery now; returns its status afterwards ("busy": another worker has it)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().select_related("message").get(pk=delivery_id)
+        if delivery.status in (S.SENT, S.DELIVERED, S.ACKNOWLEDGED, S.DEAD):
+            return str(delivery.status)
+        if delivery.status == S.SENDING and delivery.lease_until and delivery.lease_until > now:
+            return "busy"
+        if delivery.status in (S.QUEUED, S.FAILED) and delivery.next_attempt_at > now:
+            return "not_due"
+        delivery.status, delivery.lease_until = S.SENDING, now + LEASE
+        delivery.attempts += 1
+        delivery.save(update_fields=["status", "lease_until", "attempts"])
+        DeliveryEvent.objects.create(
+            delivery=delivery, status=S.SENDING, at=now, detail=f"attempt {delivery.attempts}"
+        )
+    result = channels.get(delivery.channel).send(delivery, delivery.message)
+    done = timezone.now() if now is None else now
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+        delivery.lease_until = None
+        if result.ok:
+            delivery.status, delivery.sent_at, delivery.provider_id = S.SENT, done, result.provider_id[:200]
+        elif not result.retry or retry.exhausted(delivery.attempts):
+            delivery.status, delivery.last_error = S.DEAD, result.reason
+        else:
+            delivery.status, delivery.last_error = S.FAILED, result.reason
+            delivery.next_attempt_at = done + timedelta(seconds=retry.delay(delivery.attempts, rng))
+        delivery.save()
+        DeliveryEvent.objects.create(delivery=delivery, status=delivery.status, at=done, detail=result.reason)
+        if delivery.status == S.FAILED:
+            _enqueue(delivery.pk, run_after=delivery.next_attempt_at)
+        _update_message(delivery.message_id)
+    return str(delivery.status)
+
+
+def _update_message(message_id: int) -> None:
+    statuses = set(Delivery.objects.filter(message_id=message_id).values_list("status", flat=True))
+    if S.DEAD in statuses:
+        status = Message.Status.FAILED
+    elif statuses and statuses <= {S.SENT, S.DELIVERED, S.ACKNOWLEDGED}:
+        status = Message.Status.SENT
+    else:
+        status = Message.Status.QUEUED
+    Message.objects.filter(pk=message_id).exclude(status=Message.Status.TRAINING).update(status=status)
+
+
+def retry_dead(delivery: Delivery, now: datetime | None = None) -> None:
+    """The operator's "try again" on a dead letter."""
+    with transaction.atomic():
+        locked = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        if locked.status != S.DEAD:
+            return
+        locked.status, locked.next_attempt_at, locked.attempts = S.QUEUED, now or timezone.now(), 0
+        locked.save(update_fields=["status", "next_attempt_at", "attempts"])
+        DeliveryEvent.objects.create(delivery=locked, status=S.QUEUED, detail="retried by hand")
+        _enqueue(locked.pk)
+
+
+def sweep(now: datetime | None = None) -> int:
+    """Queue again what is due and what a killed worker left half-sent; attempts are idempotent."""
+    now = now or timezone.now()
+    due = Delivery.objects.filter(status__in=[S.QUEUED, S.FAILED], next_attempt_at__lte=now)
+    stale = Delivery.objects.filter(status=S.SENDING, lease_until__lte=now)
+    ids = list(due.values_list("pk", flat=True)) + list(stale.values_list("pk", flat=True))
+    for delivery_id in ids:
+        _enqueue(delivery_id)
+    return len(ids)

@@ -1,0 +1,156 @@
+"""Deliveries to real peers: SMTP (byte for byte), webhooks (signed), SMS gateway; retries, dead letters."""
+
+import email
+import json
+import random
+import time
+from datetime import timedelta
+from email import policy
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from permanence.messaging import outbox, signing
+from permanence.messaging.models import Delivery, Message, WebhookEndpoint
+
+
+def queue(alpha, **kw):
+    defaults = {
+        "subject": "Appel de Jean Dupont",
+        "body": "Rappeler au 06 12 34 56 78.\nDossier 2024/0153.",
+        "recipients": ["anne@alpha.example"],
+        "reply_to": "jean.dupont@example.fr",
+    }
+    with transaction.atomic():
+        return outbox.queue_message(alpha, **(defaults | kw))
+
+
+def test_email_arrives_byte_for_byte(alpha, smtp):
+    message = queue(alpha, urgent=True)
+    delivery = message.deliveries.get()
+    assert outbox.attempt(delivery.pk) == "sent"
+    [envelope] = smtp.envelopes
+    assert envelope.rcpt_tos == ["anne@alpha.example"]
+    parsed = email.message_from_bytes(envelope.original_content, policy=policy.default)
+    assert parsed["Subject"] == "URGENT · Appel de Jean Dupont"
+    assert parsed["Reply-To"] == "jean.dupont@example.fr"
+    assert parsed["Message-ID"] == f"<{delivery.key}@permanence.invalid>"
+    assert parsed["X-Permanence-Delivery"] == str(delivery.key) and parsed["Importance"] == "high"
+    text = parsed.get_body(("plain",)).get_content()
+    assert text == "Rappeler au 06 12 34 56 78.\r\nDossier 2024/0153."  # SMTP's line endings
+    assert "Rappeler au 06 12 34 56 78.<br>" in parsed.get_body(("html",)).get_content()
+    delivery.refresh_from_db()
+    message.refresh_from_db()
+    assert delivery.status == "sent" and delivery.attempts == 1 and message.status == "sent"
+    assert list(delivery.events.values_list("status", flat=True)) == ["queued", "sending", "sent"]
+
+
+def test_webhook_is_signed_and_verifiable(alpha, http_receiver):
+    url, receiver = http_receiver
+    WebhookEndpoint.objects.create(account=alpha, url=url + "/hook", secret="s3cret")
+    message = queue(alpha, recipients=[], fields={"caller_type": "client"})
+    delivery = message.deliveries.get()
+    assert delivery.channel == "webhook" and outbox.attempt(delivery.pk) == "sent"
+    [request] = receiver.requests
+    assert request["path"] == "/hook" and request["headers"]["Content-Type"] == "application/json"
+    assert request["headers"]["Permanence-Delivery"] == str(delivery.key)
+    signed_at = signing.verify(
+        "s3cret", request["headers"]["Permanence-Signature"], request["body"], now=int(time.time())
+    )
+    assert abs(signed_at - time.time()) < 60
+    data = json.loads(request["body"])
+    assert data["id"] == str(delivery.key) and data["fields"] == {"caller_type": "client"}
+    assert data["subject"] == "Appel de Jean Dupont" and data["account"] == "alpha"
+
+
+def test_sms_gateway_gets_a_fitted_text(alpha, http_receiver, settings):
+    url, receiver = http_receiver
+    settings.SMS_GATEWAY_URL, settings.SMS_GATEWAY_TOKEN, settings.SMS_MAX_PARTS = url + "/sms", "tok", 1
+    message = queue(alpha, recipients=["06 99 88 77 66"], body="Très long message. " * 40)
+    delivery = message.deliveries.get()
+    assert (delivery.channel, delivery.address) == ("sms", "+33699887766")
+    assert outbox.attempt(delivery.pk) == "sent"
+    [request] = receiver.requests
+    assert request["headers"]["Authorization"] == "Bearer tok"
+    from urllib.parse import parse_qs
+
+    form = parse_qs(request["body"].decode())
+    assert form["to"] == ["+33699887766"] and form["key"] == [str(delivery.key)]
+    assert form["text"][0].endswith("…") and len(form["text"][0]) <= 70
+
+
+def test_failures_retry_with_backoff_then_dead_letter(alpha, smtp):
+    smtp.reply = "451 4.3.0 Try again later"
+    message = queue(alpha)
+    delivery = message.deliveries.get()
+    now = timezone.now()
+    rng = random.Random(2)
+    assert outbox.attempt(delivery.pk, now=now, rng=rng) == "failed"
+    delivery.refresh_from_db()
+    assert (
+        delivery.last_error.startswith("SMTP 451")
+        and 24 <= (delivery.next_attempt_at - now).total_seconds() <= 36
+    )
+    assert outbox.attempt(delivery.pk, now=now) == "not_due"
+    for _ in range(2, 9):
+        now = delivery.next_attempt_at
+        status = outbox.attempt(delivery.pk, now=now, rng=rng)
+        delivery.refresh_from_db()
+    assert status == "dead" and delivery.attempts == 8
+    message.refresh_from_db()
+    assert message.status == "failed"
+    smtp.reply = None
+    outbox.retry_dead(delivery)
+    assert outbox.attempt(delivery.pk) == "sent" and len(smtp.envelopes) == 1
+
+
+def test_permanent_refusal_is_dead_at_once(alpha, smtp):
+    smtp.reply = "550 5.1.1 No such user"
+    delivery = queue(alpha).deliveries.get()
+    assert outbox.attempt(delivery.pk) == "dead"
+
+
+def test_server_down_is_retried(alpha, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1  # nothing listens there
+    delivery = queue(alpha).deliveries.get()
+    assert outbox.attempt(delivery.pk) == "failed"
+
+
+def test_outbox_is_written_with_the_transaction_or_not_at_all(alpha):
+    tasks_before = DBTaskResult.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.queue_message(alpha, subject="S", body="B", recipients=["a@b.fr"])
+        raise RuntimeError("the end of the call failed")
+    assert not Message.objects.exists() and not Delivery.objects.exists()
+    assert DBTaskResult.objects.count() == tasks_before
+    queue(alpha, recipients=["a@b.fr", "06 11 22 33 44"])
+    assert Delivery.objects.count() == 2 and DBTaskResult.objects.count() == tasks_before + 2
+
+
+def test_a_lease_keeps_a_second_worker_away_until_it_expires(alpha, smtp):
+    delivery = queue(alpha).deliveries.get()
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(status="sending", lease_until=now + timedelta(seconds=60))
+    assert outbox.attempt(delivery.pk, now=now) == "busy"
+    assert outbox.sweep(now) == 0
+    later = now + timedelta(seconds=61)
+    assert outbox.sweep(later) == 1  # a killed worker's delivery is queued again
+    assert outbox.attempt(delivery.pk, now=later) == "sent"
+
+
+def test_training_messages_are_never_sent(alpha):
+    with transaction.atomic():
+        message = outbox.queue_message(alpha, subject="S", body="B", recipients=["a@b.fr"], training=True)
+    assert message.status == "training" and not message.deliveries.exists()
+
+
+def test_worker_command_sends_what_is_queued(alpha, smtp):
+    from django.core.management import call_command
+
+    queue(alpha, recipients=["anne@alpha.example", "bob@alpha.example"])
+    call_command("worker", "--batch")
+    assert sorted(e.rcpt_tos[0] for e in smtp.envelopes) == ["anne@alpha.example", "bob@alpha.example"]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
