@@ -137,6 +137,7 @@ def test_a_lease_keeps_a_second_worker_away_until_it_expires(alpha, smtp):
     assert outbox.attempt(delivery.pk, now=now) == "busy"
     assert outbox.sweep(now) == 0
     later = now + timedelta(seconds=61)
+    Delivery.objects.filter(pk=delivery.pk).update(enqueued_at=now - timedelta(seconds=1))
     assert outbox.sweep(later) == 1  # a killed worker's delivery is queued again
     assert outbox.attempt(delivery.pk, now=later) == "sent"
 
@@ -147,6 +148,7 @@ def test_training_messages_are_never_sent(alpha):
     assert message.status == "training" and not message.deliveries.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes its database connections, as in production
 def test_worker_command_sends_what_is_queued(alpha, smtp):
     from django.core.management import call_command
 

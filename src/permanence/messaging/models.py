@@ -86,6 +86,7 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now, db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)  # a worker is sending it until then
+    enqueued_at = models.DateTimeField(null=True, blank=True)  # when a task to send it was last queued
     last_error = models.TextField(_("last error"), blank=True)
     provider_id = models.CharField(_("provider's id"), max_length=200, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)

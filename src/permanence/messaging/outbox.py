@@ -10,12 +10,14 @@ time (a lease), retried with backoff, a dead letter after too many failures.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from permanence.accounts.models import Account
@@ -23,7 +25,12 @@ from permanence.accounts.phones import try_normalize
 from permanence.messaging import channels, retry
 from permanence.messaging.models import Delivery, DeliveryEvent, Message, WebhookEndpoint
 
-LEASE = timedelta(seconds=120)  # a worker killed while sending: another takes over after this
+
+def _lease() -> timedelta:
+    """How long a worker owns a delivery it sends; killed meanwhile, another takes over after this."""
+    return timedelta(seconds=getattr(settings, "MESSAGING_LEASE_SECONDS", 120))
+
+
 S = Delivery.Status
 
 
@@ -72,7 +79,9 @@ def queue_message(
     if training:
         return message  # a training call's message is kept, never sent
     for channel, address in _routes(recipients, account):
-        delivery = Delivery.objects.create(message=message, channel=channel, address=address)
+        delivery = Delivery.objects.create(
+            message=message, channel=channel, address=address, enqueued_at=timezone.now()
+        )
         DeliveryEvent.objects.create(delivery=delivery, status=S.QUEUED)
         _enqueue(delivery.pk)
     return message
@@ -96,7 +105,7 @@ def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | 
             return "busy"
         if delivery.status in (S.QUEUED, S.FAILED) and delivery.next_attempt_at > now:
             return "not_due"
-        delivery.status, delivery.lease_until = S.SENDING, now + LEASE
+        delivery.status, delivery.lease_until = S.SENDING, now + _lease()
         delivery.attempts += 1
         delivery.save(update_fields=["status", "lease_until", "attempts"])
         DeliveryEvent.objects.create(
@@ -104,6 +113,18 @@ def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | 
         )
     result = channels.get(delivery.channel).send(delivery, delivery.message)
     done = timezone.now() if now is None else now
+    # Sent: recording it must not fail for a passing lock, or the message would go twice.
+    for pause in (0.05, 0.2, 0.5, 1, 2, 4, 0):
+        try:
+            return _record(delivery_id, result, done, rng)
+        except OperationalError:
+            if not pause:
+                raise
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _record(delivery_id: int, result: channels.Result, done: datetime, rng: random.Random | None) -> str:
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
         delivery.lease_until = None
@@ -113,10 +134,15 @@ def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | 
             delivery.status, delivery.last_error = S.DEAD, result.reason
         else:
             delivery.status, delivery.last_error = S.FAILED, result.reason
-            delivery.next_attempt_at = done + timedelta(seconds=retry.delay(delivery.attempts, rng))
+            base = getattr(settings, "MESSAGING_RETRY_BASE_SECONDS", retry.BASE)
+            delivery.next_attempt_at = done + timedelta(
+                seconds=retry.delay(delivery.attempts, rng, base=base)
+            )
         delivery.save()
         DeliveryEvent.objects.create(delivery=delivery, status=delivery.status, at=done, detail=result.reason)
         if delivery.status == S.FAILED:
+            delivery.enqueued_at = done
+            delivery.save(update_fields=["enqueued_at"])
             _enqueue(delivery.pk, run_after=delivery.next_attempt_at)
         _update_message(delivery.message_id)
     return str(delivery.status)
@@ -140,17 +166,26 @@ def retry_dead(delivery: Delivery, now: datetime | None = None) -> None:
         if locked.status != S.DEAD:
             return
         locked.status, locked.next_attempt_at, locked.attempts = S.QUEUED, now or timezone.now(), 0
-        locked.save(update_fields=["status", "next_attempt_at", "attempts"])
+        locked.enqueued_at = locked.next_attempt_at
+        locked.save(update_fields=["status", "next_attempt_at", "attempts", "enqueued_at"])
         DeliveryEvent.objects.create(delivery=locked, status=S.QUEUED, detail="retried by hand")
         _enqueue(locked.pk)
 
 
 def sweep(now: datetime | None = None) -> int:
-    """Queue again what is due and what a killed worker left half-sent; attempts are idempotent."""
+    """Queue again what a killed worker left half-sent, and what is overdue although queued
+    (a lost task); attempts are idempotent, so a spare task does no harm."""
     now = now or timezone.now()
-    due = Delivery.objects.filter(status__in=[S.QUEUED, S.FAILED], next_attempt_at__lte=now)
-    stale = Delivery.objects.filter(status=S.SENDING, lease_until__lte=now)
-    ids = list(due.values_list("pk", flat=True)) + list(stale.values_list("pk", flat=True))
+    grace = now - timedelta(seconds=getattr(settings, "MESSAGING_SWEEP_GRACE_SECONDS", 60))
+    overdue = Delivery.objects.filter(status__in=[S.QUEUED, S.FAILED], next_attempt_at__lte=grace).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=grace)
+    )
+    stale = Delivery.objects.filter(status=S.SENDING, lease_until__lte=now).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=F("lease_until"))
+    )
+    ids = list(overdue.values_list("pk", flat=True)) + list(stale.values_list("pk", flat=True))
     for delivery_id in ids:
-        _enqueue(delivery_id)
+        with transaction.atomic():
+            Delivery.objects.filter(pk=delivery_id).update(enqueued_at=now)
+            _enqueue(delivery_id)
     return len(ids)

@@ -13,9 +13,9 @@ CAP = 3600.0
 MAX_ATTEMPTS = 8
 
 
-def delay(attempt: int, rng: random.Random | None = None) -> float:
+def delay(attempt: int, rng: random.Random | None = None, base: float = BASE, cap: float = CAP) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1 for the first)."""
-    raw: float = min(CAP, BASE * float(2 ** min(max(0, attempt - 1), 30)))
+    raw: float = min(cap, base * float(2 ** min(max(0, attempt - 1), 30)))
     source: random.Random = rng or random.Random()
     return raw * source.uniform(0.8, 1.2)
 
