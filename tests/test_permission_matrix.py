@@ -107,6 +107,8 @@ ROUTES = [
     # the desk: {call} is a call of Alpha answered by "secretary"; {offer} one offered to her
     R("desk", "/desk/", STAFF, scoped=False, denied=404, ok_for={"secretary": 302}),  # to her live call
     R("desk_poll", "/desk/poll", STAFF, scoped=False, denied=404),
+    R("desk_callback_done", "/desk/callbacks/{cbt}/done", {"admin", "assistant", "secretary"}, method="POST",
+      ok=302, denied=404),
     R("desk_status", "/desk/status", STAFF, method="POST", scoped=False, denied=404, ok=302,
       body={"status": "paused", "reason": "café"}),
     R("desk_training", "/desk/training", {"admin", "assistant", "secretary"}, method="POST", ok=302,
@@ -136,6 +138,7 @@ PUBLIC = {
     "api-v1:openapi-json": "the public API description",
     "api-v1:openapi-view": "the API docs page",
     "api-v1:api-root": "the API root, which leads to its docs",
+    "message_ack": "an urgent message's signed acknowledgement link (tests/messaging/test_escalation.py)",
 }
 
 
@@ -156,8 +159,9 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     contact_b = Contact.objects.filter(account=beta).first()
     scenario_a, scenario_b = _scenarios(alpha, beta)
     call, offer = _calls(alpha)
+    callback = _callback(alpha)
     path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
-                             call=call.pk, offer=offer.pk)
+                             call=call.pk, offer=offer.pk, cbt=callback.pk)
     if route.method == "GET":
         return client.get(path)
     if route.api:
@@ -184,6 +188,17 @@ def _scenarios(alpha: Any, beta: Any) -> tuple[Any, Any]:
                                                source=template_source("legal"), digest="x")
         made.append(scenario)
     return made[0], made[1]
+
+
+def _callback(alpha: Any) -> Any:
+    """A call-back task of Alpha (an urgent message nobody acknowledged)."""
+    from permanence.messaging.models import CallbackTask, Message
+
+    task = CallbackTask.objects.filter(account=alpha).first()
+    if task is None:
+        message = Message.objects.create(account=alpha, subject="Urgent", body="Rappeler", urgent=True)
+        task = CallbackTask.objects.create(account=alpha, message=message)
+    return task
 
 
 def _calls(alpha: Any) -> tuple[Any, Any]:

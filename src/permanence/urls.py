@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("permanence.portal.urls")),
     path("", include("permanence.scenarios.urls")),
     path("", include("permanence.calls.urls")),
+    path("", include("permanence.messaging.urls")),
 ]
 
 handler403 = "permanence.portal.views._forbidden"

@@ -39,7 +39,10 @@ def test_email_arrives_byte_for_byte(alpha, smtp):
     assert parsed["Message-ID"] == f"<{delivery.key}@permanence.invalid>"
     assert parsed["X-Permanence-Delivery"] == str(delivery.key) and parsed["Importance"] == "high"
     text = parsed.get_body(("plain",)).get_content()
-    assert text == "Rappeler au 06 12 34 56 78.\r\nDossier 2024/0153."  # SMTP's line endings
+    body, link = text.split("\r\n\r\nConfirmez la lecture de ce message urgent : ")  # SMTP's line endings
+    assert body == "Rappeler au 06 12 34 56 78.\r\nDossier 2024/0153."
+    assert link.startswith("http://127.0.0.1:8000/ack/")
+    assert f'href="{link}"' in parsed.get_body(("html",)).get_content()
     assert "Rappeler au 06 12 34 56 78.<br>" in parsed.get_body(("html",)).get_content()
     delivery.refresh_from_db()
     message.refresh_from_db()

@@ -21,6 +21,7 @@ from permanence.calls.models import Call, Desk, DeskStatus
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import search
 from permanence.messaging import outbox
+from permanence.messaging.models import CallbackTask
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.scenarios import environment, runform
@@ -57,6 +58,9 @@ def desk(request: HttpRequest) -> HttpResponse:
     desk_row, _created = Desk.objects.get_or_create(secretary=user)
     offer = Call.objects.filter(offered_to=user, state=State.OFFERED).select_related("account").first()
     trained = policy.visible_accounts(user).filter(scenarios__versions__status=Status.PUBLISHED).distinct()
+    callbacks = CallbackTask.objects.filter(
+        done_at__isnull=True, account__in=policy.visible_accounts(user)
+    ).select_related("account", "message", "message__call")[:20]
     return render(
         request,
         "desk/desk.html",
@@ -65,6 +69,7 @@ def desk(request: HttpRequest) -> HttpResponse:
             "offer": offer,
             "statuses": DeskStatus,
             "training_accounts": trained,
+            "callbacks": callbacks,
             "today": Call.objects.filter(secretary=user, answered_at__date=timezone.localdate()).count(),
         },
     )
@@ -89,6 +94,22 @@ def desk_status(request: HttpRequest) -> HttpResponse:
         services.set_status(user, request.POST.get("status", ""), request.POST.get("reason", ""))
     except services.CallError as exc:
         messages.error(request, str(exc))
+    return redirect("desk")
+
+
+@member_required
+@require_POST
+def desk_callback_done(request: HttpRequest, pk: int) -> HttpResponse:
+    """An urgent message nobody acknowledged: the secretary has called the client back."""
+    user = _desk_user(request)
+    updated = CallbackTask.objects.filter(
+        pk=pk, done_at__isnull=True, account__in=policy.visible_accounts(user)
+    ).update(done_at=timezone.now(), done_by=user)
+    if (
+        not updated
+        and not CallbackTask.objects.filter(pk=pk, account__in=policy.visible_accounts(user)).exists()
+    ):
+        raise Http404
     return redirect("desk")
 
 

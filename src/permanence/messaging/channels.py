@@ -67,9 +67,15 @@ class EmailChannel:
 
     def send(self, delivery: Delivery, message: Message) -> Result:
         domain = getattr(settings, "MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
+        body, link = message.body, ""
+        if message.urgent:
+            from permanence.messaging.escalation import ack_url
+
+            link = ack_url(message, delivery.address)
+            body += f"\n\nConfirmez la lecture de ce message urgent : {link}"
         email = EmailMultiAlternatives(
             subject=("URGENT · " if message.urgent else "") + message.subject,
-            body=message.body,
+            body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[delivery.address],
             reply_to=[message.reply_to] if message.reply_to else None,
@@ -79,7 +85,7 @@ class EmailChannel:
                 **({"Importance": "high", "X-Priority": "1"} if message.urgent else {}),
             },
         )
-        email.attach_alternative(_html(message), "text/html")
+        email.attach_alternative(_html(message, link), "text/html")
         try:
             with get_connection(timeout=TIMEOUT) as connection:
                 connection.send_messages([email])
@@ -97,12 +103,13 @@ class EmailChannel:
         return Result(True, provider_id=f"<{delivery.key}@{domain}>")
 
 
-def _html(message: Message) -> str:
+def _html(message: Message, link: str = "") -> str:
     lines = "<br>\n".join(html.escape(line) for line in message.body.splitlines())
     urgent = '<p style="color:#b42318;font-weight:bold">URGENT</p>' if message.urgent else ""
+    ack = f'<p><a href="{html.escape(link)}"><strong>Confirmer la lecture</strong></a></p>' if link else ""
     return (
         f'<!doctype html><html><body style="font-family:sans-serif">{urgent}'
-        f'<h2 style="font-size:16px">{html.escape(message.subject)}</h2><p>{lines}</p></body></html>'
+        f'<h2 style="font-size:16px">{html.escape(message.subject)}</h2><p>{lines}</p>{ack}</body></html>'
     )
 
 
@@ -163,10 +170,17 @@ class HttpSmsChannel:
         url = getattr(settings, "SMS_GATEWAY_URL", "")
         if not url:
             return Result(False, retry=False, reason="no SMS gateway configured (SMS_GATEWAY_URL)")
-        text = sms.fit(
-            ("URGENT " if message.urgent else "") + message.subject + " — " + message.body,
-            getattr(settings, "SMS_MAX_PARTS", 3),
-        )
+        max_parts = getattr(settings, "SMS_MAX_PARTS", 3)
+        text = ("URGENT " if message.urgent else "") + message.subject + " — " + message.body
+        link = ""
+        if message.urgent:
+            from permanence.messaging.escalation import ack_url
+
+            link = " Lu : " + ack_url(message, delivery.address)
+        text = sms.fit(text, max_parts)
+        while link and len(text) > 1 and sms.parts(text + link) > max_parts:  # the link must fit whole
+            text = sms.fit(text[:-10], max_parts)
+        text += link
         fields = {
             "to": delivery.address,
             "text": text,

@@ -54,6 +54,15 @@ class Message(models.Model):
         related_name="+",
     )
     created = models.DateTimeField(_("created"), default=timezone.now)
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("escalation of"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="escalations",
+    )
 
     class Meta:
         verbose_name = _("message")
@@ -135,3 +144,64 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class EscalationPolicy(models.Model):
+    """Urgent messages must be acknowledged; if not, they go down this list, then back to the desk."""
+
+    account = models.OneToOneField(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="escalation"
+    )
+    delay_minutes = models.PositiveIntegerField(_("delay before escalating (minutes)"), default=15)
+    steps: Any = models.JSONField(
+        _("escalation list"),
+        default=list,
+        blank=True,
+        help_text=_("E-mail addresses or mobile numbers, in order."),
+    )
+
+    class Meta:
+        verbose_name = _("escalation policy")
+        verbose_name_plural = _("escalation policies")
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.delay_minutes} min"
+
+
+class Acknowledgement(models.Model):
+    """Someone confirmed they read an urgent message (a signed link, or the portal)."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="acknowledgement")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.CharField(max_length=254, blank=True)  # the address the link was sent to, or the user
+
+    class Meta:
+        verbose_name = _("acknowledgement")
+        verbose_name_plural = _("acknowledgements")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} by {self.by}"
+
+
+class CallbackTask(models.Model):
+    """Back to the desk: an urgent message nobody acknowledged; a secretary calls the client back."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="callback_tasks"
+    )
+    message = models.OneToOneField(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="callback_task"
+    )
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("call-back task")
+        verbose_name_plural = _("call-back tasks")
+        ordering = ["done_at", "created"]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.message}"

@@ -61,6 +61,7 @@ def queue_message(
     training: bool = False,
     fields: dict[str, Any] | None = None,
     reply_to: str = "",
+    escalates: Message | None = None,
 ) -> Message:
     """Store the message and its deliveries, and queue their sending, in the current transaction."""
     recipients = [r for r in recipients if r.strip()]
@@ -74,6 +75,7 @@ def queue_message(
         reply_to=reply_to[:254],
         urgent=urgent,
         author=author,
+        parent=escalates,
         status=Message.Status.TRAINING if training else Message.Status.QUEUED,
     )
     if training:

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 
-from permanence.messaging import outbox
+from permanence.messaging import escalation, outbox
 
 
 class Command(BaseCommand):
@@ -31,6 +31,7 @@ class Command(BaseCommand):
             while not stop.wait(options["sweep_every"]):
                 try:
                     outbox.sweep()
+                    escalation.escalate()
                 finally:
                     connections.close_all()
 

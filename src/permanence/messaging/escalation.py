@@ -1,0 +1,99 @@
+"""Urgent messages: acknowledged through a signed link, escalated down a list if not, then back to the desk.
+
+``escalate(now)`` is idempotent and driven by the clock it is given (tests run
+it with a controlled clock; the worker's sweeper runs it every few seconds):
+an urgent, unacknowledged message ``delay`` minutes old goes to the first
+address of the account's escalation list, ``2 × delay`` to the second, and
+so on; after the last one, a call-back task appears at the desk.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from permanence.messaging import outbox
+from permanence.messaging.models import Acknowledgement, CallbackTask, EscalationPolicy, Message
+
+SALT = "permanence.messaging.ack"
+LINK_DAYS = 30
+
+
+def ack_token(message: Message, address: str) -> str:
+    """A link for ``address`` to acknowledge the message (a relaunch acknowledges the original)."""
+    return signing.dumps({"m": message.parent_id or message.pk, "a": address}, salt=SALT, compress=True)
+
+
+def ack_url(message: Message, address: str) -> str:
+    base = getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return base + reverse("message_ack", args=[ack_token(message, address)])
+
+
+def read_token(token: str) -> tuple[int, str] | None:
+    try:
+        data = signing.loads(token, salt=SALT, max_age=timedelta(days=LINK_DAYS))
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("m"), int):
+        return None
+    return data["m"], str(data.get("a", ""))
+
+
+def acknowledge(message: Message, by: str, now: datetime | None = None) -> bool:
+    """True the first time; later acknowledgements change nothing."""
+    _ack, created = Acknowledgement.objects.get_or_create(
+        message=message, defaults={"by": by[:254], "at": now or timezone.now()}
+    )
+    return created
+
+
+def escalate(now: datetime | None = None) -> int:
+    """Escalate what is due; returns how many messages moved a level."""
+    now = now or timezone.now()
+    moved = 0
+    due = Message.objects.filter(
+        urgent=True,
+        parent__isnull=True,
+        status__in=[Message.Status.QUEUED, Message.Status.SENT, Message.Status.FAILED],
+        acknowledgement__isnull=True,
+        callback_task__isnull=True,
+    )
+    for message in due.select_related("account"):
+        policy = EscalationPolicy.objects.filter(account=message.account).first()
+        delay = timedelta(minutes=policy.delay_minutes if policy else 15)
+        steps = list(policy.steps) if policy else []
+        if now < message.created + delay * (message.escalation_level + 1):
+            continue
+        with transaction.atomic():
+            locked = Message.objects.select_for_update().get(pk=message.pk)
+            if (
+                Acknowledgement.objects.filter(message=locked).exists()
+                or locked.escalation_level != message.escalation_level
+            ):
+                continue
+            level = locked.escalation_level
+            if level < len(steps):
+                outbox.queue_message(
+                    locked.account,
+                    subject=f"Relance {level + 1} : {locked.subject}",
+                    body=locked.body,
+                    recipients=[steps[level]],
+                    call=locked.call,
+                    urgent=True,
+                    fields=locked.fields,
+                    reply_to=locked.reply_to,
+                    escalates=locked,
+                )
+            else:
+                CallbackTask.objects.get_or_create(
+                    account=locked.account, message=locked, defaults={"created": now}
+                )
+            locked.escalation_level = level + 1
+            locked.save(update_fields=["escalation_level"])
+            moved += 1
+    return moved
