@@ -121,6 +121,14 @@ ROUTES = [
     R("desk_hold", "/desk/calls/{call}/hold", {"secretary"}, method="POST", denied=404, ok=302),
     R("desk_remark", "/desk/calls/{call}/remark", {"secretary"}, method="POST", denied=404, ok=302,
       body={"step": "welcome", "text": "Trop long"}),
+    # messages: {m} is a message of Alpha; {mb} one of Beta
+    R("messages", "/a/{a}/messages/", {"admin", "assistant", "client_admin", "client_user"}),
+    R("message_resend", "/a/{a}/messages/{m}/resend", {"admin", "assistant", "client_admin"}, method="POST",
+      ok=302),
+    R("message_resend", "/a/{a}/messages/{mb}/resend", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),  # no such right at all: 403 before the lookup
+    R("message_acknowledge", "/a/{a}/messages/{m}/acknowledge", {"admin", "client_admin", "client_user"},
+      method="POST", ok=302),
     # API
     R("api:list_accounts", "/api/v1/accounts", EVERYONE, scoped=False, api=True),
     R("api:get_account", "/api/v1/accounts/{a}", REACHES_ALPHA, api=True),
@@ -160,8 +168,10 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     scenario_a, scenario_b = _scenarios(alpha, beta)
     call, offer = _calls(alpha)
     callback = _callback(alpha)
+    message_a = _message(alpha)
+    message_b = _message(beta)
     path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
-                             call=call.pk, offer=offer.pk, cbt=callback.pk)
+                             call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk)
     if route.method == "GET":
         return client.get(path)
     if route.api:
@@ -188,6 +198,14 @@ def _scenarios(alpha: Any, beta: Any) -> tuple[Any, Any]:
                                                source=template_source("legal"), digest="x")
         made.append(scenario)
     return made[0], made[1]
+
+
+def _message(account: Any) -> Any:
+    from permanence.messaging.models import Message
+
+    message = Message.objects.filter(account=account, subject="Message à lire").first()
+    return message or Message.objects.create(account=account, subject="Message à lire", body="Texte",
+                                             urgent=True, status="sent")
 
 
 def _callback(alpha: Any) -> Any:

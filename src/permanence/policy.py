@@ -42,6 +42,9 @@ class Perm(enum.StrEnum):
     APPROVE_SCENARIOS = "approve_scenarios"  # the client's approval, or a change request
     REMARK_SCENARIOS = "remark_scenarios"  # feedback from the desk on a step
     USE_DESK = "use_desk"  # take calls, and training calls on the accounts within reach
+    VIEW_MESSAGES = "view_messages"  # the account's messages and their delivery states
+    RESEND_MESSAGES = "resend_messages"
+    ACK_MESSAGES = "ack_messages"  # confirm an urgent message was read (client side)
 
 
 _ALL = frozenset(Perm)
@@ -60,6 +63,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.EDIT_SCENARIOS,
             Perm.REMARK_SCENARIOS,
             Perm.USE_DESK,
+            Perm.VIEW_MESSAGES,
+            Perm.RESEND_MESSAGES,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
@@ -74,9 +79,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_AUDIT,
             Perm.VIEW_SCENARIOS,
             Perm.APPROVE_SCENARIOS,
+            Perm.VIEW_MESSAGES,
+            Perm.RESEND_MESSAGES,
+            Perm.ACK_MESSAGES,
         }
     ),
-    Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS}),
+    Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,
+                                 Perm.VIEW_MESSAGES, Perm.ACK_MESSAGES}),
 }
 
 

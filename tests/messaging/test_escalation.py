@@ -104,3 +104,26 @@ def test_the_desk_lists_call_backs_and_marks_them_done(personas, alpha, beta):
     secretary.post(f"/desk/callbacks/{task.pk}/done")
     task.refresh_from_db()
     assert task.done_at is not None and task.done_by == personas["secretary"]
+
+
+def test_messages_page_shows_deliveries_filters_and_resends(personas, alpha, smtp):
+    message = urgent(alpha)
+    with transaction.atomic():
+        outbox.queue_message(alpha, subject="Devis cuisine", body="Rappeler", recipients=["b@alpha.example"])
+    delivery = message.deliveries.get()
+    smtp.reply = "550 5.1.1 No such user"
+    assert outbox.attempt(delivery.pk) == "dead"
+    client = Client()
+    client.force_login(personas["client_admin"])
+    page = client.get("/a/alpha/messages/").content.decode()
+    assert "Fuite d&#x27;eau" in page and "Devis cuisine" in page and "Échec définitif" in page
+    assert "non confirmé" in page
+    filtered = client.get("/a/alpha/messages/?urgent=1").content.decode()
+    assert "Fuite d&#x27;eau" in filtered and "Devis cuisine" not in filtered
+    assert "Devis cuisine" in client.get("/a/alpha/messages/?q=cuisine").content.decode()
+    smtp.reply = None
+    client.post(f"/a/alpha/messages/{message.pk}/resend")
+    delivery.refresh_from_db()
+    assert delivery.status == "queued" and outbox.attempt(delivery.pk) == "sent"
+    client.post(f"/a/alpha/messages/{message.pk}/acknowledge")
+    assert Acknowledgement.objects.get(message=message).by == "client_admin"

@@ -191,3 +191,28 @@ def sweep(now: datetime | None = None) -> int:
             Delivery.objects.filter(pk=delivery_id).update(enqueued_at=now)
             _enqueue(delivery_id)
     return len(ids)
+
+
+def resend(message: Message, now: datetime | None = None) -> int:
+    """Send a message again: dead letters are retried, the others get a fresh delivery (a new key)."""
+    count = 0
+    with transaction.atomic():
+        for delivery in Delivery.objects.select_for_update().filter(message=message):
+            if delivery.status == S.DEAD:
+                retry_dead(delivery, now)
+            elif delivery.status in (S.SENT, S.DELIVERED, S.ACKNOWLEDGED):
+                copy = Delivery.objects.create(
+                    message=message,
+                    channel=delivery.channel,
+                    address=delivery.address,
+                    enqueued_at=now or timezone.now(),
+                )
+                DeliveryEvent.objects.create(delivery=copy, status=S.QUEUED, detail="sent again by hand")
+                _enqueue(copy.pk)
+            else:
+                continue  # still on its way
+            count += 1
+        Message.objects.filter(pk=message.pk).exclude(status=Message.Status.TRAINING).update(
+            status=Message.Status.QUEUED
+        )
+    return count

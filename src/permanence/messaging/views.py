@@ -3,12 +3,20 @@ so that a mail scanner following links acknowledges nothing)."""
 
 from __future__ import annotations
 
+from django.contrib import messages as django_messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from permanence.messaging import escalation
+from permanence import policy
+from permanence.audit import trail
+from permanence.audit.models import Action
+from permanence.messaging import escalation, outbox
 from permanence.messaging.models import Message
+from permanence.policy import Perm
+from permanence.portal.access import member_required
 
 
 @require_http_methods(["GET", "POST"])
@@ -25,3 +33,84 @@ def message_ack(request: HttpRequest, token: str) -> HttpResponse:
         escalation.acknowledge(message, address)
         done = True
     return render(request, "messaging/ack.html", {"message": message, "done": done})
+
+
+PAGE = 50
+
+
+@member_required
+@require_GET
+def message_list(request: HttpRequest, slug: str) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_MESSAGES)
+    messages_qs = (
+        Message.objects.filter(account=account, parent__isnull=True)
+        .prefetch_related("deliveries", "escalations")
+        .select_related("acknowledgement", "call")
+        .order_by("-created")
+    )
+    status = request.GET.get("status", "")
+    if status in Message.Status.values:
+        messages_qs = messages_qs.filter(status=status)
+    if request.GET.get("urgent") == "1":
+        messages_qs = messages_qs.filter(urgent=True)
+    q = request.GET.get("q", "").strip()[:100]
+    if q:
+        messages_qs = messages_qs.filter(Q(subject__icontains=q) | Q(body__icontains=q))
+    page = max(1, int(request.GET.get("page", "1")) if request.GET.get("page", "1").isdigit() else 1)
+    rows = list(messages_qs[(page - 1) * PAGE : page * PAGE + 1])
+    trail.record(
+        request.user,
+        Action.LIST,
+        account=account,
+        object_type="messaging.message",
+        request=request,
+        filters={"status": status, "q": q},
+    )
+    return render(
+        request,
+        "messaging/list.html",
+        {
+            "account": account,
+            "rows": rows[:PAGE],
+            "more": len(rows) > PAGE,
+            "page": page,
+            "status": status,
+            "q": q,
+            "urgent": request.GET.get("urgent") == "1",
+            "statuses": Message.Status.choices,
+            "can_resend": policy.has_perm(request.user, Perm.RESEND_MESSAGES),
+            "can_ack": policy.has_perm(request.user, Perm.ACK_MESSAGES),
+        },
+    )
+
+
+def _message(request: HttpRequest, slug: str, pk: int, perm: Perm) -> Message:
+    account = policy.get_account_or_404(request.user, slug, perm)
+    try:
+        return Message.objects.get(pk=pk, account=account, parent__isnull=True)
+    except Message.DoesNotExist:
+        raise Http404 from None
+
+
+@member_required
+@require_POST
+def message_resend(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    message = _message(request, slug, pk, Perm.RESEND_MESSAGES)
+    if message.status == Message.Status.TRAINING:
+        django_messages.error(request, _("A training message is never sent."))
+    else:
+        count = outbox.resend(message)
+        trail.record(
+            request.user, Action.UPDATE, message, account=message.account, request=request, resent=count
+        )
+        django_messages.success(request, _("Sent again to %(count)s recipient(s).") % {"count": count})
+    return redirect("messages", slug)
+
+
+@member_required
+@require_POST
+def message_acknowledge(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    message = _message(request, slug, pk, Perm.ACK_MESSAGES)
+    if message.urgent:
+        escalation.acknowledge(message, request.user.get_username())
+    return redirect("messages", slug)
