@@ -204,6 +204,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 
 # Messages: e-mail through Django (SMTP by default: EMAIL_HOST, EMAIL_PORT...), SMS through an HTTP gateway.
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Permanence <permanence@localhost>")
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(DATA_DIR / "outbox"))  # for the file backend (the demo)
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
 MESSAGING_MESSAGE_ID_DOMAIN = envstr("MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
