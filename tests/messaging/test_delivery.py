@@ -159,3 +159,12 @@ def test_worker_command_sends_what_is_queued(alpha, smtp):
     call_command("worker", "--batch")
     assert sorted(e.rcpt_tos[0] for e in smtp.envelopes) == ["anne@alpha.example", "bob@alpha.example"]
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_message_with_nowhere_to_go_returns_to_the_desk(alpha):
+    from permanence.messaging.models import CallbackTask
+
+    message = queue(alpha, recipients=["not an address"])
+    message.refresh_from_db()
+    assert message.status == "failed" and not message.deliveries.exists()
+    assert CallbackTask.objects.get().message == message

@@ -80,12 +80,19 @@ def queue_message(
     )
     if training:
         return message  # a training call's message is kept, never sent
-    for channel, address in _routes(recipients, account):
+    routes = _routes(recipients, account)
+    for channel, address in routes:
         delivery = Delivery.objects.create(
             message=message, channel=channel, address=address, enqueued_at=timezone.now()
         )
         DeliveryEvent.objects.create(delivery=delivery, status=S.QUEUED)
         _enqueue(delivery.pk)
+    if not routes:  # nowhere to send it: never let it wait unseen; it goes back to the desk
+        from permanence.messaging.models import CallbackTask
+
+        message.status = Message.Status.FAILED
+        message.save(update_fields=["status"])
+        CallbackTask.objects.create(account=account, message=message)
     return message
 
 
