@@ -29,7 +29,7 @@ from permanence.scenarios import services as scenario_services
 from permanence.scenarios.engine import checker
 from permanence.scenarios.engine.runtime import AnswerError
 from permanence.scenarios.engine.runtime import Run as Engine
-from permanence.scenarios.models import Run, Status
+from permanence.scenarios.models import Run, ScenarioVersion, Status
 
 LIVE = (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP)
 
@@ -152,10 +152,11 @@ def _run(call: Call, user: Any) -> tuple[Engine | None, Run | None, Any]:
     """The call's scenario run (created on first view, pinned to the version then in service)."""
     account = call.account
     stored = Run.objects.filter(pk=call.run_id).select_related("version").first() if call.run_id else None
-    version = stored.version if stored else None
-    if version is None:
-        version = account.scenarios.filter(versions__status=Status.PUBLISHED).first() or None
-        version = version.published if version else None
+    version = (
+        stored.version
+        if stored
+        else (ScenarioVersion.objects.filter(scenario__account=account, status=Status.PUBLISHED).first())
+    )
     if version is None:
         return None, None, None
     parsed = checker.check(version.source, environment.account_info(account)).scenario
@@ -218,7 +219,7 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             "draft": engine.report() if engine else {"to": [], "subject": "", "body": ""},
             "query": query,
             "matches": [_match_row(m, env) for m in matches],
-            "people": sorted(((r, p.name) for r, p in env.people.items()), key=lambda i: i[1]) if env else [],
+            "people": runform.people(env) if env else [],
             "status": call.account.opening_status(),
             "caller": _caller_card(call),
             "history": _history(call),

@@ -28,9 +28,18 @@ def answer_from_post(post: Mapping[str, Any], screen: Mapping[str, Any]) -> dict
     return {}
 
 
+def people(env: Any) -> list[tuple[str, str]]:
+    """The directory as (ref, name) choices, by name: the list beside the search box."""
+    return sorted(((ref, person.name) for ref, person in env.people.items()), key=lambda item: item[1])
+
+
 def lookup_matches(account: Account, screen: Mapping[str, Any], query: str) -> list[search.Match]:
     """The directory search of a lookup step (empty at any other step or without a query)."""
     if not query or screen.get("kind") != "lookup":
         return []
-    return search.search(environment.directory_entries(account), query, by=screen.get("by", "any"),
-                         service=screen.get("service", ""))
+    return search.search(
+        environment.directory_entries(account),
+        query,
+        by=screen.get("by", "any"),
+        service=screen.get("service", ""),
+    )

@@ -276,7 +276,7 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
     people: list[tuple[str, str]] = []
     matches = runform.lookup_matches(account, screen, query)
     if screen.get("kind") == "lookup":
-        people = sorted(((ref, p.name) for ref, p in env.people.items()), key=lambda item: item[1])
+        people = runform.people(env)
     return render(
         request,
         "scenarios/test.html",

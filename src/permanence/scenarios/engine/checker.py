@@ -364,7 +364,6 @@ class Checker:
                     if new_must != must[t] or new_may != may[t]:
                         must[t], may[t] = new_must, new_may
                         changed = True
-        self.must, self.may, self.index = must, may, index
         for sid in reachable:
             step = steps[sid]
             after = gen(step, "", True) if step.kind == "ask" else 0

@@ -22,7 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from permanence.accounts import phones
 from permanence.scenarios.engine import expressions as ex
-from permanence.scenarios.engine.model import Condition, Field, Scenario, Step
+from permanence.scenarios.engine.model import RESULTS, Condition, Field, Scenario, Step
 from permanence.scenarios.engine.problems import MESSAGES
 
 MAX_AUTO_STEPS = 10_000
@@ -613,8 +613,6 @@ class Run:
 
 
 def _results(step: Step) -> list[str]:
-    from permanence.scenarios.engine.model import RESULTS
-
     expected = RESULTS.get(step.kind, ())
     return [r for r in expected if r in step.on or "other" in step.on]
 
