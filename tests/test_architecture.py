@@ -18,6 +18,7 @@ CORES = [
     "permanence/messaging/signing.py",
     "permanence/messaging/sms.py",
     "permanence/messaging/retry.py",
+    "permanence/messaging/preferences.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from permanence.messaging.models import Delivery, DeliveryEvent, Message, WebhookEndpoint
+from permanence.messaging.models import Delivery, DeliveryEvent, DeliveryPreference, Message, WebhookEndpoint
 
 
 class DeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -26,3 +26,10 @@ class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 admin.site.register(DeliveryEvent)
 admin.site.register(WebhookEndpoint)
+
+
+@admin.register(DeliveryPreference)
+class DeliveryPreferenceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("collaborator", "normal_email", "normal_sms", "urgent_email", "urgent_sms", "digest")
+    list_filter = ("digest", "collaborator__account")
+    raw_id_fields = ("collaborator",)

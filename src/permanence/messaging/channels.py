@@ -86,21 +86,70 @@ class EmailChannel:
             },
         )
         email.attach_alternative(_html(message, link), "text/html")
-        try:
-            with get_connection(timeout=TIMEOUT) as connection:
-                connection.send_messages([email])
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            return Result(
-                False, retry=any(400 <= c < 500 for c in codes), reason=f"recipient refused: {codes}"
+        return _send_email(email, f"<{delivery.key}@{domain}>")
+
+
+def _send_email(email: EmailMultiAlternatives, provider_id: str) -> Result:
+    try:
+        with get_connection(timeout=TIMEOUT) as connection:
+            connection.send_messages([email])
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        return Result(False, retry=any(400 <= c < 500 for c in codes), reason=f"recipient refused: {codes}")
+    except smtplib.SMTPResponseException as exc:
+        return Result(
+            False, retry=400 <= exc.smtp_code < 500, reason=f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        return Result(False, retry=True, reason=f"{type(exc).__name__}: {exc}")
+    return Result(True, provider_id=provider_id)
+
+
+class DigestChannel:
+    """The daily digest: the normal messages a collaborator chose to get once a day, in one e-mail.
+
+    ``gathers``: the outbox hands it every delivery due for the address at once. The e-mail's
+    Message-ID is the first delivery's key; its X-Permanence-Delivery header lists them all."""
+
+    name: ClassVar[str] = "digest"
+    gathers: ClassVar[bool] = True
+
+    def send(self, delivery: Delivery, message: Message) -> Result:
+        return self.send_batch([delivery])
+
+    def send_batch(self, deliveries: list[Delivery]) -> Result:
+        domain = getattr(settings, "MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
+        first = deliveries[0]
+        items = sorted(((d.message, d) for d in deliveries), key=lambda pair: (pair[0].created, pair[0].pk))
+        zone = first.message.account.tz
+        day = items[-1][0].created.astimezone(zone).strftime("%d/%m/%Y")
+        count = len(items)
+        subject = f"{first.message.account.name} · {count} message{'s' if count > 1 else ''} ({day})"
+        text, parts = [], []
+        for message, _delivery in items:
+            at = message.created.astimezone(zone).strftime("%d/%m %H:%M")
+            text.append(f"{at} · {message.subject}\n\n{message.body}")
+            lines = "<br>\n".join(html.escape(line) for line in message.body.splitlines())
+            parts.append(
+                f'<h3 style="font-size:15px">{at} · {html.escape(message.subject)}</h3><p>{lines}</p>'
             )
-        except smtplib.SMTPResponseException as exc:
-            return Result(
-                False, retry=400 <= exc.smtp_code < 500, reason=f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
-            )
-        except (smtplib.SMTPException, OSError) as exc:
-            return Result(False, retry=True, reason=f"{type(exc).__name__}: {exc}")
-        return Result(True, provider_id=f"<{delivery.key}@{domain}>")
+        email = EmailMultiAlternatives(
+            subject=subject,
+            body=("\n\n" + "-" * 40 + "\n\n").join(text),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[first.address],
+            headers={
+                "Message-ID": f"<{first.key}@{domain}>",
+                "X-Permanence-Delivery": ", ".join(str(d.key) for d in deliveries),
+            },
+        )
+        email.attach_alternative(
+            '<!doctype html><html><body style="font-family:sans-serif">'
+            + "<hr>".join(parts)
+            + "</body></html>",
+            "text/html",
+        )
+        return _send_email(email, f"<{first.key}@{domain}>")
 
 
 def _html(message: Message, link: str = "") -> str:
@@ -194,5 +243,5 @@ class HttpSmsChannel:
         return _post(url, urllib.parse.urlencode(fields).encode(), headers)
 
 
-for _channel in (EmailChannel(), WebhookChannel(), HttpSmsChannel()):
+for _channel in (EmailChannel(), DigestChannel(), WebhookChannel(), HttpSmsChannel()):
     register(_channel)

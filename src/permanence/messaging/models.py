@@ -8,14 +8,17 @@ letters after too many failures for the operator to look at and retry.
 from __future__ import annotations
 
 import uuid
+from datetime import time
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from permanence.accounts.models import Account
+from permanence.messaging import preferences
 
 
 class Message(models.Model):
@@ -205,3 +208,50 @@ class CallbackTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {self.message}"
+
+
+class DeliveryPreference(models.Model):
+    """How one collaborator wants the messages: channels, quiet hours, daily digest (see ``preferences``)."""
+
+    collaborator = models.OneToOneField(
+        "directory.Collaborator",
+        verbose_name=_("collaborator"),
+        on_delete=models.CASCADE,
+        related_name="delivery_preference",
+    )
+    normal_email = models.BooleanField(_("normal messages by e-mail"), default=True)
+    normal_sms = models.BooleanField(_("normal messages by SMS"), default=False)
+    urgent_email = models.BooleanField(_("urgent messages by e-mail"), default=True)
+    urgent_sms = models.BooleanField(_("urgent messages by SMS"), default=True)
+    quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
+    quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
+    urgent_in_quiet_hours = models.BooleanField(_("urgent messages even in quiet hours"), default=True)
+    digest = models.BooleanField(
+        _("daily digest"),
+        default=False,
+        help_text=_("Normal messages are gathered in one e-mail a day; urgent ones still go at once."),
+    )
+    digest_at = models.TimeField(_("digest time"), default=time(18))
+
+    class Meta:
+        verbose_name = _("delivery preference")
+        verbose_name_plural = _("delivery preferences")
+
+    def __str__(self) -> str:
+        return str(self.collaborator)
+
+    def clean(self) -> None:
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValidationError(_("Quiet hours need both a start and an end."))
+
+    def as_core(self, tz: str) -> preferences.Preferences:
+        return preferences.Preferences(
+            normal=frozenset(c for c, on in (("email", self.normal_email), ("sms", self.normal_sms)) if on),
+            urgent=frozenset(c for c, on in (("email", self.urgent_email), ("sms", self.urgent_sms)) if on),
+            quiet_start=self.quiet_start,
+            quiet_end=self.quiet_end,
+            urgent_in_quiet_hours=self.urgent_in_quiet_hours,
+            digest=self.digest,
+            digest_at=self.digest_at,
+            tz=tz,
+        )

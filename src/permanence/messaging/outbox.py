@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from permanence.accounts.models import Account
 from permanence.accounts.phones import try_normalize
-from permanence.messaging import channels, retry
+from permanence.directory.models import Collaborator
+from permanence.messaging import channels, preferences, retry
 from permanence.messaging.models import Delivery, DeliveryEvent, Message, WebhookEndpoint
 
 
@@ -34,19 +35,48 @@ def _lease() -> timedelta:
 S = Delivery.Status
 
 
-def _routes(recipients: Iterable[str], account: Account) -> list[tuple[str, str]]:
-    routes: list[tuple[str, str]] = []
+def _collaborator(account: Account, channel: str, address: str) -> Collaborator | None:
+    people = Collaborator.objects.filter(account=account, is_active=True).select_related(
+        "delivery_preference"
+    )
+    if channel == "email":
+        return people.filter(email__iexact=address).first()
+    return people.filter(mobile=address).first()
+
+
+def _routes(
+    recipients: Iterable[str], account: Account, *, urgent: bool, now: datetime
+) -> list[tuple[str, str, datetime | None]]:
+    """(channel, address, not before) for each recipient; a collaborator's own preferences apply when
+    they have set some (see ``preferences``), else the address given is used at once."""
+    routes: list[tuple[str, str, datetime | None]] = []
     for recipient in recipients:
         recipient = recipient.strip()
         if "@" in recipient:
-            routes.append(("email", recipient))
+            channel, address = "email", recipient
         elif (number := try_normalize(recipient, settings.PHONE_DEFAULT_REGION)) is not None:
-            routes.append(("sms", number))
+            channel, address = "sms", number
+        else:
+            continue
+        person = _collaborator(account, channel, address)
+        wishes = getattr(person, "delivery_preference", None) if person else None
+        if person is None or wishes is None:
+            routes.append((channel, address, None))
+            continue
+        addresses = {"email": person.email, "sms": person.mobile, "digest": person.email}
+        available = {c for c, a in addresses.items() if a and c != "digest"}
+        for step in preferences.plan(
+            wishes.as_core(account.timezone), urgent=urgent, now=now, available=available
+        ):
+            routes.append((step.channel, addresses[step.channel], step.not_before))
     routes += [
-        ("webhook", url)
+        ("webhook", url, None)
         for url in WebhookEndpoint.objects.filter(account=account, active=True).values_list("url", flat=True)
     ]
-    return list(dict.fromkeys(routes))
+    unique: dict[tuple[str, str], datetime | None] = {}
+    for channel, address, not_before in routes:
+        unique.setdefault((channel, address), not_before)
+    return [(channel, address, not_before) for (channel, address), not_before in unique.items()]
 
 
 def queue_message(
@@ -62,8 +92,10 @@ def queue_message(
     fields: dict[str, Any] | None = None,
     reply_to: str = "",
     escalates: Message | None = None,
+    now: datetime | None = None,
 ) -> Message:
     """Store the message and its deliveries, and queue their sending, in the current transaction."""
+    now = now or timezone.now()
     recipients = [r for r in recipients if r.strip()]
     message = Message.objects.create(
         account=account,
@@ -77,16 +109,22 @@ def queue_message(
         author=author,
         parent=escalates,
         status=Message.Status.TRAINING if training else Message.Status.QUEUED,
+        created=now,
     )
     if training:
         return message  # a training call's message is kept, never sent
-    routes = _routes(recipients, account)
-    for channel, address in routes:
+    routes = _routes(recipients, account, urgent=urgent, now=now)
+    for channel, address, not_before in routes:
         delivery = Delivery.objects.create(
-            message=message, channel=channel, address=address, enqueued_at=timezone.now()
+            message=message,
+            channel=channel,
+            address=address,
+            enqueued_at=now,
+            next_attempt_at=not_before or now,
         )
-        DeliveryEvent.objects.create(delivery=delivery, status=S.QUEUED)
-        _enqueue(delivery.pk)
+        detail = f"held until {not_before.isoformat()}" if not_before else ""
+        DeliveryEvent.objects.create(delivery=delivery, status=S.QUEUED, at=now, detail=detail)
+        _enqueue(delivery.pk, run_after=not_before)
     if not routes:  # nowhere to send it: never let it wait unseen; it goes back to the desk
         from permanence.messaging.models import CallbackTask
 
@@ -104,7 +142,10 @@ def _enqueue(delivery_id: int, run_after: datetime | None = None) -> None:
 
 
 def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | None = None) -> str:
-    """Try to send one delivery now; returns its status afterwards ("busy": another worker has it)."""
+    """Try to send one delivery now; returns its status afterwards ("busy": another worker has it).
+
+    A channel that gathers (the daily digest) takes, with this delivery, every other one due for the
+    same address of the same account, and sends them in one go."""
     now = now or timezone.now()
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().select_related("message").get(pk=delivery_id)
@@ -114,18 +155,40 @@ def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | 
             return "busy"
         if delivery.status in (S.QUEUED, S.FAILED) and delivery.next_attempt_at > now:
             return "not_due"
-        delivery.status, delivery.lease_until = S.SENDING, now + _lease()
-        delivery.attempts += 1
-        delivery.save(update_fields=["status", "lease_until", "attempts"])
-        DeliveryEvent.objects.create(
-            delivery=delivery, status=S.SENDING, at=now, detail=f"attempt {delivery.attempts}"
-        )
-    result = channels.get(delivery.channel).send(delivery, delivery.message)
+        channel = channels.get(delivery.channel)
+        batch = [delivery]
+        if getattr(channel, "gathers", False):
+            batch += list(
+                Delivery.objects.select_for_update(of=("self",))
+                .select_related("message")
+                .filter(
+                    channel=delivery.channel,
+                    address=delivery.address,
+                    message__account_id=delivery.message.account_id,
+                    status__in=[S.QUEUED, S.FAILED],
+                    next_attempt_at__lte=now,
+                )
+                .exclude(pk=delivery.pk)
+                .order_by("pk")[:200]
+            )
+        for member in batch:
+            member.status, member.lease_until = S.SENDING, now + _lease()
+            member.attempts += 1
+            member.save(update_fields=["status", "lease_until", "attempts"])
+            DeliveryEvent.objects.create(
+                delivery=member, status=S.SENDING, at=now, detail=f"attempt {member.attempts}"
+            )
+    if len(batch) > 1 or getattr(channel, "gathers", False):
+        result = channel.send_batch(batch)  # type: ignore[attr-defined]
+    else:
+        result = channel.send(delivery, delivery.message)
     done = timezone.now() if now is None else now
     # Sent: recording it must not fail for a passing lock, or the message would go twice.
     for pause in (0.05, 0.2, 0.5, 1, 2, 4, 0):
         try:
-            return _record(delivery_id, result, done, rng)
+            with transaction.atomic():
+                statuses = [_record(member.pk, result, done, rng) for member in batch]
+            return statuses[0]
         except OperationalError:
             if not pause:
                 raise
