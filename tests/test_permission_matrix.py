@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from permanence.audit.models import AuditEvent
 from permanence.contacts.models import Contact
+from permanence.directory.models import Collaborator
 
 PERSONAS = [
     "admin", "assistant", "secretary", "secretary_beta",
@@ -129,6 +130,14 @@ ROUTES = [
       denied_for={"secretary": 403, "client_user": 403}),  # no such right at all: 403 before the lookup
     R("message_acknowledge", "/a/{a}/messages/{m}/acknowledge", {"admin", "client_admin", "client_user"},
       method="POST", ok=302),
+    # who gets the messages: {p} a collaborator of Alpha, {pb} one of Beta; form fields are prefixed
+    R("message_settings", "/a/{a}/messages/settings/", {"admin", "assistant", "client_admin"}),
+    R("message_person_preferences", "/a/{a}/messages/settings/people/{p}", {"admin", "assistant", "client_admin"},
+      method="POST", ok=302, body={"{p}-normal_email": "on", "{p}-digest_at": "18:00"}),
+    R("message_person_preferences", "/a/{a}/messages/settings/people/{pb}", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}, body={"{pb}-digest_at": "18:00"}),
+    R("message_escalation", "/a/{a}/messages/settings/escalation", {"admin", "assistant", "client_admin"},
+      method="POST", ok=302, body={"delay_minutes": "10", "steps_text": "a@example.fr\n06 12 34 56 78"}),
     # API
     R("api:list_accounts", "/api/v1/accounts", EVERYONE, scoped=False, api=True),
     R("api:get_account", "/api/v1/accounts/{a}", REACHES_ALPHA, api=True),
@@ -170,18 +179,22 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     callback = _callback(alpha)
     message_a = _message(alpha)
     message_b = _message(beta)
+    person_a = Collaborator.objects.filter(account=alpha).first()
+    person_b = Collaborator.objects.filter(account=beta).first()
     path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
-                             call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk)
+                             call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk,
+                             p=person_a.pk, pb=person_b.pk)
+    body = {key.format(p=f"p{person_a.pk}", pb=f"p{person_b.pk}"): value for key, value in route.body.items()}
     if route.method == "GET":
         return client.get(path)
     if route.api:
-        return client.post(path, json.dumps(route.body), content_type="application/json")
+        return client.post(path, json.dumps(body), content_type="application/json")
     if route.name == "contact_import":
         from django.core.files.uploadedfile import SimpleUploadedFile
 
         upload = SimpleUploadedFile("c.csv", CSV_BODY, content_type="text/csv")
         return client.post(path, {"file": upload})
-    return client.post(path, route.body)
+    return client.post(path, body)
 
 
 def _scenarios(alpha: Any, beta: Any) -> tuple[Any, Any]:

@@ -45,6 +45,7 @@ class Perm(enum.StrEnum):
     VIEW_MESSAGES = "view_messages"  # the account's messages and their delivery states
     RESEND_MESSAGES = "resend_messages"
     ACK_MESSAGES = "ack_messages"  # confirm an urgent message was read (client side)
+    EDIT_DELIVERY_PREFS = "edit_delivery_prefs"  # who gets messages how: channels, quiet hours, escalation
 
 
 _ALL = frozenset(Perm)
@@ -65,6 +66,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.USE_DESK,
             Perm.VIEW_MESSAGES,
             Perm.RESEND_MESSAGES,
+            Perm.EDIT_DELIVERY_PREFS,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
@@ -82,6 +84,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_MESSAGES,
             Perm.RESEND_MESSAGES,
             Perm.ACK_MESSAGES,
+            Perm.EDIT_DELIVERY_PREFS,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,

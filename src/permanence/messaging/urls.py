@@ -9,4 +9,11 @@ urlpatterns = [
     path(
         "a/<slug:slug>/messages/<int:pk>/acknowledge", views.message_acknowledge, name="message_acknowledge"
     ),
+    path("a/<slug:slug>/messages/settings/", views.message_settings, name="message_settings"),
+    path(
+        "a/<slug:slug>/messages/settings/people/<int:pk>",
+        views.person_preferences,
+        name="message_person_preferences",
+    ),
+    path("a/<slug:slug>/messages/settings/escalation", views.escalation_settings, name="message_escalation"),
 ]

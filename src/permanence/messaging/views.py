@@ -3,18 +3,23 @@ so that a mail scanner following links acknowledges nothing)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages as django_messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
+from permanence.directory.models import Collaborator
 from permanence.messaging import escalation, outbox
-from permanence.messaging.models import Message
+from permanence.messaging.forms import DeliveryPreferenceForm, EscalationForm
+from permanence.messaging.models import DeliveryPreference, EscalationPolicy, Message
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 
@@ -114,3 +119,71 @@ def message_acknowledge(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     if message.urgent:
         escalation.acknowledge(message, request.user.get_username())
     return redirect("messages", slug)
+
+
+def _settings_page(
+    request: HttpRequest,
+    account: Any,
+    *,
+    bound: dict[int, DeliveryPreferenceForm] | None = None,
+    escalation_form: EscalationForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    people = Collaborator.objects.filter(account=account, is_active=True).select_related(
+        "delivery_preference"
+    )
+    rows = []
+    for person in people:
+        wishes = getattr(person, "delivery_preference", None)
+        form = (bound or {}).get(person.pk) or DeliveryPreferenceForm(instance=wishes, prefix=f"p{person.pk}")
+        rows.append({"person": person, "form": form, "set": wishes is not None})
+    policy_row = EscalationPolicy.objects.filter(account=account).first()
+    return render(
+        request,
+        "messaging/settings.html",
+        {
+            "account": account,
+            "rows": rows,
+            "escalation_form": escalation_form or EscalationForm(instance=policy_row),
+        },
+        status=status,
+    )
+
+
+@member_required
+@require_GET
+def message_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_DELIVERY_PREFS)
+    return _settings_page(request, account)
+
+
+@member_required
+@require_POST
+def person_preferences(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_DELIVERY_PREFS)
+    try:
+        person = Collaborator.objects.select_related("delivery_preference").get(pk=pk, account=account)
+    except Collaborator.DoesNotExist:
+        raise Http404 from None
+    wishes = getattr(person, "delivery_preference", None) or DeliveryPreference(collaborator=person)
+    form = DeliveryPreferenceForm(request.POST, instance=wishes, prefix=f"p{person.pk}")
+    if not form.is_valid():
+        return _settings_page(request, account, bound={person.pk: form}, status=400)
+    saved = form.save()
+    trail.record(request.user, Action.UPDATE, saved, account=account, request=request)
+    django_messages.success(request, _("Preferences of %(name)s saved.") % {"name": person})
+    return redirect(reverse("message_settings", args=[slug]) + f"#p{person.pk}")
+
+
+@member_required
+@require_POST
+def escalation_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_DELIVERY_PREFS)
+    current = EscalationPolicy.objects.filter(account=account).first() or EscalationPolicy(account=account)
+    form = EscalationForm(request.POST, instance=current)
+    if not form.is_valid():
+        return _settings_page(request, account, escalation_form=form, status=400)
+    saved = form.save()
+    trail.record(request.user, Action.UPDATE, saved, account=account, request=request, steps=len(saved.steps))
+    django_messages.success(request, _("Escalation saved."))
+    return redirect("message_settings", slug)

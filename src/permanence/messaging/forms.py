@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
+
+from permanence.accounts.phones import try_normalize
+from permanence.messaging.models import DeliveryPreference, EscalationPolicy
+
+
+class DeliveryPreferenceForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = DeliveryPreference
+        fields = [
+            "normal_email",
+            "normal_sms",
+            "urgent_email",
+            "urgent_sms",
+            "quiet_start",
+            "quiet_end",
+            "urgent_in_quiet_hours",
+            "digest",
+            "digest_at",
+        ]
+        widgets = {
+            name: forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+            for name in ("quiet_start", "quiet_end", "digest_at")
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if (data.get("quiet_start") is None) != (data.get("quiet_end") is None):
+            raise forms.ValidationError(_("Quiet hours need both a start and an end."))
+        return data
+
+
+class EscalationForm(forms.ModelForm):  # type: ignore[type-arg]
+    steps_text = forms.CharField(
+        label=_("Escalation list"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One e-mail address or mobile number per line, in order."),
+    )
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["delay_minutes"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["delay_minutes"].min_value = 1
+        self.fields["delay_minutes"].widget.attrs.update({"min": 1, "max": 1440})
+        if self.instance.pk:
+            self.fields["steps_text"].initial = "\n".join(self.instance.steps)
+
+    def clean_delay_minutes(self) -> int:
+        delay: int = self.cleaned_data["delay_minutes"]
+        if not 1 <= delay <= 1440:
+            raise forms.ValidationError(_("Between 1 minute and 24 hours."))
+        return delay
+
+    def clean_steps_text(self) -> list[str]:
+        steps: list[str] = []
+        for line in self.cleaned_data["steps_text"].splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            if "@" in line:
+                try:
+                    validate_email(line)
+                except forms.ValidationError:
+                    raise forms.ValidationError(_("“%(line)s” is not an e-mail address.") % {"line": line}) from None
+                steps.append(line)
+            elif (number := try_normalize(line, settings.PHONE_DEFAULT_REGION)) is not None:
+                steps.append(number)
+            else:
+                raise forms.ValidationError(
+                    _("“%(line)s” is neither an e-mail address nor a phone number.") % {"line": line}
+                )
+        if len(steps) > 10:
+            raise forms.ValidationError(_("Ten steps at most."))
+        return steps
+
+    def save(self, commit: bool = True) -> EscalationPolicy:
+        self.instance.steps = self.cleaned_data["steps_text"]
+        policy: EscalationPolicy = super().save(commit)
+        return policy
