@@ -11,9 +11,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_messages_page_acknowledge_resend_and_preferences(page, personas, alpha, beta):
-    from browser.conftest import screenshot, sign_in
     from django.db import transaction
 
+    from browser.conftest import screenshot, sign_in
     from permanence.directory.models import Collaborator
     from permanence.messaging import outbox
     from permanence.messaging.models import Delivery, DeliveryPreference, Message
