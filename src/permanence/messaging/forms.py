@@ -72,7 +72,9 @@ class EscalationForm(forms.ModelForm):  # type: ignore[type-arg]
                 try:
                     validate_email(line)
                 except forms.ValidationError:
-                    raise forms.ValidationError(_("“%(line)s” is not an e-mail address.") % {"line": line}) from None
+                    raise forms.ValidationError(
+                        _("“%(line)s” is not an e-mail address.") % {"line": line}
+                    ) from None
                 steps.append(line)
             elif (number := try_normalize(line, settings.PHONE_DEFAULT_REGION)) is not None:
                 steps.append(number)
