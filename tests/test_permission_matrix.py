@@ -133,7 +133,8 @@ ROUTES = [
     # who gets the messages: {p} a collaborator of Alpha, {pb} one of Beta; form fields are prefixed
     R("message_settings", "/a/{a}/messages/settings/", {"admin", "assistant", "client_admin"}),
     R("message_person_preferences", "/a/{a}/messages/settings/people/{p}",
-      {"admin", "assistant", "client_admin"}, method="POST", ok=302, body={"{p}-normal_email": "on", "{p}-digest_at": "18:00"}),
+      {"admin", "assistant", "client_admin"}, method="POST", ok=302,
+      body={"{p}-normal_email": "on", "{p}-digest_at": "18:00"}),
     R("message_person_preferences", "/a/{a}/messages/settings/people/{pb}", set(), method="POST", denied=404,
       denied_for={"secretary": 403, "client_user": 403}, body={"{pb}-digest_at": "18:00"}),
     R("message_escalation", "/a/{a}/messages/settings/escalation", {"admin", "assistant", "client_admin"},
