@@ -7,6 +7,7 @@ See docs/configuration.md for every variable.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -201,6 +202,16 @@ if not DEBUG:
 
 # Background work (django-tasks): tasks stored in the database, run by `permanence worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Scale-out: TASKS_BACKEND=rq puts the tasks on Redis (REDIS_URL), run by `permanence worker` too.
+TASKS_BACKEND = envstr("TASKS_BACKEND", "db")
+if TASKS_BACKEND == "rq":
+    if not _redis_url:
+        raise ImproperlyConfigured("TASKS_BACKEND=rq needs REDIS_URL, e.g. redis://127.0.0.1:6379/0.")
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = {"default": {"URL": _redis_url, "DEFAULT_TIMEOUT": 300}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+elif TASKS_BACKEND != "db":
+    raise ImproperlyConfigured(f"TASKS_BACKEND is {TASKS_BACKEND!r}: write db (the default) or rq.")
 
 # Messages: e-mail through Django (SMTP by default: EMAIL_HOST, EMAIL_PORT...), SMS through an HTTP gateway.
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Permanence <permanence@localhost>")
@@ -209,8 +220,20 @@ EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(DATA_DIR / "outbox"))  # for the
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
 MESSAGING_MESSAGE_ID_DOMAIN = envstr("MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
+# Providers through django-anymail: EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend (brevo,
+# postmark, amazon_ses...) and its settings as ANYMAIL_* variables (e.g. ANYMAIL_MAILGUN_API_KEY).
+for _name, _value in os.environ.items():
+    if _name.startswith("ANYMAIL_"):
+        globals()[_name] = _value
+# SMS: SMS_PROVIDER "http" (a generic gateway, SMS_GATEWAY_URL is a URL template) or "twilio".
+SMS_PROVIDER = envstr("SMS_PROVIDER", "http")
 SMS_GATEWAY_URL = envstr("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_METHOD = envstr("SMS_GATEWAY_METHOD", "POST")
 SMS_GATEWAY_TOKEN = envstr("SMS_GATEWAY_TOKEN", "")
+TWILIO_ACCOUNT_SID = envstr("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = envstr("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = envstr("TWILIO_FROM", "")
+TWILIO_MESSAGING_SERVICE_SID = envstr("TWILIO_MESSAGING_SERVICE_SID", "")
 SMS_SENDER = envstr("SMS_SENDER", "Permanence")
 SMS_MAX_PARTS = envint("SMS_MAX_PARTS", 3, minimum=1)
 MESSAGING_RETRY_BASE_SECONDS = float(envstr("MESSAGING_RETRY_BASE_SECONDS", "30"))

@@ -48,9 +48,12 @@ def smtp(settings: Any) -> Iterator[Inbox]:
 
 
 class Receiver:
+    """What the HTTP server received; ``status`` and ``answer`` make its reply."""
+
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.status = 200
+        self.answer = b"accepted-42"
 
 
 @pytest.fixture
@@ -61,11 +64,19 @@ def http_receiver() -> Iterator[tuple[str, Receiver]]:
         def do_POST(self) -> None:  # noqa: N802 - http.server API
             length = int(self.headers.get("Content-Length", 0))
             receiver.requests.append(
-                {"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)}
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": self.rfile.read(length),
+                }
             )
             self.send_response(receiver.status)
+            self.send_header("Content-Length", str(len(receiver.answer)))
             self.end_headers()
-            self.wfile.write(b"accepted-42")
+            self.wfile.write(receiver.answer)
+
+        do_GET = do_POST  # noqa: N815 - http.server API
 
         def log_message(self, *args: Any) -> None:
             pass

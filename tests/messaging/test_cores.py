@@ -43,3 +43,20 @@ def test_retry_delays_grow_with_jitter_and_stop():
     assert 24 <= delays[0] <= 36 and 48 <= delays[1] <= 72
     assert all(d <= retry.CAP * 1.2 for d in delays) and delays[-1] >= retry.CAP * 0.8
     assert not retry.exhausted(retry.MAX_ATTEMPTS - 1) and retry.exhausted(retry.MAX_ATTEMPTS)
+
+
+def test_twilio_signature_matches_twilios_published_example():
+    # Twilio's documentation and twilio-python's own test: auth token 12345, this URL and these
+    # parameters sign to "0/KCTR6DLpKmkAf8muzZqo1nDgQ=".
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+12349013030",
+        "Digits": "1234",
+        "From": "+12349013030",
+        "To": "+18005551212",
+    }
+    assert signing.twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    assert signing.twilio_valid("12345", url, params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+    assert not signing.twilio_valid("12345", url, params | {"Digits": "1235"}, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+    assert not signing.twilio_valid("", url, params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")

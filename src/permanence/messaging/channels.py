@@ -10,6 +10,7 @@ may produce.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import smtplib
@@ -17,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -35,6 +37,7 @@ class Result:
     retry: bool = False  # for a failure: may a later attempt succeed?
     reason: str = ""
     provider_id: str = ""
+    answer: str = ""  # the provider's whole answer (an HTTP body), for the channel to read an id from
 
 
 class Channel(Protocol):
@@ -162,15 +165,16 @@ def _html(message: Message, link: str = "") -> str:
     )
 
 
-def _post(url: str, data: bytes, headers: dict[str, str]) -> Result:
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+def _request(url: str, data: bytes | None, headers: dict[str, str], method: str = "POST") -> Result:
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - configured URLs
-            body = response.read(2000).decode("utf-8", "replace")
-            return Result(True, provider_id=body[:200])
+            body = response.read(20_000).decode("utf-8", "replace")
+            return Result(True, provider_id=body[:200], answer=body)
     except urllib.error.HTTPError as exc:
         retry = exc.code >= 500 or exc.code in (408, 425, 429)
-        return Result(False, retry=retry, reason=f"HTTP {exc.code}")
+        detail = exc.read(500).decode("utf-8", "replace").strip()
+        return Result(False, retry=retry, reason=f"HTTP {exc.code}" + (f": {detail}" if detail else ""))
     except (TimeoutError, urllib.error.URLError, OSError) as exc:
         return Result(False, retry=True, reason=f"{type(exc).__name__}: {exc}")
 
@@ -207,41 +211,133 @@ class WebhookChannel:
             "Permanence-Delivery": str(delivery.key),
             signing.HEADER: signing.signature(endpoint.secret, int(time.time()), body),
         }
-        return _post(endpoint.url, body, headers)
+        return _request(endpoint.url, body, headers)
 
 
-class HttpSmsChannel:
-    """A generic HTTP SMS gateway: POST form fields to ``SMS_GATEWAY_URL`` (to, text, sender, key)."""
+def sms_text(delivery: Delivery, message: Message, max_parts: int) -> str:
+    """The message summarised to fit ``max_parts`` SMS parts; an urgent one keeps its whole ack link."""
+    text = ("URGENT " if message.urgent else "") + message.subject + " — " + message.body
+    link = ""
+    if message.urgent:
+        from permanence.messaging.escalation import ack_url
 
-    name: ClassVar[str] = "sms"
+        link = " Lu : " + ack_url(message, delivery.address)
+    text = sms.fit(text, max_parts)
+    while link and len(text) > 1 and sms.parts(text + link) > max_parts:  # the link must fit whole
+        text = sms.fit(text[:-10], max_parts)
+    return text + link
 
-    def send(self, delivery: Delivery, message: Message) -> Result:
-        url = getattr(settings, "SMS_GATEWAY_URL", "")
-        if not url:
+
+class SmsProvider(Protocol):
+    name: ClassVar[str]
+
+    def send_sms(self, delivery: Delivery, text: str) -> Result: ...
+
+
+class HttpGateway:
+    """A generic HTTP SMS gateway. ``SMS_GATEWAY_URL`` is a URL template: ``{to}``, ``{text}``,
+    ``{sender}`` and ``{key}`` are replaced (URL-encoded) where they appear; with
+    ``SMS_GATEWAY_METHOD = "POST"`` (the default) the same fields also go as a form body, with
+    ``"GET"`` only in the URL. ``SMS_GATEWAY_TOKEN``, if set, is sent as a Bearer token."""
+
+    name: ClassVar[str] = "http"
+
+    def send_sms(self, delivery: Delivery, text: str) -> Result:
+        template = getattr(settings, "SMS_GATEWAY_URL", "")
+        if not template:
             return Result(False, retry=False, reason="no SMS gateway configured (SMS_GATEWAY_URL)")
-        max_parts = getattr(settings, "SMS_MAX_PARTS", 3)
-        text = ("URGENT " if message.urgent else "") + message.subject + " — " + message.body
-        link = ""
-        if message.urgent:
-            from permanence.messaging.escalation import ack_url
-
-            link = " Lu : " + ack_url(message, delivery.address)
-        text = sms.fit(text, max_parts)
-        while link and len(text) > 1 and sms.parts(text + link) > max_parts:  # the link must fit whole
-            text = sms.fit(text[:-10], max_parts)
-        text += link
         fields = {
             "to": delivery.address,
             "text": text,
             "sender": getattr(settings, "SMS_SENDER", "Permanence"),
             "key": str(delivery.key),
         }
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        url = template
+        for name, value in fields.items():
+            url = url.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
+        headers: dict[str, str] = {}
         token = getattr(settings, "SMS_GATEWAY_TOKEN", "")
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return _post(url, urllib.parse.urlencode(fields).encode(), headers)
+        if getattr(settings, "SMS_GATEWAY_METHOD", "POST").upper() == "GET":
+            return _request(url, None, headers, method="GET")
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return _request(url, urllib.parse.urlencode(fields).encode(), headers)
 
 
-for _channel in (EmailChannel(), DigestChannel(), WebhookChannel(), HttpSmsChannel()):
+class TwilioSms:
+    """Twilio's Programmable Messaging REST API (``POST /2010-04-01/Accounts/{sid}/Messages.json``,
+    HTTP Basic with the account SID and auth token). Twilio reports the outcome on the status callback
+    (``sms_status_twilio``): delivered, or undelivered/failed with an error code."""
+
+    name: ClassVar[str] = "twilio"
+
+    def send_sms(self, delivery: Delivery, text: str) -> Result:
+        sid = getattr(settings, "TWILIO_ACCOUNT_SID", "")
+        token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
+        if not sid or not token:
+            return Result(
+                False, retry=False, reason="Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
+            )
+        base = getattr(settings, "TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
+        form = {"To": delivery.address, "Body": text, "StatusCallback": twilio_callback_url(delivery)}
+        service = getattr(settings, "TWILIO_MESSAGING_SERVICE_SID", "")
+        if service:
+            form["MessagingServiceSid"] = service
+        else:
+            form["From"] = getattr(settings, "TWILIO_FROM", "") or getattr(
+                settings, "SMS_SENDER", "Permanence"
+            )
+        credentials = base64.b64encode(f"{sid}:{token}".encode()).decode()
+        headers = {
+            "Authorization": f"Basic {credentials}",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        url = f"{base}/2010-04-01/Accounts/{urllib.parse.quote(sid)}/Messages.json"
+        result = _request(url, urllib.parse.urlencode(form).encode(), headers)
+        if not result.ok:
+            return result
+        try:
+            answer = json.loads(result.answer or "{}")
+        except ValueError:
+            answer = {}
+        message_sid = answer.get("sid") if isinstance(answer, dict) else None
+        if not message_sid:
+            return Result(False, retry=True, reason="Twilio answered without a message sid")
+        return Result(True, provider_id=f"twilio:{message_sid}")
+
+
+def twilio_callback_url(delivery: Delivery) -> str:
+    return twilio_callback_url_for(delivery.key)
+
+
+def twilio_callback_url_for(key: uuid.UUID) -> str:
+    """The status callback URL given to Twilio, which signs exactly this string."""
+    from django.urls import reverse
+
+    base = getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return base + reverse("sms_status_twilio", args=[key])
+
+
+SMS_PROVIDERS: dict[str, SmsProvider] = {p.name: p for p in (HttpGateway(), TwilioSms())}
+
+
+class SmsChannel:
+    """SMS through the provider named by ``SMS_PROVIDER`` ("http": a generic gateway, "twilio")."""
+
+    name: ClassVar[str] = "sms"
+
+    def send(self, delivery: Delivery, message: Message) -> Result:
+        provider_name = getattr(settings, "SMS_PROVIDER", "http")
+        provider = SMS_PROVIDERS.get(provider_name)
+        if provider is None:
+            known = ", ".join(sorted(SMS_PROVIDERS))
+            return Result(
+                False, retry=False, reason=f"unknown SMS_PROVIDER {provider_name!r}; known: {known}"
+            )
+        return provider.send_sms(delivery, sms_text(delivery, message, getattr(settings, "SMS_MAX_PARTS", 3)))
+
+
+for _channel in (EmailChannel(), DigestChannel(), WebhookChannel(), SmsChannel()):
     register(_channel)

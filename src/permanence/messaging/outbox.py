@@ -135,10 +135,16 @@ def queue_message(
 
 
 def _enqueue(delivery_id: int, run_after: datetime | None = None) -> None:
+    """Queue the task that sends a delivery. The database backend stores it in the current
+    transaction (both or neither); another backend (Redis) gets it once the transaction commits,
+    and if that fails, or the process dies just then, the sweep queues it again later."""
     from permanence.messaging.tasks import deliver
 
     task = deliver.using(run_after=run_after) if run_after else deliver
-    task.enqueue(delivery_id)
+    if settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend":
+        task.enqueue(delivery_id)
+    else:
+        transaction.on_commit(lambda: task.enqueue(delivery_id), robust=True)
 
 
 def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | None = None) -> str:
@@ -201,7 +207,9 @@ def _record(delivery_id: int, result: channels.Result, done: datetime, rng: rand
         delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
         delivery.lease_until = None
         if result.ok:
-            delivery.status, delivery.sent_at, delivery.provider_id = S.SENT, done, result.provider_id[:200]
+            delivery.sent_at, delivery.provider_id = done, result.provider_id[:200]
+            if delivery.status not in (S.DELIVERED, S.DEAD):  # else the provider's report came first
+                delivery.status = S.SENT
         elif not result.retry or retry.exhausted(delivery.attempts):
             delivery.status, delivery.last_error = S.DEAD, result.reason
         else:
@@ -286,3 +294,32 @@ def resend(message: Message, now: datetime | None = None) -> int:
             status=Message.Status.QUEUED
         )
     return count
+
+
+class UnknownDelivery(LookupError):
+    pass
+
+
+def provider_report(key: Any, *, provider_id: str, status: str, error: str = "") -> str:
+    """What a provider tells afterwards about a delivery it accepted (an SMS status callback):
+    "delivered", or "undelivered"/"failed" (a dead letter the operator sees and can send again).
+    Reports come in any order and may repeat: a delivery never goes back from delivered or
+    acknowledged, and intermediate states ("queued", "sent"...) change nothing."""
+    with transaction.atomic():
+        delivery = Delivery.objects.select_for_update().filter(key=key).first()
+        if delivery is None or (delivery.provider_id and delivery.provider_id != provider_id):
+            raise UnknownDelivery(str(key))
+        if status == "delivered" and delivery.status in (S.SENT, S.SENDING, S.FAILED, S.DEAD):
+            delivery.status = S.DELIVERED
+            DeliveryEvent.objects.create(
+                delivery=delivery, status=S.DELIVERED, detail=f"{provider_id} delivered"
+            )
+        elif status in ("undelivered", "failed") and delivery.status in (S.SENT, S.SENDING):
+            delivery.status = S.DEAD
+            delivery.last_error = f"provider reports {status}" + (f" (error {error})" if error else "")
+            DeliveryEvent.objects.create(delivery=delivery, status=S.DEAD, detail=delivery.last_error)
+        else:
+            return str(delivery.status)
+        delivery.save(update_fields=["status", "last_error"])
+        _update_message(delivery.message_id)
+    return str(delivery.status)

@@ -9,6 +9,7 @@ protection) and may also remember ``Permanence-Delivery`` ids it has seen
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 
@@ -39,3 +40,14 @@ def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = TOL
     if not hmac.compare_digest(expected, given):
         raise BadSignature("signature does not match")
     return timestamp
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """Twilio's ``X-Twilio-Signature`` of a callback: base64 HMAC-SHA1 of the full URL followed by each
+    POST parameter's name and value, sorted by name (Twilio's "validating requests" documentation)."""
+    data = url + "".join(name + params[name] for name in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def twilio_valid(auth_token: str, url: str, params: dict[str, str], given: str) -> bool:
+    return bool(auth_token) and hmac.compare_digest(twilio_signature(auth_token, url, params), given)

@@ -1,15 +1,19 @@
-"""Background work of the messaging app (django-tasks: the database backend by default)."""
+"""Background work of the messaging app (django-tasks: the database backend by default, RQ on Redis)."""
 
 from __future__ import annotations
 
 from django_tasks import task
 
 from permanence.messaging import outbox
+from permanence.messaging.models import Delivery
 
 
 @task()
 def deliver(delivery_id: int) -> str:
-    return outbox.attempt(delivery_id)
+    try:
+        return outbox.attempt(delivery_id)
+    except Delivery.DoesNotExist:  # its message was deleted meanwhile
+        return "gone"
 
 
 @task()

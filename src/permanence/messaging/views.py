@@ -3,21 +3,24 @@ so that a mail scanner following links acknowledges nothing)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages as django_messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.directory.models import Collaborator
-from permanence.messaging import escalation, outbox
+from permanence.messaging import channels, escalation, outbox, signing
 from permanence.messaging.forms import DeliveryPreferenceForm, EscalationForm
 from permanence.messaging.models import DeliveryPreference, EscalationPolicy, Message
 from permanence.policy import Perm
@@ -187,3 +190,25 @@ def escalation_settings(request: HttpRequest, slug: str) -> HttpResponse:
     trail.record(request.user, Action.UPDATE, saved, account=account, request=request, steps=len(saved.steps))
     django_messages.success(request, _("Escalation saved."))
     return redirect("message_settings", slug)
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
+    """Twilio's status callback for one SMS: signed with the account's auth token (X-Twilio-Signature
+    over the URL we gave it and the POST fields); "delivered" or a failure the operator must see."""
+    params = {name: request.POST.get(name, "") for name in request.POST}
+    url = channels.twilio_callback_url_for(key)
+    token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
+    if not signing.twilio_valid(token, url, params, request.headers.get("X-Twilio-Signature", "")):
+        return HttpResponse("bad signature", status=403, content_type="text/plain")
+    try:
+        outbox.provider_report(
+            key,
+            provider_id=f"twilio:{params.get('MessageSid', '')}",
+            status=params.get("MessageStatus", ""),
+            error=params.get("ErrorCode", ""),
+        )
+    except outbox.UnknownDelivery:
+        raise Http404 from None
+    return HttpResponse(status=204)

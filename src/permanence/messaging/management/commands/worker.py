@@ -1,10 +1,11 @@
-"""permanence worker: run background tasks (django-tasks database backend) and sweep the outbox."""
+"""permanence worker: run background tasks (database backend, or RQ on Redis) and sweep the outbox."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
@@ -39,7 +40,17 @@ class Command(BaseCommand):
         if not options["batch"]:
             threading.Thread(target=sweeper, name="outbox-sweeper", daemon=True).start()
         try:
-            worker_args = ["--no-startup-delay"] + (["--batch"] if options["batch"] else [])
-            call_command("db_worker", *worker_args)
+            if settings.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
+                call_command(
+                    "rqworker",
+                    "default",
+                    "--with-scheduler",
+                    "--job-class",
+                    "django_tasks_rq.Job",
+                    *(["--burst"] if options["batch"] else []),
+                )
+            else:
+                worker_args = ["--no-startup-delay"] + (["--batch"] if options["batch"] else [])
+                call_command("db_worker", *worker_args)
         finally:
             stop.set()

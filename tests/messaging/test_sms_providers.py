@@ -1,0 +1,142 @@
+"""SMS through Twilio's REST API and through a generic gateway configured by a URL template, both
+against a real local HTTP server; Twilio's signed status callbacks mark deliveries delivered or dead."""
+
+import base64
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import transaction
+from django.test import Client
+
+from permanence.messaging import channels, outbox, signing
+from permanence.messaging.models import Delivery
+
+TOKEN = "twilio-auth-token"
+
+
+@pytest.fixture
+def twilio(settings, http_receiver):
+    url, receiver = http_receiver
+    settings.SMS_PROVIDER = "twilio"
+    settings.TWILIO_API_BASE, settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = url, "AC123", TOKEN
+    settings.TWILIO_FROM, settings.SITE_URL = "+33700000000", "https://permanence.example"
+    receiver.status, receiver.answer = 201, json.dumps({"sid": "SM42", "status": "queued"}).encode()
+    return receiver
+
+
+def queue_sms(alpha, **kw):
+    with transaction.atomic():
+        message = outbox.queue_message(
+            alpha,
+            subject="Appel de Jean Dupont",
+            body="Rappeler au 06 12 34 56 78.",
+            recipients=["06 99 88 77 66"],
+            **kw,
+        )
+    return message.deliveries.get()
+
+
+def test_twilio_gets_the_documented_request(alpha, twilio):
+    delivery = queue_sms(alpha, urgent=True)
+    assert outbox.attempt(delivery.pk) == "sent"
+    [request] = twilio.requests
+    assert request["method"] == "POST" and request["path"] == "/2010-04-01/Accounts/AC123/Messages.json"
+    assert (
+        request["headers"]["Authorization"]
+        == "Basic " + base64.b64encode(b"AC123:" + TOKEN.encode()).decode()
+    )
+    assert request["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    form = {k: v[0] for k, v in parse_qs(request["body"].decode()).items()}
+    assert set(form) == {"To", "From", "Body", "StatusCallback"}
+    assert form["To"] == "+33699887766" and form["From"] == "+33700000000"
+    assert form["StatusCallback"] == f"https://permanence.example/hooks/sms/twilio/{delivery.key}/"
+    body, link = form["Body"].split(" Lu : ")
+    assert body == "URGENT Appel de Jean Dupont — Rappeler au 06 12 34 56 78."
+    assert link.startswith("https://permanence.example/ack/")
+    delivery.refresh_from_db()
+    assert delivery.provider_id == "twilio:SM42"
+
+
+def test_twilio_refusals_and_busy_answers(alpha, twilio):
+    twilio.status, twilio.answer = 400, b'{"code": 21211, "message": "Invalid To Phone Number"}'
+    delivery = queue_sms(alpha)
+    assert outbox.attempt(delivery.pk) == "dead"  # a 4xx will not get better
+    delivery.refresh_from_db()
+    assert "21211" in delivery.last_error and "Invalid To" in delivery.last_error
+    twilio.status, twilio.answer = 429, b'{"code": 20429, "message": "Too Many Requests"}'
+    assert outbox.attempt(queue_sms(alpha).pk) == "failed"  # retried later
+
+
+def callback(key, fields, token=TOKEN):
+    url = channels.twilio_callback_url_for(key)
+    signature = signing.twilio_signature(token, url, fields)
+    return Client().post(urlsplit(url).path, fields, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def test_twilio_status_callbacks(alpha, twilio):
+    delivery = queue_sms(alpha)
+    outbox.attempt(delivery.pk)
+    base = {"MessageSid": "SM42", "AccountSid": "AC123", "To": "+33699887766"}
+    assert callback(delivery.key, base | {"MessageStatus": "sent"}).status_code == 204
+    assert Delivery.objects.get(pk=delivery.pk).status == "sent"  # in between: nothing changes
+    # forged: signed with another token, or the fields changed after signing
+    assert callback(delivery.key, base | {"MessageStatus": "delivered"}, token="other").status_code == 403
+    url = channels.twilio_callback_url_for(delivery.key)
+    signature = signing.twilio_signature(TOKEN, url, base | {"MessageStatus": "undelivered"})
+    forged = Client().post(
+        urlsplit(url).path, base | {"MessageStatus": "delivered"}, HTTP_X_TWILIO_SIGNATURE=signature
+    )
+    assert forged.status_code == 403 and Delivery.objects.get(pk=delivery.pk).status == "sent"
+    # another message's sid: not this delivery
+    assert (
+        callback(delivery.key, base | {"MessageSid": "SM99", "MessageStatus": "delivered"}).status_code == 404
+    )
+    assert callback(delivery.key, base | {"MessageStatus": "delivered"}).status_code == 204
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert delivery.message.status == "sent"
+    assert list(delivery.events.values_list("status", flat=True))[-1] == "delivered"
+    # a late "sent" or a repeated report never takes it back
+    assert callback(delivery.key, base | {"MessageStatus": "sent"}).status_code == 204
+    assert Delivery.objects.get(pk=delivery.pk).status == "delivered"
+
+
+def test_undelivered_sms_becomes_a_dead_letter_the_operator_sees(alpha, twilio):
+    delivery = queue_sms(alpha)
+    outbox.attempt(delivery.pk)
+    fields = {"MessageSid": "SM42", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert callback(delivery.key, fields).status_code == 204
+    delivery.refresh_from_db()
+    assert delivery.status == "dead" and delivery.last_error == "provider reports undelivered (error 30003)"
+    assert delivery.message.status == "failed"
+    import uuid
+
+    assert callback(uuid.uuid4(), fields).status_code == 404
+
+
+def test_generic_gateway_by_url_template(alpha, http_receiver, settings):
+    url, receiver = http_receiver
+    settings.SMS_PROVIDER, settings.SMS_GATEWAY_METHOD = "http", "GET"
+    settings.SMS_GATEWAY_URL = url + "/send?user=cabinet&dest={to}&msg={text}&ref={key}"
+    delivery = queue_sms(alpha)
+    assert outbox.attempt(delivery.pk) == "sent"
+    [request] = receiver.requests
+    assert request["method"] == "GET" and request["body"] == b""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(request["path"]).query).items()}
+    assert query == {
+        "user": "cabinet",
+        "dest": "+33699887766",
+        "msg": "Appel de Jean Dupont — Rappeler au 06 12 34 56 78.",
+        "ref": str(delivery.key),
+    }
+
+
+def test_unknown_provider_is_a_clear_dead_letter(alpha, settings):
+    settings.SMS_PROVIDER = "pigeon"
+    delivery = queue_sms(alpha)
+    assert outbox.attempt(delivery.pk) == "dead"
+    assert (
+        "unknown SMS_PROVIDER 'pigeon'; known: http, twilio"
+        in Delivery.objects.get(pk=delivery.pk).last_error
+    )
