@@ -1,5 +1,6 @@
 """Deliveries to real peers: SMTP (byte for byte), webhooks (signed), SMS gateway; retries, dead letters."""
 
+import base64
 import email
 import json
 import random
@@ -168,3 +169,37 @@ def test_a_message_with_nowhere_to_go_returns_to_the_desk(alpha):
     message.refresh_from_db()
     assert message.status == "failed" and not message.deliveries.exists()
     assert CallbackTask.objects.get().message == message
+
+
+def test_email_through_a_provider_api_with_anymail(alpha, http_receiver, settings):
+    """django-anymail's Mailgun backend, pointed at the local HTTP server standing for Mailgun's API."""
+    url, receiver = http_receiver
+    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+    settings.ANYMAIL = {
+        "MAILGUN_API_KEY": "key-test",
+        "MAILGUN_API_URL": url + "/v3",
+        "MAILGUN_SENDER_DOMAIN": "mg.example",
+    }
+    receiver.answer = b'{"id": "<20261201.42@mg.example>", "message": "Queued. Thank you."}'
+    delivery = queue(alpha).deliveries.get()
+    assert outbox.attempt(delivery.pk) == "sent"
+    [request] = receiver.requests
+    assert request["path"] == "/v3/mg.example/messages"
+    assert request["headers"]["Authorization"] == "Basic " + base64.b64encode(b"api:key-test").decode()
+    from urllib.parse import parse_qs
+
+    assert request["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    fields = {k: v[0] for k, v in parse_qs(request["body"].decode()).items()}
+    assert fields["from"] == "Permanence <permanence@localhost>"
+    assert fields["h:Message-Id"] == f"<{delivery.key}@permanence.invalid>"
+    assert fields["to"] == "anne@alpha.example" and fields["subject"] == "Appel de Jean Dupont"
+    assert fields["text"] == "Rappeler au 06 12 34 56 78.\nDossier 2024/0153."
+    assert "Rappeler au 06 12 34 56 78.<br>" in fields["html"]
+    assert fields["h:Reply-To"] == "jean.dupont@example.fr"
+    assert fields["h:X-Permanence-Delivery"] == str(delivery.key)
+    delivery.refresh_from_db()
+    assert delivery.provider_id == "<20261201.42@mg.example>"
+    receiver.status, receiver.answer = 503, b'{"message": "busy"}'
+    assert outbox.attempt(queue(alpha).deliveries.get().pk) == "failed"  # retried later
+    receiver.status, receiver.answer = 400, b'{"message": "to parameter is not a valid address"}'
+    assert outbox.attempt(queue(alpha).deliveries.get().pk) == "dead"

@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from anymail.exceptions import AnymailAPIError, AnymailConfigurationError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
@@ -103,8 +104,17 @@ def _send_email(email: EmailMultiAlternatives, provider_id: str) -> Result:
         return Result(
             False, retry=400 <= exc.smtp_code < 500, reason=f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
         )
+    except AnymailRecipientsRefused as exc:  # a provider (django-anymail) refused the address
+        return Result(False, retry=False, reason=f"recipient refused: {exc}"[:1000])
+    except (AnymailAPIError, AnymailConfigurationError) as exc:
+        status = getattr(exc, "status_code", None)
+        retry = isinstance(exc, AnymailAPIError) and (status is None or status >= 500 or status in (408, 429))
+        return Result(False, retry=retry, reason=f"{type(exc).__name__}: {exc}"[:1000])
     except (smtplib.SMTPException, OSError) as exc:
         return Result(False, retry=True, reason=f"{type(exc).__name__}: {exc}")
+    status = getattr(email, "anymail_status", None)  # set by django-anymail's provider backends
+    if status is not None and status.message_id:
+        return Result(True, provider_id=str(status.message_id))
     return Result(True, provider_id=provider_id)
 
 
