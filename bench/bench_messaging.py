@@ -2,7 +2,8 @@
 
 Each run: a fresh SQLite database file (or BENCH_DATABASE_URL, e.g. PostgreSQL),
 N messages queued, then `permanence worker` processes started and timed until
-every delivery is sent. Run: make bench.
+every delivery is sent. Run: make bench. With `--rq`, the tasks go through Redis
+(TASKS_BACKEND=rq, BENCH_REDIS_URL or redis://127.0.0.1:6379/14, emptied first).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 N = 1000
+RQ = "--rq" in sys.argv
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 BIN = Path(sys.executable).parent
 SETUP = """
 import django
@@ -61,6 +64,11 @@ def run(channel: str, workers: int, smtp_port: int, url: str) -> float:
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
     }
+    if RQ:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        env |= {"TASKS_BACKEND": "rq", "REDIS_URL": REDIS_URL}
     subprocess.run([BIN / "permanence", "migrate", "--no-input"], env=env, check=True, capture_output=True)
     webhook = channel == "webhook"
     slug = f"bench-{channel}-{workers}-{int(time.time())}"
@@ -115,6 +123,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     database = "the given database" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
+    database += ", tasks on Redis (RQ)" if RQ else ""
     try:
         for channel in ("email", "webhook"):
             for workers in (1, 4):

@@ -130,6 +130,8 @@ ROUTES = [
       denied_for={"secretary": 403, "client_user": 403}),  # no such right at all: 403 before the lookup
     R("message_acknowledge", "/a/{a}/messages/{m}/acknowledge", {"admin", "client_admin", "client_user"},
       method="POST", ok=302),
+    R("failed_messages", "/messages/failed/", {"admin", "assistant", "client_admin", "client_admin_beta"},
+      scoped=False),  # each sees the accounts within reach
     # who gets the messages: {p} a collaborator of Alpha, {pb} one of Beta; form fields are prefixed
     R("message_settings", "/a/{a}/messages/settings/", {"admin", "assistant", "client_admin"}),
     R("message_person_preferences", "/a/{a}/messages/settings/people/{p}",

@@ -88,3 +88,26 @@ def test_escalation_list_is_checked_and_normalised(personas, alpha):
     saved = EscalationPolicy.objects.get(account=alpha)
     assert saved.delay_minutes == 10 and saved.steps == ["associe@alpha.example", "+33612345678"]
     assert "associe@alpha.example\n+33612345678" in client.get("/a/alpha/messages/settings/").content.decode()
+
+
+def test_undelivered_messages_across_accounts(personas, alpha, beta):
+    from django.db import transaction
+
+    from permanence.messaging import outbox
+    from permanence.messaging.models import Delivery, Message
+
+    with transaction.atomic():
+        ours = outbox.queue_message(alpha, subject="Rappel Alpha", body="x", recipients=["a@alpha.example"])
+        theirs = outbox.queue_message(beta, subject="Rappel Beta", body="x", recipients=["b@beta.example"])
+    for message in (ours, theirs):
+        Delivery.objects.filter(message=message).update(status="dead", last_error="SMTP 550")
+        Message.objects.filter(pk=message.pk).update(status="failed")
+    page = signed_in(personas, "admin").get("/messages/failed/").content.decode()
+    assert "Rappel Alpha" in page and "Rappel Beta" in page and "SMTP 550" in page
+    client = signed_in(personas, "client_admin")
+    page = client.get("/messages/failed/").content.decode()
+    assert "Rappel Alpha" in page and "Rappel Beta" not in page
+    assert signed_in(personas, "secretary").get("/messages/failed/").status_code == 403
+    back = signed_in(personas, "assistant").post(f"/a/alpha/messages/{ours.pk}/resend", {"back": "failed"})
+    assert back.status_code == 302 and back["Location"] == "/messages/failed/"
+    assert Delivery.objects.get(message=ours).status == "queued"

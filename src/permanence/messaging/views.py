@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages as django_messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -112,6 +113,8 @@ def message_resend(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             request.user, Action.UPDATE, message, account=message.account, request=request, resent=count
         )
         django_messages.success(request, _("Sent again to %(count)s recipient(s).") % {"count": count})
+    if request.POST.get("back") == "failed":
+        return redirect("failed_messages")
     return redirect("messages", slug)
 
 
@@ -212,3 +215,23 @@ def twilio_status(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
     except outbox.UnknownDelivery:
         raise Http404 from None
     return HttpResponse(status=204)
+
+
+@member_required
+@require_GET
+def failed_messages(request: HttpRequest) -> HttpResponse:
+    """Messages that could not be delivered, across the accounts within reach: the operator's to-do."""
+    if not policy.has_perm(request.user, Perm.RESEND_MESSAGES):
+        raise PermissionDenied
+    rows = list(
+        Message.objects.filter(
+            account__in=policy.visible_accounts(request.user), status=Message.Status.FAILED
+        )
+        .select_related("account", "callback_task")
+        .prefetch_related("deliveries")
+        .order_by("-created")[: PAGE + 1]
+    )
+    trail.record(request.user, Action.LIST, object_type="messaging.message", request=request, status="failed")
+    return render(
+        request, "messaging/failed.html", {"rows": rows[:PAGE], "more": len(rows) > PAGE, "page_size": PAGE}
+    )

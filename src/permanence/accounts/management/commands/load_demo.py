@@ -222,6 +222,25 @@ def load_plumber() -> Account:
     return account
 
 
+def load_messaging(law: Account, plumber: Account) -> None:
+    """Who gets the messages how, and the escalation of urgent ones (page Messages → Qui reçoit...)."""
+    from permanence.messaging.models import DeliveryPreference, EscalationPolicy
+
+    durand = Collaborator.objects.get(account=law, last_name="Durand")
+    DeliveryPreference.objects.update_or_create(
+        collaborator=durand,
+        defaults={"urgent_sms": True, "quiet_start": time(20), "quiet_end": time(8)},
+    )
+    girard = Collaborator.objects.get(account=plumber, last_name="Girard")
+    DeliveryPreference.objects.update_or_create(
+        collaborator=girard, defaults={"digest": True, "digest_at": time(18, 30), "urgent_sms": True}
+    )
+    EscalationPolicy.objects.update_or_create(
+        account=law,
+        defaults={"delay_minutes": 15, "steps": ["a.lefort@cabinet-durand.example", "+33612000111"]},
+    )
+
+
 def load_languages() -> None:
     for code, name in [("fr", "Français"), ("en", "Anglais"), ("es", "Espagnol"),
                        ("de", "Allemand"), ("it", "Italien"), ("ar", "Arabe"),
@@ -295,6 +314,7 @@ class Command(BaseCommand):
             plumber = load_plumber()
             logins = load_users(law, medical, plumber)
             load_scenarios(law, medical, plumber)
+            load_messaging(law, plumber)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         for username, role, scope in logins:

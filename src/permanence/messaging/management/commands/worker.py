@@ -8,9 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connections
+from django.db import close_old_connections, connections
+from django_tasks.signals import task_finished, task_started
 
 from permanence.messaging import escalation, outbox
+
+
+def _fresh_connections(**_kwargs: Any) -> None:
+    close_old_connections()
 
 
 class Command(BaseCommand):
@@ -41,12 +46,18 @@ class Command(BaseCommand):
             threading.Thread(target=sweeper, name="outbox-sweeper", daemon=True).start()
         try:
             if settings.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
+                # Jobs run in this process (no fork per job: forking beside the sweeper thread could
+                # leave a child stuck on a lock that thread held); connections are refreshed per job.
+                task_started.connect(_fresh_connections, weak=False)
+                task_finished.connect(_fresh_connections, weak=False)
                 call_command(
                     "rqworker",
                     "default",
                     "--with-scheduler",
                     "--job-class",
                     "django_tasks_rq.Job",
+                    "--worker-class",
+                    "rq.worker.SimpleWorker",
                     *(["--burst"] if options["batch"] else []),
                 )
             else:
