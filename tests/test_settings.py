@@ -37,8 +37,12 @@ def test_envint_and_envlist(monkeypatch):
 
 def _cli(*args, env=None, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "permanence.cli", *args], capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, cwd=cwd, timeout=120,
+        [sys.executable, "-m", "permanence.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -52,12 +56,20 @@ def test_cli_help_lists_subcommands():
 def test_secret_key_generated_once_and_kept(tmp_path):
     env = {"PERMANENCE_DATA_DIR": str(tmp_path), "SECRET_KEY": "", "DATABASE_URL": ""}
     code = "from django.conf import settings; print(settings.SECRET_KEY)"
-    first = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"],
-                           capture_output=True, text=True, timeout=60,
-                           env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "permanence.settings"})
-    second = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"],
-                            capture_output=True, text=True, timeout=60,
-                            env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "permanence.settings"})
+    first = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "permanence.settings"},
+    )
+    second = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "permanence.settings"},
+    )
     assert first.returncode == 0, first.stderr
     assert len(first.stdout.strip()) >= 50
     assert first.stdout == second.stdout
@@ -68,7 +80,7 @@ def test_secret_key_generated_once_and_kept(tmp_path):
 def test_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
     result = _cli("check", env={"DEBUG": "maybe", "PERMANENCE_DATA_DIR": str(tmp_path)})
     assert result.returncode != 0
-    assert "DEBUG='maybe'" in result.stderr
+    assert "DEBUG='maybe'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bad_database_url(tmp_path):
@@ -95,3 +107,44 @@ def test_no_model_change_lacks_a_migration(db):
         call_command("makemigrations", "--check", "--dry-run", stdout=out)
     except SystemExit as exit:
         pytest.fail(f"models changed without a migration:\n{out.getvalue()} ({exit})")
+
+
+def _setting(code, env, tmp_path):
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; {code}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "PERMANENCE_DATA_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "permanence.settings",
+            **env,
+        },
+    )
+
+
+def test_sqlite_by_url_queues_writers_like_the_default_file(tmp_path):
+    result = _setting(
+        "print(settings.DATABASES['default']['OPTIONS'])",
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'timeout': 20" in result.stdout and "'transaction_mode': 'IMMEDIATE'" in result.stdout
+
+
+def test_task_backends_are_chosen_clearly(tmp_path):
+    rq = _setting(
+        "print(settings.TASKS['default']['BACKEND'], settings.RQ_QUEUES['default']['URL'])",
+        {"TASKS_BACKEND": "rq", "REDIS_URL": "redis://127.0.0.1:6379/3", "DATABASE_URL": ""},
+        tmp_path,
+    )
+    assert rq.stdout.split() == ["django_tasks_rq.RQBackend", "redis://127.0.0.1:6379/3"], rq.stderr
+    missing = _cli(
+        "check", env={"TASKS_BACKEND": "rq", "REDIS_URL": "", "PERMANENCE_DATA_DIR": str(tmp_path)}
+    )
+    assert missing.returncode != 0 and "TASKS_BACKEND=rq needs REDIS_URL" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    wrong = _cli("check", env={"TASKS_BACKEND": "celery", "PERMANENCE_DATA_DIR": str(tmp_path)})
+    assert wrong.returncode != 0 and "write db (the default) or rq" in wrong.stderr

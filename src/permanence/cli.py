@@ -50,10 +50,15 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"permanence {__version__}")
         return 0
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
     argv[0] = "permanence"
-    execute_from_command_line(argv)
+    try:
+        execute_from_command_line(argv)
+    except ImproperlyConfigured as exc:  # a bad setting: say which, without a traceback
+        print(f"permanence: configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -72,3 +72,33 @@ def test_messages_page_acknowledge_resend_and_preferences(page, personas, alpha,
     assert "Préférences de Maître Anne Alphonse enregistrées." in page.content()
     saved = DeliveryPreference.objects.get(collaborator=anne)
     assert saved.urgent_sms and str(saved.quiet_start) == "21:00:00" and str(saved.quiet_end) == "07:30:00"
+
+
+def test_operator_sees_undelivered_messages_of_all_accounts(page, personas, alpha, beta):
+    from django.db import transaction
+
+    from browser.conftest import screenshot, sign_in
+    from permanence.messaging import outbox
+    from permanence.messaging.models import Delivery, Message
+
+    with transaction.atomic():
+        ours = outbox.queue_message(alpha, subject="Rappel Alpha", body="x", recipients=["a@alpha.example"])
+        theirs = outbox.queue_message(
+            beta, subject="Fuite chez Mme Roux", body="x", recipients=["06 22 33 44 55"]
+        )
+    Delivery.objects.filter(message=ours).update(status="dead", last_error="SMTP 550: mailbox unavailable")
+    Delivery.objects.filter(message=theirs).update(
+        status="dead", last_error="provider reports undelivered (error 30003)"
+    )
+    Message.objects.filter(pk__in=[ours.pk, theirs.pk]).update(status="failed")
+
+    sign_in(page, "admin")
+    page.get_by_role("link", name="Échecs d'envoi").click()
+    table = page.get_by_test_id("failed")
+    assert "Rappel Alpha" in table.inner_text() and "Fuite chez Mme Roux" in table.inner_text()
+    assert "06 22 33 44 55" in table.inner_text() and "error 30003" in table.inner_text()
+    screenshot(page, "failed-messages")
+    page.get_by_test_id(f"failed-{theirs.pk}").get_by_role("button", name="Renvoyer").click()
+    page.wait_for_url(re.compile(r"/messages/failed/$"))
+    assert "Renvoyé à 1 destinataire" in page.content()
+    assert Delivery.objects.get(message=theirs).status == "queued"

@@ -24,8 +24,10 @@ class Inbox:
     def __init__(self) -> None:
         self.envelopes: list[Any] = []
         self.reply: str | None = None
+        self.attempts = 0  # every message offered, refused or not
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        self.attempts += 1
         if self.reply:
             return self.reply
         self.envelopes.append(envelope)

@@ -2,7 +2,8 @@
 
 1,000 messages are queued in a database file; `permanence worker` processes are
 killed at random moments three times and restarted, the SMTP server is stopped
-for a while and then answers 4xx; finally every message has reached it, and
+for a while, then answers 4xx (retried); at first it answered 5xx (dead
+letters, which the operator sends again); finally every message has reached it, and
 duplicates are bounded: at most one per kill (the delivery being sent when the
 worker died), as docs/messaging.md says.
 """
@@ -39,6 +40,27 @@ for i in range({n}):
         outbox.queue_message(account, subject=f"Message {{i}}", body=f"Corps {{i}}",
                              recipients=[f"r{{i}}@example.fr"])
 """
+
+
+RETRY_DEAD = """
+import django
+django.setup()
+from permanence.messaging import outbox
+from permanence.messaging.models import Delivery
+for delivery in Delivery.objects.filter(status="dead"):
+    outbox.retry_dead(delivery)
+"""
+COUNT_DEAD = """
+import django
+django.setup()
+from permanence.messaging.models import Delivery
+print(Delivery.objects.filter(status="dead").count())
+"""
+
+
+def dead_letters(env: dict[str, str]) -> int:
+    out = subprocess.run([sys.executable, "-c", COUNT_DEAD], env=env, capture_output=True, text=True).stdout
+    return int(out.strip() or 0)
 
 
 def keys(inbox: Inbox) -> collections.Counter[str]:
@@ -81,8 +103,15 @@ def test_killed_workers_and_a_failing_server_lose_nothing(tmp_path):
 
     kills = 0
     try:
-        for _ in range(3):
+        for round_ in range(3):
+            if round_ == 0:  # the server first refuses for good: dead letters
+                inbox.reply = "554 5.7.1 Rejected"
             process = worker()
+            if round_ == 0:
+                refused_until = time.monotonic() + 30
+                while inbox.attempts < 20 and time.monotonic() < refused_until:
+                    time.sleep(0.02)
+                inbox.reply = None
             time.sleep(rng.uniform(1.0, 3.0))
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
@@ -96,6 +125,11 @@ def test_killed_workers_and_a_failing_server_lose_nothing(tmp_path):
         time.sleep(1.0)
         inbox.reply = None
         deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(keys(inbox)) + dead_letters(env) < MESSAGES:
+            time.sleep(0.5)
+        dead = dead_letters(env)
+        assert dead > 0, "the 5xx answers made no dead letter"
+        subprocess.run([sys.executable, "-c", RETRY_DEAD], env=env, check=True)  # the operator's "send again"
         while len(keys(inbox)) < MESSAGES and time.monotonic() < deadline:
             time.sleep(0.5)
         process.terminate()
@@ -121,5 +155,8 @@ def test_killed_workers_and_a_failing_server_lose_nothing(tmp_path):
         capture_output=True,
         text=True,
     ).stdout
-    print(f"\n{MESSAGES} messages, {kills} kills: all arrived, {duplicates} duplicates")
+    print(
+        f"\n{MESSAGES} messages, {kills} kills, {dead} dead letters sent again:"
+        f" all arrived, {duplicates} duplicates"
+    )
     assert duplicates <= kills, f"{duplicates} duplicates for {kills} kills\n{report}"
