@@ -86,10 +86,11 @@ def test_quiet_hours_end_on_dst_nights():
     assert plan(prefs, urgent=False, now=utc(2026, 10, 24, 21), available={"email"}) == [
         Plan("email", utc(2026, 10, 25, 6))
     ]
-    # quiet hours ending inside the spring gap (02:30 does not exist): at 03:00 summer time = 01:00 UTC
+    # quiet hours ending inside the spring gap (02:30 does not exist): RFC 5545 reads it with the
+    # offset before the jump, 03:30 summer time = 01:30 UTC (as opening hours do)
     gap = Preferences(quiet_start=time(22), quiet_end=time(2, 30), tz=PARIS)
     assert plan(gap, urgent=False, now=utc(2026, 3, 28, 22), available={"email"}) == [
-        Plan("email", utc(2026, 3, 29, 1))
+        Plan("email", utc(2026, 3, 29, 1, 30))
     ]
 
 

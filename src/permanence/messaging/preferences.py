@@ -57,20 +57,9 @@ class Preferences:
 
 
 def _at(day: datetime, moment: time, zone: ZoneInfo) -> datetime:
-    """``moment`` on the local date of ``day``, as a UTC instant; a time that a DST jump skips
-    becomes the end of the jump (02:30 on the spring night: 03:00 summer time)."""
-    instant = datetime.combine(day.date(), moment, tzinfo=zone).astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) == datetime.combine(day.date(), moment):
-        return instant
-    # In a gap: the jump lies within the gap's length before ``instant``; find it to the second.
-    low, high = instant - timedelta(hours=3), instant
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if middle.astimezone(zone).replace(tzinfo=None) >= datetime.combine(day.date(), moment):
-            high = middle
-        else:
-            low = middle
-    return high.replace(microsecond=0)
+    """``moment`` on the local date of ``day``, as a UTC instant. A time that a DST jump skips follows
+    RFC 5545, as opening hours do (``accounts.hours``): 02:30 on the spring night is 03:30 summer time."""
+    return datetime.combine(day.date(), moment, tzinfo=zone).astimezone(UTC)
 
 
 def quiet_until(prefs: Preferences, now: datetime) -> datetime | None:
