@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "permanence.scenarios",
     "permanence.calls",
     "permanence.messaging",
+    "permanence.agenda",
     "django_tasks",
     "django_tasks_db",
     "permanence.contacts",

@@ -1,0 +1,282 @@
+"""Slot search and booking on the database: the collaborators' schedules and busy times fed to the
+pure ``slots`` core, and bookings that can never overlap.
+
+``book`` is transactional. On PostgreSQL the exclusion constraint refuses an
+overlapping booking whatever the race; on SQLite the transaction takes the
+write lock at its start (IMMEDIATE), so the check made inside it holds until
+the commit. The loser of a race gets ``SlotTaken`` with the next free slots.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from permanence.accounts import hours
+from permanence.agenda import slots
+from permanence.agenda.models import Appointment, AppointmentType
+from permanence.directory.models import Collaborator
+
+logger = logging.getLogger(__name__)
+
+
+class BookingError(ValueError):
+    """A booking that cannot be made; the message says why (shown to the secretary)."""
+
+
+class _Overlap(Exception):
+    pass
+
+
+class SlotTaken(BookingError):
+    """Someone else took the slot meanwhile; ``alternatives`` are the next free ones."""
+
+    def __init__(self, message: str, alternatives: list[slots.Slot]) -> None:
+        super().__init__(message)
+        self.alternatives = alternatives
+
+
+def schedule_of(collaborator: Collaborator) -> hours.Schedule:
+    """The collaborator's working hours; without any, the account's opening hours."""
+    account = collaborator.account
+    base = account.schedule()
+    rows = list(collaborator.working_hours.all())
+    weekly: dict[int, list[hours.TimeRange]] = {}
+    for row in rows:
+        try:
+            weekly.setdefault(row.weekday, []).append(hours.TimeRange(row.start, row.end))
+        except hours.HoursError as error:
+            logger.error("collaborator %s: working range %s ignored: %s", collaborator.pk, row.pk, error)
+    exceptions = list(base.exceptions) if not rows else []
+    for exc in collaborator.availability_exceptions.order_by("created_at", "pk"):
+        try:
+            ranges = hours.parse_ranges(exc.ranges)
+        except hours.HoursError as error:
+            logger.error(
+                "collaborator %s: exception %s read as a day off: %s", collaborator.pk, exc.pk, error
+            )
+            ranges = ()
+        exceptions.append(hours.HoursException(exc.start_date, exc.end_date, ranges, exc.label))
+    return hours.Schedule(
+        tz=base.tz,
+        weekly={d: tuple(r) for d, r in weekly.items()} if rows else base.weekly,
+        exceptions=tuple(exceptions),
+        holidays=base.holidays,
+        closed_on_holidays=base.closed_on_holidays,
+    )
+
+
+def busy_times(
+    collaborator: Collaborator, start: datetime, end: datetime, *, ignore: Appointment | None = None
+) -> list[tuple[datetime, datetime]]:
+    """Booked appointments (with their buffers) and absences overlapping [start, end)."""
+    booked = Appointment.objects.filter(
+        collaborator=collaborator,
+        status=Appointment.Status.BOOKED,
+        blocked_from__lt=end,
+        blocked_until__gt=start,
+    )
+    if ignore is not None:
+        booked = booked.exclude(pk=ignore.pk)
+    busy = list(booked.values_list("blocked_from", "blocked_until"))
+    for absence in collaborator.absences.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=start), starts_at__lt=end
+    ):
+        busy.append((absence.starts_at, absence.ends_at or end))
+    return busy
+
+
+def candidates(
+    appointment_type: AppointmentType, collaborator: Collaborator | None = None
+) -> list[Collaborator]:
+    people = appointment_type.collaborators.filter(is_active=True).select_related("account")
+    if collaborator is not None:
+        return [collaborator] if people.filter(pk=collaborator.pk).exists() else []
+    return list(people.order_by("last_name", "first_name", "pk"))
+
+
+def search(
+    appointment_type: AppointmentType,
+    *,
+    collaborator: Collaborator | None = None,
+    now: datetime | None = None,
+    after: datetime | None = None,
+    count: int = 5,
+    preference: slots.Preference | None = None,
+    ignore: Appointment | None = None,
+) -> list[slots.Slot]:
+    """The first free slots of this type, for one collaborator or any allowed one."""
+    now = now or timezone.now()
+    core = appointment_type.as_core()
+    window_end = now + core.horizon + core.duration + core.buffer_after
+    window_start = min(now, after or now) - core.buffer_before - core.duration
+    people = [
+        slots.Person(
+            str(person.pk), schedule_of(person), busy_times(person, window_start, window_end, ignore=ignore)
+        )
+        for person in candidates(appointment_type, collaborator)
+    ]
+    return slots.find_slots(
+        core, people, now=now, after=after, count=count, preference=preference or slots.Preference()
+    )
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+def _check_slot(
+    appointment_type: AppointmentType, collaborator: Collaborator, start: datetime, now: datetime
+) -> tuple[datetime, datetime, datetime, datetime]:
+    core = appointment_type.as_core()
+    if start.tzinfo is None:
+        raise BookingError("The start must carry a time zone.")
+    end = start + core.duration
+    if not appointment_type.is_active:
+        raise BookingError("This appointment type is no longer offered.")
+    if collaborator.account_id != appointment_type.account_id:
+        raise BookingError("This collaborator belongs to another account.")
+    if not appointment_type.collaborators.filter(pk=collaborator.pk).exists():
+        raise BookingError("This collaborator does not take this type of appointment.")
+    if start < now + core.min_notice:
+        raise BookingError("Too late to book this slot (minimum notice).")
+    if start > now + core.horizon:
+        raise BookingError("This slot is beyond the booking horizon.")
+    working = hours.open_intervals(schedule_of(collaborator), start, end)
+    if not working or working[0] != (start, end):
+        raise BookingError("The collaborator does not work at this time.")
+    return start, end, start - core.buffer_before, end + core.buffer_after
+
+
+def _taken(
+    appointment_type: AppointmentType, collaborator: Collaborator, start: datetime, now: datetime
+) -> SlotTaken:
+    alternatives = search(appointment_type, collaborator=collaborator, now=now, after=start, count=5)
+    if not alternatives:
+        alternatives = search(appointment_type, now=now, after=start, count=5)
+    return SlotTaken("This slot has just been taken.", alternatives)
+
+
+def book(
+    appointment_type: AppointmentType,
+    collaborator: Collaborator,
+    start: datetime,
+    *,
+    caller: Caller = Caller(),
+    place: str = "",
+    notes: str = "",
+    answers: dict[str, Any] | None = None,
+    call: Any = None,
+    by: Any = None,
+    source: str = Appointment.Source.DESK,
+    now: datetime | None = None,
+) -> Appointment:
+    """Book the slot at ``start``, or raise SlotTaken (with the next free slots) or BookingError."""
+    now = now or timezone.now()
+    start, end, blocked_from, blocked_until = _check_slot(appointment_type, collaborator, start, now)
+    places = appointment_type.place_list or ["office"]
+    if place and place not in places:
+        raise BookingError("This place is not offered for this type of appointment.")
+
+    def write() -> Appointment:
+        if busy_times(collaborator, blocked_from, blocked_until):
+            raise _Overlap
+        return Appointment.objects.create(
+            account=collaborator.account,
+            collaborator=collaborator,
+            appointment_type=appointment_type,
+            start=start,
+            end=end,
+            blocked_from=blocked_from,
+            blocked_until=blocked_until,
+            place=place or places[0],
+            caller_name=caller.name[:200],
+            caller_phone=caller.phone[:20],
+            caller_email=caller.email[:254],
+            notes=notes,
+            answers=answers or {},
+            call=call,
+            created_by=by,
+            source=source,
+        )
+
+    try:
+        return _write(write)
+    except (_Overlap, IntegrityError) as exc:
+        if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
+            raise
+        raise _taken(appointment_type, collaborator, start, now) from None
+
+
+def _write(write: Callable[[], Appointment]) -> Appointment:
+    """Run a booking write in its own transaction. PostgreSQL may settle two simultaneous bookings
+    that clash by aborting one with "deadlock detected": that one is run again, and then sees the
+    other (and is refused, or fits)."""
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                return write()
+        except OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def cancel(appointment: Appointment, *, by: Any = None) -> Appointment:
+    with transaction.atomic():
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status == Appointment.Status.CANCELLED:
+            return locked
+        locked.status = Appointment.Status.CANCELLED
+        locked.sequence += 1
+        locked.save(update_fields=["status", "sequence", "updated"])
+        return locked
+
+
+def reschedule(appointment: Appointment, start: datetime, *, now: datetime | None = None) -> Appointment:
+    """Move an appointment to another start (same collaborator and type), or raise SlotTaken."""
+    now = now or timezone.now()
+    if appointment.appointment_type is None:
+        raise BookingError("An appointment from a calendar is moved in that calendar.")
+    kind = appointment.appointment_type
+    start, end, blocked_from, blocked_until = _check_slot(kind, appointment.collaborator, start, now)
+
+    def write() -> Appointment:
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status != Appointment.Status.BOOKED:
+            raise BookingError("A cancelled appointment cannot be moved; book a new one.")
+        if busy_times(locked.collaborator, blocked_from, blocked_until, ignore=locked):
+            raise _Overlap
+        locked.start, locked.end = start, end
+        locked.blocked_from, locked.blocked_until = blocked_from, blocked_until
+        locked.sequence += 1
+        locked.save()
+        return locked
+
+    try:
+        return _write(write)
+    except (_Overlap, IntegrityError) as exc:
+        if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
+            raise
+        raise _taken(kind, appointment.collaborator, start, now) from None
+
+
+def appointments_of(collaborator: Collaborator, start: datetime, end: datetime) -> Sequence[Appointment]:
+    return list(
+        Appointment.objects.filter(
+            collaborator=collaborator, status=Appointment.Status.BOOKED, start__lt=end, end__gt=start
+        ).select_related("appointment_type")
+    )
