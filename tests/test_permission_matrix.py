@@ -159,6 +159,7 @@ PUBLIC = {
     "api-v1:openapi-view": "the API docs page",
     "api-v1:api-root": "the API root, which leads to its docs",
     "message_ack": "an urgent message's signed acknowledgement link (tests/messaging/test_escalation.py)",
+    "calendar_feed": "a collaborator's private iCalendar address (tests/agenda/test_feed.py)",
     "sms_status_twilio": "Twilio's status callback, signed (tests/messaging/test_sms_providers.py)",
 }
 

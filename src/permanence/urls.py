@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("permanence.scenarios.urls")),
     path("", include("permanence.calls.urls")),
     path("", include("permanence.messaging.urls")),
+    path("", include("permanence.agenda.urls")),
 ]
 
 handler403 = "permanence.portal.views._forbidden"

@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from permanence.agenda.models import Appointment, AppointmentType, AvailabilityException, WorkingHours
+from permanence.agenda.models import (
+    Appointment,
+    AppointmentType,
+    AvailabilityException,
+    CalendarFeed,
+    WorkingHours,
+)
 
 
 @admin.register(AppointmentType)
@@ -34,3 +40,10 @@ class AppointmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("start", "collaborator", "appointment_type", "caller_name", "status", "source")
     list_filter = ("status", "source", "account")
     readonly_fields = ("blocked_from", "blocked_until", "uid", "sequence", "created", "updated")
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("collaborator", "created", "revoked_at")
+    readonly_fields = ("token", "created")
+    raw_id_fields = ("collaborator",)

@@ -9,6 +9,7 @@ checks inside the transaction.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import time, timedelta
 from typing import Any
@@ -253,3 +254,27 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.collaborator} {self.start:%Y-%m-%d %H:%M}"
+
+
+def _feed_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeed(models.Model):
+    """A private iCalendar address for one collaborator's appointments, to subscribe to from Google
+    Calendar or Outlook. Whoever has the address reads the agenda: it is revoked by issuing a new one."""
+
+    collaborator = models.ForeignKey(
+        Collaborator, verbose_name=_("collaborator"), on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    token = models.CharField(max_length=64, unique=True, default=_feed_token, editable=False)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.collaborator} ({'revoked' if self.revoked_at else 'active'})"
