@@ -30,6 +30,7 @@ REACHES_ALPHA = {"admin", "assistant", "secretary", "client_admin", "client_user
 REACHES_BETA = {"admin", "assistant", "secretary_beta", "client_admin_beta"}
 STAFF = {"admin", "assistant", "secretary", "secretary_beta"}
 BACK_OFFICE = {"admin", "assistant"}
+BOOKERS = {"admin", "assistant", "secretary", "client_admin"}
 EVERYONE = set(PERSONAS)
 
 CSV_BODY = "Prénom;Nom;Téléphones\nZoé;Nouvelle;06 99 88 77 66\n".encode()
@@ -148,6 +149,22 @@ ROUTES = [
     R("api:list_contacts", "/api/v1/accounts/{a}/contacts", REACHES_ALPHA, api=True),
     R("api:identify_caller", "/api/v1/accounts/{a}/identify", {"admin", "assistant", "secretary"},
       method="POST", api=True, body={"called": "01 45 00 00 01", "caller": "0611111111"}),
+    # agenda: {t} an appointment type of Alpha, {ap} an appointment of Alpha, {apb} one of Beta,
+    # {free} a free slot of Alpha's collaborator {p}
+    R("api:list_appointment_types", "/api/v1/accounts/{a}/appointment-types", REACHES_ALPHA, api=True),
+    R("api:find_slots", "/api/v1/accounts/{a}/slots?appointment_type={t}", REACHES_ALPHA, api=True),
+    R("api:list_appointments", "/api/v1/accounts/{a}/appointments", REACHES_ALPHA, api=True),
+    R("api:book_appointment", "/api/v1/accounts/{a}/appointments", BOOKERS, method="POST", api=True, ok=201,
+      body={"appointment_type": "{t}", "collaborator": "{p}", "start": "{free}"}),
+    R("api:reschedule_appointment", "/api/v1/accounts/{a}/appointments/{ap}/reschedule", BOOKERS,
+      method="POST", api=True, body={"start": "{free}"}),
+    R("api:reschedule_appointment", "/api/v1/accounts/{a}/appointments/{apb}/reschedule", set(),
+      method="POST", api=True, body={"start": "{free}"}, denied_for={"client_user": 403},
+      denied=404),
+    R("api:cancel_appointment", "/api/v1/accounts/{a}/appointments/{ap}/cancel", BOOKERS, method="POST",
+      api=True),
+    R("api:cancel_appointment", "/api/v1/accounts/{a}/appointments/{apb}/cancel", set(), method="POST",
+      api=True, denied_for={"client_user": 403}, denied=404),
 ]
 
 # URL names that need no matrix row, with the reason.
@@ -186,10 +203,17 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     message_b = _message(beta)
     person_a = Collaborator.objects.filter(account=alpha).first()
     person_b = Collaborator.objects.filter(account=beta).first()
-    path = route.path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
+    path = route.path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
+    path = path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
                              call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk,
                              p=person_a.pk, pb=person_b.pk)
-    body = {key.format(p=f"p{person_a.pk}", pb=f"p{person_b.pk}"): value for key, value in route.body.items()}
+    kind, appointment_a, appointment_b, free = _agenda(alpha, beta)
+    path = path.replace("{t}", str(kind.pk)).replace("{apb}", str(appointment_b.pk))
+    path = path.replace("{ap}", str(appointment_a.pk))
+    values = {"{t}": kind.pk, "{p}": person_a.pk, "{free}": free}
+    body = {key.format(p=f"p{person_a.pk}", pb=f"p{person_b.pk}"):
+            values.get(value, value) if isinstance(value, str) else value
+            for key, value in route.body.items()}
     if route.method == "GET":
         return client.get(path)
     if route.api:
@@ -224,6 +248,33 @@ def _message(account: Any) -> Any:
     message = Message.objects.filter(account=account, subject="Message à lire").first()
     return message or Message.objects.create(account=account, subject="Message à lire", body="Texte",
                                              urgent=True, status="sent")
+
+
+def _agenda(alpha: Any, beta: Any) -> tuple[Any, Any, Any, str]:
+    """An appointment type of Alpha, an appointment of Alpha and one of Beta, and a free start."""
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    from permanence.agenda.models import Appointment, AppointmentType
+
+    found = []
+    for account in (alpha, beta):
+        person = Collaborator.objects.filter(account=account).first()
+        kind, created = AppointmentType.objects.get_or_create(
+            account=account, name="Consultation", defaults={"min_notice_minutes": 0}
+        )
+        if created:
+            kind.collaborators.add(person)
+        monday = (timezone.now() + timedelta(days=7 - timezone.now().weekday() + 7)).date()
+        start = datetime.combine(monday, datetime.min.time().replace(hour=9), tzinfo=account.tz)
+        appointment = Appointment.objects.filter(account=account).first() or Appointment.objects.create(
+            account=account, collaborator=person, appointment_type=kind, start=start,
+            end=start + timedelta(minutes=30), blocked_from=start,
+            blocked_until=start + timedelta(minutes=30), caller_name="Appelant " + account.slug,
+        )
+        found.append((kind, appointment, (start + timedelta(hours=2)).isoformat()))
+    return found[0][0], found[0][1], found[1][1], found[0][2]
 
 
 def _callback(alpha: Any) -> Any:

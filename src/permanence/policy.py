@@ -46,6 +46,8 @@ class Perm(enum.StrEnum):
     RESEND_MESSAGES = "resend_messages"
     ACK_MESSAGES = "ack_messages"  # confirm an urgent message was read (client side)
     EDIT_DELIVERY_PREFS = "edit_delivery_prefs"  # who gets messages how: channels, quiet hours, escalation
+    VIEW_AGENDA = "view_agenda"  # appointment types, free slots, appointments (caller data: audited)
+    BOOK_APPOINTMENTS = "book_appointments"  # book, move, cancel
 
 
 _ALL = frozenset(Perm)
@@ -67,10 +69,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_MESSAGES,
             Perm.RESEND_MESSAGES,
             Perm.EDIT_DELIVERY_PREFS,
+            Perm.VIEW_AGENDA,
+            Perm.BOOK_APPOINTMENTS,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
-                               Perm.VIEW_SCENARIOS, Perm.REMARK_SCENARIOS, Perm.USE_DESK}),
+                               Perm.VIEW_SCENARIOS, Perm.REMARK_SCENARIOS, Perm.USE_DESK,
+                               Perm.VIEW_AGENDA, Perm.BOOK_APPOINTMENTS}),
     Role.CLIENT_ADMIN: frozenset(
         {
             Perm.VIEW_ACCOUNT,
@@ -85,10 +90,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.RESEND_MESSAGES,
             Perm.ACK_MESSAGES,
             Perm.EDIT_DELIVERY_PREFS,
+            Perm.VIEW_AGENDA,
+            Perm.BOOK_APPOINTMENTS,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,
-                                 Perm.VIEW_MESSAGES, Perm.ACK_MESSAGES}),
+                                 Perm.VIEW_MESSAGES, Perm.ACK_MESSAGES, Perm.VIEW_AGENDA}),
 }
 
 

@@ -5,21 +5,32 @@ OpenAPI description at /api/v1/openapi.json, browsable docs at /api/v1/docs.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
 from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from permanence import policy
+from permanence.agenda import services, slots
+from permanence.agenda.models import Appointment, AppointmentType
 from permanence.api.auth import MemberSession
 from permanence.api.schemas import (
     AccountDetailOut,
     AccountOut,
+    AppointmentOut,
+    AppointmentTypeOut,
+    BookIn,
     CollaboratorOut,
     ContactOut,
     ErrorOut,
     IdentifyIn,
     IdentifyOut,
+    RescheduleIn,
+    SlotOut,
+    SlotTakenOut,
 )
 from permanence.audit import trail
 from permanence.audit.models import Action
@@ -31,7 +42,7 @@ from permanence.policy import Perm
 api = NinjaAPI(
     title="Permanence API",
     version="1",
-    description="Accounts, directory and contacts of a telephone answering service.",
+    description="Accounts, directory, contacts and agendas of a telephone answering service.",
     auth=MemberSession(),
     urls_namespace="api-v1",
 )
@@ -152,7 +163,7 @@ def identify_caller(request: HttpRequest, slug: str, payload: IdentifyIn):  # ty
     account = policy.get_account_or_404(request.user, slug, Perm.IDENTIFY_CALLER)
     result = identify(payload.called, payload.caller)
     if result.account is None or result.account.pk != account.pk:
-        return 422, {"detail": "The number called does not belong to this account."}
+        return Status(422, {"detail": "The number called does not belong to this account."})
     trail.record(request.user, Action.IDENTIFY, account=account, object_type="contacts.contact",
                  object_repr=", ".join(str(c) for c in result.contacts)[:200] or "unknown",
                  request=request, via="api", caller=result.caller or "withheld")
@@ -162,3 +173,152 @@ def identify_caller(request: HttpRequest, slug: str, payload: IdentifyIn):  # ty
         "known": result.known,
         "contacts": [_contact_out(c) for c in result.contacts],
     }
+
+
+# --- Agenda -------------------------------------------------------------------------------------
+
+
+def _type_or_404(account: Any, type_id: int) -> AppointmentType:
+    kind = AppointmentType.objects.filter(account=account, pk=type_id, is_active=True).first()
+    if kind is None:
+        raise Http404
+    return kind
+
+
+def _collaborator_or_404(account: Any, collaborator_id: int) -> Collaborator:
+    person = Collaborator.objects.filter(account=account, pk=collaborator_id, is_active=True).first()
+    if person is None:
+        raise Http404
+    return person
+
+
+def _appointment_or_404(account: Any, appointment_id: int) -> Appointment:
+    appointment = (
+        Appointment.objects.filter(account=account, pk=appointment_id)
+        .select_related("collaborator__account", "appointment_type")
+        .first()
+    )
+    if appointment is None:
+        raise Http404
+    return appointment
+
+
+def _appointment_out(a: Appointment) -> AppointmentOut:
+    return AppointmentOut(
+        id=a.pk,
+        uid=str(a.uid),
+        appointment_type=a.appointment_type_id,
+        collaborator=a.collaborator_id,
+        start=a.start,
+        end=a.end,
+        status=a.status,
+        place=a.place,
+        caller_name=a.caller_name,
+        caller_phone=a.caller_phone,
+        caller_email=a.caller_email,
+        notes=a.notes,
+        source=a.source,
+    )
+
+
+def _slot_out(slot: slots.Slot) -> SlotOut:
+    return SlotOut(start=slot.start, end=slot.end, collaborator=int(slot.person), adjacent=slot.adjacent)
+
+
+@api.get("/accounts/{slug}/appointment-types", response={200: list[AppointmentTypeOut], 403: ErrorOut,
+                                                         404: ErrorOut}, tags=["agenda"])
+def list_appointment_types(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def]
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_AGENDA)
+    kinds = AppointmentType.objects.filter(account=account, is_active=True).prefetch_related("collaborators")
+    return [
+        AppointmentTypeOut(
+            id=k.pk, name=k.name, motives=k.motive_list, duration_minutes=k.duration_minutes,
+            places=k.place_list, questions=k.question_list,
+            collaborators=sorted(c.pk for c in k.collaborators.all() if c.is_active),
+        )
+        for k in kinds
+    ]
+
+
+@api.get("/accounts/{slug}/slots", response={200: list[SlotOut], 403: ErrorOut, 404: ErrorOut,
+                                             422: ErrorOut}, tags=["agenda"])
+def find_slots(request: HttpRequest, slug: str, appointment_type: int,  # type: ignore[no-untyped-def]
+               collaborator: int | None = None, after: datetime | None = None, count: int = 5,
+               part_of_day: Literal["any", "morning", "afternoon"] = "any", day: date | None = None,
+               no_gaps: bool = False):
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_AGENDA)
+    kind = _type_or_404(account, appointment_type)
+    person = _collaborator_or_404(account, collaborator) if collaborator is not None else None
+    if after is not None and after.tzinfo is None:
+        return Status(422, {"detail": "“after” must carry a time zone, e.g. 2026-12-07T09:00:00+01:00."})
+    found = services.search(
+        kind, collaborator=person, after=after, count=max(1, min(count, 50)),
+        preference=slots.Preference(part_of_day, day, no_gaps),
+    )
+    return [_slot_out(s) for s in found]
+
+
+@api.get("/accounts/{slug}/appointments", response={200: list[AppointmentOut], 403: ErrorOut,
+                                                    404: ErrorOut}, tags=["agenda"])
+def list_appointments(request: HttpRequest, slug: str, start: datetime | None = None,  # type: ignore[no-untyped-def]
+                      end: datetime | None = None, collaborator: int | None = None,
+                      include_cancelled: bool = False):
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_AGENDA)
+    start = start or timezone.now()
+    end = end or start + timedelta(days=31)
+    rows = Appointment.objects.filter(account=account, start__lt=end, end__gt=start)
+    if collaborator is not None:
+        rows = rows.filter(collaborator_id=collaborator)
+    if not include_cancelled:
+        rows = rows.filter(status=Appointment.Status.BOOKED)
+    page = list(rows.order_by("start")[:1000])
+    trail.record(request.user, Action.LIST, account=account, object_type="agenda.appointment",
+                 object_repr=f"{len(page)} appointments", request=request, via="api")
+    return [_appointment_out(a) for a in page]
+
+
+@api.post("/accounts/{slug}/appointments", response={201: AppointmentOut, 403: ErrorOut, 404: ErrorOut,
+                                                     409: SlotTakenOut, 422: ErrorOut}, tags=["agenda"])
+def book_appointment(request: HttpRequest, slug: str, payload: BookIn):  # type: ignore[no-untyped-def]
+    account = policy.get_account_or_404(request.user, slug, Perm.BOOK_APPOINTMENTS)
+    kind = _type_or_404(account, payload.appointment_type)
+    person = _collaborator_or_404(account, payload.collaborator)
+    try:
+        booked = services.book(
+            kind, person, payload.start,
+            caller=services.Caller(payload.caller.name, payload.caller.phone, payload.caller.email),
+            place=payload.place, notes=payload.notes, by=request.user, source=Appointment.Source.API,
+        )
+    except services.SlotTaken as taken:
+        return Status(409, {"detail": str(taken), "alternatives": [_slot_out(s) for s in taken.alternatives]})
+    except services.BookingError as refused:
+        return Status(422, {"detail": str(refused)})
+    trail.record(request.user, Action.CREATE, booked, account=account, request=request, via="api")
+    return Status(201, _appointment_out(booked))
+
+
+@api.post("/accounts/{slug}/appointments/{appointment_id}/reschedule",
+          response={200: AppointmentOut, 403: ErrorOut, 404: ErrorOut, 409: SlotTakenOut, 422: ErrorOut},
+          tags=["agenda"])
+def reschedule_appointment(request: HttpRequest, slug: str, appointment_id: int,  # type: ignore[no-untyped-def]
+                           payload: RescheduleIn):
+    account = policy.get_account_or_404(request.user, slug, Perm.BOOK_APPOINTMENTS)
+    appointment = _appointment_or_404(account, appointment_id)
+    try:
+        moved = services.reschedule(appointment, payload.start)
+    except services.SlotTaken as taken:
+        return Status(409, {"detail": str(taken), "alternatives": [_slot_out(s) for s in taken.alternatives]})
+    except services.BookingError as refused:
+        return Status(422, {"detail": str(refused)})
+    trail.record(request.user, Action.UPDATE, moved, account=account, request=request, via="api")
+    return _appointment_out(moved)
+
+
+@api.post("/accounts/{slug}/appointments/{appointment_id}/cancel",
+          response={200: AppointmentOut, 403: ErrorOut, 404: ErrorOut}, tags=["agenda"])
+def cancel_appointment(request: HttpRequest, slug: str, appointment_id: int):  # type: ignore[no-untyped-def]
+    account = policy.get_account_or_404(request.user, slug, Perm.BOOK_APPOINTMENTS)
+    cancelled = services.cancel(_appointment_or_404(account, appointment_id), by=request.user)
+    trail.record(request.user, Action.UPDATE, cancelled, account=account, request=request, via="api",
+                 status="cancelled")
+    return _appointment_out(cancelled)

@@ -77,3 +77,60 @@ class IdentifyOut(Schema):
 
 class ErrorOut(Schema):
     detail: str
+
+
+class AppointmentTypeOut(Schema):
+    id: int
+    name: str
+    motives: list[str]
+    duration_minutes: int
+    places: list[str]
+    questions: list[str]
+    collaborators: list[int]
+
+
+class SlotOut(Schema):
+    start: datetime
+    end: datetime
+    collaborator: int
+    adjacent: bool
+
+
+class CallerIn(Schema):
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+class BookIn(Schema):
+    appointment_type: int
+    collaborator: int
+    start: datetime
+    caller: CallerIn = CallerIn()
+    place: str = ""
+    notes: str = ""
+
+
+class RescheduleIn(Schema):
+    start: datetime
+
+
+class AppointmentOut(Schema):
+    id: int
+    uid: str
+    appointment_type: int | None
+    collaborator: int
+    start: datetime
+    end: datetime
+    status: str
+    place: str
+    caller_name: str
+    caller_phone: str
+    caller_email: str
+    notes: str
+    source: str
+
+
+class SlotTakenOut(Schema):
+    detail: str
+    alternatives: list[SlotOut]
