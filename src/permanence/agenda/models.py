@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from permanence.accounts import hours
@@ -111,6 +112,12 @@ class AppointmentType(models.Model):
         Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="appointment_types"
     )
     name = models.CharField(_("name"), max_length=120)
+    code = models.SlugField(
+        _("code"),
+        max_length=63,
+        blank=True,
+        help_text=_("How the call scenario names it, e.g. “first_meeting”. Empty: made from the name."),
+    )
     motives = models.TextField(
         _("motives"),
         blank=True,
@@ -144,11 +151,19 @@ class AppointmentType(models.Model):
             models.UniqueConstraint(
                 fields=["account", "name"], name="appointment_type_name_unique_per_account"
             ),
+            models.UniqueConstraint(
+                fields=["account", "code"], name="appointment_type_code_unique_per_account"
+            ),
             models.CheckConstraint(name="appointment_type_lasts", condition=Q(duration_minutes__gt=0)),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.code:
+            self.code = slugify(self.name).replace("-", "_")[:63] or "rdv"
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         unknown = [p for p in self.place_list if p not in Place.values]

@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from permanence import policy
 from permanence.accounts.models import Account
+from permanence.agenda import desk as agenda_desk
+from permanence.agenda import services as agenda_services
 from permanence.calls import services, telephony
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, DeskStatus
@@ -191,12 +193,19 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
         elif call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP):
             given = runform.answer_from_post(request.POST, screen)
             try:
+                picked = request.POST.get("slot_pick", "")
+                if screen.get("kind") == "appointment" and given.get("result") == "booked" and picked:
+                    given["slot"] = agenda_desk.book(call, screen, picked, dict(engine.answers), user)
                 engine.answer(given)
                 if screen.get("kind") == "transfer":
                     _transfer_done(call, user, screen, given["result"])
             except AnswerError as exc:
                 errors = exc.messages(_)
             except services.CallError as exc:
+                messages.error(request, str(exc))
+            except agenda_services.SlotTaken:
+                messages.error(request, _("This slot has just been taken: pick another one."))
+            except agenda_services.BookingError as exc:
                 messages.error(request, str(exc))
         stored.state = engine.to_json()
         stored.outcome = (engine.outcome or {}).get("kind", "")
@@ -217,6 +226,7 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             "screen": screen,
             "errors": errors,
             "draft": engine.report() if engine else {"to": [], "subject": "", "body": ""},
+            "agenda": agenda_desk.offer(call.account, screen) if engine else None,
             "query": query,
             "matches": [_match_row(m, env) for m in matches],
             "people": runform.people(env) if env else [],

@@ -71,7 +71,18 @@ def hours_text(account: Account) -> str:
 def account_info(account: Account) -> AccountInfo:
     collaborators = {collaborator_ref(c): str(c) for c in account.collaborators.filter(is_active=True)}
     services = frozenset(slugify(s.name) for s in account.services.all())
-    return AccountInfo(slug=account.slug, name=account.name, collaborators=collaborators, services=services)
+    from permanence.agenda.models import AppointmentType  # the agenda builds on scenarios' neighbours
+
+    codes = frozenset(
+        AppointmentType.objects.filter(account=account, is_active=True).values_list("code", flat=True)
+    )
+    return AccountInfo(
+        slug=account.slug,
+        name=account.name,
+        collaborators=collaborators,
+        services=services,
+        appointment_types=codes or None,  # none set up yet: not checked
+    )
 
 
 def environment(

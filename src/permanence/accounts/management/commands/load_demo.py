@@ -241,6 +241,34 @@ def load_messaging(law: Account, plumber: Account) -> None:
     )
 
 
+def load_agenda(law: Account, medical: Account) -> None:
+    """Appointment types named as the demo scenarios name them, and working hours."""
+    from permanence.agenda.models import AppointmentType, WorkingHours
+
+    durand = Collaborator.objects.get(account=law, last_name="Durand")
+    lefort = Collaborator.objects.get(account=law, last_name="Lefort")
+    first, _ = AppointmentType.objects.update_or_create(
+        account=law, code="first_meeting",
+        defaults={"name": "Premier rendez-vous", "duration_minutes": 60, "buffer_after_minutes": 15,
+                  "min_notice_minutes": 240, "horizon_days": 45, "places": "office, video",
+                  "motives": "nouveau dossier, divorce, séparation, licenciement",
+                  "questions": "Objet du dossier\nPièces à apporter"},
+    )
+    first.collaborators.set([durand, lefort])
+    WorkingHours.objects.filter(collaborator=durand).delete()
+    WorkingHours.objects.bulk_create(
+        WorkingHours(collaborator=durand, weekday=d, start=start, end=end)
+        for d in range(4) for start, end in ((time(9), time(12)), (time(14), time(18)))
+    )
+    consultation, _ = AppointmentType.objects.update_or_create(
+        account=medical, code="consultation",
+        defaults={"name": "Consultation", "duration_minutes": 20, "min_notice_minutes": 60,
+                  "horizon_days": 30, "motives": "consultation, renouvellement, certificat"},
+    )
+    doctors = Collaborator.objects.filter(account=medical, last_name__in=["Bernard", "Nguyen"])
+    consultation.collaborators.set(doctors)
+
+
 def load_languages() -> None:
     for code, name in [("fr", "Français"), ("en", "Anglais"), ("es", "Espagnol"),
                        ("de", "Allemand"), ("it", "Italien"), ("ar", "Arabe"),
@@ -315,6 +343,7 @@ class Command(BaseCommand):
             logins = load_users(law, medical, plumber)
             load_scenarios(law, medical, plumber)
             load_messaging(law, plumber)
+            load_agenda(law, medical)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         for username, role, scope in logins:
