@@ -131,6 +131,10 @@ ROUTES = [
       denied_for={"secretary": 403, "client_user": 403}),  # no such right at all: 403 before the lookup
     R("message_acknowledge", "/a/{a}/messages/{m}/acknowledge", {"admin", "client_admin", "client_user"},
       method="POST", ok=302),
+    R("agenda", "/a/{a}/agenda/", REACHES_ALPHA),
+    R("agenda_feed", "/a/{a}/agenda/feed/{p}", {"admin", "assistant", "client_admin"}, method="POST", ok=302),
+    R("agenda_feed", "/a/{a}/agenda/feed/{pb}", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
     R("failed_messages", "/messages/failed/", {"admin", "assistant", "client_admin", "client_admin_beta"},
       scoped=False),  # each sees the accounts within reach
     # who gets the messages: {p} a collaborator of Alpha, {pb} one of Beta; form fields are prefixed

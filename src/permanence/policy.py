@@ -48,6 +48,7 @@ class Perm(enum.StrEnum):
     EDIT_DELIVERY_PREFS = "edit_delivery_prefs"  # who gets messages how: channels, quiet hours, escalation
     VIEW_AGENDA = "view_agenda"  # appointment types, free slots, appointments (caller data: audited)
     BOOK_APPOINTMENTS = "book_appointments"  # book, move, cancel
+    MANAGE_AGENDA = "manage_agenda"  # private calendar addresses (and, later, hours and types)
 
 
 _ALL = frozenset(Perm)
@@ -71,6 +72,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.EDIT_DELIVERY_PREFS,
             Perm.VIEW_AGENDA,
             Perm.BOOK_APPOINTMENTS,
+            Perm.MANAGE_AGENDA,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
@@ -92,6 +94,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.EDIT_DELIVERY_PREFS,
             Perm.VIEW_AGENDA,
             Perm.BOOK_APPOINTMENTS,
+            Perm.MANAGE_AGENDA,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,
