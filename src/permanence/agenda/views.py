@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -41,6 +42,11 @@ def _week_start(text: str, today: date) -> date:
         return date.fromisocalendar(int(year), int(week), 1)
     except (ValueError, TypeError):
         return today - timedelta(days=today.weekday())
+
+
+def feed_url(feed: CalendarFeed) -> str:
+    """The address to subscribe to, on the public site (SITE_URL), not the address this page came by."""
+    return settings.SITE_URL.rstrip("/") + reverse("calendar_feed", args=[feed.token])
 
 
 @member_required
@@ -88,9 +94,8 @@ def agenda_week(request: HttpRequest, slug: str) -> HttpResponse:
             "week": week_text,
             "previous": f"{previous.isocalendar().year}-W{previous.isocalendar().week:02d}",
             "following": f"{following.isocalendar().year}-W{following.isocalendar().week:02d}",
-            "feed_url": request.build_absolute_uri(reverse("calendar_feed", args=[feed.token]))
-            if feed
-            else "",
+            "feed_url": feed_url(feed) if feed else "",
+            "monday": monday,
             "can_manage": policy.has_perm(request.user, Perm.MANAGE_AGENDA),
         },
     )
