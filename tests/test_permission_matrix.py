@@ -266,7 +266,7 @@ def _agenda(alpha: Any, beta: Any) -> tuple[Any, Any, Any, str]:
     for account in (alpha, beta):
         person = Collaborator.objects.filter(account=account).first()
         kind, created = AppointmentType.objects.get_or_create(
-            account=account, name="Consultation", defaults={"min_notice_minutes": 0}
+            account=account, name="Consultation", defaults={"min_notice_minutes": 0, "code": "first_meeting"}
         )
         if created:
             kind.collaborators.add(person)

@@ -44,3 +44,10 @@ def test_display_national_at_home_international_abroad():
     assert display("+33123456789") == "01 23 45 67 89"
     assert display("+3225551212") == "+32 2 555 12 12"
     assert display("garbage") == "garbage"
+
+
+def test_is_mobile():
+    from permanence.accounts.phones import is_mobile
+
+    assert is_mobile("+33612345678") and is_mobile("+33699887766")
+    assert not is_mobile("+33145000001") and not is_mobile("nonsense")

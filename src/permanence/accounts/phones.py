@@ -75,3 +75,15 @@ def display(e164: str, region: str = "FR") -> str:
     if phonenumbers.region_code_for_number(parsed) == region:
         return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL)
+
+
+def is_mobile(e164: str) -> bool:
+    """Can this number receive an SMS (a mobile, or a number that may be one)?"""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )

@@ -98,6 +98,16 @@ class AvailabilityException(models.Model):
             raise ValidationError({"ranges": str(exc)}) from None
 
 
+DEFAULT_CONFIRMATION = (
+    "{{ account }} : votre rendez-vous ({{ type }}) avec {{ collaborator }} est confirmé le {{ when }}"
+    "{% if place %} ({{ place }}){% endif %}. Pour le modifier, appelez-nous."
+)
+DEFAULT_REMINDER = (
+    "{{ account }} : rappel de votre rendez-vous ({{ type }}) avec {{ collaborator }} le {{ when }}"
+    "{% if place %} ({{ place }}){% endif %}. Empêché ? Appelez-nous."
+)
+
+
 class Place(models.TextChoices):
     OFFICE = "office", _("At the office")
     HOME = "home", _("Home visit")
@@ -141,6 +151,16 @@ class AppointmentType(models.Model):
     collaborators = models.ManyToManyField(
         Collaborator, verbose_name=_("collaborators"), related_name="appointment_types", blank=True
     )
+    confirmation_text = models.TextField(
+        _("confirmation to the caller"),
+        blank=True,
+        default=DEFAULT_CONFIRMATION,
+        help_text=_("Sent when booked or moved, by e-mail or SMS. Empty: none. Variables: see the docs."),
+    )
+    reminder_text = models.TextField(
+        _("reminder to the caller"), blank=True, default=DEFAULT_REMINDER, help_text=_("Empty: none.")
+    )
+    reminder_hours = models.PositiveIntegerField(_("reminder, hours before"), default=24)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -166,6 +186,12 @@ class AppointmentType(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
+        from permanence.agenda import notify
+
+        for name in ("confirmation_text", "reminder_text"):
+            problem = notify.template_problem(getattr(self, name))
+            if problem:
+                raise ValidationError({name: problem})
         unknown = [p for p in self.place_list if p not in Place.values]
         if unknown:
             raise ValidationError(
@@ -244,6 +270,7 @@ class Appointment(models.Model):
         related_name="+",
     )
     source = models.CharField(_("source"), max_length=12, choices=Source.choices, default=Source.DESK)
+    reminder_sent_at = models.DateTimeField(_("reminder sent"), null=True, blank=True)
     uid = models.UUIDField(_("calendar id"), default=uuid.uuid4, unique=True, editable=False)
     sequence = models.PositiveIntegerField(default=0)  # iCalendar SEQUENCE: bumped on every change
     created_by = models.ForeignKey(

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -182,8 +182,10 @@ def book(
     by: Any = None,
     source: str = Appointment.Source.DESK,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> Appointment:
-    """Book the slot at ``start``, or raise SlotTaken (with the next free slots) or BookingError."""
+    """Book the slot at ``start``, or raise SlotTaken (with the next free slots) or BookingError.
+    The caller's confirmation is queued with the booking (``notify``)."""
     now = now or timezone.now()
     start, end, blocked_from, blocked_until = _check_slot(appointment_type, collaborator, start, now)
     places = appointment_type.place_list or ["office"]
@@ -193,7 +195,7 @@ def book(
     def write() -> Appointment:
         if busy_times(collaborator, blocked_from, blocked_until):
             raise _Overlap
-        return Appointment.objects.create(
+        booked = Appointment.objects.create(
             account=collaborator.account,
             collaborator=collaborator,
             appointment_type=appointment_type,
@@ -210,7 +212,13 @@ def book(
             call=call,
             created_by=by,
             source=source,
+            reminder_sent_at=_reminder_needless(appointment_type, start, now),
         )
+        if notify:
+            from permanence.agenda import notify as notices
+
+            notices.confirm(booked)
+        return booked
 
     try:
         return _write(write)
@@ -218,6 +226,13 @@ def book(
         if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
             raise
         raise _taken(appointment_type, collaborator, start, now) from None
+
+
+def _reminder_needless(kind: AppointmentType, start: datetime, now: datetime) -> datetime | None:
+    """Booked within the reminder's notice (or no reminder at all): the confirmation is enough."""
+    if not kind.reminder_hours or not kind.reminder_text.strip():
+        return now
+    return now if start - timedelta(hours=kind.reminder_hours) <= now else None
 
 
 def _write(write: Callable[[], Appointment]) -> Appointment:
@@ -235,7 +250,7 @@ def _write(write: Callable[[], Appointment]) -> Appointment:
     raise AssertionError("unreachable")
 
 
-def cancel(appointment: Appointment, *, by: Any = None) -> Appointment:
+def cancel(appointment: Appointment, *, by: Any = None, notify: bool = True) -> Appointment:
     with transaction.atomic():
         locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if locked.status == Appointment.Status.CANCELLED:
@@ -243,10 +258,16 @@ def cancel(appointment: Appointment, *, by: Any = None) -> Appointment:
         locked.status = Appointment.Status.CANCELLED
         locked.sequence += 1
         locked.save(update_fields=["status", "sequence", "updated"])
+        if notify and locked.end > timezone.now():
+            from permanence.agenda import notify as notices
+
+            notices.cancelled(locked)
         return locked
 
 
-def reschedule(appointment: Appointment, start: datetime, *, now: datetime | None = None) -> Appointment:
+def reschedule(
+    appointment: Appointment, start: datetime, *, now: datetime | None = None, notify: bool = True
+) -> Appointment:
     """Move an appointment to another start (same collaborator and type), or raise SlotTaken."""
     now = now or timezone.now()
     if appointment.appointment_type is None:
@@ -263,7 +284,12 @@ def reschedule(appointment: Appointment, start: datetime, *, now: datetime | Non
         locked.start, locked.end = start, end
         locked.blocked_from, locked.blocked_until = blocked_from, blocked_until
         locked.sequence += 1
+        locked.reminder_sent_at = _reminder_needless(kind, start, now)
         locked.save()
+        if notify:
+            from permanence.agenda import notify as notices
+
+            notices.confirm(locked, moved=True)
         return locked
 
     try:

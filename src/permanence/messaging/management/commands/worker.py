@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, connections
 from django_tasks.signals import task_finished, task_started
 
+from permanence.agenda import notify
 from permanence.messaging import escalation, outbox
 
 
@@ -38,6 +39,7 @@ class Command(BaseCommand):
                 try:
                     outbox.sweep()
                     escalation.escalate()
+                    notify.send_due_reminders()
                 finally:
                     connections.close_all()
 
