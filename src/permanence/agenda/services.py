@@ -45,10 +45,10 @@ class SlotTaken(BookingError):
         self.alternatives = alternatives
 
 
-def schedule_of(collaborator: Collaborator) -> hours.Schedule:
-    """The collaborator's working hours; without any, the account's opening hours."""
-    account = collaborator.account
-    base = account.schedule()
+def schedule_of(collaborator: Collaborator, base: hours.Schedule | None = None) -> hours.Schedule:
+    """The collaborator's working hours; without any, the account's opening hours (``base``: the
+    account's schedule when the caller already has it)."""
+    base = base or collaborator.account.schedule()
     rows = list(collaborator.working_hours.all())
     weekly: dict[int, list[hours.TimeRange]] = {}
     for row in rows:
@@ -119,9 +119,12 @@ def search(
     core = appointment_type.as_core()
     window_end = now + core.horizon + core.duration + core.buffer_after
     window_start = min(now, after or now) - core.buffer_before - core.duration
+    base = appointment_type.account.schedule()  # read once for every candidate
     people = [
         slots.Person(
-            str(person.pk), schedule_of(person), busy_times(person, window_start, window_end, ignore=ignore)
+            str(person.pk),
+            schedule_of(person, base),
+            busy_times(person, window_start, window_end, ignore=ignore),
         )
         for person in candidates(appointment_type, collaborator)
     ]

@@ -184,7 +184,7 @@ def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | 
             DeliveryEvent.objects.create(
                 delivery=member, status=S.SENDING, at=now, detail=f"attempt {member.attempts}"
             )
-    if len(batch) > 1 or getattr(channel, "gathers", False):
+    if getattr(channel, "gathers", False):
         result = channel.send_batch(batch)  # type: ignore[attr-defined]
     else:
         result = channel.send(delivery, delivery.message)
