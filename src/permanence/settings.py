@@ -244,4 +244,6 @@ SMS_MAX_PARTS = envint("SMS_MAX_PARTS", 3, minimum=1)
 MESSAGING_RETRY_BASE_SECONDS = float(envstr("MESSAGING_RETRY_BASE_SECONDS", "30"))
 MESSAGING_LEASE_SECONDS = float(envstr("MESSAGING_LEASE_SECONDS", "120"))
 MESSAGING_SWEEP_GRACE_SECONDS = float(envstr("MESSAGING_SWEEP_GRACE_SECONDS", "60"))
+# Collaborators' own calendars (CalDAV) are synced this often (more seldom after failures).
+CALENDAR_SYNC_SECONDS = envint("CALENDAR_SYNC_SECONDS", 300, minimum=10)
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")  # for links in messages (acknowledgement)

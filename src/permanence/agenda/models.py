@@ -320,3 +320,138 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"{self.collaborator} ({'revoked' if self.revoked_at else 'active'})"
+
+
+def _cipher() -> Any:
+    """Passwords of remote calendars are stored encrypted with a key derived from SECRET_KEY (a new
+    SECRET_KEY means entering them again)."""
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    digest = hashlib.sha256(b"permanence.agenda.calendar-link:" + settings.SECRET_KEY.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+class CalendarLink(models.Model):
+    """The collaborator's own calendar (CalDAV), kept in sync both ways: bookings are written there,
+    events there are busy times here. See ``caldav_sync``."""
+
+    class Kind(models.TextChoices):
+        CALDAV = "caldav", "CalDAV"
+
+    collaborator = models.OneToOneField(
+        Collaborator, verbose_name=_("collaborator"), on_delete=models.CASCADE, related_name="calendar_link"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.CALDAV)
+    url = models.URLField(_("calendar address"), max_length=500)
+    username = models.CharField(_("user name"), max_length=200, blank=True)
+    password_encrypted = models.TextField(blank=True, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    sync_token = models.TextField(blank=True, editable=False)
+    last_sync_at = models.DateTimeField(_("last sync"), null=True, blank=True)
+    last_full_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)  # one sync at a time
+    created = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("calendar link")
+        verbose_name_plural = _("calendar links")
+
+    def __str__(self) -> str:
+        return f"{self.collaborator} → {self.url}"
+
+    @property
+    def password(self) -> str:
+        if not self.password_encrypted:
+            return ""
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return str(_cipher().decrypt(self.password_encrypted.encode()).decode())
+        except InvalidToken:
+            return ""  # SECRET_KEY changed: the sync reports refused credentials
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.password_encrypted = _cipher().encrypt(value.encode()).decode() if value else ""
+
+
+class RemoteCopy(models.Model):
+    """An appointment as written to the collaborator's calendar: where, and at which SEQUENCE."""
+
+    link = models.ForeignKey(CalendarLink, on_delete=models.CASCADE, related_name="copies")
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="remote_copies")
+    href = models.CharField(max_length=500)
+    etag = models.CharField(max_length=200, blank=True)
+    sequence = models.IntegerField(default=-1)  # the appointment's sequence last written; -1: write again
+    written_start = models.DateTimeField(null=True, blank=True)  # the times last written there, to tell
+    written_end = models.DateTimeField(null=True, blank=True)  # an edit there from a change here
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["link", "appointment"], name="remote_copy_once_per_link"),
+            models.UniqueConstraint(fields=["link", "href"], name="remote_copy_href_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.href
+
+
+class ExternalEvent(models.Model):
+    """A busy time from the collaborator's own calendar (one row per occurrence of a recurring event).
+    Only the times are kept: what the collaborator does is not the secretaries' business."""
+
+    link = models.ForeignKey(CalendarLink, on_delete=models.CASCADE, related_name="events")
+    href = models.CharField(max_length=500)
+    etag = models.CharField(max_length=200, blank=True)
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+
+    class Meta:
+        verbose_name = _("busy time from a calendar")
+        verbose_name_plural = _("busy times from calendars")
+        ordering = ["start"]
+        indexes = [
+            models.Index(fields=["link", "start"], name="external_event_busy"),
+            models.Index(fields=["link", "href"], name="external_event_href"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M}"
+
+
+class SyncIssue(models.Model):
+    """What the sync did that someone must know, or could not settle: never silent."""
+
+    class Kind(models.TextChoices):
+        MOVED = "moved", _("Moved in the collaborator's calendar")
+        CANCELLED = "cancelled", _("Deleted in the collaborator's calendar: cancelled")
+        MOVE_REFUSED = "move_refused", _("Moved in the calendar onto another appointment: kept here")
+        EDITED_BOTH = "edited_both", _("Changed on both sides: this side kept")
+        OVERLAP = "overlap", _("A calendar event overlaps an appointment")
+        UNREADABLE = "unreadable", _("Unreadable calendar event: ignored")
+
+    link = models.ForeignKey(CalendarLink, on_delete=models.CASCADE, related_name="issues")
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="sync_issues"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    href = models.CharField(max_length=500, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("calendar sync issue")
+        verbose_name_plural = _("calendar sync issues")
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created:%Y-%m-%d %H:%M})"

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from permanence.accounts import hours
 from permanence.agenda import slots
-from permanence.agenda.models import Appointment, AppointmentType
+from permanence.agenda.models import Appointment, AppointmentType, ExternalEvent
 from permanence.directory.models import Collaborator
 
 logger = logging.getLogger(__name__)
@@ -76,9 +76,15 @@ def schedule_of(collaborator: Collaborator, base: hours.Schedule | None = None) 
 
 
 def busy_times(
-    collaborator: Collaborator, start: datetime, end: datetime, *, ignore: Appointment | None = None
+    collaborator: Collaborator,
+    start: datetime,
+    end: datetime,
+    *,
+    ignore: Appointment | None = None,
+    own_calendar: bool = True,
 ) -> list[tuple[datetime, datetime]]:
-    """Booked appointments (with their buffers) and absences overlapping [start, end)."""
+    """Booked appointments (with their buffers), absences and, with ``own_calendar``, the events of the
+    collaborator's synced calendar overlapping [start, end)."""
     booked = Appointment.objects.filter(
         collaborator=collaborator,
         status=Appointment.Status.BOOKED,
@@ -92,6 +98,12 @@ def busy_times(
         Q(ends_at__isnull=True) | Q(ends_at__gt=start), starts_at__lt=end
     ):
         busy.append((absence.starts_at, absence.ends_at or end))
+    if own_calendar:
+        busy.extend(
+            ExternalEvent.objects.filter(
+                link__collaborator=collaborator, link__is_active=True, start__lt=end, end__gt=start
+            ).values_list("start", "end")
+        )
     return busy
 
 
@@ -221,6 +233,7 @@ def book(
             from permanence.agenda import notify as notices
 
             notices.confirm(booked)
+        _sync_soon(booked)
         return booked
 
     try:
@@ -229,6 +242,12 @@ def book(
         if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
             raise
         raise _taken(appointment_type, collaborator, start, now) from None
+
+
+def _sync_soon(appointment: Appointment) -> None:
+    from permanence.agenda import tasks
+
+    tasks.soon(appointment.collaborator_id)
 
 
 def _reminder_needless(kind: AppointmentType, start: datetime, now: datetime) -> datetime | None:
@@ -265,6 +284,7 @@ def cancel(appointment: Appointment, *, by: Any = None, notify: bool = True) -> 
             from permanence.agenda import notify as notices
 
             notices.cancelled(locked)
+        _sync_soon(locked)
         return locked
 
 
@@ -293,6 +313,7 @@ def reschedule(
             from permanence.agenda import notify as notices
 
             notices.confirm(locked, moved=True)
+        _sync_soon(locked)
         return locked
 
     try:
@@ -301,6 +322,42 @@ def reschedule(
         if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
             raise
         raise _taken(kind, appointment.collaborator, start, now) from None
+
+
+def move_from_calendar(appointment: Appointment, start: datetime, end: datetime) -> Appointment:
+    """The collaborator moved the appointment in their own calendar: take the new times if no other
+    appointment is there (their own events are their choice), else raise SlotTaken. No notice or
+    working-hours rule: the collaborator decided. The caller is told."""
+    kind = appointment.appointment_type
+    before = timedelta(minutes=kind.buffer_before_minutes) if kind else timedelta(0)
+    after = timedelta(minutes=kind.buffer_after_minutes) if kind else timedelta(0)
+    if end <= start:
+        raise BookingError("The appointment would end before it starts.")
+
+    def write() -> Appointment:
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status != Appointment.Status.BOOKED:
+            raise BookingError("This appointment is cancelled.")
+        if busy_times(locked.collaborator, start - before, end + after, ignore=locked, own_calendar=False):
+            raise _Overlap
+        locked.start, locked.end = start, end
+        locked.blocked_from, locked.blocked_until = start - before, end + after
+        locked.sequence += 1
+        if kind is not None:
+            locked.reminder_sent_at = _reminder_needless(kind, start, timezone.now())
+        locked.save()
+        if locked.end > timezone.now():
+            from permanence.agenda import notify as notices
+
+            notices.confirm(locked, moved=True)
+        return locked
+
+    try:
+        return _write(write)
+    except (_Overlap, IntegrityError) as exc:
+        if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
+            raise
+        raise SlotTaken("Another appointment is already there.", []) from None
 
 
 def appointments_of(collaborator: Collaborator, start: datetime, end: datetime) -> Sequence[Appointment]:

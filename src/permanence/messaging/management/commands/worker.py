@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -11,8 +12,10 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, connections
 from django_tasks.signals import task_finished, task_started
 
-from permanence.agenda import notify
+from permanence.agenda import caldav_sync, notify
 from permanence.messaging import escalation, outbox
+
+logger = logging.getLogger(__name__)
 
 
 def _fresh_connections(**_kwargs: Any) -> None:
@@ -29,6 +32,12 @@ class Command(BaseCommand):
             default=30.0,
             help="seconds between outbox sweeps (due retries, deliveries a killed worker left)",
         )
+        parser.add_argument(
+            "--calendars-every",
+            type=float,
+            default=60.0,
+            help="seconds between looks for collaborators' calendars due a sync (CALENDAR_SYNC_SECONDS)",
+        )
         parser.add_argument("--batch", action="store_true", help="run what is queued, then exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -43,9 +52,19 @@ class Command(BaseCommand):
                 finally:
                     connections.close_all()
 
+        def calendars() -> None:  # network waits of its own, apart from the outbox sweeps
+            while not stop.wait(options["calendars_every"]):
+                try:
+                    caldav_sync.sync_due()
+                except Exception:  # a bug must not stop the worker; the next turn tries again
+                    logger.exception("calendar sync")
+                finally:
+                    connections.close_all()
+
         outbox.sweep()  # what the last worker left behind
         if not options["batch"]:
             threading.Thread(target=sweeper, name="outbox-sweeper", daemon=True).start()
+            threading.Thread(target=calendars, name="calendar-sync", daemon=True).start()
         try:
             if settings.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
                 # Jobs run in this process (no fork per job: forking beside the sweeper thread could
