@@ -135,6 +135,14 @@ ROUTES = [
     R("agenda_feed", "/a/{a}/agenda/feed/{p}", {"admin", "assistant", "client_admin"}, method="POST", ok=302),
     R("agenda_feed", "/a/{a}/agenda/feed/{pb}", set(), method="POST", denied=404,
       denied_for={"secretary": 403, "client_user": 403}),
+    R("agenda_calendar", "/a/{a}/agenda/calendar/{p}", {"admin", "assistant", "client_admin"}, method="POST",
+      ok=302, body={"action": "unlink"}),
+    R("agenda_calendar", "/a/{a}/agenda/calendar/{pb}", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}, body={"action": "unlink"}),
+    # {si} what the calendar sync of Alpha's collaborator reported; {sib} the same in Beta
+    R("agenda_issue_seen", "/a/{a}/agenda/issues/{si}/seen", BOOKERS, method="POST", ok=302),
+    R("agenda_issue_seen", "/a/{a}/agenda/issues/{sib}/seen", set(), method="POST", denied=404,
+      denied_for={"client_user": 403}),
     R("failed_messages", "/messages/failed/", {"admin", "assistant", "client_admin", "client_admin_beta"},
       scoped=False),  # each sees the accounts within reach
     # who gets the messages: {p} a collaborator of Alpha, {pb} one of Beta; form fields are prefixed
@@ -207,13 +215,15 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     message_b = _message(beta)
     person_a = Collaborator.objects.filter(account=alpha).first()
     person_b = Collaborator.objects.filter(account=beta).first()
-    path = route.path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
+    path = route.path.replace("{si}", "{{si}}").replace("{sib}", "{{sib}}")
+    path = path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
     path = path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
                              call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk,
                              p=person_a.pk, pb=person_b.pk)
     kind, appointment_a, appointment_b, free = _agenda(alpha, beta)
     path = path.replace("{t}", str(kind.pk)).replace("{apb}", str(appointment_b.pk))
     path = path.replace("{ap}", str(appointment_a.pk))
+    path = path.replace("{sib}", str(_sync_issue(person_b).pk)).replace("{si}", str(_sync_issue(person_a).pk))
     values = {"{t}": kind.pk, "{p}": person_a.pk, "{free}": free}
     body = {key.format(p=f"p{person_a.pk}", pb=f"p{person_b.pk}"):
             values.get(value, value) if isinstance(value, str) else value
@@ -279,6 +289,16 @@ def _agenda(alpha: Any, beta: Any) -> tuple[Any, Any, Any, str]:
         )
         found.append((kind, appointment, (start + timedelta(hours=2)).isoformat()))
     return found[0][0], found[0][1], found[1][1], found[0][2]
+
+
+def _sync_issue(person: Any) -> Any:
+    """A calendar link of the collaborator and one thing its sync reported, not yet seen."""
+    from permanence.agenda.models import CalendarLink, SyncIssue
+
+    link, _ = CalendarLink.objects.get_or_create(collaborator=person, defaults={"url": "https://dav.example/"})
+    return SyncIssue.objects.filter(link=link).first() or SyncIssue.objects.create(
+        link=link, kind=SyncIssue.Kind.OVERLAP
+    )
 
 
 def _callback(alpha: Any) -> Any:

@@ -246,4 +246,6 @@ MESSAGING_LEASE_SECONDS = float(envstr("MESSAGING_LEASE_SECONDS", "120"))
 MESSAGING_SWEEP_GRACE_SECONDS = float(envstr("MESSAGING_SWEEP_GRACE_SECONDS", "60"))
 # Collaborators' own calendars (CalDAV) are synced this often (more seldom after failures).
 CALENDAR_SYNC_SECONDS = envint("CALENDAR_SYNC_SECONDS", 300, minimum=10)
+# Calendar addresses on a private network (loopback, LAN) are refused unless allowed (SSRF).
+CALENDAR_ALLOW_PRIVATE_ADDRESSES = envbool("CALENDAR_ALLOW_PRIVATE_ADDRESSES", False)
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")  # for links in messages (acknowledgement)

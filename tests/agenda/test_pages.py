@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta
 
 from django.test import Client
@@ -54,3 +55,63 @@ def test_week_page_shows_appointments_and_manages_the_private_address(personas, 
     assert Client().get(f"/agenda/feed/{feed.token}.ics").status_code == 404
     bruno = Collaborator.objects.get(account=beta)
     assert admin.post(f"/a/alpha/agenda/feed/{bruno.pk}").status_code == 404
+
+
+def test_linking_a_collaborators_calendar_from_the_week_page(personas, alpha, radicale, settings):
+    import uuid
+
+    import caldav
+
+    from permanence.agenda.models import CalendarLink, ExternalEvent, SyncIssue
+
+    anne = Collaborator.objects.get(account=alpha)
+    admin = signed_in(personas["client_admin"])
+    there = caldav.DAVClient(url=radicale, username="anne", password="pw").principal().make_calendar(
+        name="Cabinet", cal_id=uuid.uuid4().hex
+    )
+    url = f"/a/alpha/agenda/calendar/{anne.pk}"
+    form = {"link-url": str(there.url), "link-username": "anne", "link-password": "pw", "action": "save"}
+
+    # Refused on a private network unless the operator allows it (the server would fetch any address).
+    refused = admin.post(url, form)
+    assert refused.status_code == 400 and "réseau privé" in refused.content.decode()
+    assert admin.post(url, {**form, "link-url": "ftp://x/"}).status_code == 400
+    assert not CalendarLink.objects.exists()
+
+    settings.CALENDAR_ALLOW_PRIVATE_ADDRESSES = True
+    start = timezone.now() + timedelta(days=2)
+    there.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="Dentiste", uid="dentist")
+    followed = admin.post(url, form, follow=True)
+    page = followed.content.decode()
+    assert "Agenda synchronisé : 1 événement(s) lu(s), 0 rendez-vous écrit(s)." in page
+    link = CalendarLink.objects.get(collaborator=anne)
+    assert link.password == "pw" and not link.last_error
+    assert ExternalEvent.objects.filter(link=link).count() == 1
+
+    # Its busy time shows in the week, without what it is.
+    local = start.astimezone(alpha.tz)
+    week = f"{local.isocalendar().year}-W{local.isocalendar().week:02d}"
+    secretary = signed_in(personas["secretary"])
+    page = secretary.get(f"/a/alpha/agenda/?week={week}").content.decode()
+    assert 'data-testid="busy"' in page and "Dentiste" not in page
+    assert 'data-testid="calendar-link"' not in page  # linking is for managers
+
+    # Another address, unreachable: the link keeps the new address, the error is shown.
+    broken = admin.post(url, {**form, "link-url": "http://127.0.0.1:9/dav/"}, follow=True).content.decode()
+    broken = html.unescape(broken)
+    link.refresh_from_db()
+    assert link.failures == 1 and "Lecture de l'agenda : le serveur est injoignable." in broken
+    assert not ExternalEvent.objects.filter(link=link).exists()  # the old calendar's busy times forgotten
+
+    # What the sync reports is listed until someone marks it done.
+    issue = SyncIssue.objects.create(link=link, kind=SyncIssue.Kind.OVERLAP, detail="10:00–11:00")
+    page = secretary.get("/a/alpha/agenda/").content.decode()
+    assert f'data-testid="issue-{issue.pk}"' in page
+    assert secretary.post(f"/a/alpha/agenda/issues/{issue.pk}/seen").status_code == 302
+    issue.refresh_from_db()
+    assert issue.resolved_at is not None and issue.resolved_by == personas["secretary"]
+    assert f'data-testid="issue-{issue.pk}"' not in secretary.get("/a/alpha/agenda/").content.decode()
+
+    admin.post(url, {"action": "unlink"})
+    assert not CalendarLink.objects.exists()
+    assert admin.post(url, {"action": "sync"}).status_code == 404

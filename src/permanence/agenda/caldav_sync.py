@@ -58,6 +58,17 @@ def remote_of(link: CalendarLink) -> calendars.RemoteCalendar:
     return calendars.connect(link.kind, link.url, link.username, link.password)
 
 
+def relink(link: CalendarLink) -> None:
+    """The link now points to another calendar (or asks to start over): forget what was read from and
+    written to the previous one, so that the next sync reads everything and writes every booking."""
+    with transaction.atomic():
+        link.events.all().delete()
+        link.copies.all().delete()
+        CalendarLink.objects.filter(pk=link.pk).update(
+            sync_token="", last_full_sync_at=None, last_error="", failures=0
+        )
+
+
 def _claim(link: CalendarLink, now: datetime) -> bool:
     """One sync of a link at a time (the worker's periodic sync and one asked after a booking)."""
     return bool(

@@ -2,7 +2,8 @@
 the last sync, write an event, delete one. ``BACKENDS`` is the registry; CalDAV (RFC 4791, with the
 incremental sync of RFC 6578) is the one shipped, through the ``caldav`` library.
 
-No Django here: the sync (``caldav_sync``) stores what this returns.
+Only Django's gettext here (errors are shown to the operator); the sync (``caldav_sync``) stores what
+this returns.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin
+
+from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ class CalDAVCalendar:
         import caldav
 
         if not url.startswith(("http://", "https://")):
-            raise CalendarError("The calendar address must start with http:// or https://.")
+            raise CalendarError(_("The address must start with https:// (or http://)."))
         self.url = url if url.endswith("/") else url + "/"
         self._client = caldav.DAVClient(
             url=self.url,
@@ -76,17 +79,17 @@ class CalDAVCalendar:
         try:
             return call()
         except error.AuthorizationError:
-            raise CalendarError(f"{action}: the server refused the credentials.") from None
+            raise CalendarError(
+                _("%(action)s: the server refused the credentials.") % {"action": action}
+            ) from None
         except error.NotFoundError:
-            raise CalendarError(f"{action}: no calendar at this address.") from None
+            raise CalendarError(_("%(action)s: no calendar at this address.") % {"action": action}) from None
         except error.DAVError as exc:
-            raise CalendarError(f"{action}: the server answered {_short(exc)}.") from None
-        except (OSError, ValueError) as exc:  # connection refused, timeout, TLS, bad URL
-            raise CalendarError(f"{action}: {_short(exc)}.") from None
-        except Exception as exc:  # the HTTP stack's own errors (niquests) do not share a base we import
-            if type(exc).__module__.split(".")[0] in {"niquests", "urllib3", "urllib3_future", "requests"}:
-                raise CalendarError(f"{action}: {_short(exc)}.") from None
-            raise
+            raise CalendarError(
+                _("%(action)s: the server answered %(answer)s.") % {"action": action, "answer": _short(exc)}
+            ) from None
+        except (OSError, ValueError) as exc:  # refused, timeout, TLS (the HTTP stack's errors are OSErrors)
+            raise CalendarError(_network_problem(action, exc)) from None
 
     def changes(self, token: str) -> Changes:
         def incremental() -> Any:
@@ -100,13 +103,13 @@ class CalDAVCalendar:
         complete = not token
         if token:
             try:
-                result = self._guard("Reading the calendar", incremental)
+                result = self._guard(_("Reading the calendar"), incremental)
             except CalendarError:
                 # An expired token, or a server without RFC 6578: list everything, compare.
                 logger.info("calendar %s: incremental sync refused, full listing", self.url)
                 complete = True
         if complete:
-            result = self._guard("Reading the calendar", full)
+            result = self._guard(_("Reading the calendar"), full)
         deleted = {str(url) for url in getattr(result, "deleted_urls", None) or ()}
         objects = []
         for obj in result:
@@ -121,13 +124,30 @@ class CalDAVCalendar:
 
         href = urljoin(self.url, name)
         event = caldav.Event(client=self._client, url=href, data=ical.decode(), parent=self._calendar)
-        self._guard("Writing to the calendar", lambda: event.save(increase_seqno=False))
+        self._guard(_("Writing to the calendar"), lambda: event.save(increase_seqno=False))
         return str(event.url)
 
     def delete(self, href: str) -> None:
-        response = self._guard("Deleting from the calendar", lambda: self._client.delete(href))
+        response = self._guard(_("Deleting from the calendar"), lambda: self._client.delete(href))
         if response.status not in (200, 204, 404, 410):
-            raise CalendarError(f"Deleting from the calendar: the server answered {response.status}.")
+            raise CalendarError(
+                _("%(action)s: the server answered %(answer)s.")
+                % {"action": _("Deleting from the calendar"), "answer": response.status}
+            )
+
+
+def _network_problem(action: str, exc: BaseException) -> str:
+    names = " ".join(kind.__name__ for kind in type(exc).__mro__)
+    if "Timeout" in names or isinstance(exc, TimeoutError):
+        return _("%(action)s: no answer from the server within %(seconds)s s.") % {
+            "action": action,
+            "seconds": TIMEOUT_SECONDS,
+        }
+    if "SSL" in names:
+        return _("%(action)s: the secure connection failed (certificate?).") % {"action": action}
+    if isinstance(exc, ValueError):
+        return _("%(action)s: %(problem)s") % {"action": action, "problem": _short(exc)}
+    return _("%(action)s: the server cannot be reached.") % {"action": action}
 
 
 def _short(exc: BaseException) -> str:

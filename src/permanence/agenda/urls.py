@@ -6,4 +6,6 @@ urlpatterns = [
     path("agenda/feed/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
     path("a/<slug:slug>/agenda/", views.agenda_week, name="agenda"),
     path("a/<slug:slug>/agenda/feed/<int:pk>", views.agenda_feed, name="agenda_feed"),
+    path("a/<slug:slug>/agenda/calendar/<int:pk>", views.agenda_calendar, name="agenda_calendar"),
+    path("a/<slug:slug>/agenda/issues/<int:pk>/seen", views.agenda_issue_seen, name="agenda_issue_seen"),
 ]

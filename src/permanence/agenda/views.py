@@ -4,6 +4,7 @@ is the key) and its management."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,8 +16,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from permanence import policy
-from permanence.agenda import feeds
-from permanence.agenda.models import Appointment, CalendarFeed
+from permanence.accounts.models import Account
+from permanence.agenda import caldav_sync, feeds
+from permanence.agenda.forms import CalendarLinkForm
+from permanence.agenda.models import Appointment, CalendarFeed, CalendarLink, ExternalEvent, SyncIssue
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.directory.models import Collaborator
@@ -54,21 +57,39 @@ def feed_url(feed: CalendarFeed) -> str:
 def agenda_week(request: HttpRequest, slug: str) -> HttpResponse:
     """A collaborator's week (or every collaborator's), day by day, for secretaries and clients."""
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_AGENDA)
+    return _week_page(request, account)
+
+
+def _week_page(
+    request: HttpRequest,
+    account: Account,
+    *,
+    chosen_pk: int | None = None,
+    link_form: CalendarLinkForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     zone = account.tz
     today = timezone.now().astimezone(zone).date()
     monday = _week_start(request.GET.get("week", ""), today)
     people = list(Collaborator.objects.filter(account=account, is_active=True))
-    chosen = next((p for p in people if str(p.pk) == request.GET.get("collaborator", "")), None)
+    wanted = str(chosen_pk) if chosen_pk is not None else request.GET.get("collaborator", "")
+    chosen = next((p for p in people if str(p.pk) == wanted), None)
     start = datetime.combine(monday, time(0), tzinfo=zone)
     end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=zone)
     rows = Appointment.objects.filter(
         account=account, status=Appointment.Status.BOOKED, start__lt=end, end__gt=start
     ).select_related("collaborator", "appointment_type")
+    busy = ExternalEvent.objects.filter(
+        link__collaborator__account=account, link__is_active=True, start__lt=end, end__gt=start
+    ).select_related("link__collaborator")
     if chosen is not None:
         rows = rows.filter(collaborator=chosen)
-    by_day: dict[date, list[Appointment]] = {monday + timedelta(days=i): [] for i in range(7)}
-    for appointment in rows.order_by("start"):
-        by_day.setdefault(appointment.start.astimezone(zone).date(), []).append(appointment)
+        busy = busy.filter(link__collaborator=chosen)
+    by_day: dict[date, list[Any]] = {monday + timedelta(days=i): [] for i in range(7)}
+    entries: list[tuple[datetime, Any]] = [(a.start, a) for a in rows]
+    entries += [(b.start, b) for b in busy]
+    for begins, entry in sorted(entries, key=lambda pair: pair[0]):
+        by_day.setdefault(max(begins, start).astimezone(zone).date(), []).append(entry)
     trail.record(
         request.user,
         Action.LIST,
@@ -78,9 +99,17 @@ def agenda_week(request: HttpRequest, slug: str) -> HttpResponse:
         week=monday.isoformat(),
         collaborator=chosen.pk if chosen else None,
     )
-    feed = None
-    if chosen is not None and policy.has_perm(request.user, Perm.MANAGE_AGENDA):
+    can_manage = policy.has_perm(request.user, Perm.MANAGE_AGENDA)
+    feed = link = None
+    if chosen is not None and can_manage:
         feed = CalendarFeed.objects.filter(collaborator=chosen, revoked_at__isnull=True).first()
+        link = CalendarLink.objects.filter(collaborator=chosen).first()
+        link_form = link_form or CalendarLinkForm(instance=link, prefix="link")
+    issues = (
+        SyncIssue.objects.filter(link__collaborator__account=account, resolved_at__isnull=True)
+        .select_related("appointment", "link__collaborator")
+        .order_by("-created")[:50]
+    )
     week_text = f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}"
     previous, following = monday - timedelta(days=7), monday + timedelta(days=7)
     return render(
@@ -96,9 +125,93 @@ def agenda_week(request: HttpRequest, slug: str) -> HttpResponse:
             "following": f"{following.isocalendar().year}-W{following.isocalendar().week:02d}",
             "feed_url": feed_url(feed) if feed else "",
             "monday": monday,
-            "can_manage": policy.has_perm(request.user, Perm.MANAGE_AGENDA),
+            "can_manage": can_manage,
+            "can_book": policy.has_perm(request.user, Perm.BOOK_APPOINTMENTS),
+            "link": link,
+            "link_form": link_form,
+            "issues": issues,
         },
+        status=status,
     )
+
+
+def _collaborator_or_404(account: Account, pk: int) -> Collaborator:
+    person = Collaborator.objects.filter(account=account, pk=pk).first()
+    if person is None:
+        raise Http404
+    return person
+
+
+def _back(slug: str, person: Collaborator) -> HttpResponse:
+    return redirect(reverse("agenda", args=[slug]) + f"?collaborator={person.pk}")
+
+
+@member_required
+@require_POST
+def agenda_calendar(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Link a collaborator's own calendar (CalDAV), sync it now, or unlink it."""
+    account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_AGENDA)
+    person = _collaborator_or_404(account, pk)
+    link = CalendarLink.objects.filter(collaborator=person).first()
+    action = request.POST.get("action", "save")
+    if action == "unlink":
+        if link is not None:
+            trail.record(request.user, Action.DELETE, link, account=account, request=request)
+            link.delete()
+            messages.success(request, _("The calendar of %(name)s is no longer synced.") % {"name": person})
+        return _back(slug, person)
+    if action == "save":
+        form = CalendarLinkForm(request.POST, instance=link, prefix="link")
+        if not form.is_valid():
+            return _week_page(request, account, chosen_pk=person.pk, link_form=form, status=400)
+        if link is None and not form.cleaned_data.get("password") and form.cleaned_data.get("username"):
+            form.add_error("password", _("The password is needed to connect."))
+            return _week_page(request, account, chosen_pk=person.pk, link_form=form, status=400)
+        moved = link is not None and "url" in form.changed_data
+        link = form.save(commit=False)
+        link.collaborator = person
+        link.is_active = True
+        link.save()
+        if moved:
+            caldav_sync.relink(link)
+        trail.record(
+            request.user,
+            Action.UPDATE if moved or "username" in form.changed_data else Action.CREATE,
+            link,
+            account=account,
+            request=request,
+        )
+    elif link is None:
+        raise Http404
+    link.refresh_from_db()
+    report = caldav_sync.sync(link)
+    if report.skipped:
+        messages.info(request, _("A sync of this calendar is already running."))
+    elif report.error:
+        messages.error(request, _("The calendar could not be synced: %(error)s") % {"error": report.error})
+    else:
+        messages.success(
+            request,
+            _("Calendar synced: %(read)s event(s) read, %(written)s appointment(s) written.")
+            % {"read": report.pulled, "written": report.pushed},
+        )
+    return _back(slug, person)
+
+
+@member_required
+@require_POST
+def agenda_issue_seen(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Someone has dealt with what the sync reported (called the caller back, moved the appointment)."""
+    account = policy.get_account_or_404(request.user, slug, Perm.BOOK_APPOINTMENTS)
+    issue = SyncIssue.objects.filter(link__collaborator__account=account, pk=pk).first()
+    if issue is None:
+        raise Http404
+    if issue.resolved_at is None:
+        issue.resolved_at = timezone.now()
+        issue.resolved_by = request.user  # type: ignore[assignment]
+        issue.save(update_fields=["resolved_at", "resolved_by"])
+        trail.record(request.user, Action.UPDATE, issue, account=account, request=request, seen=True)
+    return redirect(reverse("agenda", args=[slug]) + "#issues")
 
 
 @member_required
@@ -106,9 +219,7 @@ def agenda_week(request: HttpRequest, slug: str) -> HttpResponse:
 def agenda_feed(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Issue a new private iCalendar address for a collaborator (the old one stops), or revoke it."""
     account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_AGENDA)
-    person = Collaborator.objects.filter(account=account, pk=pk).first()
-    if person is None:
-        raise Http404
+    person = _collaborator_or_404(account, pk)
     if request.POST.get("revoke"):
         feeds.revoke(person)
         messages.success(request, _("The private address of %(name)s no longer works.") % {"name": person})
@@ -119,4 +230,4 @@ def agenda_feed(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             _("New private address for %(name)s; the previous one no longer works.") % {"name": person},
         )
         trail.record(request.user, Action.CREATE, issued, account=account, request=request)
-    return redirect(reverse("agenda", args=[slug]) + f"?collaborator={person.pk}")
+    return _back(slug, person)
