@@ -69,3 +69,56 @@ def test_booking_at_the_desk_then_the_week_page(page, second_page, personas, alp
     second_page.wait_for_load_state()
     assert "/agenda/feed/" in second_page.get_by_test_id("feed-url").input_value()
     screenshot(second_page, "agenda-week")
+
+
+def test_linking_a_calendar_then_what_the_sync_reports(page, personas, alpha, radicale, settings):
+    import uuid
+    from datetime import timedelta
+
+    import caldav
+    from django.utils import timezone
+
+    from browser.conftest import screenshot, sign_in
+    from permanence.agenda import services
+    from permanence.agenda.models import AppointmentType, SyncIssue
+    from permanence.directory.models import Collaborator
+
+    settings.CALENDAR_ALLOW_PRIVATE_ADDRESSES = True  # Radicale runs on 127.0.0.1
+    anne = Collaborator.objects.get(account=alpha)
+    kind = AppointmentType.objects.create(account=alpha, name="Consultation", min_notice_minutes=0)
+    kind.collaborators.add(anne)
+    slots = services.search(kind, count=3, now=timezone.now() + timedelta(days=1))
+    booked = services.book(kind, anne, slots[0].start, caller=services.Caller("Jean Dupont", "+33612345678"))
+    there = caldav.DAVClient(url=radicale, username="anne", password="secret").principal().make_calendar(
+        name="Cabinet", cal_id=uuid.uuid4().hex
+    )
+    there.save_event(dtstart=slots[2].start, dtend=slots[2].end, summary="Dentiste", uid="dentist")
+
+    sign_in(page, "client_admin")
+    page.wait_for_url(re.compile(r"/a/alpha/$"))
+    iso = slots[0].start.astimezone(alpha.tz).isocalendar()
+    page.goto(f"/a/alpha/agenda/?week={iso.year}-W{iso.week:02d}&collaborator={anne.pk}")
+    card = page.get_by_test_id("calendar-link")
+    card.get_by_label("Adresse de l'agenda").fill(str(there.url))
+    card.get_by_label("Identifiant").fill("anne")
+    card.get_by_label("Mot de passe").fill("secret")
+    card.get_by_role("button", name="Connecter").click()
+    page.wait_for_load_state()
+    assert "1 rendez-vous écrit(s)" in page.content()
+    assert page.get_by_test_id("link-state").inner_text().startswith("synchronisé")
+    assert f"{booked.uid}@permanence" in there.event_by_uid(f"{booked.uid}@permanence").data
+    if slots[2].start.astimezone(alpha.tz).isocalendar()[:2] == iso[:2]:
+        assert page.get_by_test_id("busy").count() == 1
+
+    # The collaborator deletes the appointment in their calendar: cancelled here, and said so.
+    there.event_by_uid(f"{booked.uid}@permanence").delete()
+    page.get_by_role("button", name="Synchroniser maintenant").click()
+    page.wait_for_load_state()
+    issue = SyncIssue.objects.get()
+    row = page.get_by_test_id(f"issue-{issue.pk}")
+    assert "Supprimé dans l'agenda du collaborateur : annulé" in row.inner_text()
+    assert "06 12 34 56 78" in row.inner_text()
+    screenshot(page, "agenda-calendar-sync")
+    row.get_by_role("button", name="Fait").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id(f"issue-{issue.pk}").count() == 0

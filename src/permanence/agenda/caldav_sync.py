@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from permanence.agenda import calendars, feeds, services
 from permanence.agenda.models import Appointment, CalendarLink, ExternalEvent, RemoteCopy, SyncIssue
@@ -318,7 +319,7 @@ def _gone(link: CalendarLink, href: str, now: datetime, report: Report) -> None:
             report,
             appointment=appointment,
             href=href,
-            detail=f"{appointment.caller_name} {appointment.caller_phone}".strip(),
+            detail=str(_("To tell the caller, if the message did not reach them.")),
         )
 
 
