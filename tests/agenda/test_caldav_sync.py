@@ -320,3 +320,31 @@ def test_a_booking_queues_a_sync_and_the_command_syncs(kind, link, there):
 def test_the_password_is_stored_encrypted(link):
     stored = CalendarLink.objects.get(pk=link.pk)
     assert "secret" not in stored.password_encrypted and stored.password == "secret"
+
+
+def test_a_week_of_leave_is_stored_day_by_day_and_blocks_every_day(kind, link, there):
+    slot = first_slots(kind, 1)[0]
+    zone = kind.account.tz
+    first = slot.start.astimezone(zone).date() + timedelta(days=1)
+    there.save_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//T//T//EN\r\nBEGIN:VEVENT\r\nUID:leave\r\n"
+        f"DTSTAMP:20261201T000000Z\r\nDTSTART;VALUE=DATE:{first:%Y%m%d}\r\n"
+        f"DTEND;VALUE=DATE:{first + timedelta(days=7):%Y%m%d}\r\nSUMMARY:Congés\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    sync(link)
+    rows = list(ExternalEvent.objects.filter(link=link).order_by("start").values_list("start", "end"))
+    assert [start.astimezone(zone).date() for start, _ in rows] == [
+        first + timedelta(days=i) for i in range(7)
+    ]
+    assert all(end - start <= timedelta(hours=25) for start, end in rows)
+    later = services.search(kind, now=slot.start + timedelta(days=1), count=1)[0]
+    assert later.start.astimezone(zone).date() >= first + timedelta(days=7)
+
+
+def test_an_appointment_type_lasts_at_most_a_day(kind):
+    from django.core.exceptions import ValidationError
+
+    kind.buffer_after_minutes = 24 * 60 + 1
+    with pytest.raises(ValidationError, match="1440"):
+        kind.full_clean()

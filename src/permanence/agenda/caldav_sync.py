@@ -199,8 +199,19 @@ def _busy(cal: icalendar.Calendar, zone: tzinfo, now: datetime) -> list[tuple[da
             continue  # marked "free" there
         times = _times(component, zone)
         if times is not None:
-            busy.append(times)
+            busy.extend(_by_day(*times, zone))
     return sorted(busy)
+
+
+def _by_day(start: datetime, end: datetime, zone: tzinfo) -> list[tuple[datetime, datetime]]:
+    """A long event (a week of leave) as one busy time per local day: no stored busy time is longer
+    than a day (``services.LONGEST_BLOCK``)."""
+    pieces = []
+    while start < end:
+        midnight = datetime.combine(start.astimezone(zone).date() + timedelta(days=1), time(0), tzinfo=zone)
+        pieces.append((start, min(end, midnight)))
+        start = midnight
+    return pieces
 
 
 def _own_appointment(link: CalendarLink, uid: str) -> Appointment | None:

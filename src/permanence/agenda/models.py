@@ -199,6 +199,9 @@ class AppointmentType(models.Model):
             )
         if self.duration_minutes == 0:
             raise ValidationError({"duration_minutes": _("An appointment lasts more than zero minutes.")})
+        for name in ("duration_minutes", "buffer_before_minutes", "buffer_after_minutes"):
+            if (getattr(self, name) or 0) > 24 * 60:
+                raise ValidationError({name: _("At most 1440 minutes (a day).")})
 
     @property
     def place_list(self) -> list[str]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import random
-import time
+import time as clock
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -23,10 +23,22 @@ from django.utils import timezone
 
 from permanence.accounts import hours
 from permanence.agenda import slots
-from permanence.agenda.models import Appointment, AppointmentType, ExternalEvent
-from permanence.directory.models import Collaborator
+from permanence.agenda.models import (
+    Appointment,
+    AppointmentType,
+    AvailabilityException,
+    ExternalEvent,
+    WorkingHours,
+)
+from permanence.directory.models import Absence, Collaborator
 
 logger = logging.getLogger(__name__)
+
+
+# No appointment, and no stored busy time from a calendar, blocks more than this (a type lasts at most a
+# day plus a day of buffer each side; calendar events are stored day by day): reading the busy times of
+# a window can then start from the window's start minus this, along the index.
+LONGEST_BLOCK = timedelta(days=3)
 
 
 class BookingError(ValueError):
@@ -48,31 +60,46 @@ class SlotTaken(BookingError):
 def schedule_of(collaborator: Collaborator, base: hours.Schedule | None = None) -> hours.Schedule:
     """The collaborator's working hours; without any, the account's opening hours (``base``: the
     account's schedule when the caller already has it)."""
-    base = base or collaborator.account.schedule()
-    rows = list(collaborator.working_hours.all())
-    weekly: dict[int, list[hours.TimeRange]] = {}
-    for row in rows:
+    return schedules_of([collaborator.pk], base or collaborator.account.schedule())[collaborator.pk]
+
+
+def schedules_of(collaborator_ids: Sequence[int], base: hours.Schedule) -> dict[int, hours.Schedule]:
+    """The schedules of several collaborators of one account (``base``: its opening hours), in two
+    queries whatever their number."""
+    weekly: dict[int, dict[int, list[hours.TimeRange]]] = {pk: {} for pk in collaborator_ids}
+    ranges = WorkingHours.objects.filter(collaborator_id__in=collaborator_ids).order_by("weekday", "start")
+    for pk, row_pk, weekday, begins, ends in ranges.values_list(
+        "collaborator_id", "pk", "weekday", "start", "end"
+    ):
         try:
-            weekly.setdefault(row.weekday, []).append(hours.TimeRange(row.start, row.end))
+            weekly[pk].setdefault(weekday, []).append(hours.TimeRange(begins, ends))
         except hours.HoursError as error:
-            logger.error("collaborator %s: working range %s ignored: %s", collaborator.pk, row.pk, error)
-    exceptions = list(base.exceptions) if not rows else []
-    for exc in collaborator.availability_exceptions.order_by("created_at", "pk"):
-        try:
-            ranges = hours.parse_ranges(exc.ranges)
-        except hours.HoursError as error:
-            logger.error(
-                "collaborator %s: exception %s read as a day off: %s", collaborator.pk, exc.pk, error
-            )
-            ranges = ()
-        exceptions.append(hours.HoursException(exc.start_date, exc.end_date, ranges, exc.label))
-    return hours.Schedule(
-        tz=base.tz,
-        weekly={d: tuple(r) for d, r in weekly.items()} if rows else base.weekly,
-        exceptions=tuple(exceptions),
-        holidays=base.holidays,
-        closed_on_holidays=base.closed_on_holidays,
+            logger.error("collaborator %s: working range %s ignored: %s", pk, row_pk, error)
+    exceptions: dict[int, list[hours.HoursException]] = {
+        pk: [] if weekly[pk] else list(base.exceptions) for pk in collaborator_ids
+    }
+    rows = AvailabilityException.objects.filter(collaborator_id__in=collaborator_ids).order_by(
+        "created_at", "pk"
     )
+    for pk, row_pk, first, last, text, label in rows.values_list(
+        "collaborator_id", "pk", "start_date", "end_date", "ranges", "label"
+    ):
+        try:
+            day = hours.parse_ranges(text)
+        except hours.HoursError as error:
+            logger.error("collaborator %s: exception %s read as a day off: %s", pk, row_pk, error)
+            day = ()
+        exceptions[pk].append(hours.HoursException(first, last, day, label))
+    return {
+        pk: hours.Schedule(
+            tz=base.tz,
+            weekly={d: tuple(r) for d, r in weekly[pk].items()} if weekly[pk] else base.weekly,
+            exceptions=tuple(exceptions[pk]),
+            holidays=base.holidays,
+            closed_on_holidays=base.closed_on_holidays,
+        )
+        for pk in collaborator_ids
+    }
 
 
 def busy_times(
@@ -85,25 +112,49 @@ def busy_times(
 ) -> list[tuple[datetime, datetime]]:
     """Booked appointments (with their buffers), absences and, with ``own_calendar``, the events of the
     collaborator's synced calendar overlapping [start, end)."""
+    return busy_by_person([collaborator.pk], start, end, ignore=ignore, own_calendar=own_calendar)[
+        collaborator.pk
+    ]
+
+
+def busy_by_person(
+    collaborator_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    ignore: Appointment | None = None,
+    own_calendar: bool = True,
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """``busy_times`` of several collaborators, in three queries whatever their number."""
+    busy: dict[int, list[tuple[datetime, datetime]]] = {pk: [] for pk in collaborator_ids}
     booked = Appointment.objects.filter(
-        collaborator=collaborator,
+        collaborator_id__in=collaborator_ids,
         status=Appointment.Status.BOOKED,
         blocked_from__lt=end,
+        blocked_from__gte=start - LONGEST_BLOCK,
         blocked_until__gt=start,
     )
     if ignore is not None:
         booked = booked.exclude(pk=ignore.pk)
-    busy = list(booked.values_list("blocked_from", "blocked_until"))
-    for absence in collaborator.absences.filter(
-        Q(ends_at__isnull=True) | Q(ends_at__gt=start), starts_at__lt=end
-    ):
-        busy.append((absence.starts_at, absence.ends_at or end))
+    for pk, begins, ends in booked.values_list("collaborator_id", "blocked_from", "blocked_until"):
+        busy[pk].append((begins, ends))
+    absences = Absence.objects.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=start),
+        collaborator_id__in=collaborator_ids,
+        starts_at__lt=end,
+    )
+    for pk, begins, ends in absences.values_list("collaborator_id", "starts_at", "ends_at"):
+        busy[pk].append((begins, ends or end))
     if own_calendar:
-        busy.extend(
-            ExternalEvent.objects.filter(
-                link__collaborator=collaborator, link__is_active=True, start__lt=end, end__gt=start
-            ).values_list("start", "end")
+        external = ExternalEvent.objects.filter(
+            link__collaborator_id__in=collaborator_ids,
+            link__is_active=True,
+            start__lt=end,
+            start__gte=start - LONGEST_BLOCK,
+            end__gt=start,
         )
+        for pk, begins, ends in external.values_list("link__collaborator_id", "start", "end"):
+            busy[pk].append((begins, ends))
     return busy
 
 
@@ -112,7 +163,7 @@ def candidates(
 ) -> list[Collaborator]:
     people = appointment_type.collaborators.filter(is_active=True).select_related("account")
     if collaborator is not None:
-        return [collaborator] if people.filter(pk=collaborator.pk).exists() else []
+        return list(people.filter(pk=collaborator.pk))
     return list(people.order_by("last_name", "first_name", "pk"))
 
 
@@ -126,23 +177,48 @@ def search(
     preference: slots.Preference | None = None,
     ignore: Appointment | None = None,
 ) -> list[slots.Slot]:
-    """The first free slots of this type, for one collaborator or any allowed one."""
+    """The first free slots of this type, for one collaborator or any allowed one.
+
+    The busy times are read for the first two days, then four times further, and so on up to the
+    horizon, each window ending at a local midnight: the first slots are usually near, and a slot
+    inside a window depends only on the busy times that overlap it, so the answer is the one a
+    search over the whole horizon would give."""
     now = now or timezone.now()
+    preference = preference or slots.Preference()
     core = appointment_type.as_core()
-    window_end = now + core.horizon + core.duration + core.buffer_after
-    window_start = min(now, after or now) - core.buffer_before - core.duration
-    base = appointment_type.account.schedule()  # read once for every candidate
-    people = [
-        slots.Person(
-            str(person.pk),
-            schedule_of(person, base),
-            busy_times(person, window_start, window_end, ignore=ignore),
+    account = appointment_type.account
+    base = account.schedule()  # read once for every candidate
+    allowed = appointment_type.collaborators.filter(is_active=True)
+    if collaborator is not None:
+        allowed = allowed.filter(pk=collaborator.pk)
+    keys = list(allowed.order_by("last_name", "first_name", "pk").values_list("pk", flat=True))
+    if not keys:
+        return []
+    schedules = schedules_of(keys, base)
+    loaded_from = min(now, after or now) - core.buffer_before - core.duration
+    earliest = max(now + core.min_notice, after or now)
+    zone = base.tz
+    busy: dict[int, list[tuple[datetime, datetime]]] = {pk: [] for pk in keys}
+    span = timedelta(days=2 if len(keys) < 5 else 0)  # many people: the first slots are near
+    while True:
+        last_day = (preference.day or (earliest + span).astimezone(zone).date()) + timedelta(days=1)
+        limit = min(core.horizon, datetime.combine(last_day, time(0), tzinfo=zone) - now)
+        loaded_until = now + limit + core.duration + core.buffer_after
+        if loaded_until > loaded_from:  # only the part not read yet (an interval astride is read twice)
+            for pk, more in busy_by_person(keys, loaded_from, loaded_until, ignore=ignore).items():
+                busy[pk].extend(more)
+            loaded_from = loaded_until
+        found = slots.find_slots(
+            replace(core, horizon=limit),
+            [slots.Person(str(pk), schedules[pk], busy[pk]) for pk in keys],
+            now=now,
+            after=after,
+            count=count,
+            preference=preference,
         )
-        for person in candidates(appointment_type, collaborator)
-    ]
-    return slots.find_slots(
-        core, people, now=now, after=after, count=count, preference=preference or slots.Preference()
-    )
+        if len(found) >= count or limit >= core.horizon or preference.day is not None:
+            return found
+        span = max(span, timedelta(days=1)) * 4
 
 
 @dataclass(frozen=True)
@@ -268,7 +344,7 @@ def _write(write: Callable[[], Appointment]) -> Appointment:
         except OperationalError as exc:
             if "deadlock detected" not in str(exc) or attempt == 4:
                 raise
-            time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+            clock.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
     raise AssertionError("unreachable")
 
 
@@ -333,6 +409,8 @@ def move_from_calendar(appointment: Appointment, start: datetime, end: datetime)
     after = timedelta(minutes=kind.buffer_after_minutes) if kind else timedelta(0)
     if end <= start:
         raise BookingError("The appointment would end before it starts.")
+    if end - start > timedelta(days=1):
+        raise BookingError("An appointment lasts at most a day.")
 
     def write() -> Appointment:
         locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
