@@ -139,6 +139,17 @@ ROUTES = [
       ok=302, body={"action": "unlink"}),
     R("agenda_calendar", "/a/{a}/agenda/calendar/{pb}", set(), method="POST", denied=404,
       denied_for={"secretary": 403, "client_user": 403}, body={"action": "unlink"}),
+    # agenda settings: {t} a type of Alpha, {tb} one of Beta, {ex} an availability exception of {p}
+    R("agenda_settings", "/a/{a}/agenda/settings/", {"admin", "assistant", "client_admin"}),
+    R("agenda_type_new", "/a/{a}/agenda/types/new", {"admin", "assistant", "client_admin"}),
+    R("agenda_type", "/a/{a}/agenda/types/{t}", {"admin", "assistant", "client_admin"}),
+    R("agenda_type", "/a/{a}/agenda/types/{tb}", set(), denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
+    R("agenda_hours", "/a/{a}/agenda/hours/{p}", {"admin", "assistant", "client_admin"}),
+    R("agenda_hours", "/a/{a}/agenda/hours/{pb}", set(), denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
+    R("agenda_exception_delete", "/a/{a}/agenda/hours/{p}/exceptions/{ex}/delete",
+      {"admin", "assistant", "client_admin"}, method="POST", ok=302),
     # {si} what the calendar sync of Alpha's collaborator reported; {sib} the same in Beta
     R("agenda_issue_seen", "/a/{a}/agenda/issues/{si}/seen", BOOKERS, method="POST", ok=302),
     R("agenda_issue_seen", "/a/{a}/agenda/issues/{sib}/seen", set(), method="POST", denied=404,
@@ -215,7 +226,8 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     message_b = _message(beta)
     person_a = Collaborator.objects.filter(account=alpha).first()
     person_b = Collaborator.objects.filter(account=beta).first()
-    path = route.path.replace("{si}", "{{si}}").replace("{sib}", "{{sib}}")
+    path = route.path.replace("{si}", "{{si}}").replace("{sib}", "{{sib}}").replace("{tb}", "{{tb}}")
+    path = path.replace("{ex}", "{{ex}}")
     path = path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
     path = path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
                              call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk,
@@ -224,6 +236,7 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     path = path.replace("{t}", str(kind.pk)).replace("{apb}", str(appointment_b.pk))
     path = path.replace("{ap}", str(appointment_a.pk))
     path = path.replace("{sib}", str(_sync_issue(person_b).pk)).replace("{si}", str(_sync_issue(person_a).pk))
+    path = path.replace("{tb}", str(_beta_type(beta).pk)).replace("{ex}", str(_exception(person_a).pk))
     values = {"{t}": kind.pk, "{p}": person_a.pk, "{free}": free}
     body = {key.format(p=f"p{person_a.pk}", pb=f"p{person_b.pk}"):
             values.get(value, value) if isinstance(value, str) else value
@@ -289,6 +302,23 @@ def _agenda(alpha: Any, beta: Any) -> tuple[Any, Any, Any, str]:
         )
         found.append((kind, appointment, (start + timedelta(hours=2)).isoformat()))
     return found[0][0], found[0][1], found[1][1], found[0][2]
+
+
+def _beta_type(beta: Any) -> Any:
+    from permanence.agenda.models import AppointmentType
+
+    return AppointmentType.objects.get_or_create(account=beta, name="Consultation")[0]
+
+
+def _exception(person: Any) -> Any:
+    """A day off of the collaborator."""
+    from datetime import date
+
+    from permanence.agenda.models import AvailabilityException
+
+    return AvailabilityException.objects.get_or_create(
+        collaborator=person, start_date=date(2027, 3, 1), end_date=date(2027, 3, 1)
+    )[0]
 
 
 def _sync_issue(person: Any) -> Any:

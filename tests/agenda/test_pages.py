@@ -66,8 +66,10 @@ def test_linking_a_collaborators_calendar_from_the_week_page(personas, alpha, ra
 
     anne = Collaborator.objects.get(account=alpha)
     admin = signed_in(personas["client_admin"])
-    there = caldav.DAVClient(url=radicale, username="anne", password="pw").principal().make_calendar(
-        name="Cabinet", cal_id=uuid.uuid4().hex
+    there = (
+        caldav.DAVClient(url=radicale, username="anne", password="pw")
+        .principal()
+        .make_calendar(name="Cabinet", cal_id=uuid.uuid4().hex)
     )
     url = f"/a/alpha/agenda/calendar/{anne.pk}"
     form = {"link-url": str(there.url), "link-username": "anne", "link-password": "pw", "action": "save"}
@@ -115,3 +117,86 @@ def test_linking_a_collaborators_calendar_from_the_week_page(personas, alpha, ra
     admin.post(url, {"action": "unlink"})
     assert not CalendarLink.objects.exists()
     assert admin.post(url, {"action": "sync"}).status_code == 404
+
+
+def test_the_client_admin_sets_up_types_hours_and_exceptions(personas, alpha, beta):
+    from permanence.accounts import hours
+    from permanence.agenda.models import AvailabilityException, WorkingHours
+
+    anne = Collaborator.objects.get(account=alpha)
+    bruno = Collaborator.objects.get(account=beta)
+    admin = signed_in(personas["client_admin"])
+    assert admin.get("/a/alpha/agenda/settings/").status_code == 200
+
+    form = {
+        "name": "Première consultation",
+        "code": "",
+        "motives": "divorce, garde",
+        "duration_minutes": "45",
+        "buffer_before_minutes": "0",
+        "buffer_after_minutes": "15",
+        "step_minutes": "",
+        "min_notice_minutes": "120",
+        "horizon_days": "60",
+        "places": "office, video",
+        "questions": "Motif ?",
+        "collaborators": [str(anne.pk)],
+        "confirmation_text": "RDV le {{ when }}",
+        "reminder_text": "",
+        "reminder_hours": "24",
+        "is_active": "on",
+    }
+    assert admin.post("/a/alpha/agenda/types/new", form).status_code == 302
+    kind = AppointmentType.objects.get(account=alpha)
+    assert kind.code == "premiere_consultation" and list(kind.collaborators.all()) == [anne]
+    # Same name again, a collaborator of another account, a broken text, a place unknown: refused, said.
+    again = admin.post("/a/alpha/agenda/types/new", {**form, "name": "première consultation"})
+    assert again.status_code == 400 and "a déjà un type de ce nom" in again.content.decode()
+    other = admin.post(
+        "/a/alpha/agenda/types/new", {**form, "name": "Autre", "collaborators": [str(bruno.pk)]}
+    )
+    assert other.status_code == 400
+    broken = admin.post(f"/a/alpha/agenda/types/{kind.pk}", {**form, "confirmation_text": "{{ when"})
+    assert broken.status_code == 400
+    assert admin.post(f"/a/alpha/agenda/types/{kind.pk}", {**form, "places": "moon"}).status_code == 400
+    assert admin.post(f"/a/alpha/agenda/types/{kind.pk}", {**form, "duration_minutes": "45", "name": "Bilan"})
+    kind.refresh_from_db()
+    assert kind.name == "Bilan" and kind.code == "premiere_consultation"  # the scenarios' code stays
+
+    # Working hours: one line per day; a wrong line is refused with the day named, nothing lost.
+    week = {f"week-day{d}": "" for d in range(7)} | {
+        "week-day0": "9h-12h, 14:00-18:00",
+        "week-day2": "08:30-12:30",
+    }
+    assert admin.post(f"/a/alpha/agenda/hours/{anne.pk}", week).status_code == 302
+    assert sorted(
+        (r.weekday, f"{r.start:%H:%M}") for r in WorkingHours.objects.filter(collaborator=anne)
+    ) == [(0, "09:00"), (0, "14:00"), (2, "08:30")]
+    wrong = admin.post(f"/a/alpha/agenda/hours/{anne.pk}", {**week, "week-day1": "10:00-09:00"})
+    assert wrong.status_code == 400 and "ferme avant d’ouvrir" in html.unescape(wrong.content.decode())
+    assert WorkingHours.objects.filter(collaborator=anne).count() == 3
+    schedule = services.schedule_of(anne)
+    assert schedule.weekly[0] == hours.parse_ranges("09:00-12:00, 14:00-18:00")
+
+    # An exception (leave), then removed.
+    leave = {
+        "action": "exception",
+        "exc-start_date": "2027-02-01",
+        "exc-end_date": "2027-02-05",
+        "exc-ranges": "",
+        "exc-label": "Congés",
+    }
+    assert admin.post(f"/a/alpha/agenda/hours/{anne.pk}", leave).status_code == 302
+    row = AvailabilityException.objects.get(collaborator=anne)
+    backwards = admin.post(f"/a/alpha/agenda/hours/{anne.pk}", {**leave, "exc-end_date": "2027-01-01"})
+    assert backwards.status_code == 400
+    page = admin.get(f"/a/alpha/agenda/hours/{anne.pk}").content.decode()
+    assert f'data-testid="exception-{row.pk}"' in page and "Congés" in page
+    assert admin.post(f"/a/alpha/agenda/hours/{anne.pk}/exceptions/{row.pk}/delete").status_code == 302
+    assert not AvailabilityException.objects.exists()
+
+    # Another account's collaborator or type: not found.
+    assert admin.get(f"/a/alpha/agenda/hours/{bruno.pk}").status_code == 404
+    beta_kind = AppointmentType.objects.create(account=beta, name="Devis")
+    assert admin.get(f"/a/alpha/agenda/types/{beta_kind.pk}").status_code == 404
+    assert AuditEvent.objects.filter(object_type__startswith="agenda.", action="create").count() >= 2

@@ -89,8 +89,10 @@ def test_linking_a_calendar_then_what_the_sync_reports(page, personas, alpha, ra
     kind.collaborators.add(anne)
     slots = services.search(kind, count=3, now=timezone.now() + timedelta(days=1))
     booked = services.book(kind, anne, slots[0].start, caller=services.Caller("Jean Dupont", "+33612345678"))
-    there = caldav.DAVClient(url=radicale, username="anne", password="secret").principal().make_calendar(
-        name="Cabinet", cal_id=uuid.uuid4().hex
+    there = (
+        caldav.DAVClient(url=radicale, username="anne", password="secret")
+        .principal()
+        .make_calendar(name="Cabinet", cal_id=uuid.uuid4().hex)
     )
     there.save_event(dtstart=slots[2].start, dtend=slots[2].end, summary="Dentiste", uid="dentist")
 
@@ -122,3 +124,50 @@ def test_linking_a_calendar_then_what_the_sync_reports(page, personas, alpha, ra
     row.get_by_role("button", name="Fait").click()
     page.wait_for_load_state()
     assert page.get_by_test_id(f"issue-{issue.pk}").count() == 0
+
+
+def test_the_client_admin_sets_up_a_type_and_working_hours(page, personas, alpha):
+    from browser.conftest import screenshot, sign_in
+    from permanence.agenda.models import AppointmentType, AvailabilityException, WorkingHours
+    from permanence.directory.models import Collaborator
+
+    anne = Collaborator.objects.get(account=alpha)
+    sign_in(page, "client_admin")
+    page.wait_for_url(re.compile(r"/a/alpha/$"))
+    page.goto("/a/alpha/agenda/")
+    page.get_by_test_id("settings-link").click()
+    page.get_by_role("link", name="Nouveau type de rendez-vous").click()
+    form = page.get_by_test_id("type-form")
+    form.get_by_label("Nom").fill("Première consultation")
+    form.get_by_label("Durée (minutes)").fill("45")
+    form.get_by_label("Battement après (minutes)").fill("15")
+    form.get_by_label(str(anne)).check()
+    form.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_load_state()
+    kind = AppointmentType.objects.get(account=alpha)
+    assert kind.code == "premiere_consultation" and kind.buffer_after_minutes == 15
+    assert "premiere_consultation" in page.get_by_test_id(f"type-{kind.pk}").inner_text()
+
+    page.get_by_test_id(f"person-{anne.pk}").get_by_role("link", name="Modifier").click()
+    week = page.get_by_test_id("week-form")
+    week.get_by_label("Lundi").fill("9h-12h, 14h-18h")
+    week.get_by_label("Mardi").fill("10:00-09:00")
+    week.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_load_state()
+    assert "ferme avant d’ouvrir" in page.get_by_test_id("week-form").inner_text()
+    assert not WorkingHours.objects.filter(collaborator=anne).exists()  # nothing half-saved
+    page.get_by_test_id("week-form").get_by_label("Mardi").fill("")
+    page.get_by_test_id("week-form").get_by_role("button", name="Enregistrer").click()
+    page.wait_for_load_state()
+    assert WorkingHours.objects.filter(collaborator=anne).count() == 2
+    exceptions = page.get_by_test_id("exceptions")
+    exceptions.get_by_label("Du").first.fill("2027-02-01")
+    exceptions.get_by_label("Au (inclus)").fill("2027-02-05")
+    exceptions.get_by_label("Libellé").fill("Congés d'hiver")
+    exceptions.get_by_role("button", name="Ajouter").click()
+    page.wait_for_load_state()
+    assert AvailabilityException.objects.get(collaborator=anne).label == "Congés d'hiver"
+    screenshot(page, "agenda-hours")
+    page.get_by_role("link", name="← Réglages de l'agenda").click()
+    assert "lun" in page.get_by_test_id(f"person-{anne.pk}").inner_text().lower()
+    screenshot(page, "agenda-settings")

@@ -23,7 +23,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from permanence.accounts import hours
-from permanence.accounts.models import Account, Weekday
+from permanence.accounts.models import Account, Weekday, hours_error
 from permanence.agenda import slots
 from permanence.directory.models import Collaborator
 from permanence.textlists import parse_list
@@ -95,7 +95,7 @@ class AvailabilityException(models.Model):
         try:
             hours.parse_ranges(self.ranges)
         except hours.HoursError as exc:
-            raise ValidationError({"ranges": str(exc)}) from None
+            raise ValidationError({"ranges": hours_error(exc)}) from None
 
 
 DEFAULT_CONFIRMATION = (

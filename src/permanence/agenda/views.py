@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,10 +16,23 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from permanence import policy
-from permanence.accounts.models import Account
+from permanence.accounts.models import Account, Weekday
 from permanence.agenda import caldav_sync, feeds
-from permanence.agenda.forms import CalendarLinkForm
-from permanence.agenda.models import Appointment, CalendarFeed, CalendarLink, ExternalEvent, SyncIssue
+from permanence.agenda.forms import (
+    AppointmentTypeForm,
+    AvailabilityExceptionForm,
+    CalendarLinkForm,
+    WeeklyHoursForm,
+)
+from permanence.agenda.models import (
+    Appointment,
+    AppointmentType,
+    AvailabilityException,
+    CalendarFeed,
+    CalendarLink,
+    ExternalEvent,
+    SyncIssue,
+)
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.directory.models import Collaborator
@@ -231,3 +244,122 @@ def agenda_feed(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         )
         trail.record(request.user, Action.CREATE, issued, account=account, request=request)
     return _back(slug, person)
+
+
+@member_required
+@require_GET
+def agenda_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """The account's appointment types and each collaborator's working hours, for whoever manages
+    the agenda (the client admin, the operator)."""
+    account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_AGENDA)
+    kinds = AppointmentType.objects.filter(account=account).prefetch_related("collaborators").order_by("name")
+    people = []
+    for person in Collaborator.objects.filter(account=account, is_active=True).prefetch_related(
+        "working_hours", "availability_exceptions"
+    ):
+        days: dict[int, list[str]] = {}
+        for row in sorted(person.working_hours.all(), key=lambda r: (r.weekday, r.start)):
+            days.setdefault(row.weekday, []).append(
+                f"{row.start:%H:%M}-{row.end:%H:%M}".replace("-00:00", "-24:00")
+            )
+        summary = "; ".join(f"{Weekday(d).label[:3]}. {', '.join(r)}" for d, r in sorted(days.items()))
+        upcoming = [e for e in person.availability_exceptions.all() if e.end_date >= timezone.now().date()]
+        people.append({"person": person, "summary": summary, "exceptions": len(upcoming)})
+    return render(request, "agenda/settings.html", {"account": account, "kinds": kinds, "people": people})
+
+
+@member_required
+def agenda_type(request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse:
+    """Create or change an appointment type."""
+    account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_AGENDA)
+    kind = None
+    if pk is not None:
+        kind = AppointmentType.objects.filter(account=account, pk=pk).first()
+        if kind is None:
+            raise Http404
+    if request.method == "POST":
+        form = AppointmentTypeForm(request.POST, instance=kind, account=account)
+        if form.is_valid():
+            saved = form.save()
+            trail.record(
+                request.user,
+                Action.UPDATE if kind else Action.CREATE,
+                saved,
+                account=account,
+                request=request,
+            )
+            messages.success(request, _("Appointment type “%(name)s” saved.") % {"name": saved.name})
+            return redirect("agenda_settings", slug=slug)
+        status = 400
+    elif request.method == "GET":
+        form = AppointmentTypeForm(instance=kind, account=account)
+        status = 200
+    else:
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return render(
+        request, "agenda/type_form.html", {"account": account, "form": form, "kind": kind}, status=status
+    )
+
+
+@member_required
+def agenda_hours(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """A collaborator's weekly working hours and dated exceptions (leave, extra hours)."""
+    account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_AGENDA)
+    person = _collaborator_or_404(account, pk)
+    week_form = WeeklyHoursForm(collaborator=person, prefix="week")
+    exception_form = AvailabilityExceptionForm(prefix="exc")
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("action") == "exception":
+            exception_form = AvailabilityExceptionForm(
+                request.POST, instance=AvailabilityException(collaborator=person), prefix="exc"
+            )
+            if exception_form.is_valid():
+                made = exception_form.save()
+                trail.record(request.user, Action.CREATE, made, account=account, request=request)
+                messages.success(request, _("Exception added."))
+                return redirect("agenda_hours", slug=slug, pk=person.pk)
+        else:
+            week_form = WeeklyHoursForm(request.POST, collaborator=person, prefix="week")
+            if week_form.is_valid():
+                count = week_form.save()
+                trail.record(
+                    request.user,
+                    Action.UPDATE,
+                    person,
+                    account=account,
+                    request=request,
+                    working_ranges=count,
+                )
+                messages.success(request, _("Working hours of %(name)s saved.") % {"name": person})
+                return redirect("agenda_hours", slug=slug, pk=person.pk)
+        status = 400
+    elif request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    today = timezone.now().astimezone(account.tz).date()
+    return render(
+        request,
+        "agenda/hours.html",
+        {
+            "account": account,
+            "person": person,
+            "week_form": week_form,
+            "exception_form": exception_form,
+            "exceptions": person.availability_exceptions.filter(end_date__gte=today).order_by("start_date"),
+        },
+        status=status,
+    )
+
+
+@member_required
+@require_POST
+def agenda_exception_delete(request: HttpRequest, slug: str, pk: int, exception: int) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_AGENDA)
+    person = _collaborator_or_404(account, pk)
+    row = AvailabilityException.objects.filter(collaborator=person, pk=exception).first()
+    if row is None:
+        raise Http404
+    trail.record(request.user, Action.DELETE, row, account=account, request=request)
+    row.delete()
+    messages.success(request, _("Exception removed."))
+    return redirect("agenda_hours", slug=slug, pk=person.pk)
