@@ -200,3 +200,38 @@ def test_the_client_admin_sets_up_types_hours_and_exceptions(personas, alpha, be
     beta_kind = AppointmentType.objects.create(account=beta, name="Devis")
     assert admin.get(f"/a/alpha/agenda/types/{beta_kind.pk}").status_code == 404
     assert AuditEvent.objects.filter(object_type__startswith="agenda.", action="create").count() >= 2
+
+
+def test_day_view_shows_each_collaborators_hours_appointments_and_busy_times(personas, alpha, beta):
+    from permanence.agenda.models import CalendarLink, ExternalEvent
+
+    anne = Collaborator.objects.get(account=alpha)
+    kind = AppointmentType.objects.create(account=alpha, name="Consultation", min_notice_minutes=0)
+    kind.collaborators.add(anne)
+    slot = services.search(kind, count=1, now=timezone.now() + timedelta(days=1))[0]
+    booked = services.book(kind, anne, slot.start, caller=services.Caller("Jean Dupont", "+33612345678"))
+    link = CalendarLink.objects.create(collaborator=anne, url="https://dav.example/")
+    ExternalEvent.objects.create(
+        link=link, href="x.ics", start=slot.end + timedelta(hours=1), end=slot.end + timedelta(hours=2)
+    )
+    bruno = Collaborator.objects.get(account=beta)
+    beta_kind = AppointmentType.objects.create(account=beta, name="Devis", min_notice_minutes=0)
+    beta_kind.collaborators.add(bruno)
+    services.book(
+        beta_kind,
+        bruno,
+        services.search(beta_kind, count=1, now=slot.start)[0].start,
+        caller=services.Caller("Béatrice Secret"),
+    )
+    day = slot.start.astimezone(alpha.tz).date()
+
+    secretary = signed_in(personas["secretary"])
+    page = secretary.get(f"/a/alpha/agenda/?day={day.isoformat()}").content.decode()
+    assert f'data-testid="column-{anne.pk}"' in page and f'data-testid="appointment-{booked.pk}"' in page
+    assert 'data-testid="busy"' in page and "06 12 34 56 78" in page
+    assert "Béatrice" not in page and f'data-testid="column-{bruno.pk}"' not in page
+    assert 'class="working"' in page
+    assert AuditEvent.objects.filter(object_type="agenda.appointment", detail__day=day.isoformat()).exists()
+    assert secretary.get("/a/alpha/agenda/?day=nonsense").status_code == 200
+    week = secretary.get("/a/alpha/agenda/").content.decode()
+    assert "?day=" in week  # each day of the week opens its day view

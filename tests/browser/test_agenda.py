@@ -69,6 +69,15 @@ def test_booking_at_the_desk_then_the_week_page(page, second_page, personas, alp
     second_page.wait_for_load_state()
     assert "/agenda/feed/" in second_page.get_by_test_id("feed-url").input_value()
     screenshot(second_page, "agenda-week")
+    # The day of the appointment, hour by hour, everyone side by side.
+    day = booked.start.astimezone(alpha.tz).date()
+    second_page.get_by_test_id(f"day-{day:%Y-%m-%d}").get_by_role("link").click()
+    second_page.wait_for_url(re.compile(r"day="))
+    second_page.get_by_test_id(f"appointment-{booked.pk}").wait_for()
+    second_page.goto(f"/a/alpha/agenda/?day={day:%Y-%m-%d}")
+    assert second_page.get_by_test_id(f"appointment-{booked.pk}").is_visible()
+    assert second_page.get_by_test_id(f"column-{anne.pk}").is_visible()
+    screenshot(second_page, "agenda-day")
 
 
 def test_linking_a_calendar_then_what_the_sync_reports(page, personas, alpha, radicale, settings):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from permanence import policy
 from permanence.accounts.models import Account, Weekday
-from permanence.agenda import caldav_sync, feeds
+from permanence.agenda import caldav_sync, feeds, services
 from permanence.agenda.forms import (
     AppointmentTypeForm,
     AvailabilityExceptionForm,
@@ -70,7 +70,97 @@ def feed_url(feed: CalendarFeed) -> str:
 def agenda_week(request: HttpRequest, slug: str) -> HttpResponse:
     """A collaborator's week (or every collaborator's), day by day, for secretaries and clients."""
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_AGENDA)
+    if request.GET.get("day"):
+        return _day_page(request, account)
     return _week_page(request, account)
+
+
+DAY_FROM, DAY_TO = 7 * 60, 20 * 60  # the day view's grid, local minutes (widened to what it shows)
+
+
+def _day_page(request: HttpRequest, account: Account) -> HttpResponse:
+    """One day, one column per collaborator: their working hours, appointments and busy times, to
+    see at a glance who is free when."""
+    zone = account.tz
+    today = timezone.now().astimezone(zone).date()
+    try:
+        day = date.fromisoformat(request.GET["day"])
+    except ValueError:
+        day = today
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    people = list(Collaborator.objects.filter(account=account, is_active=True))
+    chosen = next((p for p in people if str(p.pk) == request.GET.get("collaborator", "")), None)
+    shown = [chosen] if chosen else people
+    keys = [p.pk for p in shown]
+    schedules = services.schedules_of(keys, account.schedule())
+    booked: dict[int, list[Appointment]] = {pk: [] for pk in keys}
+    for appointment in Appointment.objects.filter(
+        collaborator_id__in=keys, status=Appointment.Status.BOOKED, start__lt=end, end__gt=start
+    ).select_related("appointment_type"):
+        booked[appointment.collaborator_id].append(appointment)
+    busy: dict[int, list[tuple[datetime, datetime]]] = {pk: [] for pk in keys}
+    for pk, begins, ends in ExternalEvent.objects.filter(
+        link__collaborator_id__in=keys, link__is_active=True, start__lt=end, end__gt=start
+    ).values_list("link__collaborator_id", "start", "end"):
+        busy[pk].append((begins, ends))
+
+    def minutes(moment: datetime) -> int:
+        if moment <= start:
+            return 0
+        if moment >= end:
+            return 24 * 60
+        local = moment.astimezone(zone)
+        return local.hour * 60 + local.minute
+
+    columns, low, high = [], DAY_FROM, DAY_TO
+    for person in shown:
+        working = [(minutes(a), minutes(b)) for a, b in schedules[person.pk].day_intervals(day)]
+        items = [
+            (minutes(a.start), minutes(a.end), a) for a in sorted(booked[person.pk], key=lambda a: a.start)
+        ]
+        blocks = [(minutes(a), minutes(b), None) for a, b in sorted(busy[person.pk])]
+        for first, last, _item in [*items, *blocks, *((a, b, None) for a, b in working)]:
+            low, high = min(low, first - first % 60), max(high, last + (-last) % 60)
+        columns.append({"person": person, "working": working, "items": items + blocks})
+    span = max(high - low, 60)
+
+    def place(first: int, last: int) -> str:
+        return f"top:{(first - low) * 100 / span:.3f}%;height:{max(last - first, 10) * 100 / span:.3f}%"
+
+    for column in columns:
+        column["working"] = [place(a, b) for a, b in column["working"]]
+        column["items"] = [(place(a, b), item, a, b) for a, b, item in column["items"]]
+    trail.record(
+        request.user,
+        Action.LIST,
+        account=account,
+        object_type="agenda.appointment",
+        request=request,
+        day=day.isoformat(),
+        collaborator=chosen.pk if chosen else None,
+    )
+    iso = day.isocalendar()
+    return render(
+        request,
+        "agenda/day.html",
+        {
+            "account": account,
+            "people": people,
+            "chosen": chosen,
+            "day": day,
+            "is_today": day == today,
+            "previous": (day - timedelta(days=1)).isoformat(),
+            "following": (day + timedelta(days=1)).isoformat(),
+            "week": f"{iso.year}-W{iso.week:02d}",
+            "columns": columns,
+            "hours": [
+                (f"{h:02d}:00", f"top:{(h * 60 - low) * 100 / span:.3f}%")
+                for h in range(low // 60, high // 60)
+            ],
+            "grid_height": span // 60 * 48,
+        },
+    )
 
 
 def _week_page(
