@@ -106,3 +106,88 @@ def test_without_an_appointment_type_the_slot_is_typed_by_hand(personas, alpha):
     AppointmentType.objects.all().delete()
     page = signed_in(secretary).get(f"/desk/calls/{call.pk}/").content.decode()
     assert 'data-testid="slots-problem"' in page and 'name="slot"' in page
+
+
+BY_MOTIVE = """
+language: permanence/1
+title: Rendez-vous selon le motif
+start: why
+fields:
+  motive: {type: text, label: Motif, say: "C'est à quel sujet ?"}
+steps:
+  why:
+    ask: [motive]
+    next: book
+  book:
+    appointment: ""
+    say: "Je vous propose un rendez-vous."
+    on: {no_slot: bye, declined: bye}
+  bye:
+    end: information
+"""
+
+
+def test_the_type_is_chosen_from_the_callers_motive_and_can_be_changed(personas, alpha):
+    from permanence.scenarios.engine import checker
+
+    secretary = personas["secretary"]
+    anne = Collaborator.objects.get(account=alpha)
+    first = AppointmentType.objects.create(
+        account=alpha,
+        name="Premier rendez-vous",
+        motives="divorce, séparation, licenciement",
+        min_notice_minutes=0,
+        duration_minutes=60,
+    )
+    follow_up = AppointmentType.objects.create(
+        account=alpha,
+        name="Suivi de dossier",
+        motives="suivi, point sur le dossier",
+        min_notice_minutes=0,
+    )
+    for kind in (first, follow_up):
+        kind.collaborators.add(anne)
+    info = checker.AccountInfo(
+        "alpha", appointment_types=frozenset({"premier_rendez_vous", "suivi_de_dossier"})
+    )
+    assert checker.check(BY_MOTIVE, info).ok
+    scenario = Scenario.objects.create(account=alpha, name="RDV")
+    ScenarioVersion.objects.create(
+        scenario=scenario, number=1, status="published", source=BY_MOTIVE, digest="x"
+    )
+    call = call_services.call_arrived("01 45 00 00 01", "0612345678", account=alpha)
+    call_services.record(call, Kind.OFFERED, secretary=secretary)
+    call_services.record(call, Kind.ANSWERED, secretary=secretary)
+    desk = signed_in(secretary)
+    desk.post(f"/desk/calls/{call.pk}/", {"motive": "C'est pour une séparaton avec mon mari"})  # sic
+    page = desk.get(f"/desk/calls/{call.pk}/").content.decode()
+    assert 'data-testid="by-motive"' in page
+    assert f'<option value="{first.pk}" selected>' in page
+    assert f'|{first.pk}"' in page  # the slots shown are of that type
+    # The secretary switches to the other type: its slots, and the booking is of that type.
+    page = desk.get(f"/desk/calls/{call.pk}/?type={follow_up.pk}").content.decode()
+    assert f'<option value="{follow_up.pk}" selected>' in page and 'data-testid="by-motive"' not in page
+    picked = page.split('name="slot_pick" value="')[1].split('"')[0]
+    assert picked.endswith(f"|{follow_up.pk}")
+    desk.post(f"/desk/calls/{call.pk}/", {"result": "booked", "slot_pick": picked})
+    assert Appointment.objects.get(call=call).appointment_type == follow_up
+
+
+def test_no_type_is_guessed_from_an_unrelated_motive(alpha):
+    from permanence.agenda import desk as agenda_desk
+
+    kinds = [
+        AppointmentType.objects.create(
+            account=alpha, name="Premier rendez-vous", motives="divorce, séparation"
+        ),
+        AppointmentType.objects.create(account=alpha, name="Suivi de dossier", motives="suivi"),
+    ]
+    assert agenda_desk.type_by_motive(kinds, {"motive": "une question de facturation"}) is None
+    assert agenda_desk.type_by_motive(kinds, {"motive": "Divorce", "urgent": True}) == kinds[0]
+    screen = {"kind": "appointment", "appointment_type": ""}
+    offer = agenda_desk.offer(alpha, screen, {"motive": "facture"})
+    assert (
+        offer.kind is None
+        and offer.problem == "Choisissez le type de rendez-vous."
+        and offer.types == sorted(kinds, key=lambda k: k.name)
+    )

@@ -226,7 +226,11 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             "screen": screen,
             "errors": errors,
             "draft": engine.report() if engine else {"to": [], "subject": "", "body": ""},
-            "agenda": agenda_desk.offer(call.account, screen) if engine else None,
+            "agenda": agenda_desk.offer(
+                call.account, screen, dict(engine.answers), request.GET.get("type", "")
+            )
+            if engine
+            else None,
             "query": query,
             "matches": [_match_row(m, env) for m in matches],
             "people": runform.people(env) if env else [],

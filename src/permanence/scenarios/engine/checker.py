@@ -201,7 +201,11 @@ class Checker:
             if step.kind in ("transfer", "appointment") and step.target:
                 self.person_or_collaborator(step.target, step.target_pos, account_name)
             known_types = self.account.appointment_types if self.account else None
-            unknown_type = known_types is not None and step.appointment_type not in known_types
+            unknown_type = (  # empty: the type is chosen at the desk from the caller's motive
+                known_types is not None
+                and step.appointment_type != ""
+                and step.appointment_type not in known_types
+            )
             if step.kind == "appointment" and unknown_type:
                 self.p.error(
                     "unknown_appointment_type", step.pos, name=step.appointment_type, account=account_name

@@ -62,7 +62,11 @@ def _label(scenario: Scenario, step: Step) -> str:
         blind = " (sans annonce)" if step.mode == "blind" else ""
         head = f"Transférer à : {_who(scenario, step.target)}{blind}"
     elif step.kind == "appointment":
-        head = f"Rendez-vous « {step.appointment_type} »"
+        head = (
+            f"Rendez-vous « {step.appointment_type} »"
+            if step.appointment_type
+            else "Rendez-vous (selon le motif)"
+        )
     elif step.kind == "message":
         head = "Message pour : " + ", ".join(_who(scenario, r) for r, _ in step.recipients)
     elif step.kind == "end":
