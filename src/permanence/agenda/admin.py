@@ -5,6 +5,8 @@ from permanence.agenda.models import (
     AppointmentType,
     AvailabilityException,
     CalendarFeed,
+    CalendarLink,
+    SyncIssue,
     WorkingHours,
 )
 
@@ -47,3 +49,30 @@ class CalendarFeedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("collaborator", "created", "revoked_at")
     readonly_fields = ("token", "created")
     raw_id_fields = ("collaborator",)
+
+
+@admin.register(CalendarLink)
+class CalendarLinkAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The password is set from the agenda page (stored encrypted), never shown here."""
+
+    list_display = ("collaborator", "url", "is_active", "last_sync_at", "failures", "last_error")
+    list_filter = ("is_active", "collaborator__account")
+    fields = (
+        "collaborator",
+        "kind",
+        "url",
+        "username",
+        "is_active",
+        "last_sync_at",
+        "last_error",
+        "failures",
+    )
+    readonly_fields = ("last_sync_at", "last_error", "failures")
+    raw_id_fields = ("collaborator",)
+
+
+@admin.register(SyncIssue)
+class SyncIssueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("created", "link", "kind", "appointment", "resolved_at")
+    list_filter = ("kind", "link__collaborator__account")
+    raw_id_fields = ("link", "appointment", "resolved_by")
