@@ -20,6 +20,8 @@ SUBCOMMANDS: dict[str, str] = {
     "worker": "run the background worker (sends the messages, with retries)",
     "simulate": "simulate incoming calls for the desk (Poisson arrivals, impatient callers)",
     "scenario": "check, run or draw a call scenario (scenario check|run|render FILE)",
+    "sync_calendars": "sync the collaborators' own CalDAV calendars now (the worker does it on its own)",
+    "staffing": "agents needed for a volume of calls (Erlang C, or Erlang A with --patience)",
     "migrate": "create or update the database tables",
     "createsuperuser": "create an operator admin",
     "check": "check the configuration",

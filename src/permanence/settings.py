@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "permanence.calls",
     "permanence.messaging",
     "permanence.agenda",
+    "permanence.planning",
     "django_tasks",
     "django_tasks_db",
     "permanence.contacts",
