@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 
-from permanence.planning import erlang
+from permanence.planning import erlang, simulation
 
 ACCOUNTS, INTERVALS = 800, 96
 
@@ -44,6 +44,22 @@ def main() -> None:
     print(
         f"Erlang A (patience 120 s), {len(sample)} cells: {per_cell * 1e3:.1f} ms a cell, "
         f"{per_cell * len(grid):.0f} s for the whole grid on one core"
+    )
+    began = time.perf_counter()
+    day = simulation.simulate(
+        [200 * 600],
+        [14],
+        interval_seconds=3600 * 600,
+        handle_time=simulation.exponential(180),
+        patience=simulation.exponential(300),
+    ).total()
+    spent = time.perf_counter() - began
+    predicted = erlang.erlang_a_performance(14, 10.0, 180, 20, 300)
+    print(
+        f"simulator: {day.offered} calls in {spent:.2f} s ({day.offered / spent:,.0f} calls/s); "
+        f"SL {day.service_level:.4f} (Erlang A {predicted.service_level:.4f}), abandonment "
+        f"{day.abandonment:.4f} ({predicted.abandonment:.4f}), ASA {day.asa_seconds:.2f} s "
+        f"({predicted.asa_seconds:.2f} s)"
     )
     try:
         from pyworkforce.queuing import ErlangC
