@@ -22,6 +22,7 @@ CORES = [
     "permanence/agenda/slots.py",
     "permanence/planning/erlang.py",
     "permanence/planning/simulation.py",
+    "permanence/reporting/kpis.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")
