@@ -23,6 +23,7 @@ CORES = [
     "permanence/planning/erlang.py",
     "permanence/planning/simulation.py",
     "permanence/reporting/kpis.py",
+    "permanence/calls/routing.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")
