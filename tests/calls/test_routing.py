@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from permanence.calls import routing
 from permanence.calls.routing import Call, Policy, Router, Secretary
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def s(seconds: float) -> datetime:
@@ -20,8 +20,8 @@ def secretary(sid, skills, idle=0, **kw):
     return Secretary(sid, skills, s(idle), **kw)
 
 
-def router(*calls, secretaries=(), policies=None, default=Policy()):
-    r = Router(policies, default)
+def router(*calls, secretaries=(), policies=None):
+    r = Router(policies)
     for call in calls:
         r.add_call(call)
     for sec in secretaries:
