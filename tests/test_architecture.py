@@ -13,7 +13,6 @@ CORES = [
     "permanence/directory/search.py",
     "permanence/textlists.py",
     "permanence/calls/lifecycle.py",
-    "permanence/calls/distribution.py",
     "permanence/calls/simulator.py",
     "permanence/messaging/signing.py",
     "permanence/messaging/sms.py",

@@ -139,3 +139,19 @@ def test_router_indexes_stay_right_after_removals():
     assert r.next_secretary_for(Call(99, 10, s(10)), s(10)) is None
     with pytest.raises(ValueError):
         r.add_call(Call(100, 10, s(0), priority=7))
+
+
+def test_with_equal_levels_first_come_to_the_longest_idle():
+    # the desk's earlier rule is the router's with every level equal
+    people = [
+        secretary(1, {10: 2}, idle=50),
+        secretary(2, {10: 2, 20: 2}, idle=10),
+        secretary(3, {20: 2}, idle=0),
+    ]
+    r = router(Call(100, 10, s(60)), Call(101, 20, s(55)), secretaries=people)
+    # 101 is older: to 3 (idle since 0, trained on 20); 100 to 2 (idle longer than 1)
+    assert r.assign(s(61)) == [(101, 3), (100, 2)]
+    r = router(Call(100, 10, s(1), passed_by=frozenset({1, 2})), secretaries=people[:2])
+    assert r.assign(s(2)) == []
+    r = router(Call(100, 10, s(1)), Call(101, 10, s(2)), secretaries=[secretary(1, {10: 2})])
+    assert r.assign(s(3)) == [(100, 1)]  # one call at a time

@@ -126,3 +126,21 @@ def test_a_secretary_going_on_pause_gives_back_her_offer(desks):
     services.set_status(holder, "paused", "café")
     call.refresh_from_db()
     assert call.offered_to == other and "offer_declined" in kinds(call)
+
+
+def test_the_expert_first_and_a_vip_caller_before_older_calls(desks, alpha):
+    from factories import make_contact
+
+    # levels: secretary2 becomes an expert on Alpha; she gets the call though idle for less time
+    Training.objects.filter(secretary=desks["secretary2"], account=alpha).update(level=Training.Level.EXPERT)
+    Training.objects.filter(secretary=desks["secretary"], account=alpha).update(level=Training.Level.BACKUP)
+    Desk.objects.filter(secretary=desks["secretary"]).update(idle_since=timezone.now() - timedelta(hours=1))
+    first = services.call_arrived("01 45 00 00 01", "06 99 99 99 01")
+    assert services.dispatch() == [(first.pk, desks["secretary2"].pk)]
+    # one secretary left (the backup): a VIP caller who arrived later is offered before an older call
+    make_contact(alpha, ("+33677777777",), first_name="Victor", last_name="Important", tags="client, VIP")
+    make_contact(alpha, ("+33688888888",), first_name="Vincent", last_name="Viper", tags="vipère")
+    older = services.call_arrived("01 45 00 00 01", "06 88 88 88 88")  # not a VIP ("vipère")
+    vip = services.call_arrived("01 45 00 00 01", "06 77 77 77 77")
+    Call.objects.filter(pk=older.pk).update(arrived_at=timezone.now() - timedelta(seconds=30))
+    assert services.dispatch() == [(vip.pk, desks["secretary"].pk)]

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from permanence.accounts.models import Account
 from permanence.accounts.phones import display, try_normalize
-from permanence.calls import distribution, lifecycle
+from permanence.calls import lifecycle, routing
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, CallEvent, Desk, DeskStatus
 from permanence.users.models import Role, Training, User
@@ -181,27 +181,29 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
                 )
                 if missed:
                     notify(missed, {"type": "status", "status": DeskStatus.PAUSED, "reason": MISSED_OFFER})
-    waiting = [
-        distribution.Waiting(c.pk, c.account_id, c.arrived_at or now, frozenset(c.passed_by))
-        for c in Call.objects.filter(state__in=WAITING).only("pk", "account_id", "arrived_at", "passed_by")
-    ]
-    if not waiting:
+    rows = list(
+        Call.objects.filter(state__in=WAITING)
+        .select_related("account")
+        .only("pk", "account_id", "account__trade", "arrived_at", "passed_by", "caller")
+    )
+    if not rows:
         return []
+    router = _router(rows, now)
     offered_to = set(Call.objects.filter(state=State.OFFERED).values_list("offered_to_id", flat=True))
     desks = Desk.objects.filter(
         status=DeskStatus.READY, secretary__is_active=True, secretary__role=Role.SECRETARY
     ).exclude(secretary_id__in=offered_to)
-    trainings: dict[int, set[int]] = {}
-    for secretary_id, account_id in Training.objects.filter(secretary__desk__in=desks).values_list(
-        "secretary_id", "account_id"
+    skills: dict[int, dict[int, int]] = {}
+    for secretary_id, account_id, level in Training.objects.filter(secretary__desk__in=desks).values_list(
+        "secretary_id", "account_id", "level"
     ):
-        trainings.setdefault(secretary_id, set()).add(account_id)
-    agents = [
-        distribution.Agent(d.secretary_id, True, frozenset(trainings.get(d.secretary_id, ())), d.idle_since)
-        for d in desks
-    ]
+        skills.setdefault(secretary_id, {})[account_id] = level
+    for desk in desks:
+        router.set_ready(
+            routing.Secretary(desk.secretary_id, skills.get(desk.secretary_id, {}), desk.idle_since)
+        )
     made = []
-    for call_id, secretary_id in distribution.assign(waiting, agents):
+    for call_id, secretary_id in router.assign(now):
         with transaction.atomic():
             call = _locked(call_id)
             if call.state != State.QUEUED:
@@ -213,6 +215,40 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
         notify(secretary_id, offer_payload(call))
         made.append((call_id, secretary_id))
     return made
+
+
+# Overflow to other accounts of the trade waits for access rules that follow it (a secretary sees only
+# the accounts she is trained on); no maximum wait yet (no fallback set per account).
+ROUTING_POLICY = routing.Policy(long_wait_seconds=60, overflow_after_seconds=None, max_wait_seconds=None)
+
+
+def _router(rows: list[Call], now: datetime) -> routing.Router:
+    """The routing core loaded with the waiting calls; a VIP caller (contact tagged vip) first."""
+    from permanence.contacts.models import TAG_VIP, ContactNumber
+    from permanence.textlists import parse_list
+
+    vip = {
+        (account_id, number)
+        for account_id, number, tags in ContactNumber.objects.filter(
+            account_id__in={c.account_id for c in rows},
+            number__in={c.caller for c in rows if c.caller},
+            contact__tags__icontains=TAG_VIP,  # narrows; the exact tag is checked here
+        ).values_list("account_id", "number", "contact__tags")
+        if TAG_VIP in parse_list(tags, lower=True)
+    }
+    router = routing.Router(default=ROUTING_POLICY)
+    for call in rows:
+        router.add_call(
+            routing.Call(
+                call.pk,
+                call.account_id,
+                call.arrived_at or now,
+                priority=2 if (call.account_id, call.caller) in vip else 0,
+                group=call.account.trade,
+                passed_by=frozenset(call.passed_by),
+            )
+        )
+    return router
 
 
 def offer_payload(call: Call) -> dict[str, Any]:
