@@ -21,6 +21,7 @@ CORES = [
     "permanence/agenda/slots.py",
     "permanence/planning/erlang.py",
     "permanence/planning/simulation.py",
+    "permanence/planning/forecast.py",
     "permanence/reporting/kpis.py",
     "permanence/calls/routing.py",
     *sorted(
