@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "simulate": "simulate incoming calls for the desk (Poisson arrivals, impatient callers)",
     "scenario": "check, run or draw a call scenario (scenario check|run|render FILE)",
     "sync_calendars": "sync the collaborators' own CalDAV calendars now (the worker does it on its own)",
+    "rollups": "count finished calls in the reports' rollups (--rebuild: recompute them all)",
     "staffing": "agents needed for a volume of calls (Erlang C, or Erlang A with --patience)",
     "migrate": "create or update the database tables",
     "createsuperuser": "create an operator admin",

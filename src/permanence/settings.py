@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "permanence.messaging",
     "permanence.agenda",
     "permanence.planning",
+    "permanence.reporting",
     "django_tasks",
     "django_tasks_db",
     "permanence.contacts",

@@ -62,6 +62,8 @@ class Call(models.Model):
         related_name="+",
     )
     outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+    rolled_up_at = models.DateTimeField(null=True, blank=True, editable=False)  # counted in the reports
+    called_again = models.BooleanField(default=False, editable=False)  # same caller within the FCR window
 
     class Meta:
         verbose_name = _("call")

@@ -83,6 +83,10 @@ def record(
     if kind is Kind.ANSWERED:
         call.secretary = secretary
     call.save()
+    if call.state in (State.DONE, State.ABANDONED) and not call.training:
+        from permanence.reporting import tasks as reporting_tasks
+
+        reporting_tasks.soon(call.pk)  # counted in the reports' rollups
     return event
 
 

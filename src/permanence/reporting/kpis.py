@@ -292,17 +292,17 @@ def compute(
     observed_until: datetime | None = None,
     presences: Iterable[Presence] = (),
     messages: Iterable[MessageFact] = (),
+    arrivals: Iterable[tuple[int, str, datetime]] | None = None,
 ) -> dict[tuple[Key, datetime], Figures]:
     """Figures per key and interval. First-call resolution needs what came after each call: pass all
-    the calls of the period plus the window after it; a call whose window goes past
-    ``observed_until`` is not counted yet."""
+    the calls of the period plus the window after it, or every arrival as (account, caller, time) in
+    ``arrivals``; a call whose window goes past ``observed_until`` is not counted yet."""
     out: dict[tuple[Key, datetime], Figures] = {}
     later_calls: dict[tuple[int, str], list[datetime]] = {}
-    for call in calls:
-        if call.caller:
-            later_calls.setdefault((call.account, call.caller), []).append(call.arrived_at)
-    for arrivals in later_calls.values():
-        arrivals.sort()
+    seen = arrivals if arrivals is not None else ((c.account, c.caller, c.arrived_at) for c in calls)
+    for account, caller, arrived in seen:
+        if caller:
+            later_calls.setdefault((account, caller), []).append(arrived)
     for call in calls:
         key = _key(by, call.account, call.secretary)
         f = out.setdefault((key, interval_start(call.arrived_at, grain, zone)), Figures())
@@ -326,8 +326,8 @@ def compute(
                 f.wrap_seconds += (call.wrapped_up_at - call.ended_at).total_seconds()
             if call.caller and (observed_until is None or call.arrived_at + fcr_window <= observed_until):
                 f.fcr_eligible += 1
-                arrivals = later_calls[(call.account, call.caller)]
-                again = any(call.arrived_at < other <= call.arrived_at + fcr_window for other in arrivals)
+                others = later_calls.get((call.account, call.caller), [])
+                again = any(call.arrived_at < other <= call.arrived_at + fcr_window for other in others)
                 f.fcr_resolved += not again
             handled_until = call.wrapped_up_at or call.ended_at
             if handled_until is not None:

@@ -14,6 +14,7 @@ from django_tasks.signals import task_finished, task_started
 
 from permanence.agenda import caldav_sync, notify
 from permanence.messaging import escalation, outbox
+from permanence.reporting import rollups
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Command(BaseCommand):
                     outbox.sweep()
                     escalation.escalate()
                     notify.send_due_reminders()
+                    rollups.sweep()
                 finally:
                     connections.close_all()
 

@@ -1,0 +1,182 @@
+"""Keep the rollups up to date: each call is added once when it is over (answered and wrapped up, or
+abandoned), for every scope and grain; ``rebuild`` recomputes a period from the raw events (and is
+how the tests check that the rollups equal a recomputation).
+
+Quarter-hours are absolute; days are the account's days for an account, the operator's
+(``TIME_ZONE``) for secretaries and for the total. Training calls are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, fields
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from permanence.calls.lifecycle import State
+from permanence.calls.models import Call
+from permanence.reporting import kpis
+from permanence.reporting.models import Rollup
+
+OVER = (State.DONE, State.ABANDONED)
+SCOPES: tuple[kpis.By, ...] = ("account", "secretary", "total")
+GRAINS: tuple[kpis.Grain, ...] = ("15min", "day")
+
+
+def to_json(figures: kpis.Figures) -> dict[str, Any]:
+    return asdict(figures)
+
+
+def from_json(data: dict[str, Any]) -> kpis.Figures:
+    known = {f.name for f in fields(kpis.Figures)}
+    return kpis.Figures(**{k: v for k, v in data.items() if k in known})
+
+
+def operator_zone() -> tzinfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def call_facts(call: Call) -> kpis.CallFacts | None:
+    return kpis.facts(
+        call.pk, call.account_id, call.caller, (e.as_core() for e in call.events.order_by("seq"))
+    )
+
+
+def _pieces(
+    facts: list[kpis.CallFacts], account_zones: dict[int, tzinfo]
+) -> dict[tuple[str, str, int, datetime], kpis.Figures]:
+    out: dict[tuple[str, str, int, datetime], kpis.Figures] = {}
+    for scope in SCOPES:
+        for grain in GRAINS:
+            if scope == "account" and grain == "day":
+                groups: dict[int, list[kpis.CallFacts]] = {}
+                for fact in facts:
+                    groups.setdefault(fact.account, []).append(fact)
+                parts = [(account_zones[a], group) for a, group in groups.items()]
+            else:
+                parts = [(operator_zone(), facts)]
+            for zone, group in parts:
+                for (key, start), figures in kpis.compute(group, by=scope, grain=grain, zone=zone).items():
+                    target = out.setdefault((grain, scope, key or 0, start), kpis.Figures())
+                    target.add(figures)
+    return out
+
+
+def _merge(pieces: dict[tuple[str, str, int, datetime], kpis.Figures]) -> None:
+    for (grain, scope, key, start), figures in sorted(
+        pieces.items(), key=lambda item: item[0][:3] + (item[0][3].timestamp(),)
+    ):
+        row, _ = Rollup.objects.select_for_update().get_or_create(
+            grain=grain, scope=scope, key=key, start=start
+        )
+        total = from_json(row.figures).add(figures) if row.figures else figures
+        row.figures, row.calls = to_json(total), total.offered
+        row.save(update_fields=["figures", "calls"])
+
+
+FCR_WINDOW = kpis.Settings().fcr_window
+
+
+def _repeats(call: Call) -> Any:
+    """Other calls of the same caller to the same account (training left out)."""
+    return Call.objects.filter(account_id=call.account_id, caller=call.caller, training=False).exclude(
+        pk=call.pk
+    )
+
+
+def add(call_ids: Iterable[int]) -> int:
+    """Add the calls that are over and not yet counted; how many were added. Idempotent.
+
+    First-call resolution: a call is counted resolved unless the caller has already called the
+    account again within the window; when a call arrives, the earlier calls it repeats are taken
+    back (so the figure of the last ``FCR_WINDOW`` is provisional)."""
+    added = 0
+    for call_id in call_ids:
+        with transaction.atomic():
+            call = Call.objects.select_for_update().select_related("account").filter(pk=call_id).first()
+            if call is None or call.rolled_up_at is not None or call.state not in OVER or call.training:
+                continue
+            facts = call_facts(call)
+            zones = {call.account_id: call.account.tz}
+            if facts is not None:
+                pieces = _pieces([facts], zones)
+                if call.caller and call.arrived_at:
+                    call.called_again = (
+                        _repeats(call)
+                        .filter(arrived_at__gt=call.arrived_at, arrived_at__lte=call.arrived_at + FCR_WINDOW)
+                        .exists()
+                    )
+                    if call.called_again:
+                        for figures in pieces.values():
+                            figures.fcr_resolved -= figures.fcr_eligible
+                    _take_back_repeated(call)
+                _merge(pieces)
+            call.rolled_up_at = timezone.now()
+            call.save(update_fields=["rolled_up_at", "called_again"])
+            added += 1
+    return added
+
+
+def _take_back_repeated(call: Call) -> None:
+    """The earlier calls this one repeats were counted resolved: no longer."""
+    assert call.arrived_at is not None
+    earlier = (
+        _repeats(call)
+        .select_for_update()
+        .filter(
+            rolled_up_at__isnull=False,
+            called_again=False,
+            answered_at__isnull=False,
+            arrived_at__gte=call.arrived_at - FCR_WINDOW,
+            arrived_at__lt=call.arrived_at,
+        )
+    )
+    for previous in earlier.select_related("account"):
+        facts = call_facts(previous)
+        if facts is None:
+            continue
+        undo = {}
+        for where, figures in _pieces([facts], {previous.account_id: previous.account.tz}).items():
+            if figures.fcr_eligible:
+                undo[where] = kpis.Figures(fcr_resolved=-figures.fcr_eligible)
+        _merge(undo)
+        previous.called_again = True
+        previous.save(update_fields=["called_again"])
+
+
+def sweep(limit: int = 1000) -> int:
+    """Calls over but not counted (a worker stopped before): counted now."""
+    pending = Call.objects.filter(state__in=OVER, rolled_up_at__isnull=True, training=False).order_by("pk")
+    return add(list(pending.values_list("pk", flat=True)[:limit]))
+
+
+def rebuild() -> int:
+    """Recompute every rollup from the raw events (after a change of definitions)."""
+    with transaction.atomic():
+        Rollup.objects.all().delete()
+        Call.objects.update(rolled_up_at=None)
+    total = 0
+    while True:
+        done = sweep(limit=5000)
+        total += done
+        if not done:
+            return total
+
+
+def read(
+    scope: kpis.By, key: int | None, grain: kpis.Grain, start: datetime, end: datetime, zone: tzinfo
+) -> dict[datetime, kpis.Figures]:
+    """Figures per interval of ``grain`` over [start, end), from the rollups only: quarter-hours for
+    15/30/60 minutes, days for days and months."""
+    source = "15min" if grain in ("15min", "30min", "60min") else "day"
+    rows = Rollup.objects.filter(grain=source, scope=scope, key=key or 0, start__gte=start, start__lt=end)
+    out: dict[datetime, kpis.Figures] = {}
+    for row_start, data in rows.order_by("start").values_list("start", "figures"):
+        bucket = kpis.interval_start(row_start, grain, zone)
+        out.setdefault(bucket, kpis.Figures()).add(from_json(data))
+    return out

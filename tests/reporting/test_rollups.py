@@ -1,0 +1,151 @@
+"""Rollups kept as calls end equal a recomputation from the raw events, for every scope and grain."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django_tasks_db.models import DBTaskResult
+
+from permanence.calls import services
+from permanence.calls.lifecycle import Kind
+from permanence.calls.models import Call
+from permanence.reporting import kpis, rollups
+from permanence.reporting.models import Rollup
+
+PARIS = ZoneInfo("Europe/Paris")
+T0 = datetime(2026, 11, 30, 8, 0, tzinfo=PARIS)
+
+
+def make_calls(alpha, beta, personas, count=60, seed=4):
+    rng = random.Random(seed)
+    secretaries = [personas["secretary"], personas["secretary_beta"]]
+    made = []
+    for i in range(count):
+        account = alpha if i % 3 else beta
+        arrived = T0 + timedelta(minutes=rng.uniform(0, 60 * 30))  # over two days
+        caller = rng.choice(["0611111111", "0622222222", "0633333333", None])
+        call = services.call_arrived(
+            "01 45 00 00 01", caller, account=account, at=arrived, training=(i % 17 == 0)
+        )
+        wait = rng.uniform(0, 90)
+        if rng.random() < 0.25:
+            services.record(call, Kind.CALLER_HUNG_UP, at=arrived + timedelta(seconds=wait))
+        else:
+            who = secretaries[0] if account == alpha else secretaries[1]
+            at = arrived + timedelta(seconds=wait)
+            services.record(call, Kind.OFFERED, at=at, secretary=who)
+            services.record(call, Kind.ANSWERED, at=at, secretary=who)
+            talk = rng.uniform(30, 400)
+            if rng.random() < 0.3:
+                services.record(call, Kind.ON_HOLD, at=at + timedelta(seconds=10))
+                services.record(call, Kind.RESUMED, at=at + timedelta(seconds=40))
+            services.record(call, Kind.ENDED, at=at + timedelta(seconds=talk))
+            if rng.random() < 0.9:  # a few still in wrap-up: not over, not counted yet
+                services.record(call, Kind.WRAPPED_UP, at=at + timedelta(seconds=talk + rng.uniform(0, 60)))
+        made.append(call)
+    return made
+
+
+def same(one: kpis.Figures, other: kpis.Figures) -> bool:
+    """Equal, the sums of seconds to rounding (added in another order)."""
+    for name, value in vars(one).items():
+        if isinstance(value, float):
+            if value != pytest.approx(getattr(other, name), rel=1e-9, abs=1e-6):
+                return False
+        elif value != getattr(other, name):
+            return False
+    return True
+
+
+def recomputed(scope, grain, zone, calls):
+    over = [
+        c
+        for c in Call.objects.filter(pk__in=[c.pk for c in calls])
+        if c.state in rollups.OVER and not c.training
+    ]
+    facts = [rollups.call_facts(c) for c in over]
+    if scope == "account" and grain == "day":
+        out = {}
+        for account in {f.account for f in facts}:
+            group = [f for f in facts if f.account == account]
+            out.update(kpis.compute(group, by=scope, grain=grain, zone=zone[account]))
+        return out
+    return kpis.compute(facts, by=scope, grain=grain, zone=PARIS)
+
+
+def test_rollups_equal_a_recomputation_from_raw_events(alpha, beta, personas):
+    calls = make_calls(alpha, beta, personas)
+    queued = DBTaskResult.objects.filter(task_path="permanence.reporting.tasks.rollup_call").count()
+    over = [c for c in calls if Call.objects.get(pk=c.pk).state in rollups.OVER and not c.training]
+    assert queued == len(over) > 30  # each call queued once, as it ended
+    assert rollups.sweep() == len(over)
+    assert rollups.sweep() == 0  # idempotent: counted once
+    zones = {alpha.pk: alpha.tz, beta.pk: beta.tz}
+    for scope in rollups.SCOPES:
+        for grain in rollups.GRAINS:
+            expected = recomputed(scope, grain, zones, calls)
+            stored = {
+                (row.key or None, row.start): rollups.from_json(row.figures)
+                for row in Rollup.objects.filter(scope=scope, grain=grain)
+            }
+            assert stored.keys() == expected.keys(), (scope, grain)
+            for where, figures in expected.items():
+                assert same(stored[where], figures), (scope, grain, where)
+    # reading 60-minute figures for Alpha from quarter-hour rollups = recomputing them hourly
+    hourly = rollups.read("account", alpha.pk, "60min", T0 - timedelta(days=1), T0 + timedelta(days=3), PARIS)
+    facts = [
+        rollups.call_facts(c)
+        for c in Call.objects.filter(account=alpha, training=False)
+        if c.state in rollups.OVER
+    ]
+    arrivals = [(c.account_id, c.caller, c.arrived_at) for c in Call.objects.filter(training=False)]
+    direct = kpis.compute(facts, by="account", grain="60min", zone=PARIS, arrivals=arrivals)
+    assert hourly.keys() == {start for _key, start in direct}
+    assert all(same(hourly[start], f) for (_key, start), f in direct.items())
+    total = kpis.merge(hourly.values())
+    assert total.offered == sum(1 for _ in facts)
+
+
+def test_rebuild_gives_the_same_rollups(alpha, beta, personas):
+    make_calls(alpha, beta, personas, count=30, seed=9)
+    rollups.sweep()
+    before = sorted((r.grain, r.scope, r.key, r.start, str(r.figures)) for r in Rollup.objects.all())
+    assert rollups.rebuild() > 0
+    after = sorted((r.grain, r.scope, r.key, r.start, str(r.figures)) for r in Rollup.objects.all())
+    assert before == after
+
+
+def test_a_call_still_going_or_in_training_is_not_counted(alpha, personas):
+    call = services.call_arrived("01 45 00 00 01", "0611111111", account=alpha, at=T0)
+    training = services.call_arrived("01 45 00 00 01", "0611111111", account=alpha, at=T0, training=True)
+    services.record(training, Kind.CALLER_HUNG_UP, at=T0 + timedelta(seconds=5))
+    assert rollups.add([call.pk, training.pk]) == 0
+    assert not Rollup.objects.exists()
+
+
+@pytest.mark.parametrize("grain", ["15min", "30min", "60min", "day", "month"])
+def test_read_any_grain(alpha, beta, personas, grain):
+    make_calls(alpha, beta, personas, count=20, seed=2)
+    rollups.sweep()
+    got = rollups.read("total", None, grain, T0 - timedelta(days=1), T0 + timedelta(days=3), PARIS)
+    assert (
+        sum(f.offered for f in got.values())
+        == Call.objects.filter(training=False, state__in=rollups.OVER).count()
+    )
+
+
+def test_the_command(alpha, beta, personas):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_calls(alpha, beta, personas, count=10, seed=3)
+    out = StringIO()
+    call_command("rollups", stdout=out)
+    counted = int(out.getvalue().split()[0])
+    assert counted == Call.objects.filter(training=False, state__in=rollups.OVER).count() > 0
+    call_command("rollups", "--rebuild", stdout=out)
+    assert f"{counted} call(s) counted." in out.getvalue().splitlines()[-1]
