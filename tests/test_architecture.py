@@ -23,6 +23,7 @@ CORES = [
     "permanence/planning/simulation.py",
     "permanence/planning/forecast.py",
     "permanence/reporting/kpis.py",
+    "permanence/reporting/charts.py",
     "permanence/calls/routing.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))

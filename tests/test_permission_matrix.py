@@ -154,6 +154,11 @@ ROUTES = [
     R("agenda_issue_seen", "/a/{a}/agenda/issues/{si}/seen", BOOKERS, method="POST", ok=302),
     R("agenda_issue_seen", "/a/{a}/agenda/issues/{sib}/seen", set(), method="POST", denied=404,
       denied_for={"client_user": 403}),
+    # figures: an account's (its client's portal, the operator), the operator's overview
+    R("account_report", "/a/{a}/reports/", {"admin", "assistant", "client_admin", "client_user"}),
+    R("monthly_report", "/a/{a}/reports/monthly.pdf", {"admin", "assistant", "client_admin", "client_user"}),
+    R("reports", "/reports/", {"admin", "assistant", "client_admin", "client_user", "client_admin_beta"},
+      scoped=False, ok_for={"client_admin": 302, "client_user": 302, "client_admin_beta": 302}),
     R("failed_messages", "/messages/failed/", {"admin", "assistant", "client_admin", "client_admin_beta"},
       scoped=False),  # each sees the accounts within reach
     # who gets the messages: {p} a collaborator of Alpha, {pb} one of Beta; form fields are prefixed

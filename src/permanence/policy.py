@@ -48,7 +48,8 @@ class Perm(enum.StrEnum):
     EDIT_DELIVERY_PREFS = "edit_delivery_prefs"  # who gets messages how: channels, quiet hours, escalation
     VIEW_AGENDA = "view_agenda"  # appointment types, free slots, appointments (caller data: audited)
     BOOK_APPOINTMENTS = "book_appointments"  # book, move, cancel
-    MANAGE_AGENDA = "manage_agenda"  # private calendar addresses (and, later, hours and types)
+    MANAGE_AGENDA = "manage_agenda"  # private calendar addresses, working hours, appointment types
+    VIEW_REPORTS = "view_reports"  # the account's figures (volumes, service level, waits), exports
 
 
 _ALL = frozenset(Perm)
@@ -73,6 +74,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_AGENDA,
             Perm.BOOK_APPOINTMENTS,
             Perm.MANAGE_AGENDA,
+            Perm.VIEW_REPORTS,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
@@ -95,10 +97,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_AGENDA,
             Perm.BOOK_APPOINTMENTS,
             Perm.MANAGE_AGENDA,
+            Perm.VIEW_REPORTS,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,
-                                 Perm.VIEW_MESSAGES, Perm.ACK_MESSAGES, Perm.VIEW_AGENDA}),
+                                 Perm.VIEW_MESSAGES, Perm.ACK_MESSAGES, Perm.VIEW_AGENDA,
+                                 Perm.VIEW_REPORTS}),
 }
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("permanence.calls.urls")),
     path("", include("permanence.messaging.urls")),
     path("", include("permanence.agenda.urls")),
+    path("", include("permanence.reporting.urls")),
 ]
 
 handler403 = "permanence.portal.views._forbidden"

@@ -70,3 +70,23 @@ def test_secretary_home_lists_trained_accounts_only(page, personas, alpha, beta)
     text = page.locator("main").inner_text()
     assert "Cabinet Alpha" in text and "Plomberie Beta" not in text
     screenshot(page, "secretary-home")
+
+
+def test_the_clients_figures_page(page, personas, alpha, beta):
+    from browser.conftest import screenshot, sign_in
+    from permanence.reporting import rollups
+    from reporting_helpers import T0, make_calls
+
+    make_calls(alpha, beta, personas, count=80, seed=11)
+    rollups.sweep()
+    sign_in(page, "client_admin")
+    page.wait_for_url(re.compile(r"/a/alpha/$"))
+    page.get_by_role("link", name="Chiffres").click()
+    page.get_by_label("Du", exact=True).fill((T0.date()).isoformat())
+    page.get_by_label("Au", exact=True).fill((T0.date()).isoformat())
+    page.locator("select[name=grain]").select_option("60min")
+    page.get_by_role("button", name="Afficher").click()
+    page.wait_for_load_state()
+    assert int(page.get_by_test_id("kpi-offered").inner_text()) > 0
+    assert page.locator("svg.chart rect.answered").count() > 3
+    screenshot(page, "reports-account")

@@ -24,3 +24,8 @@ def can(user: Any, perm: str) -> bool:
 @register.filter
 def phone(number: str | None) -> str:
     return display(number) if number else ""
+
+
+@register.filter
+def get_item(row: dict[str, Any], key: str) -> Any:
+    return row.get(key)

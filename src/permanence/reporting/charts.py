@@ -1,0 +1,80 @@
+"""Small server-side SVG charts for the report pages (no JavaScript library). Pure.
+
+Numbers are drawn as bars (stacked: answered, abandoned) with an optional line on a second scale
+(service level 0-100 %); every bar carries a <title> so a pointer shows its figures, and the chart
+has a text alternative for screen readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 900, 220, 44, 28, 12
+
+
+@dataclass(frozen=True)
+class Point:
+    label: str  # shown under the bar (every few bars)
+    answered: int
+    abandoned: int
+    level: float | None = None  # 0..1, the line
+    title: str = ""  # shown on hover
+
+
+def volume_chart(points: Sequence[Point], description: str) -> str:
+    """Stacked bars of answered and abandoned calls, and the service level as a line."""
+    if not points:
+        return ""
+    plot_w, plot_h = WIDTH - LEFT - 10, HEIGHT - BOTTOM - TOP
+    highest = max(1, max(p.answered + p.abandoned for p in points))
+    scale = _nice(highest)
+    step = plot_w / len(points)
+    bar = max(1.0, step * 0.7)
+    parts = [
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(description)}" class="chart">',
+        f"<title>{escape(description)}</title>",
+    ]
+    step_value = scale / 4 if scale >= 8 or scale % 4 == 0 else (1 if scale <= 5 else 2)
+    ticks = int(scale // step_value)
+    for tick in range(ticks + 1):
+        value = step_value * tick
+        y = TOP + plot_h - plot_h * value / scale
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:g}</text>')
+    every = max(1, len(points) // 12)
+    line = []
+    for i, p in enumerate(points):
+        x = LEFT + i * step + (step - bar) / 2
+        h_ans = plot_h * p.answered / scale
+        h_ab = plot_h * p.abandoned / scale
+        base = TOP + plot_h
+        title = escape(p.title or f"{p.label}: {p.answered} + {p.abandoned}")
+        parts.append(
+            f"<g><title>{title}</title>"
+            f'<rect x="{x:.1f}" y="{base - h_ans:.1f}" width="{bar:.1f}" height="{h_ans:.1f}" '
+            'class="answered"/>'
+            f'<rect x="{x:.1f}" y="{base - h_ans - h_ab:.1f}" width="{bar:.1f}" height="{h_ab:.1f}" '
+            'class="abandoned"/></g>'
+        )
+        if i % every == 0:
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 8}" class="axis" text-anchor="middle">'
+                f"{escape(p.label)}</text>"
+            )
+        if p.level is not None:
+            line.append(f"{x + bar / 2:.1f},{TOP + plot_h * (1 - p.level):.1f}")
+    if len(line) > 1:
+        parts.append(f'<polyline points="{" ".join(line)}" class="level"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _nice(value: float) -> float:
+    """A round top for the scale: 1, 2, 2.5 or 5 times a power of ten, at least ``value``."""
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    for factor in (1, 2, 2.5, 5, 10):
+        if factor * magnitude >= value:
+            return factor * magnitude
+    return 10 * magnitude
