@@ -73,8 +73,8 @@ def volume_chart(points: Sequence[Point], description: str) -> str:
 
 def _nice(value: float) -> float:
     """A round top for the scale: 1, 2, 2.5 or 5 times a power of ten, at least ``value``."""
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for factor in (1, 2, 2.5, 5, 10):
+    magnitude = float(10 ** (len(str(int(value))) - 1))
+    for factor in (1.0, 2.0, 2.5, 5.0, 10.0):
         if factor * magnitude >= value:
             return factor * magnitude
-    return 10 * magnitude
+    return 10.0 * magnitude
