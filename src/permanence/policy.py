@@ -50,6 +50,7 @@ class Perm(enum.StrEnum):
     BOOK_APPOINTMENTS = "book_appointments"  # book, move, cancel
     MANAGE_AGENDA = "manage_agenda"  # private calendar addresses, working hours, appointment types
     VIEW_REPORTS = "view_reports"  # the account's figures (volumes, service level, waits), exports
+    SUPERVISE = "supervise"  # the live view of queues and secretaries' statuses (the operator)
 
 
 _ALL = frozenset(Perm)
@@ -75,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.BOOK_APPOINTMENTS,
             Perm.MANAGE_AGENDA,
             Perm.VIEW_REPORTS,
+            Perm.SUPERVISE,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,

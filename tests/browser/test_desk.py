@@ -147,3 +147,19 @@ def test_a_message_call_needs_no_mouse(page, personas, alpha, desk_world):
     assert message.urgent is True and message.recipients == []
     assert "Demande de devis" in message.body and "Paul Martin" in message.subject
     assert "06 22 33 44 55" in message.body
+
+
+def test_the_operators_live_view(page, personas, alpha):
+    from browser.conftest import screenshot, sign_in
+    from permanence.calls import services
+
+    for caller in ("06 11 22 33 44", "06 55 66 77 88", None):
+        services.call_arrived("01 45 00 00 01", caller, account=alpha)
+    sign_in(page, "admin")
+    page.wait_for_load_state()
+    page.get_by_role("link", name="Supervision").click()
+    page.get_by_test_id("queue").wait_for()
+    assert page.get_by_test_id("waiting-count").inner_text() == "3"
+    page.wait_for_timeout(5500)  # the table refreshes itself
+    assert page.get_by_test_id("waiting-count").inner_text() == "3"
+    screenshot(page, "supervision")

@@ -166,6 +166,10 @@ class Router:
         queue = self._by_account.get(head.account, {}).get(head.priority, deque())
         return (c for c in itertools.islice(queue, 1, limit) if self.calls.get(c.id) is c)
 
+    def queue(self, now: datetime) -> list[Call]:
+        """Every waiting call in the order the rules serve them (for display: sorts them all)."""
+        return sorted(self.calls.values(), key=lambda c: self._rank(c, now))
+
     # -- secretaries ------------------------------------------------------------------------------
 
     def set_ready(self, secretary: Secretary) -> None:

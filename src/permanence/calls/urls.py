@@ -1,6 +1,6 @@
 from django.urls import path
 
-from permanence.calls import views
+from permanence.calls import supervision, views
 
 urlpatterns = [
     path("desk/", views.desk, name="desk"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("desk/calls/<int:pk>/finish", views.desk_finish, name="desk_finish"),
     path("desk/calls/<int:pk>/hold", views.desk_hold, name="desk_hold"),
     path("desk/calls/<int:pk>/remark", views.desk_remark, name="desk_remark"),
+    path("supervision/", supervision.supervision, name="supervision"),
 ]

@@ -1,0 +1,114 @@
+"""The operator's live view: the calls waiting, in the order the routing will serve them, with an
+estimated wait, and every secretary's status. Refreshed every few seconds (HTMX)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from permanence import policy
+from permanence.accounts.phones import display
+from permanence.calls import services
+from permanence.calls.lifecycle import State
+from permanence.calls.models import Call, Desk, DeskStatus
+from permanence.policy import Perm
+from permanence.portal.access import member_required
+from permanence.users.models import Role, Training, User
+
+DEFAULT_HANDLE_SECONDS = 180.0
+PRESENT = (DeskStatus.READY, DeskStatus.ON_CALL, DeskStatus.WRAP_UP)
+
+
+def _handle_seconds() -> dict[int, float]:
+    """Each account's mean handle time today (from the rollups), to estimate waits."""
+    from datetime import datetime, time
+
+    from permanence.reporting import kpis, rollups
+    from permanence.reporting.models import Rollup
+
+    zone = rollups.operator_zone()
+    start = datetime.combine(timezone.now().astimezone(zone).date(), time(0), tzinfo=zone)
+    out = {}
+    for key, data in Rollup.objects.filter(grain="day", scope="account", start__gte=start).values_list(
+        "key", "figures"
+    ):
+        figures = rollups.from_json(data)
+        aht = kpis.indicators(figures).aht_seconds
+        if aht:
+            out[int(key)] = aht
+    return out
+
+
+@member_required
+@require_GET
+def supervision(request: HttpRequest) -> HttpResponse:
+    if not policy.has_perm(request.user, Perm.SUPERVISE):
+        raise PermissionDenied
+    now = timezone.now()
+    rows = list(
+        Call.objects.filter(state__in=services.WAITING)
+        .select_related("account")
+        .only("pk", "account_id", "account__name", "account__trade", "arrived_at", "passed_by", "caller")
+    )
+    desks = list(Desk.objects.select_related("secretary").filter(secretary__role=Role.SECRETARY))
+    present_by_account: Counter[int] = Counter()
+    present = {d.secretary_id for d in desks if d.status in PRESENT}
+    for account_id in Training.objects.filter(secretary_id__in=present).values_list("account_id", flat=True):
+        present_by_account[account_id] += 1
+    handle = _handle_seconds()
+    by_id = {c.pk: c for c in rows}
+    ahead: Counter[int] = Counter()
+    waiting: list[dict[str, Any]] = []
+    router = services._router(rows, now) if rows else None
+    for position, item in enumerate(router.queue(now) if router else [], start=1):
+        call = by_id[item.id]
+        staff = present_by_account[call.account_id]
+        ahead[call.account_id] += 1
+        expected = (
+            ahead[call.account_id] * handle.get(call.account_id, DEFAULT_HANDLE_SECONDS) / staff
+            if staff
+            else None
+        )
+        waiting.append(
+            {
+                "position": position,
+                "call": call,
+                "caller": display(call.caller) if call.caller else "",
+                "vip": item.priority >= 2,
+                "waited": int((now - (call.arrived_at or now)).total_seconds()),
+                "expected": None if expected is None else int(expected),
+                "staff": staff,
+            }
+        )
+    on_call = {
+        c.secretary_id: c
+        for c in Call.objects.filter(
+            state__in=(State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP)
+        )
+        .select_related("account")
+        .only("pk", "secretary_id", "account__name", "answered_at", "state")
+    }
+    people = [
+        {
+            "desk": d,
+            "since": int((now - d.since).total_seconds()),
+            "call": on_call.get(d.secretary_id),
+        }
+        for d in sorted(desks, key=lambda d: (d.status == DeskStatus.OFFLINE, str(d.secretary)))
+    ]
+    counts = Counter(d.status for d in desks)
+    context = {
+        "waiting": waiting,
+        "people": people,
+        "counts": {status.value: counts.get(status.value, 0) for status in DeskStatus},
+        "longest": max((w["waited"] for w in waiting), default=0),
+        "secretaries": User.objects.filter(role=Role.SECRETARY, is_active=True).count(),
+    }
+    template = "desk/_supervision.html" if request.htmx else "desk/supervision.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
