@@ -28,13 +28,28 @@ SCOPES: tuple[kpis.By, ...] = ("account", "secretary", "total")
 GRAINS: tuple[kpis.Grain, ...] = ("15min", "day")
 
 
+HISTOGRAMS = ("answered_waits", "abandoned_waits")
+
+
 def to_json(figures: kpis.Figures) -> dict[str, Any]:
-    return asdict(figures)
+    """Stored compactly: the wait histograms keep their non-empty buckets only."""
+    data = asdict(figures)
+    for name in HISTOGRAMS:
+        data[name] = {str(i): n for i, n in enumerate(data[name]) if n}
+    return data
 
 
 def from_json(data: dict[str, Any]) -> kpis.Figures:
     known = {f.name for f in fields(kpis.Figures)}
-    return kpis.Figures(**{k: v for k, v in data.items() if k in known})
+    values = {k: v for k, v in data.items() if k in known}
+    for name in HISTOGRAMS:
+        stored = values.get(name)
+        if isinstance(stored, dict):
+            histogram = [0] * kpis.BUCKETS
+            for index, count in stored.items():
+                histogram[int(index)] = count
+            values[name] = histogram
+    return kpis.Figures(**values)
 
 
 def operator_zone() -> tzinfo:
