@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.db import transaction
 from django_tasks import task
 
+from permanence import background
 from permanence.agenda import caldav_sync
 from permanence.agenda.models import CalendarLink
 
@@ -29,7 +28,4 @@ def soon(collaborator_id: int) -> None:
     )
     if link_id is None:
         return
-    if settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend":
-        sync_calendar.enqueue(link_id)  # in the same transaction as the change
-    else:
-        transaction.on_commit(lambda: sync_calendar.enqueue(link_id), robust=True)
+    background.enqueue(sync_calendar, link_id)

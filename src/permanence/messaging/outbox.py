@@ -20,6 +20,7 @@ from django.db import OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from permanence import background
 from permanence.accounts.models import Account
 from permanence.accounts.phones import try_normalize
 from permanence.directory.models import Collaborator
@@ -135,16 +136,10 @@ def queue_message(
 
 
 def _enqueue(delivery_id: int, run_after: datetime | None = None) -> None:
-    """Queue the task that sends a delivery. The database backend stores it in the current
-    transaction (both or neither); another backend (Redis) gets it once the transaction commits,
-    and if that fails, or the process dies just then, the sweep queues it again later."""
+    """Queue the task that sends a delivery, with the change (``background.enqueue``)."""
     from permanence.messaging.tasks import deliver
 
-    task = deliver.using(run_after=run_after) if run_after else deliver
-    if settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend":
-        task.enqueue(delivery_id)
-    else:
-        transaction.on_commit(lambda: task.enqueue(delivery_id), robust=True)
+    background.enqueue(deliver.using(run_after=run_after) if run_after else deliver, delivery_id)
 
 
 def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | None = None) -> str:
