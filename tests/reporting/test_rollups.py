@@ -119,3 +119,42 @@ def test_the_command(alpha, beta, personas):
     assert counted == Call.objects.filter(training=False, state__in=rollups.OVER).count() > 0
     call_command("rollups", "--rebuild", stdout=out)
     assert f"{counted} call(s) counted." in out.getvalue().splitlines()[-1]
+
+
+def test_presence_gives_occupancy(alpha, personas):
+    from datetime import UTC
+
+    from django.utils import timezone as tz
+
+    from permanence.calls.models import PresenceSpan
+
+    secretary = personas["secretary"]
+    services.set_status(secretary, "ready")
+    span = PresenceSpan.objects.get(secretary=secretary, end__isnull=True)
+    start = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    PresenceSpan.objects.filter(pk=span.pk).update(start=start)
+    # one call handled 9:05-9:10 (answer to wrap-up), the secretary there 9:00-9:30
+    call = services.call_arrived(
+        "01 45 00 00 01", "0611111111", account=alpha, at=start + timedelta(minutes=5)
+    )
+    at = start + timedelta(minutes=5)
+    services.record(call, Kind.OFFERED, at=at, secretary=secretary)
+    services.record(call, Kind.ANSWERED, at=at, secretary=secretary)
+    services.record(call, Kind.ENDED, at=at + timedelta(minutes=4))
+    services.record(call, Kind.WRAPPED_UP, at=at + timedelta(minutes=5))
+    rollups.sweep()
+    # the worker cuts the open span at the last quarter-hour: counted up to 9:30, and a new one opens
+    assert rollups.sweep_presence(start + timedelta(minutes=31)) == 1
+    assert PresenceSpan.objects.filter(
+        secretary=secretary, end__isnull=True
+    ).get().start == start + timedelta(minutes=30)
+    first = Rollup.objects.get(grain="15min", scope="secretary", key=secretary.pk, start=start)
+    figures = rollups.from_json(first.figures)
+    assert figures.staffed_seconds == 900 and figures.handling_seconds == 300
+    assert kpis.indicators(figures).occupancy == pytest.approx(1 / 3)
+    day = rollups.from_json(Rollup.objects.get(grain="day", scope="total", start__lte=start).figures)
+    assert day.staffed_seconds == 1800
+    # pausing closes the span; it is counted once
+    services.set_status(secretary, "paused", "café")
+    assert PresenceSpan.objects.filter(secretary=secretary, end__isnull=True).count() == 0
+    assert rollups.sweep_presence(tz.now()) == 1 and rollups.sweep_presence(tz.now()) == 0

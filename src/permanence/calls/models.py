@@ -136,3 +136,25 @@ class Desk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.secretary} · {self.status}"
+
+
+class PresenceSpan(models.Model):
+    """A stretch of time a secretary was there to take calls (ready, on a call or in wrap-up): what
+    occupancy divides by. Opened when she becomes ready, closed when she pauses or leaves; the
+    worker cuts a long one at each quarter-hour so that the reports follow (``reporting.rollups``)."""
+
+    secretary = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField(null=True, blank=True)
+    rolled_up = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["end", "rolled_up"], name="presence_to_roll")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["secretary"], condition=models.Q(end__isnull=True), name="presence_one_open_span"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.secretary_id} {self.start:%Y-%m-%d %H:%M} → {self.end or '…'}"

@@ -24,7 +24,7 @@ from permanence.accounts.models import Account
 from permanence.accounts.phones import display, try_normalize
 from permanence.calls import lifecycle, routing
 from permanence.calls.lifecycle import Kind, State
-from permanence.calls.models import Call, CallEvent, Desk, DeskStatus
+from permanence.calls.models import Call, CallEvent, Desk, DeskStatus, PresenceSpan
 from permanence.users.models import Role, Training, User
 
 OFFER_SECONDS = getattr(settings, "DESK_OFFER_SECONDS", 15)
@@ -138,12 +138,32 @@ def set_status(secretary: User, status: str, reason: str = "") -> Desk:
         now = timezone.now()
         if status == DeskStatus.READY and desk.status != DeskStatus.READY:
             desk.idle_since = now
+        _presence(secretary.pk, desk.status in PRESENT, status == DeskStatus.READY, now)
         desk.status, desk.reason, desk.since = status, reason[:80] if status == DeskStatus.PAUSED else "", now
         desk.save()
     if status != DeskStatus.READY:
         _take_back_offers(secretary)
     dispatch()
     return desk
+
+
+PRESENT = (DeskStatus.READY, DeskStatus.ON_CALL, DeskStatus.WRAP_UP)
+
+
+def _presence(secretary_id: int | None, was: bool, now_present: bool, at: datetime) -> None:
+    """Open or close the secretary's presence span (what occupancy divides by)."""
+    if secretary_id is None or was == now_present:
+        return
+    if now_present:
+        PresenceSpan.objects.filter(secretary_id=secretary_id, end__isnull=True).update(end=at)  # stray
+        PresenceSpan.objects.create(secretary_id=secretary_id, start=at)
+        return
+    for span in PresenceSpan.objects.filter(secretary_id=secretary_id, end__isnull=True):
+        span.end = max(at, span.start)
+        span.save(update_fields=["end"])
+        from permanence.reporting import tasks as reporting_tasks
+
+        reporting_tasks.presence_soon(span.pk)
 
 
 def _take_back_offers(secretary: User) -> None:
@@ -180,9 +200,10 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
                 missed = call.offered_to_id
                 _lapse(call, Kind.OFFER_EXPIRED, now)
                 # Not answered: she may have left her desk. Paused until she says she is back.
-                Desk.objects.filter(secretary_id=missed, status=DeskStatus.READY).update(
+                if Desk.objects.filter(secretary_id=missed, status=DeskStatus.READY).update(
                     status=DeskStatus.PAUSED, reason=MISSED_OFFER, since=now
-                )
+                ):
+                    _presence(missed, True, False, now)
                 if missed:
                     notify(missed, {"type": "status", "status": DeskStatus.PAUSED, "reason": MISSED_OFFER})
     rows = list(

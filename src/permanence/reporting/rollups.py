@@ -164,6 +164,47 @@ def _take_back_repeated(call: Call) -> None:
         previous.save(update_fields=["called_again"])
 
 
+def add_presence(span_ids: Iterable[int]) -> int:
+    """Add closed presence spans to the secretary and total rollups, once each."""
+    from permanence.calls.models import PresenceSpan
+
+    added = 0
+    for span_id in span_ids:
+        with transaction.atomic():
+            span = PresenceSpan.objects.select_for_update().filter(pk=span_id).first()
+            if span is None or span.rolled_up or span.end is None:
+                continue
+            presence = [kpis.Presence(span.secretary_id, None, span.start, span.end)]
+            pieces: dict[tuple[str, str, int, datetime], kpis.Figures] = {}
+            for scope in ("secretary", "total"):
+                for grain in GRAINS:
+                    for (key, start), figures in kpis.compute(
+                        [], by=scope, grain=grain, zone=operator_zone(), presences=presence
+                    ).items():
+                        pieces[(grain, scope, key or 0, start)] = figures
+            _merge(pieces)
+            span.rolled_up = True
+            span.save(update_fields=["rolled_up"])
+            added += 1
+    return added
+
+
+def sweep_presence(now: datetime | None = None) -> int:
+    """Cut the open presence spans at the last quarter-hour (a new one goes on from there) and add
+    every closed span not yet counted: occupancy follows within a quarter-hour."""
+    from permanence.calls.models import PresenceSpan
+
+    now = now or timezone.now()
+    boundary = kpis.interval_start(now, "15min", operator_zone())
+    with transaction.atomic():
+        for span in PresenceSpan.objects.select_for_update().filter(end__isnull=True, start__lt=boundary):
+            span.end = boundary
+            span.save(update_fields=["end"])
+            PresenceSpan.objects.create(secretary_id=span.secretary_id, start=boundary)
+    pending = PresenceSpan.objects.filter(end__isnull=False, rolled_up=False).order_by("pk")
+    return add_presence(list(pending.values_list("pk", flat=True)[:5000]))
+
+
 def sweep(limit: int = 1000) -> int:
     """Calls over but not counted (a worker stopped before): counted now."""
     pending = Call.objects.filter(state__in=OVER, rolled_up_at__isnull=True, training=False).order_by("pk")
@@ -172,15 +213,27 @@ def sweep(limit: int = 1000) -> int:
 
 def rebuild() -> int:
     """Recompute every rollup from the raw events (after a change of definitions)."""
+    from permanence.calls.models import PresenceSpan
+
     with transaction.atomic():
         Rollup.objects.all().delete()
         Call.objects.update(rolled_up_at=None)
+        PresenceSpan.objects.update(rolled_up=False)
     total = 0
     while True:
         done = sweep(limit=5000)
         total += done
         if not done:
-            return total
+            break
+    while add_presence(
+        list(
+            PresenceSpan.objects.filter(end__isnull=False, rolled_up=False).values_list("pk", flat=True)[
+                :5000
+            ]
+        )
+    ):
+        pass
+    return total
 
 
 def read(

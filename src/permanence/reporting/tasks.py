@@ -16,3 +16,12 @@ def rollup_call(call_id: int) -> int:
 def soon(call_id: int) -> None:
     """Queued with the event that ends the call (the worker's sweep catches one lost)."""
     background.enqueue(rollup_call, call_id)
+
+
+@task()
+def rollup_presence(span_id: int) -> int:
+    return rollups.add_presence([span_id])
+
+
+def presence_soon(span_id: int) -> None:
+    background.enqueue(rollup_presence, span_id)

@@ -97,6 +97,7 @@ def _columns() -> list[tuple[str, str]]:
         ("aht_seconds", _("AHT (s)")),
         ("transfer_rate", _("Transfer rate")),
         ("first_call_resolution", _("First-call resolution")),
+        ("occupancy", _("Occupancy")),
         ("messages_sent", _("Messages")),
         ("messages_acknowledged", _("Acknowledged")),
     ]

@@ -51,6 +51,7 @@ class Command(BaseCommand):
                     escalation.escalate()
                     notify.send_due_reminders()
                     rollups.sweep()
+                    rollups.sweep_presence()
                 finally:
                     connections.close_all()
 
