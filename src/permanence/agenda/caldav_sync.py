@@ -107,7 +107,7 @@ def sync(
 def sync_due(now: datetime | None = None) -> int:
     """Sync the links whose turn has come (the worker calls this); after failures, less often."""
     now = now or timezone.now()
-    every = timedelta(seconds=getattr(settings, "CALENDAR_SYNC_SECONDS", 300))
+    every = timedelta(seconds=settings.CALENDAR_SYNC_SECONDS)
     done = 0
     for link in CalendarLink.objects.filter(is_active=True).select_related("collaborator__account"):
         wait = every * min(2**link.failures, 12)
@@ -252,11 +252,20 @@ def _arrived(
             ExternalEvent(link=link, href=obj.href, etag=obj.etag, start=start, end=end)
             for start, end in busy
         )
-        for start, end in busy:
-            clashing = Appointment.objects.filter(
-                collaborator=link.collaborator, status=Appointment.Status.BOOKED, start__lt=end, end__gt=start
+        booked = (
+            list(
+                Appointment.objects.filter(
+                    collaborator=link.collaborator,
+                    status=Appointment.Status.BOOKED,
+                    start__lt=max(end for _start, end in busy),
+                    end__gt=busy[0][0],
+                )
             )
-            for appointment in clashing:
+            if busy
+            else []
+        )  # read once for all the occurrences (a daily event has hundreds)
+        for start, end in busy:
+            for appointment in (a for a in booked if a.start < end and a.end > start):
                 _issue(
                     link,
                     SyncIssue.Kind.OVERLAP,

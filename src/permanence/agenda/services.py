@@ -158,13 +158,18 @@ def busy_by_person(
     return busy
 
 
+def _allowed(appointment_type: AppointmentType, collaborator: Collaborator | None) -> Any:
+    """The active collaborators who take this type (only ``collaborator``, if given), in order."""
+    people = appointment_type.collaborators.filter(is_active=True)
+    if collaborator is not None:
+        people = people.filter(pk=collaborator.pk)
+    return people.order_by("last_name", "first_name", "pk")
+
+
 def candidates(
     appointment_type: AppointmentType, collaborator: Collaborator | None = None
 ) -> list[Collaborator]:
-    people = appointment_type.collaborators.filter(is_active=True).select_related("account")
-    if collaborator is not None:
-        return list(people.filter(pk=collaborator.pk))
-    return list(people.order_by("last_name", "first_name", "pk"))
+    return list(_allowed(appointment_type, collaborator).select_related("account"))
 
 
 def search(
@@ -188,10 +193,7 @@ def search(
     core = appointment_type.as_core()
     account = appointment_type.account
     base = account.schedule()  # read once for every candidate
-    allowed = appointment_type.collaborators.filter(is_active=True)
-    if collaborator is not None:
-        allowed = allowed.filter(pk=collaborator.pk)
-    keys = list(allowed.order_by("last_name", "first_name", "pk").values_list("pk", flat=True))
+    keys = list(_allowed(appointment_type, collaborator).values_list("pk", flat=True))
     if not keys:
         return []
     schedules = schedules_of(keys, base)
@@ -312,12 +314,7 @@ def book(
         _sync_soon(booked)
         return booked
 
-    try:
-        return _write(write)
-    except (_Overlap, IntegrityError) as exc:
-        if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
-            raise
-        raise _taken(appointment_type, collaborator, start, now) from None
+    return _write(write, lambda: _taken(appointment_type, collaborator, start, now))
 
 
 def _sync_soon(appointment: Appointment) -> None:
@@ -333,10 +330,11 @@ def _reminder_needless(kind: AppointmentType, start: datetime, now: datetime) ->
     return now if start - timedelta(hours=kind.reminder_hours) <= now else None
 
 
-def _write(write: Callable[[], Appointment]) -> Appointment:
-    """Run a booking write in its own transaction. PostgreSQL may settle two simultaneous bookings
-    that clash by aborting one with "deadlock detected": that one is run again, and then sees the
-    other (and is refused, or fits)."""
+def _write(write: Callable[[], Appointment], taken: Callable[[], SlotTaken]) -> Appointment:
+    """Run a booking write in its own transaction; an overlap (found by the write's check, or by the
+    PostgreSQL exclusion constraint) raises ``taken()``. PostgreSQL may settle two simultaneous
+    bookings that clash by aborting one with "deadlock detected": that one is run again, and then
+    sees the other (and is refused, or fits)."""
     for attempt in range(5):
         try:
             with transaction.atomic():
@@ -345,6 +343,10 @@ def _write(write: Callable[[], Appointment]) -> Appointment:
             if "deadlock detected" not in str(exc) or attempt == 4:
                 raise
             clock.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        except (_Overlap, IntegrityError) as exc:
+            if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
+                raise
+            raise taken() from None
     raise AssertionError("unreachable")
 
 
@@ -392,12 +394,7 @@ def reschedule(
         _sync_soon(locked)
         return locked
 
-    try:
-        return _write(write)
-    except (_Overlap, IntegrityError) as exc:
-        if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
-            raise
-        raise _taken(kind, appointment.collaborator, start, now) from None
+    return _write(write, lambda: _taken(kind, appointment.collaborator, start, now))
 
 
 def move_from_calendar(appointment: Appointment, start: datetime, end: datetime) -> Appointment:
@@ -430,12 +427,7 @@ def move_from_calendar(appointment: Appointment, start: datetime, end: datetime)
             notices.confirm(locked, moved=True)
         return locked
 
-    try:
-        return _write(write)
-    except (_Overlap, IntegrityError) as exc:
-        if isinstance(exc, IntegrityError) and "appointment_no_double_booking" not in str(exc):
-            raise
-        raise SlotTaken("Another appointment is already there.", []) from None
+    return _write(write, lambda: SlotTaken("Another appointment is already there.", []))
 
 
 def appointments_of(collaborator: Collaborator, start: datetime, end: datetime) -> Sequence[Appointment]:
