@@ -314,7 +314,7 @@ def book(
         _sync_soon(booked)
         return booked
 
-    return _write(write, lambda: _taken(appointment_type, collaborator, start, now))
+    return _write(write, lambda: _taken(appointment_type, collaborator, start, now), collaborator.pk)
 
 
 def _sync_soon(appointment: Appointment) -> None:
@@ -330,14 +330,19 @@ def _reminder_needless(kind: AppointmentType, start: datetime, now: datetime) ->
     return now if start - timedelta(hours=kind.reminder_hours) <= now else None
 
 
-def _write(write: Callable[[], Appointment], taken: Callable[[], SlotTaken]) -> Appointment:
+def _write(
+    write: Callable[[], Appointment], taken: Callable[[], SlotTaken], collaborator_id: int
+) -> Appointment:
     """Run a booking write in its own transaction; an overlap (found by the write's check, or by the
-    PostgreSQL exclusion constraint) raises ``taken()``. PostgreSQL may settle two simultaneous
-    bookings that clash by aborting one with "deadlock detected": that one is run again, and then
-    sees the other (and is refused, or fits)."""
+    PostgreSQL exclusion constraint) raises ``taken()``.
+
+    The collaborator's row is locked first, so that writes to one agenda queue up: without it,
+    PostgreSQL settles two clashing inserts by aborting one with "deadlock detected", and under many
+    at once a booking could run out of retries. A deadlock that still happens is run again."""
     for attempt in range(5):
         try:
             with transaction.atomic():
+                list(Collaborator.objects.select_for_update().filter(pk=collaborator_id).values_list("pk"))
                 return write()
         except OperationalError as exc:
             if "deadlock detected" not in str(exc) or attempt == 4:
@@ -394,7 +399,9 @@ def reschedule(
         _sync_soon(locked)
         return locked
 
-    return _write(write, lambda: _taken(kind, appointment.collaborator, start, now))
+    return _write(
+        write, lambda: _taken(kind, appointment.collaborator, start, now), appointment.collaborator_id
+    )
 
 
 def move_from_calendar(appointment: Appointment, start: datetime, end: datetime) -> Appointment:
@@ -427,7 +434,9 @@ def move_from_calendar(appointment: Appointment, start: datetime, end: datetime)
             notices.confirm(locked, moved=True)
         return locked
 
-    return _write(write, lambda: SlotTaken("Another appointment is already there.", []))
+    return _write(
+        write, lambda: SlotTaken("Another appointment is already there.", []), appointment.collaborator_id
+    )
 
 
 def appointments_of(collaborator: Collaborator, start: datetime, end: datetime) -> Sequence[Appointment]:
