@@ -8,7 +8,7 @@ Quarter-hours are absolute; days are the account's days for an account, the oper
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, fields
 from datetime import datetime, tzinfo
 from typing import Any
@@ -63,20 +63,26 @@ def call_facts(call: Call) -> kpis.CallFacts | None:
 
 
 def _pieces(
-    facts: list[kpis.CallFacts], account_zones: dict[int, tzinfo]
+    facts: list[kpis.CallFacts],
+    account_zones: dict[int, tzinfo],
+    presences: Sequence[kpis.Presence] = (),
 ) -> dict[tuple[str, str, int, datetime], kpis.Figures]:
+    """The rollup rows (grain, scope, key, start) these calls and presences add to, with what."""
     out: dict[tuple[str, str, int, datetime], kpis.Figures] = {}
     for scope in SCOPES:
         for grain in GRAINS:
-            if scope == "account" and grain == "day":
+            parts: list[tuple[tzinfo, list[kpis.CallFacts], Sequence[kpis.Presence]]]
+            if scope == "account" and grain == "day":  # the account's own days (presence has no account)
                 groups: dict[int, list[kpis.CallFacts]] = {}
                 for fact in facts:
                     groups.setdefault(fact.account, []).append(fact)
-                parts = [(account_zones[a], group) for a, group in groups.items()]
+                parts = [(account_zones[a], group, ()) for a, group in groups.items()]
             else:
-                parts = [(operator_zone(), facts)]
-            for zone, group in parts:
-                for (key, start), figures in kpis.compute(group, by=scope, grain=grain, zone=zone).items():
+                parts = [(operator_zone(), facts, presences)]
+            for zone, group, present in parts:
+                for (key, start), figures in kpis.compute(
+                    group, by=scope, grain=grain, zone=zone, presences=present
+                ).items():
                     target = out.setdefault((grain, scope, key or 0, start), kpis.Figures())
                     target.add(figures)
     return out
@@ -174,15 +180,7 @@ def add_presence(span_ids: Iterable[int]) -> int:
             span = PresenceSpan.objects.select_for_update().filter(pk=span_id).first()
             if span is None or span.rolled_up or span.end is None:
                 continue
-            presence = [kpis.Presence(span.secretary_id, None, span.start, span.end)]
-            pieces: dict[tuple[str, str, int, datetime], kpis.Figures] = {}
-            for scope in ("secretary", "total"):
-                for grain in GRAINS:
-                    for (key, start), figures in kpis.compute(
-                        [], by=scope, grain=grain, zone=operator_zone(), presences=presence
-                    ).items():
-                        pieces[(grain, scope, key or 0, start)] = figures
-            _merge(pieces)
+            _merge(_pieces([], {}, [kpis.Presence(span.secretary_id, None, span.start, span.end)]))
             span.rolled_up = True
             span.save(update_fields=["rolled_up"])
             added += 1
@@ -201,8 +199,14 @@ def sweep_presence(now: datetime | None = None) -> int:
             span.end = boundary
             span.save(update_fields=["end"])
             PresenceSpan.objects.create(secretary_id=span.secretary_id, start=boundary)
+    return _add_closed_presence()
+
+
+def _add_closed_presence(limit: int = 5000) -> int:
+    from permanence.calls.models import PresenceSpan
+
     pending = PresenceSpan.objects.filter(end__isnull=False, rolled_up=False).order_by("pk")
-    return add_presence(list(pending.values_list("pk", flat=True)[:5000]))
+    return add_presence(list(pending.values_list("pk", flat=True)[:limit]))
 
 
 def sweep(limit: int = 1000) -> int:
@@ -225,13 +229,7 @@ def rebuild() -> int:
         total += done
         if not done:
             break
-    while add_presence(
-        list(
-            PresenceSpan.objects.filter(end__isnull=False, rolled_up=False).values_list("pk", flat=True)[
-                :5000
-            ]
-        )
-    ):
+    while _add_closed_presence():
         pass
     return total
 
