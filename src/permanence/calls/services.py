@@ -206,14 +206,10 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
                     _presence(missed, True, False, now)
                 if missed:
                     notify(missed, {"type": "status", "status": DeskStatus.PAUSED, "reason": MISSED_OFFER})
-    rows = list(
-        Call.objects.filter(state__in=WAITING)
-        .select_related("account")
-        .only("pk", "account_id", "account__trade", "arrived_at", "passed_by", "caller")
-    )
+    rows = waiting_calls()
     if not rows:
         return []
-    router = _router(rows, now)
+    router = load_router(rows, now)
     offered_to = set(Call.objects.filter(state=State.OFFERED).values_list("offered_to_id", flat=True))
     desks = Desk.objects.filter(
         status=DeskStatus.READY, secretary__is_active=True, secretary__role=Role.SECRETARY
@@ -247,7 +243,16 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
 ROUTING_POLICY = routing.Policy(long_wait_seconds=60, overflow_after_seconds=None, max_wait_seconds=None)
 
 
-def _router(rows: list[Call], now: datetime) -> routing.Router:
+def waiting_calls() -> list[Call]:
+    """The calls in the queue, with what routing needs (and the account's name, for display)."""
+    return list(
+        Call.objects.filter(state__in=WAITING)
+        .select_related("account")
+        .only("pk", "account_id", "account__name", "account__trade", "arrived_at", "passed_by", "caller")
+    )
+
+
+def load_router(rows: list[Call], now: datetime) -> routing.Router:
     """The routing core loaded with the waiting calls; a VIP caller (contact tagged vip) first."""
     from permanence.contacts.models import TAG_VIP, ContactNumber
     from permanence.textlists import parse_list

@@ -22,7 +22,6 @@ from permanence.portal.access import member_required
 from permanence.users.models import Role, Training, User
 
 DEFAULT_HANDLE_SECONDS = 180.0
-PRESENT = (DeskStatus.READY, DeskStatus.ON_CALL, DeskStatus.WRAP_UP)
 
 
 def _handle_seconds() -> dict[int, float]:
@@ -51,21 +50,17 @@ def supervision(request: HttpRequest) -> HttpResponse:
     if not policy.has_perm(request.user, Perm.SUPERVISE):
         raise PermissionDenied
     now = timezone.now()
-    rows = list(
-        Call.objects.filter(state__in=services.WAITING)
-        .select_related("account")
-        .only("pk", "account_id", "account__name", "account__trade", "arrived_at", "passed_by", "caller")
-    )
+    rows = services.waiting_calls()
     desks = list(Desk.objects.select_related("secretary").filter(secretary__role=Role.SECRETARY))
     present_by_account: Counter[int] = Counter()
-    present = {d.secretary_id for d in desks if d.status in PRESENT}
+    present = {d.secretary_id for d in desks if d.status in services.PRESENT}
     for account_id in Training.objects.filter(secretary_id__in=present).values_list("account_id", flat=True):
         present_by_account[account_id] += 1
     handle = _handle_seconds()
     by_id = {c.pk: c for c in rows}
     ahead: Counter[int] = Counter()
     waiting: list[dict[str, Any]] = []
-    router = services._router(rows, now) if rows else None
+    router = services.load_router(rows, now) if rows else None
     for position, item in enumerate(router.queue(now) if router else [], start=1):
         call = by_id[item.id]
         staff = present_by_account[call.account_id]
