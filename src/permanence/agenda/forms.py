@@ -21,6 +21,7 @@ from permanence.agenda.models import (
     AvailabilityException,
     CalendarLink,
     WorkingHours,
+    ranges_by_weekday,
 )
 from permanence.directory.models import Collaborator
 
@@ -134,9 +135,7 @@ class WeeklyHoursForm(forms.Form):
     def __init__(self, *args: Any, collaborator: Collaborator, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.collaborator = collaborator
-        current: dict[int, list[str]] = {}
-        for row in collaborator.working_hours.order_by("weekday", "start"):
-            current.setdefault(row.weekday, []).append(hours.TimeRange(row.start, row.end).format())
+        current = ranges_by_weekday(collaborator.working_hours.all())
         for day, label in Weekday.choices:
             self.fields[f"day{day}"] = forms.CharField(
                 label=label, required=False, initial=", ".join(current.get(day, []))

@@ -56,6 +56,14 @@ class WorkingHours(models.Model):
         return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
 
 
+def ranges_by_weekday(rows: Any) -> dict[int, list[str]]:
+    """Working ranges as text per weekday, in order (``09:00-12:00``; midnight at the end is 24:00)."""
+    days: dict[int, list[str]] = {}
+    for row in sorted(rows, key=lambda r: (r.weekday, r.start)):
+        days.setdefault(row.weekday, []).append(hours.TimeRange(row.start, row.end).format())
+    return days
+
+
 class AvailabilityException(models.Model):
     """Over a date range, the collaborator's day is these ranges instead (empty: day off, leave)."""
 

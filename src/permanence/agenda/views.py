@@ -32,6 +32,7 @@ from permanence.agenda.models import (
     CalendarLink,
     ExternalEvent,
     SyncIssue,
+    ranges_by_weekday,
 )
 from permanence.audit import trail
 from permanence.audit.models import Action
@@ -347,11 +348,7 @@ def agenda_settings(request: HttpRequest, slug: str) -> HttpResponse:
     for person in Collaborator.objects.filter(account=account, is_active=True).prefetch_related(
         "working_hours", "availability_exceptions"
     ):
-        days: dict[int, list[str]] = {}
-        for row in sorted(person.working_hours.all(), key=lambda r: (r.weekday, r.start)):
-            days.setdefault(row.weekday, []).append(
-                f"{row.start:%H:%M}-{row.end:%H:%M}".replace("-00:00", "-24:00")
-            )
+        days = ranges_by_weekday(person.working_hours.all())
         summary = "; ".join(f"{Weekday(d).label[:3]}. {', '.join(r)}" for d, r in sorted(days.items()))
         upcoming = [e for e in person.availability_exceptions.all() if e.end_date >= timezone.now().date()]
         people.append({"person": person, "summary": summary, "exceptions": len(upcoming)})
