@@ -116,3 +116,21 @@ def test_transfer_result_must_be_known():
                 ("transfer_result", 4, {"detail": {"result": "maybe"}}),
             )
         )
+
+
+def test_a_call_diverted_at_the_maximum_wait_is_over_with_its_wait():
+    summary = fold(events(("arrived", 0), ("queued", 0), ("diverted", 90, {"detail": {"to": "callback"}})))
+    assert summary.state is State.DIVERTED and summary.diverted_to == "callback"
+    assert summary.wait_seconds == 90 and summary.answered_at is None and not summary.abandoned
+    with pytest.raises(LifecycleError, match="diverted to one of"):
+        fold(events(("arrived", 0), ("queued", 0), ("diverted", 90, {"detail": {"to": "nowhere"}})))
+    with pytest.raises(LifecycleError, match="cannot happen"):  # only a queued call: not once answered
+        fold(
+            events(
+                ("arrived", 0),
+                ("queued", 0),
+                ("offered", 1),
+                ("answered", 2),
+                ("diverted", 9, {"detail": {"to": "voicemail"}}),
+            )
+        )

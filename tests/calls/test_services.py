@@ -144,3 +144,86 @@ def test_the_expert_first_and_a_vip_caller_before_older_calls(desks, alpha):
     vip = services.call_arrived("01 45 00 00 01", "06 77 77 77 77")
     Call.objects.filter(pk=older.pk).update(arrived_at=timezone.now() - timedelta(seconds=30))
     assert services.dispatch() == [(vip.pk, desks["secretary"].pk)]
+
+
+def test_an_urgent_accounts_call_goes_before_an_older_one(desks, alpha, beta):
+    Training.objects.create(secretary=desks["secretary_beta"], account=alpha)
+    services.set_status(desks["secretary"], "paused")
+    services.set_status(desks["secretary2"], "paused")
+    Desk.objects.filter(secretary=desks["secretary_beta"]).update(status="paused")
+    older = services.call_arrived("01 45 00 00 01", "06 33 33 33 33")  # Alpha, normal caller
+    urgent = services.call_arrived("04 78 00 00 02", "06 22 22 22 22")  # Beta, urgent
+    Call.objects.filter(pk=older.pk).update(arrived_at=timezone.now() - timedelta(seconds=20))
+    beta.urgent = True
+    beta.save()
+    services.set_status(desks["secretary_beta"], "ready")  # one secretary for both: the urgent call
+    assert Call.objects.get(pk=urgent.pk).offered_to_id == desks["secretary_beta"].pk
+    assert Call.objects.get(pk=older.pk).state == "queued"
+
+
+def test_a_call_in_a_language_goes_to_a_secretary_who_speaks_it(desks, alpha):
+    from permanence.users.models import Language
+
+    alpha.call_language = "en"
+    alpha.save()
+    call = services.call_arrived("01 45 00 00 01", "06 11 11 11 11")
+    assert services.dispatch() == []  # nobody speaks English
+    english = Language.objects.create(code="en", name="English")
+    desks["secretary2"].languages.add(english)
+    assert services.dispatch() == [(call.pk, desks["secretary2"].pk)]
+
+
+def test_overflow_to_the_secretaries_of_the_same_trade_who_can_then_handle_it(desks, alpha, client):
+    from factories import make_account
+    from permanence.accounts.models import Trade
+
+    for name in ("secretary", "secretary2"):
+        services.set_status(desks[name], "paused")
+    alpha.trade, alpha.overflow_after_seconds = Trade.LEGAL, 30
+    alpha.save()
+    gamma = make_account("gamma", name="Étude Gamma", trade=Trade.LEGAL)
+    other = desks["secretary_beta"]  # trained on Beta (plumbing) only
+    call = services.call_arrived("01 45 00 00 01", "06 11 11 11 11")
+    assert services.dispatch(timezone.now() + timedelta(seconds=40)) == []  # plumbing is not legal
+    Training.objects.create(secretary=other, account=gamma)  # now she answers a legal account
+    assert services.dispatch(timezone.now() + timedelta(seconds=10)) == []  # not yet waited 30 s
+    assert services.dispatch(timezone.now() + timedelta(seconds=40)) == [(call.pk, other.pk)]
+    services.accept(call, other)
+    client.force_login(other)
+    page = client.get(f"/desk/calls/{call.pk}/")
+    assert page.status_code == 200 and alpha.greeting in page.content.decode()
+    assert client.get(f"/a/{alpha.slug}/").status_code == 404  # the account itself stays out of reach
+
+
+def test_the_maximum_wait_diverts_to_the_fallback(desks, alpha, client):
+    from permanence.messaging.models import CallbackTask
+    from permanence.reporting import rollups
+    from permanence.reporting.models import Rollup
+
+    for name in ("secretary", "secretary2", "secretary_beta"):
+        services.set_status(desks[name], "paused")
+    alpha.max_wait_seconds, alpha.fallback = 60, "callback"
+    alpha.save()
+    known = services.call_arrived("01 45 00 00 01", "06 11 11 11 11")
+    withheld = services.call_arrived("01 45 00 00 01", None)
+    assert services.dispatch(timezone.now() + timedelta(seconds=50)) == []
+    assert Call.objects.get(pk=known.pk).state == "queued"
+    services.dispatch(timezone.now() + timedelta(seconds=61))
+    known.refresh_from_db()
+    withheld.refresh_from_db()
+    assert known.state == withheld.state == "diverted"
+    event = known.events.get(kind="diverted")
+    assert event.detail["to"] == "callback" and event.detail["waited"] >= 60
+    assert withheld.events.get(kind="diverted").detail["to"] == "voicemail"  # nobody to call back
+    task = CallbackTask.objects.get()
+    assert (task.call_id, task.number, task.account_id) == (known.pk, "+33611111111", alpha.pk)
+    # the caller's hang-up from the voicemail comes late: ignored
+    services.caller_hung_up(withheld)
+    assert Call.objects.get(pk=withheld.pk).state == "diverted"
+    # the desk lists the call-back and the reports count both calls as diverted
+    client.force_login(desks["secretary"])
+    page = client.get("/desk/").content.decode()
+    assert "06 11 11 11 11" in page
+    rollups.sweep()
+    total = rollups.from_json(Rollup.objects.get(grain="day", scope="total").figures)
+    assert (total.offered, total.diverted, total.answered, total.abandoned) == (2, 2, 0, 0)

@@ -213,3 +213,27 @@ def test_messages_sent_and_acknowledged():
 
 def test_a_call_that_never_arrived_has_no_facts():
     assert kpis.facts(1, 1, "", []) is None
+
+
+def test_a_diverted_call_is_offered_waits_and_counts_against_the_service_level(quarter):
+    diverted = kpis.facts(
+        8,
+        1,
+        "+33633333333",
+        [
+            Event(Kind.ARRIVED, at(700)),
+            Event(Kind.QUEUED, at(700)),
+            Event(Kind.DIVERTED, at(820), detail={"to": "voicemail"}),
+        ],
+    )
+    assert diverted is not None and diverted.diverted and diverted.wait_seconds == 120
+    f = kpis.merge(kpis.compute([*quarter, diverted], by="total", grain="15min", zone=PARIS).values())
+    i = kpis.indicators(f)
+    # the quarter: 7 offered, 3 answered within 20 s (waits 10, 20, 0); now 8 offered
+    assert (i.offered, i.answered, i.diverted, i.abandoned, i.short_abandoned) == (8, 4, 1, 2, 1)
+    assert i.service_level == pytest.approx(3 / 8)
+    assert kpis.indicators(f, kpis.Settings(variant="answered")).service_level == pytest.approx(3 / 4)
+    # waits: 10 + 20 + 45 + 0 answered, 3 + 15 + 90 abandoned, 120 diverted, over 8 calls
+    assert i.average_wait_seconds == pytest.approx((75 + 108 + 120) / 8)
+    assert i.longest_wait_seconds == 120 and i.asa_seconds == pytest.approx(75 / 4)
+    assert i.abandon_rate == pytest.approx(2 / 7)  # the diverted call is not an abandon

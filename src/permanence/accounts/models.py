@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import datetime, time
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -57,6 +58,13 @@ class Trade(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class Fallback(models.TextChoices):
+    """Where a call goes once it has waited the account's maximum."""
+
+    VOICEMAIL = "voicemail", _("Voicemail message")
+    CALLBACK = "callback", _("Call-back task for the desk")
+
+
 class AccountStatus(models.TextChoices):
     ONBOARDING = "onboarding", _("Onboarding")
     ACTIVE = "active", _("Active")
@@ -87,6 +95,33 @@ class Account(models.Model):
     )
     closed_on_holidays = models.BooleanField(_("closed on public holidays"), default=True)
     instructions = models.TextField(_("instructions"), blank=True)
+    # call routing (``calls.routing``)
+    urgent = models.BooleanField(
+        _("urgent calls"), default=False, help_text=_("Its calls go before the others' in the queue.")
+    )
+    call_language = models.CharField(
+        _("language of the calls"),
+        max_length=8,
+        blank=True,
+        help_text=_("ISO code (e.g. en): only secretaries who speak it answer; empty for any."),
+        validators=[RegexValidator(r"^[a-z]{2,3}$", _("A language code in lower case, e.g. en."))],
+    )
+    overflow_after_seconds = models.PositiveIntegerField(
+        _("overflow after (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("After this wait, secretaries of accounts of the same trade may answer; empty: never."),
+    )
+    max_wait_seconds = models.PositiveIntegerField(
+        _("maximum wait (seconds)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(10)],
+        help_text=_("After this wait the call goes to the fallback; empty: it waits until answered."),
+    )
+    fallback = models.CharField(
+        _("fallback"), max_length=10, choices=Fallback.choices, default=Fallback.VOICEMAIL
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
     )

@@ -7,7 +7,8 @@ with a timestamp no earlier than the previous one::
     arrived → queued → offered ─┬→ answered ─┬→ ended → wrapped_up
                  ▲              │            ├→ on_hold ⇄ resumed
                  └ offer_expired/declined    └→ transfer_requested → transfer_result
-    (caller_hung_up before answered: an abandoned call, with its waiting time)
+    (caller_hung_up before answered: an abandoned call, with its waiting time;
+     diverted: the account's maximum wait reached, the caller sent to its fallback)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Kind(enum.StrEnum):
     CALLER_HUNG_UP = "caller_hung_up"
     ENDED = "ended"
     WRAPPED_UP = "wrapped_up"
+    DIVERTED = "diverted"  # waited the account's maximum: to voicemail, or a call-back task
 
 
 class State(enum.StrEnum):
@@ -46,6 +48,7 @@ class State(enum.StrEnum):
     WRAP_UP = "wrap_up"  # the line is closed, the secretary finishes the message
     DONE = "done"
     ABANDONED = "abandoned"
+    DIVERTED = "diverted"
 
 
 TRANSITIONS: dict[tuple[State, Kind], State] = {
@@ -66,6 +69,7 @@ TRANSITIONS: dict[tuple[State, Kind], State] = {
     (State.WRAP_UP, Kind.WRAPPED_UP): State.DONE,
     (State.ARRIVED, Kind.CALLER_HUNG_UP): State.ABANDONED,
     (State.QUEUED, Kind.CALLER_HUNG_UP): State.ABANDONED,
+    (State.QUEUED, Kind.DIVERTED): State.DIVERTED,
     (State.OFFERED, Kind.CALLER_HUNG_UP): State.ABANDONED,
     (State.TALKING, Kind.CALLER_HUNG_UP): State.WRAP_UP,
     (State.ON_HOLD, Kind.CALLER_HUNG_UP): State.WRAP_UP,
@@ -74,6 +78,9 @@ TRANSITIONS: dict[tuple[State, Kind], State] = {
 #: a transfer accepted connects the caller to the collaborator: the secretary's part ends
 TRANSFER_ACCEPTED = "accepted"
 TRANSFER_RESULTS = ("accepted", "refused", "no_answer", "busy")
+FALLBACKS = ("voicemail", "callback")
+#: the states of a call that is over
+OVER = (State.DONE, State.ABANDONED, State.DIVERTED)
 
 
 class LifecycleError(ValueError):
@@ -102,6 +109,7 @@ class Summary:
     offers: int = 0
     transfers: list[dict[str, Any]] = field(default_factory=list)
     ended_by: str | None = None
+    diverted_to: str | None = None  # the fallback: voicemail or callback
     last_at: datetime | None = None
 
     @property
@@ -111,7 +119,7 @@ class Summary:
     @property
     def wait_seconds(self) -> float | None:
         """From arrival to answer, or to the hang-up of an abandoned call."""
-        end = self.answered_at or (self.ended_at if self.abandoned else None)
+        end = self.answered_at or (self.ended_at if self.abandoned or self.diverted_to else None)
         if self.arrived_at is None or end is None:
             return None
         return (end - self.arrived_at).total_seconds()
@@ -131,6 +139,8 @@ def apply(summary: Summary, event: Event) -> Summary:
         raise LifecycleError(f"{event.kind}: timestamp {event.at.isoformat()} goes back in time")
     if event.kind is Kind.TRANSFER_RESULT and event.detail.get("result") not in TRANSFER_RESULTS:
         raise LifecycleError(f"transfer result must be one of {', '.join(TRANSFER_RESULTS)}")
+    if event.kind is Kind.DIVERTED and event.detail.get("to") not in FALLBACKS:
+        raise LifecycleError(f"a call is diverted to one of {', '.join(FALLBACKS)}")
     target = TRANSITIONS.get((summary.state, event.kind))
     if target is None:
         raise LifecycleError(f"{event.kind} cannot happen to a call that is {summary.state}")
@@ -165,6 +175,10 @@ def apply(summary: Summary, event: Event) -> Summary:
         summary.ended_by = "caller" if event.kind is Kind.CALLER_HUNG_UP else "secretary"
     elif event.kind is Kind.WRAPPED_UP:
         summary.wrapped_up_at = event.at
+    elif event.kind is Kind.DIVERTED:
+        summary.ended_at = event.at
+        summary.ended_by = "fallback"
+        summary.diverted_to = event.detail["to"]
     return summary
 
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from permanence.accounts.models import Account
+from permanence.accounts.models import Account, Trade
 from permanence.accounts.phones import display, try_normalize
 from permanence.calls import lifecycle, routing
 from permanence.calls.lifecycle import Kind, State
@@ -83,7 +83,7 @@ def record(
     if kind is Kind.ANSWERED:
         call.secretary = secretary
     call.save()
-    if call.state in (State.DONE, State.ABANDONED) and not call.training:
+    if call.state in lifecycle.OVER and not call.training:
         from permanence.reporting import tasks as reporting_tasks
 
         reporting_tasks.soon(call.pk)  # counted in the reports' rollups
@@ -210,18 +210,34 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
     if not rows:
         return []
     router = load_router(rows, now)
+    for fallback in router.expired(now):
+        divert(fallback.call, fallback.action, now)
     offered_to = set(Call.objects.filter(state=State.OFFERED).values_list("offered_to_id", flat=True))
     desks = Desk.objects.filter(
         status=DeskStatus.READY, secretary__is_active=True, secretary__role=Role.SECRETARY
     ).exclude(secretary_id__in=offered_to)
     skills: dict[int, dict[int, int]] = {}
-    for secretary_id, account_id, level in Training.objects.filter(secretary__desk__in=desks).values_list(
-        "secretary_id", "account_id", "level"
-    ):
+    groups: dict[int, set[str]] = {}
+    for secretary_id, account_id, level, trade in Training.objects.filter(
+        secretary__desk__in=desks
+    ).values_list("secretary_id", "account_id", "level", "account__trade"):
         skills.setdefault(secretary_id, {})[account_id] = level
+        groups.setdefault(secretary_id, set()).add(overflow_group(trade))
+    languages: dict[int, set[str]] = {}
+    for secretary_id, code in User.languages.through.objects.filter(user__desk__in=desks).values_list(
+        "user_id", "language_id"
+    ):
+        languages.setdefault(secretary_id, set()).add(code)
     for desk in desks:
+        sid = desk.secretary_id
         router.set_ready(
-            routing.Secretary(desk.secretary_id, skills.get(desk.secretary_id, {}), desk.idle_since)
+            routing.Secretary(
+                sid,
+                skills.get(sid, {}),
+                desk.idle_since,
+                groups=frozenset(groups.get(sid, set()) - {""}),
+                languages=frozenset(languages.get(sid, set())),
+            )
         )
     made = []
     for call_id, secretary_id in router.assign(now):
@@ -238,9 +254,22 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
     return made
 
 
-# Overflow to other accounts of the trade waits for access rules that follow it (a secretary sees only
-# the accounts she is trained on); no maximum wait yet (no fallback set per account).
-ROUTING_POLICY = routing.Policy(long_wait_seconds=60, overflow_after_seconds=None, max_wait_seconds=None)
+LONG_WAIT_SECONDS = 60  # a call waiting this long goes up one priority class
+
+
+def policy(account: Account) -> routing.Policy:
+    """The account's routing settings, as the core reads them."""
+    return routing.Policy(
+        long_wait_seconds=LONG_WAIT_SECONDS,
+        overflow_after_seconds=account.overflow_after_seconds,
+        max_wait_seconds=account.max_wait_seconds,
+        fallback=account.fallback,
+    )
+
+
+def overflow_group(trade: str) -> str:
+    """The wider group an account's calls overflow to: its trade ("other" is no group)."""
+    return "" if trade == Trade.OTHER else trade
 
 
 def waiting_calls() -> list[Call]:
@@ -248,12 +277,40 @@ def waiting_calls() -> list[Call]:
     return list(
         Call.objects.filter(state__in=WAITING)
         .select_related("account")
-        .only("pk", "account_id", "account__name", "account__trade", "arrived_at", "passed_by", "caller")
+        .only(
+            "pk", "account_id", "arrived_at", "passed_by", "caller", "account__name", "account__trade",
+            "account__urgent", "account__call_language", "account__overflow_after_seconds",
+            "account__max_wait_seconds", "account__fallback",
+        )  # fmt: skip
     )
 
 
+def divert(call_id: int, to: str, now: datetime | None = None) -> Call | None:
+    """A call that waited its account's maximum leaves the queue for the fallback: the voicemail, or a
+    call-back task at the desk (voicemail when the number is withheld: nobody to call back)."""
+    from permanence.calls import telephony
+    from permanence.messaging.models import CallbackTask
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        call = _locked(call_id)
+        if call.state != State.QUEUED:
+            return None  # answered or hung up meanwhile
+        if to == "callback" and not call.caller:
+            to = "voicemail"
+        waited = round((now - call.arrived_at).total_seconds()) if call.arrived_at else None
+        record(call, Kind.DIVERTED, at=now, to=to, waited=waited)
+        if to == "callback":
+            CallbackTask.objects.create(account_id=call.account_id, call=call, number=call.caller)
+    adapter = telephony.current()
+    if adapter is not None:
+        adapter.divert(call, to)
+    return call
+
+
 def load_router(rows: list[Call], now: datetime) -> routing.Router:
-    """The routing core loaded with the waiting calls; a VIP caller (contact tagged vip) first."""
+    """The routing core loaded with the waiting calls and their accounts' settings: a VIP caller (contact
+    tagged vip) first, then an urgent account's calls."""
     from permanence.contacts.models import TAG_VIP, ContactNumber
     from permanence.textlists import parse_list
 
@@ -266,15 +323,17 @@ def load_router(rows: list[Call], now: datetime) -> routing.Router:
         ).values_list("account_id", "number", "contact__tags")
         if TAG_VIP in parse_list(tags, lower=True)
     }
-    router = routing.Router(default=ROUTING_POLICY)
+    router = routing.Router({call.account_id: policy(call.account) for call in rows})
     for call in rows:
+        account = call.account
         router.add_call(
             routing.Call(
                 call.pk,
                 call.account_id,
                 call.arrived_at or now,
-                priority=2 if (call.account_id, call.caller) in vip else 0,
-                group=call.account.trade,
+                priority=2 if (call.account_id, call.caller) in vip else 1 if account.urgent else 0,
+                group=overflow_group(account.trade),
+                language=account.call_language or None,
                 passed_by=frozenset(call.passed_by),
             )
         )
@@ -308,7 +367,7 @@ def accept(call: Call | int, secretary: User) -> Call:
 @transaction.atomic
 def caller_hung_up(call: Call | int, at: datetime | None = None) -> Call:
     call = _locked(call)
-    if call.state in (State.DONE, State.ABANDONED, State.WRAP_UP):
+    if call.state in (*lifecycle.OVER, State.WRAP_UP):
         return call  # already over: a late signal from the telephony
     offered = call.offered_to_id if call.state == State.OFFERED else None
     record(call, Kind.CALLER_HUNG_UP, at=at)

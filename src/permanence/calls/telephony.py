@@ -39,6 +39,10 @@ class TelephonyAdapter(Protocol):
     def hang_up(self, call: Call) -> None:
         """Release the caller's line (the secretary ended the call)."""
 
+    def divert(self, call: Call, to: str) -> None:
+        """The call waited its account's maximum: play the voicemail (``to`` = "voicemail") or tell the
+        caller they will be called back and release the line ("callback")."""
+
 
 _REGISTRY: dict[str, type[Any]] = {}
 
@@ -155,6 +159,9 @@ class SimulatorAdapter:
 
     def hang_up(self, call: Call) -> None:
         """The simulated caller's line is released: nothing to do."""
+
+    def divert(self, call: Call, to: str) -> None:
+        """The simulated caller leaves a message or hangs up: nothing to do."""
 
     # -- the loop -----------------------------------------------------------
     def start(self, duration: float) -> None:

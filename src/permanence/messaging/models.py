@@ -187,14 +187,29 @@ class Acknowledgement(models.Model):
 
 
 class CallbackTask(models.Model):
-    """Back to the desk: an urgent message nobody acknowledged; a secretary calls the client back."""
+    """Back to the desk: an urgent message nobody acknowledged (a secretary calls the client back), or
+    a caller who waited the account's maximum (a secretary calls the caller back)."""
 
     account = models.ForeignKey(
         Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="callback_tasks"
     )
     message = models.OneToOneField(
-        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="callback_task"
+        Message,
+        verbose_name=_("message"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="callback_task",
     )
+    call = models.OneToOneField(
+        "calls.Call",
+        verbose_name=_("call"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="callback_task",
+    )
+    number = models.CharField(_("number to call"), max_length=20, blank=True)
     created = models.DateTimeField(_("created"), default=timezone.now)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     done_by = models.ForeignKey(
@@ -205,9 +220,15 @@ class CallbackTask(models.Model):
         verbose_name = _("call-back task")
         verbose_name_plural = _("call-back tasks")
         ordering = ["done_at", "created"]
+        constraints = [
+            models.CheckConstraint(
+                name="callback_for_a_message_or_a_call",
+                condition=models.Q(message__isnull=False) | models.Q(call__isnull=False, number__gt=""),
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.account}: {self.message}"
+        return f"{self.account}: {self.message or self.number}"
 
 
 class DeliveryPreference(models.Model):

@@ -44,12 +44,13 @@ class CallFacts:
     ended_at: datetime | None = None  # end of the conversation (or the hang-up of an abandoned call)
     wrapped_up_at: datetime | None = None
     abandoned: bool = False
+    diverted: bool = False  # sent to the account's fallback at its maximum wait
     hold_seconds: float = 0.0
     transferred: bool = False  # put through to a collaborator who took it
 
     @property
     def wait_seconds(self) -> float | None:
-        end = self.answered_at or (self.ended_at if self.abandoned else None)
+        end = self.answered_at or (self.ended_at if self.abandoned or self.diverted else None)
         return None if end is None else max(0.0, (end - self.arrived_at).total_seconds())
 
 
@@ -82,6 +83,7 @@ def facts(call: int, account: int, caller: str, events: Iterable[lifecycle.Event
         ended_at=summary.ended_at,
         wrapped_up_at=summary.wrapped_up_at,
         abandoned=summary.abandoned,
+        diverted=summary.diverted_to is not None,
         hold_seconds=hold,
         transferred=any(t.get("result") == lifecycle.TRANSFER_ACCEPTED for t in summary.transfers),
     )
@@ -98,6 +100,7 @@ class Figures:
     offered: int = 0
     answered: int = 0
     abandoned: int = 0
+    diverted: int = 0  # sent to the fallback (voicemail, call-back) at the account's maximum wait
     answered_waits: list[int] = field(default_factory=lambda: [0] * BUCKETS)  # histogram
     abandoned_waits: list[int] = field(default_factory=lambda: [0] * BUCKETS)
     wait_answered_seconds: float = 0.0
@@ -117,7 +120,7 @@ class Figures:
 
     def add(self, other: Figures) -> Figures:
         for name in (
-            "offered", "answered", "abandoned", "wait_answered_seconds", "wait_all_seconds", "handled",
+            "offered", "answered", "abandoned", "diverted", "wait_answered_seconds", "wait_all_seconds", "handled",
             "talk_seconds", "hold_seconds", "wrap_seconds", "transferred", "fcr_eligible", "fcr_resolved",
             "handling_seconds", "staffed_seconds", "messages_sent", "messages_acknowledged",
         ):  # fmt: skip
@@ -164,6 +167,7 @@ class Indicators:
     answered: int
     abandoned: int
     short_abandoned: int
+    diverted: int
     service_level: float | None
     asa_seconds: float | None
     average_wait_seconds: float | None
@@ -195,9 +199,10 @@ def indicators(f: Figures, s: Settings = Settings()) -> Indicators:
         answered=f.answered,
         abandoned=f.abandoned - short,
         short_abandoned=short,
+        diverted=f.diverted,
         service_level=_share(in_time, denominator),
         asa_seconds=_share(f.wait_answered_seconds, f.answered),
-        average_wait_seconds=_share(f.wait_all_seconds, f.answered + f.abandoned),
+        average_wait_seconds=_share(f.wait_all_seconds, f.answered + f.abandoned + f.diverted),
         longest_wait_seconds=f.longest_wait_seconds,
         aht_seconds=_share(f.talk_seconds + f.hold_seconds + f.wrap_seconds, f.handled),
         transfer_rate=_share(f.transferred, f.answered),
@@ -314,6 +319,8 @@ def compute(
         if call.abandoned:
             f.abandoned += 1
             f.abandoned_waits[_bucket(wait or 0.0)] += 1
+        elif call.diverted:
+            f.diverted += 1
         elif call.answered_at is not None:
             f.answered += 1
             f.answered_waits[_bucket(wait or 0.0)] += 1

@@ -1,5 +1,5 @@
-"""Keep the rollups up to date: each call is added once when it is over (answered and wrapped up, or
-abandoned), for every scope and grain; ``rebuild`` recomputes a period from the raw events (and is
+"""Keep the rollups up to date: each call is added once when it is over (answered and wrapped up,
+abandoned or diverted), for every scope and grain; ``rebuild`` recomputes a period from the raw events (and is
 how the tests check that the rollups equal a recomputation).
 
 Quarter-hours are absolute; days are the account's days for an account, the operator's
@@ -18,12 +18,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from permanence.calls.lifecycle import State
+from permanence.calls import lifecycle
 from permanence.calls.models import Call
 from permanence.reporting import kpis
 from permanence.reporting.models import Rollup
 
-OVER = (State.DONE, State.ABANDONED)
+OVER = lifecycle.OVER
 SCOPES: tuple[kpis.By, ...] = ("account", "secretary", "total")
 GRAINS: tuple[kpis.Grain, ...] = ("15min", "day")
 
