@@ -158,3 +158,52 @@ def test_presence_gives_occupancy(alpha, personas):
     services.set_status(secretary, "paused", "café")
     assert PresenceSpan.objects.filter(secretary=secretary, end__isnull=True).count() == 0
     assert rollups.sweep_presence(tz.now()) == 1 and rollups.sweep_presence(tz.now()) == 0
+
+
+def test_messages_taken_and_acknowledged(alpha, beta, personas):
+    from permanence.messaging import escalation, outbox
+
+    secretary = personas["secretary"]
+
+    def take(account, minutes, **extra):
+        extra.setdefault("author", secretary)
+        return outbox.queue_message(
+            account, subject="Rappel", body="Merci de rappeler", now=T0 + timedelta(minutes=minutes), **extra
+        )
+
+    first = take(alpha, 5, urgent=True)
+    second = take(alpha, 20)
+    third = take(beta, 40)
+    take(alpha, 7, training=True)  # a training call's: not counted
+    take(alpha, 8, author=None)  # an appointment notice to a caller: not counted
+    reminder = take(alpha, 25, author=None, urgent=True, escalates=first)  # a reminder: not counted
+    assert escalation.acknowledge(reminder, "anne@example.org")  # acknowledges the message itself
+    assert hasattr(first.__class__.objects.get(pk=first.pk), "acknowledgement")
+    assert rollups.sweep_messages() == 3 and rollups.sweep_messages() == 0
+    escalation.acknowledge(third, "bruno@example.org")
+    assert rollups.sweep_messages() == 1 and rollups.sweep_messages() == 0  # the acknowledgement, once
+
+    def stored(scope, key, grain):
+        return {
+            row.start: (row.figures.get("messages_sent", 0), row.figures.get("messages_acknowledged", 0))
+            for row in Rollup.objects.filter(scope=scope, key=key, grain=grain)
+        }
+
+    quarter = kpis.interval_start(T0, "15min", PARIS)
+    assert stored("account", alpha.pk, "15min") == {
+        quarter: (1, 1),
+        quarter + timedelta(minutes=15): (1, 0),
+    }
+    assert stored("secretary", secretary.pk, "day") == {T0.replace(hour=0): (3, 2)}
+    # equal to a recomputation, and to a rebuild
+    facts = [
+        kpis.MessageFact(m.account_id, m.author_id, m.created, hasattr(m, "acknowledgement"))
+        for m in rollups.counted_messages()
+    ]
+    expected = kpis.compute([], by="total", grain="15min", zone=PARIS, messages=facts)
+    assert stored("total", 0, "15min") == {
+        start: (f.messages_sent, f.messages_acknowledged) for (_key, start), f in expected.items()
+    }
+    before = sorted((r.grain, r.scope, r.key, r.start, str(r.figures)) for r in Rollup.objects.all())
+    rollups.rebuild()
+    assert before == sorted((r.grain, r.scope, r.key, r.start, str(r.figures)) for r in Rollup.objects.all())

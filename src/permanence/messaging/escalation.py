@@ -45,10 +45,17 @@ def read_token(token: str) -> tuple[int, str] | None:
 
 
 def acknowledge(message: Message, by: str, now: datetime | None = None) -> bool:
-    """True the first time; later acknowledgements change nothing."""
+    """True the first time; later acknowledgements change nothing. A reminder (escalation) is
+    acknowledged on the message it reminds of: that is what stops the escalation."""
+    if message.parent_id is not None:
+        message = Message.objects.get(pk=message.parent_id)
     _ack, created = Acknowledgement.objects.get_or_create(
         message=message, defaults={"by": by[:254], "at": now or timezone.now()}
     )
+    if created:
+        from permanence.reporting import tasks as reporting_tasks
+
+        reporting_tasks.message_soon(message.pk)
     return created
 
 

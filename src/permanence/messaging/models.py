@@ -66,6 +66,9 @@ class Message(models.Model):
         on_delete=models.CASCADE,
         related_name="escalations",
     )
+    # counted in the reports (``reporting.rollups``): sent once, acknowledged once
+    rolled_up = models.BooleanField(default=False, editable=False)
+    ack_rolled_up = models.BooleanField(default=False, editable=False)
 
     class Meta:
         verbose_name = _("message")

@@ -114,6 +114,10 @@ def queue_message(
     )
     if training:
         return message  # a training call's message is kept, never sent
+    if author is not None and escalates is None:  # taken at the desk: counted in the reports
+        from permanence.reporting import tasks as reporting_tasks
+
+        reporting_tasks.message_soon(message.pk)
     routes = _routes(recipients, account, urgent=urgent, now=now)
     for channel, address, not_before in routes:
         delivery = Delivery.objects.create(

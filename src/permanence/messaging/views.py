@@ -34,9 +34,10 @@ def message_ack(request: HttpRequest, token: str) -> HttpResponse:
     if read is None:
         raise Http404
     message_id, address = read
-    message = Message.objects.filter(pk=message_id).select_related("account").first()
+    message = Message.objects.filter(pk=message_id).select_related("account", "parent").first()
     if message is None:
         raise Http404
+    message = message.parent or message  # a reminder's link acknowledges the message it reminds of
     done = hasattr(message, "acknowledgement")
     if request.method == "POST" and not done:
         escalation.acknowledge(message, address)

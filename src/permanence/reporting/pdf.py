@@ -56,10 +56,12 @@ def monthly(
         ("Appels reçus", total.offered),
         ("Répondus", total.answered),
         ("Abandons", total.abandoned),
+        ("Renvoyés (attente maximale)", total.diverted),
         (f"Répondus en {settings.threshold_seconds:g} s", _show("service_level", total.service_level)),
         ("Attente moyenne (répondus)", _show("asa_seconds", total.asa_seconds) + " s"),
         ("Durée moyenne de traitement", _show("aht_seconds", total.aht_seconds) + " s"),
         ("Messages transmis", total.messages_sent),
+        ("Messages confirmés lus", total.messages_acknowledged),
     ]
     for label, value in summary:
         doc.cell(70, 6, _latin(label))

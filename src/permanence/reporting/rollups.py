@@ -1,5 +1,5 @@
 """Keep the rollups up to date: each call is added once when it is over (answered and wrapped up,
-abandoned or diverted), for every scope and grain; ``rebuild`` recomputes a period from the raw events (and is
+abandoned or diverted), each message once taken and once acknowledged, for every scope and grain; ``rebuild`` recomputes a period from the raw events (and is
 how the tests check that the rollups equal a recomputation).
 
 Quarter-hours are absolute; days are the account's days for an account, the operator's
@@ -66,22 +66,27 @@ def _pieces(
     facts: list[kpis.CallFacts],
     account_zones: dict[int, tzinfo],
     presences: Sequence[kpis.Presence] = (),
+    messages: Sequence[kpis.MessageFact] = (),
 ) -> dict[tuple[str, str, int, datetime], kpis.Figures]:
-    """The rollup rows (grain, scope, key, start) these calls and presences add to, with what."""
+    """The rollup rows (grain, scope, key, start) these calls, presences and messages add to."""
     out: dict[tuple[str, str, int, datetime], kpis.Figures] = {}
     for scope in SCOPES:
         for grain in GRAINS:
-            parts: list[tuple[tzinfo, list[kpis.CallFacts], Sequence[kpis.Presence]]]
+            parts: list[
+                tuple[tzinfo, list[kpis.CallFacts], Sequence[kpis.Presence], Sequence[kpis.MessageFact]]
+            ]
             if scope == "account" and grain == "day":  # the account's own days (presence has no account)
-                groups: dict[int, list[kpis.CallFacts]] = {}
+                groups: dict[int, tuple[list[kpis.CallFacts], list[kpis.MessageFact]]] = {}
                 for fact in facts:
-                    groups.setdefault(fact.account, []).append(fact)
-                parts = [(account_zones[a], group, ()) for a, group in groups.items()]
+                    groups.setdefault(fact.account, ([], []))[0].append(fact)
+                for message in messages:
+                    groups.setdefault(message.account, ([], []))[1].append(message)
+                parts = [(account_zones[a], calls, (), said) for a, (calls, said) in groups.items()]
             else:
-                parts = [(operator_zone(), facts, presences)]
-            for zone, group, present in parts:
+                parts = [(operator_zone(), facts, presences, messages)]
+            for zone, group, present, said in parts:
                 for (key, start), figures in kpis.compute(
-                    group, by=scope, grain=grain, zone=zone, presences=present
+                    group, by=scope, grain=grain, zone=zone, presences=present, messages=said
                 ).items():
                     target = out.setdefault((grain, scope, key or 0, start), kpis.Figures())
                     target.add(figures)
@@ -209,6 +214,58 @@ def _add_closed_presence(limit: int = 5000) -> int:
     return add_presence(list(pending.values_list("pk", flat=True)[:limit]))
 
 
+def counted_messages() -> Any:
+    """The messages the reports count: taken at the desk (not a training call's, not a reminder sent
+    by the escalation, not an appointment notice to a caller)."""
+    from permanence.messaging.models import Message
+
+    return Message.objects.filter(author__isnull=False, parent__isnull=True).exclude(
+        status=Message.Status.TRAINING
+    )
+
+
+def add_messages(message_ids: Iterable[int]) -> int:
+    """Count messages once when taken and once when acknowledged (in the interval they were taken
+    in, for their account and their author); how many changes were added. Idempotent."""
+    added = 0
+    for message_id in message_ids:
+        with transaction.atomic():
+            message = (
+                counted_messages()
+                .select_for_update()
+                .select_related("account", "acknowledgement")
+                .filter(pk=message_id)
+                .first()
+            )
+            if message is None:
+                continue
+            acknowledged = hasattr(message, "acknowledgement")
+            fact = kpis.MessageFact(message.account_id, message.author_id, message.created, acknowledged)
+            zones = {message.account_id: message.account.tz}
+            if not message.rolled_up:
+                _merge(_pieces([], zones, messages=[fact]))  # sent, and acknowledged if already
+                message.rolled_up, message.ack_rolled_up = True, acknowledged
+                added += 1
+            elif acknowledged and not message.ack_rolled_up:
+                pieces = _pieces([], zones, messages=[fact])
+                for figures in pieces.values():
+                    figures.messages_sent = 0  # counted when taken
+                _merge(pieces)
+                message.ack_rolled_up = True
+                added += 1
+            message.save(update_fields=["rolled_up", "ack_rolled_up"])
+    return added
+
+
+def sweep_messages(limit: int = 5000) -> int:
+    from django.db.models import Q
+
+    pending = counted_messages().filter(
+        Q(rolled_up=False) | Q(ack_rolled_up=False, acknowledgement__isnull=False)
+    )
+    return add_messages(list(pending.order_by("pk").values_list("pk", flat=True)[:limit]))
+
+
 def sweep(limit: int = 1000) -> int:
     """Calls over but not counted (a worker stopped before): counted now."""
     pending = Call.objects.filter(state__in=OVER, rolled_up_at__isnull=True, training=False).order_by("pk")
@@ -223,6 +280,7 @@ def rebuild() -> int:
         Rollup.objects.all().delete()
         Call.objects.update(rolled_up_at=None)
         PresenceSpan.objects.update(rolled_up=False)
+        counted_messages().update(rolled_up=False, ack_rolled_up=False)
     total = 0
     while True:
         done = sweep(limit=5000)
@@ -230,6 +288,8 @@ def rebuild() -> int:
         if not done:
             break
     while _add_closed_presence():
+        pass
+    while sweep_messages():
         pass
     return total
 

@@ -1,4 +1,5 @@
-"""Background work of the reports: count a call in the rollups once it is over."""
+"""Background work of the reports: count a call once it is over, a presence span once closed, a
+message once taken and once acknowledged."""
 
 from __future__ import annotations
 
@@ -25,3 +26,13 @@ def rollup_presence(span_id: int) -> int:
 
 def presence_soon(span_id: int) -> None:
     background.enqueue(rollup_presence, span_id)
+
+
+@task()
+def rollup_message(message_id: int) -> int:
+    return rollups.add_messages([message_id])
+
+
+def message_soon(message_id: int) -> None:
+    """Queued when a message is taken, and when it is acknowledged."""
+    background.enqueue(rollup_message, message_id)

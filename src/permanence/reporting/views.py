@@ -90,6 +90,7 @@ def _columns() -> list[tuple[str, str]]:
         ("answered", _("Answered")),
         ("abandoned", _("Abandoned")),
         ("short_abandoned", _("Short abandons")),
+        ("diverted", _("Diverted (maximum wait)")),
         ("service_level", _("Service level")),
         ("asa_seconds", _("ASA (s)")),
         ("average_wait_seconds", _("Average wait (s)")),

@@ -52,6 +52,7 @@ class Command(BaseCommand):
                     notify.send_due_reminders()
                     rollups.sweep()
                     rollups.sweep_presence()
+                    rollups.sweep_messages()
                 finally:
                     connections.close_all()
 

@@ -24,4 +24,6 @@ class Command(BaseCommand):
             count = 0
             while done := rollups.sweep(limit=5000):
                 count += done
+            while rollups.sweep_messages():
+                pass
         self.stdout.write(f"{count} call(s) counted.")
