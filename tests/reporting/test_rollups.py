@@ -172,7 +172,7 @@ def test_messages_taken_and_acknowledged(alpha, beta, personas):
         )
 
     first = take(alpha, 5, urgent=True)
-    second = take(alpha, 20)
+    take(alpha, 20)
     third = take(beta, 40)
     take(alpha, 7, training=True)  # a training call's: not counted
     take(alpha, 8, author=None)  # an appointment notice to a caller: not counted

@@ -1,6 +1,7 @@
 """Keep the rollups up to date: each call is added once when it is over (answered and wrapped up,
-abandoned or diverted), each message once taken and once acknowledged, for every scope and grain; ``rebuild`` recomputes a period from the raw events (and is
-how the tests check that the rollups equal a recomputation).
+abandoned or diverted), each message once taken and once acknowledged, for every scope and grain;
+``rebuild`` recomputes a period from the raw events (and is how the tests check that the rollups
+equal a recomputation).
 
 Quarter-hours are absolute; days are the account's days for an account, the operator's
 (``TIME_ZONE``) for secretaries and for the total. Training calls are left out.
