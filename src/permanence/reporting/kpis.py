@@ -121,8 +121,8 @@ class Figures:
     def add(self, other: Figures) -> Figures:
         for name in (
             "offered", "answered", "abandoned", "diverted", "wait_answered_seconds", "wait_all_seconds",
-            "handled", "talk_seconds", "hold_seconds", "wrap_seconds", "transferred", "fcr_eligible", "fcr_resolved",
-            "handling_seconds", "staffed_seconds", "messages_sent", "messages_acknowledged",
+            "handled", "talk_seconds", "hold_seconds", "wrap_seconds", "transferred", "fcr_eligible",
+            "fcr_resolved", "handling_seconds", "staffed_seconds", "messages_sent", "messages_acknowledged",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.longest_wait_seconds = max(self.longest_wait_seconds, other.longest_wait_seconds)
