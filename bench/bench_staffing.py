@@ -61,6 +61,7 @@ def main() -> None:
         f"{day.abandonment:.4f} ({predicted.abandonment:.4f}), ASA {day.asa_seconds:.2f} s "
         f"({predicted.asa_seconds:.2f} s)"
     )
+    routed_day()
     try:
         from pyworkforce.queuing import ErlangC
     except ImportError:
@@ -80,6 +81,43 @@ def main() -> None:
         "cells (its float shrinkage: e.g. "
         + ", ".join(f"{o.agents} -> ours {o.scheduled}, its {t['positions']}" for o, t in scheduled_diff[:3])
         + ")"
+    )
+
+
+def routed_day() -> None:
+    """A day of 12 accounts of two trades through the routing core, each staffed by Erlang C per
+    quarter-hour with secretaries trained on it alone; then the same plan with overflow to the trade."""
+    from permanence.calls import routing
+
+    profile = [0.4, 0.7, 1.0, 1.0, 0.9, 0.7, 0.6, 0.5, 0.6, 0.8, 0.9, 0.8, 0.6, 0.5, 0.4, 0.3] * 2
+    rng = random.Random(11)
+    streams, agents, predicted_in_time, expected = [], [], 0.0, 0.0
+    for account in range(1, 13):
+        trade = "legal" if account <= 6 else "health"
+        per_quarter = [rng.uniform(4, 25) * f for f in profile]
+        streams.append(simulation.Stream(account, per_quarter, simulation.exponential(180), group=trade))
+        plan = [erlang.required_agents(c * 4, 180).agents for c in per_quarter]
+        for c, n in zip(per_quarter, plan, strict=True):
+            predicted_in_time += c * erlang.erlang_c_performance(n, c * 4 * 180 / 3600, 180, 20).service_level
+            expected += c
+        for k in range(max(plan)):
+            agents.append(
+                simulation.Agent(
+                    account * 100 + k, {account: 2}, [k < n for n in plan], groups=frozenset({trade})
+                )
+            )
+    began = time.perf_counter()
+    alone = simulation.simulate_routed(streams, agents, interval_seconds=900, seed=2).total()
+    spent = time.perf_counter() - began
+    overflow = {s.account: routing.Policy(overflow_after_seconds=15) for s in streams}
+    pooled = simulation.simulate_routed(
+        streams, agents, interval_seconds=900, seed=2, policies=overflow
+    ).total()
+    print(
+        f"routed simulator, 12 accounts x 32 quarter-hours, {len(agents)} secretaries: {alone.offered} calls "
+        f"in {spent:.2f} s; SL Erlang C plan predicted {predicted_in_time / expected:.3f}, simulated "
+        f"{alone.service_level:.3f}; with overflow to the trade after 15 s {pooled.service_level:.3f} "
+        f"(ASA {alone.asa_seconds:.1f} s -> {pooled.asa_seconds:.1f} s)"
     )
 
 

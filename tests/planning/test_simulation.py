@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from permanence.calls import routing
 from permanence.planning import erlang, simulation
 
 HOURS = 600  # one long stationary interval: about 120,000 calls at 200 an hour
@@ -84,3 +85,101 @@ def test_bad_inputs():
         simulation.simulate([1, 2], [1], interval_seconds=900, handle_time=simulation.exponential(60))
     with pytest.raises(simulation.SimulationError):
         simulation.exponential(0)
+
+
+# -- through the routing core: skills, overflow, priority, maximum wait ------------------------------
+
+DAY = 32  # quarter-hours: 8 hours
+
+
+def stream(account, per_hour, **extra):
+    return simulation.Stream(account, [per_hour / 4] * DAY, simulation.exponential(180), **extra)
+
+
+def agents(ids, skills, **extra):
+    return [simulation.Agent(i, skills, [True] * DAY, **extra) for i in ids]
+
+
+def routed(streams, people, seed=5, **extra):
+    return simulation.simulate_routed(streams, people, interval_seconds=900, seed=seed, **extra)
+
+
+def test_one_account_everyone_trained_matches_erlang_c():
+    # 8 hours × 200 calls an hour, 14 secretaries: the routed simulator is the Erlang C queue
+    levels = []
+    for seed in range(4):
+        day = routed([stream(1, 200)], agents(range(14), {1: 2}), seed=seed).total()
+        assert day.abandoned == 0 and day.diverted == 0
+        levels.append(day.service_level)
+    want = erlang.erlang_c_performance(14, 10.0, 180, 20)
+    assert sum(levels) / len(levels) == pytest.approx(want.service_level, abs=0.02)  # 0.888
+
+
+def test_skills_split_the_team_and_overflow_pools_it_again():
+    # two accounts of 100 calls an hour; 7 secretaries trained on each one (two queues of Erlang C
+    # with 5 Erlangs and 7 agents: 0.80 within 20 s) against 14 trained on both (0.89, one queue)
+    split = agents(range(7), {1: 2}, groups=frozenset({"legal"})) + agents(
+        range(7, 14), {2: 2}, groups=frozenset({"legal"})
+    )
+    both = [stream(1, 100, group="legal"), stream(2, 100, group="legal")]
+    pooled = agents(range(14), {1: 2, 2: 2})
+    runs = {"split": [], "pooled": [], "overflow": []}
+    for seed in range(4):
+        runs["split"].append(routed(both, split, seed=seed).total().service_level)
+        runs["pooled"].append(routed(both, pooled, seed=seed).total().service_level)
+        overflow = {1: routing.Policy(overflow_after_seconds=0), 2: routing.Policy(overflow_after_seconds=0)}
+        runs["overflow"].append(routed(both, split, seed=seed, policies=overflow).total().service_level)
+    mean = {name: sum(values) / len(values) for name, values in runs.items()}
+    assert mean["split"] == pytest.approx(
+        erlang.erlang_c_performance(7, 5.0, 180, 20).service_level, abs=0.03
+    )
+    assert mean["pooled"] == pytest.approx(
+        erlang.erlang_c_performance(14, 10.0, 180, 20).service_level, abs=0.02
+    )
+    # overflow at once to the other account's secretaries: as good as one team
+    assert (
+        mean["overflow"] == pytest.approx(mean["pooled"], abs=0.02)
+        and mean["overflow"] > mean["split"] + 0.05
+    )
+
+
+def test_an_urgent_account_waits_less_and_the_maximum_wait_diverts():
+    people = agents(range(12), {1: 2, 2: 2})
+    streams = [stream(1, 110, priority=1), stream(2, 110)]
+    day = routed(streams, people)
+    urgent, normal = day.by_account[1].total(), day.by_account[2].total()
+    assert urgent.asa_seconds < normal.asa_seconds / 2 and urgent.service_level > normal.service_level
+    # the same day with a maximum wait of 60 s for the normal account: its long waiters are diverted
+    capped = routed(streams, people, policies={2: routing.Policy(max_wait_seconds=60)})
+    normal_capped = capped.by_account[2].total()
+    assert normal_capped.diverted > 0 and capped.by_account[1].total().diverted == 0
+    assert normal_capped.answered + normal_capped.diverted + normal_capped.abandoned == normal_capped.offered
+    assert normal_capped.wait_answered / normal_capped.answered <= normal.asa_seconds
+
+
+def test_a_language_only_some_secretaries_speak_and_shifts():
+    # English calls go to the two who speak English only; nobody on the phones in the afternoon
+    morning = [True] * 16 + [False] * 16
+    people = [
+        simulation.Agent(1, {1: 2}, morning, languages=frozenset({"fr", "en"})),
+        simulation.Agent(2, {1: 2}, morning, languages=frozenset({"fr", "en"})),
+        simulation.Agent(3, {1: 2}, morning, languages=frozenset({"fr"})),
+    ]
+    day = routed([stream(1, 20, language="en", patience=simulation.exponential(120))], people)
+    result = day.by_account[1]
+    offered_morning = sum(r.offered for r in result.intervals[:16])  # about 80
+    # Erlang A, 2 agents for 1 Erlang, patience 120 s: about 1 caller in 8 hangs up
+    assert sum(r.answered for r in result.intervals[:16]) >= 0.8 * offered_morning > 50
+    assert sum(r.answered for r in result.intervals[17:]) == 0
+    assert sum(r.abandoned for r in result.intervals[17:]) == sum(r.offered for r in result.intervals[17:])
+    assert day.agent_time == 3 * 16 * 900
+    # the French-only secretary alone answers none of them
+    alone = routed([stream(1, 20, language="en", patience=simulation.exponential(120))], people[2:])
+    assert alone.total().answered == 0 and alone.total().abandoned == alone.total().offered > 100
+
+
+def test_routed_bad_inputs():
+    with pytest.raises(simulation.SimulationError, match="same intervals"):
+        routed([stream(1, 10)], [simulation.Agent(1, {1: 1}, [True])])
+    with pytest.raises(simulation.SimulationError, match="once"):
+        routed([stream(1, 10), stream(1, 10)], agents([1], {1: 1}))
