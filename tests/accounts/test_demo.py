@@ -46,7 +46,7 @@ def test_medical_secretary_never_put_through_during_consultations(db):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    call_command("load_demo", stdout=io.StringIO())
+    call_command("load_demo", "--no-history", stdout=io.StringIO())
     lambert = Collaborator.objects.get(last_name="Lambert")
     paris = ZoneInfo("Europe/Paris")
     consultation = datetime(2026, 11, 24, 10, 30, tzinfo=paris)  # a Tuesday

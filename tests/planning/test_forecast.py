@@ -98,3 +98,22 @@ def test_no_history_and_bad_inputs():
         forecast.wape([1.0], [0.0])
     with pytest.raises(forecast.ForecastError):
         forecast.fit([(datetime(2026, 9, 1, 9, tzinfo=PARIS), -1.0)], zone=PARIS, until=FIRST)
+
+
+def test_public_holidays_neither_lower_the_profile_nor_the_trend_and_get_no_call():
+    # 10 steady weeks from 7 September 2026 hold 11 November (a Wednesday, Armistice): closed
+    armistice, christmas = date(2026, 11, 11), date(2026, 12, 25)
+    assert FIRST <= armistice < FIRST + timedelta(weeks=10)
+    data = [(at, calls) for at, calls in history(10) if at.astimezone(PARIS).date() != armistice]
+    closed = {armistice, christmas}
+    model = forecast.fit(data, zone=PARIS, until=FIRST + timedelta(weeks=10), closed=closed, weeks=10)
+    assert model.slope == pytest.approx(0.0, abs=1e-9)
+    for at, calls in forecast.forecast(model, FIRST + timedelta(weeks=10), 7):
+        assert calls == pytest.approx(profile(at))  # as if the holiday had been an ordinary day
+    christmas_week = forecast.forecast(model, date(2026, 12, 21), 7)
+    assert all(calls == 0 for at, calls in christmas_week if at.astimezone(PARIS).date() == christmas)
+    assert sum(c for at, c in christmas_week if at.astimezone(PARIS).weekday() == 3) > 0
+    # without being told, the closed Wednesday pulls the Wednesday profile and the trend down
+    naive = forecast.fit(data, zone=PARIS, until=FIRST + timedelta(weeks=10), weeks=10)
+    wednesday_ten = datetime.combine(FIRST + timedelta(weeks=8, days=2), time(10), tzinfo=PARIS)
+    assert naive.calls_at(wednesday_ten) < 0.95 * model.calls_at(wednesday_ten)

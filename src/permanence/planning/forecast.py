@@ -6,12 +6,16 @@ its weekday x time-of-day intervals in the proportions of those same weeks. So a
 a quiet Friday afternoon and a client growing 5 % a week are all carried forward. The error is
 measured by holding out the last weeks (``backtest``) as WAPE: the sum of absolute errors over the
 sum of actual calls.
+
+Days the service was closed (public holidays) are passed as ``closed``: they neither lower the
+profile nor the trend (a week with a holiday is scaled up to a whole week by the share its open days
+usually carry), and the forecast gives them no call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
 
@@ -39,12 +43,15 @@ class Model:
     shares: Mapping[Slot, float]
     interval_minutes: int
     zone: tzinfo
+    closed: frozenset[date] = field(default_factory=frozenset)
 
     def week_total(self, monday: date) -> float:
         index = (monday - self.first_week).days // 7
         return max(0.0, self.intercept + self.slope * index)
 
     def calls_at(self, start: datetime) -> float:
+        if start.astimezone(self.zone).date() in self.closed:
+            return 0.0
         monday, slot = _slot(start, self.zone, self.interval_minutes)
         return self.week_total(monday) * self.shares.get(slot, 0.0)
 
@@ -56,17 +63,25 @@ def fit(
     until: date,
     weeks: int = 8,
     interval_minutes: int = 15,
+    closed: Collection[date] = (),
 ) -> Model:
     """Fit on the ``weeks`` whole weeks (Monday to Sunday, local) before the Monday of ``until``.
-    ``history``: (interval start, calls) pairs; intervals absent had no call."""
+    ``history``: (interval start, calls) pairs; intervals absent had no call. ``closed``: days the
+    service was (or will be) closed, in the past weeks and in the weeks to forecast."""
     if weeks < 1:
         raise ForecastError("Fit on one week at least.")
     if interval_minutes <= 0 or (24 * 60) % interval_minutes:
         raise ForecastError("The interval must divide the day (15, 30, 60 minutes…).")
     last = _monday(until)
     first = last - timedelta(weeks=weeks)
+    closed_days = frozenset(closed)
     totals = [0.0] * weeks
     by_slot: dict[Slot, float] = {}
+    open_weeks: dict[int, int] = {}  # weekday -> weeks it was open on
+    for week in range(weeks):
+        for weekday in range(7):
+            if first + timedelta(weeks=week, days=weekday) not in closed_days:
+                open_weeks[weekday] = open_weeks.get(weekday, 0) + 1
     for at, calls in history:
         if calls < 0:
             raise ForecastError("A number of calls cannot be negative.")
@@ -77,16 +92,28 @@ def fit(
         by_slot[slot] = by_slot.get(slot, 0.0) + calls
     everything = sum(totals)
     if everything == 0:
-        return Model(0.0, 0.0, first, {}, interval_minutes, zone)
-    shares = {slot: calls / everything for slot, calls in by_slot.items()}
+        return Model(0.0, 0.0, first, {}, interval_minutes, zone, closed_days)
+    # a slot's mean over the weeks its day was open; shares of a whole week
+    means = {slot: calls / open_weeks[slot[0]] for slot, calls in by_slot.items() if open_weeks.get(slot[0])}
+    whole = sum(means.values())
+    shares = {slot: mean / whole for slot, mean in means.items()}
+    day_share = [sum(v for k, v in shares.items() if k[0] == weekday) for weekday in range(7)]
+    for week in range(weeks):
+        missing = sum(
+            day_share[weekday]
+            for weekday in range(7)
+            if first + timedelta(weeks=week, days=weekday) in closed_days
+        )
+        if 0 < missing < 1:
+            totals[week] /= 1 - missing  # the whole week the open days stand for
     if weeks == 1:
-        return Model(totals[0], 0.0, first, shares, interval_minutes, zone)
+        return Model(totals[0], 0.0, first, shares, interval_minutes, zone, closed_days)
     mean_x = (weeks - 1) / 2
-    mean_y = everything / weeks
+    mean_y = sum(totals) / weeks
     slope = sum((i - mean_x) * (y - mean_y) for i, y in enumerate(totals)) / sum(
         (i - mean_x) ** 2 for i in range(weeks)
     )
-    return Model(mean_y - slope * mean_x, slope, first, shares, interval_minutes, zone)
+    return Model(mean_y - slope * mean_x, slope, first, shares, interval_minutes, zone, closed_days)
 
 
 def intervals(start: date, days: int, zone: tzinfo, minutes: int) -> list[datetime]:
@@ -124,11 +151,14 @@ def backtest(
     weeks: int = 8,
     held_out: int = 1,
     interval_minutes: int = 15,
+    closed: Collection[date] = (),
 ) -> float:
     """Fit on the weeks before ``last_monday - held_out weeks``, forecast the held-out weeks, and
     return the WAPE against what happened."""
     cut = last_monday - timedelta(weeks=held_out - 1)
-    model = fit(history, zone=zone, until=cut, weeks=weeks, interval_minutes=interval_minutes)
+    model = fit(
+        history, zone=zone, until=cut, weeks=weeks, interval_minutes=interval_minutes, closed=closed
+    )
     actual: dict[datetime, float] = {}
     for at, calls in history:
         local = at.astimezone(zone)

@@ -331,8 +331,43 @@ def load_scenarios(law: Account, medical: Account, plumber: Account) -> None:
             services.send_to_client(draft, assistant)
 
 
+HISTORY_WEEKS = 10
+
+
+def load_history(law: Account, medical: Account, plumber: Account) -> int:
+    """Ten weeks of past calls (reports and forecasts have something to show); left alone once
+    there."""
+    from django.utils import timezone
+
+    from permanence.calls import history
+
+    today = timezone.localdate()
+    camille = User.objects.get(username="secretaire").pk
+    ines = User.objects.get(username="secretaire2").pk
+    stored = 0
+    for account, per_week, secretaries, seed in (
+        (law, 220, [camille], 1),
+        (medical, 520, [ines], 2),
+        (plumber, 140, [camille], 3),
+    ):
+        stored += history.generate(
+            account,
+            weeks=HISTORY_WEEKS,
+            until=today,
+            calls_per_week=per_week,
+            secretaries=secretaries,
+            seed=seed,
+        )
+    return stored
+
+
 class Command(BaseCommand):
     help = "Load or refresh the demo accounts and users (safe to run again)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--no-history", action="store_true", help="do not generate the past weeks of calls"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
@@ -344,7 +379,10 @@ class Command(BaseCommand):
             load_scenarios(law, medical, plumber)
             load_messaging(law, plumber)
             load_agenda(law, medical)
+            stored = 0 if options["no_history"] else load_history(law, medical, plumber)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        if stored:
+            self.stdout.write(f"Call history: {stored} calls over the last {HISTORY_WEEKS} weeks.")
         self.stdout.write(f"Logins (password for all: {DEMO_PASSWORD}):")
         for username, role, scope in logins:
             self.stdout.write(f"  {username:<12} {role:<26} {scope}")
