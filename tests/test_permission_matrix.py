@@ -160,6 +160,8 @@ ROUTES = [
     R("reports", "/reports/", {"admin", "assistant", "client_admin", "client_user", "client_admin_beta"},
       scoped=False, ok_for={"client_admin": 302, "client_user": 302, "client_admin_beta": 302}),
     R("supervision", "/supervision/", {"admin", "assistant"}, scoped=False),
+    R("staffing", "/planning/", {"admin", "assistant"}, scoped=False),
+    R("staffing", "/planning/?account={a}&format=csv", {"admin", "assistant"}, scoped=False),
     R("failed_messages", "/messages/failed/", {"admin", "assistant", "client_admin", "client_admin_beta"},
       scoped=False),  # each sees the accounts within reach
     # who gets the messages: {p} a collaborator of Alpha, {pb} one of Beta; form fields are prefixed

@@ -51,6 +51,7 @@ class Perm(enum.StrEnum):
     MANAGE_AGENDA = "manage_agenda"  # private calendar addresses, working hours, appointment types
     VIEW_REPORTS = "view_reports"  # the account's figures (volumes, service level, waits), exports
     SUPERVISE = "supervise"  # the live view of queues and secretaries' statuses (the operator)
+    PLAN_STAFFING = "plan_staffing"  # forecasts and the secretaries needed per interval (the operator)
 
 
 _ALL = frozenset(Perm)
@@ -77,6 +78,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_AGENDA,
             Perm.VIEW_REPORTS,
             Perm.SUPERVISE,
+            Perm.PLAN_STAFFING,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,

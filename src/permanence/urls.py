@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("permanence.messaging.urls")),
     path("", include("permanence.agenda.urls")),
     path("", include("permanence.reporting.urls")),
+    path("", include("permanence.planning.urls")),
 ]
 
 handler403 = "permanence.portal.views._forbidden"

@@ -3,6 +3,7 @@ import io
 from django.core.management import call_command
 
 from permanence.accounts.models import Account, PhoneNumber, WeeklyHours
+from permanence.calls.models import Call
 from permanence.contacts.identify import identify
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory.models import Absence, Collaborator, TransferWindow
@@ -10,7 +11,7 @@ from permanence.scenarios.models import Scenario, ScenarioVersion
 from permanence.users.models import Training, User
 
 MODELS = [Account, PhoneNumber, WeeklyHours, Contact, ContactNumber, Collaborator,
-          TransferWindow, Absence, User, Training, Scenario, ScenarioVersion]
+          TransferWindow, Absence, User, Training, Scenario, ScenarioVersion, Call]
 
 
 def _counts():
@@ -53,3 +54,21 @@ def test_medical_secretary_never_put_through_during_consultations(db):
     lunch = datetime(2026, 11, 24, 12, 30, tzinfo=paris)
     assert not lambert.decide_transfer(at=consultation).allowed
     assert lambert.decide_transfer(at=lunch).allowed
+
+
+def test_demo_history_and_the_forecast_error_on_it(db):
+    """docs/planning.md quotes these figures: the forecast of the demo's last week from the 8 before."""
+    import json
+
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    assert "Call history:" in out.getvalue() and Call.objects.count() > 8000  # ten weeks, three accounts
+    result = io.StringIO()
+    call_command("forecast", "--interval", "60", "--json", stdout=result)
+    everyone = json.loads(result.getvalue())
+    assert everyone["history_calls"] > 6000 and everyone["aht_measured"]
+    assert everyone["wape_day"] < 0.15 and everyone["wape_interval"] < 0.3
+    result = io.StringIO()
+    call_command("forecast", "--account", "plomberie-girard", "--json", stdout=result)
+    small = json.loads(result.getvalue())  # 140 calls a week: the noise of a few calls an hour
+    assert 0.1 < small["wape_day"] < 0.35 and small["wape_interval"] > everyone["wape_interval"]

@@ -22,3 +22,12 @@ def test_bars_ticks_and_titles():
     assert charts.volume_chart([], "x") == ""
     big = charts.volume_chart([charts.Point("a", 730, 20)], "x")
     assert re.findall(r'text-anchor="end">([^<]+)<', big) == ["0", "250", "500", "750", "1000"]
+
+
+def test_one_series_of_bars():
+    svg = charts.bar_chart([("lun.", 4, "lundi 9:00: 4"), ("", 1, "lundi 9:30: 1"), ("", 0, "")], "Agents")
+    heights = [float(h) for h in re.findall(r'height="([0-9.]+)" class="answered"', svg)]
+    assert heights[0] == 4 * heights[1] and heights[2] == 0
+    assert re.findall(r'text-anchor="end">([^<]+)<', svg) == ["0", "1", "2", "3", "4", "5"]
+    assert "<title>lundi 9:00: 4</title>" in svg and ">lun.</text>" in svg
+    assert charts.bar_chart([], "x") == ""

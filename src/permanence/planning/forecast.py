@@ -156,9 +156,7 @@ def backtest(
     """Fit on the weeks before ``last_monday - held_out weeks``, forecast the held-out weeks, and
     return the WAPE against what happened."""
     cut = last_monday - timedelta(weeks=held_out - 1)
-    model = fit(
-        history, zone=zone, until=cut, weeks=weeks, interval_minutes=interval_minutes, closed=closed
-    )
+    model = fit(history, zone=zone, until=cut, weeks=weeks, interval_minutes=interval_minutes, closed=closed)
     actual: dict[datetime, float] = {}
     for at, calls in history:
         local = at.astimezone(zone)

@@ -36,10 +36,7 @@ def volume_chart(points: Sequence[Point], description: str) -> str:
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(description)}" class="chart">',
         f"<title>{escape(description)}</title>",
     ]
-    step_value = scale / 4 if scale >= 8 or scale % 4 == 0 else (1 if scale <= 5 else 2)
-    ticks = int(scale // step_value)
-    for tick in range(ticks + 1):
-        value = step_value * tick
+    for value in _ticks(scale):
         y = TOP + plot_h - plot_h * value / scale
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:g}</text>')
@@ -69,6 +66,42 @@ def volume_chart(points: Sequence[Point], description: str) -> str:
         parts.append(f'<polyline points="{" ".join(line)}" class="level"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def bar_chart(bars: Sequence[tuple[str, float, str]], description: str, css: str = "answered") -> str:
+    """One series of bars: (label under the bar, value, title on hover); labels every few bars."""
+    if not bars:
+        return ""
+    plot_w, plot_h = WIDTH - LEFT - 10, HEIGHT - BOTTOM - TOP
+    scale = _nice(max(1.0, max(value for _label, value, _title in bars)))
+    step = plot_w / len(bars)
+    width = max(1.0, step * 0.8)
+    parts = [
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(description)}" class="chart">',
+        f"<title>{escape(description)}</title>",
+    ]
+    for value in _ticks(scale):
+        y = TOP + plot_h - plot_h * value / scale
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:g}</text>')
+    every = max(1, len(bars) // 7)
+    for i, (label, value, title) in enumerate(bars):
+        x = LEFT + i * step + (step - width) / 2
+        height = plot_h * value / scale
+        parts.append(
+            f'<g><title>{escape(title)}</title><rect x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
+            f'width="{width:.1f}" height="{height:.1f}" class="{css}"/></g>'
+        )
+        if label and i % every == 0:
+            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" class="axis">{escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _ticks(scale: float) -> list[float]:
+    """Grid values from 0 to the top: quarters, or whole numbers for small counts."""
+    step = scale / 4 if scale >= 8 or scale % 4 == 0 else (1 if scale <= 5 else 2)
+    return [step * tick for tick in range(int(scale // step) + 1)]
 
 
 def _nice(value: float) -> float:
