@@ -289,7 +289,7 @@ def add_messages(message_ids: Iterable[int]) -> int:
         with transaction.atomic():
             message = (
                 counted_messages()
-                .select_for_update()
+                .select_for_update(of=("self",))  # PostgreSQL: not the outer-joined acknowledgement
                 .select_related("account", "acknowledgement")
                 .filter(pk=message_id)
                 .first()
