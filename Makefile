@@ -35,6 +35,7 @@ demo: install
 	@echo "  back-office: http://$(HOST):$(PORT)/admin/   API docs: http://$(HOST):$(PORT)/api/v1/docs"
 	@echo "  desk: http://$(HOST):$(PORT)/desk/ (sign in as secretaire, click Disponible: simulated calls arrive)"
 	@echo "  messages: sent by a worker as files in var/outbox/ (log: var/worker.log)"
+	@echo "  figures: http://$(HOST):$(PORT)/reports/  staffing: http://$(HOST):$(PORT)/planning/ (as admin; ten weeks of past calls)"
 	@echo "  (Ctrl+C to stop)"
 	@EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend $(BIN)/permanence worker > var/worker.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
