@@ -155,3 +155,19 @@ def test_with_equal_levels_first_come_to_the_longest_idle():
     assert r.assign(s(2)) == []
     r = router(Call(100, 10, s(1)), Call(101, 10, s(2)), secretaries=[secretary(1, {10: 2})])
     assert r.assign(s(3)) == [(100, 1)]  # one call at a time
+
+
+def test_overflow_looks_past_calls_she_cannot_take_without_skipping_the_delay():
+    policies = {10: Policy(overflow_after_seconds=30), 11: Policy(overflow_after_seconds=30)}
+    helper = secretary(2, {11: 3}, groups=frozenset({"legal"}))
+    # the group's head is a call she passed on; behind it a call of the same account that waited
+    # 5 s only: not an overflow call yet
+    passed = Call(1, 10, s(0), group="legal", passed_by=frozenset({2}))
+    young = Call(2, 10, s(35), group="legal")
+    assert router(passed, young, secretaries=[helper], policies=policies).next_call_for(helper, s(40)) is None
+    assert router(passed, young, secretaries=[helper], policies=policies).assign(s(66)) == [(2, 2)]
+    # her own account's call at the head of the group (one she passed on) does not hide the
+    # overflowing call behind it
+    head = Call(4, 11, s(0), group="legal", passed_by=frozenset({2}))
+    old = Call(5, 10, s(1), group="legal")
+    assert router(head, old, secretaries=[helper], policies=policies).next_call_for(helper, s(40)) is old

@@ -193,6 +193,10 @@ def test_overflow_to_the_secretaries_of_the_same_trade_who_can_then_handle_it(de
     page = client.get(f"/desk/calls/{call.pk}/")
     assert page.status_code == 200 and alpha.greeting in page.content.decode()
     assert client.get(f"/a/{alpha.slug}/").status_code == 404  # the account itself stays out of reach
+    services.end_call(call, other)
+    assert client.get(f"/desk/calls/{call.pk}/").status_code == 200  # wrap-up: still hers
+    services.wrap_up(call, other, "message")
+    assert client.get(f"/desk/calls/{call.pk}/").status_code == 404  # over: no coming back to it
 
 
 def test_the_maximum_wait_diverts_to_the_fallback(desks, alpha, client):

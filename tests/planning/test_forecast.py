@@ -100,20 +100,31 @@ def test_no_history_and_bad_inputs():
         forecast.fit([(datetime(2026, 9, 1, 9, tzinfo=PARIS), -1.0)], zone=PARIS, until=FIRST)
 
 
-def test_public_holidays_neither_lower_the_profile_nor_the_trend_and_get_no_call():
-    # 10 steady weeks from 7 September 2026 hold 11 November (a Wednesday, Armistice): closed
+def test_public_holidays_leave_the_profile_and_the_trend_alone_and_get_their_measured_share():
+    # 10 steady weeks from 7 September 2026 hold 11 November (a Wednesday, Armistice)
     armistice, christmas = date(2026, 11, 11), date(2026, 12, 25)
-    assert FIRST <= armistice < FIRST + timedelta(weeks=10)
-    data = [(at, calls) for at, calls in history(10) if at.astimezone(PARIS).date() != armistice]
-    closed = {armistice, christmas}
-    model = forecast.fit(data, zone=PARIS, until=FIRST + timedelta(weeks=10), closed=closed, weeks=10)
-    assert model.slope == pytest.approx(0.0, abs=1e-9)
-    for at, calls in forecast.forecast(model, FIRST + timedelta(weeks=10), 7):
-        assert calls == pytest.approx(profile(at))  # as if the holiday had been an ordinary day
-    christmas_week = forecast.forecast(model, date(2026, 12, 21), 7)
-    assert all(calls == 0 for at, calls in christmas_week if at.astimezone(PARIS).date() == christmas)
-    assert sum(c for at, c in christmas_week if at.astimezone(PARIS).weekday() == 3) > 0
-    # without being told, the closed Wednesday pulls the Wednesday profile and the trend down
-    naive = forecast.fit(data, zone=PARIS, until=FIRST + timedelta(weeks=10), weeks=10)
-    wednesday_ten = datetime.combine(FIRST + timedelta(weeks=8, days=2), time(10), tzinfo=PARIS)
-    assert naive.calls_at(wednesday_ten) < 0.95 * model.calls_at(wednesday_ten)
+    holidays = {armistice, christmas}
+    until = FIRST + timedelta(weeks=10)
+    assert FIRST <= armistice < until
+
+    def with_armistice(share):
+        return [
+            (at, calls * share if at.astimezone(PARIS).date() == armistice else calls)
+            for at, calls in history(10)
+        ]
+
+    for share in (0.0, 0.4, 1.0, 1.5):  # closed, quiet, ordinary, busier than usual
+        model = forecast.fit(with_armistice(share), zone=PARIS, until=until, weeks=10, holidays=holidays)
+        assert model.slope == pytest.approx(0.0, abs=1e-9) and model.holiday_factor == pytest.approx(share)
+        for at, calls in forecast.forecast(model, until, 7):
+            assert calls == pytest.approx(profile(at))  # the holiday changed nothing of an ordinary week
+        christmas_week = forecast.forecast(model, date(2026, 12, 21), 7)
+        on_christmas = [(at, c) for at, c in christmas_week if at.astimezone(PARIS).date() == christmas]
+        assert all(c == pytest.approx(profile(at) * share) for at, c in on_christmas)
+    # without being told, a closed Wednesday pulls the Wednesday profile down
+    naive = forecast.fit(with_armistice(0.0), zone=PARIS, until=until, weeks=10)
+    wednesday_ten = datetime.combine(until + timedelta(days=2), time(10), tzinfo=PARIS)
+    assert naive.calls_at(wednesday_ten) < 0.95 * profile(wednesday_ten)
+    # no holiday in the weeks fitted: a holiday to come is an ordinary day
+    early = forecast.fit(history(4), zone=PARIS, until=FIRST + timedelta(weeks=4), weeks=4, holidays=holidays)
+    assert early.holiday_factor == 1.0

@@ -51,26 +51,32 @@ def test_the_plan_from_the_history(client, personas, alpha, with_history):
     assert sum(float(r[1]) for r in rows[1:]) == pytest.approx(plan.calls, abs=0.05)
 
 
-def test_a_public_holiday_is_a_closed_day(alpha, with_history):
-    today = with_history
-    christmas = date(today.year if today < date(today.year, 12, 20) else today.year + 1, 12, 25)
-    plan = plans.make(alpha, christmas, plans.Targets(), today)
-    assert plan.closed == [christmas]
-    day = [i for i in plan.intervals if i.start.astimezone(alpha.tz).date() == christmas]
+def test_a_public_holiday_gets_the_share_measured_on_the_past_ones(alpha, personas):
+    # history up to 23 November 2026 holds Armistice (Wednesday 11 November): the demo's accounts
+    # take no call on holidays, so Christmas is forecast empty; the other days as usual
+    for weekday in range(5):
+        WeeklyHours.objects.create(account=alpha, weekday=weekday, opens=time(8), closes=time(19))
+    today = date(2026, 11, 23)
+    history.generate(
+        alpha, weeks=9, until=today, calls_per_week=150, secretaries=[personas["secretary"].pk], growth=0.0
+    )
+    plan = plans.make(alpha, date(2026, 12, 21), plans.Targets(), today)
+    assert plan.holidays == [date(2026, 12, 25)] and plan.holiday_factor == 0.0
+    day = [i for i in plan.intervals if i.start.astimezone(alpha.tz).date() == date(2026, 12, 25)]
     assert day and all(i.calls == 0 and i.agents == 0 for i in day)
-    weekdays = [i for i in plan.intervals if i.start.astimezone(alpha.tz).weekday() < 5 and i not in day]
-    assert sum(i.calls for i in weekdays) > 40  # the other weekdays are open
+    thursday = [i for i in plan.intervals if i.start.astimezone(alpha.tz).date() == date(2026, 12, 24)]
+    assert sum(i.calls for i in thursday) > 15
 
 
 def test_bad_input_is_said_and_the_defaults_used(client, personas, alpha):
     client.force_login(personas["assistant"])
     english = {"HTTP_ACCEPT_LANGUAGE": "en"}
     page = client.get(
-        "/planning/?sl=150&seconds=abc&interval=7&week=demain&account=nobody&patience=-3", **english
+        "/planning/?sl=150&seconds=abc&interval=7&week=demain&account=nobody&patience=0.001", **english
     )
     assert page.status_code == 200
     body = page.content.decode()
-    for said in ("1 to 99", "0 to 600", "15, 30 or 60", "2026-12-31", "No such account", "0 to 3600"):
+    for said in ("1 to 99", "0 to 600", "15, 30 or 60", "2026-12-31", "No such account", "5 to 3600"):
         assert said in body, said
     assert 'data-testid="no-history"' in body  # nothing counted yet
     far = client.get("/planning/?week=2030-01-07", **english)
@@ -100,6 +106,14 @@ def test_the_forecast_command(alpha, with_history):
     text = io.StringIO()
     call_command("forecast", "--account", alpha.slug, stdout=text)
     assert "error on the last week (WAPE)" in text.getvalue()
-    for bad in (["--account", "nobody"], ["--week", "demain"], ["--target-sl", "1.5"]):
+    bad_inputs = (
+        ["--account", "nobody"],
+        ["--week", "demain"],
+        ["--week", "9999-12-31"],
+        ["--week", "0001-01-01"],
+        ["--target-sl", "1.5"],
+        ["--patience", "0.001"],
+    )
+    for bad in bad_inputs:
         with pytest.raises(CommandError):
             call_command("forecast", *bad, stdout=io.StringIO())

@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -117,54 +117,55 @@ class Router:
         waited = (now - call.queued_at).total_seconds()
         return call.priority + (waited >= self.policy(call.account).long_wait_seconds)
 
-    def _heads(self, queues: Mapping[int, deque[Call]]) -> Iterable[Call]:
+    def _queues(self, queues: Mapping[int, deque[Call]]) -> Iterable[deque[Call]]:
+        """The non-empty queues of one index, their removed heads dropped."""
         for queue in queues.values():
             while queue and self.calls.get(queue[0].id) is not queue[0]:
                 queue.popleft()  # removed meanwhile
             if queue:
-                yield queue[0]
+                yield queue
+
+    def _first(self, queue: deque[Call], ok: Callable[[Call], bool], limit: int = 16) -> Call | None:
+        """The oldest call of a queue that ``ok`` accepts, looking at most ``limit`` calls deep (the
+        head is usually it: offers passed and languages are rare)."""
+        for call in itertools.islice(queue, limit):
+            if self.calls.get(call.id) is call and ok(call):
+                return call
+        return None
 
     def _can_take(self, secretary: Secretary, call: Call) -> bool:
         return secretary.id not in call.passed_by and (
             call.language is None or call.language in secretary.languages
         )
 
+    def _overflowing(self, call: Call, now: datetime) -> bool:
+        overflow = self.policy(call.account).overflow_after_seconds
+        return overflow is not None and (now - call.queued_at).total_seconds() >= overflow
+
     def _rank(self, call: Call, now: datetime) -> tuple[int, datetime, int]:
         return (-self._class(call, now), call.queued_at, call.id)
 
     def next_call_for(self, secretary: Secretary, now: datetime) -> Call | None:
         """The call a secretary who becomes ready should take (None: nothing for them)."""
-        best: tuple[tuple[int, datetime, int], Call] | None = None
+        found: list[Call] = []
         for account in secretary.skills:
-            for call in self._heads(self._by_account.get(account, {})):
-                best = self._better(best, call, secretary, now)
+            for queue in self._queues(self._by_account.get(account, {})):
+                call = self._first(queue, lambda c: self._can_take(secretary, c))
+                if call is not None:
+                    found.append(call)
         for group in secretary.groups:
-            for call in self._heads(self._by_group.get(group, {})):
-                if call.account in secretary.skills:
-                    continue  # already looked at as a skill
-                overflow = self.policy(call.account).overflow_after_seconds
-                if overflow is not None and (now - call.queued_at).total_seconds() >= overflow:
-                    best = self._better(best, call, secretary, now)
-        return best[1] if best else None
-
-    def _better(
-        self,
-        best: tuple[tuple[int, datetime, int], Call] | None,
-        call: Call,
-        secretary: Secretary,
-        now: datetime,
-    ) -> tuple[tuple[int, datetime, int], Call] | None:
-        if not self._can_take(secretary, call):
-            # the head is not for this secretary (offer passed, language): look a little further
-            call = next((c for c in self._candidates_after(call) if self._can_take(secretary, c)), call)
-            if not self._can_take(secretary, call):
-                return best
-        rank = self._rank(call, now)
-        return (rank, call) if best is None or rank < best[0] else best
-
-    def _candidates_after(self, head: Call, limit: int = 16) -> Iterable[Call]:
-        queue = self._by_account.get(head.account, {}).get(head.priority, deque())
-        return (c for c in itertools.islice(queue, 1, limit) if self.calls.get(c.id) is c)
+            for queue in self._queues(self._by_group.get(group, {})):
+                call = self._first(
+                    queue,
+                    lambda c: (
+                        c.account not in secretary.skills  # looked at above as a skill
+                        and self._overflowing(c, now)
+                        and self._can_take(secretary, c)
+                    ),
+                )
+                if call is not None:
+                    found.append(call)
+        return min(found, key=lambda c: self._rank(c, now)) if found else None
 
     def queue(self, now: datetime) -> list[Call]:
         """Every waiting call in the order the rules serve them (for display: sorts them all)."""

@@ -43,11 +43,16 @@ def _desk_user(request: HttpRequest) -> Any:
 
 
 def _my_call(request: HttpRequest, pk: int) -> Call:
+    """A call the secretary answered. One of an account she is not trained on (an overflow call) only
+    while it lasts: its caller's card, history and directory are not hers to come back to."""
     user = _desk_user(request)
     try:
-        return Call.objects.select_related("account").get(pk=pk, secretary=user)
+        call = Call.objects.select_related("account").get(pk=pk, secretary=user)
     except Call.DoesNotExist:
         raise Http404 from None
+    if call.state not in LIVE and not policy.in_scope(user, call.account):
+        raise Http404
+    return call
 
 
 @member_required

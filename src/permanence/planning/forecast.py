@@ -7,9 +7,12 @@ a quiet Friday afternoon and a client growing 5 % a week are all carried forward
 measured by holding out the last weeks (``backtest``) as WAPE: the sum of absolute errors over the
 sum of actual calls.
 
-Days the service was closed (public holidays) are passed as ``closed``: they neither lower the
-profile nor the trend (a week with a holiday is scaled up to a whole week by the share its open days
-usually carry), and the forecast gives them no call.
+Public holidays are passed as ``holidays``: their calls are left out of the profile and the trend
+(a week with one is scaled up to a whole week by the share its other days usually carry), and the
+holidays of the weeks fitted give the **holiday factor**: their calls over what an ordinary day would
+have had (0 for a client closed those days whose callers do not call, 0.4 for a quiet one...). A
+holiday to come is forecast as an ordinary day times that factor; with no holiday in the weeks fitted,
+as an ordinary day (staffing for more rather than fewer).
 """
 
 from __future__ import annotations
@@ -43,17 +46,19 @@ class Model:
     shares: Mapping[Slot, float]
     interval_minutes: int
     zone: tzinfo
-    closed: frozenset[date] = field(default_factory=frozenset)
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    holiday_factor: float = 1.0
 
     def week_total(self, monday: date) -> float:
         index = (monday - self.first_week).days // 7
         return max(0.0, self.intercept + self.slope * index)
 
     def calls_at(self, start: datetime) -> float:
-        if start.astimezone(self.zone).date() in self.closed:
-            return 0.0
         monday, slot = _slot(start, self.zone, self.interval_minutes)
-        return self.week_total(monday) * self.shares.get(slot, 0.0)
+        ordinary = self.week_total(monday) * self.shares.get(slot, 0.0)
+        if start.astimezone(self.zone).date() in self.holidays:
+            return ordinary * self.holiday_factor
+        return ordinary
 
 
 def fit(
@@ -63,57 +68,71 @@ def fit(
     until: date,
     weeks: int = 8,
     interval_minutes: int = 15,
-    closed: Collection[date] = (),
+    holidays: Collection[date] = (),
 ) -> Model:
     """Fit on the ``weeks`` whole weeks (Monday to Sunday, local) before the Monday of ``until``.
-    ``history``: (interval start, calls) pairs; intervals absent had no call. ``closed``: days the
-    service was (or will be) closed, in the past weeks and in the weeks to forecast."""
+    ``history``: (interval start, calls) pairs; intervals absent had no call. ``holidays``: the public
+    holidays, in the past weeks and in the weeks to forecast."""
     if weeks < 1:
         raise ForecastError("Fit on one week at least.")
     if interval_minutes <= 0 or (24 * 60) % interval_minutes:
         raise ForecastError("The interval must divide the day (15, 30, 60 minutes…).")
     last = _monday(until)
     first = last - timedelta(weeks=weeks)
-    closed_days = frozenset(closed)
+    special = frozenset(holidays)
     totals = [0.0] * weeks
     by_slot: dict[Slot, float] = {}
-    open_weeks: dict[int, int] = {}  # weekday -> weeks it was open on
+    on_holidays: dict[date, float] = {}
+    ordinary_weeks: dict[int, int] = {}  # weekday -> weeks it was an ordinary day
+    past_holidays = []
     for week in range(weeks):
         for weekday in range(7):
-            if first + timedelta(weeks=week, days=weekday) not in closed_days:
-                open_weeks[weekday] = open_weeks.get(weekday, 0) + 1
+            day = first + timedelta(weeks=week, days=weekday)
+            if day in special:
+                past_holidays.append(day)
+            else:
+                ordinary_weeks[weekday] = ordinary_weeks.get(weekday, 0) + 1
     for at, calls in history:
         if calls < 0:
             raise ForecastError("A number of calls cannot be negative.")
         monday, slot = _slot(at, zone, interval_minutes)
         if not first <= monday < last:
             continue
+        day = at.astimezone(zone).date()
+        if day in special:
+            on_holidays[day] = on_holidays.get(day, 0.0) + calls
+            continue
         totals[(monday - first).days // 7] += calls
         by_slot[slot] = by_slot.get(slot, 0.0) + calls
-    everything = sum(totals)
-    if everything == 0:
-        return Model(0.0, 0.0, first, {}, interval_minutes, zone, closed_days)
-    # a slot's mean over the weeks its day was open; shares of a whole week
-    means = {slot: calls / open_weeks[slot[0]] for slot, calls in by_slot.items() if open_weeks.get(slot[0])}
+    if sum(totals) == 0:
+        return Model(0.0, 0.0, first, {}, interval_minutes, zone, special)
+    # a slot's mean over the weeks its day was ordinary; shares of a whole week
+    means = {s: calls / ordinary_weeks[s[0]] for s, calls in by_slot.items() if ordinary_weeks.get(s[0])}
     whole = sum(means.values())
-    shares = {slot: mean / whole for slot, mean in means.items()}
+    shares = {s: mean / whole for s, mean in means.items()}
     day_share = [sum(v for k, v in shares.items() if k[0] == weekday) for weekday in range(7)]
     for week in range(weeks):
         missing = sum(
-            day_share[weekday]
-            for weekday in range(7)
-            if first + timedelta(weeks=week, days=weekday) in closed_days
+            day_share[(day - first).days % 7] for day in past_holidays if (day - first).days // 7 == week
         )
         if 0 < missing < 1:
-            totals[week] /= 1 - missing  # the whole week the open days stand for
+            totals[week] /= 1 - missing  # the whole week its ordinary days stand for
     if weeks == 1:
-        return Model(totals[0], 0.0, first, shares, interval_minutes, zone, closed_days)
-    mean_x = (weeks - 1) / 2
-    mean_y = sum(totals) / weeks
-    slope = sum((i - mean_x) * (y - mean_y) for i, y in enumerate(totals)) / sum(
-        (i - mean_x) ** 2 for i in range(weeks)
-    )
-    return Model(mean_y - slope * mean_x, slope, first, shares, interval_minutes, zone, closed_days)
+        intercept, slope = totals[0], 0.0
+    else:
+        mean_x = (weeks - 1) / 2
+        mean_y = sum(totals) / weeks
+        slope = sum((i - mean_x) * (y - mean_y) for i, y in enumerate(totals)) / sum(
+            (i - mean_x) ** 2 for i in range(weeks)
+        )
+        intercept = mean_y - slope * mean_x
+    model = Model(intercept, slope, first, shares, interval_minutes, zone, special)
+    # the holidays fitted on: their calls over what ordinary days would have had
+    expected = sum(model.week_total(_monday(day)) * day_share[day.weekday()] for day in past_holidays)
+    if expected > 0:
+        factor = sum(on_holidays.get(day, 0.0) for day in past_holidays) / expected
+        model = Model(intercept, slope, first, shares, interval_minutes, zone, special, factor)
+    return model
 
 
 def intervals(start: date, days: int, zone: tzinfo, minutes: int) -> list[datetime]:
@@ -151,12 +170,14 @@ def backtest(
     weeks: int = 8,
     held_out: int = 1,
     interval_minutes: int = 15,
-    closed: Collection[date] = (),
+    holidays: Collection[date] = (),
 ) -> float:
     """Fit on the weeks before ``last_monday - held_out weeks``, forecast the held-out weeks, and
     return the WAPE against what happened."""
     cut = last_monday - timedelta(weeks=held_out - 1)
-    model = fit(history, zone=zone, until=cut, weeks=weeks, interval_minutes=interval_minutes, closed=closed)
+    model = fit(
+        history, zone=zone, until=cut, weeks=weeks, interval_minutes=interval_minutes, holidays=holidays
+    )
     actual: dict[datetime, float] = {}
     for at, calls in history:
         local = at.astimezone(zone)

@@ -2,8 +2,9 @@
 
 The history is the quarter-hour rollups (``reporting.rollups``: never the raw calls) of one account
 or of all of them; the handle time is the one measured over the same weeks (talk + hold + wrap-up
-of the answered calls), or a default when there is none. Public holidays on which the account is
-closed are given to the forecast (``forecast.fit(closed=...)``).
+of the answered calls), or a default when there is none. The public holidays of the account's
+country and region (France's for all accounts) are given to the forecast, which measures how busy
+they are (``forecast.fit(holidays=...)``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class Plan:
     history_calls: int  # calls of the weeks fitted on
     wape: float | None  # the last whole week forecast from the 8 before it, per interval
     wape_day: float | None  # the same, per day
-    closed: list[date]
+    holidays: list[date]  # in the week planned
+    holiday_factor: float  # a holiday's calls over an ordinary day's, measured (1.0: none seen)
 
     @property
     def calls(self) -> float:
@@ -76,14 +78,13 @@ def _scope(account: Account | None) -> tuple[str, int, tzinfo]:
     return "account", account.pk, account.tz
 
 
-def closed_days(account: Account | None, first: date, last: date) -> list[date]:
-    """The public holidays the account is closed on (all accounts: none, some may open)."""
-    if account is None or not account.closed_on_holidays:
-        return []
+def holidays_between(account: Account | None, first: date, last: date) -> list[date]:
+    """The public holidays of the account's country and region (all accounts: France's)."""
+    country, region = (
+        ("FR", None) if account is None else (account.holiday_country, account.holiday_subdivision)
+    )
     calendar = holiday_calendars.country_holidays(
-        account.holiday_country,
-        subdiv=account.holiday_subdivision or None,
-        years=range(first.year, last.year + 1),
+        country, subdiv=region or None, years=range(first.year, last.year + 1)
     )
     return sorted(day for day in calendar if first <= day <= last)
 
@@ -111,7 +112,7 @@ def make(account: Account | None, week: date, targets: Targets, today: date) -> 
     week = week - timedelta(days=week.weekday())
     this_monday = today - timedelta(days=today.weekday())
     first = this_monday - timedelta(weeks=HISTORY_WEEKS + 1)  # one more week for the backtest
-    closed = closed_days(account, first, week + timedelta(days=6))
+    holidays = holidays_between(account, first, week + timedelta(days=6))
     past = history(account, first, this_monday)
     model = forecast.fit(
         past,
@@ -119,7 +120,7 @@ def make(account: Account | None, week: date, targets: Targets, today: date) -> 
         until=this_monday,
         weeks=HISTORY_WEEKS,
         interval_minutes=targets.interval_minutes,
-        closed=closed,
+        holidays=holidays,
     )
     wape = wape_day = None
     last_week = this_monday - timedelta(weeks=1)
@@ -131,9 +132,9 @@ def make(account: Account | None, week: date, targets: Targets, today: date) -> 
             last_monday=last_week,
             weeks=HISTORY_WEEKS,
             interval_minutes=targets.interval_minutes,
-            closed=closed,
+            holidays=holidays,
         )
-        earlier = forecast.fit(past, zone=zone, until=last_week, weeks=HISTORY_WEEKS, closed=closed)
+        earlier = forecast.fit(past, zone=zone, until=last_week, weeks=HISTORY_WEEKS, holidays=holidays)
         predicted_days: dict[date, float] = {}
         for at, calls in forecast.forecast(earlier, last_week, 7):
             day = at.astimezone(zone).date()
@@ -180,5 +181,6 @@ def make(account: Account | None, week: date, targets: Targets, today: date) -> 
         history_calls=round(sum(c for at, c in past if at.astimezone(zone).date() >= fitted_from)),
         wape=wape,
         wape_day=wape_day,
-        closed=[day for day in closed if week <= day < week + timedelta(days=7)],
+        holidays=[day for day in holidays if week <= day < week + timedelta(days=7)],
+        holiday_factor=model.holiday_factor,
     )

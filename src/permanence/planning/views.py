@@ -24,6 +24,13 @@ from permanence.portal.access import member_required
 from permanence.reporting import charts, rollups
 
 INTERVALS = (15, 30, 60)
+MIN_PATIENCE = 5  # seconds: below, Erlang A's steps (target / patience) make a week's plan very slow
+WEEKS_AHEAD = 12
+
+
+def week_allowed(week: date, today: date) -> bool:
+    """Plans are for this week up to ``WEEKS_AHEAD`` weeks ahead."""
+    return today - timedelta(days=today.weekday()) <= week <= today + timedelta(weeks=WEEKS_AHEAD)
 
 
 def _number(request: HttpRequest, name: str, default: float, low: float, high: float) -> float:
@@ -54,8 +61,10 @@ def _targets(request: HttpRequest) -> tuple[plans.Targets, list[str]]:
             values[key] = default
     try:
         patience = _number(request, "patience", 0, 0, 3600)
+        if 0 < patience < MIN_PATIENCE:
+            raise ValueError("patience")
     except ValueError:
-        problems.append(_("Patience: 0 to 3600 seconds (empty: nobody hangs up, Erlang C)."))
+        problems.append(_("Patience: 5 to 3600 seconds (empty: nobody hangs up, Erlang C)."))
         patience = 0
     try:
         minutes = int(request.GET.get("interval") or 30)
@@ -97,7 +106,8 @@ def staffing(request: HttpRequest) -> HttpResponse:
             week = date.fromisoformat(request.GET["week"])
         except ValueError:
             problems.append(_("Dates are written 2026-12-31."))
-        if not today - timedelta(days=today.weekday()) <= week <= today + timedelta(weeks=12):
+            week = next_monday
+        if not week_allowed(week, today):
             problems.append(_("Plan a week from this one up to twelve weeks ahead."))
             week = next_monday
     for problem in problems:
@@ -126,7 +136,7 @@ def staffing(request: HttpRequest) -> HttpResponse:
         days.append(
             {
                 "day": day,
-                "closed": day in plan.closed,
+                "holiday": day in plan.holidays,
                 "calls": sum(i.calls for i in intervals),
                 "peak": max((i.agents for i in intervals), default=0),
                 "hours": sum(i.scheduled for i in intervals) * targets.interval_minutes / 60,

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from permanence.accounts.models import Account
-from permanence.planning import erlang, plans
+from permanence.planning import erlang, plans, views
 from permanence.reporting import rollups
 
 
@@ -43,6 +43,10 @@ class Command(BaseCommand):
             week = date.fromisoformat(options["week"]) if options["week"] else today + timedelta(days=7)
         except ValueError:
             raise CommandError("dates are written 2026-12-31") from None
+        if not views.week_allowed(week, today):
+            raise CommandError("plan a week from this one up to twelve weeks ahead")
+        if options["patience"] is not None and not views.MIN_PATIENCE <= options["patience"] <= 3600:
+            raise CommandError(f"the patience is {views.MIN_PATIENCE} to 3600 seconds")
         targets = plans.Targets(
             service_level=options["target_sl"],
             seconds=options["target_seconds"],
