@@ -172,7 +172,7 @@ def test_a_language_only_some_secretaries_speak_and_shifts():
     assert sum(r.answered for r in result.intervals[:16]) >= 0.8 * offered_morning > 50
     assert sum(r.answered for r in result.intervals[17:]) == 0
     assert sum(r.abandoned for r in result.intervals[17:]) == sum(r.offered for r in result.intervals[17:])
-    assert day.agent_time == 3 * 16 * 900
+    assert sum(day.agent_time) == 3 * 16 * 900 and day.agent_time[16:] == [0.0] * 16
     # the French-only secretary alone answers none of them
     alone = routed([stream(1, 20, language="en", patience=simulation.exponential(120))], people[2:])
     assert alone.total().answered == 0 and alone.total().abandoned == alone.total().offered > 100
@@ -183,3 +183,18 @@ def test_routed_bad_inputs():
         routed([stream(1, 10)], [simulation.Agent(1, {1: 1}, [True])])
     with pytest.raises(simulation.SimulationError, match="once"):
         routed([stream(1, 10), stream(1, 10)], agents([1], {1: 1}))
+
+
+def test_routed_and_single_queue_agree_at_the_end_of_the_day_and_on_occupancy():
+    # 6 Erlangs on 5 agents for two hours: a queue builds up; both simulators play it out at the end
+    calls, plan = [120.0] * 4, [5] * 4
+    single = simulation.simulate(calls, plan, interval_seconds=1800, handle_time=simulation.exponential(180))
+    routed = simulation.simulate_routed(
+        [simulation.Stream(1, calls, simulation.exponential(180))],
+        [simulation.Agent(i, {1: 1}, [True] * 4) for i in range(5)],
+        interval_seconds=1800,
+    )
+    for result in (single.total(), routed.total()):
+        assert result.abandoned == 0 and result.answered == result.offered
+    assert routed.total().offered == pytest.approx(single.total().offered, rel=0.15)
+    assert 0.9 < routed.occupancy(1) <= 1.0 and routed.agent_time == [5 * 1800.0] * 4

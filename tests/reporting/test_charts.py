@@ -31,3 +31,15 @@ def test_one_series_of_bars():
     assert re.findall(r'text-anchor="end">([^<]+)<', svg) == ["0", "1", "2", "3", "4", "5"]
     assert "<title>lundi 9:00: 4</title>" in svg and ">lun.</text>" in svg
     assert charts.bar_chart([], "x") == ""
+
+
+def test_diverted_calls_are_stacked_on_top():
+    svg = charts.volume_chart(
+        [charts.Point("09:00", 4, 2, None, diverted=2), charts.Point("10:00", 8, 0)], "x"
+    )
+    answered, abandoned, diverted = (
+        [float(h) for h in re.findall(rf'height="([0-9.]+)" class="{name}"', svg)]
+        for name in ("answered", "abandoned", "diverted")
+    )
+    assert diverted == [abandoned[0]] and answered[0] == 2 * diverted[0]  # 4, 2, 2 on one bar
+    assert answered[0] + abandoned[0] + diverted[0] == answered[1]  # 8 calls each way

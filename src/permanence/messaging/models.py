@@ -74,6 +74,9 @@ class Message(models.Model):
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         ordering = ["-created"]
+        indexes = [
+            models.Index(fields=["rolled_up"], condition=models.Q(rolled_up=False), name="message_to_roll_up")
+        ]
 
     def __str__(self) -> str:
         return self.subject

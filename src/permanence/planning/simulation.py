@@ -254,8 +254,15 @@ class Agent:
 
 @dataclass
 class RoutedResult:
+    """Per account and interval of arrival; the agents' time is the team's, per interval (so the
+    occupancy is read from ``total()`` or ``occupancy(interval)``, not per account)."""
+
     by_account: dict[int, Result]
-    agent_time: float = 0.0  # seconds of agents on the phones, over the day
+    agent_time: list[float] = field(default_factory=list)  # seconds on the phones, per interval
+
+    def occupancy(self, interval: int) -> float:
+        talk = sum(result.intervals[interval].talk for result in self.by_account.values())
+        return talk / self.agent_time[interval] if self.agent_time[interval] else 0.0
 
     def total(self) -> IntervalResult:
         out = IntervalResult()
@@ -265,7 +272,7 @@ class RoutedResult:
                 setattr(out, name, getattr(out, name) + getattr(part, name))
             out.wait_answered += part.wait_answered
             out.talk += part.talk
-        out.agent_time = self.agent_time
+        out.agent_time = sum(self.agent_time)
         return out
 
 
@@ -285,7 +292,8 @@ def simulate_routed(
 ) -> RoutedResult:
     """Simulate the day: every event (a call arriving, a call ending, a caller hanging up, a wait
     reaching an overflow, priority or maximum-wait mark, a shift changing) is followed by a routing
-    round of the core, as at the desk. Results per account and interval of arrival."""
+    round of the core, as at the desk. Results per account and interval of arrival. As in
+    ``simulate``, calls still waiting at the end of the last interval are played out by its team."""
     if interval_seconds <= 0:
         raise SimulationError("Intervals last more than zero seconds.")
     if not streams:
@@ -355,7 +363,7 @@ def simulate_routed(
             busy[agent_id] = call_id
             heapq.heappush(events, (end, next(order), "end", agent_id))
 
-    agent_time = 0.0
+    agent_time = [0.0] * count
     while events:
         now, _, what, ident = heapq.heappop(events)
         if what == "arrive":
@@ -384,10 +392,12 @@ def simulate_routed(
             else:
                 ready(agent_by_id[ident], now)
         elif what == "shift":
+            if ident == count:  # the day is over: the last interval's team plays out the queue
+                continue
             current_slot = ident
             for agent in agents:
                 working = on_shift(agent)
-                agent_time += working * interval_seconds
+                agent_time[ident] += working * interval_seconds
                 if working and agent.id not in router.ready and agent.id not in busy:
                     ready(agent, now)
                     leaving.discard(agent.id)
@@ -397,13 +407,12 @@ def simulate_routed(
                     router.set_busy(agent.id)  # off the phones: no new call
                     if agent.id in busy:
                         leaving.add(agent.id)
-            if ident == count:  # the day is over: whoever still waits hangs up
-                for call_id in list(router.calls):
-                    router.remove_call(call_id)
-                    account, arrived = calls[call_id]
-                    results[account].intervals[index(arrived)].abandoned += 1
         if what != "hang_up":
             round_(now)
+    for call_id in list(router.calls):  # nobody left on the phones for them: they hang up
+        router.remove_call(call_id)
+        account, arrived = calls[call_id]
+        results[account].intervals[index(arrived)].abandoned += 1
     return RoutedResult(results, agent_time)
 
 

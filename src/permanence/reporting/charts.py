@@ -21,14 +21,15 @@ class Point:
     abandoned: int
     level: float | None = None  # 0..1, the line
     title: str = ""  # shown on hover
+    diverted: int = 0  # sent to the fallback at the maximum wait, stacked on top
 
 
 def volume_chart(points: Sequence[Point], description: str) -> str:
-    """Stacked bars of answered and abandoned calls, and the service level as a line."""
+    """Stacked bars of answered, abandoned and diverted calls, and the service level as a line."""
     if not points:
         return ""
     plot_w, plot_h = WIDTH - LEFT - 10, HEIGHT - BOTTOM - TOP
-    highest = max(1, max(p.answered + p.abandoned for p in points))
+    highest = max(1, max(p.answered + p.abandoned + p.diverted for p in points))
     scale = _nice(highest)
     step = plot_w / len(points)
     bar = max(1.0, step * 0.7)
@@ -46,6 +47,7 @@ def volume_chart(points: Sequence[Point], description: str) -> str:
         x = LEFT + i * step + (step - bar) / 2
         h_ans = plot_h * p.answered / scale
         h_ab = plot_h * p.abandoned / scale
+        h_div = plot_h * p.diverted / scale
         base = TOP + plot_h
         title = escape(p.title or f"{p.label}: {p.answered} + {p.abandoned}")
         parts.append(
@@ -53,7 +55,14 @@ def volume_chart(points: Sequence[Point], description: str) -> str:
             f'<rect x="{x:.1f}" y="{base - h_ans:.1f}" width="{bar:.1f}" height="{h_ans:.1f}" '
             'class="answered"/>'
             f'<rect x="{x:.1f}" y="{base - h_ans - h_ab:.1f}" width="{bar:.1f}" height="{h_ab:.1f}" '
-            'class="abandoned"/></g>'
+            'class="abandoned"/>'
+            + (
+                f'<rect x="{x:.1f}" y="{base - h_ans - h_ab - h_div:.1f}" width="{bar:.1f}" '
+                f'height="{h_div:.1f}" class="diverted"/>'
+                if p.diverted
+                else ""
+            )
+            + "</g>"
         )
         if i % every == 0:
             parts.append(

@@ -315,12 +315,19 @@ def add_messages(message_ids: Iterable[int]) -> int:
 
 
 def sweep_messages(limit: int = 5000) -> int:
-    from django.db.models import Q
+    """Messages not counted yet, and acknowledgements not counted yet (read from the small
+    acknowledgements table: most messages are never acknowledged)."""
+    from permanence.messaging.models import Acknowledgement
 
-    pending = counted_messages().filter(
-        Q(rolled_up=False) | Q(ack_rolled_up=False, acknowledgement__isnull=False)
+    taken = list(
+        counted_messages().filter(rolled_up=False).order_by("pk").values_list("pk", flat=True)[:limit]
     )
-    return add_messages(list(pending.order_by("pk").values_list("pk", flat=True)[:limit]))
+    read = list(
+        Acknowledgement.objects.filter(
+            message__ack_rolled_up=False, message__in=counted_messages().filter(rolled_up=True)
+        ).values_list("message_id", flat=True)[:limit]
+    )
+    return add_messages(sorted({*taken, *read}))
 
 
 def sweep(limit: int = 1000) -> int:

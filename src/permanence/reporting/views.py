@@ -150,7 +150,9 @@ def _chart(
                     "answered": ind.answered,
                     "abandoned": ind.abandoned + ind.short_abandoned,
                     "level": level,
-                },
+                }
+                + (_(", %(diverted)s diverted") % {"diverted": ind.diverted} if ind.diverted else ""),
+                diverted=ind.diverted,
             )
         )
     return charts.volume_chart(points, _("Calls per interval for %(name)s") % {"name": name})
