@@ -33,14 +33,7 @@ def volume_chart(points: Sequence[Point], description: str) -> str:
     scale = _nice(highest)
     step = plot_w / len(points)
     bar = max(1.0, step * 0.7)
-    parts = [
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(description)}" class="chart">',
-        f"<title>{escape(description)}</title>",
-    ]
-    for value in _ticks(scale):
-        y = TOP + plot_h - plot_h * value / scale
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:g}</text>')
+    parts = _frame(scale, description)
     every = max(1, len(points) // 12)
     line = []
     for i, p in enumerate(points):
@@ -85,14 +78,7 @@ def bar_chart(bars: Sequence[tuple[str, float, str]], description: str, css: str
     scale = _nice(max(1.0, max(value for _label, value, _title in bars)))
     step = plot_w / len(bars)
     width = max(1.0, step * 0.8)
-    parts = [
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(description)}" class="chart">',
-        f"<title>{escape(description)}</title>",
-    ]
-    for value in _ticks(scale):
-        y = TOP + plot_h - plot_h * value / scale
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:g}</text>')
+    parts = _frame(scale, description)
     every = max(1, len(bars) // 7)
     for i, (label, value, title) in enumerate(bars):
         x = LEFT + i * step + (step - width) / 2
@@ -105,6 +91,20 @@ def bar_chart(bars: Sequence[tuple[str, float, str]], description: str, css: str
             parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" class="axis">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _frame(scale: float, description: str) -> list[str]:
+    """The opening of a chart: its text alternative and the grid with its values up to ``scale``."""
+    plot_h = HEIGHT - BOTTOM - TOP
+    parts = [
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(description)}" class="chart">',
+        f"<title>{escape(description)}</title>",
+    ]
+    for value in _ticks(scale):
+        y = TOP + plot_h - plot_h * value / scale
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:g}</text>')
+    return parts
 
 
 def _ticks(scale: float) -> list[float]:
