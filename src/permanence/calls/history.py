@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 
+from permanence.accounts import hours
 from permanence.accounts.models import Account
 from permanence.calls import lifecycle
 from permanence.calls.lifecycle import Kind
@@ -50,23 +51,17 @@ def draw(
     seed: int,
 ) -> list[Drawn]:
     """The calls of ``weeks`` weeks from ``start`` (a Monday), oldest first."""
-    import holidays as holiday_calendars
-
     rng = random.Random(seed)
     zone = account.tz
-    hours = {}
-    for weekday in range(7):
-        hours[weekday] = [(r.opens, r.closes) for r in account.weekly_hours.filter(weekday=weekday)]
-    off = holiday_calendars.country_holidays(
-        account.holiday_country,
-        subdiv=account.holiday_subdivision or None,
-        years=range(start.year, start.year + 2),
-    )
+    ranges: dict[int, list[tuple[time, time]]] = {weekday: [] for weekday in range(7)}
+    for r in account.weekly_hours.all():
+        ranges[r.weekday].append((r.opens, r.closes))
+    off = hours.public_holidays(account.holiday_country, account.holiday_subdivision or None)
 
     # the weight of every open quarter-hour of a typical week, to share a week's calls out
     def open_at(weekday: int, moment: time) -> bool:
         return any(
-            opens <= moment and (closes == time(0) or moment < closes) for opens, closes in hours[weekday]
+            opens <= moment and (closes == time(0) or moment < closes) for opens, closes in ranges[weekday]
         )
 
     slots = [
@@ -83,7 +78,7 @@ def draw(
         volume = calls_per_week * (1 + growth) ** week
         for (weekday, quarter), weight in weights.items():
             day = start + timedelta(weeks=week, days=weekday)
-            if account.closed_on_holidays and day in off:
+            if account.closed_on_holidays and off(day):
                 continue
             begin = datetime.combine(day, time(quarter // 4, quarter % 4 * 15), tzinfo=zone)
             for _ in range(_poisson(rng, volume * weight / total_weight)):

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-import holidays as holiday_calendars
-
+from permanence.accounts import hours
 from permanence.accounts.models import Account
 from permanence.planning import erlang, forecast
 from permanence.reporting import kpis, rollups
@@ -80,13 +79,13 @@ def _scope(account: Account | None) -> tuple[str, int, tzinfo]:
 
 def holidays_between(account: Account | None, first: date, last: date) -> list[date]:
     """The public holidays of the account's country and region (all accounts: France's)."""
-    country, region = (
-        ("FR", None) if account is None else (account.holiday_country, account.holiday_subdivision)
+    lookup = (
+        hours.public_holidays()
+        if account is None
+        else hours.public_holidays(account.holiday_country, account.holiday_subdivision or None)
     )
-    calendar = holiday_calendars.country_holidays(
-        country, subdiv=region or None, years=range(first.year, last.year + 1)
-    )
-    return sorted(day for day in calendar if first <= day <= last)
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [day for day in days if lookup(day)]
 
 
 def history(account: Account | None, first: date, until: date) -> list[tuple[datetime, float]]:
