@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db import transaction
 
@@ -26,6 +27,18 @@ from permanence.calls.models import Call, CallEvent
 
 WEEKDAY_WEIGHT = (1.25, 1.05, 1.0, 1.0, 0.8, 0.3, 0.2)
 REPEAT_SHARE = 0.08  # callers who call the same account again within three days
+Progress = Callable[[str], None]  # told a line of text at each step
+
+
+def report_to(out: Any) -> Progress:
+    """A progress callback that writes each line to ``out`` (a command's stdout) at once, even
+    into a pipe."""
+
+    def write(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    return write
 
 
 def hour_weight(hour: float) -> float:
@@ -131,9 +144,11 @@ def generate(
     secretaries: Sequence[int],
     growth: float = 0.02,
     seed: int = 1,
+    progress: Progress | None = None,
 ) -> int:
     """Store ``weeks`` weeks of calls ending the Sunday before ``until`` and count them in the
-    rollups; nothing if the account already has calls in that period. How many were stored."""
+    rollups; nothing if the account already has calls in that period. How many were stored.
+    ``progress`` is told a line after each week stored and once the calls are counted."""
     from permanence.reporting import rollups
 
     start = until - timedelta(days=until.weekday(), weeks=weeks)
@@ -151,32 +166,47 @@ def generate(
         seed=seed,
     )
     number = account.numbers.filter(released_at__isnull=True).values_list("number", flat=True).first() or ""
+    report = progress or (lambda line: None)
+    by_week: list[list[Drawn]] = [[] for _ in range(weeks)]
+    for item in drawn:  # oldest first, so each week's calls keep their order
+        by_week[min((item.arrived.astimezone(account.tz).date() - start).days // 7, weeks - 1)].append(item)
     with transaction.atomic():
-        calls = []
-        for item in drawn:
-            summary = lifecycle.fold(item.events)
-            calls.append(
-                Call(
-                    account=account,
-                    called=number,
-                    caller=item.caller,
-                    external_id="history",
-                    state=summary.state,
-                    arrived_at=summary.arrived_at,
-                    answered_at=summary.answered_at,
-                    ended_at=summary.ended_at,
-                    last_event_at=summary.last_at,
-                    secretary_id=summary.secretary,
-                )
-            )
-        calls = Call.objects.bulk_create(calls, batch_size=2000)
-        CallEvent.objects.bulk_create(
-            (
-                CallEvent(call=call, seq=seq, kind=event.kind, at=event.at, secretary_id=event.secretary)
-                for call, item in zip(calls, drawn, strict=True)
-                for seq, event in enumerate(item.events, start=1)
-            ),
-            batch_size=5000,
-        )
+        calls: list[Call] = []
+        for week, week_drawn in enumerate(by_week, start=1):
+            stored = _store(account, number, week_drawn)
+            calls += stored
+            report(f"Call history, {account.name}: week {week} of {weeks} stored ({len(stored)} calls)")
         rollups.bulk(calls, [item.events for item in drawn])
+        report(f"Call history, {account.name}: {len(calls)} calls counted in the reports")
     return len(calls)
+
+
+def _store(account: Account, number: str, drawn: Sequence[Drawn]) -> list[Call]:
+    """Store these drawn calls and their events; the calls, with their ids."""
+    calls = []
+    for item in drawn:
+        summary = lifecycle.fold(item.events)
+        calls.append(
+            Call(
+                account=account,
+                called=number,
+                caller=item.caller,
+                external_id="history",
+                state=summary.state,
+                arrived_at=summary.arrived_at,
+                answered_at=summary.answered_at,
+                ended_at=summary.ended_at,
+                last_event_at=summary.last_at,
+                secretary_id=summary.secretary,
+            )
+        )
+    calls = Call.objects.bulk_create(calls, batch_size=2000)
+    CallEvent.objects.bulk_create(
+        (
+            CallEvent(call=call, seq=seq, kind=event.kind, at=event.at, secretary_id=event.secretary)
+            for call, item in zip(calls, drawn, strict=True)
+            for seq, event in enumerate(item.events, start=1)
+        ),
+        batch_size=5000,
+    )
+    return calls

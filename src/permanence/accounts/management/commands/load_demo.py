@@ -334,9 +334,9 @@ def load_scenarios(law: Account, medical: Account, plumber: Account) -> None:
 HISTORY_WEEKS = 10
 
 
-def load_history(law: Account, medical: Account, plumber: Account) -> int:
+def load_history(law: Account, medical: Account, plumber: Account, out: Any = None) -> int:
     """Ten weeks of past calls (reports and forecasts have something to show); left alone once
-    there."""
+    there. A line of progress to ``out`` (a command's stdout) after each week stored."""
     from django.utils import timezone
 
     from permanence.calls import history
@@ -357,6 +357,7 @@ def load_history(law: Account, medical: Account, plumber: Account) -> int:
             calls_per_week=per_week,
             secretaries=secretaries,
             seed=seed,
+            progress=history.report_to(out) if out is not None else None,
         )
     return stored
 
@@ -379,7 +380,7 @@ class Command(BaseCommand):
             load_scenarios(law, medical, plumber)
             load_messaging(law, plumber)
             load_agenda(law, medical)
-            stored = 0 if options["no_history"] else load_history(law, medical, plumber)
+            stored = 0 if options["no_history"] else load_history(law, medical, plumber, self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         if stored:
             self.stdout.write(f"Call history: {stored} calls over the last {HISTORY_WEEKS} weeks.")
