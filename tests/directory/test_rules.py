@@ -82,3 +82,50 @@ def test_current_absence_latest_started_wins_and_open_ended():
     assert current_absence([long, meeting], MONDAY_10) is meeting
     assert current_absence([long, meeting], MONDAY_10 + timedelta(days=300)) is long
     assert current_absence([meeting], MONDAY_10 - timedelta(hours=1)) is None
+
+
+# ---------------------------------------------------------------- the caller-type vocabulary
+
+
+def test_vocabulary_codes_are_english_words_in_one_place():
+    from permanence.directory.rules import CALLER_TYPES, CallerType
+
+    assert CALLER_TYPES[:6] == ("client", "prospect", "colleague", "supplier", "cold_caller", "job_seeker")
+    assert set(CALLER_TYPES) == {t.value for t in CallerType}
+    assert all(code.isascii() and code == code.lower() for code in CALLER_TYPES)
+
+
+def test_french_words_of_the_old_rules_map_to_codes():
+    from permanence.directory.rules import caller_type_code
+
+    assert caller_type_code("confrère") == "colleague"
+    assert caller_type_code(" Confrères ") == "colleague"
+    assert caller_type_code("consœur") == "colleague"
+    assert caller_type_code("Fournisseur") == "supplier"
+    assert caller_type_code("démarchage") == "cold_caller"
+    assert caller_type_code("Nouveau client") == "prospect"
+    assert caller_type_code("client") == "client"
+    assert caller_type_code("cold_caller") == "cold_caller"
+    assert caller_type_code("avocat") is None
+    assert caller_type_code("") is None
+
+
+def test_parse_keeps_unknown_words_as_written():
+    from permanence.directory.rules import parse_caller_types
+
+    codes, unknown = parse_caller_types("client, confrère; Huissier, clients, avocat")
+    assert codes == ("client", "colleague")
+    assert unknown == ("Huissier", "avocat")
+    assert parse_caller_types("") == ((), ())
+
+
+def test_a_colleague_is_put_through_to_a_rule_written_confrere():
+    """The scenario option `colleague` meets the rule that says « confrère » (issue 14)."""
+    from permanence.directory.rules import parse_caller_types
+
+    codes, _unknown = parse_caller_types("client, confrère")
+    rule = TransferRule(mode=TransferMode.CONDITIONAL, caller_types=frozenset(codes))
+    assert decide_transfer(rule, local_time=MONDAY_10, caller_type="colleague").allowed
+    # a scenario that still passes the French word is understood too
+    assert decide_transfer(rule, local_time=MONDAY_10, caller_type="Confrère").allowed
+    assert decide_transfer(rule, local_time=MONDAY_10, caller_type="supplier").reasons == ("caller_type",)

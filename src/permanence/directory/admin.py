@@ -1,6 +1,69 @@
-from django.contrib import admin
+from typing import Any
 
-from permanence.directory.models import Absence, Collaborator, Service, TransferWindow
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from permanence.directory import rules
+from permanence.directory.models import (
+    CALLER_TYPE_CHOICES,
+    Absence,
+    Collaborator,
+    Service,
+    TransferWindow,
+    unknown_caller_types_error,
+)
+
+
+class CollaboratorForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The caller types are picked from the shared list; words kept from before it are shown apart
+    and refused until they are replaced by types from the list (nothing is dropped silently)."""
+
+    caller_types = forms.MultipleChoiceField(
+        label=_("only for caller types"),
+        choices=CALLER_TYPE_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: any caller."),
+    )
+    unknown_caller_types = forms.CharField(
+        label=_("words that are not caller types"),
+        required=False,
+        help_text=_("Written before the shared list: tick the matching types above, then empty this field."),
+    )
+
+    class Meta:
+        model = Collaborator
+        fields = [
+            "account", "service", "title", "first_name", "last_name", "job_title", "specialties", "keywords",
+            "direct_line", "mobile", "email", "instructions", "transfer_mode", "transfer_urgent_only",
+            "transfer_urgent_bypass", "is_active",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        codes, unknown = rules.parse_caller_types(self.instance.transfer_caller_types)
+        self.fields["caller_types"].initial = list(codes)
+        self.fields["unknown_caller_types"].initial = ", ".join(unknown)
+
+    def clean_unknown_caller_types(self) -> str:
+        text: str = self.cleaned_data.get("unknown_caller_types", "")
+        codes, unknown = rules.parse_caller_types(text)
+        if unknown:
+            raise unknown_caller_types_error(unknown)
+        if codes:  # a word of the list typed here (“confrère”): tick it instead
+            raise forms.ValidationError(
+                _("Tick %(types)s in the list above and empty this field."),
+                params={"types": ", ".join(str(dict(CALLER_TYPE_CHOICES)[c]) for c in codes)},
+            )
+        return text
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        picked = [code for code in rules.CALLER_TYPES if code in (cleaned.get("caller_types") or [])]
+        self.instance.transfer_caller_types = ", ".join(picked)
+        return cleaned
 
 
 class TransferWindowInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -16,11 +79,26 @@ class AbsenceInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Collaborator)
 class CollaboratorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["__str__", "account", "service", "job_title", "transfer_mode", "is_active"]
+    form = CollaboratorForm
+    fields = [
+        *CollaboratorForm.Meta.fields[:13], "caller_types", "unknown_caller_types",
+        *CollaboratorForm.Meta.fields[13:],
+    ]
+    list_display = ["__str__", "account", "service", "job_title", "transfer_mode", "callers", "is_active"]
     list_filter = ["transfer_mode", "is_active", "account"]
     search_fields = ["last_name", "first_name", "specialties", "keywords", "account__name"]
     autocomplete_fields = ["account"]
     inlines = [TransferWindowInline, AbsenceInline]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        if obj is None or not obj.unknown_caller_types:
+            fields.remove("unknown_caller_types")
+        return fields
+
+    @admin.display(description=_("only for caller types"))
+    def callers(self, obj: Collaborator) -> str:
+        return obj.caller_type_labels
 
 
 @admin.register(Service)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -14,6 +15,33 @@ from permanence.accounts.fields import PhoneField
 from permanence.accounts.models import Account, Weekday
 from permanence.directory import rules
 from permanence.textlists import parse_list
+
+#: the shared caller-type vocabulary (codes in ``rules.CallerType``) with its labels
+CALLER_TYPE_LABELS: dict[str, Any] = {
+    rules.CallerType.CLIENT: _("Client"),
+    rules.CallerType.PROSPECT: _("Prospect"),
+    rules.CallerType.COLLEAGUE: _("Colleague"),
+    rules.CallerType.SUPPLIER: _("Supplier"),
+    rules.CallerType.COLD_CALLER: _("Cold caller"),
+    rules.CallerType.JOB_SEEKER: _("Job seeker"),
+    rules.CallerType.PARTNER: _("Partner"),
+    rules.CallerType.ADMINISTRATION: _("Public administration"),
+    rules.CallerType.PRESS: _("Press"),
+    rules.CallerType.PERSONAL: _("Personal call"),
+    rules.CallerType.OTHER: _("Other"),
+}
+CALLER_TYPE_CHOICES: list[tuple[str, Any]] = [(code, CALLER_TYPE_LABELS[code]) for code in rules.CALLER_TYPES]
+
+
+def unknown_caller_types_error(words: tuple[str, ...] | list[str]) -> ValidationError:
+    return ValidationError(
+        _("“%(words)s” is not a caller type; the caller types are: %(known)s."),
+        code="unknown_caller_type",
+        params={
+            "words": "”, “".join(words),
+            "known": ", ".join(f"{label} ({code})" for code, label in CALLER_TYPE_CHOICES),
+        },
+    )
 
 
 class Service(models.Model):
@@ -77,7 +105,7 @@ class Collaborator(models.Model):
         _("only for caller types"),
         max_length=200,
         blank=True,
-        help_text=_("Comma-separated, e.g. “client, confrère”. Empty: any caller."),
+        help_text=_("Caller types of the shared list, e.g. “client, colleague”. Empty: any caller."),
     )
     transfer_urgent_only = models.BooleanField(_("only urgent calls"), default=False)
     transfer_urgent_bypass = models.BooleanField(
@@ -96,6 +124,25 @@ class Collaborator(models.Model):
     def clean(self) -> None:
         if self.service_id and self.service and self.service.account_id != self.account_id:
             raise ValidationError({"service": _("This service belongs to another account.")})
+        codes, unknown = rules.parse_caller_types(self.transfer_caller_types)
+        if unknown:
+            raise ValidationError({"transfer_caller_types": unknown_caller_types_error(unknown)})
+        self.transfer_caller_types = ", ".join(codes)  # the words people know, stored as codes
+
+    @property
+    def caller_type_codes(self) -> tuple[str, ...]:
+        return rules.parse_caller_types(self.transfer_caller_types)[0]
+
+    @property
+    def unknown_caller_types(self) -> tuple[str, ...]:
+        """Words kept from before the shared list that are no caller type (shown, never dropped)."""
+        return rules.parse_caller_types(self.transfer_caller_types)[1]
+
+    @property
+    def caller_type_labels(self) -> str:
+        """The caller types put through, in words: “Client, Colleague” (unknown words as written)."""
+        codes, unknown = rules.parse_caller_types(self.transfer_caller_types)
+        return ", ".join([str(CALLER_TYPE_LABELS[c]) for c in codes] + list(unknown))
 
     @property
     def specialty_list(self) -> list[str]:
@@ -111,7 +158,8 @@ class Collaborator(models.Model):
             windows=tuple(
                 rules.Window(w.weekday, w.start, w.end) for w in self.transfer_windows.all()
             ),
-            caller_types=frozenset(parse_list(self.transfer_caller_types, lower=True)),
+            # codes; a word that is no caller type (kept until corrected) matches no caller
+            caller_types=frozenset(self.caller_type_codes) | {w.lower() for w in self.unknown_caller_types},
             urgent_only=self.transfer_urgent_only,
             urgent_bypass=self.transfer_urgent_bypass,
         )

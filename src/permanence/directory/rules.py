@@ -11,14 +11,96 @@ A collaborator's card says whether a call may be put through:
 
 Absence (leave, meeting...) is checked first: an absent collaborator is not put
 through; the replacement, if any, is offered instead.
+
+Caller types are one vocabulary shared by the transfer rules and the scenarios
+(``CallerType``: English codes; the French labels live on the Django side).
+Words written before the vocabulary existed ("confrère", "fournisseur"...) are
+read as their code by ``caller_type_code``; other words are kept and reported,
+never dropped.
 """
 
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
+
+
+class CallerType(enum.StrEnum):
+    """Who is calling: the codes a transfer rule lists and a scenario's caller-type options use."""
+
+    CLIENT = "client"
+    PROSPECT = "prospect"
+    COLLEAGUE = "colleague"
+    SUPPLIER = "supplier"
+    COLD_CALLER = "cold_caller"
+    JOB_SEEKER = "job_seeker"
+    PARTNER = "partner"
+    ADMINISTRATION = "administration"
+    PRESS = "press"
+    PERSONAL = "personal"
+    OTHER = "other"
+
+
+CALLER_TYPES: tuple[str, ...] = tuple(t.value for t in CallerType)
+
+#: words people wrote in the rules and the scenarios (accents, case, plurals and spaces folded)
+_CALLER_TYPE_WORDS: dict[str, CallerType] = {
+    **{t.value: t for t in CallerType},
+    **dict.fromkeys(("clients", "cliente", "clientes", "client_du_cabinet", "client_existant"),
+                    CallerType.CLIENT),
+    **dict.fromkeys(("prospects", "nouveau_client", "nouveaux_clients", "nouveau_dossier",
+                     "nouvelle_affaire"), CallerType.PROSPECT),
+    **dict.fromkeys(("confrere", "confreres", "consoeur", "consoeurs", "collegue", "collegues",
+                     "colleagues"), CallerType.COLLEAGUE),
+    **dict.fromkeys(("fournisseur", "fournisseurs", "prestataire", "prestataires", "suppliers"),
+                    CallerType.SUPPLIER),
+    **dict.fromkeys(("demarchage", "demarcheur", "demarcheurs", "commercial", "commerciaux",
+                     "cold_calling"), CallerType.COLD_CALLER),
+    **dict.fromkeys(("candidat", "candidats", "candidate", "candidates", "candidature", "candidatures"),
+                    CallerType.JOB_SEEKER),
+    **dict.fromkeys(("partenaire", "partenaires", "partners"), CallerType.PARTNER),
+    **dict.fromkeys(("administrations", "service_public", "organisme_public"), CallerType.ADMINISTRATION),
+    **dict.fromkeys(("presse", "journaliste", "journalistes", "media", "medias"), CallerType.PRESS),
+    **dict.fromkeys(("personnel", "perso", "famille", "appel_personnel", "proche", "proches"),
+                    CallerType.PERSONAL),
+    **dict.fromkeys(("autre", "autres"), CallerType.OTHER),
+}
+
+
+def _fold(word: str) -> str:
+    text = word.strip().casefold().replace("œ", "oe").replace("æ", "ae")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return "_".join(text.replace("-", " ").replace("'", " ").replace("’", " ").split())
+
+
+def caller_type_code(word: str | None) -> str | None:
+    """The vocabulary's code for a word ("Confrère" -> "colleague"), or None when it is not one."""
+    if not word:
+        return None
+    found = _CALLER_TYPE_WORDS.get(_fold(word))
+    return found.value if found else None
+
+
+def parse_caller_types(text: str | Iterable[str] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Comma-separated words (or a list) as (codes in vocabulary order, unknown words as written)."""
+    if not text:
+        return (), ()
+    words = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
+    codes: set[str] = set()
+    unknown: list[str] = []
+    for raw in words:
+        word = " ".join(raw.split())
+        if not word:
+            continue
+        code = caller_type_code(word)
+        if code is not None:
+            codes.add(code)
+        elif word.casefold() not in {u.casefold() for u in unknown}:
+            unknown.append(word)
+    return tuple(c for c in CALLER_TYPES if c in codes), tuple(unknown)
 
 
 class TransferMode(enum.StrEnum):
@@ -46,7 +128,7 @@ class Window:
 class TransferRule:
     mode: TransferMode = TransferMode.ALWAYS
     windows: tuple[Window, ...] = ()
-    caller_types: frozenset[str] = field(default_factory=frozenset)
+    caller_types: frozenset[str] = field(default_factory=frozenset)  # CallerType codes
     urgent_only: bool = False
     urgent_bypass: bool = False
 
@@ -111,6 +193,8 @@ def decide_transfer(
     failed: list[str] = []
     if rule.windows and not any(w.contains(local_time) for w in rule.windows):
         failed.append("outside_windows")
+    if caller_type is not None:
+        caller_type = caller_type_code(caller_type) or caller_type
     if rule.caller_types and caller_type not in rule.caller_types:
         failed.append("caller_type")
     if rule.urgent_only and not urgent:
