@@ -1,4 +1,7 @@
-"""Background work of the messaging app (django-tasks: the database backend by default, RQ on Redis)."""
+"""Background work of the messaging app (django-tasks: the database backend by default, RQ on Redis).
+
+The outbox sweep is no task: it runs in the worker's "outbox" loop, once per cluster (permanence.loops).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,3 @@ def deliver(delivery_id: int) -> str:
         return outbox.attempt(delivery_id)
     except Delivery.DoesNotExist:  # its message was deleted meanwhile
         return "gone"
-
-
-@task()
-def sweep() -> int:
-    return outbox.sweep()

@@ -1,4 +1,7 @@
-"""Serve Permanence over ASGI (pages and WebSockets) with Daphne."""
+"""Serve Permanence over ASGI (pages and WebSockets) with Daphne.
+
+Web processes hold no periodic work: offers left unanswered pass to the next secretary in the worker's
+dispatch loop (`permanence worker`, once per cluster; see permanence.loops)."""
 
 from __future__ import annotations
 
@@ -19,9 +22,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from daphne.cli import CommandLineInterface
 
-        from permanence.calls.ticker import Ticker
-
-        Ticker().start()  # offers left unanswered pass to the next secretary
         if options["simulate"] > 0:
             from permanence.calls import telephony
             from permanence.calls.management.commands.simulate import accounts_from
