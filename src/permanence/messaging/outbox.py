@@ -140,10 +140,12 @@ def queue_message(
 
 
 def _enqueue(delivery_id: int, run_after: datetime | None = None) -> None:
-    """Queue the task that sends a delivery, with the change (``background.enqueue``)."""
+    """Queue the task that sends a delivery, with the change (``background.enqueue``), tracked so that
+    the sweep can tell whether it still waits."""
     from permanence.messaging.tasks import deliver
 
-    background.enqueue(deliver.using(run_after=run_after) if run_after else deliver, delivery_id)
+    task = deliver.using(run_after=run_after) if run_after else deliver
+    background.enqueue(task, delivery_id, track=True)
 
 
 def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | None = None) -> str:
@@ -251,23 +253,56 @@ def retry_dead(delivery: Delivery, now: datetime | None = None) -> None:
         _enqueue(locked.pk)
 
 
-def sweep(now: datetime | None = None) -> int:
-    """Queue again what a killed worker left half-sent, and what is overdue although queued
-    (a lost task); attempts are idempotent, so a spare task does no harm."""
-    now = now or timezone.now()
-    grace = now - timedelta(seconds=getattr(settings, "MESSAGING_SWEEP_GRACE_SECONDS", 60))
-    overdue = Delivery.objects.filter(status__in=[S.QUEUED, S.FAILED], next_attempt_at__lte=grace).filter(
+SWEEP_LIMIT = 1000  # deliveries looked at per sweep and per kind, the longest overdue first
+
+
+def _grace(now: datetime) -> datetime:
+    return now - timedelta(seconds=getattr(settings, "MESSAGING_SWEEP_GRACE_SECONDS", 60))
+
+
+def _overdue(now: datetime) -> Q:
+    """Queued or failed, overdue by the grace, and not queued again within it."""
+    grace = _grace(now)
+    return Q(status__in=[S.QUEUED, S.FAILED], next_attempt_at__lte=grace) & (
         Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=grace)
     )
-    stale = Delivery.objects.filter(status=S.SENDING, lease_until__lte=now).filter(
+
+
+def _stale(now: datetime) -> Q:
+    """Left "sending" by a worker whose lease ran out, and not queued again since."""
+    return Q(status=S.SENDING, lease_until__lte=now) & (
         Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=F("lease_until"))
     )
-    ids = list(overdue.values_list("pk", flat=True)) + list(stale.values_list("pk", flat=True))
+
+
+def sweep(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
+    """Queue again the deliveries whose task is really lost; returns how many.
+
+    A delivery overdue, or left "sending", may simply wait in a backlog: its task still waits in the
+    queue (``background.waiting``), and queueing another one would only bury the queue under spare
+    tasks. Only a delivery with no waiting task is queued again: its task ran and died with a killed
+    worker, or vanished (Redis lost it, or the process died between the commit and the push to Redis).
+    Reads the deliveries through the (status, next attempt) index, the longest overdue first, at most
+    ``limit`` of each kind a turn: under a bigger backlog, those further back are looked at as it drains."""
+    from permanence.messaging.tasks import deliver
+
+    now = now or timezone.now()
+    overdue = Delivery.objects.filter(_overdue(now)).order_by("next_attempt_at")
+    stale = Delivery.objects.filter(_stale(now)).order_by("lease_until")
+    ids = [*overdue.values_list("pk", flat=True)[:limit], *stale.values_list("pk", flat=True)[:limit]]
+    if not ids:
+        return 0
+    waiting = background.waiting(deliver, ids, held_until_before=_grace(now))
+    requeued = 0
     for delivery_id in ids:
+        if delivery_id in waiting:
+            continue
         with transaction.atomic():
-            Delivery.objects.filter(pk=delivery_id).update(enqueued_at=now)
-            _enqueue(delivery_id)
-    return len(ids)
+            # still lost now? (sent meanwhile, or queued again by the operator: leave it alone)
+            if Delivery.objects.filter(_overdue(now) | _stale(now), pk=delivery_id).update(enqueued_at=now):
+                _enqueue(delivery_id)
+                requeued += 1
+    return requeued
 
 
 def resend(message: Message, now: datetime | None = None) -> int:
