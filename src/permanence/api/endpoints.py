@@ -17,6 +17,7 @@ from permanence import policy
 from permanence.agenda import services, slots
 from permanence.agenda.models import Appointment, AppointmentType
 from permanence.api.auth import MemberSession
+from permanence.api.docs import LocalSwagger
 from permanence.api.schemas import (
     AccountDetailOut,
     AccountOut,
@@ -45,6 +46,7 @@ api = NinjaAPI(
     description="Accounts, directory, contacts and agendas of a telephone answering service.",
     auth=MemberSession(),
     urls_namespace="api-v1",
+    docs=LocalSwagger(),  # Swagger UI from static/vendor/swagger-ui: no CDN
 )
 
 
