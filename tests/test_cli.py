@@ -1,13 +1,19 @@
-"""The command line a newcomer meets: `make demo`'s progress while loading the history."""
+"""The command line a newcomer meets: `permanence --help` lists every command, each command's
+--help works, and `make demo` shows its progress while loading the history."""
 
 from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 from datetime import date, time
+from pathlib import Path
 
-from django.core.management import call_command
+import pytest
+from django.core.management import call_command, get_commands
 
+from permanence import cli
 from permanence.accounts.models import WeeklyHours
 from permanence.calls import history
 from permanence.calls.models import Call
@@ -57,3 +63,57 @@ def test_load_demo_prints_the_history_progress_before_the_logins(db, monkeypatch
     again = io.StringIO()
     call_command("load_demo", stdout=again)
     assert "Call history," not in again.getvalue()
+
+
+SRC = Path(cli.__file__).resolve().parent
+
+
+def permanence_commands() -> set[str]:
+    """The management commands Permanence's own apps define, as Django finds them."""
+    return {name for name, app in get_commands().items() if app.startswith("permanence.")}
+
+
+def test_the_command_list_is_found_where_the_commands_live():
+    on_disk = {
+        path.stem for path in SRC.glob("*/management/commands/*.py") if not path.stem.startswith("_")
+    }
+    assert permanence_commands() == on_disk
+    assert {"serve", "worker", "load_demo", "forecast", "staffing", "rollups", "scenario"} <= on_disk
+
+
+def test_help_lists_every_permanence_command_with_one_line(capsys):
+    assert cli.main(["permanence", "--help"]) == 0
+    out = capsys.readouterr().out
+    listed = dict(re.findall(r"^  (\w+) +(\S.*)$", out, re.MULTILINE))
+    missing = permanence_commands() - set(listed)
+    assert not missing, f"add these commands to permanence.cli.SECTIONS: {sorted(missing)}"
+    assert listed == cli.SUBCOMMANDS  # nothing listed twice, each with its own line
+    assert all(len(text) > 15 and not text.endswith(".") for text in listed.values())
+    assert set(listed) <= set(get_commands())  # no stale name: each one runs
+    assert cli.main(["permanence", "help"]) == 0 and capsys.readouterr().out == out
+
+
+@pytest.mark.parametrize("command", [*cli.SUBCOMMANDS, "scenario check", "scenario run", "scenario render"])
+def test_each_listed_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["permanence", *command.split(), "--help"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: permanence {command} ")
+    assert "Traceback" not in out
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "permanence.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_installed_command_helps_and_refuses_an_unknown_word_without_a_traceback():
+    shown = _cli("--help")
+    assert shown.returncode == 0 and "  forecast " in shown.stdout and not shown.stderr
+    forecast = _cli("forecast", "--help")
+    assert forecast.returncode == 0 and forecast.stdout.startswith("usage: permanence forecast ")
+    unknown = _cli("forcast")
+    assert unknown.returncode == 1
+    assert "Unknown command: 'forcast'" in unknown.stderr and "Traceback" not in unknown.stderr
