@@ -8,14 +8,21 @@ from typing import Any
 PASSWORD = "correct horse battery staple"
 
 
-def make_account(slug: str, **fields: Any) -> Any:
+def make_account(slug: str, *, office_hours: bool = False, **fields: Any) -> Any:
+    """An active account. Open round the clock every day, holidays included, so that a test's calls are
+    served whatever the day and hour the suite runs; ``office_hours``: Monday to Friday 9:00-18:00,
+    closed on public holidays (for tests about the hours themselves)."""
     from permanence.accounts.models import Account, WeeklyHours
 
     fields.setdefault("name", slug.title())
     fields.setdefault("greeting", f"{fields['name']}, bonjour")
+    fields.setdefault("default_recipients", f"accueil@{slug}.example")
+    if not office_hours:
+        fields.setdefault("closed_on_holidays", False)
     account = Account.objects.create(slug=slug, **fields)
-    for day in range(5):
-        WeeklyHours.objects.create(account=account, weekday=day, opens=time(9), closes=time(18))
+    for day in range(5 if office_hours else 7):
+        opens, closes = (time(9), time(18)) if office_hours else (time(0), time(0))
+        WeeklyHours.objects.create(account=account, weekday=day, opens=opens, closes=closes)
     return account
 
 
@@ -36,3 +43,15 @@ def make_contact(account: Any, numbers: tuple[str, ...] = (), **fields: Any) -> 
     for number in numbers:
         ContactNumber.objects.create(contact=contact, account=account, number=number)
     return contact
+
+
+def office_hours(account: Any) -> Any:
+    """Replace an account's hours with Monday to Friday 9:00-18:00, closed on public holidays."""
+    from permanence.accounts.models import WeeklyHours
+
+    account.weekly_hours.all().delete()
+    for day in range(5):
+        WeeklyHours.objects.create(account=account, weekday=day, opens=time(9), closes=time(18))
+    account.closed_on_holidays = True
+    account.save(update_fields=["closed_on_holidays"])
+    return account

@@ -8,9 +8,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
+from factories import office_hours
 from permanence.accounts.models import HoursException, WeeklyHours
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def alpha(alpha):
+    return office_hours(alpha)
 
 
 def test_overlapping_weekly_ranges_are_refused(alpha):

@@ -6,11 +6,20 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import pytest
 from django.test import Client
 
+from factories import office_hours
 from permanence.agenda.models import Appointment, AppointmentType
 from permanence.audit.models import AuditEvent
 from permanence.directory.models import Collaborator
+
+
+@pytest.fixture
+def alpha(alpha):
+    """Office hours (Monday to Friday 9:00-18:00, closed on public holidays): these tests are about them."""
+    return office_hours(alpha)
+
 
 
 def next_monday(account, hour):

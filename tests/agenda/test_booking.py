@@ -10,10 +10,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
+from factories import office_hours
 from permanence.agenda import services
 from permanence.agenda.models import Appointment, AppointmentType, AvailabilityException, WorkingHours
 from permanence.agenda.slots import Preference
 from permanence.directory.models import Absence, Collaborator
+
+
+@pytest.fixture
+def alpha(alpha):
+    """Office hours (Monday to Friday 9:00-18:00, closed on public holidays): these tests are about them."""
+    return office_hours(alpha)
+
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 12, 7, 8, tzinfo=PARIS)

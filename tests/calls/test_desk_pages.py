@@ -141,3 +141,23 @@ def test_directory_matches_show_availability_and_transfer_rule(personas, alpha):
     secretary.post(url, {"name": "Jean Dupont"})
     page = secretary.post(url, {"search": "1", "q": "alphonse"}).content.decode()
     assert "Maître Anne Alphonse" in page and ">absent<" in page and "Toujours transférer" in page
+
+
+def test_the_desks_poll_reads_and_never_offers_nor_takes_back(personas, alpha):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from permanence.calls import services
+    from permanence.calls.models import Desk
+
+    secretary = personas["secretary"]
+    page = client_for(secretary)
+    call = services.call_arrived("01 45 00 00 01", None)  # nobody ready: it waits
+    Desk.objects.update_or_create(secretary=secretary, defaults={"status": "ready"})
+    assert page.get("/desk/poll").json() == {"offer": None, "call": None}
+    assert Call.objects.get(pk=call.pk).state == "queued"  # the GET changed nothing
+    [(offered, _)] = services.dispatch()
+    Call.objects.filter(pk=offered).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+    assert page.get("/desk/poll").json()["offer"]["call"] == call.pk  # lapsed, but only a dispatch says so
+    assert Call.objects.get(pk=call.pk).state == "offered"

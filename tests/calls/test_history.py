@@ -12,6 +12,9 @@ from permanence.reporting.models import Rollup
 
 
 def open_weekdays(account, opens=time(8), closes=time(19)):
+    account.weekly_hours.all().delete()
+    account.closed_on_holidays = True
+    account.save()
     for weekday in range(5):
         WeeklyHours.objects.create(account=account, weekday=weekday, opens=opens, closes=closes)
 

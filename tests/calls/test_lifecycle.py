@@ -134,3 +134,31 @@ def test_a_call_diverted_at_the_maximum_wait_is_over_with_its_wait():
                 ("diverted", 9, {"detail": {"to": "voicemail"}}),
             )
         )
+
+
+def test_a_call_turned_away_at_arrival_is_over_with_its_reason_and_no_wait():
+    summary = fold(
+        events(("arrived", 0), ("not_served", 0, {"detail": {"action": "voicemail", "reason": "holiday"}}))
+    )
+    assert summary.state is State.NOT_SERVED
+    assert (summary.not_served, summary.turned_to, summary.ended_by) == ("holiday", "voicemail", "account")
+    assert summary.wait_seconds is None and summary.answered_at is None
+
+
+@pytest.mark.parametrize(
+    "detail", [{}, {"action": "voicemail"}, {"action": "queue", "reason": "hours"}, {"reason": "hours"}]
+)
+def test_not_served_must_say_why_and_what_the_caller_got(detail):
+    with pytest.raises(LifecycleError):
+        fold(events(("arrived", 0), ("not_served", 0, {"detail": detail})))
+
+
+def test_a_queued_call_cannot_be_turned_away_afterwards():
+    with pytest.raises(LifecycleError):
+        fold(
+            events(
+                ("arrived", 0),
+                ("queued", 0),
+                ("not_served", 5, {"detail": {"action": "voicemail", "reason": "hours"}}),
+            )
+        )

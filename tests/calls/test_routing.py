@@ -152,7 +152,7 @@ def test_with_equal_levels_first_come_to_the_longest_idle():
     # 101 is older: to 3 (idle since 0, trained on 20); 100 to 2 (idle longer than 1)
     assert r.assign(s(61)) == [(101, 3), (100, 2)]
     r = router(Call(100, 10, s(1), passed_by=frozenset({1, 2})), secretaries=people[:2])
-    assert r.assign(s(2)) == []
+    assert r.assign(s(2)) == [(100, 2)]  # both let it ring out, nobody else: a second chance
     r = router(Call(100, 10, s(1)), Call(101, 10, s(2)), secretaries=[secretary(1, {10: 2})])
     assert r.assign(s(3)) == [(100, 1)]  # one call at a time
 
@@ -171,3 +171,11 @@ def test_overflow_looks_past_calls_she_cannot_take_without_skipping_the_delay():
     head = Call(4, 11, s(0), group="legal", passed_by=frozenset({2}))
     old = Call(5, 10, s(1), group="legal")
     assert router(head, old, secretaries=[helper], policies=policies).next_call_for(helper, s(40)) is old
+
+
+def test_calls_loaded_newest_first_are_still_served_oldest_first():
+    # the database hands the waiting calls in any order: the queue keeps arrival order
+    calls = (Call(3, 10, s(30)), Call(2, 10, s(20)), Call(1, 10, s(10)))
+    r = router(*calls, secretaries=[secretary(1, {10: 5})])
+    assert r.assign(s(40)) == [(1, 1)]
+    assert [c.id for c in r.queue(s(40))] == [2, 3]

@@ -49,8 +49,8 @@ def test_the_longest_idle_secretary_first_and_a_lapsed_offer_goes_to_the_next(de
     call.refresh_from_db()
     assert kinds(call) == ["arrived", "queued", "offered", "offer_expired", "offered"]
     assert call.passed_by == [desks["secretary2"].pk]
-    missed = Desk.objects.get(secretary=desks["secretary2"])  # she may have left: paused, not offered again
-    assert missed.status == "paused" and missed.reason == services.MISSED_OFFER
+    missed = Desk.objects.get(secretary=desks["secretary2"])  # no rule: she stays ready, nobody pauses her
+    assert (missed.status, missed.missed_offers) == ("ready", 1)
 
 
 def test_accept_talk_transfer_refused_end_and_wrap_up(desks):
@@ -231,3 +231,74 @@ def test_the_maximum_wait_diverts_to_the_fallback(desks, alpha, client):
     rollups.sweep()
     total = rollups.from_json(Rollup.objects.get(grain="day", scope="total").figures)
     assert (total.offered, total.diverted, total.answered, total.abandoned) == (2, 2, 0, 0)
+
+
+def test_the_only_ready_secretary_who_let_an_offer_ring_out_is_offered_it_again(personas, alpha):
+    secretary = personas["secretary"]
+    services.set_status(secretary, "ready")
+    call = services.call_arrived("01 45 00 00 01", None)
+    assert services.dispatch() == [(call.pk, secretary.pk)]
+    later = timezone.now() + timedelta(seconds=services.OFFER_SECONDS + 1)
+    assert services.dispatch(later) == [(call.pk, secretary.pk)]  # nobody else: offered to her again
+    assert kinds(Call.objects.get(pk=call.pk)) == ["arrived", "queued", "offered", "offer_expired", "offered"]
+    assert Desk.objects.get(secretary=secretary).status == "ready"
+
+
+def test_a_second_chance_goes_after_anyone_else_who_can_take_the_call(desks):
+    Desk.objects.filter(secretary=desks["secretary2"]).update(idle_since=timezone.now() - timedelta(hours=1))
+    first = services.call_arrived("01 45 00 00 01", None)
+    assert services.dispatch() == [(first.pk, desks["secretary2"].pk)]
+    services.set_status(desks["secretary"], "paused")
+    later = timezone.now() + timedelta(seconds=services.OFFER_SECONDS + 1)
+    assert services.dispatch(later) == [(first.pk, desks["secretary2"].pk)]  # the other one is paused
+    services.set_status(desks["secretary"], "ready")  # back: the next lapse goes to her, not a third ring
+    again = later + timedelta(seconds=services.OFFER_SECONDS + 1)
+    assert services.dispatch(again) == [(first.pk, desks["secretary"].pk)]
+
+
+def test_a_missed_offer_pauses_only_by_the_accounts_rule_and_the_desk_says_which(personas, alpha):
+    alpha.pause_on_missed_offer = True
+    alpha.save()
+    secretary = personas["secretary"]
+    services.set_status(secretary, "ready")
+    call = services.call_arrived("01 45 00 00 01", None)
+    services.dispatch()
+    services.dispatch(timezone.now() + timedelta(seconds=services.OFFER_SECONDS + 1))
+    desk = Desk.objects.get(secretary=secretary)
+    assert desk.status == "paused" and "Cabinet Alpha" in desk.reason
+    assert Call.objects.get(pk=call.pk).state == "queued"  # the call waits for someone else
+    services.set_status(secretary, "ready")
+    assert Desk.objects.get(secretary=secretary).missed_offers == 0
+
+
+def test_the_team_rule_pauses_after_several_missed_offers_in_a_row(personas, alpha, settings):
+    settings.DESK_PAUSE_AFTER_MISSED_OFFERS = 2
+    secretary = personas["secretary"]
+    services.set_status(secretary, "ready")
+    services.call_arrived("01 45 00 00 01", None)
+    now = timezone.now()
+    services.dispatch(now)
+    for ring in (1, 2):
+        now += timedelta(seconds=services.OFFER_SECONDS + 1)
+        services.dispatch(now)
+        desk = Desk.objects.get(secretary=secretary)
+        assert desk.missed_offers == ring
+        assert desk.status == ("ready" if ring == 1 else "paused")
+    assert desk.reason.startswith("2 ")
+
+
+def test_two_dispatchers_never_offer_one_call_twice_nor_one_secretary_two_calls(desks):
+    first = services.call_arrived("01 45 00 00 01", None)
+    second = services.call_arrived("01 45 00 00 01", None)
+    now = timezone.now()
+    # a second process loaded its router before the first one offered: its answer is stale
+    stale = services.load_router(services.waiting_calls(), now)
+    assert [c.id for c in stale.queue(now)] == [first.pk, second.pk]
+    made = dict(services.dispatch(now))
+    assert set(made) == {first.pk, second.pk}
+    taker = made[first.pk]
+    other = next(u.pk for u in (desks["secretary"], desks["secretary2"]) if u.pk != taker)
+    assert services.offer(second.pk, taker, now) is False  # she has an offer already
+    assert services.offer(first.pk, other, now) is False  # the call is offered already
+    assert Call.objects.filter(offered_to_id=taker, state="offered").count() == 1
+    assert [kinds(Call.objects.get(pk=c)).count("offered") for c in (first.pk, second.pk)] == [1, 1]

@@ -62,3 +62,47 @@ def test_transfer_gets_a_result_later(personas, alpha):
     call.refresh_from_db()
     assert call.events.last().kind == "transfer_result"
     assert call.state in ("talking", "wrap_up")
+
+
+def test_a_callers_patience_is_kept_with_the_call_and_enforced_by_any_process(alpha):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    waiting = services.call_arrived(
+        "01 45 00 00 01", "0611111111", at=now, caller_leaves_at=now + timedelta(seconds=30)
+    )
+    patient = services.call_arrived("01 45 00 00 01", None, at=now, caller_leaves_at=now + timedelta(hours=1))
+    assert services.tick(now + timedelta(seconds=29)) == []  # no secretary: both still wait
+    services.tick(now + timedelta(seconds=31))  # no simulator running here: the database says enough
+    waiting.refresh_from_db()
+    assert waiting.state == "abandoned"
+    assert waiting.ended_at == now + timedelta(seconds=30)  # when the caller left, not when we noticed
+    assert Call.objects.get(pk=patient.pk).state == "queued"
+
+
+def test_at_start_up_the_calls_a_previous_run_left_open_are_closed(personas, alpha):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    secretary = personas["secretary"]
+    before = timezone.now() - timedelta(seconds=60)  # within the maximum wait (120 s)
+    old = "simulator:previousrun"
+    waiting = services.call_arrived("01 45 00 00 01", None, external_id=old, at=before,
+                                    caller_leaves_at=before + timedelta(seconds=40))  # fmt: skip
+    talking = services.call_arrived("01 45 00 00 01", "0611111111", external_id=old, at=before)
+    services.set_status(secretary, "ready")
+    services.accept(talking, secretary)
+    real = services.call_arrived("01 45 00 00 01", None, external_id="sip-trunk-42")
+    adapter = telephony.SimulatorAdapter([alpha], calls_per_hour=0, seed=1)
+    ours = services.call_arrived("01 45 00 00 01", None, external_id=adapter.call_prefix + ":1")
+    adapter.start(duration=0)
+    try:
+        states = {c.pk: (c.state, c.ended_at) for c in Call.objects.all()}
+    finally:
+        adapter.stop()
+    assert states[waiting.pk] == ("abandoned", before + timedelta(seconds=40))
+    assert states[talking.pk][0] == "wrap_up"  # the secretary finishes the message
+    assert states[real.pk][0] == states[ours.pk][0] == "queued"  # another adapter's, and this run's

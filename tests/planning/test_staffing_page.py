@@ -9,9 +9,17 @@ from datetime import date, time, timedelta
 import pytest
 from django.utils import timezone
 
+from factories import office_hours
 from permanence.accounts.models import WeeklyHours
 from permanence.calls import history
 from permanence.planning import erlang, plans
+
+
+@pytest.fixture
+def alpha(alpha):
+    """Office hours (Monday to Friday 9:00-18:00, closed on public holidays): these tests are about them."""
+    return office_hours(alpha)
+
 
 
 @pytest.fixture

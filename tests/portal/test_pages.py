@@ -1,11 +1,20 @@
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
+from factories import office_hours
 from permanence.accounts.models import HoursException
 from permanence.directory.models import Absence, Collaborator
+
+
+@pytest.fixture
+def alpha(alpha):
+    """Office hours (Monday to Friday 9:00-18:00, closed on public holidays): these tests are about them."""
+    return office_hours(alpha)
+
 
 
 def _client(user):

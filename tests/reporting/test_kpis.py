@@ -237,3 +237,34 @@ def test_a_diverted_call_is_offered_waits_and_counts_against_the_service_level(q
     assert i.average_wait_seconds == pytest.approx((75 + 108 + 120) / 8)
     assert i.longest_wait_seconds == 120 and i.asa_seconds == pytest.approx(75 / 4)
     assert i.abandon_rate == pytest.approx(2 / 7)  # the diverted call is not an abandon
+
+
+def not_served_call(call, start, reason, action="voicemail", *, account=1):
+    return kpis.facts(
+        call,
+        account,
+        "+33622222222",
+        [
+            Event(Kind.ARRIVED, at(start)),
+            Event(Kind.NOT_SERVED, at(start), detail={"action": action, "reason": reason}),
+        ],
+    )
+
+
+def test_calls_turned_away_are_counted_apart_from_the_offered_ones():
+    calls = [
+        answered_call(1, 0, 10, 60, 30),
+        abandoned_call(2, 60, 40),
+        not_served_call(3, 120, "hours"),
+        not_served_call(4, 130, "holiday", "forward"),
+        not_served_call(5, 140, "exception", "callback"),
+        not_served_call(6, 150, "terminated", "not_in_service"),
+        not_served_call(7, 160, "suspended", "message"),
+    ]
+    [(_, figures)] = kpis.compute(calls, by="total", grain="day", zone=PARIS).items()
+    result = kpis.indicators(figures)
+    assert (result.offered, result.out_of_hours, result.not_in_service) == (2, 3, 2)
+    # the service level, waits and abandonment are about the calls served only
+    assert (result.answered, result.abandoned, result.service_level) == (1, 1, 0.5)
+    assert result.average_wait_seconds == 25.0 and result.longest_wait_seconds == 40.0
+    assert figures.answered_waits[kpis._bucket(10)] == 1 and sum(figures.answered_waits) == 1

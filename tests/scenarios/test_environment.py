@@ -3,12 +3,21 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.test import Client
 
+from factories import office_hours
 from permanence.directory.models import Absence, Collaborator
 from permanence.scenarios import environment
 from permanence.scenarios.engine import checker
 from permanence.scenarios.engine.runtime import Run
+
+
+@pytest.fixture
+def alpha(alpha):
+    """Office hours (Monday to Friday 9:00-18:00, closed on public holidays): these tests are about them."""
+    return office_hours(alpha)
+
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY_10 = datetime(2026, 11, 23, 10, tzinfo=PARIS)

@@ -6,8 +6,9 @@ import logging
 import zoneinfo
 from datetime import datetime, time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, validate_email
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -16,6 +17,8 @@ from django.utils.translation import pgettext_lazy
 
 from permanence.accounts import hours
 from permanence.accounts.fields import PhoneField
+from permanence.accounts.phones import try_normalize
+from permanence.textlists import parse_list
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,18 @@ class Fallback(models.TextChoices):
 
     VOICEMAIL = "voicemail", _("Voicemail message")
     CALLBACK = "callback", _("Call-back task for the desk")
+
+
+class AfterHours(models.TextChoices):
+    """What a caller gets when the account is not served (closed, suspended, not yet live)."""
+
+    VOICEMAIL = "voicemail", _("Closed greeting, then voicemail")
+    FORWARD = "forward", _("Forward to the on-call number")
+    CALLBACK = "callback", _("Closed greeting, then a call-back task at reopening")
+    MESSAGE = "message", _("Closed greeting only")
+
+
+DEFAULT_MAX_WAIT_SECONDS = 120
 
 
 class AccountStatus(models.TextChoices):
@@ -114,16 +129,51 @@ class Account(models.Model):
     )
     max_wait_seconds = models.PositiveIntegerField(
         _("maximum wait (seconds)"),
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(10)],
-        help_text=_("After this wait the call goes to the fallback; empty: it waits until answered."),
+        default=DEFAULT_MAX_WAIT_SECONDS,
+        validators=[MinValueValidator(10), MaxValueValidator(3600)],
+        help_text=_("After this wait the call goes to the fallback: no caller waits longer."),
     )
     fallback = models.CharField(
         _("fallback"), max_length=10, choices=Fallback.choices, default=Fallback.VOICEMAIL
     )
     status = models.CharField(
         _("status"), max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    # when the account is not served (``calls.admission``)
+    after_hours = models.CharField(
+        _("when closed"), max_length=10, choices=AfterHours.choices, default=AfterHours.VOICEMAIL
+    )
+    closed_greeting = models.CharField(
+        _("closed greeting"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "What callers hear when the account is closed; empty: a standard text with the next opening."
+        ),
+    )
+    on_call_number = PhoneField(
+        _("on-call number"), blank=True, help_text=_("Where calls are forwarded when closed (if chosen).")
+    )
+    # the desk
+    default_recipients = models.CharField(
+        _("default recipients"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "E-mail addresses or mobile numbers, comma-separated: who gets a message that names nobody."
+        ),
+    )
+    max_questions = models.PositiveSmallIntegerField(
+        _("question threshold"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text=_("Questions before an outcome above which the scenario checker warns; empty: 6."),
+    )
+    pause_on_missed_offer = models.BooleanField(
+        _("pause a secretary who lets a call ring out"),
+        default=False,
+        help_text=_("She is paused until she says she is back (otherwise the call is offered to her again)."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -137,6 +187,22 @@ class Account(models.Model):
         return self.name
 
     def clean(self) -> None:
+        errors: dict[str, ValidationError] = {}
+        if self.after_hours == AfterHours.FORWARD and not self.on_call_number:
+            errors["on_call_number"] = ValidationError(
+                _("Give the on-call number the calls are forwarded to.")
+            )
+        try:
+            self.recipient_list()
+        except ValidationError as exc:
+            errors["default_recipients"] = exc
+        else:
+            if not self.default_recipients.strip() and self.status != AccountStatus.CLOSED:
+                errors["default_recipients"] = ValidationError(
+                    _("Give at least one address: a message that names nobody goes there.")
+                )
+        if errors:
+            raise ValidationError(errors)
         try:
             hours.check_holiday_calendar(self.holiday_country, None)
         except hours.HoursError:
@@ -149,6 +215,26 @@ class Account(models.Model):
             raise ValidationError(
                 {"holiday_subdivision": _("Unknown region for this country's public holidays.")}
             ) from None
+
+    def recipient_list(self) -> list[str]:
+        """The default recipients, each an e-mail address or an E.164 mobile number."""
+        out = []
+        for item in parse_list(self.default_recipients):
+            if "@" in item:
+                try:
+                    validate_email(item)
+                except ValidationError:
+                    raise ValidationError(
+                        _("“%(value)s” is not an e-mail address."), params={"value": item}
+                    ) from None
+                out.append(item)
+            elif (number := try_normalize(item, settings.PHONE_DEFAULT_REGION)) is not None:
+                out.append(number)
+            else:
+                raise ValidationError(
+                    _("“%(value)s” is neither an e-mail address nor a phone number."), params={"value": item}
+                )
+        return out
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

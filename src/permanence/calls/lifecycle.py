@@ -8,7 +8,8 @@ with a timestamp no earlier than the previous one::
                  ▲              │            ├→ on_hold ⇄ resumed
                  └ offer_expired/declined    └→ transfer_requested → transfer_result
     (caller_hung_up before answered: an abandoned call, with its waiting time;
-     diverted: the account's maximum wait reached, the caller sent to its fallback)
+     diverted: the account's maximum wait reached, the caller sent to its fallback;
+     arrived → not_served: the account closed, suspended or terminated, see ``admission``)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Kind(enum.StrEnum):
     ENDED = "ended"
     WRAPPED_UP = "wrapped_up"
     DIVERTED = "diverted"  # waited the account's maximum: to voicemail, or a call-back task
+    NOT_SERVED = "not_served"  # turned away at arrival (closed, suspended, terminated): ``admission``
 
 
 class State(enum.StrEnum):
@@ -49,11 +51,13 @@ class State(enum.StrEnum):
     DONE = "done"
     ABANDONED = "abandoned"
     DIVERTED = "diverted"
+    NOT_SERVED = "not_served"
 
 
 TRANSITIONS: dict[tuple[State, Kind], State] = {
     (State.NEW, Kind.ARRIVED): State.ARRIVED,
     (State.ARRIVED, Kind.QUEUED): State.QUEUED,
+    (State.ARRIVED, Kind.NOT_SERVED): State.NOT_SERVED,
     (State.QUEUED, Kind.OFFERED): State.OFFERED,
     (State.OFFERED, Kind.OFFER_EXPIRED): State.QUEUED,
     (State.OFFERED, Kind.OFFER_DECLINED): State.QUEUED,
@@ -80,7 +84,9 @@ TRANSFER_ACCEPTED = "accepted"
 TRANSFER_RESULTS = ("accepted", "refused", "no_answer", "busy")
 FALLBACKS = ("voicemail", "callback")
 #: the states of a call that is over
-OVER = (State.DONE, State.ABANDONED, State.DIVERTED)
+OVER = (State.DONE, State.ABANDONED, State.DIVERTED, State.NOT_SERVED)
+#: what a call turned away at arrival gets (``admission.Action`` other than serve)
+TURNED_AWAY = ("voicemail", "forward", "callback", "message", "not_in_service")
 
 
 class LifecycleError(ValueError):
@@ -110,6 +116,8 @@ class Summary:
     transfers: list[dict[str, Any]] = field(default_factory=list)
     ended_by: str | None = None
     diverted_to: str | None = None  # the fallback: voicemail or callback
+    not_served: str | None = None  # turned away at arrival: the reason (hours, holiday, terminated...)
+    turned_to: str | None = None  # ...and what the caller got (voicemail, forward, not_in_service...)
     last_at: datetime | None = None
 
     @property
@@ -141,6 +149,10 @@ def apply(summary: Summary, event: Event) -> Summary:
         raise LifecycleError(f"transfer result must be one of {', '.join(TRANSFER_RESULTS)}")
     if event.kind is Kind.DIVERTED and event.detail.get("to") not in FALLBACKS:
         raise LifecycleError(f"a call is diverted to one of {', '.join(FALLBACKS)}")
+    if event.kind is Kind.NOT_SERVED and (
+        event.detail.get("action") not in TURNED_AWAY or not event.detail.get("reason")
+    ):
+        raise LifecycleError(f"a call not served says why and goes to one of {', '.join(TURNED_AWAY)}")
     target = TRANSITIONS.get((summary.state, event.kind))
     if target is None:
         raise LifecycleError(f"{event.kind} cannot happen to a call that is {summary.state}")
@@ -179,6 +191,11 @@ def apply(summary: Summary, event: Event) -> Summary:
         summary.ended_at = event.at
         summary.ended_by = "fallback"
         summary.diverted_to = event.detail["to"]
+    elif event.kind is Kind.NOT_SERVED:
+        summary.ended_at = event.at
+        summary.ended_by = "account"
+        summary.not_served = str(event.detail["reason"])
+        summary.turned_to = str(event.detail["action"])
     return summary
 
 

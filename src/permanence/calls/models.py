@@ -53,6 +53,8 @@ class Call(models.Model):
     )
     offer_expires_at = models.DateTimeField(null=True, blank=True)
     passed_by: Any = models.JSONField(default=list, blank=True)  # secretaries who let the offer lapse
+    # a simulated caller's patience: hung up then if still waiting, by whichever process runs the tick
+    caller_leaves_at = models.DateTimeField(null=True, blank=True, editable=False)
     run = models.ForeignKey(
         "scenarios.Run",
         verbose_name=_("scenario run"),
@@ -129,6 +131,7 @@ class Desk(models.Model):
     reason = models.CharField(_("pause reason"), max_length=80, blank=True)
     since = models.DateTimeField(_("since"), default=timezone.now)
     idle_since = models.DateTimeField(_("idle since"), default=timezone.now)
+    missed_offers = models.PositiveSmallIntegerField(_("offers missed in a row"), default=0)
 
     class Meta:
         verbose_name = _("desk")

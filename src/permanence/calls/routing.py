@@ -4,7 +4,8 @@ The rules, in order (``docs/architecture.md``):
 
 1. **Skills.** A secretary takes the calls of the accounts they are trained on (each with a level,
    1 to 5); a call that needs a language goes to someone who speaks it. A secretary who let this
-   call's offer lapse is not offered it again.
+   call's offer lapse is offered it again only when nobody else ready can take it (a second chance:
+   the caller must not wait while the only secretary who could answer is left out).
 2. **Priority.** A call's class is its own (0 normal, 1 urgent account, 2 VIP caller, as the caller
    of this module sets it), plus one once it has waited ``long_wait_seconds``. Higher class first;
    within a class, the longest waiting first.
@@ -69,6 +70,14 @@ class Fallback:
     waited_seconds: float
 
 
+def _in_order(queue: deque[Call], call: Call) -> None:
+    """Append in arrival order (calls usually come in order; an older one is put in its place)."""
+    position = len(queue)
+    while position and (queue[position - 1].queued_at, queue[position - 1].id) > (call.queued_at, call.id):
+        position -= 1
+    queue.insert(position, call)
+
+
 class Router:
     def __init__(self, policies: Mapping[int, Policy] | None = None, default: Policy = Policy()) -> None:
         self.policies = dict(policies or {})
@@ -91,9 +100,9 @@ class Router:
         if call.priority not in PRIORITY_CLASSES:
             raise ValueError(f"Priority must be one of {PRIORITY_CLASSES}.")
         self.calls[call.id] = call
-        self._by_account.setdefault(call.account, {}).setdefault(call.priority, deque()).append(call)
+        _in_order(self._by_account.setdefault(call.account, {}).setdefault(call.priority, deque()), call)
         if call.group:
-            self._by_group.setdefault(call.group, {}).setdefault(call.priority, deque()).append(call)
+            _in_order(self._by_group.setdefault(call.group, {}).setdefault(call.priority, deque()), call)
         limit = self.policy(call.account).max_wait_seconds
         if limit is not None:
             heapq.heappush(self._deadlines, (call.queued_at + timedelta(seconds=limit), call.id))
@@ -133,8 +142,8 @@ class Router:
                 return call
         return None
 
-    def _can_take(self, secretary: Secretary, call: Call) -> bool:
-        return secretary.id not in call.passed_by and (
+    def _can_take(self, secretary: Secretary, call: Call, second_chance: bool = False) -> bool:
+        return (second_chance or secretary.id not in call.passed_by) and (
             call.language is None or call.language in secretary.languages
         )
 
@@ -145,12 +154,13 @@ class Router:
     def _rank(self, call: Call, now: datetime) -> tuple[int, datetime, int]:
         return (-self._class(call, now), call.queued_at, call.id)
 
-    def next_call_for(self, secretary: Secretary, now: datetime) -> Call | None:
-        """The call a secretary who becomes ready should take (None: nothing for them)."""
+    def next_call_for(self, secretary: Secretary, now: datetime, second_chance: bool = False) -> Call | None:
+        """The call a secretary who becomes ready should take (None: nothing for them); with
+        ``second_chance``, calls whose offer she let lapse count too."""
         found: list[Call] = []
         for account in secretary.skills:
             for queue in self._queues(self._by_account.get(account, {})):
-                call = self._first(queue, lambda c: self._can_take(secretary, c))
+                call = self._first(queue, lambda c: self._can_take(secretary, c, second_chance))
                 if call is not None:
                     found.append(call)
         for group in secretary.groups:
@@ -160,7 +170,7 @@ class Router:
                     lambda c: (
                         c.account not in secretary.skills  # looked at above as a skill
                         and self._overflowing(c, now)
-                        and self._can_take(secretary, c)
+                        and self._can_take(secretary, c, second_chance)
                     ),
                 )
                 if call is not None:
@@ -207,10 +217,15 @@ class Router:
 
     def assign(self, now: datetime) -> list[tuple[int, int]]:
         """(call, secretary) offers to make now, highest priority calls first, each to the best ready
-        secretary for it; both leave the router's queues."""
+        secretary for it; both leave the router's queues. Then, the calls nobody else could take go
+        back to a secretary still free who let their offer lapse (a second chance)."""
+        offers = self._round(now, second_chance=False)
+        return offers + self._round(now, second_chance=True)
+
+    def _round(self, now: datetime, second_chance: bool) -> list[tuple[int, int]]:
         offers = []
         # each ready secretary's best call; after an offer only those whose best it was look again
-        best = {sid: self.next_call_for(person, now) for sid, person in self.ready.items()}
+        best = {sid: self.next_call_for(person, now, second_chance) for sid, person in self.ready.items()}
         while True:
             candidates = {call.id: call for call in best.values() if call is not None}
             if not candidates:
@@ -224,5 +239,5 @@ class Router:
             del best[chosen.id]
             for person in takers:
                 if person.id != chosen.id:
-                    best[person.id] = self.next_call_for(person, now)
+                    best[person.id] = self.next_call_for(person, now, second_chance)
         return offers

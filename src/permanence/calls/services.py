@@ -19,16 +19,16 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from permanence.accounts.models import Account, Trade
 from permanence.accounts.phones import display, try_normalize
-from permanence.calls import lifecycle, routing
+from permanence.calls import admission, lifecycle, routing
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, CallEvent, Desk, DeskStatus, PresenceSpan
 from permanence.users.models import Role, Training, User
 
 OFFER_SECONDS = getattr(settings, "DESK_OFFER_SECONDS", 15)
-MISSED_OFFER = "appel non décroché"  # the pause reason of a secretary who let an offer lapse
 WAITING = (State.QUEUED,)
 
 
@@ -103,8 +103,12 @@ def call_arrived(
     training: bool = False,
     external_id: str = "",
     at: datetime | None = None,
+    caller_leaves_at: datetime | None = None,
 ) -> Call:
-    """A call rings: find its account by the number called, and queue it."""
+    """A call rings: find its account by the number called; its state, hours and after-hours policy
+    decide (``admission``): it joins the queue, or is turned away (voicemail, forward, call-back task,
+    closed greeting, number not in service). ``caller_leaves_at``: when a simulated caller hangs up if
+    still waiting, enforced from the database by whichever process runs ``tick``."""
     region = settings.PHONE_DEFAULT_REGION
     called_e164 = try_normalize(called, region) or called
     if account is None:
@@ -113,16 +117,75 @@ def call_arrived(
         ).first()
         if account is None:
             raise CallError(f"no account answers {called}")
+    at = at or timezone.now()
     call = Call.objects.create(
         account=account,
         called=called_e164,
         caller=try_normalize(caller, region) or "",
         training=training,
         external_id=external_id,
+        caller_leaves_at=caller_leaves_at,
     )
     record(call, Kind.ARRIVED, at=at)
-    record(call, Kind.QUEUED, at=at)
+    decision = admit(account, call.caller, at, training=training)
+    if decision.served:
+        record(call, Kind.QUEUED, at=at, **decision.detail())
+        return call
+    record(call, Kind.NOT_SERVED, at=at, **decision.detail())
+    if decision.action is admission.Action.CALLBACK:
+        from permanence.messaging.models import CallbackTask
+
+        CallbackTask.objects.create(
+            account=account, call=call, number=call.caller, due_at=decision.next_opening
+        )
+    transaction.on_commit(lambda: _tell_telephony_turned_away(call, decision))
     return call
+
+
+def admit(account: Account, caller: str, at: datetime, *, training: bool = False) -> admission.Decision:
+    """The arrival decision for a call to ``account`` at ``at``."""
+    opening = account.opening_status(at)
+    return admission.decide(
+        state=account.status,
+        is_open=opening.is_open,
+        closed_because=opening.reason,
+        policy=account.after_hours,
+        on_call_number=account.on_call_number,
+        caller=caller,
+        training=training,
+        next_opening=opening.next_open,
+    )
+
+
+def closed_text(account: Account, decision: admission.Decision, at: datetime | None = None) -> str:
+    """What the caller hears when the call is not served (the account's own text, or a standard one
+    in French with the next opening)."""
+    from babel.dates import format_datetime
+
+    if decision.action is admission.Action.NOT_IN_SERVICE:
+        return "Le numéro que vous avez demandé n'est plus en service."
+    opening = account.opening_status(at or timezone.now())
+    parts = [account.closed_greeting.strip() or f"{account.name}, bonjour. Nous sommes actuellement fermés."]
+    if not account.closed_greeting.strip() and opening.next_open is not None:
+        when = format_datetime(opening.next_open, "EEEE d MMMM 'à' HH:mm", tzinfo=account.tz, locale="fr")
+        parts.append(f"Nous serons à nouveau disponibles {when}.")
+    parts.append(
+        {
+            admission.Action.VOICEMAIL: "Laissez-nous un message après le bip.",
+            admission.Action.FORWARD: "Nous transférons votre appel, ne quittez pas.",
+            admission.Action.CALLBACK: "Nous vous rappellerons dès notre réouverture.",
+        }.get(decision.action, "Merci de rappeler pendant nos heures d'ouverture.")
+    )
+    return " ".join(parts)
+
+
+def _tell_telephony_turned_away(call: Call, decision: admission.Decision) -> None:
+    from permanence.calls import telephony
+
+    adapter = telephony.current()
+    if adapter is not None:
+        text = closed_text(call.account, decision)
+        adapter.turn_away(call, str(decision.action), text, decision.forward_to)
 
 
 def set_status(secretary: User, status: str, reason: str = "") -> Desk:
@@ -137,7 +200,7 @@ def set_status(secretary: User, status: str, reason: str = "") -> Desk:
             raise CallError("finish the current call first")
         now = timezone.now()
         if status == DeskStatus.READY and desk.status != DeskStatus.READY:
-            desk.idle_since = now
+            desk.idle_since, desk.missed_offers = now, 0
         _presence(secretary.pk, desk.status in PRESENT, status == DeskStatus.READY, now)
         desk.status, desk.reason, desk.since = status, reason[:80] if status == DeskStatus.PAUSED else "", now
         desk.save()
@@ -185,11 +248,60 @@ def _lapse(call: Call, kind: Kind, at: datetime | None = None) -> None:
     call.passed_by, call.offered_to, call.offer_expires_at = passed, None, None
     call.save(update_fields=["passed_by", "offered_to", "offer_expires_at"])
     if user_id:
-        notify(user_id, {"type": "offer_withdrawn", "call": call.pk})
+        transaction.on_commit(lambda: notify(user_id, {"type": "offer_withdrawn", "call": call.pk}))
+
+
+def tick(now: datetime | None = None) -> list[tuple[int, int]]:
+    """What time alone changes, read from the database (any process may run it, the worker does every
+    second): simulated callers whose patience ran out hang up, then ``dispatch`` takes back lapsed
+    offers, diverts calls at their account's maximum wait and offers the waiting calls."""
+    now = now or timezone.now()
+    callers_gone(now)
+    return dispatch(now)
+
+
+def callers_gone(now: datetime) -> int:
+    """Waiting calls whose (simulated) caller has left by now: abandoned at the moment they left."""
+    gone = 0
+    for call_id, left_at in Call.objects.filter(
+        state__in=[State.ARRIVED, State.QUEUED, State.OFFERED], caller_leaves_at__lte=now
+    ).values_list("pk", "caller_leaves_at"):
+        call = caller_hung_up(call_id, at=left_at)
+        gone += call.state == State.ABANDONED
+    return gone
+
+
+def _missed(call: Call, now: datetime) -> None:
+    """An offer rang out: the call goes back to the queue (offered again, to her too if nobody else can
+    take it). She is paused only by a rule: the account's, or the team's (several in a row)."""
+    missed = call.offered_to_id
+    account = call.account
+    _lapse(call, Kind.OFFER_EXPIRED, now)
+    if missed is None:
+        return
+    desk = Desk.objects.select_for_update().filter(secretary_id=missed).first()
+    if desk is None:
+        return
+    desk.missed_offers += 1
+    team_rule = getattr(settings, "DESK_PAUSE_AFTER_MISSED_OFFERS", 0)
+    reason = ""
+    if account.pause_on_missed_offer:
+        reason = _("Call not picked up (rule of the account %(account)s)") % {"account": account.name}
+    elif team_rule and desk.missed_offers >= team_rule:
+        reason = _("%(count)s calls not picked up in a row (team rule)") % {"count": desk.missed_offers}
+    if reason and desk.status == DeskStatus.READY:
+        desk.status, desk.reason, desk.since = DeskStatus.PAUSED, reason[:80], now
+        _presence(missed, True, False, now)
+        transaction.on_commit(
+            lambda: notify(missed, {"type": "status", "status": DeskStatus.PAUSED, "reason": reason})
+        )
+    desk.save(update_fields=["missed_offers", "status", "reason", "since"])
 
 
 def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
-    """Take back lapsed offers, then offer waiting calls to ready secretaries."""
+    """Take back lapsed offers, divert calls at their maximum wait, then offer waiting calls to ready
+    secretaries. Safe to run in several processes at once: an offer is made under the call's and the
+    secretary's row locks, to a secretary still ready and with no other offer."""
     now = now or timezone.now()
     for call_id in Call.objects.filter(state=State.OFFERED, offer_expires_at__lte=now).values_list(
         "pk", flat=True
@@ -197,15 +309,7 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
         with transaction.atomic():
             call = _locked(call_id)
             if call.state == State.OFFERED and call.offer_expires_at and call.offer_expires_at <= now:
-                missed = call.offered_to_id
-                _lapse(call, Kind.OFFER_EXPIRED, now)
-                # Not answered: she may have left her desk. Paused until she says she is back.
-                if Desk.objects.filter(secretary_id=missed, status=DeskStatus.READY).update(
-                    status=DeskStatus.PAUSED, reason=MISSED_OFFER, since=now
-                ):
-                    _presence(missed, True, False, now)
-                if missed:
-                    notify(missed, {"type": "status", "status": DeskStatus.PAUSED, "reason": MISSED_OFFER})
+                _missed(call, now)
     rows = waiting_calls()
     if not rows:
         return []
@@ -239,19 +343,28 @@ def dispatch(now: datetime | None = None) -> list[tuple[int, int]]:
                 languages=frozenset(languages.get(sid, set())),
             )
         )
-    made = []
-    for call_id, secretary_id in router.assign(now):
-        with transaction.atomic():
-            call = _locked(call_id)
-            if call.state != State.QUEUED:
-                continue
-            secretary = User.objects.get(pk=secretary_id)
-            record(call, Kind.OFFERED, at=now, secretary=secretary)
-            call.offered_to, call.offer_expires_at = secretary, now + timedelta(seconds=OFFER_SECONDS)
-            call.save(update_fields=["offered_to", "offer_expires_at"])
-        notify(secretary_id, offer_payload(call))
-        made.append((call_id, secretary_id))
-    return made
+    return [(c, sid) for c, sid in router.assign(now) if offer(c, sid, now)]
+
+
+def offer(call_id: int, secretary_id: int, now: datetime) -> bool:
+    """Offer a waiting call to a secretary, if both are still free: under the call's and the desk's row
+    locks, so that two dispatchers (two processes) never offer one call twice, nor one secretary two
+    calls. False: someone got there first."""
+    with transaction.atomic():
+        call = _locked(call_id)
+        if call.state != State.QUEUED:
+            return False
+        desk = Desk.objects.select_for_update().filter(secretary_id=secretary_id, status=DeskStatus.READY)
+        ready = desk.exists()
+        if not ready or Call.objects.filter(offered_to_id=secretary_id, state=State.OFFERED).exists():
+            return False
+        secretary = User.objects.get(pk=secretary_id)
+        record(call, Kind.OFFERED, at=now, secretary=secretary)
+        call.offered_to, call.offer_expires_at = secretary, now + timedelta(seconds=OFFER_SECONDS)
+        call.save(update_fields=["offered_to", "offer_expires_at"])
+        payload = offer_payload(call)
+        transaction.on_commit(lambda: notify(secretary_id, payload))
+    return True
 
 
 LONG_WAIT_SECONDS = 60  # a call waiting this long goes up one priority class
@@ -276,6 +389,7 @@ def waiting_calls() -> list[Call]:
     """The calls in the queue, with what routing needs (and the account's name, for display)."""
     return list(
         Call.objects.filter(state__in=WAITING)
+        .order_by("arrived_at", "pk")
         .select_related("account")
         .only(
             "pk", "account_id", "arrived_at", "passed_by", "caller", "account__name", "account__trade",
@@ -360,7 +474,9 @@ def accept(call: Call | int, secretary: User) -> Call:
     record(call, Kind.ANSWERED, secretary=secretary)
     call.offered_to, call.offer_expires_at = None, None
     call.save(update_fields=["offered_to", "offer_expires_at"])
-    Desk.objects.filter(secretary=secretary).update(status=DeskStatus.ON_CALL, since=timezone.now())
+    Desk.objects.filter(secretary=secretary).update(
+        status=DeskStatus.ON_CALL, since=timezone.now(), missed_offers=0
+    )
     return call
 
 

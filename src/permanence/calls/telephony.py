@@ -16,13 +16,16 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from django.db import close_old_connections, connections
+from django.utils import timezone
 
 from permanence.accounts.models import Account
-from permanence.calls import services, simulator
+from permanence.calls import lifecycle, services, simulator
 from permanence.calls.lifecycle import State
 from permanence.calls.models import Call
 from permanence.contacts.models import ContactNumber
@@ -42,6 +45,11 @@ class TelephonyAdapter(Protocol):
     def divert(self, call: Call, to: str) -> None:
         """The call waited its account's maximum: play the voicemail (``to`` = "voicemail") or tell the
         caller they will be called back and release the line ("callback")."""
+
+    def turn_away(self, call: Call, action: str, text: str, forward_to: str) -> None:
+        """The account does not serve the call (``calls.admission``): say ``text``, then record a
+        voicemail ("voicemail"), forward the call to ``forward_to`` ("forward"), or release the line
+        ("callback", "message", "not_in_service")."""
 
 
 _REGISTRY: dict[str, type[Any]] = {}
@@ -64,6 +72,27 @@ def adapter_class(name: str) -> type[Any]:
 
 
 _current: TelephonyAdapter | None = None
+
+
+def recover(name: str, keep_prefix: str = "") -> int:
+    """At an adapter's start-up: the calls a previous run of it left open have lost their caller (the
+    process that held the line is gone). A waiting call is closed as abandoned, at the moment its
+    caller was known to leave if that was stored, else now; a call being talked goes to wrap-up, where
+    its secretary finishes the message. ``external_id`` is "<adapter>:<run>:..."; the calls of the
+    run ``keep_prefix`` (the one starting) are left alone. Returns how many were closed."""
+    closed = 0
+    stale = Call.objects.filter(external_id__startswith=f"{name}:").exclude(
+        state__in=[*lifecycle.OVER, State.WRAP_UP]
+    )
+    if keep_prefix:
+        stale = stale.exclude(external_id__startswith=keep_prefix)
+    now = timezone.now()
+    for call_id, leaves in stale.values_list("pk", "caller_leaves_at"):
+        at = min(leaves, now) if leaves else now
+        call = services.caller_hung_up(call_id, at=at)
+        closed += 1
+        log.info("call %s of a previous %s run closed at start-up (%s)", call_id, name, call.state)
+    return closed
 
 
 def current() -> TelephonyAdapter | None:
@@ -97,6 +126,12 @@ class SimulatorAdapter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.call_prefix = f"{self.name}:{uuid.uuid4().hex[:12]}"  # this run's calls (external_id)
+        self._epoch = (timezone.now(), clock())  # the clock's readings as instants (tests drive it)
+
+    def now(self) -> datetime:
+        wall, start = self._epoch
+        return wall + timedelta(seconds=self.clock() - start)
 
     @staticmethod
     def _sim_account(account: Account, rate: float) -> simulator.SimAccount:
@@ -135,18 +170,23 @@ class SimulatorAdapter:
             except Exception:  # a simulated caller must never stop the simulation
                 log.exception("simulator action failed")
             ran += 1
-        services.dispatch()
+        services.tick(self.now())
         return ran
 
     # -- the caller side ----------------------------------------------------
     def _ring(self, sim: simulator.SimCall) -> None:
+        """A simulated caller rings; their patience is stored with the call, so that whichever process
+        runs ``services.tick`` hangs them up on time, even if this one is gone by then."""
         account = Account.objects.get(pk=sim.account)
-        call = services.call_arrived(sim.called, sim.caller, account=account, external_id="sim")
-        self.schedule(sim.patience, lambda: self._patience_over(call.pk))
-
-    def _patience_over(self, call_id: int) -> None:
-        if Call.objects.filter(pk=call_id, state__in=[State.ARRIVED, State.QUEUED, State.OFFERED]).exists():
-            services.caller_hung_up(call_id)
+        now = self.now()
+        services.call_arrived(
+            sim.called,
+            sim.caller,
+            account=account,
+            external_id=self.call_prefix,
+            at=now,
+            caller_leaves_at=now + timedelta(seconds=sim.patience / self.speed),
+        )
 
     # -- what the desk asks -------------------------------------------------
     def transfer(self, call: Call, to: str, mode: str) -> None:
@@ -163,10 +203,14 @@ class SimulatorAdapter:
     def divert(self, call: Call, to: str) -> None:
         """The simulated caller leaves a message or hangs up: nothing to do."""
 
+    def turn_away(self, call: Call, action: str, text: str, forward_to: str) -> None:
+        """The simulated caller hears the closed greeting and leaves: nothing to do."""
+
     # -- the loop -----------------------------------------------------------
     def start(self, duration: float) -> None:
         global _current
         _current = self
+        recover(self.name, self.call_prefix)
         self.plan(duration)
         self._thread = threading.Thread(target=self._loop, name="telephony-simulator", daemon=True)
         self._thread.start()

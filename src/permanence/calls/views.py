@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -65,9 +66,11 @@ def desk(request: HttpRequest) -> HttpResponse:
     desk_row, _created = Desk.objects.get_or_create(secretary=user)
     offer = Call.objects.filter(offered_to=user, state=State.OFFERED).select_related("account").first()
     trained = policy.visible_accounts(user).filter(scenarios__versions__status=Status.PUBLISHED).distinct()
-    callbacks = CallbackTask.objects.filter(
-        done_at__isnull=True, account__in=policy.visible_accounts(user)
-    ).select_related("account", "message", "message__call")[:20]
+    callbacks = (
+        CallbackTask.objects.filter(done_at__isnull=True, account__in=policy.visible_accounts(user))
+        .filter(Q(due_at__isnull=True) | Q(due_at__lte=timezone.now()))
+        .select_related("account", "message", "message__call", "call")[:20]
+    )
     return render(
         request,
         "desk/desk.html",
@@ -85,9 +88,9 @@ def desk(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_GET
 def desk_poll(request: HttpRequest) -> JsonResponse:
-    """The same news as the WebSocket, for a page whose socket is down (proxy, network)."""
+    """The same news as the WebSocket, for a page whose socket is down (proxy, network). It only reads:
+    offers are made by the dispatch (on events, and by the worker's loop), never by a GET."""
     user = _desk_user(request)
-    services.dispatch()
     offer = Call.objects.filter(offered_to=user, state=State.OFFERED).select_related("account").first()
     live = Call.objects.filter(secretary=user, state__in=LIVE).values_list("pk", flat=True).first()
     return JsonResponse({"offer": services.offer_payload(offer) if offer else None, "call": live})

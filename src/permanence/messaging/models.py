@@ -217,6 +217,9 @@ class CallbackTask(models.Model):
     )
     number = models.CharField(_("number to call"), max_length=20, blank=True)
     created = models.DateTimeField(_("created"), default=timezone.now)
+    due_at = models.DateTimeField(
+        _("due"), null=True, blank=True, help_text=_("Not before then (a call after hours: the reopening).")
+    )
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
-from permanence.calls import lifecycle
+from permanence.calls import admission, lifecycle
 
 BUCKET_SECONDS = 5
 BUCKETS = 121  # waits of 0 s, up to 5 s, …, up to 600 s; the last one also holds the longer ones
@@ -45,6 +45,7 @@ class CallFacts:
     wrapped_up_at: datetime | None = None
     abandoned: bool = False
     diverted: bool = False  # sent to the account's fallback at its maximum wait
+    not_served: str | None = None  # turned away at arrival: the reason (``calls.admission.Reason``)
     hold_seconds: float = 0.0
     transferred: bool = False  # put through to a collaborator who took it
 
@@ -84,6 +85,7 @@ def facts(call: int, account: int, caller: str, events: Iterable[lifecycle.Event
         wrapped_up_at=summary.wrapped_up_at,
         abandoned=summary.abandoned,
         diverted=summary.diverted_to is not None,
+        not_served=summary.not_served,
         hold_seconds=hold,
         transferred=any(t.get("result") == lifecycle.TRANSFER_ACCEPTED for t in summary.transfers),
     )
@@ -97,7 +99,9 @@ def _bucket(wait: float) -> int:
 class Figures:
     """Additive figures of a set of calls (and of secretaries' time)."""
 
-    offered: int = 0
+    offered: int = 0  # calls served: queued in the account's hours (turned-away calls are counted apart)
+    out_of_hours: int = 0  # turned away because the account was closed (hours, holiday, closure)
+    not_in_service: int = 0  # turned away because of the account's state (suspended, terminated...)
     answered: int = 0
     abandoned: int = 0
     diverted: int = 0  # sent to the fallback (voicemail, call-back) at the account's maximum wait
@@ -120,9 +124,10 @@ class Figures:
 
     def add(self, other: Figures) -> Figures:
         for name in (
-            "offered", "answered", "abandoned", "diverted", "wait_answered_seconds", "wait_all_seconds",
-            "handled", "talk_seconds", "hold_seconds", "wrap_seconds", "transferred", "fcr_eligible",
-            "fcr_resolved", "handling_seconds", "staffed_seconds", "messages_sent", "messages_acknowledged",
+            "offered", "out_of_hours", "not_in_service", "answered", "abandoned", "diverted",
+            "wait_answered_seconds", "wait_all_seconds", "handled", "talk_seconds", "hold_seconds",
+            "wrap_seconds", "transferred", "fcr_eligible", "fcr_resolved", "handling_seconds",
+            "staffed_seconds", "messages_sent", "messages_acknowledged",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.longest_wait_seconds = max(self.longest_wait_seconds, other.longest_wait_seconds)
@@ -164,6 +169,8 @@ class Settings:
 @dataclass(frozen=True)
 class Indicators:
     offered: int
+    out_of_hours: int
+    not_in_service: int
     answered: int
     abandoned: int
     short_abandoned: int
@@ -196,6 +203,8 @@ def indicators(f: Figures, s: Settings = Settings()) -> Indicators:
     }[s.variant]
     return Indicators(
         offered=f.offered,
+        out_of_hours=f.out_of_hours,
+        not_in_service=f.not_in_service,
         answered=f.answered,
         abandoned=f.abandoned - short,
         short_abandoned=short,
@@ -311,6 +320,12 @@ def compute(
     for call in calls:
         key = _key(by, call.account, call.secretary)
         f = out.setdefault((key, interval_start(call.arrived_at, grain, zone)), Figures())
+        if call.not_served is not None:
+            if call.not_served in admission.OUT_OF_HOURS:
+                f.out_of_hours += 1
+            else:
+                f.not_in_service += 1
+            continue
         f.offered += 1
         wait = call.wait_seconds
         if wait is not None:

@@ -53,7 +53,8 @@ def monthly(
     total = kpis.indicators(kpis.merge(series.values()), settings)
     doc.set_font("Helvetica", "", 10)
     summary = [
-        ("Appels reçus", total.offered),
+        ("Appels reçus pendant les horaires", total.offered),
+        ("Appels hors horaires", total.out_of_hours),
         ("Répondus", total.answered),
         ("Abandons", total.abandoned),
         ("Renvoyés (attente maximale)", total.diverted),

@@ -86,7 +86,9 @@ def _period(request: HttpRequest, zone: tzinfo) -> Period:
 
 def _columns() -> list[tuple[str, str]]:
     return [
-        ("offered", _("Offered")),
+        ("offered", _("Offered (in hours)")),
+        ("out_of_hours", _("Out of hours")),
+        ("not_in_service", _("Not in service")),
         ("answered", _("Answered")),
         ("abandoned", _("Abandoned")),
         ("short_abandoned", _("Short abandons")),
