@@ -45,7 +45,7 @@ def generate(steps: int) -> str:
             f"  s{base + 7}: {{say: 'Suite {g}', next: s{base + 8}}}",
             f"  s{base + 8}:",
             f"    decide: [{{if: 'is_set(urgent) and urgent', goto: s{base + 9}}}, {{else: {nxt}}}]",
-            f"  s{base + 9}: {{message: [wanted], urgent: urgent}}",
+            f"  s{base + 9}: {{message: [wanted, account], urgent: urgent}}",
         ]
     lines.append("  end: {end: information}")
     lines += ["settings:", "  max_questions: 100"]

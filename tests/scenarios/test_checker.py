@@ -35,8 +35,9 @@ def test_clean_scenario_has_no_problem():
             "  a: {ask: [kind, name], next: b}\n"
             "  b: {lookup: wanted, on: {found: c, not_found: m}}\n"
             "  c: {transfer: wanted, on: {refused: m, no_answer: m, busy: m}}\n"
-            "  m: {ask: [urgent], next: e}\n"
+            "  m: {ask: [urgent], next: [{if: is_set(wanted), goto: e}, {else: o}]}\n"
             "  e: {message: [wanted], urgent: urgent}\n"
+            "  o: {message: [account], urgent: urgent}\n"
         )
         == []
     )
@@ -92,10 +93,10 @@ def test_duplicate_condition_is_a_warning():
 
 
 def test_results_must_all_be_mapped():
-    assert errors("  a: {transfer: wanted, on: {refused: e}}\n  e: {end: information}\n") == [
-        ("missing_outcomes", 9, 29)
+    assert errors("  a: {transfer: anne, on: {refused: e}}\n  e: {end: information}\n") == [
+        ("missing_outcomes", 9, 27)
     ]
-    assert errors("  a: {transfer: wanted, on: {refused: e, other: e}}\n  e: {end: information}\n") == []
+    assert errors("  a: {transfer: anne, on: {refused: e, other: e}}\n  e: {end: information}\n") == []
     assert errors(
         "  a: {lookup: wanted, on: {found: e, not_found: e, maybe: e}}\n  e: {end: information}\n"
     ) == [("unknown_outcome", 9, 52)]
@@ -314,3 +315,240 @@ def test_document_level_problems():
     assert errors("", head="title: T\nstart: a\nsteps: [a, b]\n") == [("expected_map", 3, 8)]
     assert checker.check("").problems.errors[0].code == "empty"
     assert checker.check("just text").problems.errors[0].code == "expected_map"
+
+
+# ---------------------------------------------------------------- no message, transfer or report to nobody
+
+
+def test_a_message_to_a_person_who_may_not_be_found_is_an_error():
+    found = problems(
+        "  a: {lookup: wanted, on: {found: m, not_found: m}}\n"
+        "  m: {message: [wanted]}\n"
+    )
+    assert ("error", "no_recipient", 10, 17) in found
+    result = checker.check(
+        HEAD + "  a: {lookup: wanted, on: {found: m, not_found: m}}\n  m: {message: [wanted]}\n"
+    )
+    [problem] = [p for p in result.problems.errors if p.code == "no_recipient"]
+    assert problem.params == {"name": "wanted", "path": "a → m"}
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # the person surely found on this path
+        "  a: {lookup: wanted, on: {found: m, not_found: o}}\n"
+        "  m: {message: [wanted]}\n  o: {end: information}\n",
+        # someone always known beside the person
+        "  a: {lookup: wanted, on: {found: m, not_found: m}}\n  m: {message: [wanted, account]}\n",
+        "  a: {lookup: wanted, on: {found: m, not_found: m}}\n  m: {message: [wanted, accueil@x.example]}\n",
+        # a branch that proves the person is set
+        "  a: {lookup: wanted, on: {found: d, not_found: d}}\n"
+        "  d: {decide: [{if: is_set(wanted), goto: m}, {else: o}]}\n"
+        "  m: {message: [wanted]}\n  o: {message: [account]}\n",
+        "  a: {lookup: wanted, on: {found: d, not_found: d}}\n"
+        "  d: {decide: [{if: wanted == None, goto: o}, {else: m}]}\n"
+        "  m: {message: [wanted]}\n  o: {message: [account]}\n",
+        "  a: {lookup: wanted, on: {found: d, not_found: d}}\n"
+        "  d: {decide: [{if: 'is_open() and can_transfer(wanted)', goto: m}, {else: o}]}\n"
+        "  m: {message: [wanted]}\n  o: {message: [account]}\n",
+    ],
+    ids=["found-only", "account", "address", "is_set", "else-of-none", "can_transfer"],
+)
+def test_a_message_with_a_recipient_on_every_path_is_clean(steps):
+    assert [c for c, _, _ in errors(steps)] == []
+
+
+def test_a_message_naming_nobody_is_an_error():
+    assert errors("  a: {message: []}\n") == [("no_recipient_listed", 9, 3)]
+
+
+def test_a_transfer_to_a_person_who_may_not_be_found_is_an_error():
+    assert errors(
+        "  a: {lookup: wanted, on: {found: t, not_found: t}}\n"
+        "  t: {transfer: wanted, on: {other: e}}\n"
+        "  e: {end: information}\n"
+    ) == [("transfer_maybe_unset", 10, 17)]
+    # found first: clean
+    assert errors(
+        "  a: {lookup: wanted, on: {found: t, not_found: e}}\n"
+        "  t: {transfer: wanted, on: {other: e}}\n"
+        "  e: {end: information}\n"
+    ) == []
+
+
+def test_a_report_whose_recipients_may_be_empty_is_an_error():
+    steps = (
+        "  a: {lookup: wanted, on: {found: e, not_found: e}}\n"
+        "  e: {end: information}\n"
+        "reports:\n"
+        "  information:\n"
+        "    to: '{{ wanted.email }}'\n"  # line 13
+    )
+    result = checker.check(HEAD + steps)
+    [problem] = [p for p in result.problems.errors if p.code == "report_no_recipient"]
+    assert (problem.line, problem.column) == (13, 9)
+    assert problem.params == {"step": "e", "path": "a → e"}
+    assert errors(steps.replace("'{{ wanted.email }}'", "['{{ wanted.email }}', accueil@x.example]")) == []
+    fallback = "\"{{ wanted.email if wanted else 'accueil@x.example' }}\""
+    assert errors(steps.replace("'{{ wanted.email }}'", fallback)) == []
+
+
+# ---------------------------------------------------------------- texts that may write an empty value
+
+
+def test_a_text_writing_a_person_who_may_not_be_found_is_an_error():
+    steps = (
+        "  a: {lookup: wanted, on: {found: s, not_found: s}}\n"
+        "  s: {say: 'Je vous passe {{ wanted.name }}.', next: e}\n"
+        "  e: {end: information}\n"
+    )
+    assert errors(steps) == [("text_maybe_unset", 10, 12)]
+    result = checker.check(HEAD + steps)
+    assert result.problems.errors[0].params == {"name": "wanted.name", "field": "wanted", "path": "a → s"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je vous passe {{ wanted.name if wanted else 'le cabinet' }}.",
+        "{% if wanted %}Je vous passe {{ wanted.name }}.{% endif %}",
+        "{% if not wanted %}Je prends un message.{% else %}{{ wanted.name }}{% endif %}",
+        "Je vous passe {{ wanted.name | default('le cabinet') }}.",
+        "Je vous passe {{ wanted.name or 'le cabinet' }}.",
+        "{{ 'Pour ' ~ wanted.name if wanted }}",
+    ],
+)
+def test_a_tested_or_defaulted_value_is_not_an_error(text):
+    steps = (
+        "  a: {lookup: wanted, on: {found: s, not_found: s}}\n"
+        f"  s: {{say: \"{text}\", next: e}}\n"
+        "  e: {end: information}\n"
+    )
+    assert errors(steps) == []
+
+
+def test_a_note_may_write_what_its_own_step_asks_but_not_an_optional_answer():
+    assert errors("  a: {ask: [name], note: 'Nom : {{ name }}', next: e}\n  e: {end: information}\n") == []
+    assert errors("  a: {ask: [name?], note: 'Nom : {{ name }}', next: e}\n  e: {end: information}\n") == [
+        ("text_maybe_unset", 9, 27)
+    ]
+
+
+def test_a_report_line_that_may_be_empty_points_at_its_line():
+    steps = (
+        "  a: {ask: [kind], next: [{if: kind == 'client', goto: b}, {else: e}]}\n"
+        "  b: {ask: [name], next: e}\n"
+        "  e: {end: information}\n"
+        "reports:\n"
+        "  default:\n"
+        "    body: |\n"
+        "      Appel pour {{ label.kind }}\n"
+        "      de {{ name }}\n"  # line 16: name is not asked on the path a → e
+    )
+    assert errors(steps) == [("text_maybe_unset", 16, 13)]
+
+
+def test_a_prefilled_field_may_be_empty_the_number_being_withheld():
+    phone = "  phone: {type: phone, prefill: call.caller}\n"
+    head = HEAD.replace("  urgent: {type: yes_no}\n", "  urgent: {type: yes_no}\n" + phone)
+    steps = "  a: {say: 'Votre numéro : {{ phone }}', next: e}\n  e: {end: information}\n"  # line 10
+    assert errors(steps, head=head) == [("text_maybe_unset", 10, 12)]
+
+
+def test_attributes_that_do_not_exist_in_a_text_are_errors():
+    steps = (
+        "  a: {ask: [name], next: s}\n"
+        "  s: {say: 'Appelez {{ wanted.phone }} ; {{ name.first }}', next: l}\n"
+        "  l: {say: '{{ label.nope }} {{ call.nope }} {{ name.upper() }} {{ wanted.replacement.nom }}',"
+        " next: e}\n"
+        "  e: {end: information}\n"
+    )
+    found = checker.check(HEAD + steps).problems.errors
+    attributes = [
+        (p.line, p.params["owner"], p.params["name"]) for p in found if p.code == "unknown_attribute"
+    ]
+    assert attributes == [
+        (10, "wanted", "phone"),
+        (10, "name", "first"),
+        (11, "label", "nope"),
+        (11, "call", "nope"),
+        (11, "wanted.replacement", "nom"),
+    ]
+    assert "direct_line" in next(p for p in found if p.params.get("name") == "phone").params["expected"]
+
+
+# ---------------------------------------------------------------- loops whose way out is never taken
+
+
+def test_a_loop_that_asks_again_an_answered_question_never_ends():
+    """An answered question is not asked again: going round, `kind` never changes."""
+    steps = (
+        "  a: {ask: [kind], next: [{if: kind == 'client', goto: e}, {else: b}]}\n"
+        "  b: {say: \"Je n'ai pas compris.\", next: a}\n"
+        "  e: {end: information}\n"
+    )
+    assert errors(steps) == [("loop_exit_never_taken", 9, 3)]
+    [problem] = checker.check(HEAD + steps).problems.errors
+    assert problem.params == {"steps": "a, b", "names": "kind"}
+
+
+def test_a_loop_waiting_for_the_opening_never_ends():
+    steps = (
+        "  a: {say: 'Patientez.', next: b}\n"
+        "  b: {decide: [{if: is_open(), goto: e}, {else: a}]}\n"
+        "  e: {end: information}\n"
+    )
+    assert errors(steps) == [("loop_exit_never_taken", 9, 3)]
+
+
+def test_a_loop_without_any_way_out_is_an_error():
+    found = errors("  a: {say: un, next: b}\n  b: {say: deux, next: a}\n")
+    assert ("loop_without_exit", 9, 3) in found
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # a new search may find the person
+        "  a: {lookup: wanted, on: {found: e, not_found: b}}\n"
+        "  b: {say: 'Cherchons encore.', next: a}\n"
+        "  e: {end: information}\n",
+        # an optional question left empty is asked again
+        "  a: {ask: [name?], next: [{if: is_set(name), goto: e}, {else: b}]}\n"
+        "  b: {say: 'Il me faut un nom.', next: a}\n"
+        "  e: {end: information}\n",
+        # the person found again changes the transfer rule's answer
+        "  a: {lookup: wanted, on: {found: d, not_found: e}}\n"
+        "  d: {decide: [{if: can_transfer(wanted), goto: e}, {else: a}]}\n"
+        "  e: {end: information}\n",
+    ],
+    ids=["lookup", "optional", "can_transfer"],
+)
+def test_a_loop_with_a_live_way_out_is_clean(steps):
+    assert errors(steps) == []
+
+
+# ---------------------------------------------------------------- caller types of the transfer rules
+
+
+def test_a_caller_type_unknown_to_the_transfer_rules_is_an_error():
+    head = HEAD.replace("{client: Client, prospect: Prospect}", "{client: Client, confrere: Confrère}")
+    steps = (
+        "  a: {ask: [kind], next: f}\n"
+        "  f: {lookup: wanted, on: {found: d, not_found: e}}\n"
+        "  d: {decide: [{if: 'can_transfer(wanted, kind)', goto: e}, {else: e}]}\n"
+        "  x: {decide: [{if: 'can_transfer(wanted, \"notary\")', goto: e}, {else: e}]}\n"
+        "  e: {end: information}\n"
+    )
+    found = [(c, line, col) for c, line, col in errors(steps, head=head) if c == "unknown_caller_type"]
+    # the option where it is declared (line 4), and the literal inside the condition (line 12)
+    assert found == [("unknown_caller_type", 4, 50), ("unknown_caller_type", 12, 43)]
+
+
+def test_a_field_named_caller_type_uses_the_vocabulary():
+    head = HEAD.replace("  kind:", "  caller_type:")
+    head = head.replace("{client: Client, prospect: Prospect}", "[client, family]")
+    steps = "  a: {ask: [caller_type], next: e}\n  e: {end: information}\n"
+    assert errors(steps, head=head) == [("unknown_caller_type", 4, 49)]
+    assert errors(steps, head=head.replace("family", "colleague")) == []

@@ -89,7 +89,7 @@ def test_run_prints_path_outcome_and_message(alpha, tmp_path):
     assert code == 0, data
     assert data["outcome"]["kind"] == "message"
     assert data["path"][:3] == ["welcome", "qualify", "identify_client"]
-    assert data["message"]["subject"] == "[message] Client du cabinet — Jean Dupont"
+    assert data["message"]["subject"] == "Message : Client du cabinet — Jean Dupont"
     assert data["facts"]["is_open()"] is True
 
 

@@ -26,7 +26,9 @@ def test_conditions_and_texts_are_in_plain_french():
 
 def test_outcomes_are_distinct_and_results_label_the_arrows():
     text = drawing.mermaid(scenario())
-    assert text.count(":::outcome") == 5  # refusal, information, message, transfer done, appointment made
+    # refusal, information, message to the person, message to the office, transfer done, appointment made
+    assert text.count(":::outcome") == 6
+    assert "les destinataires habituels du compte" in text or "Message au cabinet" in text
     assert '-->|"pas de réponse"|' in text and '-->|"rendez-vous pris"|' in text
     assert "subgraph" in text and "Qualifier le motif" in text
 

@@ -7,7 +7,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from permanence.scenarios.engine import checker
+from permanence.scenarios.engine import checker, model
 from permanence.scenarios.engine.runtime import AnswerError, Person, Run, StaticEnvironment
 
 LIBRARY = Path(__file__).resolve().parents[2] / "src" / "permanence" / "scenarios" / "library"
@@ -170,5 +170,123 @@ def test_random_walks_end_in_an_outcome_and_the_report_renders(seed, is_open, ca
         "refusal",
     )
     report = run.report()
-    assert report["subject"].startswith("[" + run.outcome["kind"] + "]")
+    assert report["subject"].startswith(model.OUTCOME_LABELS[run.outcome["kind"]])
+    assert "[" not in report["subject"] and run.outcome["kind"] not in report["subject"].split()
     assert "Error" not in report["body"] and "None" not in report["body"]
+
+
+# Scenarios of well-formed steps wired at random: the graph, the dataflow, the loops and the texts
+# are checked on every one of them (problems, never an exception).
+IDS = ["a", "b", "c", "d", "e"]
+CONDITIONS = st.sampled_from(
+    [
+        "is_set(wanted)",
+        "kind == 'client'",
+        "not is_open()",
+        "can_transfer(wanted, kind)",
+        "can_transfer(wanted, 'notary')",
+        "wanted == None",
+        "is_set(name) and urgent",
+        "true",
+        "available(wanted) or kind != 'prospect'",
+        "not (is_set(wanted) or is_set(name))",
+    ]
+)
+TEXTS = st.sampled_from(
+    [
+        "Bonjour",
+        "{{ wanted.name }}",
+        "{{ wanted.name if wanted }}",
+        "{% if name %}{{ name }}{% elif wanted %}{{ wanted.email }}{% else %}x{% endif %}",
+        "{{ label.kind }} {{ label.outcome }} {{ label.nope }}",
+        "{{ wanted.phone }} {{ wanted.replacement.name }}",
+        "{{ name | default('x') }} {{ name.upper() }}",
+        "{{ nope.x }}",
+        "{% for n in notes %}{{ n }}{% endfor %}",
+        "{{ (name or kind) ~ wanted.name if not wanted is none }}",
+        "{% set x = name %}{{ x }}",
+    ]
+)
+TARGET = st.sampled_from(IDS)
+BRANCHES = st.lists(st.fixed_dictionaries({"if": CONDITIONS, "goto": TARGET}), max_size=3).flatmap(
+    lambda ifs: TARGET.map(lambda other: [*ifs, {"else": other}])
+)
+STEPS = st.one_of(
+    st.fixed_dictionaries({"say": TEXTS, "next": TARGET}),
+    st.fixed_dictionaries(
+        {
+            "ask": st.lists(st.sampled_from(["kind", "name", "urgent", "name?", "caller_type"]), min_size=1),
+            "next": st.one_of(TARGET, BRANCHES),
+        },
+        optional={"note": TEXTS},
+    ),
+    st.fixed_dictionaries({"decide": BRANCHES}),
+    st.fixed_dictionaries(
+        {"lookup": st.just("wanted"), "on": st.fixed_dictionaries({"found": TARGET, "not_found": TARGET})}
+    ),
+    st.fixed_dictionaries(
+        {"transfer": st.sampled_from(["wanted", "anne"]), "on": st.fixed_dictionaries({"other": TARGET})}
+    ),
+    st.fixed_dictionaries(
+        {"message": st.lists(st.sampled_from(["wanted", "account", "x@y.fr"]), max_size=2)},
+        optional={"urgent": CONDITIONS},
+    ),
+    st.fixed_dictionaries({"end": st.sampled_from(["information", "refusal"])}, optional={"note": TEXTS}),
+)
+REPORTS = st.dictionaries(
+    st.sampled_from(["default", "message", "information", "transfer"]),
+    st.fixed_dictionaries(
+        {}, optional={"subject": TEXTS, "body": TEXTS, "to": st.lists(TEXTS, max_size=2)}
+    ),
+    max_size=2,
+)
+
+
+@FAST
+@given(st.dictionaries(st.sampled_from(IDS), STEPS, min_size=1), REPORTS)
+def test_random_wired_scenarios(steps, reports):
+    document = {
+        "title": "T",
+        "start": "a",
+        "fields": {
+            "kind": {"type": "choice", "options": {"client": "Client", "prospect": "Prospect"}},
+            "caller_type": {"type": "choice", "options": ["client", "family"]},
+            "name": {"type": "text", "say": "{{ wanted.name }} ?"},
+            "wanted": {"type": "person"},
+            "urgent": {"type": "yes_no"},
+        },
+        "steps": steps,
+        "reports": reports,
+    }
+    must_not_crash(yaml.safe_dump(document, allow_unicode=True))
+
+
+JSON = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.text(max_size=10), st.sampled_from(["welcome", "qualify"])
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+STORED_INPUT = st.one_of(JSON, st.tuples(st.sampled_from(["welcome", "qualify", "x"]), JSON))
+
+
+@FAST
+@given(
+    st.one_of(
+        JSON,
+        st.fixed_dictionaries(
+            {"inputs": st.lists(STORED_INPUT)},
+            optional={"facts": JSON, "version": JSON, "unapplied": JSON},
+        ),
+    )
+)
+def test_resuming_any_stored_state_never_raises(data):
+    scenario = checker.check(LEGAL).scenario
+    resumed = Run.resume(scenario, StaticEnvironment(), data, version="v2")
+    assert resumed.run.step is not None or resumed.run.outcome is not None
+    json_state = resumed.run.to_json()
+    again = Run.resume(scenario, StaticEnvironment(), json_state, version="v2")
+    assert again.complete and len(again.run.unapplied) == len(resumed.run.unapplied)

@@ -55,7 +55,7 @@ def test_first_screen_says_the_greeting():
     screen = run.screen()
     assert screen["step"] == "welcome"
     assert screen["say"] == "Cabinet Durand et Associés."
-    assert screen["draft"]["subject"].startswith("[en cours]")
+    assert screen["draft"]["subject"].startswith("Appel en cours")
 
 
 def test_invalid_answer_is_an_error_for_the_field_and_changes_nothing():
@@ -102,7 +102,7 @@ def test_unanswered_transfer_leads_to_an_urgent_message_and_its_report():
         {"ref": "claire-durand", "name": "Maître Claire Durand", "email": "c.durand@example.fr"}
     ]
     report = run.report()
-    assert report["subject"] == "[message] URGENT Client du cabinet — Jean Dupont"
+    assert report["subject"] == "Message URGENT : Client du cabinet — Jean Dupont"
     assert "Objet : Audience avancée" in report["body"]
     assert "• Client, dossier 2024/0153." in report["body"]
     assert "(06 12 34 56 78)" in report["body"]

@@ -2,9 +2,14 @@
 
 Pure core: no Django import. ``check(text, account)`` reads the YAML, expands
 the blocks (call and return, inlined with prefixed step ids), then checks
-references, types, the graph (reachability, outcomes, loops), where fields are
-set before they are used, and the warnings (interrogation, duplicated texts,
-unused blocks and fields). Any input gets problems, never an exception.
+references, types, the caller types given to ``can_transfer``, the graph
+(reachability, outcomes, loops without a question, loops whose way out is never
+taken), where fields are set before they are used (a must/may dataflow whose
+edges know what a branch's condition proves: ``is_set(wanted)`` true means
+``wanted`` is set), so that no message, transfer or report goes to nobody and no
+text writes a value that may be empty, and the warnings (interrogation,
+duplicated texts, unused blocks and fields). Any input gets problems, never an
+exception.
 """
 
 from __future__ import annotations
@@ -12,15 +17,20 @@ from __future__ import annotations
 import ast
 import dataclasses
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from permanence.directory.rules import CALLER_TYPES
 from permanence.scenarios.engine import expressions as ex
 from permanence.scenarios.engine import model, source
 from permanence.scenarios.engine.model import Block, Condition, Scenario, Step
 from permanence.scenarios.engine.problems import Problems
 
 TEMPLATE_NAMES = frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label"}
+#: a choice field of this name is the caller type: its options must be caller types
+CALLER_TYPE_FIELD = "caller_type"
+#: functions that are false for an empty person: true, they prove the person is set
+PERSON_TESTS = frozenset({"is_set", "available", "can_transfer"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,10 @@ class Checker:
         self.p = problems
         self.account = account
         self.library = library
+        self.reported_to: set[model.Pos] = set()
+        self.must: dict[str, int] = {}
+        self.may: dict[str, int] = {}
+        self.index: dict[str, int] = {}
 
     def run(self) -> None:
         self.expand()
@@ -211,7 +225,7 @@ class Checker:
                     "unknown_appointment_type", step.pos, name=step.appointment_type, account=account_name
                 )
             for recipient, pos in step.recipients:
-                if "@" not in recipient and "{" not in recipient:
+                if "@" not in recipient and "{" not in recipient and recipient != model.ACCOUNT_RECIPIENT:
                     self.person_or_collaborator(recipient, pos, account_name)
 
     def person_or_collaborator(self, name: str, pos: model.Pos, account_name: str) -> None:
@@ -236,22 +250,106 @@ class Checker:
             for b in step.branches:
                 if b.condition:
                     self.typecheck(b.condition, names)
+                    self.caller_types(b.condition)
             if isinstance(step.urgent, Condition):
                 self.typecheck(step.urgent, names)
+                self.caller_types(step.urgent)
             for text in (step.say, step.note):
                 if text:
                     self.template_names(text, allowed_templates)
+                    self.attributes(text, step.param_names)
         for f in self.s.fields.values():
             if f.prefill is not None:
                 errors = ex.check(f.prefill, self.s.names(), want_bool=False)
                 for e in errors:
                     self.p.error(e.code, f.prefill_pos, **e.params)
             if f.say:
-                self.template_names(model.TextAt(f.say, f.pos, None), allowed_templates)
+                say = model.TextAt(f.say, f.say_pos if f.say_pos != (0, 0) else f.pos, f.say_style)
+                self.template_names(say, allowed_templates)
+                self.attributes(say, tuple({n for s in self.s.steps.values() for n in s.param_names}))
+            if f.name == CALLER_TYPE_FIELD and f.type == "choice":
+                self.caller_type_options(f)
         for report in self.s.reports.values():
             for text in (report.subject, report.body, *report.to):
                 if text:
                     self.template_names(text, allowed_templates)
+                    self.attributes(text, ())
+
+    def caller_types(self, cond: Condition) -> None:
+        """The caller type given to can_transfer must be a word of the transfer rules' vocabulary."""
+        for node in ast.walk(cond.expr.tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "can_transfer"
+                and len(node.args) >= 2
+            ):
+                continue
+            arg = node.args[1]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value not in CALLER_TYPES:
+                at = source.Node("scalar", None, cond.pos[0], cond.pos[1], style=cond.style)
+                self.p.error(
+                    "unknown_caller_type",
+                    model.expr_pos(at, (arg.lineno, arg.col_offset)),
+                    value=arg.value,
+                    expected=", ".join(CALLER_TYPES),
+                )
+            elif isinstance(arg, ast.Name) and arg.id in self.s.fields:
+                f = self.s.fields[arg.id]
+                if f.type == "choice":
+                    self.caller_type_options(f)
+
+    def caller_type_options(self, f: model.Field) -> None:
+        for option in f.options:
+            if option not in CALLER_TYPES:
+                self.p.error(
+                    "unknown_caller_type",
+                    f.option_pos.get(option, f.pos),
+                    value=option,
+                    expected=", ".join(CALLER_TYPES),
+                )
+
+    def attributes(self, text: model.TextAt, param_names: tuple[str, ...]) -> None:
+        """``{{ notary.phone }}``: every attribute a text reads must exist."""
+        fields = self.s.fields
+        for use in text.text.uses:
+            attrs = use.attrs[:-1] if use.method else use.attrs
+            if not attrs:
+                continue
+            f = fields.get(use.name)
+            table: Mapping[str, object] | None
+            if f is not None:
+                table = ex.PERSON_ATTRS if f.type == "person" else {}
+            elif use.name in ex.RECORDS:
+                table = ex.RECORDS[use.name]
+            elif use.name == "label":
+                table = {**dict.fromkeys(fields), "outcome": None}
+            elif use.name == "params":
+                table = dict.fromkeys(param_names)
+            elif use.name in ("notes", "outcome"):
+                table = {}
+            else:
+                continue  # an unknown name: reported by template_names
+            owner = use.name
+            for attr in attrs:
+                if attr not in table:
+                    self.p.error(
+                        "unknown_attribute",
+                        self.text_pos(text, use.line),
+                        owner=owner,
+                        name=attr,
+                        expected=", ".join(sorted(table)) or "—",
+                    )
+                    break
+                kind = table[attr]
+                if not (isinstance(kind, ex.Type) and kind.name == "person"):
+                    break  # deeper attributes of a text, a date, a list: not checked
+                owner, table = f"{owner}.{attr}", ex.PERSON_ATTRS
+
+    @staticmethod
+    def text_pos(text: model.TextAt, line: int) -> model.Pos:
+        node = source.Node("scalar", None, text.pos[0], text.pos[1], style=text.style)
+        return model.template_pos(node, line)
 
     def typecheck(self, cond: Condition, names: Mapping[str, ex.Type]) -> None:
         for e in ex.check(cond.expr, names):
@@ -307,9 +405,19 @@ class Checker:
         self.components = strongly_connected(reachable, succ)
         for component in self.components:
             looping = len(component) > 1 or component[0] in succ[component[0]]
-            if looping and not any(steps[sid].waits for sid in component):
-                first = min(component, key=lambda sid: steps[sid].pos)
-                self.p.error("endless_loop", steps[first].pos, steps=", ".join(sorted(component)[:8]))
+            if not looping:
+                continue
+            first = min(component, key=lambda sid: steps[sid].pos)
+            shown = ", ".join(sorted(component)[:8]) + (" …" if len(component) > 8 else "")
+            if not any(steps[sid].waits for sid in component):
+                self.p.error("endless_loop", steps[first].pos, steps=shown)
+                continue
+            way_out, tested = self.loop_exits(set(component))
+            if way_out is None:
+                self.p.error("loop_without_exit", steps[first].pos, steps=shown)
+            elif not way_out:
+                names = ", ".join(sorted(tested)[:6]) or "—"
+                self.p.error("loop_exit_never_taken", steps[first].pos, steps=shown, names=names)
         for sid in sorted(reachable - finishing, key=lambda sid: steps[sid].pos):
             step = steps[sid]
             if step.kind == "return" and step.return_to is None:
@@ -318,8 +426,60 @@ class Checker:
         self.succ = succ
         return reachable
 
+    def loop_exits(self, component: set[str]) -> tuple[bool | None, set[str]]:
+        """Can a call that went round this loop once still leave it? (None: it has no way out.)
+
+        After one round, what an ask step asked stays answered (it is not asked again) and a
+        function's answer is kept for the call, so a condition changes only through what the loop
+        may still set: the person a lookup finds, an optional question left empty. A way out is
+        live when the secretary chooses it (a result: found, refused, accepted…), when it is a plain
+        next, or when its branch reads such a value; the names the other ways out test are returned."""
+        steps, fields = self.s.steps, self.s.fields
+        changing: set[str] = set()
+        for sid in component:
+            step = steps[sid]
+            if step.kind == "lookup":
+                changing.add(step.target)
+            elif step.kind == "ask":
+                for name, optional, _ in step.fields:
+                    if optional or (name in fields and not fields[name].required):
+                        changing.add(name)
+        exits = False
+        tested: set[str] = set()
+        for sid in component:
+            step = steps[sid]
+            if step.kind in ("transfer", "appointment"):
+                return True, tested  # accepted or booked ends the call
+            if step.kind in ("message", "end"):
+                return True, tested
+            outside = [t for t in step.successors() if t not in component]
+            if not outside:
+                continue
+            exits = True
+            if step.kind == "lookup" or not step.branches:
+                return True, tested  # a result the secretary picks, or a plain next
+            read: set[str] = set()
+            for branch in step.branches:
+                if branch.condition is not None:
+                    read |= branch.condition.expr.names | {f"{f}()" for f in branch.condition.expr.functions
+                                                            if f != "is_set"}
+                if branch.target in component:
+                    continue
+                if branch.condition is None and len(step.branches) == 1:
+                    return True, tested
+                if read & changing:
+                    return True, tested
+                tested |= read - {"params"}
+        return (False if exits else None), tested
+
     # ------------------------------------------------------------ dataflow
     def dataflow(self, reachable: set[str]) -> None:
+        """Where each field is surely set (must) or maybe set (may), at the entry of each step.
+
+        A forward analysis over bitsets. An edge sets what its step asks (the required fields), the
+        person a lookup found (on the ``found`` edge only) and what the branch's condition proves
+        (``is_set(x)``, ``x == "a"``, ``can_transfer(x)`` true; ``x == None`` false; the earlier
+        branches false). A prefilled field is maybe set only (the caller's number may be withheld)."""
         steps, fields = self.s.steps, self.s.fields
         if not reachable:
             return
@@ -330,31 +490,51 @@ class Checker:
             if f.prefill is not None:
                 prefilled |= index[name]
 
-        def gen(step: Step, target: str, required_only: bool) -> int:
-            bits = 0
+        def bits(names: Iterable[str]) -> int:
+            out = 0
+            for name in names:
+                out |= index.get(name, 0)
+            return out
+
+        def asked(step: Step, required_only: bool) -> int:
+            out = 0
             for name, optional, _ in step.fields:
                 if name in index and not (required_only and (optional or not fields[name].required)):
-                    bits |= index[name]
-            if step.kind == "lookup" and step.target in index:
-                found = step.on.get("found", ("", None))[0]
-                other_found = "other" in step.on and "found" not in step.on
-                if target == found or other_found or not required_only:
-                    bits |= index[step.target]
-            return bits
+                    out |= index[name]
+            return out
 
-        # Forward must/may analysis over bitsets, in reverse post-order (one or two passes on a DAG).
+        def edge(step: Step, target: str) -> tuple[int, int]:
+            """What going from ``step`` to ``target`` surely sets, and what it may set."""
+            must = may = 0
+            if step.kind == "ask":
+                must, may = asked(step, True), asked(step, False)
+            if step.kind == "lookup" and step.target in index:
+                routes = {r: step.on.get(r) or step.on.get("other") for r in model.RESULTS["lookup"]}
+                results = [r for r, route in routes.items() if route is not None and route[0] == target]
+                if "found" in results:
+                    may |= index[step.target]
+                    if results == ["found"]:
+                        must |= index[step.target]
+            proven: int | None = None
+            earlier_false = 0
+            for branch in step.branches:
+                if branch.condition is None:
+                    here = earlier_false
+                else:
+                    tree = branch.condition.expr.tree
+                    here = earlier_false | bits(_set_when(tree, True))
+                    earlier_false |= bits(_set_when(tree, False))
+                if branch.target == target:
+                    proven = here if proven is None else proven & here
+            return must | (proven or 0), may
+
         order = _reverse_postorder(self.s.start, self.succ, reachable)
         out_edges = {
-            sid: [
-                (t, gen(steps[sid], t, True), gen(steps[sid], t, False))
-                for t in self.succ[sid]
-                if t in reachable
-            ]
-            for sid in order
+            sid: [(t, *edge(steps[sid], t)) for t in self.succ[sid] if t in reachable] for sid in order
         }
         must = {sid: everything for sid in reachable}
         may = {sid: 0 for sid in reachable}
-        must[self.s.start] = may[self.s.start] = prefilled
+        must[self.s.start], may[self.s.start] = 0, prefilled
         changed = True
         rounds = 0
         while changed and rounds < 100:
@@ -368,10 +548,66 @@ class Checker:
                     if new_must != must[t] or new_may != may[t]:
                         must[t], may[t] = new_must, new_may
                         changed = True
-        for sid in reachable:
+        preds: dict[str, list[tuple[str, int]]] = {sid: [] for sid in reachable}
+        for sid in order:
+            for t, g_must, _ in out_edges[sid]:
+                preds[t].append((sid, g_must))
+
+        def path_without(sid: str, bit: int) -> str:
+            """A path from the start to ``sid`` on which the field of ``bit`` is never set."""
+            back: dict[str, str | None] = {sid: None}
+            todo = [sid]
+            found = sid if sid == self.s.start else None
+            while todo and found is None:
+                nxt: list[str] = []
+                for node in todo:
+                    for p, g_must in preds[node]:
+                        if p in back or (must[p] | g_must) & bit:
+                            continue
+                        back[p] = node
+                        if p == self.s.start:
+                            found = p
+                            break
+                        nxt.append(p)
+                    if found:
+                        break
+                todo = nxt
+            path, node_or_none = [], found
+            while node_or_none is not None:
+                path.append(node_or_none)
+                node_or_none = back[node_or_none]
+            if len(path) > 8:
+                path = [*path[:3], "…", *path[-4:]]
+            return " → ".join(path) or sid
+
+        self.must, self.may, self.index = must, may, index
+        seen: set[tuple[model.Pos, str]] = set()
+
+        def check_text(
+            text: model.TextAt | None, sid: str, sure: int, maybe: int, params: tuple[str, ...], *,
+            never_set_error: bool = True,
+        ) -> None:
+            if text is None:
+                return
+            for use in text.text.uses:
+                name = use.attrs[0] if use.name == "label" and use.attrs else use.name
+                if name not in index or (use.name == "label" and not use.attrs):
+                    continue
+                bit = index[name]
+                pos = self.text_pos(text, use.line)
+                if not maybe & bit and never_set_error:
+                    if (pos, name) not in seen:
+                        seen.add((pos, name))
+                        self.p.error("used_before_set", pos, name=name)
+                elif use.needed and not sure & bit and (pos, name) not in seen:
+                    seen.add((pos, name))
+                    shown = ".".join((use.name, *use.attrs))
+                    self.p.error("text_maybe_unset", pos, name=shown, field=name, path=path_without(sid, bit))
+
+        for sid in sorted(reachable, key=lambda sid: steps[sid].pos):
             step = steps[sid]
-            after = gen(step, "", True) if step.kind == "ask" else 0
-            after_may = gen(step, "", False) if step.kind == "ask" else 0
+            after = asked(step, True) if step.kind == "ask" else 0
+            after_may = asked(step, False) if step.kind == "ask" else 0
             conditions = [b.condition for b in step.branches if b.condition]
             if isinstance(step.urgent, Condition):
                 conditions.append(step.urgent)
@@ -382,12 +618,65 @@ class Checker:
                         self.p.error("used_before_set", cond.pos, name=name)
                     elif not (must[sid] | after) & bit and name not in _guarded_names(cond.expr):
                         self.p.warning("maybe_unset", cond.pos, name=name)
-            for text in (step.say,):
-                if text is None:
-                    continue
-                for name in sorted(text.text.names & set(index)):
-                    if not may[sid] & index[name]:
-                        self.p.error("used_before_set", text.pos, name=name)
+            check_text(step.say, sid, must[sid], may[sid], step.param_names)
+            if step.kind in ("message", "end"):  # written as the call reaches its outcome
+                check_text(step.note, sid, must[sid], may[sid], step.param_names)
+            else:  # written as the step is left
+                check_text(step.note, sid, must[sid] | after, may[sid] | after_may, step.param_names)
+            for name, _optional, _ in step.fields:
+                asked_field = fields.get(name)
+                if asked_field is not None and asked_field.say is not None:
+                    at = asked_field.say_pos if asked_field.say_pos != (0, 0) else asked_field.pos
+                    say = model.TextAt(asked_field.say, at, asked_field.say_style)
+                    check_text(say, sid, must[sid], may[sid], step.param_names)
+            if step.kind == "transfer" and step.target in index and not must[sid] & index[step.target]:
+                bit = index[step.target]
+                self.p.error(
+                    "transfer_maybe_unset", step.target_pos, name=step.target, path=path_without(sid, bit)
+                )
+            if step.kind == "message":
+                self.recipients(step, must[sid], path_without)
+            if step.kind in ("message", "end", "transfer", "appointment"):
+                self.report_at(step, must[sid], check_text, path_without)
+
+    def recipients(self, step: Step, sure: int, path_without: Callable[[str, int], str]) -> None:
+        """A message must reach someone on every path: one recipient at least is surely known."""
+        if not step.recipients:
+            self.p.error("no_recipient_listed", step.pos)
+            return
+        unset: list[tuple[str, model.Pos]] = []
+        for recipient, pos in step.recipients:
+            f = self.s.fields.get(recipient)
+            if f is None or f.type != "person" or sure & self.index[recipient]:
+                return  # an address, a collaborator, the account's recipients, a person surely found
+            unset.append((recipient, pos))
+        name, pos = unset[0]
+        self.p.error("no_recipient", pos, name=name, path=path_without(step.id, self.index[name]))
+
+    def report_at(
+        self, step: Step, sure: int, check_text: Callable[..., None], path_without: Callable[[str, int], str]
+    ) -> None:
+        """The report written when the call ends at ``step``: its texts and its recipients."""
+        kind = step.end if step.kind == "end" else step.kind
+        spec = self.s.reports.get(kind) or self.s.reports.get("default")
+        if spec is None:
+            return
+        for text in (spec.subject, spec.body):  # a recipient left empty is dropped: checked below
+            check_text(text, step.id, sure, sure, (), never_set_error=False)
+        if not spec.to:
+            return
+
+        def is_set(name: str) -> bool:
+            return name in self.index and bool(sure & self.index[name])
+
+        if all(t.text.may_render_empty(is_set) for t in spec.to):
+            unset = [
+                u.name for t in spec.to for u in t.text.uses if u.name in self.index and not is_set(u.name)
+            ]
+            path = path_without(step.id, self.index[unset[0]]) if unset else step.id
+            if spec.to[0].pos not in self.reported_to:  # once per report, at its first outcome
+                self.reported_to.add(spec.to[0].pos)
+                self.p.error("report_no_recipient", spec.to[0].pos, step=step.id, path=path)
 
     # ------------------------------------------------------------ warnings
     def interrogation(self, reachable: set[str]) -> None:
@@ -488,6 +777,47 @@ def _reverse_postorder(start: str, succ: Mapping[str, list[str]], nodes: set[str
             work.pop()
             post.append(node)
     return post[::-1]
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _set_when(node: ast.expr, truth: bool) -> set[str]:
+    """The names a condition proves set when it is ``truth``: ``is_set(x)``, ``x == "a"``,
+    ``can_transfer(x)`` true, ``x == None`` false; ``and``, ``or`` and ``not`` combine them."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _set_when(node.operand, not truth)
+    if isinstance(node, ast.BoolOp):
+        parts = [_set_when(v, truth) for v in node.values]
+        if isinstance(node.op, ast.And) == truth:  # every operand has this truth
+            return set().union(*parts)
+        return set.intersection(*parts) if parts else set()
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        root = _root(node)
+        return {root} if truth and root else set()
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args:
+        root = _root(node.args[0])
+        return {root} if truth and root and node.func.id in PERSON_TESTS else set()
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        root = _root(left)
+        if root is None:
+            root, right = _root(right), left
+        if root is None:
+            return set()
+        is_none = isinstance(right, ast.Constant) and right.value is None
+        if isinstance(right, ast.Name) and right.id in ex.LITERAL_NAMES:
+            is_none = ex.LITERAL_NAMES[right.id] is None
+        if isinstance(op, ast.Eq):
+            return {root} if truth != is_none else set()
+        if isinstance(op, ast.NotEq):
+            return {root} if truth == is_none else set()
+        if isinstance(op, (ast.In, ast.Lt, ast.LtE, ast.Gt, ast.GtE)) and truth and not is_none:
+            return {root}
+    return set()
 
 
 def _guarded_names(expr: ex.Expression) -> set[str]:

@@ -12,7 +12,7 @@ import ast
 import re
 
 from permanence.scenarios.engine.expressions import Expression
-from permanence.scenarios.engine.model import Scenario, Step
+from permanence.scenarios.engine.model import ACCOUNT_RECIPIENT, Scenario, Step
 
 RESULT_LABELS = {
     "found": "trouvé",
@@ -45,6 +45,8 @@ def _short(text: str, words: int = MAX_WORDS) -> str:
 
 def _who(scenario: Scenario, name: str) -> str:
     field = scenario.fields.get(name)
+    if field is None and name == ACCOUNT_RECIPIENT:
+        return "les destinataires habituels du compte"
     return field.label.lower() if field else name
 
 

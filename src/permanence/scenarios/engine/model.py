@@ -31,6 +31,18 @@ FIELD_TYPES = (
     "person",
 )
 OUTCOMES = ("transfer", "appointment", "message", "information", "refusal")
+#: the outcomes in the words the client reads (report subjects, ``{{ label.outcome }}``)
+OUTCOME_LABELS = {
+    "transfer": "Transfert",
+    "appointment": "Rendez-vous",
+    "message": "Message",
+    "information": "Information",
+    "refusal": "Refus",
+    "error": "Incident",
+}
+IN_PROGRESS_LABEL = "Appel en cours"
+#: the message recipient that stands for the account's usual recipients (its settings)
+ACCOUNT_RECIPIENT = "account"
 END_OUTCOMES = ("information", "refusal")
 KINDS = ("say", "ask", "decide", "lookup", "transfer", "appointment", "message", "end", "use", "return")
 #: results each step kind must map under ``on`` (the successful one ends the call)
@@ -81,6 +93,9 @@ class Field:
     prefill: ex.Expression | None = None
     prefill_pos: Pos = (0, 0)
     origin: str = ""  # the block that declared it
+    say_pos: Pos = (0, 0)
+    say_style: str | None = None
+    option_pos: dict[str, Pos] = field(default_factory=dict)
 
     def signature(self) -> tuple[Any, ...]:
         return (self.type, tuple(self.options), self.pattern.pattern if self.pattern else None)
@@ -394,6 +409,8 @@ class Reader:
         f.label = self.text(v.get("label"), "label") or name.replace("_", " ").capitalize()
         say = self.template(v.get("say"), "say")
         f.say = say.text if say else None
+        if say:
+            f.say_pos, f.say_style = say.pos, say.style
         f.help = self.text(v.get("help"), "help") or ""
         required = self.boolean(v.get("required"), "required")
         f.required = True if required is None else required
@@ -407,6 +424,7 @@ class Reader:
                         self.p.error("bad_name", options.key_pos(key), name=key)
                         continue
                     f.options[key] = self.text(label, "option") or key
+                    f.option_pos[key] = options.key_pos(key)
             elif options.kind == "seq":
                 for item in options.value:
                     key = self.text(item, "option")
@@ -416,6 +434,7 @@ class Reader:
                         self.p.error("bad_name", item.pos, name=key)
                         continue
                     f.options[key] = key.replace("_", " ").capitalize()
+                    f.option_pos[key] = item.pos
             else:
                 self.p.error("expected_map", options.pos, what="options")
         elif "options" in v:

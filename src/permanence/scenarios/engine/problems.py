@@ -79,9 +79,38 @@ MESSAGES: dict[str, str] = {
     "endless_loop": gettext_noop(
         "The steps %(steps)s loop without asking anything: the call would never move on."
     ),
+    "loop_without_exit": gettext_noop(
+        "The steps %(steps)s go round in a loop with no way out: the call would never end."
+    ),
+    "loop_exit_never_taken": gettext_noop(
+        "Once the call goes round the steps %(steps)s it never leaves them: the ways out test %(names)s, "
+        "which nothing in the loop changes (an answered question is not asked again, a function's answer "
+        "is kept for the whole call)."
+    ),
     "used_before_set": gettext_noop("“%(name)s” is used here but no path to this step asks it."),
     "maybe_unset": gettext_noop(
         "“%(name)s” is used here but some paths to this step do not ask it (it is then empty)."
+    ),
+    "no_recipient": gettext_noop(
+        "This message may reach nobody: “%(name)s” is not set on the path %(path)s. Send it there to "
+        "someone always known too, e.g. “account” (the account's usual recipients), or find the person first."
+    ),
+    "no_recipient_listed": gettext_noop(
+        "This message names nobody: give a person field, a collaborator, an e-mail address, "
+        "or “account” for the account's usual recipients."
+    ),
+    "transfer_maybe_unset": gettext_noop(
+        "“%(name)s” may be empty at this transfer (path: %(path)s): the call would be put through to nobody."
+    ),
+    "report_no_recipient": gettext_noop(
+        "The recipients (to) of this report may be empty when the call ends at “%(step)s” (path: %(path)s)."
+    ),
+    "text_maybe_unset": gettext_noop(
+        "“%(name)s” is written here but may be empty (path: %(path)s). Test it first "
+        "({%% if %(field)s %%}…{%% endif %%}) or give a fallback (… or '…', | default('…'))."
+    ),
+    "unknown_caller_type": gettext_noop(
+        "“%(value)s” is not a caller type of the transfer rules; known: %(expected)s."
     ),
     # expressions and templates
     "expr_syntax": gettext_noop("This condition cannot be read: %(detail)s"),

@@ -22,7 +22,16 @@ from email_validator import EmailNotValidError, validate_email
 
 from permanence.accounts import phones
 from permanence.scenarios.engine import expressions as ex
-from permanence.scenarios.engine.model import RESULTS, Condition, Field, Scenario, Step
+from permanence.scenarios.engine.model import (
+    ACCOUNT_RECIPIENT,
+    IN_PROGRESS_LABEL,
+    OUTCOME_LABELS,
+    RESULTS,
+    Condition,
+    Field,
+    Scenario,
+    Step,
+)
 from permanence.scenarios.engine.problems import MESSAGES
 
 MAX_AUTO_STEPS = 10_000
@@ -144,6 +153,59 @@ class AnswerError(Exception):
         return out
 
 
+@dataclass(frozen=True)
+class Unapplied:
+    """An input of a stored run that does not apply to the scenario any more (its text changed):
+    kept with what the secretary typed, so that nothing is lost and the desk can show it."""
+
+    step: str
+    given: Any
+    reason: str  # "unknown_step", "other_step", "invalid", "finished", "after", "unreadable"
+    at: str | None = None  # the step the call had reached instead
+    errors: dict[str, str] = field(default_factory=dict)
+    values: tuple[tuple[str, str], ...] = ()  # (label, value) of what was typed
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "given": self.given,
+            "reason": self.reason,
+            "at": self.at,
+            "errors": dict(self.errors),
+            "values": [list(v) for v in self.values],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Unapplied | None:
+        if not isinstance(data, Mapping) or not isinstance(data.get("step"), str):
+            return None
+        values = data.get("values")
+        values = values if isinstance(values, list) else []
+        errors = data.get("errors")
+        errors = errors if isinstance(errors, Mapping) else {}
+        return cls(
+            data["step"],
+            data.get("given"),
+            str(data.get("reason", "")),
+            data.get("at") if isinstance(data.get("at"), str) else None,
+            {str(k): str(v) for k, v in errors.items()},
+            tuple((str(v[0]), str(v[1])) for v in values if isinstance(v, list) and len(v) == 2),
+        )
+
+
+@dataclass
+class Resumed:
+    """A stored run resumed: the run up to the last input that still applies, and the rest."""
+
+    run: Run
+    unapplied: list[Unapplied]  # the inputs of this resumption that could not be applied
+    changed: bool  # the run was pinned to another text than the scenario given
+
+    @property
+    def complete(self) -> bool:
+        return not self.unapplied
+
+
 def scenario_hash(text: str | bytes) -> str:
     data = text.encode() if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()[:16]
@@ -163,6 +225,8 @@ class Run:
     notes: list[str] = field(default_factory=list)
     outcome: dict[str, Any] | None = None
     results: dict[str, str] = field(default_factory=dict)
+    # inputs of an earlier resumption that did not apply any more: kept with the run, never dropped
+    unapplied: list[Unapplied] = field(default_factory=list)
 
     # ---------------------------------------------------------------- API
     @classmethod
@@ -257,6 +321,7 @@ class Run:
             "answers": dict(self.answers),
             "notes": list(self.notes),
             "outcome": self.outcome,
+            "unapplied": [u.as_json() for u in self.unapplied],
         }
 
     @classmethod
@@ -271,6 +336,76 @@ class Run:
                 raise AnswerError({"": ("wrong_step", {"step": step_id, "current": run.step})})
             run.answer(given)
         return run
+
+    @classmethod
+    def resume(cls, scenario: Scenario, env: Environment, data: Any, version: str = "") -> Resumed:
+        """Resume a stored run without ever starting it again from nothing.
+
+        The inputs are re-applied with the recorded facts, in order, as long as they apply. The
+        first that does not (its step is gone, the path now reaches another step, the answer is no
+        longer valid) and every input after it are returned, with what was typed, and kept in the
+        run's ``unapplied`` list so that saving the run does not lose them. ``version``: the text
+        the run is resumed on (``changed`` tells whether the run was pinned to another one)."""
+        data = data if isinstance(data, Mapping) else {}
+        stored_version = str(data.get("version", ""))
+        run = cls(scenario, env, version or stored_version)
+        facts = data.get("facts")
+        run.facts = dict(facts) if isinstance(facts, Mapping) else {}
+        earlier = data.get("unapplied")
+        kept = (Unapplied.from_json(u) for u in (earlier if isinstance(earlier, list) else []))
+        run.unapplied = [u for u in kept if u is not None]
+        run._refold()
+        inputs = data.get("inputs")
+        inputs = inputs if isinstance(inputs, list) else []
+        lost: list[Unapplied] = []
+        for index, item in enumerate(inputs):
+            readable = isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
+            if not readable:
+                lost.append(Unapplied(str(item)[:60], item, "unreadable", run.step))
+            else:
+                step_id, given = item
+                if run.step is None:
+                    lost.append(Unapplied(step_id, given, "finished", None, values=run._typed(given)))
+                elif step_id not in scenario.steps:
+                    lost.append(Unapplied(step_id, given, "unknown_step", run.step, values=run._typed(given)))
+                elif step_id != run.step:
+                    lost.append(Unapplied(step_id, given, "other_step", run.step, values=run._typed(given)))
+                else:
+                    try:
+                        run.answer(given)
+                        continue
+                    except AnswerError as exc:
+                        lost.append(
+                            Unapplied(step_id, given, "invalid", run.step, exc.messages(), run._typed(given))
+                        )
+            for rest in inputs[index + 1:]:
+                ok = isinstance(rest, (list, tuple)) and len(rest) == 2 and isinstance(rest[0], str)
+                step_id, given = (rest[0], rest[1]) if ok else (str(rest)[:60], rest)
+                lost.append(Unapplied(step_id, given, "after", None, values=run._typed(given) if ok else ()))
+            break
+        run.unapplied.extend(lost)
+        changed = bool(version) and bool(stored_version) and version != stored_version
+        return Resumed(run, lost, changed)
+
+    def _typed(self, given: Any) -> tuple[tuple[str, str], ...]:
+        """What the secretary typed, as (label, value) pairs for her screen."""
+        if isinstance(given, str):
+            return (("", given),)
+        if not isinstance(given, Mapping):
+            return ()
+        out: list[tuple[str, str]] = []
+        for name, value in given.items():
+            if value in (None, ""):
+                continue
+            if name == "person" and isinstance(value, str):
+                person = self.env.person(value)
+                out.append(("", person.name if person else value))
+            elif name == "result":
+                continue
+            else:
+                f = self.scenario.fields.get(str(name))
+                out.append((f.label if f else str(name), str(value)))
+        return tuple(out)
 
     def replay(self, other: Scenario) -> dict[str, Any]:
         """Re-apply this run's inputs to another version: where would it diverge?"""
@@ -340,11 +475,11 @@ class Run:
         guard = 0
         while target is not None:
             guard += 1
-            if guard > MAX_AUTO_STEPS:  # the checker refuses such loops; a run never hangs
+            step = self.scenario.steps.get(target)
+            if guard > MAX_AUTO_STEPS or step is None:  # the checker refuses both; a run never hangs
                 self.step = None
                 self.outcome = {"kind": "error", "step": target}
                 return
-            step = self.scenario.steps[target]
             self.path.append(step.id)
             if step.kind in ("decide", "use", "return"):
                 target = self._next(step)
@@ -408,8 +543,11 @@ class Run:
         if step.kind == "end":
             return {"kind": step.end, "step": step.id}
         if step.kind == "message":
-            recipients = []
+            recipients: list[dict[str, Any]] = []
             for recipient, _ in step.recipients:
+                if recipient == ACCOUNT_RECIPIENT and recipient not in self.scenario.fields:
+                    recipients.append({"default": True})  # the account's usual recipients (its settings)
+                    continue
                 person = self._person(recipient)
                 if person is not None:
                     recipients.append(
@@ -457,9 +595,9 @@ class Run:
                 labels[name] = "oui" if value else "non"
             else:
                 labels[name] = value
-        values.update(
-            notes=list(self.notes), outcome=self.outcome["kind"] if self.outcome else None, label=labels
-        )
+        kind = self.outcome["kind"] if self.outcome else None
+        labels["outcome"] = OUTCOME_LABELS.get(kind, kind) if kind else None
+        values.update(notes=list(self.notes), outcome=kind, label=labels)
         return values
 
     def _eval(self, expr: ex.Expression, step: Step | None) -> Any:
@@ -495,11 +633,14 @@ class Run:
         lines.extend(f"• {n}" for n in self.notes)
         caller = context.get("call", {}).get("caller")
         who = self.answers.get("name") or (_display_phone(caller) if caller else "")
-        kind = self.outcome["kind"] if self.outcome else "en cours"
+        kind = self.outcome["kind"] if self.outcome else None
+        word = OUTCOME_LABELS.get(kind, "") if kind else IN_PROGRESS_LABEL
+        if self.outcome and self.outcome.get("urgent"):
+            word += " URGENT"
         account = context.get("account", {}).get("name") or self.scenario.title
         return {
             "to": [],
-            "subject": f"[{kind}] {account}" + (f" — {who}" if who else ""),
+            "subject": " — ".join(part for part in (word, account, who) if part),
             "body": "\n".join(lines),
         }
 
@@ -645,4 +786,14 @@ def _clean_date(text: str, fail: Any) -> str:
         raise fail("bad_date", value=text[:40]) from None
 
 
-__all__ = ["AnswerError", "Environment", "Person", "Run", "StaticEnvironment", "datetime", "scenario_hash"]
+__all__ = [
+    "AnswerError",
+    "Environment",
+    "Person",
+    "Resumed",
+    "Run",
+    "StaticEnvironment",
+    "Unapplied",
+    "datetime",
+    "scenario_hash",
+]

@@ -131,6 +131,21 @@ class TemplateProblem:
     params: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Use:
+    """A value a text reads: ``{{ wanted.name }}`` is Use("wanted", ("name",), 1, needed=True).
+
+    ``needed``: the text prints it as it is, so an empty value leaves a hole. A value only tested
+    (``{% if wanted %}``, ``… if wanted``), read under such a test, or given a fallback
+    (``wanted.name or '…'``, ``| default('…')``) is not needed."""
+
+    name: str
+    attrs: tuple[str, ...]
+    line: int  # 1-based line within the text
+    needed: bool
+    method: bool = False  # the last attribute is called: ``{{ name.upper() }}``
+
+
 @dataclass
 class Text:
     """A checked text: its names, and a compiled template when it has variables."""
@@ -139,10 +154,40 @@ class Text:
     names: frozenset[str]
     tree: Any = None  # the parsed template (or its source), compiled on first render
     _template: Any = None
+    _uses: tuple[Use, ...] | None = None
 
     @property
     def is_plain(self) -> bool:
         return self.tree is None
+
+    @property
+    def uses(self) -> tuple[Use, ...]:
+        """Every field, record or attribute the text reads, where, and whether it must be set."""
+        if self._uses is None:
+            if self.tree is None:
+                self._uses = ()
+            elif isinstance(self.tree, str):
+                self._uses = tuple(
+                    Use(m.group(1), tuple(m.group(2).split(".")[1:]), self.tree.count("\n", 0, m.start()) + 1,
+                        True)
+                    for m in _SIMPLE_USE.finditer(self.tree)
+                )
+            else:
+                walker = _Walker()
+                walker.node(self.tree, frozenset(), needed=True)
+                self._uses = tuple(walker.out)
+        return self._uses
+
+    def may_render_empty(self, is_set: Any) -> bool:
+        """Could this text render as nothing? ``is_set(name)`` says whether a root name surely has a
+        value. Text around the variables is never empty; a variable is empty when it may be unset."""
+        if self.tree is None:
+            return not self.source.strip()
+        if isinstance(self.tree, str):
+            if _SIMPLE.sub("", self.tree).strip():
+                return False
+            return not any(is_set(m.group(1)) for m in _SIMPLE_USE.finditer(self.tree))
+        return not _surely_text(self.tree, is_set)
 
     def render(self, context: Mapping[str, Any]) -> str:
         if self.tree is None:
@@ -165,6 +210,174 @@ class Text:
 
 
 _SIMPLE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)(?:\.[a-z_][a-z0-9_]*)*\s*\}\}")
+_SIMPLE_USE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)((?:\.[a-z_][a-z0-9_]*)*)\s*\}\}")
+_FALLBACK_FILTERS = frozenset({"default", "d"})
+
+
+def _chain(node: Any) -> tuple[str, tuple[str, ...]] | None:
+    """``wanted.replacement.name`` (or ``wanted['name']``) as ("wanted", ("replacement", "name"))."""
+    attrs: list[str] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            attrs.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(
+            node.arg.value, str
+        ):
+            attrs.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            return node.name, tuple(reversed(attrs))
+        else:
+            return None
+
+
+def _set_if(test: Any, truth: bool) -> frozenset[str]:
+    """The names surely set when ``test`` is ``truth``: ``wanted`` true means wanted is set."""
+    if isinstance(test, nodes.Not):
+        return _set_if(test.node, not truth)
+    if isinstance(test, (nodes.And, nodes.Or)):
+        left, right = _set_if(test.left, truth), _set_if(test.right, truth)
+        both_needed = isinstance(test, nodes.And) == truth
+        return left | right if both_needed else left & right
+    chain = _chain(test)
+    if chain is not None:
+        return frozenset({chain[0]}) if truth else frozenset()
+    if isinstance(test, nodes.Test) and test.name == "none":
+        chain = _chain(test.node)
+        return frozenset({chain[0]}) if chain and not truth else frozenset()
+    if isinstance(test, nodes.Compare) and len(test.ops) == 1:
+        chain, op = _chain(test.expr), test.ops[0]
+        other = op.expr
+        if chain is None:
+            chain, other = _chain(other), test.expr
+        if chain is None or not isinstance(other, nodes.Const):
+            return frozenset()
+        equal_means_set = other.value is not None
+        if (op.op == "eq" and truth == equal_means_set) or (op.op == "ne" and truth != equal_means_set):
+            return frozenset({chain[0]})
+        if op.op in ("in", "lt", "lteq", "gt", "gteq") and truth:
+            return frozenset({chain[0]})
+    return frozenset()
+
+
+class _Walker:
+    """Collects the values a template reads; names set by the template itself are left out."""
+
+    def __init__(self) -> None:
+        self.out: list[Use] = []
+        self.local: set[str] = {"loop"}
+
+    def node(self, node: Any, guards: frozenset[str], *, needed: bool) -> None:
+        if node is None:
+            return
+        if isinstance(node, list):
+            for item in node:
+                self.node(item, guards, needed=needed)
+            return
+        if isinstance(node, (nodes.For, nodes.Assign, nodes.AssignBlock, nodes.With, nodes.Macro)):
+            for name in node.find_all(nodes.Name):
+                if name.ctx in ("store", "param"):
+                    self.local.add(name.name)
+        if isinstance(node, nodes.If):
+            self.node(node.test, guards, needed=False)
+            self.node(node.body, guards | _set_if(node.test, True), needed=needed)
+            otherwise = guards | _set_if(node.test, False)
+            for elif_ in node.elif_:
+                self.node(elif_.test, otherwise, needed=False)
+                self.node(elif_.body, otherwise | _set_if(elif_.test, True), needed=needed)
+                otherwise = otherwise | _set_if(elif_.test, False)
+            self.node(node.else_, otherwise, needed=needed)
+        elif isinstance(node, nodes.CondExpr):
+            self.node(node.test, guards, needed=False)
+            self.node(node.expr1, guards | _set_if(node.test, True), needed=needed)
+            self.node(node.expr2, guards | _set_if(node.test, False), needed=needed)
+        elif isinstance(node, nodes.Or):
+            self.node(node.left, guards, needed=False)  # empty: the right side is written instead
+            self.node(node.right, guards | _set_if(node.left, False), needed=needed)
+        elif isinstance(node, nodes.And):
+            self.node(node.left, guards, needed=False)
+            self.node(node.right, guards | _set_if(node.left, True), needed=needed)
+        elif isinstance(node, (nodes.Not, nodes.Compare, nodes.Test)):
+            for child in node.iter_child_nodes():
+                self.node(child, guards, needed=False)
+        elif isinstance(node, nodes.For):
+            self.node(node.iter, guards, needed=False)  # an empty list writes nothing
+            self.node(node.test, guards, needed=False)
+            self.node(node.body, guards, needed=needed)
+            self.node(node.else_, guards, needed=needed)
+        elif isinstance(node, nodes.Filter):
+            fallback = node.name in _FALLBACK_FILTERS
+            self.node(node.node, guards, needed=needed and not fallback)
+            for child in (*node.args, *(k.value for k in node.kwargs)):
+                self.node(child, guards, needed=needed)
+        elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+            chain = _chain(node.node)
+            if chain is not None:  # a method of the value: ``name.upper()``
+                self.use(chain[0], chain[1], node.lineno, guards, needed=needed, method=True)
+            else:
+                self.node(node.node.node, guards, needed=needed)
+            for child in (*node.args, *(k.value for k in node.kwargs)):
+                self.node(child, guards, needed=False)
+        elif isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
+            chain = _chain(node)
+            if chain is not None:
+                self.use(chain[0], chain[1], node.lineno, guards, needed=needed)
+            else:
+                for child in node.iter_child_nodes():
+                    self.node(child, guards, needed=needed)
+        else:
+            for child in node.iter_child_nodes():
+                self.node(child, guards, needed=needed)
+
+    def use(
+        self, name: str, attrs: tuple[str, ...], line: int, guards: frozenset[str], *, needed: bool,
+        method: bool = False,
+    ) -> None:
+        if name in self.local:
+            return
+        self.out.append(Use(name, attrs, line or 1, needed and name not in guards, method))
+
+
+def _surely_text(node: Any, is_set: Any, known: frozenset[str] = frozenset()) -> bool:
+    """Does this part of a template surely write something (not only spaces)? ``known``: the names
+    an enclosing test proved set (``{{ wanted.email if wanted else '…' }}``)."""
+
+    def surely(child: Any, more: frozenset[str] = frozenset()) -> bool:
+        return _surely_text(child, is_set, known | more)
+
+    if isinstance(node, nodes.Template):
+        return any(surely(child) for child in node.body)
+    if isinstance(node, nodes.Output):
+        return any(surely(child) for child in node.nodes)
+    if isinstance(node, nodes.TemplateData):
+        return bool(node.data.strip())
+    if isinstance(node, nodes.Const):
+        return node.value is not None and bool(str(node.value).strip())
+    if isinstance(node, nodes.If):
+        branches = [(node.body, _set_if(node.test, True))]
+        otherwise = _set_if(node.test, False)
+        for elif_ in node.elif_:
+            branches.append((elif_.body, otherwise | _set_if(elif_.test, True)))
+            otherwise |= _set_if(elif_.test, False)
+        branches.append((node.else_, otherwise))
+        return all(any(surely(child, proven) for child in body) for body, proven in branches)
+    if isinstance(node, nodes.CondExpr):
+        if node.expr2 is None:
+            return False
+        return surely(node.expr1, _set_if(node.test, True)) and surely(node.expr2, _set_if(node.test, False))
+    if isinstance(node, nodes.Or):
+        return surely(node.left) or surely(node.right, _set_if(node.left, False))
+    if isinstance(node, nodes.Concat):
+        return any(surely(child) for child in node.nodes)
+    if isinstance(node, nodes.Filter):
+        if node.name in _FALLBACK_FILTERS and node.args and surely(node.args[0]):
+            return True
+        return node.node is not None and surely(node.node)
+    chain = _chain(node)
+    if chain is not None:
+        return chain[0] in known or bool(is_set(chain[0]))
+    return False
 
 
 def compile_text(source: str) -> tuple[Text | None, list[TemplateProblem]]:
