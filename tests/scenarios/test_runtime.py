@@ -270,3 +270,103 @@ def test_control_characters_in_an_answer_are_refused():
         run.answer(values | {"kind": "a\x00"})
     assert info.value.errors["kind"][0] == "bad_characters"
     assert run.inputs == []
+
+
+# ---------------------------------------------------------------- recipients and words the client reads
+
+
+def test_nobody_found_the_message_goes_to_the_accounts_usual_recipients():
+    run = client_run()
+    run.answer({"person": None})  # not in the directory
+    assert run.step == "take_message"
+    run.answer({"subject": "Rappel", "urgent": "non"})
+    assert run.outcome["step"] == "message_office"
+    assert run.outcome["recipients"] == [{"default": True}]
+    assert run.report()["subject"] == "Message : Client du cabinet — Jean Dupont"
+
+
+DEFAULT_REPORT = """title: T
+start: a
+fields:
+  name: {type: text, label: Nom}
+steps:
+  a: {ask: [name], next: m}
+  m: {message: [account], urgent: true}
+"""
+
+
+def test_the_default_subject_has_no_internal_code():
+    run = Run.start(scenario(DEFAULT_REPORT), env())
+    assert run.report()["subject"] == "Appel en cours — Cabinet Durand — 06 12 34 56 78"
+    run.answer({"name": "Jean Dupont"})
+    assert run.report()["subject"] == "Message URGENT — Cabinet Durand — Jean Dupont"
+    assert run.report()["body"] == "Nom : Jean Dupont"
+
+
+@pytest.mark.parametrize(
+    ("end", "word"), [("information", "Information"), ("refusal", "Refus")]
+)
+def test_every_outcome_is_written_in_french(end, word):
+    text = DEFAULT_REPORT.replace("  m: {message: [account], urgent: true}", f"  m: {{end: {end}}}")
+    text += "reports:\n  default: {subject: \"{{ label.outcome }} ({{ name }})\"}\n"
+    run = Run.start(scenario(text), env())
+    run.answer({"name": "Jean Dupont"})
+    assert run.report()["subject"] == f"{word} (Jean Dupont)"
+
+
+# ---------------------------------------------------------------- a stored run is never restarted
+
+
+def test_a_run_whose_text_changed_keeps_what_still_applies_and_returns_the_rest():
+    run = Run.start(scenario(), env(), version="v1")
+    for given in ({}, {"caller_type": "client"}, {"name": "Jean Dupont", "file_number": "2024/0153"}):
+        run.answer(given)
+    run.answer({"person": "claire-durand"})
+    run.answer({"result": "no_answer"})
+    stored = json.loads(json.dumps(run.to_json()))  # at take_message, five inputs
+    # the new text says something to clients before identifying them: the path changes at input 3
+    branch = '{if: caller_type == "client", goto: %s}'
+    changed = LEGAL.replace(branch % "identify_client", branch % "reassure").replace(
+        "  identify_client:\n",
+        "  reassure: {say: 'Je note votre appel.', next: identify_client}\n  identify_client:\n",
+    )
+    resumed = Run.resume(scenario(changed), env(), stored, version="v2")
+    assert resumed.changed and not resumed.complete
+    assert [step for step, _ in resumed.run.inputs] == ["welcome", "qualify"]
+    assert resumed.run.step == "reassure"
+    assert [(u.step, u.reason, u.at) for u in resumed.unapplied] == [
+        ("identify_client", "other_step", "reassure"),
+        ("find", "after", None),
+        ("put_through", "after", None),
+    ]
+    assert resumed.unapplied[0].values == (("Nom", "Jean Dupont"), ("N° de dossier", "2024/0153"))
+    assert resumed.unapplied[1].values == (("", "Maître Claire Durand"),)
+    # what could not be applied is kept with the run: saving it loses nothing
+    saved = json.loads(json.dumps(resumed.run.to_json()))
+    assert [u["step"] for u in saved["unapplied"]] == ["identify_client", "find", "put_through"]
+    again = Run.resume(scenario(changed), env(), saved, version="v2")
+    assert again.complete and not again.changed
+    assert [u.step for u in again.run.unapplied] == ["identify_client", "find", "put_through"]
+
+
+def test_an_answer_no_longer_valid_is_returned_with_what_was_typed():
+    run = client_run()
+    stored = run.to_json()  # name "Jean Dupont", file number "2024/0153"
+    stricter = LEGAL.replace("pattern: '\\d{4}/\\d{3,5}'", "pattern: '\\d{6}'")
+    resumed = Run.resume(scenario(stricter), env(), stored)
+    assert resumed.run.step == "identify_client"
+    [lost] = resumed.unapplied
+    assert lost.reason == "invalid" and lost.step == "identify_client"
+    assert set(lost.errors) == {"file_number"}
+    assert ("Nom", "Jean Dupont") in lost.values and ("N° de dossier", "2024/0153") in lost.values
+
+
+def test_a_step_that_is_gone_is_returned_and_the_unchanged_run_resumes_whole():
+    run = client_run()
+    stored = run.to_json()
+    resumed = Run.resume(scenario(), env(), stored, version=run.version)
+    assert resumed.complete and not resumed.changed and resumed.run.to_json() == run.to_json()
+    renamed = LEGAL.replace("identify_client", "who_is_it")
+    resumed = Run.resume(scenario(renamed), env(), stored)
+    assert [(u.step, u.reason) for u in resumed.unapplied] == [("identify_client", "unknown_step")]
+    assert resumed.run.step == "who_is_it"
