@@ -143,10 +143,44 @@ def test_a_message_call_needs_no_mouse(page, personas, alpha, desk_world):
     page.get_by_test_id("outcome").wait_for()
     submit(page, "Control+Enter")
     page.wait_for_url(re.compile(r"/desk/$"))
-    message = Message.objects.get(call=call)
-    assert message.urgent is True and message.recipients == []
+    message = Message.objects.get(call=call)  # nobody named: the account's default recipients
+    assert message.urgent is True and message.recipients == ["accueil@alpha.example"]
     assert "Demande de devis" in message.body and "Paul Martin" in message.subject
     assert "06 22 33 44 55" in message.body
+
+
+def test_letters_typed_in_a_field_or_a_radio_group_never_act_on_the_call(page, personas, alpha, desk_world):
+    from browser.conftest import sign_in
+    from permanence.calls import services
+    from permanence.calls.models import Call
+
+    sign_in(page, "secretary")
+    page.wait_for_url(re.compile(r"/$"))
+    page.goto("/desk/")
+    page.locator("input[name=reason]").fill("rendez-vous")  # an "r" typed in a field: not "ready"
+    assert page.get_by_test_id("status").inner_text() != "Disponible"
+    page.locator("body").click(position={"x": 5, "y": 5})
+    with page.expect_navigation():
+        page.keyboard.press("Alt+r")  # becoming ready has its own key
+    page.get_by_test_id("status").filter(has_text="Disponible").wait_for()
+    call = services.call_arrived("01 45 00 00 01", None)
+    services.dispatch()
+    page.get_by_test_id("offer").wait_for(state="visible")
+    submit(page)  # answer
+    submit(page)  # greeting said
+    page.get_by_label(re.compile("Prospect")).check()  # the focus is in the radio group
+    page.keyboard.press("h")
+    page.keyboard.press("t")
+    submit(page)
+    page.locator("input[name=name]").wait_for()
+    page.locator("input[name=name]").press_sequentially("Il souhaite parler à Thomas")
+    assert page.locator("input[name=name]").input_value() == "Il souhaite parler à Thomas"
+    assert Call.objects.get(pk=call.pk).state == "talking"
+    assert not call.events.filter(kind="on_hold").exists()
+    with page.expect_navigation():
+        page.keyboard.press("Alt+h")  # the shortcut, on purpose
+    page.get_by_role("button", name=re.compile("Reprendre")).wait_for()
+    assert Call.objects.get(pk=call.pk).state == "on_hold"
 
 
 def test_the_operators_live_view(page, personas, alpha):

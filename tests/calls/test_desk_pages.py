@@ -161,3 +161,67 @@ def test_the_desks_poll_reads_and_never_offers_nor_takes_back(personas, alpha):
     Call.objects.filter(pk=offered).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
     assert page.get("/desk/poll").json()["offer"]["call"] == call.pk  # lapsed, but only a dispatch says so
     assert Call.objects.get(pk=call.pk).state == "offered"
+
+
+def answered_call(personas, caller="06 11 11 11 11"):
+    from permanence.calls import services
+
+    secretary = personas["secretary"]
+    services.set_status(secretary, "ready")
+    call = services.call_arrived("01 45 00 00 01", caller)
+    services.dispatch()
+    services.accept(call, secretary)
+    return call, client_for(secretary)
+
+
+def test_a_message_that_names_nobody_goes_to_the_accounts_default_recipients(personas, alpha):
+    alpha.default_recipients = "secretariat@alpha.example, 06 99 88 77 66"
+    alpha.save()
+    call, page = answered_call(personas)
+    screen = page.get(f"/desk/calls/{call.pk}/").content.decode()
+    assert 'value="secretariat@alpha.example, +33699887766"' in screen  # seen before sending
+    response = page.post(f"/desk/calls/{call.pk}/finish", {"send": "1", "subject": "Rappel", "body": "Merci"})
+    assert response.status_code == 302
+    message = Message.objects.get(call=call)
+    assert message.recipients == ["secretariat@alpha.example", "+33699887766"]
+    assert message.status == "queued"
+    assert {d.channel for d in message.deliveries.all()} == {"email", "sms"}
+
+
+def test_send_with_nobody_to_send_to_is_refused_and_keeps_what_was_typed(personas, alpha):
+    alpha.default_recipients = ""
+    alpha.save()
+    call, page = answered_call(personas)
+    response = page.post(
+        f"/desk/calls/{call.pk}/finish", {"send": "1", "subject": "Rappel urgent", "body": "Le texte tapé"}
+    )
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "Rappel urgent" in text and "Le texte tapé" in text  # nothing lost
+    assert not Message.objects.filter(call=call).exists()
+    assert Call.objects.get(pk=call.pk).state == "talking"  # the call is not finished meanwhile
+    wrong = page.post(
+        f"/desk/calls/{call.pk}/finish",
+        {"send": "1", "subject": "Rappel", "body": "Texte", "recipients": "anne, x@y.fr"},
+    )
+    assert wrong.status_code == 400 and "anne" in wrong.content.decode()
+    assert not Message.objects.filter(call=call).exists()
+    page.post(
+        f"/desk/calls/{call.pk}/finish",
+        {"send": "1", "subject": "Rappel", "body": "Texte", "recipients": "x@y.fr"},
+    )
+    assert Message.objects.get(call=call).recipients == ["x@y.fr"]
+
+
+def test_a_training_call_says_kept_not_sent_and_is_not_in_the_secretarys_figures(personas, alpha):
+    page = client_for(personas["secretary"])
+    response = page.post("/desk/training", {"account": "alpha"})
+    call = Call.objects.get(training=True)
+    finished = page.post(
+        response["Location"] + "finish", {"send": "1", "subject": "Essai", "body": "Essai", "force": "1"},
+        follow=True,
+    )
+    text = finished.content.decode()
+    assert "queued" not in text.lower() and "en file" not in text.lower()
+    assert Message.objects.get(call=call).status == "training"
+    assert finished.context["today"] == 0  # a training call is not one of the day's calls

@@ -52,6 +52,27 @@ def hours_error(exc: hours.HoursError) -> ValidationError:
     return ValidationError(message, code=exc.code, params=exc.params)
 
 
+def parse_recipients(text: str) -> list[str]:
+    """Comma- or semicolon-separated recipients, each an e-mail address or a phone number (made E.164);
+    ValidationError naming the first that is neither."""
+    out = []
+    for item in parse_list(text):
+        if "@" in item:
+            try:
+                validate_email(item)
+            except ValidationError:
+                message = _("“%(value)s” is not an e-mail address.")
+                raise ValidationError(message, params={"value": item}) from None
+            out.append(item)
+        elif (number := try_normalize(item, settings.PHONE_DEFAULT_REGION)) is not None:
+            out.append(number)
+        else:
+            raise ValidationError(
+                _("“%(value)s” is neither an e-mail address nor a phone number."), params={"value": item}
+            )
+    return out
+
+
 class Trade(models.TextChoices):
     LEGAL = "legal", _("Legal")
     MEDICAL = "medical", _("Medical")
@@ -218,23 +239,7 @@ class Account(models.Model):
 
     def recipient_list(self) -> list[str]:
         """The default recipients, each an e-mail address or an E.164 mobile number."""
-        out = []
-        for item in parse_list(self.default_recipients):
-            if "@" in item:
-                try:
-                    validate_email(item)
-                except ValidationError:
-                    raise ValidationError(
-                        _("“%(value)s” is not an e-mail address."), params={"value": item}
-                    ) from None
-                out.append(item)
-            elif (number := try_normalize(item, settings.PHONE_DEFAULT_REGION)) is not None:
-                out.append(number)
-            else:
-                raise ValidationError(
-                    _("“%(value)s” is neither an e-mail address nor a phone number."), params={"value": item}
-                )
-        return out
+        return parse_recipients(self.default_recipients)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

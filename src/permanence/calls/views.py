@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -15,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permanence import policy
-from permanence.accounts.models import Account
+from permanence.accounts.models import Account, parse_recipients
+from permanence.accounts.phones import try_normalize
 from permanence.agenda import desk as agenda_desk
 from permanence.agenda import services as agenda_services
 from permanence.calls import services, telephony
@@ -33,6 +37,7 @@ from permanence.scenarios.engine import checker
 from permanence.scenarios.engine.runtime import AnswerError
 from permanence.scenarios.engine.runtime import Run as Engine
 from permanence.scenarios.models import Run, ScenarioVersion, Status
+from permanence.textlists import parse_list
 
 LIVE = (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP)
 
@@ -80,9 +85,17 @@ def desk(request: HttpRequest) -> HttpResponse:
             "statuses": DeskStatus,
             "training_accounts": trained,
             "callbacks": callbacks,
-            "today": Call.objects.filter(secretary=user, answered_at__date=timezone.localdate()).count(),
+            "today": _answered_today(user),
         },
     )
+
+
+def _answered_today(user: Any) -> int:
+    """Calls she answered today (local day), training calls left out."""
+    start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    return Call.objects.filter(
+        secretary=user, training=False, answered_at__gte=start, answered_at__lt=start + timedelta(days=1)
+    ).count()
 
 
 @member_required
@@ -220,11 +233,33 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
         stored.save(update_fields=["state", "outcome", "updated"])
         if not errors:
             return redirect("desk_call", call.pk)
+    return _call_page(request, call, engine, stored, env, errors=errors, query=query)
+
+
+def _call_page(
+    request: HttpRequest,
+    call: Call,
+    engine: Engine | None,
+    stored: Run | None,
+    env: Any,
+    *,
+    errors: dict[str, str] | None = None,
+    query: str = "",
+    typed: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The call's page; ``typed``: the draft as the secretary sent it (kept when it is refused)."""
+    errors = errors or {}
     call.refresh_from_db()
     screen = engine.screen() if engine else {}
     for field in screen.get("fields", []):  # each error under its field
         field["error"] = errors.get(field["name"], "")
     matches = runform.lookup_matches(call.account, screen, query)
+    draft = engine.report() if engine else {"to": [], "subject": "", "body": ""}
+    recipients, by_default = _recipients(call.account, engine, draft)
+    if typed is not None:
+        draft = {**draft, "subject": typed["subject"], "body": typed["body"]}
+        recipients, by_default = typed["recipients"], False
     return render(
         request,
         "desk/call.html",
@@ -233,7 +268,7 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             "account": call.account,
             "screen": screen,
             "errors": errors,
-            "draft": engine.report() if engine else {"to": [], "subject": "", "body": ""},
+            "draft": draft,
             "agenda": agenda_desk.offer(
                 call.account, screen, dict(engine.answers), request.GET.get("type", "")
             )
@@ -246,9 +281,12 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
             "caller": _caller_card(call),
             "history": _history(call),
             "version": stored.version if stored else None,
-            "recipients": _recipients(engine),
-            "can_remark": policy.has_perm(user, Perm.REMARK_SCENARIOS),
+            "recipients": recipients,
+            "recipients_by_default": by_default,
+            "who": _who_gets_it(call.account, recipients),
+            "can_remark": policy.has_perm(request.user, Perm.REMARK_SCENARIOS),
         },
+        status=status,
     )
 
 
@@ -296,11 +334,59 @@ def _history(call: Call) -> list[Call]:
     )
 
 
-def _recipients(engine: Engine | None) -> str:
-    if engine is None or not engine.outcome:
-        return ""
-    emails = [r.get("email") or r.get("name", "") for r in engine.outcome.get("recipients", [])]
-    return ", ".join(e for e in emails if e)
+def _recipients(account: Account, engine: Engine | None, draft: dict[str, Any]) -> tuple[str, bool]:
+    """Who the message goes to: the people the scenario names (its outcome, or the report's ``to``),
+    else the account's default recipients. Returns the list as typed in the field, and whether it is
+    the account's default."""
+    named: list[str] = []
+    for recipient in (engine.outcome or {}).get("recipients", []) if engine else []:
+        if recipient.get("default"):
+            named += account.recipient_list()
+        elif recipient.get("email") or recipient.get("name"):
+            named.append(recipient.get("email") or recipient.get("name", ""))
+    named += [t for t in draft.get("to", []) if t]
+    unique = list(dict.fromkeys(n for n in named if n))
+    if unique:
+        return ", ".join(unique), False
+    return ", ".join(account.recipient_list()), True
+
+
+def _who_gets_it(account: Account, recipients: str) -> list[dict[str, str]]:
+    """Each address with the collaborator it belongs to, for the secretary to check before sending."""
+    from permanence.directory.models import Collaborator
+
+    out = []
+    people = Collaborator.objects.filter(account=account, is_active=True)
+    for address in parse_list(recipients):
+        number = try_normalize(address, settings.PHONE_DEFAULT_REGION) if "@" not in address else None
+        person = (
+            people.filter(email__iexact=address).first()
+            if "@" in address
+            else people.filter(mobile=number).first()
+            if number
+            else None
+        )
+        out.append({"address": address, "name": str(person) if person else ""})
+    return out
+
+
+def _checked_recipients(account: Account, typed: str) -> list[str]:
+    """The recipients typed, each an e-mail address or a phone number; none: the account's default.
+    Raises CallError with a sentence when one is neither, or when nobody at all would get it."""
+    try:
+        out = parse_recipients(typed)
+    except ValidationError as exc:
+        raise services.CallError(" ".join(exc.messages)) from None
+    if not out:
+        try:
+            out = account.recipient_list()
+        except ValidationError:
+            out = []
+    if not out:
+        raise services.CallError(
+            _("Nobody would get this message: type a recipient (the account has no default recipient).")
+        )
+    return out
 
 
 @member_required
@@ -343,24 +429,32 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
     """Send the message (queued for dispatch; training: kept, not sent), end the call, wrap up."""
     call = _my_call(request, pk)
     user = request.user
-    engine, stored, _env = _run(call, user)
+    engine, stored, env = _run(call, user)
     outcome = (engine.outcome or {}) if engine else {}
     if engine is not None and engine.step is not None and not request.POST.get("force"):
         messages.error(request, _("The scenario has not reached an outcome yet."))
         return redirect("desk_call", call.pk)
     subject = request.POST.get("subject", "").replace("\x00", "").strip()[:300]
     body = request.POST.get("body", "").replace("\x00", "").strip()
-    recipients = [
-        r.strip() for r in request.POST.get("recipients", "").replace(";", ",").split(",") if r.strip()
-    ]
+    typed_to = request.POST.get("recipients", "").replace("\x00", "")[:2000]
     send = request.POST.get("send") == "1"
+    recipients: list[str] = []
+    if send:
+        problem = "" if subject and body else _("The message needs a subject and a text.")
+        if not problem:
+            try:
+                recipients = _checked_recipients(call.account, typed_to)
+            except services.CallError as exc:
+                problem = str(exc)
+        if problem:  # nothing is lost: the page comes back with what she typed
+            messages.error(request, problem)
+            typed = {"subject": subject, "body": body, "recipients": typed_to}
+            return _call_page(request, call, engine, stored, env, typed=typed, status=400)
+    message = None
     with transaction.atomic():
         if send:
-            if not subject or not body:
-                messages.error(request, _("The message needs a subject and a text."))
-                return redirect("desk_call", call.pk)
             answers = engine.answers if engine else {}
-            outbox.queue_message(  # in this transaction: the message and its deliveries, or nothing
+            message = outbox.queue_message(  # in this transaction: the message and its deliveries, or nothing
                 call.account,
                 call=call,
                 recipients=recipients[:20],
@@ -378,7 +472,18 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
             if adapter is not None:
                 adapter.hang_up(call)
         services.wrap_up(call, user, str(outcome.get("kind", "")))
-    messages.success(request, _("Call finished.") + (" " + _("Message queued.") if send else ""))
+    if message is None:
+        messages.success(request, _("Call finished."))
+    elif call.training:
+        messages.success(request, _("Training call finished: the message was kept, not sent."))
+    elif message.status == message.Status.FAILED:
+        messages.error(
+            request,
+            _("Call finished, but no channel can carry this message: it is on the desk's call-back list."),
+        )
+    else:
+        who = ", ".join(recipients)
+        messages.success(request, _("Call finished. The message is on its way to %(who)s.") % {"who": who})
     return redirect("desk")
 
 
