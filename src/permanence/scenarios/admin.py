@@ -14,18 +14,18 @@ class VersionInline(admin.TabularInline):
 
 @admin.register(Scenario)
 class ScenarioAdmin(admin.ModelAdmin):
-    list_display = ("name", "account", "created")
-    list_filter = ("account",)
+    list_display = ("name", "account", "entry", "created")
+    list_filter = ("account", "entry")
     search_fields = ("name", "account__name")
     inlines = [VersionInline]
 
 
 @admin.register(ScenarioVersion)
 class ScenarioVersionAdmin(admin.ModelAdmin):
-    list_display = ("scenario", "number", "status", "errors", "warnings", "updated")
-    list_filter = ("status",)
-    readonly_fields = ("digest", "errors", "warnings", "created", "updated", "sent_at", "approved_at",
-                       "approved_by", "published_at")
+    list_display = ("scenario", "number", "entry", "status", "errors", "warnings", "updated")
+    list_filter = ("status", "entry")
+    readonly_fields = ("account", "entry", "digest", "errors", "warnings", "created", "updated", "sent_at",
+                       "approved_at", "approved_by", "published_at")
 
 
 @admin.register(Block)

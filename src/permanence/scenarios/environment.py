@@ -82,6 +82,7 @@ def account_info(account: Account) -> AccountInfo:
         collaborators=collaborators,
         services=services,
         appointment_types=codes or None,  # none set up yet: not checked
+        max_questions=getattr(account, "max_questions", None),  # the account's question threshold
     )
 
 

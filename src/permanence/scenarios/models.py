@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -23,15 +25,31 @@ class Status(models.TextChoices):
 
 
 EDITABLE = (Status.DRAFT,)
+#: the entry point the desk serves calls with (others wait for their numbers or lines)
+MAIN_ENTRY = "main"
+ENTRY_VALIDATOR = RegexValidator(
+    r"^[a-z][a-z0-9_-]{0,39}$", _("Lower-case letters, digits, - and _, starting with a letter.")
+)
 
 
 class Scenario(models.Model):
-    """A client account's call scenario (its logigramme), with its versions."""
+    """A client account's call scenario (its logigramme), with its versions.
+
+    ``entry`` is the entry point it serves: an account has at most one version in service per
+    entry point (a constraint on the versions); approving a version retires the one that served
+    the same entry point, whichever scenario it belonged to."""
 
     account = models.ForeignKey(
         Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="scenarios"
     )
     name = models.CharField(_("name"), max_length=120)
+    entry = models.CharField(
+        _("entry point"),
+        max_length=40,
+        default=MAIN_ENTRY,
+        validators=[ENTRY_VALIDATOR],
+        help_text=_("“main” serves the account's calls; one version in service per entry point."),
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -44,6 +62,33 @@ class Scenario(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            # the versions carry the account and the entry point for the one-in-service constraint
+            self.versions.exclude(entry=self.entry, account_id=self.account_id).update(
+                entry=self.entry, account_id=self.account_id
+            )
+
+    def clean(self) -> None:
+        if self.pk is None or not self.versions.filter(status=Status.PUBLISHED).exists():
+            return
+        other = (
+            ScenarioVersion.objects.filter(
+                account_id=self.account_id, entry=self.entry, status=Status.PUBLISHED
+            )
+            .exclude(scenario_id=self.pk)
+            .select_related("scenario")
+            .first()
+        )
+        if other is not None:
+            raise ValidationError(
+                {
+                    "entry": _("“%(other)s” is in service at the entry point “%(entry)s”: choose another.")
+                    % {"other": other.scenario.name, "entry": self.entry}
+                }
+            )
 
     @property
     def published(self) -> ScenarioVersion | None:
@@ -60,6 +105,11 @@ class ScenarioVersion(models.Model):
     scenario = models.ForeignKey(
         Scenario, verbose_name=_("scenario"), on_delete=models.CASCADE, related_name="versions"
     )
+    # copies of the scenario's account and entry point (kept by save), for the constraint below
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", editable=False
+    )
+    entry = models.CharField(_("entry point"), max_length=40, default=MAIN_ENTRY, editable=False)
     number = models.PositiveIntegerField(_("version"))
     source = models.TextField(_("source"))
     digest = models.CharField(_("digest"), max_length=64)
@@ -99,10 +149,23 @@ class ScenarioVersion(models.Model):
                 condition=Q(status="published"),
                 name="one_published_version_per_scenario",
             ),
+            models.UniqueConstraint(
+                fields=["account", "entry"],
+                condition=Q(status="published"),
+                name="one_version_in_service_per_entry",
+                violation_error_message=_("Another version is in service at this entry point."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.scenario} v{self.number}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.account_id = self.scenario.account_id
+        self.entry = self.scenario.entry
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "account", "entry"}
+        super().save(*args, **kwargs)
 
     @property
     def editable(self) -> bool:

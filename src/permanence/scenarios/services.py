@@ -7,8 +7,10 @@ transaction and appends to the audit trail. The life of a version::
       ▲                 │               │
       └──── changes ────┴──── changes ──┘          (a new version starts as a draft)
 
-Only a version without errors leaves the draft; publishing retires the
-previously published version, so exactly one serves live calls.
+Only a version without errors leaves the draft; publishing retires the version
+in service at the same entry point of the account (whichever scenario it
+belonged to), so exactly one serves each entry point (a database constraint
+holds it too). The desk reads it through ``live.in_service``.
 """
 
 from __future__ import annotations
@@ -17,18 +19,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from permanence.accounts.models import Account
 from permanence.audit.models import Action
 from permanence.audit.trail import record
-from permanence.scenarios import environment
+from permanence.scenarios import environment, live
 from permanence.scenarios.engine import checker, model
-from permanence.scenarios.engine.problems import Problems
 from permanence.scenarios.engine.runtime import scenario_hash
-from permanence.scenarios.models import Block, Comment, Remark, Scenario, ScenarioVersion, Status
+from permanence.scenarios.models import (
+    ENTRY_VALIDATOR,
+    MAIN_ENTRY,
+    Comment,
+    Remark,
+    Scenario,
+    ScenarioVersion,
+    Status,
+)
 
 LIBRARY = Path(__file__).resolve().parent / "library"
 #: the template library: one ready scenario per trade, and the standard switchboard
@@ -68,18 +78,13 @@ def template_source(key: str) -> str:
 
 def library_blocks() -> dict[str, model.Block]:
     """The shared blocks, read from the database (a block with errors is left out)."""
-    blocks: dict[str, model.Block] = {}
-    for block in Block.objects.all():
-        problems = Problems()
-        parsed = checker.read_block(block.source, block.name, problems)
-        if parsed is not None and not problems.errors:
-            blocks[block.name] = parsed
-    return blocks
+    return dict(live.library().blocks)
 
 
 def check(source: str, account: Account | None) -> checker.Result:
+    """The check of the editor, the approval and the command line: with the shared blocks."""
     info = environment.account_info(account) if account else None
-    return checker.check(source, info, library_blocks())
+    return checker.check(source, info, live.library().blocks)
 
 
 @dataclass
@@ -95,14 +100,22 @@ def store_check(version: ScenarioVersion, result: checker.Result) -> None:
 
 
 @transaction.atomic
-def create_scenario(account: Account, name: str, template: str, author: Any, request: Any = None) -> Saved:
+def create_scenario(
+    account: Account, name: str, template: str, author: Any, request: Any = None, entry: str = MAIN_ENTRY
+) -> Saved:
     name = " ".join(_text(name).split())
+    entry = _text(entry).strip() or MAIN_ENTRY
     if not name:
         raise ScenarioError(_("Give the scenario a name."))
     if Scenario.objects.filter(account=account, name=name).exists():
         raise ScenarioError(_("This account already has a scenario named “%(name)s”.") % {"name": name})
+    try:
+        ENTRY_VALIDATOR(entry)
+    except ValidationError:
+        message = _("“%(entry)s” is not an entry point name: lower-case letters, digits, - and _.")
+        raise ScenarioError(message % {"entry": entry}) from None
     source = template_source(template)
-    scenario = Scenario.objects.create(account=account, name=name)
+    scenario = Scenario.objects.create(account=account, name=name, entry=entry)
     version = ScenarioVersion(scenario=scenario, number=1, source=source, author=author)
     result = check(source, account)
     store_check(version, result)
@@ -214,21 +227,43 @@ def request_changes(version: ScenarioVersion, user: Any, text: str, request: Any
     return locked
 
 
-@transaction.atomic
 def approve(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
-    """The client admin approves: the version is published and serves live calls."""
-    now = timezone.now()
-    locked = _transition(
-        version, (Status.SENT,), Status.APPROVED, user, request, approved_at=now, approved_by=user
-    )
-    Comment.objects.create(version=locked, kind=Comment.Kind.APPROVAL, text=_("Approved."), author=user)
-    return publish(locked, user, request)
+    """The client admin approves: the version is put in service at its scenario's entry point."""
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            locked = _transition(
+                version, (Status.SENT,), Status.APPROVED, user, request, approved_at=now, approved_by=user
+            )
+            Comment.objects.create(
+                version=locked, kind=Comment.Kind.APPROVAL, text=_("Approved."), author=user
+            )
+            return publish(locked, user, request)
+    except IntegrityError:  # another approval put a version in service at this entry point meanwhile
+        raise ScenarioError(
+            _("Another version was put in service at this entry point at the same moment: try again.")
+        ) from None
 
 
 def publish(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
-    ScenarioVersion.objects.filter(scenario=version.scenario, status=Status.PUBLISHED).update(
-        status=Status.RETIRED
+    """Put an approved version in service; the one serving the same entry point is retired."""
+    scenario = version.scenario
+    serving = ScenarioVersion.objects.select_for_update().filter(
+        account_id=scenario.account_id, entry=scenario.entry, status=Status.PUBLISHED
     )
+    for old in serving.exclude(pk=version.pk).select_related("scenario"):
+        old.status = Status.RETIRED
+        old.save(update_fields=["status", "updated"])
+        record(
+            user,
+            Action.UPDATE,
+            old,
+            account=scenario.account,
+            request=request,
+            status_from=Status.PUBLISHED,
+            status_to=Status.RETIRED,
+            replaced_by=f"{scenario.name} v{version.number}",
+        )
     return _transition(
         version, (Status.APPROVED,), Status.PUBLISHED, user, request, published_at=timezone.now()
     )
@@ -248,7 +283,7 @@ def remark(version: ScenarioVersion, user: Any, step: str, text: str) -> Remark:
     text = _text(text).strip()
     if not text:
         raise ScenarioError(_("The remark is empty."))
-    parsed = checker.check(version.source).scenario
+    parsed = live.for_version(version).scenario  # with the shared blocks' steps
     if step not in parsed.steps:
         raise ScenarioError(_("There is no step “%(name)s”.") % {"name": step})
     return Remark.objects.create(version=version, step=step, text=text[:4000], author=user)

@@ -18,9 +18,9 @@ from permanence import policy
 from permanence.accounts.models import Account
 from permanence.policy import Perm
 from permanence.portal.access import member_required
-from permanence.scenarios import environment, runform, services
+from permanence.scenarios import environment, live, runform, services
 from permanence.scenarios.engine import checker, drawing
-from permanence.scenarios.engine.runtime import AnswerError, Run
+from permanence.scenarios.engine.runtime import AnswerError, Run, scenario_hash
 from permanence.scenarios.models import Remark, Scenario, ScenarioVersion, Status
 
 MAX_SOURCE = 500_000
@@ -75,6 +75,7 @@ def scenario_list(request: HttpRequest, slug: str) -> HttpResponse:
                 request.POST.get("template", "switchboard"),
                 request.user,
                 request,
+                entry=request.POST.get("entry", ""),
             )
         except services.ScenarioError as exc:
             messages.error(request, str(exc))
@@ -253,15 +254,21 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
     key = _test_key(version)
     stored = request.session.get(key)
     errors: dict[str, str] = {}
-    try:
-        run = Run.from_json(result.scenario, env, stored) if stored and request.method == "POST" else None
-    except (AnswerError, KeyError, IndexError, TypeError):
-        run = None
+    run = None
+    if stored and request.method == "POST":  # the text may have changed since: keep what still applies
+        resumed = Run.resume(result.scenario, env, stored, version=scenario_hash(version.source))
+        run = resumed.run
+        if resumed.unapplied:
+            messages.warning(
+                request,
+                _("The scenario changed: %(count)s answer(s) no longer apply, from the step “%(step)s”.")
+                % {"count": len(resumed.unapplied), "step": resumed.unapplied[0].step},
+            )
     query = request.POST.get("q", "").strip()[:100] if request.POST.get("search") else ""
     if run is not None and query:
         pass  # a directory search at a lookup step: show the candidates, answer nothing
     elif run is None or request.POST.get("restart"):
-        run = Run.start(result.scenario, env)
+        run = Run.start(result.scenario, env, version=scenario_hash(version.source))
     elif request.POST.get("back"):
         with contextlib.suppress(AnswerError):  # nothing to undo: stay at the first step
             run.back()
@@ -311,7 +318,7 @@ def scenario_diff(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             old.source.splitlines(), new.source.splitlines(), f"v{old.number}", f"v{new.number}", lineterm=""
         )
     )
-    before, after = checker.check(old.source).scenario, checker.check(new.source).scenario
+    before, after = live.for_version(old).scenario, live.for_version(new).scenario
     return render(
         request,
         "scenarios/diff.html",
@@ -334,7 +341,7 @@ def scenario_diff(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def scenario_print(request: HttpRequest, slug: str, pk: int, number: int) -> HttpResponse:
     """The flowchart and the steps in words, to print for the client's validation."""
     account, scenario, version = _version(request, slug, pk, number)
-    parsed = checker.check(version.source).scenario
+    parsed = live.for_version(version).scenario
     return render(
         request,
         "scenarios/print.html",

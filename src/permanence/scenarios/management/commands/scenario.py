@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from permanence.accounts.models import Account
-from permanence.scenarios import environment
-from permanence.scenarios.engine import checker, drawing
+from permanence.scenarios import environment, live
+from permanence.scenarios.engine import checker, drawing, model
 from permanence.scenarios.engine.runtime import AnswerError, Run
 
 EXIT_ERRORS = 1
@@ -23,6 +24,7 @@ EXIT_UNREADABLE = 2
 
 class Command(BaseCommand):
     help = "Check, run or draw a call scenario."
+    library: dict[str, model.Block] = {}  # noqa: RUF012 - replaced per run by the database's blocks
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -37,9 +39,13 @@ class Command(BaseCommand):
             required=True,
             help="JSON file: a list of [step, answer] pairs, or a mapping step -> answer",
         )
-        run.add_argument("--account")
+        run.add_argument(
+            "--account", help="run against this account (its short name): hours, directory, transfer rules"
+        )
         run.add_argument("--at", help="the call's instant, ISO 8601 (default: now)")
-        run.add_argument("--caller", help="the caller's number")
+        run.add_argument(
+            "--caller", help="the caller's number: call.caller, the known caller (caller.*) and the prefills"
+        )
         run.add_argument(
             "--compare",
             metavar="NEW_FILE",
@@ -64,7 +70,8 @@ class Command(BaseCommand):
             if account is None:
                 raise CommandError(gettext("No account “%(slug)s”.") % {"slug": options["account"]})
         info = environment.account_info(account) if account else None
-        result = checker.check(text, info)
+        self.library = shared_blocks()
+        result = checker.check(text, info, self.library)
         action = options["action"]
         if action == "check":
             self.report(path, result, options["json"])
@@ -169,10 +176,18 @@ class Command(BaseCommand):
         except OSError as exc:
             return {"replay": {"error": exc.strerror}}
         info = environment.account_info(account) if account else None
-        result = checker.check(other, info)
+        result = checker.check(other, info, self.library)
         if not result.ok:
             return {"replay": {"errors": [p.as_dict(gettext) for p in result.problems.errors]}}
         return {"replay": run.replay(result.scenario)}
+
+
+def shared_blocks() -> dict[str, model.Block]:
+    """The shared blocks of the database, as the editor and the desk use them (none without one)."""
+    try:
+        return dict(live.library().blocks)
+    except DatabaseError:  # no database here, or not migrated: the file is checked on its own
+        return {}
 
 
 UNREADABLE = {
