@@ -1,6 +1,10 @@
 """The Redis/RQ task backend (TASKS_BACKEND=rq): the same outbox, sent by `permanence worker` running
 RQ workers, with a worker killed by SIGKILL and an SMTP server answering 4xx for a while.
 
+The killed worker leaves nothing behind: no process (RQ's ``--with-scheduler`` forks a scheduler that
+a SIGKILL would orphan, still holding RQ's scheduler lock; the worker's rq-scheduler loop does that
+work in-process instead), and the next worker releases the scheduled retries at once.
+
 Needs Redis on 127.0.0.1:6379 (CI has it); skipped with a notice where it is not running.
 """
 
@@ -21,9 +25,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from messaging.conftest import Inbox, free_port
+from permanence.messaging import retry
 
 MESSAGES = 200
-REDIS = "redis://127.0.0.1:6379/13"  # a database of its own, emptied before and after
+REDIS = "redis://127.0.0.1:6379/12"  # a database of its own, emptied before and after
+FACTOR = 4  # time limits: the measured work times this
+STARTUP = 60.0  # seconds a worker may take to start and send (a safety cap, not a timing)
+LEASE, GRACE, SWEEP, RETRY_BASE = 2.0, 3.0, 0.5, 0.5
 BIN = Path(sys.executable).parent
 SETUP = """
 import django
@@ -64,8 +72,47 @@ def flush_redis() -> None:
     redis.Redis.from_url(REDIS).flushdb()
 
 
+def children(pid: int) -> set[int]:
+    """Every descendant process of ``pid`` (read from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_for(condition, bound: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
 def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path):
+    import redis
+
     flush_redis()
+    store = redis.Redis.from_url(REDIS)
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'rq.sqlite3'}",
@@ -75,48 +122,73 @@ def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path):
         "REDIS_URL": REDIS,
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),
-        "MESSAGING_RETRY_BASE_SECONDS": "0.5",
-        "MESSAGING_LEASE_SECONDS": "2",
-        "MESSAGING_SWEEP_GRACE_SECONDS": "3",
+        "MESSAGING_RETRY_BASE_SECONDS": str(RETRY_BASE),
+        "MESSAGING_LEASE_SECONDS": str(LEASE),
+        "MESSAGING_SWEEP_GRACE_SECONDS": str(GRACE),
     }
     subprocess.run([BIN / "permanence", "migrate", "--no-input"], env=env, check=True, capture_output=True)
     inbox = Inbox()
-    inbox.reply = "451 4.3.0 try again later"  # the first attempts fail: RQ's scheduler runs the retries
+    inbox.reply = "451 4.3.0 try again later"  # the first attempts fail: their retries are scheduled
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     log = (tmp_path / "worker.log").open("wb")
 
+    launched_workers: list[subprocess.Popen[bytes]] = []
+
     def worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [BIN / "permanence", "worker", "--sweep-every", "0.5"], env=env, stdout=log, stderr=log
+        process = subprocess.Popen(
+            [BIN / "permanence", "worker", "--sweep-every", str(SWEEP)], env=env, stdout=log, stderr=log
         )
+        launched_workers.append(process)
+        return process
+
+    def arrived() -> set[str]:
+        return {e.rcpt_tos[0] for e in inbox.envelopes}
 
     try:
         # queued with the RQ backend: the tasks go to Redis when each transaction commits
         subprocess.run(
             [sys.executable, "-c", SETUP.format(n=MESSAGES)], env=env, check=True, capture_output=True
         )
-        import redis
-
-        assert redis.Redis.from_url(REDIS).llen("rq:queue:default") == MESSAGES
-        process = worker()
-        time.sleep(4)
+        assert store.llen("rq:queue:default") == MESSAGES
+        process, launched = worker(), time.monotonic()
+        assert wait_for(lambda: inbox.attempts >= 10, STARTUP), "the worker never sent anything"
+        startup = time.monotonic() - launched
+        assert wait_for(lambda: store.zcard("rq:scheduled:default") >= 10, STARTUP)  # retries held
         inbox.reply = None
-        deadline = time.monotonic() + 20
-        while len(inbox.envelopes) < MESSAGES // 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        since = time.monotonic()
+        assert wait_for(lambda: len(inbox.envelopes) >= MESSAGES // 3, STARTUP)
+        rate = len(inbox.envelopes) / (time.monotonic() - since)
+        inbox.reply = "451 4.3.0 try again later"  # more retries held when the worker dies
+        assert wait_for(lambda: store.zcard("rq:scheduled:default") >= 5, STARTUP)
+        descendants = children(process.pid)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        process = worker()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            arrived = {e.rcpt_tos[0] for e in inbox.envelopes}
-            if len(arrived) == MESSAGES:
-                break
-            time.sleep(0.2)
+        inbox.reply = None
+        # nothing of the killed worker lives on, and it holds no RQ scheduler lock
+        assert not [pid for pid in descendants if alive(pid)], "the killed worker left a process behind"
+        assert not store.keys("rq:scheduler-lock:*")
+        held = store.zcard("rq:scheduled:default")
+        assert held > 0  # retries that the next worker must release
+        process, relaunched = worker(), time.monotonic()
+        remaining = MESSAGES - len(arrived())
+        # with what the settings add: the killed delivery's lease, the grace before the sweep looks,
+        # its period, and the longest backoff before a dead letter
+        delays = LEASE + GRACE + 2 * SWEEP + RETRY_BASE * 2 ** (retry.MAX_ATTEMPTS - 2) * 1.2
+        bound = FACTOR * (startup + remaining / rate) + delays
+        assert wait_for(lambda: len(arrived()) == MESSAGES, bound, step=0.2), (
+            f"{MESSAGES - len(arrived())} messages missing after {bound:.0f} s ({rate:.0f}/s measured)\n"
+            + (tmp_path / "worker.log").read_text()[-3000:]
+        )
+        took = time.monotonic() - relaunched
+        assert store.zcard("rq:scheduled:default") == 0  # every held retry was released
         process.send_signal(signal.SIGKILL)
         process.wait()
     finally:
+        for leftover in launched_workers:  # a failed assertion must not leave a worker running
+            if leftover.poll() is None:
+                leftover.kill()
+                leftover.wait()
         controller.stop()
         log.close()
         flush_redis()
@@ -124,10 +196,10 @@ def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path):
         email.message_from_bytes(e.original_content, policy=policy.default)["X-Permanence-Delivery"]
         for e in inbox.envelopes
     )
-    recipients = {e.rcpt_tos[0] for e in inbox.envelopes}
-    assert recipients == {f"r{i}@example.fr" for i in range(MESSAGES)}, (tmp_path / "worker.log").read_text()[
-        -3000:
-    ]
     duplicates = sum(count - 1 for count in received.values())
-    print(f"RQ backend: {MESSAGES} messages, {len(inbox.envelopes)} e-mails, {duplicates} duplicate(s)")
+    print(
+        f"RQ backend: {MESSAGES} messages, {len(inbox.envelopes)} e-mails, {duplicates} duplicate(s);"
+        f" {rate:.0f}/s measured, {held} retries held at the kill, the rest after it in {took:.1f} s"
+        f" (limit {bound:.0f} s)"
+    )
     assert duplicates <= 1  # at most the one being sent when the worker was killed

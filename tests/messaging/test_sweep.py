@@ -98,6 +98,20 @@ def test_a_delivery_sent_meanwhile_is_not_queued_again(alpha):
     assert outbox.sweep(later()) == 0
 
 
+def test_a_channel_that_raises_makes_a_failure_not_a_delivery_stuck_sending(alpha, settings, caplog):
+    """Before, the delivery stayed "sending": the sweep queued it again after every lease, forever."""
+    settings.EMAIL_BACKEND = "permanence.no_such_module.EmailBackend"  # a misconfiguration
+    [delivery_id] = queue(alpha)
+    assert outbox.attempt(delivery_id) == "failed"
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert delivery.lease_until is None and delivery.last_error.startswith("internal error: ")
+    assert f"delivery {delivery_id}: the email channel raised" in caplog.text
+    for _ in range(7):  # retried with backoff, then a dead letter the operator sees
+        Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=timezone.now())
+        outbox.attempt(delivery_id)
+    assert Delivery.objects.get(pk=delivery_id).status == "dead"
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's query plan")
 def test_the_sweep_reads_the_deliveries_through_the_index(alpha):
     from permanence.messaging.outbox import _overdue, _stale

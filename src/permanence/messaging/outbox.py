@@ -9,6 +9,7 @@ time (a lease), retried with backoff, a dead letter after too many failures.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ from permanence.accounts.phones import try_normalize
 from permanence.directory.models import Collaborator
 from permanence.messaging import channels, preferences, retry
 from permanence.messaging.models import Delivery, DeliveryEvent, Message, WebhookEndpoint
+
+log = logging.getLogger(__name__)
 
 
 def _lease() -> timedelta:
@@ -185,10 +188,15 @@ def attempt(delivery_id: int, now: datetime | None = None, rng: random.Random | 
             DeliveryEvent.objects.create(
                 delivery=member, status=S.SENDING, at=now, detail=f"attempt {member.attempts}"
             )
-    if getattr(channel, "gathers", False):
-        result = channel.send_batch(batch)  # type: ignore[attr-defined]
-    else:
-        result = channel.send(delivery, delivery.message)
+    try:
+        if getattr(channel, "gathers", False):
+            result = channel.send_batch(batch)  # type: ignore[attr-defined]
+        else:
+            result = channel.send(delivery, delivery.message)
+    except Exception as exc:  # a bug or a misconfiguration: a failure with its reason, retried, then a
+        # dead letter the operator sees; never a delivery left "sending" that the sweep queues forever
+        log.exception("delivery %s: the %s channel raised", delivery.pk, delivery.channel)
+        result = channels.Result(ok=False, retry=True, reason=f"internal error: {type(exc).__name__}: {exc}")
     done = timezone.now() if now is None else now
     # Sent: recording it must not fail for a passing lock, or the message would go twice.
     for pause in (0.05, 0.2, 0.5, 1, 2, 4, 0):
