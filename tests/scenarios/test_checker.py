@@ -552,3 +552,18 @@ def test_a_field_named_caller_type_uses_the_vocabulary():
     steps = "  a: {ask: [caller_type], next: e}\n  e: {end: information}\n"
     assert errors(steps, head=head) == [("unknown_caller_type", 4, 49)]
     assert errors(steps, head=head.replace("family", "colleague")) == []
+
+
+def test_a_comma_left_unquoted_in_braces_is_named():
+    options = "{client: Client, other: Autre (fuite, panne)}"
+    head = HEAD.replace("{client: Client, prospect: Prospect}", options)
+    steps = (
+        "  a: {ask: [kind], next: f}\n"
+        "  f: {lookup: wanted, on: {found: d, not_found: e}}\n"
+        "  d: {decide: [{if: can_transfer(wanted, kind), goto: e}, {else: e}]}\n"
+        "  e: {end: information}\n"
+    )
+    assert errors(steps, head=head) == [("unquoted_comma", 4, 71), ("unquoted_comma", 11, 16)]
+    quoted = head.replace("Autre (fuite, panne)", "'Autre (fuite, panne)'")
+    condition = "can_transfer(wanted, kind)"
+    assert errors(steps.replace(condition, f'"{condition}"'), head=quoted) == []

@@ -165,3 +165,37 @@ def test_shared_blocks_from_the_library(personas, alpha):
     assert result.ok, [str(p) for p in result.problems.items]
     Block.objects.create(name="broken", source="start: [")  # a broken shared block is left out, not fatal
     assert services.check(text, alpha).ok
+
+
+def test_test_mode_keeps_the_answers_when_the_draft_changes(personas, alpha):
+    scenario = create(personas, alpha)
+    version = scenario.versions.get()
+    url = f"/a/alpha/scenarios/{scenario.pk}/v/1/"
+    ta = client_for(personas["assistant"])
+    ta.get(url + "test")
+    ta.post(url + "test", {})
+    ta.post(url + "test", {"caller_type": "client"})
+    page = ta.post(url + "test", {"name": "Jean Dupont", "phone": "0612345678"}).content.decode()
+    assert "Quel avocat souhaitez-vous joindre" in page
+    branch = '{if: caller_type == "client", goto: %s}'
+    changed = version.source.replace(branch % "identify_client", branch % "reassure").replace(
+        "  identify_client:\n",
+        "  reassure: {say: 'Je note votre appel.', next: identify_client}\n  identify_client:\n",
+    )
+    ta.post(url, {"source": changed})
+    page = ta.post(url + "test", {}).content.decode()  # "Je note votre appel." said
+    assert "ne s’appliquent plus" in page or "no longer apply" in page
+    state = ta.session[f"scenario-test:{version.pk}"]
+    assert state["step"] == "identify_client"  # resumed along the new text, not back to the greeting
+    assert [step for step, _ in state["inputs"]] == ["welcome", "qualify", "reassure"]
+    assert state["unapplied"][0]["given"]["name"] == "Jean Dupont"  # what was typed is kept
+
+
+def test_a_new_scenario_gets_its_entry_point(personas, alpha):
+    ta = client_for(personas["assistant"])
+    ta.post("/a/alpha/scenarios/", {"name": "Nuit", "template": "switchboard", "entry": "night"})
+    assert Scenario.objects.get(account=alpha, name="Nuit").entry == "night"
+    page = ta.get("/a/alpha/scenarios/").content.decode()
+    assert "<code>night</code>" in page and 'name="entry"' in page
+    ta.post("/a/alpha/scenarios/", {"name": "Bad", "template": "switchboard", "entry": "Nuit !"})
+    assert not Scenario.objects.filter(name="Bad").exists()

@@ -421,7 +421,11 @@ class Reader:
             elif options.kind == "map":
                 for key, label in options.value.items():
                     if NAME.match(key) is None:
-                        self.p.error("bad_name", options.key_pos(key), name=key)
+                        # "{a: Urgence (fuite, panne)}": the comma cut the label, the rest became a key
+                        comma = label.kind == "scalar" and label.value is None
+                        self.p.error(
+                            "unquoted_comma" if comma else "bad_name", options.key_pos(key), name=key
+                        )
                         continue
                     f.options[key] = self.text(label, "option") or key
                     f.option_pos[key] = options.key_pos(key)
@@ -633,7 +637,10 @@ class Reader:
         seen: dict[str, Pos] = {}
         for item in node.value:
             if item.kind != "map" or set(item.value) not in ({"if", "goto"}, {"else"}):
-                self.p.error("branch_shape", item.pos)
+                extra = [k for k in item.value if k not in ("if", "goto")] if item.kind == "map" else []
+                comma = "if" in extra or not extra or any(item.value[k].value is not None for k in extra)
+                # "{if: can_transfer(wanted, kind), goto: x}": the comma cut the condition in two
+                self.p.error("branch_shape" if comma else "unquoted_comma", item.pos, name=", ".join(extra))
                 continue
             if seen_else:
                 self.p.error("else_not_last", item.pos)

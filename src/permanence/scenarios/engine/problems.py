@@ -49,6 +49,10 @@ MESSAGES: dict[str, str] = {
     "bad_regex": gettext_noop("The pattern of “%(field)s” is not a valid regular expression: %(detail)s"),
     "min_above_max": gettext_noop("For “%(field)s”, the minimum is above the maximum."),
     "branch_shape": gettext_noop("A branch is written {if: condition, goto: step} or, last, {else: step}."),
+    "unquoted_comma": gettext_noop(
+        "Inside {…} or […] a comma separates the items, so “%(name)s” was read as one of them: "
+        "put the text that holds the comma in quotes (\"…\")."
+    ),
     "else_not_last": gettext_noop("“else” must be the last branch: the branches after it are never taken."),
     "missing_else": gettext_noop("The branches need a last {else: step}, taken when no condition holds."),
     "duplicate_condition": gettext_noop(
