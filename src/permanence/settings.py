@@ -232,8 +232,10 @@ MESSAGING_MESSAGE_ID_DOMAIN = envstr("MESSAGING_MESSAGE_ID_DOMAIN", "permanence.
 for _name, _value in os.environ.items():
     if _name.startswith("ANYMAIL_"):
         globals()[_name] = _value
-# SMS: SMS_PROVIDER "http" (a generic gateway, SMS_GATEWAY_URL is a URL template) or "twilio".
+# SMS: SMS_PROVIDER "http" (a generic gateway, SMS_GATEWAY_URL is a URL template), "twilio", or "file"
+# (each SMS written to a file in SMS_FILE_PATH and counted as sent: the demo).
 SMS_PROVIDER = envstr("SMS_PROVIDER", "http")
+SMS_FILE_PATH = envstr("SMS_FILE_PATH", str(DATA_DIR / "outbox-sms"))
 SMS_GATEWAY_URL = envstr("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_METHOD = envstr("SMS_GATEWAY_METHOD", "POST")
 SMS_GATEWAY_TOKEN = envstr("SMS_GATEWAY_TOKEN", "")

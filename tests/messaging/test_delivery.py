@@ -10,10 +10,11 @@ from email import policy
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django_tasks_db.models import DBTaskResult
 
-from permanence.messaging import outbox, signing
+from permanence.messaging import outbox, signing, sms
 from permanence.messaging.models import Delivery, Message, WebhookEndpoint
 
 
@@ -40,8 +41,11 @@ def test_email_arrives_byte_for_byte(alpha, smtp):
     assert parsed["Message-ID"] == f"<{delivery.key}@permanence.invalid>"
     assert parsed["X-Permanence-Delivery"] == str(delivery.key) and parsed["Importance"] == "high"
     text = parsed.get_body(("plain",)).get_content()
-    body, link = text.split("\r\n\r\nConfirmez la lecture de ce message urgent : ")  # SMTP's line endings
+    body, ack = text.split("\r\n\r\n")  # SMTP's line endings; no call, no header (test_rendering.py)
     assert body == "Rappeler au 06 12 34 56 78.\r\nDossier 2024/0153."
+    with translation.override("fr"):
+        label, link = ack.rsplit(" ", 1)
+        assert label == gettext("Confirm that you have read this urgent message:")
     assert link.startswith("http://127.0.0.1:8000/ack/")
     assert f'href="{link}"' in parsed.get_body(("html",)).get_content()
     assert "Rappeler au 06 12 34 56 78.<br>" in parsed.get_body(("html",)).get_content()
@@ -82,7 +86,10 @@ def test_sms_gateway_gets_a_fitted_text(alpha, http_receiver, settings):
 
     form = parse_qs(request["body"].decode())
     assert form["to"] == ["+33699887766"] and form["key"] == [str(delivery.key)]
-    assert form["text"][0].endswith("…") and len(form["text"][0]) <= 70
+    [text] = form["text"]
+    assert text.startswith("Appel de Jean Dupont - Très long message. Très long")
+    assert text.endswith("message...")
+    assert sms.is_gsm(text) and len(text) <= 160  # one part; GSM text, "..." keeps it so
 
 
 def test_failures_retry_with_backoff_then_dead_letter(alpha, smtp):

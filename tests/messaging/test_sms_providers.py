@@ -3,13 +3,16 @@ against a real local HTTP server; Twilio's signed status callbacks mark deliveri
 
 import base64
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import transaction
 from django.test import Client
+from django.utils import translation
+from django.utils.translation import gettext
 
-from permanence.messaging import channels, outbox, signing
+from permanence.messaging import channels, outbox, signing, sms
 from permanence.messaging.models import Delivery
 
 TOKEN = "twilio-auth-token"
@@ -51,9 +54,12 @@ def test_twilio_gets_the_documented_request(alpha, twilio):
     assert set(form) == {"To", "From", "Body", "StatusCallback"}
     assert form["To"] == "+33699887766" and form["From"] == "+33700000000"
     assert form["StatusCallback"] == f"https://permanence.example/hooks/sms/twilio/{delivery.key}/"
-    body, link = form["Body"].split(" Lu : ")
-    assert body == "URGENT Appel de Jean Dupont — Rappeler au 06 12 34 56 78."
-    assert link.startswith("https://permanence.example/ack/")
+    body, link = form["Body"].split(" https://permanence.example/ack/")
+    with translation.override("fr"):
+        assert body == "URGENT Appel de Jean Dupont - Rappeler au 06 12 34 56 78. " + gettext(
+            "Confirm reading:"
+        )
+    assert link.endswith("/") and sms.parts(form["Body"]) <= 3
     delivery.refresh_from_db()
     assert delivery.provider_id == "twilio:SM42"
 
@@ -127,7 +133,7 @@ def test_generic_gateway_by_url_template(alpha, http_receiver, settings):
     assert query == {
         "user": "cabinet",
         "dest": "+33699887766",
-        "msg": "Appel de Jean Dupont — Rappeler au 06 12 34 56 78.",
+        "msg": "Appel de Jean Dupont - Rappeler au 06 12 34 56 78.",
         "ref": str(delivery.key),
     }
 
@@ -137,6 +143,84 @@ def test_unknown_provider_is_a_clear_dead_letter(alpha, settings):
     delivery = queue_sms(alpha)
     assert outbox.attempt(delivery.pk) == "dead"
     assert (
-        "unknown SMS_PROVIDER 'pigeon'; known: http, twilio"
+        "unknown SMS_PROVIDER 'pigeon'; known: file, http, twilio"
         in Delivery.objects.get(pk=delivery.pk).last_error
+    )
+
+
+def test_file_provider_writes_one_file_per_sms(alpha, settings, tmp_path):
+    """SMS_PROVIDER=file (the demo): each SMS is a file with its recipient, sender, key, parts and text."""
+    settings.SMS_PROVIDER, settings.SMS_FILE_PATH = "file", str(tmp_path / "outbox-sms")
+    first, second = queue_sms(alpha), queue_sms(alpha, urgent=True)
+    assert outbox.attempt(first.pk) == "sent" and outbox.attempt(second.pk) == "sent"
+    files = sorted((tmp_path / "outbox-sms").iterdir())
+    assert len(files) == 2 and all(f.suffix == ".txt" for f in files)  # no partial file left behind
+    written = {f.name.split("-", 2)[2].removesuffix(".txt"): f.read_text(encoding="utf-8") for f in files}
+    head, text = written[str(first.key)].split("\n\n", 1)
+    lines = head.splitlines()
+    assert lines[:2] == ["To: +33699887766", "From: Permanence"] and lines[2].startswith("Date: 20")
+    assert lines[3:] == [f"Key: {first.key}", "Parts: 1 (GSM 03.38)"]
+    assert text == "Appel de Jean Dupont - Rappeler au 06 12 34 56 78.\n"
+    urgent_text = written[str(second.key)].split("\n\n", 1)[1]
+    assert urgent_text.startswith("URGENT Appel de Jean Dupont") and "/ack/" in urgent_text
+    assert f"Parts: {sms.parts(urgent_text.rstrip())} (GSM 03.38)" in written[str(second.key)]
+    first.refresh_from_db()
+    assert first.provider_id == f"file:{[f.name for f in files if str(first.key) in f.name][0]}"
+    assert first.message.status == "sent"
+
+
+def test_file_provider_default_folder_is_in_the_data_dir(alpha, settings, tmp_path):
+    assert Path(settings.SMS_FILE_PATH) == settings.DATA_DIR / "outbox-sms"  # the default
+    settings.SMS_PROVIDER, settings.SMS_FILE_PATH, settings.DATA_DIR = "file", "", tmp_path
+    assert outbox.attempt(queue_sms(alpha).pk) == "sent"
+    assert len(list((tmp_path / "outbox-sms").glob("*.txt"))) == 1
+
+
+def test_file_provider_that_cannot_write_is_a_clear_dead_letter(alpha, settings, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    settings.SMS_PROVIDER, settings.SMS_FILE_PATH = "file", str(blocker)
+    delivery = queue_sms(alpha)
+    assert outbox.attempt(delivery.pk) == "dead"  # stays so until the operator fixes it and sends again
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith(f"cannot write the SMS file in {blocker}: ")
+    assert delivery.message.status == "failed" and blocker.read_text() == "a file where the folder should be"
+    with translation.override("fr"):
+        assert channels.failure_in_words(delivery.last_error) == gettext(
+            "the SMS could not be written to its folder"
+        )
+
+
+def test_the_callers_appointment_confirmation_by_sms_is_written_in_the_demo(alpha, settings, tmp_path):
+    """make demo has no SMS gateway: with SMS_PROVIDER=file the caller's confirmation is a file."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from permanence.agenda import services
+    from permanence.agenda.models import AppointmentType
+    from permanence.directory.models import Collaborator
+
+    settings.SMS_PROVIDER, settings.SMS_FILE_PATH = "file", str(tmp_path / "sms")
+    anne = Collaborator.objects.get(account=alpha)
+    kind = AppointmentType.objects.create(
+        account=alpha, name="Consultation", min_notice_minutes=0, horizon_days=30
+    )
+    kind.collaborators.add(anne)
+    paris = ZoneInfo("Europe/Paris")
+    services.book(
+        kind,
+        anne,
+        datetime(2026, 12, 7, 10, tzinfo=paris),
+        now=datetime(2026, 12, 4, 10, tzinfo=paris),
+        caller=services.Caller(name="Jean Dupont", phone="06 12 34 56 78"),
+    )
+    delivery = Delivery.objects.get(channel="sms")
+    assert outbox.attempt(delivery.pk) == "sent"
+    [written] = (tmp_path / "sms").iterdir()
+    head, text = written.read_text(encoding="utf-8").split("\n\n", 1)
+    assert head.startswith("To: +33612345678\n")
+    assert text == (  # no call header: the caller reads their confirmation
+        "Cabinet Alpha : rendez-vous confirmé - Cabinet Alpha : votre rendez-vous (Consultation) avec "
+        "Maître Anne Alphonse est confirmé le lundi 7 décembre à 10:00 (Au cabinet). Pour le modifier, "
+        "appelez-nous.\n"
     )

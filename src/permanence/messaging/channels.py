@@ -6,26 +6,44 @@ HTTP 5xx or 429) or not (an address refused for good, an HTTP 4xx).
 Every delivery carries its idempotency key (a Message-ID for e-mail, a header
 for HTTP), so a receiver can drop the duplicates that at-least-once sending
 may produce.
+
+What the recipient reads is rendered from the templates in
+``templates/messaging/outbound/``, in the client's language (French) and the
+account's time zone: a call report opens with a short header (when the call
+came, who called, the priority, the transfers tried, who took it) above the
+text the secretary wrote; the webhook gets the same facts as JSON. A message
+of a training call is never sent, whatever asks for it.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
+import os
+import re
 import smtplib
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError, AnymailRecipientsRefused
+from babel.dates import format_date, format_skeleton, format_time
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext, pgettext_lazy
 
+from permanence.accounts.models import Account
+from permanence.accounts.phones import display
 from permanence.messaging import signing, sms
 from permanence.messaging.models import Delivery, Message, WebhookEndpoint
 
@@ -64,22 +82,342 @@ def get(name: str) -> Channel:
         raise ValueError(f"no channel named {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
 
 
+# ---------------------------------------------------------------- what the recipient reads
+
+OUTBOUND = "messaging/outbound/"
+
+#: a transfer's result (``calls.lifecycle.TRANSFER_RESULTS``) in words
+TRANSFER_RESULT_WORDS = {
+    "accepted": pgettext_lazy("transfer result", "put through"),
+    "refused": pgettext_lazy("transfer result", "refused"),
+    "no_answer": pgettext_lazy("transfer result", "no answer"),
+    "busy": pgettext_lazy("transfer result", "busy"),
+}
+TRANSFER_RESULT_UNKNOWN = pgettext_lazy("transfer result", "outcome unknown")
+#: what an appointment notice (``agenda.notify``) says it is: it goes to the caller, without a call header
+NOTICE_KINDS = frozenset({"booked", "moved", "cancelled", "reminder"})
+
+
+def client_language(account: Account) -> str:
+    """The language of what clients and callers read. Accounts have no language of their own yet: the
+    site's, French."""
+    return str(settings.LANGUAGE_CODE)
+
+
+@contextmanager
+def _language(account: Account) -> Iterator[str]:
+    """Render in the client's language; yields the locale for dates (babel)."""
+    language = client_language(account)
+    with translation.override(language):
+        yield translation.to_locale(language)
+
+
+@dataclass(frozen=True)
+class TransferTried:
+    """A transfer the secretary tried during the call, from its events."""
+
+    to: str  # the collaborator's reference in the scenario ("claire-durand"); "" if nobody was named
+    name: str  # as people read it ("Maître Claire Durand")
+    result: str | None  # accepted, refused, no_answer, busy; None: the call ended before an answer
+    at: datetime
+    short_name: str = ""  # without a title, for an SMS ("Claire Durand")
+
+    @property
+    def result_text(self) -> str:
+        return str(TRANSFER_RESULT_WORDS.get(self.result or "", TRANSFER_RESULT_UNKNOWN))
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What the client needs to know about the call a message reports on: from the call's events, the
+    account's contacts (its CRM) and the answers the secretary recorded (the message's fields)."""
+
+    call_id: int
+    at: datetime  # when the call came, in the account's time zone
+    caller: str  # E.164; "" when the number was withheld
+    number: str  # the caller's number as people read it; "" when withheld
+    name: str
+    company: str
+    contact_id: int | None  # the caller's contact in the account's CRM
+    transfers: tuple[TransferTried, ...]
+    taken_by: str  # the first name of the secretary who answered
+
+
+def is_notice(message: Message) -> bool:
+    """An appointment notice or reminder to the caller (``agenda.notify``), not a call report."""
+    fields = message.fields if isinstance(message.fields, dict) else {}
+    return bool(fields.get("appointment")) and fields.get("notice") in NOTICE_KINDS
+
+
+def _answer(fields: Any, name: str) -> str:
+    value = fields.get(name) if isinstance(fields, dict) else None
+    return " ".join(value.split())[:200] if isinstance(value, str) else ""
+
+
+def _transfers(tried: list[dict[str, Any]], account: Account) -> tuple[TransferTried, ...]:
+    """The transfers of the call's summary (``lifecycle.Summary.transfers``), with the people's names."""
+    if not tried:
+        return ()
+    from permanence.directory.models import Collaborator
+    from permanence.scenarios.environment import collaborator_ref
+
+    names: dict[str, tuple[str, str]] = {}
+    for person in Collaborator.objects.filter(account=account).order_by("-is_active", "pk"):
+        short = " ".join(p for p in (person.first_name, person.last_name) if p) or str(person)
+        names.setdefault(collaborator_ref(person), (str(person), short))  # the active one first
+    transfers = []
+    for transfer in tried:
+        to = str(transfer.get("to") or "")
+        name, short = names.get(to, (to, to))  # nobody of that name any more: the name given
+        result = transfer.get("result")
+        transfers.append(
+            TransferTried(to, name, str(result) if result else None, transfer["requested_at"], short)
+        )
+    return tuple(transfers)
+
+
+def call_facts(message: Message) -> CallFacts | None:
+    """The facts of the message's call; None for a message without a call."""
+    call = message.call
+    if call is None:
+        return None
+    from permanence.contacts.models import ContactNumber
+
+    account = message.account
+    summary = call.summary()  # the call's events, folded by the lifecycle core
+    number = call.caller
+    known = (
+        ContactNumber.objects.filter(account=account, number=number)
+        .select_related("contact")
+        .order_by("contact_id")
+        .first()
+        if number
+        else None
+    )
+    contact = known.contact if known else None
+    secretary = call.secretary
+    return CallFacts(
+        call_id=call.pk,
+        at=(summary.arrived_at or call.arrived_at or message.created).astimezone(account.tz),
+        caller=number,
+        number=display(number, settings.PHONE_DEFAULT_REGION) if number else "",
+        name=_answer(message.fields, "name")
+        or (" ".join(p for p in (contact.first_name, contact.last_name) if p) if contact else ""),
+        company=_answer(message.fields, "company") or (contact.company if contact else ""),
+        contact_id=contact.pk if contact else None,
+        transfers=_transfers(summary.transfers, account),
+        taken_by=(secretary.first_name.strip() or secretary.get_full_name().strip()) if secretary else "",
+    )
+
+
+def _moment(at: datetime, locale: str) -> dict[str, str]:
+    """A local date and time in words ("mardi 8 décembre 2026", "10:05"), and brief, for an SMS or a
+    day's list ("08/12 10:05")."""
+    time_text = format_time(at, "short", locale=locale)
+    return {
+        "date": format_date(at, "full", locale=locale),
+        "time": time_text,
+        "brief": format_skeleton("ddMM", at, locale=locale) + " " + time_text,
+    }
+
+
+def _header(message: Message, locale: str) -> dict[str, Any] | None:
+    """The call header of a call report, ready for the templates; None for any other message (no call,
+    or an appointment notice to the caller)."""
+    if is_notice(message):
+        return None
+    facts = call_facts(message)
+    if facts is None:
+        return None
+    return {"facts": facts, "urgent": message.urgent, **_moment(facts.at, locale)}
+
+
+def _says_urgent(subject: str) -> bool:
+    return "urgent" in subject.casefold()
+
+
+def _context(message: Message, locale: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "subject": message.subject,
+        "body": message.body,
+        "urgent": message.urgent,
+        "mark_urgent": message.urgent and not _says_urgent(message.subject),
+        "call": _header(message, locale),
+        "account": message.account,
+        "language": translation.get_language(),
+        **extra,
+    }
+
+
+def _line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render_email(message: Message, ack_link: str = "") -> tuple[str, str, str]:
+    """The subject, plain text and HTML of the e-mail that carries ``message``."""
+    with _language(message.account) as locale:
+        context = _context(message, locale, ack_url=ack_link)
+        return (
+            _line(render_to_string(OUTBOUND + "email_subject.txt", context)),
+            render_to_string(OUTBOUND + "email.txt", context).rstrip(),
+            render_to_string(OUTBOUND + "email.html", context),
+        )
+
+
+def render_digest(deliveries: list[Delivery]) -> tuple[str, str, str]:
+    """The subject, plain text and HTML of one digest e-mail: its messages in order, each with its header."""
+    account = deliveries[0].message.account
+    messages = sorted((d.message for d in deliveries), key=lambda m: (m.created, m.pk))
+    with _language(account) as locale:
+        items = [
+            {**_context(message, locale), "at": _moment(message.created.astimezone(account.tz), locale)}
+            for message in messages
+        ]
+        context = {
+            "account": account,
+            "count": len(items),
+            "day": format_date(messages[-1].created.astimezone(account.tz), "short", locale=locale),
+            "items": items,
+            "language": translation.get_language(),
+        }
+        return (
+            _line(render_to_string(OUTBOUND + "digest_subject.txt", context)),
+            render_to_string(OUTBOUND + "digest.txt", context).rstrip(),
+            render_to_string(OUTBOUND + "digest.html", context),
+        )
+
+
+def sms_text(delivery: Delivery, message: Message, max_parts: int) -> str:
+    """The message for an SMS: a call report's compact header, then the text the secretary wrote,
+    shortened at a word to fit ``max_parts`` parts; an urgent one ends with its whole acknowledgement
+    link."""
+    with _language(message.account) as locale:
+        text = render_to_string(OUTBOUND + "sms.txt", _context(message, locale))
+        link = ""
+        if message.urgent:
+            from permanence.messaging.escalation import ack_url
+
+            url = ack_url(message, delivery.address)
+            link = " " + _line(render_to_string(OUTBOUND + "sms_ack.txt", {"url": url}))
+    return fit_sms(text, max_parts, keep=link)
+
+
+def fit_sms(text: str, max_parts: int, keep: str = "") -> str:
+    """``text`` (its white space collapsed), cut at a word with an ellipsis if needed so that, followed by
+    ``keep`` whole, it takes at most ``max_parts`` SMS (``sms.parts``). The ellipsis is "..." while the
+    rest is GSM text: "…" would make the whole SMS UCS-2, 67 characters a part instead of 153."""
+    text = _line(text)
+    if sms.parts(text + keep) <= max_parts:
+        return text + keep
+    ellipsis = "..." if sms.is_gsm(text + keep) else "…"
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits, with the ellipsis and what is kept
+        middle = (low + high + 1) // 2
+        if sms.parts(text[:middle].rstrip() + ellipsis + keep) <= max_parts:
+            low = middle
+        else:
+            high = middle - 1
+    cut = text[:low]
+    if " " in cut[-20:]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:.") + ellipsis + keep
+
+
+def webhook_call(message: Message) -> dict[str, Any] | None:
+    """The call's facts as JSON for the webhook; None for a message without a call."""
+    facts = call_facts(message)
+    if facts is None:
+        return None
+    return {
+        "id": facts.call_id,
+        "at": facts.at.isoformat(),
+        "time_zone": message.account.timezone,
+        "caller": facts.caller or None,
+        "caller_display": facts.number or None,
+        "withheld": not facts.caller,
+        "name": facts.name or None,
+        "company": facts.company or None,
+        "contact": facts.contact_id,
+        "transfers": [
+            {
+                "to": t.to or None,
+                "name": t.name or None,
+                "result": t.result,
+                "at": t.at.astimezone(facts.at.tzinfo).isoformat(),
+            }
+            for t in facts.transfers
+        ],
+        "taken_by": facts.taken_by or None,
+    }
+
+
+_NETWORK = re.compile(
+    r"^(TimeoutError|URLError|OSError|Connection\w*Error|gaierror|SMTPServerDisconnected|SMTPConnectError"
+    r"|SMTPNotSupportedError|SMTPHeloError|SSLError|\w*timeout)\b"
+)
+
+
+def failure_in_words(reason: str) -> str:
+    """What a failure reason given by a channel (``Result.reason``, kept as a delivery's last error)
+    means, in words for the operator and the client; the reason itself stays as the technical detail."""
+    reason = reason.strip()
+    code = re.match(r"(SMTP|HTTP) (\d{3})", reason)
+    if not reason:
+        return gettext("reason unknown")
+    if reason.startswith("recipient refused"):
+        return gettext("address refused by the receiving server")
+    if code and code.group(1) == "SMTP":
+        if reason.startswith("SMTP 4"):
+            return gettext("the mail server asked to try again later")
+        return gettext("refused by the mail server")
+    if code:
+        status = int(code.group(2))
+        if status >= 500 or status in (408, 425, 429):
+            return gettext("the receiving server was not available (HTTP %(code)s)") % {"code": status}
+        return gettext("refused by the receiving server (HTTP %(code)s)") % {"code": status}
+    if reason.startswith("provider reports"):
+        return gettext("reported undelivered by the SMS provider")
+    if reason.startswith(("no SMS gateway configured", "Twilio is not configured", "unknown SMS_PROVIDER")):
+        return gettext("SMS sending is not set up")
+    if reason.startswith("cannot write the SMS file"):
+        return gettext("the SMS could not be written to its folder")
+    if reason.startswith("webhook endpoint removed"):
+        return gettext("the webhook was removed or turned off")
+    if reason.startswith(("AnymailAPIError", "AnymailConfigurationError")):
+        return gettext("the e-mail provider did not take it")
+    if reason.startswith("a training call's message"):
+        return gettext("a training call's message is never sent")
+    if _NETWORK.match(reason):
+        return gettext("the server could not be reached")
+    return gettext("sending failed")
+
+
+def _training(message: Message) -> Result | None:
+    """A training call's message never leaves: refused here whatever queued it (the outbox already
+    stores such messages without any delivery)."""
+    if message.status == Message.Status.TRAINING or (message.call_id and message.call.training):
+        return Result(False, retry=False, reason="a training call's message is never sent")
+    return None
+
+
 class EmailChannel:
     """Django's e-mail framework (SMTP by default; any provider through django-anymail)."""
 
     name: ClassVar[str] = "email"
 
     def send(self, delivery: Delivery, message: Message) -> Result:
+        if (refused := _training(message)) is not None:
+            return refused
         domain = getattr(settings, "MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
-        body, link = message.body, ""
+        link = ""
         if message.urgent:
             from permanence.messaging.escalation import ack_url
 
             link = ack_url(message, delivery.address)
-            body += f"\n\nConfirmez la lecture de ce message urgent : {link}"
+        subject, text, html_text = render_email(message, link)
         email = EmailMultiAlternatives(
-            subject=("URGENT · " if message.urgent else "") + message.subject,
-            body=body,
+            subject=subject,
+            body=text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[delivery.address],
             reply_to=[message.reply_to] if message.reply_to else None,
@@ -89,7 +427,7 @@ class EmailChannel:
                 **({"Importance": "high", "X-Priority": "1"} if message.urgent else {}),
             },
         )
-        email.attach_alternative(_html(message, link), "text/html")
+        email.attach_alternative(html_text, "text/html")
         return _send_email(email, f"<{delivery.key}@{domain}>")
 
 
@@ -131,24 +469,15 @@ class DigestChannel:
         return self.send_batch([delivery])
 
     def send_batch(self, deliveries: list[Delivery]) -> Result:
+        for delivery in deliveries:
+            if (refused := _training(delivery.message)) is not None:
+                return refused
         domain = getattr(settings, "MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
         first = deliveries[0]
-        items = sorted(((d.message, d) for d in deliveries), key=lambda pair: (pair[0].created, pair[0].pk))
-        zone = first.message.account.tz
-        day = items[-1][0].created.astimezone(zone).strftime("%d/%m/%Y")
-        count = len(items)
-        subject = f"{first.message.account.name} · {count} message{'s' if count > 1 else ''} ({day})"
-        text, parts = [], []
-        for message, _delivery in items:
-            at = message.created.astimezone(zone).strftime("%d/%m %H:%M")
-            text.append(f"{at} · {message.subject}\n\n{message.body}")
-            lines = "<br>\n".join(html.escape(line) for line in message.body.splitlines())
-            parts.append(
-                f'<h3 style="font-size:15px">{at} · {html.escape(message.subject)}</h3><p>{lines}</p>'
-            )
+        subject, text, html_text = render_digest(deliveries)
         email = EmailMultiAlternatives(
             subject=subject,
-            body=("\n\n" + "-" * 40 + "\n\n").join(text),
+            body=text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[first.address],
             headers={
@@ -156,23 +485,8 @@ class DigestChannel:
                 "X-Permanence-Delivery": ", ".join(str(d.key) for d in deliveries),
             },
         )
-        email.attach_alternative(
-            '<!doctype html><html><body style="font-family:sans-serif">'
-            + "<hr>".join(parts)
-            + "</body></html>",
-            "text/html",
-        )
+        email.attach_alternative(html_text, "text/html")
         return _send_email(email, f"<{first.key}@{domain}>")
-
-
-def _html(message: Message, link: str = "") -> str:
-    lines = "<br>\n".join(html.escape(line) for line in message.body.splitlines())
-    urgent = '<p style="color:#b42318;font-weight:bold">URGENT</p>' if message.urgent else ""
-    ack = f'<p><a href="{html.escape(link)}"><strong>Confirmer la lecture</strong></a></p>' if link else ""
-    return (
-        f'<!doctype html><html><body style="font-family:sans-serif">{urgent}'
-        f'<h2 style="font-size:16px">{html.escape(message.subject)}</h2><p>{lines}</p>{ack}</body></html>'
-    )
 
 
 def _request(url: str, data: bytes | None, headers: dict[str, str], method: str = "POST") -> Result:
@@ -204,11 +518,13 @@ class WebhookChannel:
             "body": message.body,
             "fields": message.fields,
             "recipients": message.recipients,
-            "call": {"id": message.call_id, "caller": message.call.caller if message.call else None},
+            "call": webhook_call(message),
         }
         return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 
     def send(self, delivery: Delivery, message: Message) -> Result:
+        if (refused := _training(message)) is not None:
+            return refused
         endpoint = WebhookEndpoint.objects.filter(
             account=message.account, url=delivery.address, active=True
         ).first()
@@ -222,20 +538,6 @@ class WebhookChannel:
             signing.HEADER: signing.signature(endpoint.secret, int(time.time()), body),
         }
         return _request(endpoint.url, body, headers)
-
-
-def sms_text(delivery: Delivery, message: Message, max_parts: int) -> str:
-    """The message summarised to fit ``max_parts`` SMS parts; an urgent one keeps its whole ack link."""
-    text = ("URGENT " if message.urgent else "") + message.subject + " — " + message.body
-    link = ""
-    if message.urgent:
-        from permanence.messaging.escalation import ack_url
-
-        link = " Lu : " + ack_url(message, delivery.address)
-    text = sms.fit(text, max_parts)
-    while link and len(text) > 1 and sms.parts(text + link) > max_parts:  # the link must fit whole
-        text = sms.fit(text[:-10], max_parts)
-    return text + link
 
 
 class SmsProvider(Protocol):
@@ -330,15 +632,52 @@ def twilio_callback_url_for(key: uuid.UUID) -> str:
     return base + reverse("sms_status_twilio", args=[key])
 
 
-SMS_PROVIDERS: dict[str, SmsProvider] = {p.name: p for p in (HttpGateway(), TwilioSms())}
+class FileSms:
+    """Writes each SMS to a file instead of sending it, as Django's file e-mail backend does (the demo,
+    a test bench): one file per SMS in ``SMS_FILE_PATH`` (``var/outbox-sms/`` by default) with the
+    recipient, the sender, the idempotency key, the number of parts and the text; counted as sent."""
+
+    name: ClassVar[str] = "file"
+
+    def send_sms(self, delivery: Delivery, text: str) -> Result:
+        folder = Path(getattr(settings, "SMS_FILE_PATH", "") or Path(settings.DATA_DIR) / "outbox-sms")
+        now = timezone.now()
+        encoding = "GSM 03.38" if sms.is_gsm(text) else "UCS-2"
+        content = (
+            f"To: {delivery.address}\n"
+            f"From: {getattr(settings, 'SMS_SENDER', 'Permanence')}\n"
+            f"Date: {now.isoformat()}\n"
+            f"Key: {delivery.key}\n"
+            f"Parts: {sms.parts(text)} ({encoding})\n"
+            f"\n{text}\n"
+        )
+        name = f"{now:%Y%m%d-%H%M%S}-{delivery.key}.txt"
+        partial = folder / f".{name}.partial"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            partial.write_text(content, encoding="utf-8")
+            os.replace(partial, folder / name)  # whole or not at all: a reader never sees half an SMS
+        except OSError as exc:
+            with suppress(OSError):
+                partial.unlink(missing_ok=True)
+            # a folder that cannot exist or be written stays so until the operator fixes it
+            lasting = isinstance(exc, (PermissionError, NotADirectoryError, FileExistsError))
+            return Result(False, retry=not lasting, reason=f"cannot write the SMS file in {folder}: {exc}")
+        return Result(True, provider_id=f"file:{name}")
+
+
+SMS_PROVIDERS: dict[str, SmsProvider] = {p.name: p for p in (HttpGateway(), TwilioSms(), FileSms())}
 
 
 class SmsChannel:
-    """SMS through the provider named by ``SMS_PROVIDER`` ("http": a generic gateway, "twilio")."""
+    """SMS through the provider named by ``SMS_PROVIDER``: "http" (a generic gateway), "twilio", or
+    "file" (written to files, for the demo)."""
 
     name: ClassVar[str] = "sms"
 
     def send(self, delivery: Delivery, message: Message) -> Result:
+        if (refused := _training(message)) is not None:
+            return refused
         provider_name = getattr(settings, "SMS_PROVIDER", "http")
         provider = SMS_PROVIDERS.get(provider_name)
         if provider is None:
