@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -23,9 +24,30 @@ from permanence.audit.models import Action
 from permanence.directory.models import Collaborator
 from permanence.messaging import channels, escalation, outbox, signing
 from permanence.messaging.forms import DeliveryPreferenceForm, EscalationForm
-from permanence.messaging.models import DeliveryPreference, EscalationPolicy, Message
+from permanence.messaging.models import Delivery, DeliveryPreference, EscalationPolicy, Message
 from permanence.policy import Perm
 from permanence.portal.access import member_required
+
+PAGE = 50
+#: a training call's messages stay in training: never on a client's or operator's page, never sent
+NOT_TRAINING = ~Q(status=Message.Status.TRAINING) & ~Q(call__training=True)
+#: what a delivery's channel is called on the pages
+CHANNELS = {
+    "email": gettext_lazy("e-mail"),
+    "sms": gettext_lazy("SMS"),
+    "webhook": gettext_lazy("webhook"),
+    "digest": gettext_lazy("daily digest"),
+}
+
+
+def _explain(rows: list[Message]) -> None:
+    """Each delivery's channel and, for one that failed, why, in words (``failure``); the raw reason
+    stays in ``last_error`` as the technical detail."""
+    for message in rows:
+        for delivery in message.deliveries.all():
+            delivery.channel_label = str(CHANNELS.get(delivery.channel, delivery.channel))
+            failed = delivery.status in (Delivery.Status.DEAD, Delivery.Status.FAILED)
+            delivery.failure = channels.failure_in_words(delivery.last_error) if failed else ""
 
 
 @require_http_methods(["GET", "POST"])
@@ -34,7 +56,7 @@ def message_ack(request: HttpRequest, token: str) -> HttpResponse:
     if read is None:
         raise Http404
     message_id, address = read
-    message = Message.objects.filter(pk=message_id).select_related("account", "parent").first()
+    message = Message.objects.filter(NOT_TRAINING, pk=message_id).select_related("account", "parent").first()
     if message is None:
         raise Http404
     message = message.parent or message  # a reminder's link acknowledges the message it reminds of
@@ -45,22 +67,22 @@ def message_ack(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "messaging/ack.html", {"message": message, "done": done})
 
 
-PAGE = 50
-
-
 @member_required
 @require_GET
 def message_list(request: HttpRequest, slug: str) -> HttpResponse:
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_MESSAGES)
     messages_qs = (
-        Message.objects.filter(account=account, parent__isnull=True)
+        Message.objects.filter(NOT_TRAINING, account=account, parent__isnull=True)
         .prefetch_related("deliveries", "escalations")
         .select_related("acknowledgement", "call")
         .order_by("-created")
     )
+    statuses = [(v, label) for v, label in Message.Status.choices if v != Message.Status.TRAINING]
     status = request.GET.get("status", "")
-    if status in Message.Status.values:
+    if status in dict(statuses):
         messages_qs = messages_qs.filter(status=status)
+    else:
+        status = ""
     if request.GET.get("urgent") == "1":
         messages_qs = messages_qs.filter(urgent=True)
     q = request.GET.get("q", "").strip()[:100]
@@ -68,6 +90,7 @@ def message_list(request: HttpRequest, slug: str) -> HttpResponse:
         messages_qs = messages_qs.filter(Q(subject__icontains=q) | Q(body__icontains=q))
     page = max(1, int(request.GET.get("page", "1")) if request.GET.get("page", "1").isdigit() else 1)
     rows = list(messages_qs[(page - 1) * PAGE : page * PAGE + 1])
+    _explain(rows)
     trail.record(
         request.user,
         Action.LIST,
@@ -87,7 +110,7 @@ def message_list(request: HttpRequest, slug: str) -> HttpResponse:
             "status": status,
             "q": q,
             "urgent": request.GET.get("urgent") == "1",
-            "statuses": Message.Status.choices,
+            "statuses": statuses,
             "can_resend": policy.has_perm(request.user, Perm.RESEND_MESSAGES),
             "can_ack": policy.has_perm(request.user, Perm.ACK_MESSAGES),
         },
@@ -95,9 +118,10 @@ def message_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _message(request: HttpRequest, slug: str, pk: int, perm: Perm) -> Message:
+    """One of the account's messages; a training call's message is not there (404)."""
     account = policy.get_account_or_404(request.user, slug, perm)
     try:
-        return Message.objects.get(pk=pk, account=account, parent__isnull=True)
+        return Message.objects.get(NOT_TRAINING, pk=pk, account=account, parent__isnull=True)
     except Message.DoesNotExist:
         raise Http404 from None
 
@@ -105,15 +129,10 @@ def _message(request: HttpRequest, slug: str, pk: int, perm: Perm) -> Message:
 @member_required
 @require_POST
 def message_resend(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    message = _message(request, slug, pk, Perm.RESEND_MESSAGES)
-    if message.status == Message.Status.TRAINING:
-        django_messages.error(request, _("A training message is never sent."))
-    else:
-        count = outbox.resend(message)
-        trail.record(
-            request.user, Action.UPDATE, message, account=message.account, request=request, resent=count
-        )
-        django_messages.success(request, _("Sent again to %(count)s recipient(s).") % {"count": count})
+    message = _message(request, slug, pk, Perm.RESEND_MESSAGES)  # never a training message
+    count = outbox.resend(message)
+    trail.record(request.user, Action.UPDATE, message, account=message.account, request=request, resent=count)
+    django_messages.success(request, _("Sent again to %(count)s recipient(s).") % {"count": count})
     if request.POST.get("back") == "failed":
         return redirect("failed_messages")
     return redirect("messages", slug)
@@ -221,17 +240,20 @@ def twilio_status(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
 @member_required
 @require_GET
 def failed_messages(request: HttpRequest) -> HttpResponse:
-    """Messages that could not be delivered, across the accounts within reach: the operator's to-do."""
+    """Messages that could not be delivered, across the accounts within reach: the operator's to-do.
+    Each says why: the deliveries that failed for good with their reason, or no recipient at all (the
+    message went back to the desk as a call-back task). A training call's message is never there."""
     if not policy.has_perm(request.user, Perm.RESEND_MESSAGES):
         raise PermissionDenied
     rows = list(
         Message.objects.filter(
-            account__in=policy.visible_accounts(request.user), status=Message.Status.FAILED
+            NOT_TRAINING, account__in=policy.visible_accounts(request.user), status=Message.Status.FAILED
         )
         .select_related("account", "callback_task")
         .prefetch_related("deliveries")
         .order_by("-created")[: PAGE + 1]
     )
+    _explain(rows)
     trail.record(request.user, Action.LIST, object_type="messaging.message", request=request, status="failed")
     return render(
         request, "messaging/failed.html", {"rows": rows[:PAGE], "more": len(rows) > PAGE, "page_size": PAGE}
