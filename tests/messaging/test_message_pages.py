@@ -149,5 +149,8 @@ def test_failure_reasons_in_words(alpha, smtp, http_receiver, settings):
     assert channels.failure_in_words("provider reports undelivered (error 30003)") == (
         "reported undelivered by the SMS provider"
     )
+    assert channels.failure_in_words("internal error: KeyError: 'x'") == (
+        "an error in Permanence stopped the sending (see the worker's log)"
+    )
     assert channels.failure_in_words("") == "reason unknown"
     assert channels.failure_in_words("something new") == "sending failed"

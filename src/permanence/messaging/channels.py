@@ -385,6 +385,8 @@ def failure_in_words(reason: str) -> str:
         return gettext("the webhook was removed or turned off")
     if reason.startswith(("AnymailAPIError", "AnymailConfigurationError")):
         return gettext("the e-mail provider did not take it")
+    if reason.startswith("internal error"):  # a channel raised (``outbox.attempt``)
+        return gettext("an error in Permanence stopped the sending (see the worker's log)")
     if reason.startswith("a training call's message"):
         return gettext("a training call's message is never sent")
     if _NETWORK.match(reason):
