@@ -277,6 +277,8 @@ class Checker:
 
     def caller_types(self, cond: Condition) -> None:
         """The caller type given to can_transfer must be a word of the transfer rules' vocabulary."""
+        if "can_transfer" not in cond.expr.functions:
+            return
         for node in ast.walk(cond.expr.tree):
             if not (
                 isinstance(node, ast.Call)
@@ -521,12 +523,22 @@ class Checker:
                 if branch.condition is None:
                     here = earlier_false
                 else:
-                    tree = branch.condition.expr.tree
-                    here = earlier_false | bits(_set_when(tree, True))
-                    earlier_false |= bits(_set_when(tree, False))
+                    when_true, when_false = proves(branch.condition.expr)
+                    here = earlier_false | when_true
+                    earlier_false |= when_false
                 if branch.target == target:
                     proven = here if proven is None else proven & here
             return must | (proven or 0), may
+
+        proven_by: dict[ex.Expression, tuple[int, int]] = {}
+
+        def proves(expr: ex.Expression) -> tuple[int, int]:
+            """The fields a condition proves set when it is true, and when it is false."""
+            found = proven_by.get(expr)
+            if found is None:
+                found = (bits(_set_when(expr.tree, True)), bits(_set_when(expr.tree, False)))
+                proven_by[expr] = found
+            return found
 
         order = _reverse_postorder(self.s.start, self.succ, reachable)
         out_edges = {
