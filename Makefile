@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# What is installed, one stamp each: `make demo` needs the project and its dependencies only;
+# `make test` adds the `test` extra (pytest, playwright, ruff, mypy...) on top.
+DEMO_STAMP := $(VENV)/.demo-installed
+TEST_STAMP := $(VENV)/.test-installed
+PIP_INSTALL := $(BIN)/python -m pip install --no-compile -c constraints.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CALLS_PER_HOUR ?= 12
@@ -16,19 +20,35 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
          src/permanence/planning/erlang.py src/permanence/planning/simulation.py src/permanence/planning/forecast.py \
          src/permanence/reporting/kpis.py src/permanence/reporting/charts.py
 
-.PHONY: demo test lint bench install serve clean messages
+.PHONY: demo test lint bench install install-test serve clean messages
 
-install: $(STAMP)
+install: $(DEMO_STAMP)
+install-test: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Permanence needs Python 3.11 or newer; this is " + sys.version.split()[0])'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "== creating the virtual environment $(VENV)"
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
-	touch $(STAMP)
+
+# --no-compile: bytecode is written as modules are first imported, only for those used (the install
+# takes 10 s instead of 17 s from a fresh clone; the whole `make demo` 4 to 7 s of CPU less).
+$(DEMO_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	@echo "== installing Permanence and the packages it runs on into $(VENV)"
+	$(PIP_INSTALL) -e .
+	touch $@
+
+# Only the test extra, on top of the demo's packages (read from pyproject.toml).
+$(TEST_STAMP): $(DEMO_STAMP)
+	@echo "== installing the test tools (the test extra: pytest, playwright, ruff, mypy...)"
+	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["test"]))' > $(VENV)/test-requirements.txt
+	$(PIP_INSTALL) -r $(VENV)/test-requirements.txt
+	touch $@
 
 demo: install
+	@echo "== creating or updating the database"
 	$(BIN)/permanence migrate --no-input
+	@echo "== loading the demo accounts and ten weeks of past calls"
 	$(BIN)/permanence load_demo
 	@echo
 	@echo "Permanence is starting on http://$(HOST):$(PORT)/"
@@ -41,14 +61,14 @@ demo: install
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/permanence serve --host $(HOST) --port $(PORT) --simulate $(CALLS_PER_HOUR)
 
-test: install lint
+test: install-test lint
 	$(BIN)/pytest
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy $(CORES)
 
-bench: install
+bench: install-test
 	@for script in bench/bench_*.py; do echo "== $$script"; PYTHONPATH=src $(BIN)/python $$script || exit 1; done
 
 # Refresh the translation catalogues after changing user-facing text, then

@@ -117,3 +117,36 @@ def test_the_installed_command_helps_and_refuses_an_unknown_word_without_a_trace
     unknown = _cli("forcast")
     assert unknown.returncode == 1
     assert "Unknown command: 'forcast'" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_nothing_in_permanence_imports_a_test_tool():
+    """`make demo` installs the dependencies without the test extra: no module may need one."""
+    import ast
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())
+    test_only = {
+        Requirement(line).name.lower().replace("_", "-")
+        for line in pyproject["project"]["optional-dependencies"]["test"]
+    }
+    runtime = {Requirement(line).name.lower() for line in pyproject["project"]["dependencies"]}
+    assert not test_only & runtime
+    modules = {
+        module
+        for module, dists in packages_distributions().items()
+        if {d.lower().replace("_", "-") for d in dists} & test_only
+    }
+    assert {"pytest", "playwright", "hypothesis", "radicale", "aiosmtpd", "jsonschema", "mypy"} <= modules
+    found = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                else []
+            )
+            found += [f"{path.relative_to(SRC)}: {name}" for name in names if name.split(".")[0] in modules]
+    assert not found, found
