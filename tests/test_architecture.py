@@ -13,6 +13,7 @@ CORES = [
     "permanence/directory/search.py",
     "permanence/textlists.py",
     "permanence/calls/lifecycle.py",
+    "permanence/calls/admission.py",
     "permanence/calls/simulator.py",
     "permanence/messaging/signing.py",
     "permanence/messaging/sms.py",

@@ -150,7 +150,7 @@ class SimulatorAdapter:
         """Schedule the calls of the next ``duration`` simulated seconds; returns how many."""
         calls = simulator.arrivals(self.accounts, duration, self.rng, self.behaviour)
         for sim in calls:
-            self.schedule(sim.at, lambda sim=sim: self._ring(sim))
+            self.schedule(sim.at, lambda sim=sim: self.ring(sim))
         return len(calls)
 
     def pending(self) -> int:
@@ -174,7 +174,7 @@ class SimulatorAdapter:
         return ran
 
     # -- the caller side ----------------------------------------------------
-    def _ring(self, sim: simulator.SimCall) -> None:
+    def ring(self, sim: simulator.SimCall) -> None:
         """A simulated caller rings; their patience is stored with the call, so that whichever process
         runs ``services.tick`` hangs them up on time, even if this one is gone by then."""
         account = Account.objects.get(pk=sim.account)
@@ -207,10 +207,22 @@ class SimulatorAdapter:
         """The simulated caller hears the closed greeting and leaves: nothing to do."""
 
     # -- the loop -----------------------------------------------------------
-    def start(self, duration: float) -> None:
+    def attach(self) -> None:
+        """Become the process's adapter; what a previous run left open is closed (``recover``)."""
         global _current
         _current = self
         recover(self.name, self.call_prefix)
+
+    def abandon(self) -> None:
+        """Drop everything without a word, as a killed process would (tests of the recovery)."""
+        global _current
+        with self._lock:
+            self._queue.clear()
+        if _current is self:
+            _current = None
+
+    def start(self, duration: float) -> None:
+        self.attach()
         self.plan(duration)
         self._thread = threading.Thread(target=self._loop, name="telephony-simulator", daemon=True)
         self._thread.start()

@@ -31,12 +31,11 @@ from permanence.messaging import outbox
 from permanence.messaging.models import CallbackTask
 from permanence.policy import Perm
 from permanence.portal.access import member_required
-from permanence.scenarios import environment, runform
+from permanence.scenarios import environment, live, runform
 from permanence.scenarios import services as scenario_services
-from permanence.scenarios.engine import checker
 from permanence.scenarios.engine.runtime import AnswerError
 from permanence.scenarios.engine.runtime import Run as Engine
-from permanence.scenarios.models import Run, ScenarioVersion, Status
+from permanence.scenarios.models import MAIN_ENTRY, Run, Status
 from permanence.textlists import parse_list
 
 LIVE = (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP)
@@ -70,7 +69,11 @@ def desk(request: HttpRequest) -> HttpResponse:
         return redirect("desk_call", current.pk)
     desk_row, _created = Desk.objects.get_or_create(secretary=user)
     offer = Call.objects.filter(offered_to=user, state=State.OFFERED).select_related("account").first()
-    trained = policy.visible_accounts(user).filter(scenarios__versions__status=Status.PUBLISHED).distinct()
+    trained = (
+        policy.visible_accounts(user)
+        .filter(scenarios__versions__status=Status.PUBLISHED, scenarios__versions__entry=MAIN_ENTRY)
+        .distinct()
+    )
     callbacks = (
         CallbackTask.objects.filter(done_at__isnull=True, account__in=policy.visible_accounts(user))
         .filter(Q(due_at__isnull=True) | Q(due_at__lte=timezone.now()))
@@ -172,30 +175,32 @@ def desk_training(request: HttpRequest) -> HttpResponse:
 
 
 def _run(call: Call, user: Any) -> tuple[Engine | None, Run | None, Any]:
-    """The call's scenario run (created on first view, pinned to the version then in service)."""
+    """The call's scenario run: created on first view on the version in service at the account's main
+    entry point (the shared blocks expanded as in the editor), then pinned to it. A stored run is
+    resumed, never started again: answers that no longer apply (its text changed under it) are kept
+    aside and shown (``engine.unapplied``)."""
     account = call.account
     stored = Run.objects.filter(pk=call.run_id).select_related("version").first() if call.run_id else None
-    version = (
-        stored.version
-        if stored
-        else (ScenarioVersion.objects.filter(scenario__account=account, status=Status.PUBLISHED).first())
-    )
-    if version is None:
-        return None, None, None
-    parsed = checker.check(version.source, environment.account_info(account)).scenario
-    env = environment.environment(
-        account, call.arrived_at, caller=call.caller or None, called=call.called, agent=user.first_name
-    )
     if stored is None:
-        engine = Engine.start(parsed, env, version=version.digest)
-        stored = Run.objects.create(version=version, agent=user, test=call.training, state=engine.to_json())
+        current = live.in_service(account)
+        if current is None:
+            return None, None, None
+        env = _environment(call, user)
+        engine = current.start(env)
+        stored = Run.objects.create(
+            version=current.version, agent=user, test=call.training, state=engine.to_json()
+        )
         call.run = stored
         call.save(update_fields=["run"])
         return engine, stored, env
-    try:
-        return Engine.from_json(parsed, env, stored.state), stored, env
-    except (AnswerError, KeyError, IndexError, TypeError):
-        return Engine.start(parsed, env, version=version.digest), stored, env
+    env = _environment(call, user)
+    return live.resume(stored, env).run, stored, env
+
+
+def _environment(call: Call, user: Any) -> Any:
+    return environment.environment(
+        call.account, call.arrived_at, caller=call.caller or None, called=call.called, agent=user.first_name
+    )
 
 
 @member_required
@@ -285,6 +290,7 @@ def _call_page(
             "recipients_by_default": by_default,
             "who": _who_gets_it(call.account, recipients),
             "can_remark": policy.has_perm(request.user, Perm.REMARK_SCENARIOS),
+            "unapplied": engine.unapplied if engine else [],
         },
         status=status,
     )

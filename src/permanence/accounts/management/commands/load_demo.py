@@ -67,6 +67,8 @@ def load_law_firm() -> Account:
             "name": "Cabinet Durand & Associés",
             "trade": "legal",
             "greeting": "Cabinet Durand et Associés, bonjour",
+            "default_recipients": "accueil@cabinet-durand.example",
+            "after_hours": "voicemail",
             "instructions": (
                 "Ne jamais donner d'avis juridique.\n"
                 "Les prospects : prendre nom, téléphone et objet, proposer un rendez-vous.\n"
@@ -91,7 +93,7 @@ def load_law_firm() -> Account:
         specialties="droit de la famille, divorce, garde d'enfants",
         keywords="divorce, séparation, pension alimentaire, succession",
         direct_line="+33145000111", mobile="+33612000111", email="c.durand@cabinet-durand.example",
-        transfer_mode="conditional", transfer_caller_types="client, confrère",
+        transfer_mode="conditional", transfer_caller_types="client, colleague",
         transfer_urgent_bypass=True,
     )
     TransferWindow.objects.filter(collaborator=durand).delete()
@@ -145,6 +147,12 @@ def load_medical_practice() -> Account:
             "name": "Cabinet médical des Tilleuls",
             "trade": "medical",
             "greeting": "Cabinet médical des Tilleuls, bonjour",
+            "default_recipients": "secretariat@tilleuls.example",
+            "after_hours": "callback",
+            "closed_greeting": (
+                "Cabinet médical des Tilleuls, bonjour. Le cabinet est fermé. En cas d'urgence vitale, "
+                "appelez le 15. Nous vous rappellerons dès la réouverture."
+            ),
             "holiday_subdivision": "57",
             "instructions": (
                 "Urgence vitale : dire d'appeler le 15.\n"
@@ -201,6 +209,9 @@ def load_plumber() -> Account:
             "name": "Plomberie Girard",
             "trade": "trades",
             "greeting": "Plomberie Girard, bonjour",
+            "default_recipients": "marc@plomberie-girard.example",
+            "after_hours": "forward",
+            "on_call_number": "+33677000301",
             "instructions": (
                 "Urgences (fuite, dégât des eaux, plus d'eau chaude) : transférer sur le mobile.\n"
                 "Sinon : prendre un message avec l'adresse et le problème, devis sous 48 h."
