@@ -13,7 +13,7 @@ CALLS_PER_HOUR ?= 12
 # The pure cores: no Django import, strict typing.
 CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
          src/permanence/directory/rules.py src/permanence/directory/search.py src/permanence/textlists.py \
-         src/permanence/scenarios/engine src/permanence/calls/lifecycle.py \
+         src/permanence/scenarios/engine src/permanence/calls/lifecycle.py src/permanence/calls/admission.py \
          src/permanence/calls/routing.py src/permanence/calls/simulator.py \
          src/permanence/messaging/signing.py src/permanence/messaging/sms.py src/permanence/messaging/retry.py \
          src/permanence/messaging/preferences.py src/permanence/agenda/slots.py \
@@ -54,10 +54,10 @@ demo: install
 	@echo "Permanence is starting on http://$(HOST):$(PORT)/"
 	@echo "  back-office: http://$(HOST):$(PORT)/admin/   API docs: http://$(HOST):$(PORT)/api/v1/docs"
 	@echo "  desk: http://$(HOST):$(PORT)/desk/ (sign in as secretaire, click Disponible: simulated calls arrive)"
-	@echo "  messages: sent by a worker as files in var/outbox/ (log: var/worker.log)"
+	@echo "  messages: sent by a worker as files in var/outbox/ (e-mails) and var/outbox-sms/ (SMS) (log: var/worker.log)"
 	@echo "  figures: http://$(HOST):$(PORT)/reports/  staffing: http://$(HOST):$(PORT)/planning/ (as admin; ten weeks of past calls)"
 	@echo "  (Ctrl+C to stop)"
-	@EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend $(BIN)/permanence worker > var/worker.log 2>&1 & \
+	@EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend SMS_PROVIDER=file $(BIN)/permanence worker > var/worker.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/permanence serve --host $(HOST) --port $(PORT) --simulate $(CALLS_PER_HOUR)
 
