@@ -156,6 +156,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = envint("SESSION_HOURS", 12, minimum=1) * 3600
+# The desk: how long an offer rings, and the team's rule for a secretary who lets offers ring out.
+DESK_OFFER_SECONDS = envint("DESK_OFFER_SECONDS", 15, minimum=5)
+DESK_PAUSE_AFTER_MISSED_OFFERS = envint("DESK_PAUSE_AFTER_MISSED_OFFERS", 0, minimum=0)
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
