@@ -37,12 +37,21 @@ def enqueue(task: Any, *args: Any, track: bool = False) -> None:
         task.enqueue(*args)
         return
 
+    if task.run_after is not None:
+        # RQ keeps a scheduled time in whole seconds, cut down: a task due at 12.7 s would be released
+        # at 12 s, find its work not due yet and end, leaving it to the sweep. Rounded up instead.
+        task = task.using(run_after=whole_second_up(task.run_after))
+
     def push() -> None:
         result = task.enqueue(*args)
         if track:
             _remember(task, args[0], str(result.id))
 
     transaction.on_commit(push, robust=True)
+
+
+def whole_second_up(moment: datetime) -> datetime:
+    return moment if not moment.microsecond else moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def waiting(task: Any, first_args: Iterable[int], held_until_before: datetime) -> set[int]:

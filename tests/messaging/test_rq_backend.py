@@ -119,6 +119,12 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def latest_held(store) -> float:
+    """When the last held retry is due (0 when none is held)."""
+    last = store.zrange("rq:scheduled:default", -1, -1, withscores=True)
+    return float(last[0][1]) if last else 0.0
+
+
 def wait_for(condition, bound: float, step: float = 0.05) -> bool:
     deadline = time.monotonic() + bound
     while not condition():
@@ -128,12 +134,8 @@ def wait_for(condition, bound: float, step: float = 0.05) -> bool:
     return True
 
 
-def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path, redis_database):
-    import redis
-
-    flush_redis()
-    store = redis.Redis.from_url(REDIS)
-    port = free_port()
+def environment(tmp_path: Path, smtp_port: int, retry_base: float) -> dict[str, str]:
+    """A database of the test's own, RQ on its Redis database; migrated."""
     env = os.environ | {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'rq.sqlite3'}",
         "PERMANENCE_DATA_DIR": str(tmp_path),
@@ -141,12 +143,33 @@ def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path, redis_data
         "TASKS_BACKEND": "rq",
         "REDIS_URL": REDIS,
         "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(port),
-        "MESSAGING_RETRY_BASE_SECONDS": str(RETRY_BASE),
+        "EMAIL_PORT": str(smtp_port),
+        "MESSAGING_RETRY_BASE_SECONDS": str(retry_base),
         "MESSAGING_LEASE_SECONDS": str(LEASE),
         "MESSAGING_SWEEP_GRACE_SECONDS": str(GRACE),
     }
     subprocess.run([BIN / "permanence", "migrate", "--no-input"], env=env, check=True, capture_output=True)
+    return env
+
+
+def outcomes(store) -> collections.Counter[str]:
+    """What the finished jobs returned ("sent", "failed", "not_due"...)."""
+    from rq.job import Job
+    from rq.registry import FinishedJobRegistry
+
+    return collections.Counter(
+        Job.fetch(job_id, connection=store).return_value()
+        for job_id in FinishedJobRegistry("default", connection=store).get_job_ids()
+    )
+
+
+def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path, redis_database):
+    import redis
+
+    flush_redis()
+    store = redis.Redis.from_url(REDIS)
+    port = free_port()
+    env = environment(tmp_path, port, RETRY_BASE)
     inbox = Inbox()
     inbox.reply = "451 4.3.0 try again later"  # the first attempts fail: their retries are scheduled
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -174,13 +197,14 @@ def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path, redis_data
         process, launched = worker(), time.monotonic()
         assert wait_for(lambda: inbox.attempts >= 10, STARTUP), "the worker never sent anything"
         startup = time.monotonic() - launched
-        assert wait_for(lambda: store.zcard("rq:scheduled:default") >= 10, STARTUP)  # retries held
+        assert wait_for(lambda: store.zcard("rq:scheduled:default") > 0, STARTUP)  # retries held
         inbox.reply = None
         since = time.monotonic()
         assert wait_for(lambda: len(inbox.envelopes) >= MESSAGES // 3, STARTUP)
         rate = len(inbox.envelopes) / (time.monotonic() - since)
         inbox.reply = "451 4.3.0 try again later"  # more retries held when the worker dies
-        assert wait_for(lambda: store.zcard("rq:scheduled:default") >= 5, STARTUP)
+        # killed while a retry is held until a moment still to come: only the next worker can release it
+        assert wait_for(lambda: latest_held(store) > time.time() + 0.3, STARTUP, step=0.01)
         descendants = children(process.pid)
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -202,6 +226,9 @@ def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path, redis_data
         )
         took = time.monotonic() - relaunched
         assert store.zcard("rq:scheduled:default") == 0  # every held retry was released
+        # ...on time: none released early (RQ keeps whole seconds) to find its delivery not yet due
+        done = outcomes(store)
+        assert done["sent"] > 0 and not done["not_due"], done
         process.send_signal(signal.SIGKILL)
         process.wait()
     finally:
@@ -223,3 +250,45 @@ def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path, redis_data
         f" (limit {bound:.0f} s)"
     )
     assert duplicates <= 1  # at most the one being sent when the worker was killed
+
+
+def test_a_retry_held_on_rq_is_released_on_time_not_early(tmp_path, redis_database):
+    """RQ keeps a scheduled time in whole seconds, cut down: a retry due at 12.7 s was released at 12 s,
+    found its delivery not yet due and ended, leaving it to the sweep (a grace later). Held times are
+    rounded up instead; with an empty queue each retry now runs when due, once."""
+    import redis
+
+    flush_redis()
+    store = redis.Redis.from_url(REDIS)
+    port, retry_base, count = free_port(), 2.0, 20  # retries spread over 1.6-2.4 s: most fall mid-second
+    env = environment(tmp_path, port, retry_base)
+    inbox = Inbox()
+    inbox.reply = "451 4.3.0 try again later"
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    process = None
+    try:
+        subprocess.run(
+            [sys.executable, "-c", SETUP.format(n=count)], env=env, check=True, capture_output=True
+        )
+        process = subprocess.Popen(
+            [BIN / "permanence", "worker", "--sweep-every", str(SWEEP)], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        assert wait_for(lambda: inbox.attempts >= count, STARTUP), "the worker never sent anything"
+        failed_by = time.monotonic()
+        inbox.reply = None
+        # each retry is due within 2.4 s of its failure; the scheduler loop looks every second
+        bound = retry_base * 1.2 + 1.0 + 1.0
+        assert wait_for(lambda: len(inbox.envelopes) == count, FACTOR * bound), len(inbox.envelopes)
+        took = time.monotonic() - failed_by
+        assert wait_for(lambda: outcomes(store)["sent"] == count, FACTOR * bound)  # the last one recorded
+        done = outcomes(store)
+    finally:
+        if process is not None:
+            process.kill()
+            process.wait()
+        controller.stop()
+        flush_redis()
+    print(f"RQ retries: {count} held, all sent {took:.1f} s after the failures; jobs: {dict(done)}")
+    assert done == {"failed": count, "sent": count}  # no job released early to find nothing due
