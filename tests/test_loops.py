@@ -282,3 +282,13 @@ def test_a_rollup_backlog_never_delays_an_escalation(alpha, tmp_path, monkeypatc
     message.refresh_from_db()
     assert message.escalation_level == 1
     assert Message.objects.get(parent=message).deliveries.get().address == "boss@alpha.example"
+
+
+def test_the_worker_refuses_a_period_that_is_not_a_positive_number_of_seconds():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="'soon' is not a number of seconds"):
+        call_command("worker", "--sweep-every", "soon")
+    for bad in ("0", "-1", "nan", "1e9"):
+        with pytest.raises(CommandError, match="above 0, at most 86400"):
+            call_command("worker", "--dispatch-every", bad)

@@ -58,16 +58,15 @@ def waiting(task: Any, first_args: Iterable[int], held_until_before: datetime) -
     """Of these first arguments of ``task``, those for which a task still waits to run: queued, or held
     until a time not earlier than ``held_until_before`` (on RQ, a task held until longer ago should
     have been released by the scheduler loop: it is counted as lost). A task running or finished
-    does not wait; neither does one that Redis lost."""
+    does not wait; neither does one that Redis lost, nor an RQ job that a killed worker had taken
+    from the queue (it says "queued" but sits in RQ's intermediate list until RQ fails it)."""
     wanted = sorted(set(first_args))
-    found: set[int] = set()
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        if backend() == DATABASE:
-            found |= _waiting_in_database(task, chunk)
-        else:
-            found |= _waiting_on_rq(task, chunk, held_until_before)
-    return found
+    if backend() == DATABASE:
+        found: set[int] = set()
+        for start in range(0, len(wanted), CHUNK):
+            found |= _waiting_in_database(task, wanted[start : start + CHUNK])
+        return found
+    return _waiting_on_rq(task, wanted, held_until_before)
 
 
 def _waiting_in_database(task: Any, chunk: list[int]) -> set[int]:
@@ -97,28 +96,44 @@ def _remember(task: Any, argument: Any, job_id: str) -> None:
     _redis(task).set(_track_key(task, argument), job_id, ex=seconds)
 
 
-def _waiting_on_rq(task: Any, chunk: list[int], held_until_before: datetime) -> set[int]:
+def _waiting_on_rq(task: Any, wanted: list[int], held_until_before: datetime) -> set[int]:
+    import django_rq
     from rq.job import Job, JobStatus
     from rq.registry import ScheduledJobRegistry
 
     redis = _redis(task)
-    job_ids = redis.mget([_track_key(task, argument) for argument in chunk])
-    known = [(argument, job_id.decode()) for argument, job_id in zip(chunk, job_ids, strict=True) if job_id]
+    known: list[tuple[int, str]] = []
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        job_ids = redis.mget([_track_key(task, argument) for argument in chunk])
+        pairs = zip(chunk, job_ids, strict=True)
+        known += [(argument, job_id.decode()) for argument, job_id in pairs if job_id]
     if not known:
         return set()
     scheduled = ScheduledJobRegistry(task.queue_name, connection=redis).key
-    with redis.pipeline(transaction=False) as pipe:
-        for _argument, job_id in known:
-            pipe.hget(Job.key_for(job_id), "status")
-            pipe.zscore(scheduled, job_id)
-        answers = pipe.execute()
+    answers = []
+    for start in range(0, len(known), CHUNK):
+        with redis.pipeline(transaction=False) as pipe:
+            for _argument, job_id in known[start : start + CHUNK]:
+                pipe.hget(Job.key_for(job_id), "status")
+                pipe.zscore(scheduled, job_id)
+            answers += pipe.execute()
+    in_queue: set[str] | None = None  # read once, and only if some job says it is queued
     found = set()
-    for index, (argument, _job_id) in enumerate(known):
+    for index, (argument, job_id) in enumerate(known):
         status = (answers[2 * index] or b"").decode()
         held_until = answers[2 * index + 1]
-        queued = status in (JobStatus.QUEUED, JobStatus.DEFERRED)
-        held = status == JobStatus.SCHEDULED and held_until is not None
-        if queued or (held and held_until >= held_until_before.timestamp()):
+        if status == JobStatus.QUEUED:
+            if in_queue is None:
+                queue_key = django_rq.get_queue(task.queue_name).key
+                in_queue = {raw.decode() for raw in redis.lrange(queue_key, 0, -1)}
+            if job_id in in_queue:
+                found.add(argument)
+        elif (
+            status == JobStatus.SCHEDULED
+            and held_until is not None
+            and held_until >= held_until_before.timestamp()
+        ):
             found.add(argument)
     return found
 

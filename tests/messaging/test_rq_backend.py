@@ -34,7 +34,7 @@ MESSAGES = 200
 REDIS = "redis://127.0.0.1:6379/12"  # a database of its own, emptied before and after
 FACTOR = 4  # time limits: the measured work times this
 STARTUP = 60.0  # seconds a worker may take to start and send (a safety cap, not a timing)
-LEASE, GRACE, SWEEP, RETRY_BASE = 2.0, 3.0, 0.5, 0.5
+LEASE, GRACE, RETRY_BASE = 2.0, 3.0, 0.5
 BIN = Path(sys.executable).parent
 SETUP = """
 import django
@@ -47,6 +47,47 @@ for i in range({n}):
     with transaction.atomic():
         outbox.queue_message(account, subject=f"Message {{i}}", body=f"Corps {{i}}",
                              recipients=[f"r{{i}}@example.fr"])
+"""
+
+
+SWEEP = 0.5
+SWEEP_SCRIPT = """
+import json, time
+import django
+django.setup()
+from datetime import timedelta
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from permanence.accounts.models import Account
+from permanence.messaging import outbox
+
+account = Account.objects.create(slug="sweep", name="Sweep", greeting="Bonjour")
+ids = []
+for i in range(5):
+    with transaction.atomic():
+        message = outbox.queue_message(account, subject="S", body="B", recipients=[f"s{i}@example.fr"])
+    ids.append(message.deliveries.get().pk)
+redis, queue = django_rq.get_connection("default"), django_rq.get_queue("default")
+job = {i: redis.get(f"permanence:task:permanence.messaging.tasks.deliver:{i}").decode() for i in ids}
+waiting, taken, lost, started, stranded = ids
+redis.lrem(queue.key, 1, job[taken])  # taken from the queue by a worker killed before it started it
+redis.rpush(queue.key + ":intermediate", job[taken])
+redis.lrem(queue.key, 1, job[lost])  # Redis lost it
+redis.delete("rq:job:" + job[lost])
+redis.lrem(queue.key, 1, job[started])  # started by a worker killed since
+redis.hset("rq:job:" + job[started], "status", "started")
+redis.lrem(queue.key, 1, job[stranded])  # held, and no scheduler released it
+redis.hset("rq:job:" + job[stranded], "status", "scheduled")
+redis.zadd("rq:scheduled:default", {job[stranded]: int(time.time()) - 60})
+later = timezone.now() + timedelta(seconds=settings.MESSAGING_SWEEP_GRACE_SECONDS + 1)
+first = outbox.sweep(later)
+again = outbox.sweep(later + timedelta(seconds=settings.MESSAGING_SWEEP_GRACE_SECONDS + 1))
+now_job = {i: redis.get(f"permanence:task:permanence.messaging.tasks.deliver:{i}").decode() for i in ids}
+requeued = [i for i in ids if now_job[i] != job[i]]
+seen = {"first": first, "again": again, "requeued": requeued, "ids": ids, "queue": redis.llen(queue.key)}
+print(json.dumps(seen))
 """
 
 
@@ -292,3 +333,23 @@ def test_a_retry_held_on_rq_is_released_on_time_not_early(tmp_path, redis_databa
         flush_redis()
     print(f"RQ retries: {count} held, all sent {took:.1f} s after the failures; jobs: {dict(done)}")
     assert done == {"failed": count, "sent": count}  # no job released early to find nothing due
+
+
+def test_the_sweep_on_rq_queues_again_only_the_jobs_really_lost(tmp_path, redis_database):
+    """A job still in the queue waits; one a killed worker took from the queue (RQ's intermediate list),
+    one Redis lost, one started by a killed worker, one held that no scheduler released: lost."""
+    import json
+
+    flush_redis()
+    try:
+        env = environment(tmp_path, free_port(), RETRY_BASE)
+        out = subprocess.run(
+            [sys.executable, "-c", SWEEP_SCRIPT], env=env, check=True, capture_output=True, text=True
+        ).stdout
+    finally:
+        flush_redis()
+    seen = json.loads(out.strip().splitlines()[-1])
+    waiting, *lost = seen["ids"]
+    assert seen["first"] == 4 and sorted(seen["requeued"]) == sorted(lost)
+    assert seen["again"] == 0  # their new jobs wait in the queue: nothing more
+    assert seen["queue"] == 5  # the one that waited, and the four new ones
