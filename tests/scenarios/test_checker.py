@@ -567,3 +567,77 @@ def test_a_comma_left_unquoted_in_braces_is_named():
     quoted = head.replace("Autre (fuite, panne)", "'Autre (fuite, panne)'")
     condition = "can_transfer(wanted, kind)"
     assert errors(steps.replace(condition, f'"{condition}"'), head=quoted) == []
+
+
+# ---------------------------------------------------------------- known callers and the slot of a booking
+
+KNOWN_HEAD = """title: T
+start: a
+fields:
+  caller_type:
+    type: choice
+    options: {client: Client, colleague: Confrère}
+    prefill: caller.type
+  name: {type: text, prefill: caller.name}
+  company: {type: text, prefill: caller.company}
+  subject: {type: long_text}
+steps:
+"""  # steps start on line 12
+
+
+def test_a_known_field_is_maybe_set_before_its_ask_step_and_surely_set_after_it():
+    steps = (
+        "  a: {say: 'Bonjour {{ name }}', next: b}\n"  # line 12: the caller may be unknown
+        "  b: {ask: [caller_type, name, company?], next: c}\n"
+        "  c: {say: 'Merci {{ name }} ({{ label.caller_type }})', next: d}\n"  # asked when not known
+        "  d: {say: '{{ company }}', next: e}\n"  # line 15: optional, may have been emptied
+        "  e: {end: information}\n"
+    )
+    assert errors(steps, head=KNOWN_HEAD) == [("text_maybe_unset", 12, 12), ("text_maybe_unset", 15, 12)]
+
+
+def test_known_fields_are_not_counted_as_questions():
+    steps = "  a: {ask: [caller_type, name, company, subject], next: e}\n  e: {end: information}\n"
+    strict = AccountInfo(slug="x", max_questions=1)
+    assert not any(c == "interrogation" for _, c, _, _ in problems(steps, strict, KNOWN_HEAD))
+    unknown = KNOWN_HEAD.replace("    prefill: caller.type\n", "")
+    found = checker.check(unknown + steps, strict).problems.warnings
+    assert [(p.code, p.params["count"]) for p in found] == [("interrogation", 2)]  # type and subject
+
+
+def test_the_known_callers_type_is_a_caller_type_of_the_vocabulary():
+    steps = (
+        "  a: {ask: [name], next: [{if: caller.type == 'confrere', goto: e}, {else: f}]}\n"
+        "  e: {end: information}\n  f: {end: refusal}\n"
+    )
+    assert errors(steps, head=KNOWN_HEAD) == [("not_an_option", 12, 47)]
+    assert errors(steps.replace("'confrere'", "'colleague'"), head=KNOWN_HEAD) == []
+
+
+def test_the_slot_is_known_in_the_report_of_a_booking_only():
+    steps = (
+        "  a: {ask: [name], next: b}\n"
+        "  b: {appointment: visit, say: 'Le {{ appointment.slot }} ?', on: {other: m}}\n"  # line 10
+        "  m: {message: [account], note: \"{{ appointment.slot or 'pas de rendez-vous' }}\"}\n"
+        "reports:\n"
+        "  appointment:\n"
+        "    subject: 'RDV {{ appointment.slot }} pour {{ name }}'\n"  # fine: a booking has its slot
+        "  default:\n"
+        "    subject: 'Message {{ appointment.slot }}'\n"  # line 16: reached by the message
+        "    body: \"{% if appointment %}Créneau : {{ appointment.slot }}{% endif %}"
+        "{{ appointment.when }}\"\n"
+    )
+    found = [p for p in checker.check(HEAD + steps).problems.sorted() if p.severity == "error"]
+    assert [(p.code, p.line, p.column) for p in found] == [
+        ("appointment_in_call", 10, 32),
+        ("appointment_not_booked", 16, 14),
+        ("unknown_attribute", 17, 11),  # and not also said to be empty
+    ]
+    assert found[1].params["step"] == "m" and found[1].params["path"] == "a → b → m"
+    assert found[2].params["expected"] == "slot"
+
+
+def test_appointment_is_a_reserved_name():
+    head = HEAD.replace("  urgent: {type: yes_no}\n", "  appointment: {type: text}\n")
+    steps = "  a: {ask: [appointment], next: e}\n  e: {end: information}\n"
+    assert ("reserved_name", 7, 3) in errors(steps, head=head)

@@ -89,3 +89,64 @@ def test_test_mode_searches_the_directory_tolerantly(personas, alpha):
     page = client.post(url, {"person": "anne-alphonse", "q": "alfonse"}).content.decode()
     assert "Personne demandée : Maître Anne Alphonse" in page  # chosen: in the draft, past the lookup
     assert 'name="q"' not in page
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        (["vip", "client"], "client"),  # the first tag that is a caller type
+        (["CLIENT"], "client"),
+        (["confrère"], "colleague"),
+        (["Consœur"], "colleague"),
+        (["Confrère / collègue"], "colleague"),  # the label of the vocabulary, read part by part
+        (["démarchage", "client"], "cold_caller"),
+        (["cold caller", "blocked"], "cold_caller"),
+        (["Appel personnel"], "personal"),
+        (["fournisseurs"], "supplier"),
+        (["Job seeker"], "job_seeker"),  # an English label
+        (["vip", "blocked", "patient"], None),  # no caller type among them
+        ([], None),
+    ],
+)
+def test_a_contacts_tags_give_its_caller_type(tags, expected):
+    assert environment.caller_type_from_tags(tags) == expected
+
+
+def test_a_known_caller_has_the_caller_type_of_its_tags(alpha):
+    from factories import make_contact
+
+    make_contact(alpha, ("+33622334455",), first_name="Claire", last_name="Garnier",
+                 company="Cabinet Garnier", tags="vip, Confrère")
+    caller = environment.caller_record(alpha, "06 22 33 44 55")
+    assert caller == {"known": True, "name": "Claire Garnier", "company": "Cabinet Garnier",
+                      "tags": ["vip", "confrère"], "email": "", "type": "colleague"}
+    assert environment.caller_record(alpha, "06 11 11 11 11")["type"] is None  # Albert: "vip" only
+    assert environment.caller_record(alpha, None) == {"known": False, "tags": []}
+
+
+def test_a_known_callers_type_name_and_company_prefill_the_switchboard(alpha):
+    from factories import make_contact
+    from permanence.scenarios import services
+
+    make_contact(alpha, ("+33622334455",), first_name="Claire", last_name="Garnier",
+                 company="Cabinet Garnier", tags="confrère")
+    text = services.template_source("switchboard").replace(
+        "options: {client: Client,", "options: {colleague: Confrère, client: Client,"
+    )
+    scenario = checker.check(text, environment.account_info(alpha)).scenario
+    run = Run.start(scenario, environment.environment(alpha, MONDAY_10, caller="+33622334455"))
+    run.answer({})
+    assert {f["name"]: (f["known"], f["value"]) for f in run.screen()["fields"]} == {
+        "caller_type": (True, "colleague")
+    }
+    run.answer({})
+    assert {f["name"]: (f["known"], f["text"]) for f in run.screen()["fields"]} == {
+        "name": (True, "Claire Garnier"),
+        "company": (True, "Cabinet Garnier"),
+        "phone": (True, "06 22 33 44 55"),
+    }
+    unknown = Run.start(scenario, environment.environment(alpha, MONDAY_10, caller="+33699999999"))
+    unknown.answer({})
+    assert [(f["name"], f["known"], f["value"]) for f in unknown.screen()["fields"]] == [
+        ("caller_type", False, None)
+    ]

@@ -225,11 +225,18 @@ steps:
     common = ("run", str(path), "--answers", str(answers), "--account", "alpha")
     code, out, _ = scenario_cmd(*common, "--caller", "06 11 11 11 11")
     data = json.loads(out)
+    assert code == 0 and data["step"] == "b"  # known: shown filled in at the step, for the secretary to see
+    assert data["answers"] == {"name": "Albert Client", "phone": "+33611111111"}
+    answers.write_text(json.dumps({"a": {}, "b": {}}))  # Enter: the known values are kept
+    code, out, _ = scenario_cmd(*common, "--caller", "06 11 11 11 11")
+    data = json.loads(out)
     assert code == 0 and data["outcome"]["kind"] == "information"
-    assert data["answers"] == {"name": "Albert Client", "phone": "+33611111111"}  # known: not asked
+    assert data["answers"] == {"name": "Albert Client", "phone": "+33611111111"}
     code, out, _ = scenario_cmd(*common)
     data = json.loads(out)
     assert data["step"] == "b" and data["answers"] == {}  # withheld: asked
+    assert data["error"]["errors"] == {"name": "Cette réponse est obligatoire.",
+                                       "phone": "Cette réponse est obligatoire."}
 
 
 @pytest.mark.django_db(transaction=True)

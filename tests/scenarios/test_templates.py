@@ -11,10 +11,18 @@ LIBRARY = Path(__file__).resolve().parents[2] / "src" / "permanence" / "scenario
 PERSON = "p-one"
 
 
-def env(open_=True, can_transfer=True):
+#: a caller found in the account's contacts, as ``scenarios.environment.caller_record`` gives it
+KNOWN = {"known": True, "name": "Léa Martin", "company": "Martin Bâtiment", "tags": ["client"],
+         "type": "client", "email": "lea@martin.example"}
+
+
+def env(open_=True, can_transfer=True, caller=None):
+    records = {"account": {"name": "Compte test"}, "call": {"caller": "+33612345678"}}
+    if caller is not None:
+        records["caller"] = caller
     return StaticEnvironment(
         people={PERSON: Person(PERSON, "Dr Une", email="une@example.fr")},
-        records={"account": {"name": "Compte test"}, "call": {"caller": "+33612345678"}},
+        records=records,
         functions={"is_open": open_, "can_transfer": lambda *a: can_transfer},
     )
 
@@ -187,3 +195,54 @@ def test_every_outcome_of_a_template_is_walked(template):
     walked = {w[3] for w in WALKS if w[0] == template}
     assert possible == walked
     assert possible <= set(model.OUTCOMES)
+
+
+@pytest.mark.parametrize(
+    ("template", "options", "answers", "outcome"),
+    WALKS,
+    ids=[f"{w[0]}-{w[3]}-{i}" for i, w in enumerate(WALKS)],
+)
+def test_a_known_caller_walks_the_same_way_with_what_is_known_kept(template, options, answers, outcome):
+    """The same answers with a known caller: every step still shows (known values filled in), the outcome
+    is the same, and a known value the secretary did not change is the contact's."""
+    scenario = checker.check((LIBRARY / f"{template}.yaml").read_bytes()).scenario
+    run = Run.start(scenario, env(**options, caller=KNOWN))
+    given_names = set()
+    for given in answers:
+        if isinstance(given, dict):
+            given_names |= set(given)
+        run.answer(given)
+    assert run.step is None and run.outcome["kind"] == outcome
+    from_contact = {
+        name: f.prefill.source.removeprefix("caller.")
+        for name, f in scenario.fields.items()
+        if f.prefill is not None and f.prefill.source.startswith("caller.")
+    }
+    kept = {n: run.answers[n] for n in from_contact if n in run.answers and n not in given_names}
+    assert kept == {name: KNOWN[from_contact[name]] for name in kept}
+
+
+@pytest.mark.parametrize("template", sorted(p.stem for p in LIBRARY.glob("*.yaml")))
+def test_a_template_prefills_the_callers_type_name_and_company_where_it_asks_them(template):
+    scenario = checker.check((LIBRARY / f"{template}.yaml").read_bytes()).scenario
+    expected = {"caller_type": "caller.type", "name": "caller.name", "company": "caller.company",
+                "email": "caller.email", "patient": "caller.name"}
+    asked = {name for step in scenario.steps.values() for name, _, _ in step.fields}
+    for name in asked & set(expected):
+        assert scenario.fields[name].prefill is not None, name
+        assert scenario.fields[name].prefill.source == expected[name]
+
+
+def test_the_switchboard_shows_a_known_callers_type_name_and_company_filled_in():
+    scenario = checker.check((LIBRARY / "switchboard.yaml").read_bytes()).scenario
+    run = Run.start(scenario, env(caller=KNOWN))
+    run.answer({})
+    assert [(f["name"], f["known"], f["value"]) for f in run.screen()["fields"]] == [
+        ("caller_type", True, "client")
+    ]
+    run.answer({})
+    assert [(f["name"], f["known"], f["text"]) for f in run.screen()["fields"]] == [
+        ("name", True, "Léa Martin"),
+        ("company", True, "Martin Bâtiment"),
+        ("phone", True, "06 12 34 56 78"),
+    ]

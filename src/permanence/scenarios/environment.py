@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from babel.dates import format_datetime
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 
 from permanence.accounts.models import Account
 from permanence.accounts.phones import try_normalize
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import search
-from permanence.directory.models import Collaborator
+from permanence.directory.models import CALLER_TYPE_LABELS, Collaborator
+from permanence.directory.rules import caller_type_code
 from permanence.scenarios.engine.checker import AccountInfo
 from permanence.scenarios.engine.runtime import Person, StaticEnvironment
 
@@ -40,8 +43,41 @@ def directory_entries(account: Account) -> list[search.Entry]:
     ]
 
 
+def _fold(word: str) -> str:
+    text = unicodedata.normalize("NFKD", word.casefold().replace("œ", "oe"))
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+
+
+def _label_codes() -> dict[str, str]:
+    """The caller types' labels, in French and in English, folded: "confrere / collegue" -> colleague."""
+    out: dict[str, str] = {}
+    for language in ("en", "fr"):
+        with translation.override(language):
+            out.update({_fold(str(label)): str(code) for code, label in CALLER_TYPE_LABELS.items()})
+    return out
+
+
+def caller_type_from_tags(tags: Iterable[str]) -> str | None:
+    """The caller type a contact's tags say: the first tag that is a caller type of the shared vocabulary
+    (its code, its label, or a word the transfer rules read, accents and case forgiven: "Confrère",
+    "client", "Démarchage", "cold caller"); a tag written "Confrère / collègue" is read part by part.
+    None when no tag is one ("vip", "blocked" and free tags are not caller types)."""
+    labels: dict[str, str] | None = None
+    for tag in tags:
+        code = caller_type_code(tag)
+        if code is None:
+            labels = labels if labels is not None else _label_codes()
+            code = labels.get(_fold(tag))
+        if code is None and "/" in tag:
+            code = next((c for c in map(caller_type_code, tag.split("/")) if c), None)
+        if code is not None:
+            return code
+    return None
+
+
 def caller_record(account: Account, caller: str | None) -> dict[str, Any]:
-    """What the account's contacts say of the caller (empty when unknown or withheld)."""
+    """What the account's contacts say of the caller (empty when unknown or withheld): name, company,
+    tags, e-mail and the caller type its tags say (``caller.type``), which prefills a scenario's fields."""
     number = try_normalize(caller, settings.PHONE_DEFAULT_REGION)
     if number is None:
         return {"known": False, "tags": []}
@@ -50,12 +86,14 @@ def caller_record(account: Account, caller: str | None) -> dict[str, Any]:
     if contact is None:
         return {"known": False, "tags": []}
     name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+    tags = contact.tag_list
     return {
         "known": True,
         "name": name,
         "company": contact.company,
-        "tags": contact.tag_list,
+        "tags": tags,
         "email": contact.email,
+        "type": caller_type_from_tags(tags),
     }
 
 

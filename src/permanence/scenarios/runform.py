@@ -23,8 +23,12 @@ def answer_from_post(post: Mapping[str, Any], screen: Mapping[str, Any]) -> dict
         return answer
     if kind == "lookup":
         return {"person": post.get("person") or None}
-    if kind == "ask":
-        return {f["name"]: post.get(f["name"], "") for f in screen.get("fields", [])}
+    if kind == "ask":  # a known field the form did not send keeps its value; one sent empty is emptied
+        return {
+            f["name"]: post.get(f["name"], "")
+            for f in screen.get("fields", [])
+            if f["name"] in post or not f.get("known")
+        }
     return {}
 
 

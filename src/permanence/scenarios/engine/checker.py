@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 from permanence.directory.rules import CALLER_TYPES
 from permanence.scenarios.engine import expressions as ex
-from permanence.scenarios.engine import model, source
+from permanence.scenarios.engine import model, source, templating
 from permanence.scenarios.engine.model import Block, Condition, Scenario, Step
 from permanence.scenarios.engine.problems import Problems
 
-TEMPLATE_NAMES = frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label"}
+TEMPLATE_NAMES = frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label", model.APPOINTMENT_RECORD}
 #: a choice field of this name is the caller type: its options must be caller types
 CALLER_TYPE_FIELD = "caller_type"
 #: functions that are false for an empty person: true, they prove the person is set
@@ -330,6 +330,8 @@ class Checker:
                 table = dict.fromkeys(param_names)
             elif use.name in ("notes", "outcome"):
                 table = {}
+            elif use.name == model.APPOINTMENT_RECORD:
+                table = model.APPOINTMENT_ATTRS
             else:
                 continue  # an unknown name: reported by template_names
             owner = use.name
@@ -597,11 +599,17 @@ class Checker:
 
         def check_text(
             text: model.TextAt | None, sid: str, sure: int, maybe: int, params: tuple[str, ...], *,
-            never_set_error: bool = True,
+            never_set_error: bool = True, outcome: str | None = None,
         ) -> None:
+            """``outcome``: the kind of outcome a report is written at (None: a text said during the call)."""
             if text is None:
                 return
             for use in text.text.uses:
+                if use.name == model.APPOINTMENT_RECORD:  # known in the report of a booking only
+                    known_attr = all(a in model.APPOINTMENT_ATTRS for a in use.attrs[:1])  # else: reported
+                    if use.needed and outcome != "appointment" and known_attr:
+                        self.appointment_unset(text, use, sid, outcome, path_without)
+                    continue
                 name = use.attrs[0] if use.name == "label" and use.attrs else use.name
                 if name not in index or (use.name == "label" and not use.attrs):
                     continue
@@ -651,6 +659,23 @@ class Checker:
             if step.kind in ("message", "end", "transfer", "appointment"):
                 self.report_at(step, must[sid], check_text, path_without)
 
+    def appointment_unset(
+        self,
+        text: model.TextAt,
+        use: templating.Use,
+        sid: str,
+        outcome: str | None,
+        path_without: Callable[[str, int], str],
+    ) -> None:
+        """``{{ appointment.slot }}`` written where no booking is known: during the call, or in a report
+        that also serves another outcome, where it is empty."""
+        pos = self.text_pos(text, use.line)
+        shown = ".".join((use.name, *use.attrs))
+        if outcome is None:
+            self.p.error("appointment_in_call", pos, name=shown)
+        else:
+            self.p.error("appointment_not_booked", pos, name=shown, step=sid, path=path_without(sid, 0))
+
     def recipients(self, step: Step, sure: int, path_without: Callable[[str, int], str]) -> None:
         """A message must reach someone on every path: one recipient at least is surely known."""
         if not step.recipients:
@@ -674,7 +699,7 @@ class Checker:
         if spec is None:
             return
         for text in (spec.subject, spec.body):  # a recipient left empty is dropped: checked below
-            check_text(text, step.id, sure, sure, (), never_set_error=False)
+            check_text(text, step.id, sure, sure, (), never_set_error=False, outcome=kind)
         if not spec.to:
             return
 

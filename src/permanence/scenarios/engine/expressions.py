@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from permanence.directory.rules import CALLER_TYPES
+
 TEXT_LIKE = frozenset({"text", "long_text", "phone", "email", "postcode", "choice"})
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ABSENCE_KINDS = ("absent", "leave", "meeting", "consultation", "other")
@@ -58,7 +60,15 @@ LIST = Type("list")
 
 RECORDS: dict[str, dict[str, Type]] = {
     "call": {"called": PHONE, "caller": PHONE, "date": DATE},
-    "caller": {"known": BOOL, "name": TEXT, "company": TEXT, "tags": LIST, "email": TEXT},
+    # the caller found in the account's contacts; ``type``: the caller type its tags say (a CallerType)
+    "caller": {
+        "known": BOOL,
+        "name": TEXT,
+        "company": TEXT,
+        "tags": LIST,
+        "email": TEXT,
+        "type": Type("choice", CALLER_TYPES),
+    },
     "account": {"name": TEXT, "greeting": TEXT, "next_opening": TEXT, "hours": TEXT},
     "agent": {"first_name": TEXT, "name": TEXT},
 }

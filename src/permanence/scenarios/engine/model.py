@@ -52,8 +52,11 @@ RESULTS: dict[str, tuple[str, ...]] = {
     "appointment": ("no_slot", "declined"),
 }
 TERMINAL = frozenset({"message", "end"})
-RESERVED = (frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label", "draft"} | set(ex.FUNCTIONS)
-            | set(ex.LITERAL_NAMES))
+#: what texts (the reports) read of the booking a call ended with: ``{{ appointment.slot }}``
+APPOINTMENT_RECORD = "appointment"
+APPOINTMENT_ATTRS: dict[str, ex.Type] = {"slot": ex.TEXT}
+RESERVED = (frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label", "draft", APPOINTMENT_RECORD}
+            | set(ex.FUNCTIONS) | set(ex.LITERAL_NAMES))
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,120}$")
 DEFAULT_MAX_QUESTIONS = 6

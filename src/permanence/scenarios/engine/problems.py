@@ -113,6 +113,14 @@ MESSAGES: dict[str, str] = {
         "“%(name)s” is written here but may be empty (path: %(path)s). Test it first "
         "({%% if %(field)s %%}…{%% endif %%}) or give a fallback (… or '…', | default('…'))."
     ),
+    "appointment_in_call": gettext_noop(
+        "“%(name)s” is empty while the call goes on: it is known only in the report of a call that ends "
+        "with a booking. Write it in a report (reports: appointment, or default)."
+    ),
+    "appointment_not_booked": gettext_noop(
+        "“%(name)s” is empty when the call ends at “%(step)s” (path: %(path)s), which is not a booking. "
+        "Test it first ({%% if appointment %%}…{%% endif %%}) or give a fallback (… or '…')."
+    ),
     "unknown_caller_type": gettext_noop(
         "“%(value)s” is not a caller type of the transfer rules; known: %(expected)s."
     ),

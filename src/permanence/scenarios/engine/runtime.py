@@ -24,6 +24,7 @@ from permanence.accounts import phones
 from permanence.scenarios.engine import expressions as ex
 from permanence.scenarios.engine.model import (
     ACCOUNT_RECIPIENT,
+    APPOINTMENT_RECORD,
     IN_PROGRESS_LABEL,
     OUTCOME_LABELS,
     RESULTS,
@@ -36,6 +37,9 @@ from permanence.scenarios.engine.problems import MESSAGES
 
 MAX_AUTO_STEPS = 10_000
 ACCEPTED = {"transfer": "accepted", "appointment": "booked"}
+#: the slot of a booking made without its words (booked by hand, nothing typed)
+SLOT_NOT_GIVEN = "créneau non précisé"
+MAX_SLOT = 200
 _DATE_FR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _POSTCODE_FR = re.compile(r"^\d{5}$")
 _YES = {"true", "yes", "oui", "o", "y", "1"}
@@ -225,6 +229,10 @@ class Run:
     notes: list[str] = field(default_factory=list)
     outcome: dict[str, Any] | None = None
     results: dict[str, str] = field(default_factory=dict)
+    # values known before the call asks them (``prefill``), and the fields an ask step has shown since:
+    # a known field not yet shown is shown filled in, marked as known, until the secretary confirms it
+    known: dict[str, Any] = field(default_factory=dict)
+    confirmed: set[str] = field(default_factory=set)
     # inputs of an earlier resumption that did not apply any more: kept with the run, never dropped
     unapplied: list[Unapplied] = field(default_factory=list)
 
@@ -278,8 +286,11 @@ class Run:
             out["fields"] = [
                 self._field_view(self.scenario.fields[name], optional, context)
                 for name, optional, _ in step.fields
-                if name in self.scenario.fields and self.answers.get(name) is None
+                if name in self.scenario.fields and (self.answers.get(name) is None or self.is_known(name))
             ]
+            # where to start when some values are known already: the first field still to ask
+            asked = [f["name"] for f in out["fields"] if not f["known"]]
+            out["focus"] = asked[0] if asked and len(asked) < len(out["fields"]) else None
         elif step.kind == "lookup":
             out["field"] = step.target
             out["by"] = step.by
@@ -311,6 +322,10 @@ class Run:
             "body": spec.body.text.render(context) if spec.body else self._default_report(context)["body"],
         }
 
+    def is_known(self, name: str) -> bool:
+        """Is this field's value known before the call (prefilled) and not yet shown at an ask step?"""
+        return name in self.known and name not in self.confirmed and self.answers.get(name) is not None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version,
@@ -332,6 +347,7 @@ class Run:
         run._refold()
         for item in data.get("inputs") or []:
             step_id, given = item[0], item[1]
+            run._confirm_known_before(step_id)
             if run.step != step_id:
                 raise AnswerError({"": ("wrong_step", {"step": step_id, "current": run.step})})
             run.answer(given)
@@ -364,6 +380,7 @@ class Run:
                 lost.append(Unapplied(str(item)[:60], item, "unreadable", run.step))
             else:
                 step_id, given = item
+                run._confirm_known_before(step_id)
                 if run.step is None:
                     lost.append(Unapplied(step_id, given, "finished", None, values=run._typed(given)))
                 elif step_id not in scenario.steps:
@@ -386,6 +403,18 @@ class Run:
         run.unapplied.extend(lost)
         changed = bool(version) and bool(stored_version) and version != stored_version
         return Resumed(run, lost, changed)
+
+    def _confirm_known_before(self, step_id: str) -> None:
+        """A run stored before known values were shown went past an ask step whose fields were all
+        known (prefilled) without an input: when its next input is for another step, the values are
+        kept as that run kept them, as the secretary pressing Enter would."""
+        step = self.scenario.steps.get(self.step) if self.step is not None else None
+        if step is None or step.kind != "ask" or step_id == step.id:
+            return
+        names = [n for n, _, _ in step.fields]
+        if names and all(self.answers.get(n) is not None for n in names) and any(map(self.is_known, names)):
+            with contextlib.suppress(AnswerError):
+                self.answer({})
 
     def _typed(self, given: Any) -> tuple[tuple[str, str], ...]:
         """What the secretary typed, as (label, value) pairs for her screen."""
@@ -427,6 +456,7 @@ class Run:
                     **extra,
                 }
 
+            new._confirm_known_before(step_id)
             if new.step != step_id:
                 return diverged("path")
             try:
@@ -454,6 +484,7 @@ class Run:
             None,
             {},
         )
+        self.known, self.confirmed = {}, set()
         self._prefill()
         self._enter(self.scenario.start)
         for step_id, given in inputs:
@@ -468,7 +499,7 @@ class Run:
                 value = self._eval(f.prefill, None)
                 if value not in (None, ""):
                     with contextlib.suppress(AnswerError):  # a prefill that does not fit is left out
-                        self.answers[name] = self._clean_value(f, value)
+                        self.answers[name] = self.known[name] = self._clean_value(f, value)
 
     def _enter(self, target: str | None) -> None:
         """Go to ``target`` and move on through the steps that need no input."""
@@ -484,7 +515,9 @@ class Run:
             if step.kind in ("decide", "use", "return"):
                 target = self._next(step)
                 continue
-            if step.kind == "ask" and all(self.answers.get(n) is not None for n, _, _ in step.fields):
+            if step.kind == "ask" and all(
+                self.answers.get(n) is not None and not self.is_known(n) for n, _, _ in step.fields
+            ):  # everything it asks is answered: nothing to ask (a known value is shown once)
                 self._note(step)
                 target = self._next(step)
                 continue
@@ -526,6 +559,7 @@ class Run:
         if step.kind == "ask":
             for name, value in given.items():
                 self.answers[name] = value
+            self.confirmed.update(name for name, _, _ in step.fields)  # shown: known values kept or changed
         elif step.kind == "lookup":
             if given.get("result") == "found":
                 self.answers[step.target] = given.get("person")
@@ -598,7 +632,15 @@ class Run:
         kind = self.outcome["kind"] if self.outcome else None
         labels["outcome"] = OUTCOME_LABELS.get(kind, kind) if kind else None
         values.update(notes=list(self.notes), outcome=kind, label=labels)
+        values[APPOINTMENT_RECORD] = self.booking()
         return values
+
+    def booking(self) -> dict[str, Any]:
+        """The appointment the call ended with (``{{ appointment.slot }}``): the slot in words, as the
+        agenda wrote it or the secretary typed it; empty unless the call ended with a booking."""
+        if not self.outcome or self.outcome.get("kind") != "appointment":
+            return {}
+        return {"slot": self.outcome.get("slot") or SLOT_NOT_GIVEN}
 
     def _eval(self, expr: ex.Expression, step: Step | None) -> Any:
         return ex.evaluate(expr, self._values(step), self._fact)
@@ -610,20 +652,29 @@ class Run:
         return self.facts[key]
 
     def _field_view(self, f: Field, optional: bool, context: Mapping[str, Any]) -> dict[str, Any]:
+        """A field of an ask step: ``known`` when its value was known before the call asked it (shown
+        filled in, not to be asked of the caller again, and still editable)."""
+        known = self.is_known(f.name)
+        value = self.answers.get(f.name)
         return {
             "name": f.name,
             "type": f.type,
             "label": f.label,
             "help": f.help,
-            "say": f.say.render(context) if f.say else "",
+            "say": f.say.render(context) if f.say and not known else "",
             "required": f.required and not optional,
             "options": dict(f.options),
-            "value": self.answers.get(f.name),
+            "value": value,
+            "known": known,
+            "text": _field_text(f, value),
         }
 
     def _default_report(self, context: Mapping[str, Any]) -> dict[str, Any]:
         labels = context["label"]
         lines = []
+        slot = self.booking().get("slot")
+        if slot:
+            lines.append(f"{OUTCOME_LABELS['appointment']} : {slot}")
         for name, f in self.scenario.fields.items():
             if labels.get(name) not in (None, ""):
                 value = labels[name]
@@ -637,6 +688,8 @@ class Run:
         word = OUTCOME_LABELS.get(kind, "") if kind else IN_PROGRESS_LABEL
         if self.outcome and self.outcome.get("urgent"):
             word += " URGENT"
+        if slot:
+            word += " " + slot  # "Rendez-vous mardi 30 mars à 10:00 avec Dr Bernard"
         account = context.get("account", {}).get("name") or self.scenario.title
         return {
             "to": [],
@@ -659,7 +712,11 @@ class Run:
                 )
             clean = {"result": result}
             if step.kind == "appointment" and given.get("slot"):
-                clean["slot"] = str(given["slot"])[:100]
+                slot = " ".join(str(given["slot"]).split())
+                if any(ord(c) < 32 for c in slot):
+                    raise AnswerError({"slot": ("bad_characters", {})})
+                if slot:
+                    clean["slot"] = slot[:MAX_SLOT]
             return clean
         if step.kind == "lookup":
             person = given.get("person")
@@ -672,12 +729,15 @@ class Run:
         clean = {}
         for name, optional, _ in step.fields:
             f = self.scenario.fields[name]
-            if self.answers.get(name) is not None and name not in given:
-                continue
+            current = self.answers.get(name)
+            if current is not None and name not in given:
+                continue  # answered already, or known and kept as it is
             raw = given.get(name)
             if raw is None or (isinstance(raw, str) and not raw.strip()):
                 if f.required and not optional:
                     errors[name] = ("required", {})
+                elif current is not None:
+                    clean[name] = None  # a value emptied on purpose (a known company that is wrong)
                 continue
             try:
                 clean[name] = self._clean_value(f, raw)
@@ -751,6 +811,23 @@ class Run:
         if f.pattern is not None and not f.pattern.fullmatch(text):
             raise fail("bad_pattern", value=text[:40])
         return text
+
+
+def _field_text(f: Field, value: Any) -> str:
+    """A value as a form shows it: a yes/no as "oui"/"non", a date as 24/12/2026, a phone the French
+    way (the answer reads each of them back)."""
+    if value is None:
+        return ""
+    if f.type == "yes_no":
+        return "oui" if value else "non"
+    if f.type == "phone":
+        return _display_phone(value)
+    if f.type == "date":
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    if f.type == "number" and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _results(step: Step) -> list[str]:
