@@ -199,3 +199,30 @@ def test_a_new_scenario_gets_its_entry_point(personas, alpha):
     assert "<code>night</code>" in page and 'name="entry"' in page
     ta.post("/a/alpha/scenarios/", {"name": "Bad", "template": "switchboard", "entry": "Nuit !"})
     assert not Scenario.objects.filter(name="Bad").exists()
+
+
+def test_test_mode_tries_a_known_caller_from_the_restart(personas, alpha):
+    """The caller's number given at the restart is kept for the test: a contact's number shows what the
+    desk would know of them (Albert Client of the fixture), filled in and marked known."""
+    scenario = create(personas, alpha, template="switchboard")
+    url = f"/a/alpha/scenarios/{scenario.pk}/v/1/test"
+    ta = client_for(personas["assistant"])
+    ta.get(url)
+    page = ta.post(url, {"restart": "1", "caller": "06 11 11 11 11"}).content.decode()
+    assert 'value="06 11 11 11 11"' in page
+    ta.post(url, {})
+    page = ta.post(url, {"caller_type": "client"}).content.decode()
+    assert 'data-testid="known-name"' in page and 'value="Albert Client"' in page
+    assert 'data-testid="known-phone"' in page and 'value="06 11 11 11 11"' in page
+    assert 'data-testid="known-company"' not in page  # Albert has no company: asked
+    page = ta.post(url, {"name": "Albert Client", "company": "", "phone": "06 11 11 11 11"}).content.decode()
+    assert "Qui souhaitez-vous joindre" in page
+    page = ta.post(url, {"restart": "1", "caller": ""}).content.decode()  # withheld again
+    ta.post(url, {})
+    page = ta.post(url, {"caller_type": "client"}).content.decode()
+    assert 'data-testid="known-' not in page and 'value="Albert Client"' not in page
+    response = ta.post(url, {"restart": "1", "caller": "pas un numéro \x00" + "9" * 80})  # not a number
+    assert response.status_code == 200 and 'data-testid="known-' not in response.content.decode()
+    ta.post(url, {})
+    page = ta.post(url, {"caller_type": "client"}).content.decode()
+    assert 'data-testid="known-phone"' not in page  # nothing usable was known: asked

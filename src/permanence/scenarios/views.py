@@ -248,10 +248,12 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
     if not result.ok:
         messages.error(request, _("Correct the errors before testing."))
         return redirect("scenario_version", account.slug, scenario.pk, version.number)
-    env = environment.environment(
-        account, caller=request.POST.get("caller") or None, agent=request.user.first_name
-    )
     key = _test_key(version)
+    if request.POST.get("restart"):  # the caller's number to try (a contact's: the known caller), kept
+        typed = "".join(c for c in request.POST.get("caller", "") if c.isprintable())
+        request.session[key + ":caller"] = " ".join(typed.split())[:40]
+    caller = request.session.get(key + ":caller") or None
+    env = environment.environment(account, caller=caller, agent=request.user.first_name)
     stored = request.session.get(key)
     errors: dict[str, str] = {}
     run = None
@@ -299,6 +301,7 @@ def scenario_test(request: HttpRequest, slug: str, pk: int, number: int) -> Http
             "query": query,
             "draft": run.report(),
             "answers": json.dumps(run.answers, ensure_ascii=False, indent=1),
+            "caller": caller or "",
         },
     )
 
