@@ -158,7 +158,9 @@ class SimulatorAdapter:
             return len(self._queue)
 
     def run_due(self) -> int:
-        """Run every action whose time has come; returns how many ran."""
+        """Run every action whose time has come, and hang up the callers whose patience ran out (the
+        callers' side; the worker's tick does it too, should this process be gone); returns how many
+        actions ran. Offers are the dispatch's: on each event, and the worker's loop."""
         ran = 0
         while True:
             with self._lock:
@@ -170,8 +172,14 @@ class SimulatorAdapter:
             except Exception:  # a simulated caller must never stop the simulation
                 log.exception("simulator action failed")
             ran += 1
-        services.tick(self.now())
+        services.callers_gone(self.now())
         return ran
+
+    def waiting(self) -> int:
+        """This run's callers still waiting for an answer."""
+        return Call.objects.filter(
+            external_id__startswith=self.call_prefix, state__in=[State.ARRIVED, State.QUEUED, State.OFFERED]
+        ).count()
 
     # -- the caller side ----------------------------------------------------
     def ring(self, sim: simulator.SimCall) -> None:

@@ -39,10 +39,9 @@ class Command(BaseCommand):
             f"{', '.join(a.slug for a in accounts)}. Ctrl+C to stop."
         )
         try:
-            while adapter.pending():  # until the last caller has rung and given up or been answered
+            while adapter.pending() or adapter.waiting():  # until the last caller is answered or gone
                 adapter.run_due()
                 time.sleep(0.2)
-            adapter.run_due()
         except KeyboardInterrupt:
             pass
         self.stdout.write("Simulation over.")
