@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -57,9 +58,7 @@ def _flush_may_purge_audit() -> Any:
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = date(2027, 3, 26)  # Good Friday: a public holiday in Alsace-Moselle only
-import os
-
-START, END = time(6), time(int(os.environ.get("DAY_REPLAY_END", "21")))
+START, END = time(6), time(int(os.environ.get("DAY_REPLAY_END", "21")))  # END: shorter days to debug
 REFUSING_DOMAIN = "refuse.example"  # the SMTP server refuses it for good (5xx)
 TICK = 1.0  # seconds between two turns of the dispatch loop
 TAKEOVER = 5.0  # seconds before another worker's loops take over from a killed one
@@ -165,10 +164,10 @@ class Worker:
         self.clock.after(5.0, turn)
 
     def run_tasks(self) -> None:
-        from django_tasks.base import TaskResultStatus
-        from django_tasks_db.models import DBTaskResult
         from django.db.models import Q
         from django.utils import timezone
+        from django_tasks.base import TaskResultStatus
+        from django_tasks_db.models import DBTaskResult
 
         due = DBTaskResult.objects.filter(status=TaskResultStatus.READY).filter(
             Q(run_after__isnull=True) | Q(run_after__lte=timezone.now())
@@ -290,7 +289,8 @@ class Secretary:
             return
         page = self.page()
         call, screen = page["call"], page["screen"]
-        self.log.append(f"{self.clock.now:%H:%M:%S} call {self.call} {call.state} {(screen or {}).get('step')}")
+        step = (screen or {}).get("step")
+        self.log.append(f"{self.clock.now:%H:%M:%S} call {self.call} {call.state} {step}")
         if not screen or not screen.get("step") or call.state == "wrap_up" and not screen.get("step"):
             self.finish(page)
             return
@@ -527,7 +527,10 @@ def arrivals(world: World, rng: random.Random) -> list[tuple[datetime, str, str 
                 "+336" + "".join(str(rng.randrange(10)) for _ in range(8))
             )
             impatience = rng.random()  # a fifth hang up within seconds, a fifth within about a minute
-            patience = rng.uniform(1, 8) if impatience < 0.2 else rng.expovariate(1 / 60) if impatience < 0.4 else 600
+            if impatience < 0.2:
+                patience = rng.uniform(1, 8)
+            else:
+                patience = rng.expovariate(1 / 60) if impatience < 0.4 else 600.0
             out.append((moment, slug, caller, patience))
     return sorted(out)
 
@@ -554,7 +557,9 @@ def prepare_accounts() -> None:
     )
 
 
-def test_a_whole_day_ends_with_every_call_closed_and_every_message_accounted_for(settings, monkeypatch, tmp_path):
+def test_a_whole_day_ends_with_every_call_closed_and_every_message_accounted_for(
+    settings, monkeypatch, tmp_path
+):
     from permanence.calls import services
 
     rng = random.Random(2027)
@@ -693,7 +698,8 @@ def check_the_day(world: World) -> None:
     assert training.state == "done"
     assert Message.objects.get(call=training).status == "training"
     assert not Delivery.objects.filter(message__call=training).exists()
-    sent_for_real = {str(k) for k in Delivery.objects.filter(message__in=messages).values_list("key", flat=True)}
+    real_keys = Delivery.objects.filter(message__in=messages).values_list("key", flat=True)
+    sent_for_real = {str(k) for k in real_keys}
     assert received <= sent_for_real  # every e-mail received belongs to a real call's message
     rollups.sweep()
     figures = kpis.merge(
