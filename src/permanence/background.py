@@ -76,7 +76,7 @@ def _waiting_in_database(task: Any, chunk: list[int]) -> set[int]:
     # READY rows only: a partial index on PostgreSQL, an index led by the status on SQLite.
     rows = DBTaskResult.objects.filter(
         status=TaskResultStatus.READY, task_path=task.module_path, args_kwargs__args__0__in=chunk
-    ).values_list("args_kwargs__args__0", flat=True)
+    ).order_by().values_list("args_kwargs__args__0", flat=True)
     return {int(value) for value in rows}
 
 

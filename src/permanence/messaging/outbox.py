@@ -295,8 +295,8 @@ def sweep(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
     from permanence.messaging.tasks import deliver
 
     now = now or timezone.now()
-    overdue = Delivery.objects.filter(_overdue(now)).order_by("next_attempt_at")
-    stale = Delivery.objects.filter(_stale(now)).order_by("lease_until")
+    overdue = Delivery.objects.filter(_overdue(now)).order_by("next_attempt_at", "pk")
+    stale = Delivery.objects.filter(_stale(now)).order_by("lease_until", "pk")
     ids = [*overdue.values_list("pk", flat=True)[:limit], *stale.values_list("pk", flat=True)[:limit]]
     if not ids:
         return 0
