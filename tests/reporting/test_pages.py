@@ -47,7 +47,8 @@ def test_the_clients_report_and_its_exports(alpha, beta, personas):
     # CSV: one row per day with calls, offered adding up; semicolons, a BOM for Excel
     text = client.get("/a/alpha/reports/", {**PERIOD, "format": "csv"}).content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
-    assert rows[0][:3] == ["Intervalle", "Reçus", "Répondus"]
+    heads = ["Intervalle", "Reçus (pendant les horaires)", "Hors horaires", "Hors service", "Répondus"]
+    assert rows[0][:5] == heads
     assert sum(int(r[1]) for r in rows[1:]) == expected.offered
     # XLSX: the same table
     book = load_workbook(io.BytesIO(client.get("/a/alpha/reports/", {**PERIOD, "format": "xlsx"}).content))
