@@ -130,8 +130,8 @@ def call_arrived(
     decision = admit(account, call.caller, at, training=training)
     if decision.served:
         record(call, Kind.QUEUED, at=at, **decision.detail())
-        if not training:  # offered at once if someone is ready (else by a later dispatch)
-            transaction.on_commit(dispatch, robust=True)
+        if not training:  # offered at once if someone is ready (else by a later dispatch), as of its arrival
+            transaction.on_commit(lambda: dispatch(at), robust=True)
         return call
     record(call, Kind.NOT_SERVED, at=at, **decision.detail())
     if decision.action is admission.Action.CALLBACK:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.translation import pgettext_lazy
 
 from permanence import policy
 from permanence.accounts.phones import display
@@ -29,3 +30,29 @@ def phone(number: str | None) -> str:
 @register.filter
 def get_item(row: dict[str, Any], key: str) -> Any:
     return row.get(key)
+
+
+#: a call's outcome or state in words (the codes are for machines)
+CALL_WORDS = {
+    "transfer": pgettext_lazy("call outcome", "Transfer"),
+    "appointment": pgettext_lazy("call outcome", "Appointment"),
+    "message": pgettext_lazy("call outcome", "Message"),
+    "information": pgettext_lazy("call outcome", "Information given"),
+    "refusal": pgettext_lazy("call outcome", "Turned away"),
+    "done": pgettext_lazy("call state", "Handled"),
+    "abandoned": pgettext_lazy("call state", "Hung up while waiting"),
+    "diverted": pgettext_lazy("call state", "Sent to the fallback (maximum wait)"),
+    "not_served": pgettext_lazy("call state", "Closed: not served"),
+    "queued": pgettext_lazy("call state", "Waiting"),
+    "offered": pgettext_lazy("call state", "Ringing"),
+    "talking": pgettext_lazy("call state", "In conversation"),
+    "on_hold": pgettext_lazy("call state", "On hold"),
+    "transferring": pgettext_lazy("call state", "Being transferred"),
+    "wrap_up": pgettext_lazy("call state", "Wrap-up"),
+}
+
+
+@register.filter
+def call_word(code: str | None) -> str:
+    """``{{ call.outcome|default:call.state|call_word }}``: the outcome or state in words."""
+    return str(CALL_WORDS.get(code or "", code or ""))
