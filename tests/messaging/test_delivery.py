@@ -142,8 +142,13 @@ def test_outbox_is_written_with_the_transaction_or_not_at_all(alpha):
 
 
 def test_a_lease_keeps_a_second_worker_away_until_it_expires(alpha, smtp):
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
     delivery = queue(alpha).deliveries.get()
     now = timezone.now()
+    # a worker claimed its task and took the lease, then was killed: the task row stays "running"
+    DBTaskResult.objects.filter(args_kwargs__args__0=delivery.pk).update(status=TaskResultStatus.RUNNING)
     Delivery.objects.filter(pk=delivery.pk).update(status="sending", lease_until=now + timedelta(seconds=60))
     assert outbox.attempt(delivery.pk, now=now) == "busy"
     assert outbox.sweep(now) == 0
