@@ -225,3 +225,32 @@ def test_a_training_call_says_kept_not_sent_and_is_not_in_the_secretarys_figures
     assert "queued" not in text.lower() and "en file" not in text.lower()
     assert Message.objects.get(call=call).status == "training"
     assert finished.context["today"] == 0  # a training call is not one of the day's calls
+
+
+def test_call_backs_from_closed_hours_appear_at_the_desk_when_the_account_reopens(personas, alpha):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from permanence.messaging.models import CallbackTask
+
+    closed = services_call(alpha)
+    CallbackTask.objects.create(account=alpha, call=closed, number="+33612345678",
+                                due_at=timezone.now() + timedelta(hours=10))  # fmt: skip
+    page = client_for(personas["secretary"])
+    assert 'data-testid="callback"' not in page.get("/desk/").content.decode()  # not before the reopening
+    CallbackTask.objects.update(due_at=timezone.now() - timedelta(minutes=1))
+    text = page.get("/desk/").content.decode()
+    assert 'data-testid="callback"' in text and "06 12 34 56 78" in text
+
+
+def services_call(alpha):
+    from permanence.calls import services
+
+    alpha.status, alpha.after_hours = "suspended", "message"
+    alpha.save()
+    call = services.call_arrived("01 45 00 00 01", "06 12 34 56 78")
+    alpha.status = "active"
+    alpha.save()
+    assert call.state == "not_served"
+    return call
