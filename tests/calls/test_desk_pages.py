@@ -155,7 +155,7 @@ def test_the_desks_poll_reads_and_never_offers_nor_takes_back(personas, alpha):
     page = client_for(secretary)
     call = services.call_arrived("01 45 00 00 01", None)  # nobody ready: it waits
     Desk.objects.update_or_create(secretary=secretary, defaults={"status": "ready"})
-    assert page.get("/desk/poll").json() == {"offer": None, "call": None}
+    assert page.get("/desk/poll").json() == {"offer": None, "call": None, "status": "ready"}
     assert Call.objects.get(pk=call.pk).state == "queued"  # the GET changed nothing
     [(offered, _)] = services.dispatch()
     Call.objects.filter(pk=offered).update(offer_expires_at=timezone.now() - timedelta(seconds=1))

@@ -109,7 +109,14 @@ def desk_poll(request: HttpRequest) -> JsonResponse:
     user = _desk_user(request)
     offer = Call.objects.filter(offered_to=user, state=State.OFFERED).select_related("account").first()
     live = Call.objects.filter(secretary=user, state__in=LIVE).values_list("pk", flat=True).first()
-    return JsonResponse({"offer": services.offer_payload(offer) if offer else None, "call": live})
+    status = Desk.objects.filter(secretary=user).values_list("status", flat=True).first()
+    return JsonResponse(
+        {
+            "offer": services.offer_payload(offer) if offer else None,
+            "call": live,
+            "status": status or DeskStatus.OFFLINE,
+        }
+    )
 
 
 @member_required
