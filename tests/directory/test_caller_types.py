@@ -63,12 +63,12 @@ def test_words_that_are_no_caller_type_are_shown_and_refused_until_replaced(pers
         url, form_data(anne, caller_types=["client"], unknown_caller_types="huissier")
     )
     assert response.status_code == 200
-    assert "is not a caller type" in response.content.decode()
+    assert "n’est pas un type d’appelant" in response.content.decode()
     anne.refresh_from_db()
     assert anne.transfer_caller_types == "client, huissier"  # nothing changed, nothing lost
     # a word of the list typed in that field: tick it instead
     response = client.post(url, form_data(anne, caller_types=["client"], unknown_caller_types="confrère"))
-    assert response.status_code == 200 and "Tick" in response.content.decode()
+    assert response.status_code == 200 and "Cochez" in response.content.decode()
     # the assistant emptied the field after ticking the types: saved
     response = client.post(
         url, form_data(anne, caller_types=["client", "colleague"], unknown_caller_types="")
@@ -83,7 +83,7 @@ def test_model_validation_refuses_unknown_words_and_stores_codes(alpha):
     anne.transfer_caller_types = "Confrère, fournisseurs"
     anne.full_clean()
     assert anne.transfer_caller_types == "colleague, supplier"
-    assert anne.caller_type_labels == "Colleague, Supplier"
+    assert anne.caller_type_labels == "Confrère / collègue, Fournisseur"  # in the interface's language
     anne.transfer_caller_types = "client, notaire"
     with pytest.raises(ValidationError) as info:
         anne.full_clean()
