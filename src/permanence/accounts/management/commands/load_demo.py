@@ -212,15 +212,17 @@ def load_plumber() -> Account:
             "default_recipients": "marc@plomberie-girard.example",
             "after_hours": "forward",
             "on_call_number": "+33677000301",
+            "closed_on_holidays": False,
             "instructions": (
+                "Dépannage 24 h/24, 7 j/7 : la permanence répond à toute heure.\n"
                 "Urgences (fuite, dégât des eaux, plus d'eau chaude) : transférer sur le mobile.\n"
                 "Sinon : prendre un message avec l'adresse et le problème, devis sous 48 h."
             ),
         },
     )
     _number(account, "+33478000301", "Ligne principale")
-    _weekly(account, {**{d: [(time(7, 30), time(19))] for d in WEEKDAYS},
-                      5: [(time(8), time(12))]})
+    # answered round the clock (emergency call-outs): the demo's desk has calls at any hour
+    _weekly(account, {d: [(time(0), time(0))] for d in range(7)})
     _collaborator(
         account, {"last_name": "Girard", "first_name": "Marc"},
         job_title="Artisan plombier", specialties="plomberie, chauffage",
