@@ -18,6 +18,7 @@ SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
         "worker": "run the background worker (messages with retries, rollups, calendar sync)",
         "load_demo": "load or refresh the demo accounts, users and ten weeks of past calls (idempotent)",
         "simulate": "simulate incoming calls for the desk (Poisson arrivals, impatient callers)",
+        "telephony": "real telephony: write Kamailio's and rtpengine's configuration, or run them (up)",
     }),
     ("scenarios and callers", {
         "scenario": "check, run or draw a call scenario (scenario check|run|render FILE)",

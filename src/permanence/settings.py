@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "permanence.agenda",
     "permanence.planning",
     "permanence.reporting",
+    "permanence.telephony",
     "django_tasks",
     "django_tasks_db",
     "permanence.contacts",
@@ -156,6 +157,15 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = envint("SESSION_HOURS", 12, minimum=1) * 3600
+# Real telephony (docs/telephony.md): Kamailio at the SIP edge, rtpengine for media, Permanence's call
+# control in between. The simulator stays the default.
+TELEPHONY_SIP_ADDRESS = envstr("TELEPHONY_SIP_ADDRESS", "127.0.0.1:5060")
+TELEPHONY_WS_ADDRESS = envstr("TELEPHONY_WS_ADDRESS", "127.0.0.1:8088")
+TELEPHONY_CONTROL_ADDRESS = envstr("TELEPHONY_CONTROL_ADDRESS", "127.0.0.1:5070")
+TELEPHONY_RTPENGINE = envstr("TELEPHONY_RTPENGINE", "127.0.0.1:22222")
+TELEPHONY_MEDIA_ADDRESS = envstr("TELEPHONY_MEDIA_ADDRESS", "127.0.0.1")
+TELEPHONY_RTP_PORTS = envstr("TELEPHONY_RTP_PORTS", "40000-49999")
+TELEPHONY_TRUNK_ADDRESSES = envlist("TELEPHONY_TRUNK_ADDRESSES")
 # The desk: how long an offer rings, and the team's rule for a secretary who lets offers ring out.
 DESK_OFFER_SECONDS = envint("DESK_OFFER_SECONDS", 15, minimum=5)
 DESK_PAUSE_AFTER_MISSED_OFFERS = envint("DESK_PAUSE_AFTER_MISSED_OFFERS", 0, minimum=0)

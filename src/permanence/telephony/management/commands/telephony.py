@@ -1,0 +1,82 @@
+"""permanence telephony: the real telephony's pieces (docs/telephony.md).
+
+  config [--out DIR]   write Kamailio's and rtpengine's configuration from the settings
+  up [--out DIR]       write it, then run rtpengine and Kamailio in the foreground (development)
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from permanence.telephony import config
+
+
+class Command(BaseCommand):
+    help = "Real telephony: write Kamailio's and rtpengine's configuration (config), or run them (up)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        for name, text in (
+            ("config", "write kamailio.cfg and rtpengine.conf from the settings"),
+            ("up", "write the configuration, then run rtpengine and Kamailio until Ctrl+C"),
+        ):
+            action = sub.add_parser(name, help=text)
+            action.add_argument(
+                "--out", type=Path, default=Path(settings.DATA_DIR) / "telephony",
+                help="folder for the files written (default: var/telephony)",
+            )  # fmt: skip
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            layout = config.Layout.from_settings()
+        except config.ConfigError as exc:
+            raise CommandError(str(exc)) from None
+        paths = config.write(layout, options["out"])
+        for path in paths.values():
+            self.stdout.write(f"wrote {path}")
+        if options["action"] == "up":
+            self.up(layout, paths, options["out"])
+
+    def up(self, layout: config.Layout, paths: dict[str, Path], folder: Path) -> None:
+        missing = [tool for tool in ("kamailio", "rtpengine") if shutil.which(tool) is None]
+        if missing:
+            raise CommandError(
+                f"not installed: {', '.join(missing)} (Debian: apt-get install kamailio "
+                "kamailio-websocket-modules rtpengine-daemon)"
+            )
+        try:
+            config.check_kamailio(paths["kamailio.cfg"])
+        except config.ConfigError as exc:
+            raise CommandError(str(exc)) from None
+        commands = [
+            ["rtpengine", f"--config-file={paths['rtpengine.conf']}", "--no-fallback"],
+            ["kamailio", "-DD", "-E", "-f", str(paths["kamailio.cfg"]), "-Y", str(folder / "run")],
+        ]
+        processes = [subprocess.Popen(command, start_new_session=True) for command in commands]
+        self.stdout.write(
+            f"rtpengine (ng {layout.ng.host}:{layout.ng.port}) and Kamailio (SIP {layout.sip.host}:"
+            f"{layout.sip.port}, WebSocket {layout.ws.host}:{layout.ws.port}) are running; Ctrl+C stops them."
+        )
+        try:
+            while all(p.poll() is None for p in processes):
+                time.sleep(0.5)
+            raise CommandError("a telephony process stopped; see its messages above")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()

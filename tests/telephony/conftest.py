@@ -1,0 +1,175 @@
+"""Real telephony peers run by the tests: rtpengine and Kamailio from the project's configuration
+templates, SIPp, espeak-ng and sox, all on 127.0.0.0/8. Skipped, with the reason, when Debian's
+packages are absent (`.ci/run` installs them as root)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TOOLS = {"kamailio": "kamailio", "rtpengine": "rtpengine-daemon", "sipp": "sip-tester",
+         "espeak-ng": "espeak-ng", "sox": "sox"}  # fmt: skip
+
+
+def missing_tools() -> list[str]:
+    return [package for tool, package in TOOLS.items() if shutil.which(tool) is None]
+
+
+@pytest.fixture(scope="session")
+def telephony_tools() -> None:
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"telephony tools are not installed (apt-get install {' '.join(missing)}): skipped")
+
+
+def free_port(kind: int = socket.SOCK_DGRAM, pair: bool = False) -> int:
+    """A port free for UDP and TCP (and the next one too, with ``pair``)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        wanted = [port, port + 1] if pair else [port]
+        if all(_free(p) for p in wanted) and port + 1 < 65535:
+            return port
+    raise RuntimeError("no free port")
+
+
+def _free(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def rtp_range() -> tuple[int, int]:
+    """A block of 200 ports nobody uses now (RTP and RTCP pairs)."""
+    for _ in range(100):
+        low = free_port() // 2 * 2
+        if low + 200 < 65535 and all(_free(p) for p in range(low, low + 200, 17)):
+            return low, low + 199
+    raise RuntimeError("no free port range")
+
+
+def wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds:g} s for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Daemon:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start(command: list[str], log: Path) -> Daemon:
+    handle = log.open("wb")
+    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    handle.close()
+    return Daemon(process, log)
+
+
+@pytest.fixture
+def layout(telephony_tools: None, tmp_path: Path) -> Any:
+    """Where everything listens in this test: free ports on 127.0.0.1."""
+    from permanence.telephony.config import Layout
+    from permanence.telephony.ng import Address
+
+    low, high = rtp_range()
+    return Layout(
+        sip=Address("127.0.0.1", free_port()),
+        ws=Address("127.0.0.1", free_port(socket.SOCK_STREAM)),
+        control=Address("127.0.0.1", free_port()),
+        ng=Address("127.0.0.1", free_port(pair=True)),
+        rtp_min=low,
+        rtp_max=high,
+        trunk=("127.0.0.2",),
+        log_level=3,
+    )
+
+
+@pytest.fixture
+def rtpengine(layout: Any, tmp_path: Path) -> Iterator[Any]:
+    from permanence.telephony import config
+    from permanence.telephony.ng import Client, NgError
+
+    paths = config.write(layout, tmp_path / "telephony")
+    daemon = start(["rtpengine", f"--config-file={paths['rtpengine.conf']}", "--no-fallback"],
+                   tmp_path / "rtpengine.log")  # fmt: skip
+    client = Client(layout.ng, timeout=0.3, attempts=1)
+
+    def answers() -> bool:
+        if daemon.process.poll() is not None:
+            raise AssertionError("rtpengine stopped:\n" + daemon.text())
+        try:
+            return client.ping()
+        except NgError:
+            return False
+
+    wait_for(answers, 20, "rtpengine to answer ng pings")
+    client.daemon = daemon  # type: ignore[attr-defined]
+    yield client
+    daemon.stop()
+
+
+@pytest.fixture
+def kamailio(layout: Any, tmp_path: Path) -> Iterator[Daemon]:
+    from permanence.telephony import config
+
+    paths = config.write(layout, tmp_path / "telephony")
+    config.check_kamailio(paths["kamailio.cfg"])
+    daemon = start(["kamailio", "-DD", "-E", "-f", str(paths["kamailio.cfg"]), "-m", "64", "-M", "8",
+                    "-Y", str(tmp_path / "telephony" / "run")], tmp_path / "kamailio.log")  # fmt: skip
+
+    def listening() -> bool:
+        if daemon.process.poll() is not None:
+            raise AssertionError("kamailio stopped:\n" + daemon.text())
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            return probe.connect_ex((layout.sip.host, layout.sip.port)) == 0
+
+    wait_for(listening, 20, "kamailio to listen")
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real audio: a sentence spoken by espeak-ng, as SIPp (mu-law) and rtpengine (16-bit PCM) read it."""
+    if missing_tools():
+        pytest.skip("telephony tools are not installed: skipped")
+    folder = tmp_path_factory.mktemp("speech")
+    spoken = folder / "spoken.wav"
+    subprocess.run(["espeak-ng", "-v", "fr", "-w", str(spoken),
+                    "Bonjour, vous êtes bien chez Permanence. Ne quittez pas."], check=True)  # fmt: skip
+    ulaw, pcm = folder / "caller_pcmu.wav", folder / "prompt_8k.wav"
+    subprocess.run(["sox", str(spoken), "-r", "8000", "-c", "1", "-e", "u-law", str(ulaw)], check=True)
+    pcm16 = ["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
+    subprocess.run(["sox", str(spoken), *pcm16, str(pcm)], check=True)
+    return {"spoken": spoken, "ulaw": ulaw, "pcm": pcm}
