@@ -35,6 +35,10 @@ def test_sms_fit_summarises_at_a_word():
     fitted = sms.fit(text, max_parts=2)
     assert sms.parts(fitted) <= 2 and fitted.endswith("…") and fitted.startswith("Appel de Jean Dupont")
     assert sms.fit("Court message.", 1) == "Court message."
+    plain = "Appel de Jean Dupont pour Maitre Durand au sujet du dossier 2024/0153. " * 10  # all GSM
+    link = " https://permanence.example/ack/abc"
+    kept = sms.fit(plain, max_parts=2, keep=link)
+    assert kept.endswith("..." + link) and sms.is_gsm(kept) and sms.parts(kept) <= 2  # GSM stays GSM
 
 
 def test_retry_delays_grow_with_jitter_and_stop():

@@ -299,28 +299,7 @@ def sms_text(delivery: Delivery, message: Message, max_parts: int) -> str:
 
             url = ack_url(message, delivery.address)
             link = " " + _line(render_to_string(OUTBOUND + "sms_ack.txt", {"url": url}))
-    return fit_sms(text, max_parts, keep=link)
-
-
-def fit_sms(text: str, max_parts: int, keep: str = "") -> str:
-    """``text`` (its white space collapsed), cut at a word with an ellipsis if needed so that, followed by
-    ``keep`` whole, it takes at most ``max_parts`` SMS (``sms.parts``). The ellipsis is "..." while the
-    rest is GSM text: "…" would make the whole SMS UCS-2, 67 characters a part instead of 153."""
-    text = _line(text)
-    if sms.parts(text + keep) <= max_parts:
-        return text + keep
-    ellipsis = "..." if sms.is_gsm(text + keep) else "…"
-    low, high = 0, len(text)
-    while low < high:  # the longest prefix that fits, with the ellipsis and what is kept
-        middle = (low + high + 1) // 2
-        if sms.parts(text[:middle].rstrip() + ellipsis + keep) <= max_parts:
-            low = middle
-        else:
-            high = middle - 1
-    cut = text[:low]
-    if " " in cut[-20:]:
-        cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,;:.") + ellipsis + keep
+    return sms.fit(text, max_parts, keep=link)
 
 
 def webhook_call(message: Message) -> dict[str, Any] | None:

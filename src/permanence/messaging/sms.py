@@ -33,19 +33,22 @@ def parts(text: str) -> int:
     return 1 if n <= single else -(-n // multi)
 
 
-def fit(text: str, max_parts: int = 3) -> str:
-    """The text, shortened with "…" at a word boundary if it needs more than ``max_parts`` SMS."""
+def fit(text: str, max_parts: int = 3, keep: str = "") -> str:
+    """``text`` (its white space collapsed), cut at a word with an ellipsis if needed so that, followed by
+    ``keep`` whole (a link), it takes at most ``max_parts`` SMS. The ellipsis is "..." while the rest is
+    GSM text: "…" would make the whole SMS UCS-2, 67 characters a part instead of 153."""
     text = " ".join(text.split())
-    if parts(text) <= max_parts:
-        return text
+    if parts(text + keep) <= max_parts:
+        return text + keep
+    ellipsis = "..." if is_gsm(text + keep) else "…"
     low, high = 0, len(text)
-    while low < high:  # the longest prefix that fits, ellipsis included
+    while low < high:  # the longest prefix that fits, with the ellipsis and what is kept
         mid = (low + high + 1) // 2
-        if parts(text[:mid].rstrip() + "…") <= max_parts:
+        if parts(text[:mid].rstrip() + ellipsis + keep) <= max_parts:
             low = mid
         else:
             high = mid - 1
     cut = text[:low]
     if " " in cut[-20:]:
         cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,;:.") + "…"
+    return cut.rstrip(" ,;:.") + ellipsis + keep
