@@ -22,18 +22,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from permanence import loops
+from waiting import wait_for
 
 BIN = Path(sys.executable).parent
+POLL = 0.01  # seconds between two looks at what a loop did
 STARTUP = 60.0  # seconds a fresh Python process may take to import Django (a safety cap, not a timing)
-
-
-def wait_for(condition, bound: float, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
 
 
 def turns_possible(every: float, window: float) -> int:
@@ -79,7 +72,7 @@ def test_a_step_that_raises_once_keeps_its_loop_and_the_others_alive(tmp_path, c
     with caplog.at_level(logging.WARNING, logger="permanence.loops"):
         runner.start()
         try:
-            assert wait_for(lambda: runs["sweep"] >= 5 and runs["other"] >= 5, bound=500 * every)
+            assert wait_for(lambda: runs["sweep"] >= 5 and runs["other"] >= 5, bound=500 * every, step=POLL)
         finally:
             runner.stop()
     failed = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -134,7 +127,7 @@ def test_a_leadership_that_fails_is_logged_and_retried(tmp_path, caplog):
     with caplog.at_level(logging.ERROR, logger="permanence.loops"):
         runner.start()
         try:
-            assert wait_for(lambda: len(runs) >= 2, bound=10.0)
+            assert wait_for(lambda: len(runs) >= 2, bound=10.0, step=POLL)
         finally:
             runner.stop()
     assert "loop outbox: could not ask for its leader lock" in [r.getMessage() for r in caplog.records]
@@ -185,17 +178,19 @@ def run_two_workers_and_kill_the_leader(tmp_path: Path, env: dict[str, str]) -> 
     first = start()
     second = None
     try:
-        assert wait_for(lambda: first.pid in lines(trace), bound=STARTUP), "the first worker never led"
+        led = wait_for(lambda: first.pid in lines(trace), bound=STARTUP, step=POLL)
+        assert led, "the first worker never led"
         second = start()
-        assert wait_for(lambda: second.pid in lines(Path(f"{trace}.started")), bound=STARTUP)
+        assert wait_for(lambda: second.pid in lines(Path(f"{trace}.started")), bound=STARTUP, step=POLL)
         mark = len(lines(trace))
-        assert wait_for(lambda: len(lines(trace)) >= mark + 8, bound=8 * every * 20)  # 8 more turns
+        # 8 more turns
+        assert wait_for(lambda: len(lines(trace)) >= mark + 8, bound=8 * every * 20, step=POLL)
         assert set(lines(trace)) == {first.pid}, "the body ran in both workers"
         first.send_signal(signal.SIGKILL)
         first.wait()
         killed = time.monotonic()
         bound = 4 * every
-        assert wait_for(lambda: second.pid in lines(trace), bound=bound * 10), "nobody took over"
+        assert wait_for(lambda: second.pid in lines(trace), bound=bound * 10, step=POLL), "nobody took over"
         took = time.monotonic() - killed
         assert took <= bound, f"the other worker took over after {took:.2f} s (bound {bound:.2f} s)"
         after = lines(trace)[lines(trace).index(second.pid):]
@@ -274,7 +269,7 @@ def test_a_rollup_backlog_never_delays_an_escalation(alpha, tmp_path, monkeypatc
     runner = loops.Runner(chosen, loops.FileLeadership(tmp_path, "t-")).start()
     try:
         # in-memory counters only: SQLite's shared in-memory test database locks whole tables
-        assert wait_for(lambda: runner.stats["escalation"].turns >= 2, bound=60.0)
+        assert wait_for(lambda: runner.stats["escalation"].turns >= 2, bound=60.0, step=POLL)
         assert runner.stats["rollups"].turns == 0  # still inside its first, endless turn
     finally:
         release.set()

@@ -8,13 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from messaging.conftest import free_port
+from waiting import wait_for
 
 BIN = Path(sys.executable).parent
 SETUP = """
@@ -34,14 +34,6 @@ def states(db: Path) -> dict[str, int]:
     with sqlite3.connect(db, timeout=20) as connection:
         rows = connection.execute("SELECT state, COUNT(*) FROM calls_call GROUP BY state").fetchall()
     return dict(rows)
-
-
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {seconds:g} s for {what}")
-        time.sleep(0.2)
 
 
 def answers(port: int) -> bool:
@@ -76,7 +68,7 @@ def test_a_killed_web_process_leaves_no_call_waiting_for_good(tmp_path):
 
     first = serve()
     try:
-        wait_for(lambda: states(db).get("queued", 0) >= 5, 60, "five calls waiting")
+        assert wait_for(lambda: states(db).get("queued", 0) >= 5, 60, step=0.2), "five calls never waited"
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
@@ -86,7 +78,7 @@ def test_a_killed_web_process_leaves_no_call_waiting_for_good(tmp_path):
         old = [row[0] for row in connection.execute("SELECT id FROM calls_call")]
     second = serve()
     try:
-        wait_for(lambda: answers(port), 60, "the restarted server")
+        assert wait_for(lambda: answers(port), 60, step=0.2), "the restarted server never answered"
         with sqlite3.connect(db, timeout=20) as connection:
             left = connection.execute(
                 f"SELECT id, state FROM calls_call WHERE id IN ({','.join(map(str, old))})"

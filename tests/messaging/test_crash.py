@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
 from pathlib import Path
@@ -34,6 +34,7 @@ from aiosmtpd.controller import Controller
 
 from messaging.conftest import Inbox, free_port
 from permanence.messaging import retry
+from waiting import wait_for
 
 MESSAGES = 1000
 FACTOR = 4  # time limits: the measured work times this
@@ -100,15 +101,6 @@ def keys(inbox: Inbox) -> collections.Counter[str]:
         email.message_from_bytes(e.original_content, policy=policy.default)["X-Permanence-Delivery"]
         for e in inbox.envelopes
     )
-
-
-def wait_for(condition: Callable[[], bool], bound: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
 
 
 def test_killed_workers_and_a_failing_server_lose_nothing(tmp_path):

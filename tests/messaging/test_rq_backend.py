@@ -29,6 +29,7 @@ from aiosmtpd.controller import Controller
 
 from messaging.conftest import Inbox, free_port
 from permanence.messaging import retry
+from waiting import wait_for
 
 MESSAGES = 200
 REDIS = "redis://127.0.0.1:6379/12"  # a database of its own, emptied before and after
@@ -164,15 +165,6 @@ def latest_held(store) -> float:
     """When the last held retry is due (0 when none is held)."""
     last = store.zrange("rq:scheduled:default", -1, -1, withscores=True)
     return float(last[0][1]) if last else 0.0
-
-
-def wait_for(condition, bound: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
 
 
 def environment(tmp_path: Path, smtp_port: int, retry_base: float) -> dict[str, str]:

@@ -9,13 +9,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from waiting import wait_for
 
 TOOLS = {"kamailio": "kamailio", "rtpengine": "rtpengine-daemon", "sipp": "sip-tester",
          "espeak-ng": "espeak-ng", "sox": "sox"}  # fmt: skip
@@ -61,14 +62,6 @@ def rtp_range() -> tuple[int, int]:
         if low + 200 < 65535 and all(_free(p) for p in range(low, low + 200, 17)):
             return low, low + 199
     raise RuntimeError("no free port range")
-
-
-def wait_for(condition: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {seconds:g} s for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -133,7 +126,7 @@ def rtpengine(layout: Any, tmp_path: Path) -> Iterator[Any]:
         except NgError:
             return False
 
-    wait_for(answers, 20, "rtpengine to answer ng pings")
+    assert wait_for(answers, 20), "rtpengine did not answer ng pings in 20 s"
     client.daemon = daemon  # type: ignore[attr-defined]
     yield client
     daemon.stop()
@@ -154,7 +147,7 @@ def kamailio(layout: Any, tmp_path: Path) -> Iterator[Daemon]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             return probe.connect_ex((layout.sip.host, layout.sip.port)) == 0
 
-    wait_for(listening, 20, "kamailio to listen")
+    assert wait_for(listening, 20), "kamailio did not listen in 20 s"
     yield daemon
     daemon.stop()
 
