@@ -4,8 +4,9 @@ text changed keeps what was typed."""
 from django.test import Client
 
 from permanence.calls.models import Call
-from permanence.scenarios import live, services
-from permanence.scenarios.models import Block, Scenario, ScenarioVersion
+from permanence.scenarios import live
+from permanence.scenarios.models import Block
+from scenario_helpers import put_in_service
 
 SHARED = """start: refuse
 steps:
@@ -30,19 +31,10 @@ steps:
 """
 
 
-def put_in_service(alpha, user, text, name="Accueil"):
-    scenario = Scenario.objects.create(account=alpha, name=name)
-    version = ScenarioVersion(scenario=scenario, number=1, source=text)
-    services.store_check(version, services.check(text, alpha))
-    version.save()
-    services.send_to_client(version, user)
-    return services.approve(version, user)
-
-
 def test_the_desk_runs_the_approved_version_with_its_shared_block(personas, alpha):
     live.clear_cache()
     Block.objects.create(name="shared_refusal", source=SHARED)
-    put_in_service(alpha, personas["client_admin"], TEXT)
+    put_in_service(alpha, "Accueil", TEXT, personas["client_admin"])
     secretary = Client()
     secretary.force_login(personas["secretary"])
     url = secretary.post("/desk/training", {"account": "alpha"})["Location"]
@@ -66,7 +58,7 @@ steps:
 def test_a_call_whose_scenario_changed_keeps_what_was_typed(personas, alpha):
     live.clear_cache()
     block = Block.objects.create(name="shared_refusal", source=ASKING)
-    put_in_service(alpha, personas["client_admin"], TEXT)
+    put_in_service(alpha, "Accueil", TEXT, personas["client_admin"])
     secretary = Client()
     secretary.force_login(personas["secretary"])
     url = secretary.post("/desk/training", {"account": "alpha"})["Location"]

@@ -1,24 +1,14 @@
 """permanence scenario check|run|render: exit statuses, French sentences, JSON."""
 
-import io
 import json
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.utils import translation
 
+from scenario_helpers import scenario_cmd
+
 LEGAL = Path(__file__).resolve().parents[2] / "src" / "permanence" / "scenarios" / "library" / "legal.yaml"
-
-
-def scenario_cmd(*args):
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("scenario", *args, stdout=out, stderr=err)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_clean_file_exits_0(db):

@@ -1,19 +1,18 @@
 """The scenario in service: shared blocks used alike everywhere, one version per entry point, runs resumed."""
 
-import io
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 from permanence.accounts.models import Account
 from permanence.scenarios import environment, live, services
 from permanence.scenarios.engine import checker
 from permanence.scenarios.models import Block, Run, Scenario, ScenarioVersion, Status
+from scenario_helpers import put_in_service, scenario_cmd
 
 MONDAY_10 = datetime(2026, 11, 23, 10, tzinfo=ZoneInfo("Europe/Paris"))
 
@@ -47,26 +46,6 @@ def _fresh_cache():
     live.clear_cache()
     yield
     live.clear_cache()
-
-
-def scenario_cmd(*args):
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("scenario", *args, stdout=out, stderr=err)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def put_in_service(account, name, source, user, entry="main"):
-    """A scenario through its life: created, written, sent, approved (as the pages do)."""
-    scenario = Scenario.objects.create(account=account, name=name, entry=entry)
-    version = ScenarioVersion(scenario=scenario, number=1, source=source)
-    services.store_check(version, services.check(source, account))
-    version.save()
-    services.send_to_client(version, user)
-    return services.approve(version, user)
 
 
 def walk_to_the_refusal(run):
