@@ -254,3 +254,14 @@ def services_call(alpha):
     alpha.save()
     assert call.state == "not_served"
     return call
+
+
+def test_default_recipients_stored_invalid_do_not_break_the_call_page(personas, alpha):
+    from permanence.accounts.models import Account
+
+    Account.objects.filter(pk=alpha.pk).update(default_recipients="pas une adresse")  # around the form
+    call, page = answered_call(personas)
+    response = page.get(f"/desk/calls/{call.pk}/")
+    assert response.status_code == 200 and response.context["recipients"] == ""
+    refused = page.post(f"/desk/calls/{call.pk}/finish", {"send": "1", "subject": "Rappel", "body": "Texte"})
+    assert refused.status_code == 400 and not Message.objects.filter(call=call).exists()

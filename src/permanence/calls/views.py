@@ -6,7 +6,6 @@ import contextlib
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,7 +18,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from permanence import policy
 from permanence.accounts.models import Account, parse_recipients
-from permanence.accounts.phones import try_normalize
 from permanence.agenda import desk as agenda_desk
 from permanence.agenda import services as agenda_services
 from permanence.calls import services, telephony
@@ -354,31 +352,32 @@ def _recipients(account: Account, engine: Engine | None, draft: dict[str, Any]) 
     named: list[str] = []
     for recipient in (engine.outcome or {}).get("recipients", []) if engine else []:
         if recipient.get("default"):
-            named += account.recipient_list()
+            named += _defaults(account)
         elif recipient.get("email") or recipient.get("name"):
             named.append(recipient.get("email") or recipient.get("name", ""))
     named += [t for t in draft.get("to", []) if t]
     unique = list(dict.fromkeys(n for n in named if n))
     if unique:
         return ", ".join(unique), False
-    return ", ".join(account.recipient_list()), True
+    return ", ".join(_defaults(account)), True
+
+
+def _defaults(account: Account) -> list[str]:
+    """The account's default recipients; none when what is stored is not valid any more (the
+    back-office refuses that; the desk then asks the secretary for a recipient rather than failing)."""
+    try:
+        return account.recipient_list()
+    except ValidationError:
+        return []
 
 
 def _who_gets_it(account: Account, recipients: str) -> list[dict[str, str]]:
-    """Each address with the collaborator it belongs to, for the secretary to check before sending."""
-    from permanence.directory.models import Collaborator
-
+    """Each address with the collaborator it belongs to (as the outbox reads it), for the secretary to
+    check before sending."""
     out = []
-    people = Collaborator.objects.filter(account=account, is_active=True)
     for address in parse_list(recipients):
-        number = try_normalize(address, settings.PHONE_DEFAULT_REGION) if "@" not in address else None
-        person = (
-            people.filter(email__iexact=address).first()
-            if "@" in address
-            else people.filter(mobile=number).first()
-            if number
-            else None
-        )
+        reached = outbox.channel_of(address)
+        person = outbox.collaborator(account, *reached) if reached else None
         out.append({"address": address, "name": str(person) if person else ""})
     return out
 
@@ -391,10 +390,7 @@ def _checked_recipients(account: Account, typed: str) -> list[str]:
     except ValidationError as exc:
         raise services.CallError(" ".join(exc.messages)) from None
     if not out:
-        try:
-            out = account.recipient_list()
-        except ValidationError:
-            out = []
+        out = _defaults(account)
     if not out:
         raise services.CallError(
             _("Nobody would get this message: type a recipient (the account has no default recipient).")

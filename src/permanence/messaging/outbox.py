@@ -39,7 +39,18 @@ def _lease() -> timedelta:
 S = Delivery.Status
 
 
-def _collaborator(account: Account, channel: str, address: str) -> Collaborator | None:
+def channel_of(recipient: str) -> tuple[str, str] | None:
+    """How a recipient is reached: ("email", address) or ("sms", E.164 number); None for neither."""
+    recipient = recipient.strip()
+    if "@" in recipient:
+        return "email", recipient
+    if (number := try_normalize(recipient, settings.PHONE_DEFAULT_REGION)) is not None:
+        return "sms", number
+    return None
+
+
+def collaborator(account: Account, channel: str, address: str) -> Collaborator | None:
+    """The account's active collaborator behind an e-mail address or a mobile number, if any."""
     people = Collaborator.objects.filter(account=account, is_active=True).select_related(
         "delivery_preference"
     )
@@ -55,14 +66,11 @@ def _routes(
     they have set some (see ``preferences``), else the address given is used at once."""
     routes: list[tuple[str, str, datetime | None]] = []
     for recipient in recipients:
-        recipient = recipient.strip()
-        if "@" in recipient:
-            channel, address = "email", recipient
-        elif (number := try_normalize(recipient, settings.PHONE_DEFAULT_REGION)) is not None:
-            channel, address = "sms", number
-        else:
+        reached = channel_of(recipient)
+        if reached is None:
             continue
-        person = _collaborator(account, channel, address)
+        channel, address = reached
+        person = collaborator(account, channel, address)
         wishes = getattr(person, "delivery_preference", None) if person else None
         if person is None or wishes is None:
             routes.append((channel, address, None))
