@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
@@ -123,12 +123,7 @@ class Figures:
     messages_acknowledged: int = 0
 
     def add(self, other: Figures) -> Figures:
-        for name in (
-            "offered", "out_of_hours", "not_in_service", "answered", "abandoned", "diverted",
-            "wait_answered_seconds", "wait_all_seconds", "handled", "talk_seconds", "hold_seconds",
-            "wrap_seconds", "transferred", "fcr_eligible", "fcr_resolved", "handling_seconds",
-            "staffed_seconds", "messages_sent", "messages_acknowledged",
-        ):  # fmt: skip
+        for name in _SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.longest_wait_seconds = max(self.longest_wait_seconds, other.longest_wait_seconds)
         self.answered_waits = [a + b for a, b in zip(self.answered_waits, other.answered_waits, strict=True)]
@@ -142,6 +137,11 @@ class Figures:
 
     def abandoned_within(self, seconds: float) -> int:
         return sum(self.abandoned_waits[: _threshold_index(seconds) + 1])
+
+
+#: the figures that add up as plain sums (every field but the longest wait and the histograms)
+_MERGED_OTHERWISE = ("longest_wait_seconds", "answered_waits", "abandoned_waits")
+_SUMMED = tuple(f.name for f in fields(Figures) if f.name not in _MERGED_OTHERWISE)
 
 
 def _threshold_index(seconds: float) -> int:
