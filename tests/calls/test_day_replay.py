@@ -147,9 +147,10 @@ class Worker:
     def _next(self, name: str, every: float) -> float:
         """The dispatch loop turns every second; with no call waiting nor offered, a turn would find
         nothing to do until the next event of the day, so the replay skips to it (same result, faster)."""
+        from permanence.calls.lifecycle import UNANSWERED
         from permanence.calls.models import Call
 
-        if name != "dispatch" or Call.objects.filter(state__in=["arrived", "queued", "offered"]).exists():
+        if name != "dispatch" or Call.objects.filter(state__in=UNANSWERED).exists():
             return every
         quiet = (self.clock.next_event() - self.clock.now).total_seconds()
         return max(every, every * int(quiet // every))

@@ -83,6 +83,8 @@ TRANSITIONS: dict[tuple[State, Kind], State] = {
 TRANSFER_ACCEPTED = "accepted"
 TRANSFER_RESULTS = ("accepted", "refused", "no_answer", "busy")
 FALLBACKS = ("voicemail", "callback")
+#: the states of a call whose caller waits for an answer (not yet talking to anyone)
+UNANSWERED = (State.ARRIVED, State.QUEUED, State.OFFERED)
 #: the states of a call that is over
 OVER = (State.DONE, State.ABANDONED, State.DIVERTED, State.NOT_SERVED)
 #: what a call turned away at arrival gets (``admission.Action`` other than serve)

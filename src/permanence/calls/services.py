@@ -266,7 +266,7 @@ def callers_gone(now: datetime) -> int:
     """Waiting calls whose (simulated) caller has left by now: abandoned at the moment they left."""
     gone = 0
     for call_id, left_at in Call.objects.filter(
-        state__in=[State.ARRIVED, State.QUEUED, State.OFFERED], caller_leaves_at__lte=now
+        state__in=lifecycle.UNANSWERED, caller_leaves_at__lte=now
     ).values_list("pk", "caller_leaves_at"):
         call = caller_hung_up(call_id, at=left_at)
         gone += call.state == State.ABANDONED

@@ -178,7 +178,7 @@ class SimulatorAdapter:
     def waiting(self) -> int:
         """This run's callers still waiting for an answer."""
         return Call.objects.filter(
-            external_id__startswith=self.call_prefix, state__in=[State.ARRIVED, State.QUEUED, State.OFFERED]
+            external_id__startswith=self.call_prefix, state__in=lifecycle.UNANSWERED
         ).count()
 
     # -- the caller side ----------------------------------------------------
