@@ -8,9 +8,8 @@ templates are in ``telephony/templates``: the operator changes settings, never t
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
@@ -54,7 +53,6 @@ class Layout:
     trunk: tuple[str, ...] = ()  # the carrier's addresses: the only ones allowed to send calls in
     log_level: int = 2
     modules: str = KAMAILIO_MODULES
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 1024 <= self.rtp_min < self.rtp_max <= 65535:
@@ -79,9 +77,6 @@ class Layout:
             rtp_max=int(high),
             trunk=tuple(settings.TELEPHONY_TRUNK_ADDRESSES),
         )
-
-    def with_ports(self, **addresses: Address) -> Layout:
-        return replace(self, **addresses)
 
 
 def _environment() -> jinja2.Environment:

@@ -1,10 +1,10 @@
 """A client of rtpengine's "ng" control protocol: bencoded dictionaries over UDP, each request
 prefixed with a cookie that its reply repeats.
 
-One method per command the call control uses (offer, answer, delete, query, play and stop media,
-block and unblock media, play DTMF, start and stop recording, ping). Every call has a timeout and
-a bounded number of retransmissions; an error reply, a timeout or an unreadable reply raises
-``NgError`` with rtpengine's reason. No Django import: the call control wraps it.
+One method per command the call control uses so far (offer, answer, delete, query, play and stop
+media, block and unblock media, ping); ``request`` sends any other (play DTMF, recording...).
+Every call has a timeout and a bounded number of retransmissions; an error reply, a timeout or an
+unreadable reply raises ``NgError`` with rtpengine's reason. No Django import: the call control wraps it.
 """
 
 from __future__ import annotations
@@ -143,15 +143,6 @@ class Client:
     def unblock_media(self, call_id: str, from_tag: str | None = None) -> None:
         self.request("unblock media", **{"call-id": call_id, "from-tag": from_tag})
 
-    def play_dtmf(self, call_id: str, from_tag: str, code: str, duration_ms: int = 200) -> None:
-        ids = {"call-id": call_id, "from-tag": from_tag}
-        self.request("play DTMF", code=code, duration=duration_ms, **ids)
-
-    def start_recording(self, call_id: str) -> None:
-        self.request("start recording", **{"call-id": call_id})
-
-    def stop_recording(self, call_id: str) -> None:
-        self.request("stop recording", **{"call-id": call_id})
 
 
 def _dashes(options: Mapping[str, Any]) -> dict[str, Any]:
