@@ -15,7 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from permanence.env import envbool, envint, envlist, envstr
+from permanence.env import envbool, envchoice, envint, envlist, envstr
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("PERMANENCE_DATA_DIR", str(Path.cwd() / "var"))).resolve()
@@ -158,7 +158,9 @@ SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = envint("SESSION_HOURS", 12, minimum=1) * 3600
 # Real telephony (docs/telephony.md): Kamailio at the SIP edge, rtpengine for media, Permanence's call
-# control in between. The simulator stays the default.
+# control in between. The simulator stays the default; "sip" for real calls (`permanence telephony run`
+# is then the call control, and the desk rings the secretary's phone).
+TELEPHONY = envchoice("TELEPHONY", "simulator", ("simulator", "sip"))
 TELEPHONY_SIP_ADDRESS = envstr("TELEPHONY_SIP_ADDRESS", "127.0.0.1:5060")
 TELEPHONY_WS_ADDRESS = envstr("TELEPHONY_WS_ADDRESS", "127.0.0.1:8088")
 TELEPHONY_CONTROL_ADDRESS = envstr("TELEPHONY_CONTROL_ADDRESS", "127.0.0.1:5070")
@@ -166,6 +168,13 @@ TELEPHONY_RTPENGINE = envstr("TELEPHONY_RTPENGINE", "127.0.0.1:22222")
 TELEPHONY_MEDIA_ADDRESS = envstr("TELEPHONY_MEDIA_ADDRESS", "127.0.0.1")
 TELEPHONY_RTP_PORTS = envstr("TELEPHONY_RTP_PORTS", "40000-49999")
 TELEPHONY_TRUNK_ADDRESSES = envlist("TELEPHONY_TRUNK_ADDRESSES")
+# Registrations of the secretaries' phones (ephemeral credentials, checked by Kamailio with this shared
+# secret; `permanence telephony config` refuses it empty or shorter than 16 characters), their SIP
+# domain (sip:desk-<user pk>@domain; by default the host of TELEPHONY_SIP_ADDRESS), and the carrier's
+# gateway for the call control's outbound legs (e.g. sip:198.51.100.7:5060; empty: none, answered 503).
+TELEPHONY_SIP_SECRET = envstr("TELEPHONY_SIP_SECRET", "")
+TELEPHONY_SIP_DOMAIN = envstr("TELEPHONY_SIP_DOMAIN", "") or TELEPHONY_SIP_ADDRESS.rpartition(":")[0].strip("[]")
+TELEPHONY_TRUNK_GATEWAY = envstr("TELEPHONY_TRUNK_GATEWAY", "")
 # The desk: how long an offer rings, and the team's rule for a secretary who lets offers ring out.
 DESK_OFFER_SECONDS = envint("DESK_OFFER_SECONDS", 15, minimum=5)
 DESK_PAUSE_AFTER_MISSED_OFFERS = envint("DESK_PAUSE_AFTER_MISSED_OFFERS", 0, minimum=0)

@@ -121,6 +121,13 @@ class DeskStatus(models.TextChoices):
     WRAP_UP = "wrap_up", _("Wrap-up")
 
 
+class Phone(models.TextChoices):
+    """What rings when a call is offered to a secretary (real telephony only)."""
+
+    BROWSER = "browser", _("Softphone in the desk page")
+    SIP = "sip", _("SIP phone registered to Kamailio")
+
+
 class Desk(models.Model):
     """A secretary's status at the desk: who may be offered a call, and since when idle."""
 
@@ -132,6 +139,7 @@ class Desk(models.Model):
     since = models.DateTimeField(_("since"), default=timezone.now)
     idle_since = models.DateTimeField(_("idle since"), default=timezone.now)
     missed_offers = models.PositiveSmallIntegerField(_("offers missed in a row"), default=0)
+    phone = models.CharField(_("phone"), max_length=8, choices=Phone.choices, default=Phone.BROWSER)
 
     class Meta:
         verbose_name = _("desk")

@@ -2,6 +2,7 @@
 
   config [--out DIR]   write Kamailio's and rtpengine's configuration from the settings
   up [--out DIR]       write it, then run rtpengine and Kamailio in the foreground (development)
+  run                  the call control: answers the trunk's calls, rings the secretaries' phones
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("run", help="the call control: answers the trunk's calls (Ctrl+C stops)")
         for name, text in (
             ("config", "write kamailio.cfg and rtpengine.conf from the settings"),
             ("up", "write the configuration, then run rtpengine and Kamailio until Ctrl+C"),
@@ -39,6 +41,9 @@ class Command(BaseCommand):
             layout = config.Layout.from_settings()
         except config.ConfigError as exc:
             raise CommandError(str(exc)) from None
+        if options["action"] == "run":
+            self.run(layout)
+            return
         paths = config.write(layout, options["out"])
         for path in paths.values():
             self.stdout.write(f"wrote {path}")
@@ -80,3 +85,33 @@ class Command(BaseCommand):
                     process.wait(10)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+    def run(self, layout: config.Layout) -> None:
+        import asyncio
+        import logging
+
+        from permanence.telephony.control import CallControl
+        from permanence.telephony.ng import Client
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        control = CallControl(
+            local=(layout.control.host, layout.control.port), proxy=(layout.sip.host, layout.sip.port),
+            rtpengine=Client(layout.ng), media_address=layout.media_address,
+            domain=settings.TELEPHONY_SIP_DOMAIN,
+        )  # fmt: skip
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await control.run(stop)
+
+        self.stdout.write(
+            f"call control on {layout.control.host}:{layout.control.port}, Kamailio at {layout.sip.host}:"
+            f"{layout.sip.port}, rtpengine at {layout.ng.host}:{layout.ng.port} (Ctrl+C stops)"
+        )
+        try:
+            asyncio.run(main())
+        except OSError as exc:
+            raise CommandError(f"the call control cannot start: {exc}") from None
