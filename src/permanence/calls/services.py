@@ -508,9 +508,12 @@ def _own(call: Call | int, secretary: User, states: Iterable[State]) -> Call:
 
 
 @transaction.atomic
-def request_transfer(call: Call | int, secretary: User, to: str, mode: str = "announced") -> Call:
+def request_transfer(call: Call | int, secretary: User, to: str, mode: str = "announced",
+                     number: str = "") -> Call:  # fmt: skip
+    """``to``: the collaborator's reference; ``number``: the line the telephony dials (the call control
+    reads it from the event, whichever process records it)."""
     call = _own(call, secretary, (State.TALKING, State.ON_HOLD))
-    record(call, Kind.TRANSFER_REQUESTED, secretary=secretary, to=to, mode=mode)
+    record(call, Kind.TRANSFER_REQUESTED, secretary=secretary, to=to, mode=mode, number=number)
     return call
 
 

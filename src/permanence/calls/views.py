@@ -410,8 +410,9 @@ def desk_transfer(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("desk_call", call.pk)
     try:
         services.request_transfer(
-            call, request.user, screen["person"]["ref"], screen.get("mode", "announced")
-        )
+            call, request.user, screen["person"]["ref"], screen.get("mode", "announced"),
+            number=screen.get("number", ""),
+        )  # fmt: skip
     except services.CallError as exc:
         messages.error(request, str(exc))
         return redirect("desk_call", call.pk)

@@ -43,6 +43,9 @@ from permanence.telephony.ng import Client
 
 log = logging.getLogger(__name__)
 NAME = "sip"  # the calls' external_id: "sip:<run>:<SIP Call-ID>"
+NO_ANSWER_SECONDS = 25.0  # a transfer's second leg rings this long, then "no answer"
+BUSY = {486, 600}  # a transfer's refusals: busy here or everywhere; 403/603 declined; the rest unanswered
+DECLINED = {403, 603}
 T = TypeVar("T")
 ON_THE_LINE = (State.TALKING, State.ON_HOLD, State.TRANSFERRING)
 
@@ -53,6 +56,17 @@ def _in_db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return function(*args, **kwargs)
     finally:
         close_old_connections()
+
+
+@dataclass
+class Transfer:
+    """A second leg to the person the directory gives: announced (the secretary talks first, then
+    connects or comes back) or blind (the caller is connected as soon as the person answers)."""
+
+    number: str
+    mode: str
+    leg: sip.ClientLeg | None = None
+    anchor: Anchor | None = None
 
 
 @dataclass
@@ -71,6 +85,8 @@ class Line:
     held: bool = False
     releasing: bool = False  # we end the caller's leg: its end is not the caller hanging up
     followed: bool = True  # its state in the database drives it (not a call turned away at arrival)
+    transfer: Transfer | None = None
+    handed_over: bool = False  # the caller now talks to the person the call was transferred to
 
 
 class CallControl:
@@ -180,11 +196,13 @@ class CallControl:
     async def release(self, line: Line) -> None:
         """Both legs down, media freed (idempotent)."""
         self.lines.pop(line.call, None)
+        if line.transfer is not None and line.transfer.leg is not None:
+            await line.transfer.leg.hang_up()
         if line.desk is not None:
             await line.desk.hang_up()
         if not line.caller.is_over:
             await line.caller.hang_up()
-        for anchor in (line.anchor, line.desk_anchor):
+        for anchor in (line.anchor, line.desk_anchor, line.transfer.anchor if line.transfer else None):
             if anchor is not None:
                 await self.rtp(self.media.release, anchor)
 
@@ -202,6 +220,15 @@ class CallControl:
                 await self.follow(line, State(state), offered)
 
     async def follow(self, line: Line, state: State, offered: int | None) -> None:
+        if line.handed_over:
+            return  # the caller and the person talk; either hanging up ends it
+        if state == State.TRANSFERRING and line.transfer is None and line.joined:
+            await self.start_transfer(line)
+        elif line.transfer is not None and state != State.TRANSFERRING:
+            if state == State.WRAP_UP and await self.db(self._accepted, line.call):
+                await self.hand_over(line)
+                return
+            await self.transfer_back(line, state)
         ringing = line.desk is not None and not line.desk.established and not line.desk.is_over
         if ringing and (state != State.OFFERED or offered != line.desk_user):
             await self.stop_ringing(line)  # the offer lapsed, moved on, or was withdrawn
@@ -289,3 +316,148 @@ class CallControl:
             log.warning("call %s: hold failed: %s", line.call, exc)
             return
         line.held = on
+
+    # -- transfers -------------------------------------------------------------------------------
+    @staticmethod
+    def _request(call_id: int) -> tuple[str, str, int]:
+        from permanence.calls.lifecycle import Kind
+        from permanence.calls.models import CallEvent
+
+        requests = CallEvent.objects.filter(call_id=call_id, kind=Kind.TRANSFER_REQUESTED)
+        event = requests.order_by("-seq").first()
+        detail = event.detail if event else {}
+        account = Call.objects.values_list("account_id", flat=True).get(pk=call_id)
+        return str(detail.get("number", "")), str(detail.get("mode", "announced")), account
+
+    @staticmethod
+    def _accepted(call_id: int) -> bool:
+        from permanence.calls.lifecycle import Kind
+        from permanence.calls.models import CallEvent
+
+        last = CallEvent.objects.filter(call_id=call_id).order_by("-seq").first()
+        return bool(last and last.kind == Kind.TRANSFER_RESULT and last.detail.get("result") == "accepted")
+
+    async def report(self, line: Line, result: str) -> None:
+        with contextlib.suppress(services.CallError):  # the desk moved on meanwhile
+            await self.db(services.transfer_result, line.call, result)
+
+    async def start_transfer(self, line: Line) -> None:
+        number, mode, account = await self.db(self._request, line.call)
+        transfer = line.transfer = Transfer(number, mode)
+        if number not in await self.db(dialable, account):
+            # the toll-fraud guard: only the account's own directory and on-call numbers are dialled
+            log.warning("call %s: transfer to %r refused: not a number of the account", line.call, number)
+            await self.report(line, "refused")
+            return
+        try:
+            await self.rtp(self.media.mute, line.anchor, True)  # the caller waits, with music
+            await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+            if mode == "blind" and line.desk_anchor is not None:
+                await self.rtp(self.media.mute, line.desk_anchor, True)
+            toward = line.desk_anchor if mode != "blind" and line.desk_anchor else line.anchor
+            anchor = await self.rtp(self.media.offer_outgoing, f"{self.run_id}-{line.call}-transfer-"
+                                    f"{uuid.uuid4().hex[:4]}", toward, browser=False)  # fmt: skip
+        except MediaError as exc:
+            log.error("call %s: transfer without media: %s", line.call, exc)
+            await self.report(line, "no_answer")
+            return
+        transfer.anchor = anchor
+        transfer.leg = sip.ClientLeg(
+            self.agent, f"sip:{number}@{self.domain}", anchor.endpoint_sdp,
+            f"sip:{line.caller.called or 'anonymous'}@{self.domain}",  # the account's number: the caller id
+            headers=[("x-permanence-call", str(line.call))],
+        ).start()  # fmt: skip
+        self.spawn(self.transfer_answers(line, transfer))
+
+    async def transfer_answers(self, line: Line, transfer: Transfer) -> None:
+        leg = transfer.leg
+        assert leg is not None and transfer.anchor is not None
+        try:
+            response = await asyncio.wait_for(asyncio.shield(leg.answered), NO_ANSWER_SECONDS)
+        except TimeoutError:
+            await leg.hang_up()
+            await self.report(line, "no_answer")
+            return
+        if line.transfer is not transfer or line.releasing:
+            await leg.hang_up()
+            return
+        if response.status >= 300:
+            status = response.status
+            result = "busy" if status in BUSY else "refused" if status in DECLINED else "no_answer"
+            log.info("call %s: transfer to %s: %s %s", line.call, transfer.number, status, response.reason)
+            await self.report(line, result)
+            return
+        try:
+            await self.rtp(self.media.outgoing_answered, transfer.anchor, leg.remote_sdp, browser=False)
+        except MediaError as exc:
+            log.error("call %s: the transfer's answer has no usable media: %s", line.call, exc)
+            await leg.hang_up()
+            await self.report(line, "no_answer")
+            return
+        if transfer.mode == "blind":
+            await self.report(line, "accepted")
+        reason = await leg.ended  # the person hangs up: during the announcement, the secretary comes back
+        if line.transfer is transfer and not line.handed_over and not line.releasing:
+            log.info("call %s: the person hung up during the announcement (%s)", line.call, reason)
+            await self.report(line, "refused")
+
+    async def hand_over(self, line: Line) -> None:
+        """The transfer is accepted: the secretary leaves, the caller talks to the person."""
+        transfer = line.transfer
+        assert transfer is not None and transfer.anchor is not None and transfer.leg is not None
+        line.handed_over = True
+        desk, desk_anchor = line.desk, line.desk_anchor
+        line.desk, line.desk_anchor = None, None
+        if desk is not None:
+            await desk.hang_up()
+        if desk_anchor is not None:
+            await self.rtp(self.media.release, desk_anchor)
+        try:
+            if transfer.mode != "blind":  # the person's anchor sent to the secretary's: now to the caller
+                await self.rtp(self.media.point, transfer.anchor, line.anchor, transfer.leg.remote_sdp, 2)
+            await self.rtp(self.media.stop, line.anchor)
+            await self.rtp(self.media.mute, line.anchor, False)
+        except MediaError as exc:
+            log.error("call %s: cannot join the caller and the person: %s", line.call, exc)
+        log.info("call %s: transferred to %s", line.call, transfer.number)
+        self.spawn(self._person_leaves(line, transfer.leg))
+
+    async def _person_leaves(self, line: Line, leg: sip.ClientLeg) -> None:
+        await leg.ended
+        if not line.caller.is_over:
+            line.releasing = True
+            await line.caller.hang_up()
+
+    async def transfer_back(self, line: Line, state: State) -> None:
+        """No transfer (refused, unanswered, or the secretary came back): she talks to the caller."""
+        transfer, line.transfer = line.transfer, None
+        if transfer is not None and transfer.leg is not None:
+            await transfer.leg.hang_up()
+        if transfer is not None and transfer.anchor is not None:
+            await self.rtp(self.media.release, transfer.anchor)
+        if state in ON_THE_LINE and line.desk_anchor is not None:
+            try:
+                held = state == State.ON_HOLD
+                await self.rtp(self.media.mute, line.desk_anchor, held)
+                await self.rtp(self.media.mute, line.anchor, held)
+                if not held:
+                    await self.rtp(self.media.stop, line.anchor)
+                line.held = held
+            except MediaError as exc:
+                log.warning("call %s: back from the transfer: %s", line.call, exc)
+
+
+def dialable(account_id: int) -> set[str]:
+    """The numbers a transfer of this account may dial: its directory's lines and its on-call number
+    (E.164). Anything else is refused, whoever asks: the toll-fraud guard."""
+    from permanence.accounts.models import Account
+    from permanence.directory.models import Collaborator
+
+    numbers = {
+        n
+        for pair in Collaborator.objects.filter(account_id=account_id).values_list("direct_line", "mobile")
+        for n in pair
+        if n
+    }
+    on_call = Account.objects.filter(pk=account_id).values_list("on_call_number", flat=True).first()
+    return numbers | ({on_call} if on_call else set())
