@@ -173,7 +173,7 @@ TELEPHONY_TRUNK_ADDRESSES = envlist("TELEPHONY_TRUNK_ADDRESSES")
 # domain (sip:desk-<user pk>@domain; by default the host of TELEPHONY_SIP_ADDRESS), and the carrier's
 # gateway for the call control's outbound legs (e.g. sip:198.51.100.7:5060; empty: none, answered 503).
 TELEPHONY_SIP_SECRET = envstr("TELEPHONY_SIP_SECRET", "")
-TELEPHONY_SIP_DOMAIN = envstr("TELEPHONY_SIP_DOMAIN", "") or TELEPHONY_SIP_ADDRESS.rpartition(":")[0].strip("[]")
+TELEPHONY_SIP_DOMAIN = envstr("TELEPHONY_SIP_DOMAIN") or TELEPHONY_SIP_ADDRESS.rpartition(":")[0].strip("[]")
 TELEPHONY_TRUNK_GATEWAY = envstr("TELEPHONY_TRUNK_GATEWAY", "")
 # The desk: how long an offer rings, and the team's rule for a secretary who lets offers ring out.
 DESK_OFFER_SECONDS = envint("DESK_OFFER_SECONDS", 15, minimum=5)

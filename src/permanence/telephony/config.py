@@ -8,7 +8,8 @@ templates are in ``telephony/templates``: the operator changes settings, never t
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -17,6 +18,14 @@ from permanence.telephony.ng import Address
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+MIN_SECRET = 16
+# what a secret may hold: it is written between double quotes in kamailio.cfg
+_SECRET_CHARACTERS = re.compile(r"[!#-\[\]-~]+")  # printable ASCII but space, '"' and '\'
+_DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+_GATEWAY = re.compile(
+    r"sip:(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(?::(?P<port>[0-9]{1,5}))?"
+    r"(?P<params>;transport=(?:udp|tcp|tls))?"
+)
 
 
 class ConfigError(ValueError):
@@ -51,6 +60,11 @@ class Layout:
     rtp_min: int = 40000
     rtp_max: int = 49999
     trunk: tuple[str, ...] = ()  # the carrier's addresses: the only ones allowed to send calls in
+    # Kamailio's key to the phones' ephemeral credentials (credentials.py); empty: nobody can register
+    # (from_settings() refuses it empty: a Layout without one is for tests of the trunk path only)
+    secret: str = field(default="", repr=False)
+    domain: str = ""  # the secretaries' SIP domain (sip:desk-<pk>@domain); empty: the host of ``sip``
+    gateway: str = ""  # the carrier's gateway for the call control's outbound legs (sip:host:port)
     log_level: int = 2
     modules: str = KAMAILIO_MODULES
 
@@ -59,6 +73,33 @@ class Layout:
             raise ConfigError(f"RTP ports {self.rtp_min}-{self.rtp_max}: give a range within 1024-65535")
         for address in self.trunk:
             _ip(address, "TELEPHONY_TRUNK_ADDRESSES")
+        if self.secret and not _SECRET_CHARACTERS.fullmatch(self.secret):
+            # never repeat the secret itself: this message may end up in a log
+            raise ConfigError(
+                "TELEPHONY_SIP_SECRET: use letters, digits and punctuation only (no space, quote, "
+                "backslash or accented letter), e.g. the output of `openssl rand -hex 32`"
+            )
+        if self.domain and not _DOMAIN.fullmatch(self.domain):
+            raise ConfigError(f"TELEPHONY_SIP_DOMAIN={self.domain!r}: write a host name or an IP address")
+        if self.gateway:
+            found = _GATEWAY.fullmatch(self.gateway)
+            if found is None or not 0 < int(found["port"] or 5060) < 65536:
+                raise ConfigError(
+                    f"TELEPHONY_TRUNK_GATEWAY={self.gateway!r}: write a SIP URI such as "
+                    "sip:198.51.100.7:5060 (optionally ;transport=udp, tcp or tls)"
+                )
+
+    @property
+    def sip_domain(self) -> str:
+        return self.domain or self.sip.host
+
+    @property
+    def gateway_hostport(self) -> str:
+        """The gateway's host[:port], for the outbound legs' request URI (the number @ the gateway)."""
+        found = _GATEWAY.fullmatch(self.gateway)
+        if found is None:
+            return ""
+        return found["host"] + (f":{found['port']}" if found["port"] else "")
 
     @classmethod
     def from_settings(cls) -> Layout:
@@ -67,6 +108,14 @@ class Layout:
         low, _, high = settings.TELEPHONY_RTP_PORTS.partition("-")
         if not (low.isdigit() and high.isdigit()):
             raise ConfigError(f"TELEPHONY_RTP_PORTS={settings.TELEPHONY_RTP_PORTS!r}: write e.g. 40000-49999")
+        secret = settings.TELEPHONY_SIP_SECRET
+        if len(secret) < MIN_SECRET:
+            said = "is empty" if not secret else f"is too short ({len(secret)} characters)"
+            raise ConfigError(
+                f"TELEPHONY_SIP_SECRET {said}: Kamailio checks the secretaries' phones' passwords with "
+                f"it; set it to a random string of at least {MIN_SECRET} characters, e.g. the output of "
+                "`openssl rand -hex 32`, the same for every Permanence process"
+            )
         return cls(
             sip=_address(settings.TELEPHONY_SIP_ADDRESS, "TELEPHONY_SIP_ADDRESS"),
             ws=_address(settings.TELEPHONY_WS_ADDRESS, "TELEPHONY_WS_ADDRESS"),
@@ -76,6 +125,9 @@ class Layout:
             rtp_min=int(low),
             rtp_max=int(high),
             trunk=tuple(settings.TELEPHONY_TRUNK_ADDRESSES),
+            secret=secret,
+            domain=settings.TELEPHONY_SIP_DOMAIN,
+            gateway=settings.TELEPHONY_TRUNK_GATEWAY,
         )
 
 
@@ -90,7 +142,13 @@ def _environment() -> jinja2.Environment:
 
 def render(layout: Layout, folder: Path) -> dict[str, str]:
     """The files' texts, by name."""
-    context = {**layout.__dict__, "run": folder / "run", "recordings": folder / "recordings"}
+    context = {
+        **layout.__dict__,
+        "domain": layout.sip_domain,
+        "gateway_hostport": layout.gateway_hostport,
+        "run": folder / "run",
+        "recordings": folder / "recordings",
+    }
     env = _environment()
     return {name: env.get_template(name).render(**context) for name in ("kamailio.cfg", "rtpengine.conf")}
 
@@ -112,6 +170,9 @@ def write(layout: Layout, folder: Path) -> dict[str, Path]:
     paths = {}
     for name, text in render(layout, folder).items():
         path = folder / name
+        if name == "kamailio.cfg":  # it holds the phones' shared secret: readable by its owner only
+            path.touch(mode=0o600)
+            path.chmod(0o600)
         path.write_text(text, encoding="utf-8")
         paths[name] = path
     return paths
