@@ -6,7 +6,8 @@ with a timestamp no earlier than the previous one::
 
     arrived → queued → offered ─┬→ answered ─┬→ ended → wrapped_up
                  ▲              │            ├→ on_hold ⇄ resumed
-                 └ offer_expired/declined    └→ transfer_requested → transfer_result
+                 ├ offer_expired/declined    └→ transfer_requested → transfer_result
+                 └──────── line_lost (the secretary's phone left the call: the caller waits again)
     (caller_hung_up before answered: an abandoned call, with its waiting time;
      diverted: the account's maximum wait reached, the caller sent to its fallback;
      arrived → not_served: the account closed, suspended or terminated, see ``admission``)
@@ -37,6 +38,7 @@ class Kind(enum.StrEnum):
     WRAPPED_UP = "wrapped_up"
     DIVERTED = "diverted"  # waited the account's maximum: to voicemail, or a call-back task
     NOT_SERVED = "not_served"  # turned away at arrival (closed, suspended, terminated): ``admission``
+    LINE_LOST = "line_lost"  # the secretary's phone left the call (browser closed...): back to the queue
 
 
 class State(enum.StrEnum):
@@ -78,6 +80,9 @@ TRANSITIONS: dict[tuple[State, Kind], State] = {
     (State.TALKING, Kind.CALLER_HUNG_UP): State.WRAP_UP,
     (State.ON_HOLD, Kind.CALLER_HUNG_UP): State.WRAP_UP,
     (State.TRANSFERRING, Kind.CALLER_HUNG_UP): State.WRAP_UP,
+    (State.TALKING, Kind.LINE_LOST): State.QUEUED,
+    (State.ON_HOLD, Kind.LINE_LOST): State.QUEUED,
+    (State.TRANSFERRING, Kind.LINE_LOST): State.QUEUED,
 }
 #: a transfer accepted connects the caller to the collaborator: the secretary's part ends
 TRANSFER_ACCEPTED = "accepted"

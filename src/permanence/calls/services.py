@@ -500,6 +500,27 @@ def caller_hung_up(call: Call | int, at: datetime | None = None) -> Call:
     return call
 
 
+@transaction.atomic
+def line_lost(call: Call | int, reason: str = "", at: datetime | None = None) -> Call:
+    """The secretary's phone left a call whose caller is still there (her browser closed, her network
+    lost): the caller waits again, first in line by arrival, and is offered to the next secretary; hers
+    is paused with the reason, so that nothing more is offered to a phone that is gone."""
+    call = _locked(call)
+    if call.state not in (State.TALKING, State.ON_HOLD, State.TRANSFERRING):
+        return call
+    secretary_id = call.secretary_id
+    record(call, Kind.LINE_LOST, at=at, reason=reason[:80])
+    if secretary_id:
+        now = timezone.now()
+        _presence(secretary_id, True, False, now)
+        Desk.objects.filter(secretary_id=secretary_id).update(
+            status=DeskStatus.PAUSED, reason=str(_("phone disconnected")), since=now
+        )
+        transaction.on_commit(lambda: notify(secretary_id, {"type": "status", "status": DeskStatus.PAUSED}))
+    transaction.on_commit(dispatch, robust=True)
+    return call
+
+
 def _own(call: Call | int, secretary: User, states: Iterable[State]) -> Call:
     call = _locked(call)
     if call.secretary_id != secretary.pk or call.state not in tuple(states):

@@ -69,6 +69,7 @@ def facts(call: int, account: int, caller: str, events: Iterable[lifecycle.Event
             lifecycle.Kind.ENDED,
             lifecycle.Kind.CALLER_HUNG_UP,
             lifecycle.Kind.TRANSFER_REQUESTED,
+            lifecycle.Kind.LINE_LOST,
         ):
             hold += (event.at - held_since).total_seconds()
             held_since = None

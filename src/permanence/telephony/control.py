@@ -43,6 +43,7 @@ from permanence.telephony.ng import Client
 
 log = logging.getLogger(__name__)
 NAME = "sip"  # the calls' external_id: "sip:<run>:<SIP Call-ID>"
+PHONE_SILENCE_SECONDS = 8.0  # no media from the secretary's phone this long: it has left the call
 NO_ANSWER_SECONDS = 25.0  # a transfer's second leg rings this long, then "no answer"
 BUSY = {486, 600}  # a transfer's refusals: busy here or everywhere; 403/603 declined; the rest unanswered
 DECLINED = {403, 603}
@@ -87,14 +88,16 @@ class Line:
     followed: bool = True  # its state in the database drives it (not a call turned away at arrival)
     transfer: Transfer | None = None
     handed_over: bool = False  # the caller now talks to the person the call was transferred to
+    heard: tuple[int, float] = (0, 0.0)  # rtpengine's last packet from her phone, and when it moved
 
 
 class CallControl:
     def __init__(self, *, local: tuple[str, int], proxy: tuple[str, int], rtpengine: Client,
-                 media_address: str, domain: str, poll: float = 0.2) -> None:  # fmt: skip
+                 media_address: str, domain: str, poll: float = 0.2,
+                 phone_silence: float = PHONE_SILENCE_SECONDS) -> None:  # fmt: skip
         self.agent = sip.Agent(local, proxy, self._on_invite)
         self.media = Media(rtpengine, media_address)
-        self.domain, self.poll = domain, poll
+        self.domain, self.poll, self.phone_silence = domain, poll, phone_silence
         self.run_id = uuid.uuid4().hex[:12]
         self.prefix = f"{NAME}:{self.run_id}"
         self.lines: dict[int, Line] = {}
@@ -241,6 +244,21 @@ class CallControl:
         if state == State.WRAP_UP or state in lifecycle.OVER:
             line.releasing = True
             await self.release(line)
+        elif state in ON_THE_LINE and line.joined and line.desk is not None and line.desk_anchor is not None:
+            await self.still_there(line)
+
+    async def still_there(self, line: Line) -> None:
+        """A phone that vanished (browser closed, network lost) sends no BYE: its media stop."""
+        loop = asyncio.get_running_loop()
+        try:
+            heard = await self.rtp(self.media.last_heard, line.desk_anchor)
+        except MediaError:
+            return
+        if heard != line.heard[0] or not line.heard[1]:
+            line.heard = (heard, loop.time())
+        elif loop.time() - line.heard[1] > self.phone_silence:
+            log.warning("call %s: no media from her phone for %.0f s", line.call, self.phone_silence)
+            await self.phone_lost(line, "no media")
 
     # -- the secretary's phone -------------------------------------------------------------------
     async def ring(self, line: Line, user_id: int) -> None:
@@ -293,13 +311,30 @@ class CallControl:
             await self.db(services.accept, line.call, user)
         log.info("call %s: answered by secretary %s", line.call, user_id)
         reason = await leg.ended
-        if line.releasing or line.caller.is_over:
+        if line.releasing or line.caller.is_over or line.desk is not leg or line.handed_over:
             return
-        # her phone is gone (browser closed, network lost) while the caller is still there: the
-        # caller is not cut off; they hear the music while the desk decides (issue 15's note)
-        log.warning("call %s: secretary %s's phone left the call (%s)", line.call, user_id, reason)
-        line.joined = False
+        if reason == "bye":  # she hung up her phone: she ends the call (the caller's line follows)
+            with contextlib.suppress(services.CallError):
+                await self.db(services.end_call, line.call, user)
+            return
+        await self.phone_lost(line, reason)
+
+    async def phone_lost(self, line: Line, reason: str) -> None:
+        """Her phone left the call while the caller is still there: the caller is not cut off; they
+        hear the music and wait again, first in line, for the next secretary."""
+        log.warning("call %s: the secretary's phone left the call (%s): back to the queue", line.call, reason)
+        desk, anchor, transfer = line.desk, line.desk_anchor, line.transfer
+        line.desk, line.desk_anchor, line.desk_user, line.transfer = None, None, None, None
+        line.joined, line.held, line.heard = False, False, (0, 0.0)
+        await self.db(services.line_lost, line.call, reason)
+        for leg in (desk, transfer.leg if transfer else None):
+            if leg is not None:
+                await leg.hang_up()
+        for gone in (anchor, transfer.anchor if transfer else None):
+            if gone is not None:
+                await self.rtp(self.media.release, gone)
         with contextlib.suppress(MediaError):
+            await self.rtp(self.media.mute, line.anchor, False)
             await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
 
     async def hold(self, line: Line, on: bool) -> None:

@@ -112,6 +112,21 @@ class Media:
         """Stop (or resume) relaying what the leg's endpoint says."""
         self._do("block_media" if muted else "unblock_media", anchor.call_id, ENDPOINT)
 
+    def last_heard(self, anchor: Anchor) -> int:
+        """rtpengine's time of the last packet from the leg's endpoint (it moves while the endpoint
+        sends media: a browser or a phone sends RTP even in silence)."""
+        reply = self._do_request("query", anchor.call_id)
+        tag = reply.get("tags", {}).get(ENDPOINT, {})
+        times = [int(stream.get("last packet", 0)) for media in tag.get("medias", [])
+                 for stream in media.get("streams", [])[:1]]  # fmt: skip
+        return max(times, default=0)
+
+    def _do_request(self, command: str, call_id: str) -> dict[str, object]:
+        try:
+            return self.ng.request(command, **{"call-id": call_id})
+        except NgError as exc:
+            raise MediaError(str(exc)) from None
+
     def release(self, anchor: Anchor) -> None:
         with contextlib.suppress(NgError):  # already gone (rtpengine restarted, or its timeout)
             self.ng.delete(anchor.call_id)
