@@ -5,6 +5,7 @@ packages are absent (`.ci/run` installs them as root)."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -105,6 +106,9 @@ def layout(telephony_tools: None, tmp_path: Path) -> Any:
         rtp_max=high,
         trunk=("127.0.0.2",),
         log_level=3,
+        secret=secrets.token_urlsafe(24),  # the phones' ephemeral credentials (credentials.ephemeral)
+        domain="127.0.0.1",
+        gateway=f"sip:127.0.0.1:{free_port()}",  # the carrier's gateway: transfers go there
     )
 
 

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -102,10 +104,14 @@ class CallControl:
         self.prefix = f"{NAME}:{self.run_id}"
         self.lines: dict[int, Line] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="call-control-db")
 
     # -- plumbing --------------------------------------------------------------------------------
     async def db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.to_thread(_in_db, function, *args, **kwargs)
+        """Run ``function`` in the one database thread: the calls' database work is serialised (a
+        few milliseconds each), which no database minds and SQLite needs."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, functools.partial(_in_db, function, *args, **kwargs))
 
     async def rtp(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(function, *args, **kwargs)
@@ -140,6 +146,8 @@ class CallControl:
                 line.releasing = True
                 await self.release(line)
             self.agent.close()
+            await self.db(lambda: None)  # the last database work done before the thread stops
+            self._db.shutdown(wait=True)
 
     # -- the caller ------------------------------------------------------------------------------
     def _on_invite(self, leg: sip.ServerLeg) -> None:
@@ -186,15 +194,76 @@ class CallControl:
             log.warning("call %s: waiting music failed: %s", line.call, exc)
 
     async def turn_away(self, line: Line) -> None:
-        """The account does not take the call now (``calls.admission``): the closed greeting, then
-        the line is released. (Voicemail and forwarding on real telephony: issue 16.)"""
+        """The account does not take the call now (``calls.admission``): forwarded to its on-call
+        number when that is its policy, else the closed greeting, then the line is released.
+        (The voicemail on real telephony is issue 16's: until then, the greeting.)"""
+        detail = await self.db(self._last_detail, line.call)
+        forward_to = str(detail.get("to", "")) if detail.get("action") == "forward" else ""
+        if forward_to and await self.forward(line, forward_to):
+            return
+        await self.say_goodbye(line, "closed")
+
+    async def diverted(self, line: Line) -> None:
+        """The caller waited the account's maximum: told they will be called back (a call-back task
+        is on the desk), else (voicemail, issue 16) the closed greeting; then released."""
+        line.followed = False
+        detail = await self.db(self._last_detail, line.call)
+        await self.say_goodbye(line, "callback" if detail.get("to") == "callback" else "closed")
+
+    async def say_goodbye(self, line: Line, sound: str) -> None:
+        """Play a prompt to the caller, then release the line."""
+        line.followed = False
         try:
-            duration = await self.rtp(self.media.play, line.anchor, "closed")
+            duration = await self.rtp(self.media.play, line.anchor, sound)
             await asyncio.sleep(duration + 0.5)
         except MediaError as exc:
-            log.warning("call %s: closed greeting failed: %s", line.call, exc)
+            log.warning("call %s: the %s prompt failed: %s", line.call, sound, exc)
         line.releasing = True
         await line.caller.hang_up()
+
+    @staticmethod
+    def _last_detail(call_id: int) -> dict[str, Any]:
+        from permanence.calls.models import CallEvent
+
+        last = CallEvent.objects.filter(call_id=call_id).order_by("-seq").first()
+        return dict(last.detail) if last else {}
+
+    async def forward(self, line: Line, number: str) -> bool:
+        """Connect the caller to ``number`` (the account's on-call line); False if nobody answered."""
+        account = await self.db(lambda: Call.objects.values_list("account_id", flat=True).get(pk=line.call))
+        if number not in await self.db(dialable, account):
+            log.warning("call %s: forward to %r refused: not a number of the account", line.call, number)
+            return False
+        try:
+            await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+            anchor = await self.rtp(self.media.offer_outgoing, f"{self.run_id}-{line.call}-forward",
+                                    line.anchor, browser=False)  # fmt: skip
+        except MediaError as exc:
+            log.error("call %s: forward without media: %s", line.call, exc)
+            return False
+        leg = sip.ClientLeg(self.agent, f"sip:{number}@{self.domain}", anchor.endpoint_sdp,
+                            f"sip:{line.caller.called or 'anonymous'}@{self.domain}",
+                            headers=[("x-permanence-call", str(line.call))]).start()  # fmt: skip
+        line.transfer = Transfer(number, "blind", leg, anchor)
+        try:
+            response = await asyncio.wait_for(asyncio.shield(leg.answered), NO_ANSWER_SECONDS)
+        except TimeoutError:
+            await leg.hang_up()
+            return False
+        if response.status >= 300 or line.caller.is_over:
+            await leg.hang_up()
+            return False
+        try:
+            await self.rtp(self.media.outgoing_answered, anchor, leg.remote_sdp, browser=False)
+            await self.rtp(self.media.stop, line.anchor)
+        except MediaError as exc:
+            log.error("call %s: the forward's answer has no usable media: %s", line.call, exc)
+            await leg.hang_up()
+            return False
+        line.handed_over = True
+        log.info("call %s: forwarded to %s", line.call, number)
+        self.spawn(self._person_leaves(line, leg))
+        return True
 
     async def release(self, line: Line) -> None:
         """Both legs down, media freed (idempotent)."""
@@ -241,7 +310,10 @@ class CallControl:
             await self.hold(line, True)
         elif state == State.TALKING and line.held:
             await self.hold(line, False)
-        if state == State.WRAP_UP or state in lifecycle.OVER:
+        if state == State.DIVERTED:  # waited the account's maximum: told, then released
+            line.followed = False
+            self.spawn(self.diverted(line))
+        elif state == State.WRAP_UP or state in lifecycle.OVER:
             line.releasing = True
             await self.release(line)
         elif state in ON_THE_LINE and line.joined and line.desk is not None and line.desk_anchor is not None:
