@@ -109,6 +109,9 @@ ROUTES = [
     # the desk: {call} is a call of Alpha answered by "secretary"; {offer} one offered to her
     R("desk", "/desk/", STAFF, scoped=False, denied=404, ok_for={"secretary": 302}),  # to her live call
     R("desk_poll", "/desk/poll", STAFF, scoped=False, denied=404),
+    R("phone", "/desk/phone/", STAFF, scoped=False, denied=404),
+    # the simulator here: no line, no credentials (with TELEPHONY "sip": tests/calls/test_phone_views.py)
+    R("phone_credentials", "/desk/phone/credentials", set(), scoped=False, denied=404),
     R("desk_callback_done", "/desk/callbacks/{cbt}/done", {"admin", "assistant", "secretary"}, method="POST",
       ok=302, denied=404),
     R("desk_status", "/desk/status", STAFF, method="POST", scoped=False, denied=404, ok=302,

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from permanence.calls import supervision, views
+from permanence.calls import phone_views, supervision, views
 
 urlpatterns = [
     path("desk/", views.desk, name="desk"),
     path("desk/status", views.desk_status, name="desk_status"),
     path("desk/poll", views.desk_poll, name="desk_poll"),
+    path("desk/phone/", phone_views.phone, name="phone"),
+    path("desk/phone/credentials", phone_views.phone_credentials, name="phone_credentials"),
     path("desk/training", views.desk_training, name="desk_training"),
     path("desk/callbacks/<int:pk>/done", views.desk_callback_done, name="desk_callback_done"),
     path("desk/calls/<int:pk>/", views.desk_call, name="desk_call"),
