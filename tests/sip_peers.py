@@ -104,6 +104,7 @@ class TrunkCaller:
                "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n")  # fmt: skip
         leg = sip.ClientLeg(self.agent, f"sip:{number}@{self.edge[0]}:{self.edge[1]}", sdp,
                             f"sip:{caller}@carrier.invalid").start()  # fmt: skip
+        leg.on_offer = lambda offer: peer.aim(offer)  # a re-INVITE: send the media where it says
         self.peers.append(peer)
         return leg, peer
 
@@ -215,6 +216,7 @@ class DeskPhone:
                "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n")  # fmt: skip
         self.peers.append(peer)
         peer.speak(samples)
+        leg.on_offer = lambda offer: peer.aim(offer)  # a re-INVITE: send the media where it says
         asyncio.ensure_future(leg.answer(sdp))
         return peer
 

@@ -132,6 +132,17 @@ def rtpengine(layout: Any, tmp_path: Path) -> Iterator[Any]:
 
     assert wait_for(answers, 20), "rtpengine did not answer ng pings in 20 s"
     client.daemon = daemon  # type: ignore[attr-defined]
+
+    def restart() -> None:
+        """Stop it (its calls are lost) and start it again on the same ports."""
+        nonlocal daemon
+        daemon.stop()
+        daemon = start(["rtpengine", f"--config-file={paths['rtpengine.conf']}", "--no-fallback"],
+                       tmp_path / "rtpengine-again.log")  # fmt: skip
+        client.daemon = daemon  # type: ignore[attr-defined]
+        assert wait_for(answers, 20), "rtpengine did not answer ng pings in 20 s after its restart"
+
+    client.restart = restart  # type: ignore[attr-defined]
     yield client
     daemon.stop()
 
@@ -142,18 +153,28 @@ def kamailio(layout: Any, tmp_path: Path) -> Iterator[Daemon]:
 
     paths = config.write(layout, tmp_path / "telephony")
     config.check_kamailio(paths["kamailio.cfg"])
-    daemon = start(["kamailio", "-DD", "-E", "-f", str(paths["kamailio.cfg"]), "-m", "64", "-M", "8",
-                    "-Y", str(tmp_path / "telephony" / "run")], tmp_path / "kamailio.log")  # fmt: skip
+    command = ["kamailio", "-DD", "-E", "-f", str(paths["kamailio.cfg"]), "-m", "64", "-M", "8",
+               "-Y", str(tmp_path / "telephony" / "run")]  # fmt: skip
+    daemon = start(command, tmp_path / "kamailio.log")
 
-    def listening() -> bool:
+    def listening(daemon: Daemon = daemon) -> bool:
         if daemon.process.poll() is not None:
             raise AssertionError("kamailio stopped:\n" + daemon.text())
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             return probe.connect_ex((layout.sip.host, layout.sip.port)) == 0
 
     assert wait_for(listening, 20), "kamailio did not listen in 20 s"
+    running = [daemon]
+
+    def restart() -> None:
+        """Stop it (its registrations are lost: they live in memory) and start it again."""
+        running[-1].stop()
+        running.append(start(command, tmp_path / "kamailio-again.log"))
+        assert wait_for(lambda: listening(running[-1]), 20), "kamailio did not listen again in 20 s"
+
+    daemon.restart = restart  # type: ignore[attr-defined]
     yield daemon
-    daemon.stop()
+    running[-1].stop()
 
 
 @pytest.fixture(scope="session")

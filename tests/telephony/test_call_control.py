@@ -550,3 +550,58 @@ def test_a_caller_who_waited_the_accounts_maximum_is_told_and_released(alpha, la
     with_control(layout, scenario)
     call = Call.objects.get(account=alpha)
     assert call.state == "diverted" and CallbackTask.objects.filter(call=call).exists()
+
+
+def test_rtpengine_restarted_mid_call_the_legs_are_anchored_again_and_talk_again(
+    personas, alpha, layout, rtpengine, kamailio, speech, tmp_path: Path
+):
+    from permanence.calls.models import Call
+
+    secretary = on_sip_phone(personas)
+    spoken = ulaw_samples(speech["ulaw"])
+
+    async def scenario(control: Any, caller: TrunkCaller) -> None:
+        call, leg, voice, phone, desk = await talking(layout, caller, secretary, alpha, spoken, tmp_path)
+        try:
+            await asyncio.to_thread(rtpengine.restart)  # every call it relayed is forgotten
+            await asyncio.sleep(4)  # checked every 2 s, then re-INVITEs to both sides
+            voice.received.clear()
+            desk.received.clear()
+            await asyncio.sleep(3)
+            assert speech_seconds(bytes(desk.received), tmp_path, "again-secretary") >= 1
+            assert speech_seconds(bytes(voice.received), tmp_path, "again-caller") >= 1
+            assert not leg.is_over and not phone.calls[0].is_over
+            assert (await in_db(lambda: Call.objects.get(pk=call.pk))).state == "talking"
+        finally:
+            phone.close()
+
+    with_control(layout, scenario, bound=90)
+
+
+def test_kamailio_restarted_mid_call_the_call_goes_on_and_ends_properly(
+    personas, alpha, layout, rtpengine, kamailio, speech, tmp_path: Path
+):
+    from permanence.calls.models import Call
+
+    secretary = on_sip_phone(personas)
+    spoken = ulaw_samples(speech["ulaw"])
+
+    async def scenario(control: Any, caller: TrunkCaller) -> None:
+        call, leg, voice, phone, desk = await talking(layout, caller, secretary, alpha, spoken, tmp_path)
+        try:
+            await asyncio.to_thread(kamailio.restart)  # signalling only: the media never went through it
+            voice.received.clear()
+            await asyncio.sleep(2)
+            assert speech_seconds(bytes(voice.received), tmp_path, "through-restart") >= 0.5
+            await leg.hang_up()  # routed by the new Kamailio from the Record-Route: no state was needed
+            assert await asyncio.wait_for(phone.calls[0].ended, 5) == "bye"
+            await until(lambda: in_db(lambda: Call.objects.filter(pk=call.pk, state="wrap_up").exists()))
+            await registered(layout, phone)  # her phone registers again (the registrations were in memory)
+            second, _ = await caller.call("0145000001")
+            assert (await second.answered).status == 200
+        finally:
+            phone.close()
+
+    with_control(layout, scenario, bound=90)
+    first = Call.objects.filter(account=alpha).order_by("pk").first()
+    assert events(first.pk)[-1] == "caller_hung_up"

@@ -45,6 +45,7 @@ from permanence.telephony.ng import Client
 
 log = logging.getLogger(__name__)
 NAME = "sip"  # the calls' external_id: "sip:<run>:<SIP Call-ID>"
+MEDIA_CHECK_SECONDS = 2.0  # how often each call's media are checked (rtpengine restarted?)
 PHONE_SILENCE_SECONDS = 8.0  # no media from the secretary's phone this long: it has left the call
 NO_ANSWER_SECONDS = 25.0  # a transfer's second leg rings this long, then "no answer"
 BUSY = {486, 600}  # a transfer's refusals: busy here or everywhere; 403/603 declined; the rest unanswered
@@ -133,11 +134,16 @@ class CallControl:
             log.info("%d call(s) of a previous run closed", closed)
         await self.agent.start()
         log.info("call control on %s:%s (Kamailio at %s:%s)", *self.agent.local, *self.agent.proxy)
+        checked = 0.0
+        loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
                 try:
                     await self.follow_all()
-                except Exception:  # the loop must survive a database hiccup
+                    if loop.time() - checked >= MEDIA_CHECK_SECONDS:
+                        checked = loop.time()
+                        await self.check_media()
+                except Exception:  # the loop must survive a database or rtpengine hiccup
                     log.exception("following the calls failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll)
@@ -552,6 +558,67 @@ class CallControl:
                 line.held = held
             except MediaError as exc:
                 log.warning("call %s: back from the transfer: %s", line.call, exc)
+
+
+    # -- rtpengine restarted -------------------------------------------------------------------------
+    async def check_media(self) -> None:
+        """rtpengine forgets every call when it restarts: the calls it lost are anchored again, and
+        their legs told the new media addresses (re-INVITEs), so that nobody is left in silence."""
+        for line in list(self.lines.values()):
+            if line.releasing or line.caller.is_over or not line.caller.established:
+                continue
+            try:
+                alive = await self.rtp(self.media.exists, line.anchor)
+            except MediaError as exc:
+                log.warning("rtpengine does not answer (%s): media checked again later", exc)
+                return
+            if not alive:
+                await self.reanchor(line)
+
+    async def reanchor(self, line: Line) -> None:
+        log.warning("call %s: rtpengine lost its media (restarted?): anchored again", line.call)
+        suffix = uuid.uuid4().hex[:4]
+        try:
+            name = f"{self.run_id}-{line.call}-caller-{suffix}"
+            line.anchor = await self.rtp(self.media.answer_incoming, name, line.caller.remote_sdp)
+        except MediaError as exc:
+            log.error("call %s: cannot anchor the caller again: %s", line.call, exc)
+            return
+        if not await line.caller.reinvite(line.anchor.endpoint_sdp):
+            log.warning("call %s: the caller's side refused the new media address", line.call)
+        transfer = line.transfer
+        if transfer is not None and not line.handed_over:  # an announcement in progress is dropped
+            line.transfer = None
+            if transfer.leg is not None:
+                await transfer.leg.hang_up()
+            await self.report(line, "no_answer")
+        other: sip.Leg | None = None
+        browser = False
+        if line.handed_over and transfer is not None:
+            other = transfer.leg
+        elif line.joined and line.desk is not None:
+            other, browser = line.desk, line.desk_browser
+        if other is not None and not other.is_over:
+            try:
+                name = f"{self.run_id}-{line.call}-again-{suffix}"
+                anchor = await self.rtp(self.media.offer_outgoing, name, line.anchor, browser=browser)
+                if await other.reinvite(anchor.endpoint_sdp):
+                    await self.rtp(self.media.outgoing_answered, anchor, other.remote_sdp, browser=browser)
+                else:
+                    log.warning("call %s: the other leg refused the new media address", line.call)
+            except MediaError as exc:
+                log.error("call %s: cannot anchor the other leg again: %s", line.call, exc)
+                return
+            if line.handed_over and transfer is not None:
+                transfer.anchor = anchor
+            else:
+                line.desk_anchor = anchor
+        with contextlib.suppress(MediaError):
+            if line.held or (not line.joined and not line.handed_over):
+                await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+            if line.held and line.desk_anchor is not None:
+                await self.rtp(self.media.mute, line.anchor, True)
+                await self.rtp(self.media.mute, line.desk_anchor, True)
 
 
 def dialable(account_id: int) -> set[str]:

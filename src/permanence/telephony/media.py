@@ -112,6 +112,16 @@ class Media:
         """Stop (or resume) relaying what the leg's endpoint says."""
         self._do("block_media" if muted else "unblock_media", anchor.call_id, ENDPOINT)
 
+    def exists(self, anchor: Anchor) -> bool:
+        """Whether rtpengine still has the anchor (False after its restart: its calls are gone)."""
+        try:
+            self.ng.query(anchor.call_id)
+        except NgError as exc:
+            if "unknown call" in str(exc).lower():
+                return False
+            raise MediaError(str(exc)) from None
+        return True
+
     def last_heard(self, anchor: Anchor) -> int:
         """rtpengine's time of the last packet from the leg's endpoint (it moves while the endpoint
         sends media: a browser or a phone sends RTP even in silence)."""

@@ -291,7 +291,10 @@ class Agent(asyncio.DatagramProtocol):
         elif request.method == "BYE":
             self.answer(request, 200, "OK", to_tag=to_tag)
             leg.finish("bye")
-        elif request.method == "INVITE":  # a re-INVITE (hold, session refresh): our SDP again
+        elif request.method == "INVITE":  # a re-INVITE (new media, hold, session refresh)
+            if request.body and leg.on_offer is not None:
+                leg.remote_sdp = request.body
+                leg.local_sdp = leg.on_offer(request.body) or leg.local_sdp
             self.answer(request, 200, "OK", to_tag=to_tag, body=leg.local_sdp,
                         headers=[("contact", self.contact)])  # fmt: skip
         elif request.method in ("INFO", "OPTIONS", "UPDATE", "NOTIFY"):
@@ -410,6 +413,8 @@ class Leg:
         self.remote_sdp = ""
         self.established = False
         self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        # a re-INVITE's offer -> our answer (None: answer with our SDP unchanged)
+        self.on_offer: Callable[[str], str | None] | None = None
 
     @property
     def is_over(self) -> bool:
@@ -446,6 +451,27 @@ class Leg:
             return
         self.finish("hung up")
         await self.agent.request(self.in_dialog("BYE"))
+
+    async def reinvite(self, sdp: str) -> bool:
+        """Offer new media in the dialog (a re-INVITE): True when the other side accepted it (its
+        answer is then ``remote_sdp``)."""
+        if self.is_over or not self.established:
+            return False
+        request = self.in_dialog("INVITE", body=sdp)
+        number = self.local_seq
+
+        def acknowledge(response: Response) -> None:
+            if 200 <= response.status < 300 and not self.is_over:
+                ack = self.in_dialog("ACK")
+                ack.set("cseq", f"{number} ACK")
+                self.local_seq -= 1  # the ACK takes the re-INVITE's number
+                self.agent.send(ack)
+
+        response = await self.agent.request(request, acknowledge)
+        if not 200 <= response.status < 300:
+            return False
+        self.local_sdp, self.remote_sdp = sdp, response.body or self.remote_sdp
+        return True
 
     def _stop_unanswered(self) -> None:
         self.finish("hung up")
