@@ -18,7 +18,9 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
          src/permanence/messaging/signing.py src/permanence/messaging/sms.py src/permanence/messaging/retry.py \
          src/permanence/messaging/preferences.py src/permanence/agenda/slots.py \
          src/permanence/planning/erlang.py src/permanence/planning/simulation.py src/permanence/planning/forecast.py \
-         src/permanence/reporting/kpis.py src/permanence/reporting/charts.py
+         src/permanence/reporting/kpis.py src/permanence/reporting/charts.py \
+         src/permanence/telephony/sip.py src/permanence/telephony/media.py src/permanence/telephony/ng.py \
+         src/permanence/telephony/credentials.py
 
 .PHONY: demo test lint bench install install-test serve clean messages
 

@@ -26,6 +26,10 @@ CORES = [
     "permanence/reporting/kpis.py",
     "permanence/reporting/charts.py",
     "permanence/calls/routing.py",
+    "permanence/telephony/sip.py",
+    "permanence/telephony/media.py",
+    "permanence/telephony/ng.py",
+    "permanence/telephony/credentials.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")

@@ -19,6 +19,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from permanence.telephony.ng import Client, NgError
 
@@ -131,7 +132,7 @@ class Media:
                  for stream in media.get("streams", [])[:1]]  # fmt: skip
         return max(times, default=0)
 
-    def _do_request(self, command: str, call_id: str) -> dict[str, object]:
+    def _do_request(self, command: str, call_id: str) -> dict[str, Any]:
         try:
             return self.ng.request(command, **{"call-id": call_id})
         except NgError as exc:
