@@ -188,6 +188,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Uploaded files (the accounts' waiting message and music): read by the call control and rtpengine,
+# never served to browsers
+MEDIA_ROOT = DATA_DIR / "media"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 try:  # WhiteNoise serves from the apps' folders (finders); it wants this folder to exist.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -605,3 +605,37 @@ def test_kamailio_restarted_mid_call_the_call_goes_on_and_ends_properly(
     with_control(layout, scenario, bound=90)
     first = Call.objects.filter(account=alpha).order_by("pk").first()
     assert events(first.pk)[-1] == "caller_hung_up"
+
+
+def test_an_accounts_own_waiting_message_is_played(alpha, layout, rtpengine, kamailio, tmp_path: Path,
+                                                   settings):  # fmt: skip
+    import subprocess
+
+    from django.core.files import File
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    tone = tmp_path / "tone.wav"  # a waiting message anyone can recognise: a loud 440 Hz tone, 2 s
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone), "synth", "2", "sine", "440",
+                    "gain", "-6"], check=True)  # fmt: skip
+    with tone.open("rb") as handle:
+        alpha.waiting_audio.save("bienvenue.wav", File(handle), save=True)
+    heard: list[bytes] = []
+
+    async def scenario(control: Any, caller: TrunkCaller) -> None:
+        leg, voice = await caller.call("0145000001")
+        assert (await leg.answered).status == 200
+        voice.aim(leg.remote_sdp)
+        await asyncio.sleep(1.5)
+        heard.append(bytes(voice.received))
+        await leg.hang_up()
+
+    with_control(layout, scenario)
+    # the caller heard the tone (the first 1.2 s of what arrived), not the shipped message
+    received = tmp_path / "received.ul"
+    assert len(heard[0]) >= 9600, "less than 1.2 s of audio arrived"
+    received.write_bytes(heard[0][:9600])
+    stat = subprocess.run(["sox", "-t", "ul", "-r", "8000", "-c", "1", str(received), "-n", "stat"],
+                          capture_output=True, text=True, check=True).stderr  # fmt: skip
+    frequency = float(stat.split("Rough   frequency:")[1].split()[0])
+    rms = float(stat.split("RMS     amplitude:")[1].split()[0])
+    assert 400 <= frequency <= 480 and rms > 0.25, stat  # the shipped message: ~1045 Hz, RMS ~0.08

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
 import zoneinfo
 from datetime import datetime, time
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -108,6 +111,31 @@ class AccountStatus(models.TextChoices):
     CLOSED = "closed", pgettext_lazy("account status", "Closed")
 
 
+AUDIO_MAX_BYTES = 10 * 1024 * 1024
+
+
+def audio_path(account: Account, filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    return f"audio/{account.slug}/{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def validate_audio(upload: Any) -> None:
+    """A WAV or MP3 file that rtpengine can play (it decodes them with libav), not too big."""
+    name = str(getattr(upload, "name", ""))
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".wav", ".mp3"):
+        raise ValidationError(_("Give a WAV or MP3 file (this one is %(name)s).") % {"name": Path(name).name})
+    if upload.size > AUDIO_MAX_BYTES:
+        raise ValidationError(_("The file is larger than 10 MB."))
+    upload.seek(0)
+    head = upload.read(12)
+    upload.seek(0)
+    wav = head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+    mp3 = head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+    if not (wav if suffix == ".wav" else mp3):
+        raise ValidationError(_("This file is not a readable %(kind)s file.") % {"kind": suffix[1:].upper()})
+
+
 class Account(models.Model):
     """A client company whose calls the secretaries answer."""
 
@@ -175,6 +203,15 @@ class Account(models.Model):
     on_call_number = PhoneField(
         _("on-call number"), blank=True, help_text=_("Where calls are forwarded when closed (if chosen).")
     )
+    # what callers hear on real telephony (empty: the recordings shipped with Permanence)
+    waiting_audio = models.FileField(
+        _("waiting message (audio)"), upload_to=audio_path, blank=True, validators=[validate_audio],
+        help_text=_("WAV or MP3, up to 10 MB: played once to a waiting caller, before the music."),
+    )  # fmt: skip
+    music_audio = models.FileField(
+        _("waiting music (audio)"), upload_to=audio_path, blank=True, validators=[validate_audio],
+        help_text=_("WAV or MP3, up to 10 MB: played in a loop while the caller waits or is on hold."),
+    )  # fmt: skip
     # the desk
     default_recipients = models.CharField(
         _("default recipients"),

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
@@ -92,6 +93,8 @@ class Line:
     transfer: Transfer | None = None
     handed_over: bool = False  # the caller now talks to the person the call was transferred to
     heard: tuple[int, float] = (0, 0.0)  # rtpengine's last packet from her phone, and when it moved
+    waiting: str | Path = "waiting"  # the account's waiting message and music, or the ones shipped
+    music: str | Path = "music"
 
 
 class CallControl:
@@ -176,6 +179,7 @@ class CallControl:
             await self.db(services.caller_hung_up, call.pk)
             return
         line = Line(call.pk, await self.db(lambda: call.account.name), leg, anchor)
+        line.waiting, line.music = await self.db(sounds, call.account_id)
         line.followed = call.state != State.NOT_SERVED
         self.lines[call.pk] = line
         if await leg.answer(anchor.endpoint_sdp):
@@ -192,10 +196,10 @@ class CallControl:
     async def waiting(self, line: Line) -> None:
         """The waiting message, then music until the call is answered."""
         try:
-            duration = await self.rtp(self.media.play, line.anchor, "waiting")
+            duration = await self.rtp(self.media.play, line.anchor, line.waiting)
             await asyncio.sleep(duration)
             if not line.joined and not line.caller.is_over:
-                await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+                await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
         except MediaError as exc:
             log.warning("call %s: waiting music failed: %s", line.call, exc)
 
@@ -241,7 +245,7 @@ class CallControl:
             log.warning("call %s: forward to %r refused: not a number of the account", line.call, number)
             return False
         try:
-            await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+            await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
             anchor = await self.rtp(self.media.offer_outgoing, f"{self.run_id}-{line.call}-forward",
                                     line.anchor, browser=False)  # fmt: skip
         except MediaError as exc:
@@ -413,7 +417,7 @@ class CallControl:
                 await self.rtp(self.media.release, gone)
         with contextlib.suppress(MediaError):
             await self.rtp(self.media.mute, line.anchor, False)
-            await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+            await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
 
     async def hold(self, line: Line, on: bool) -> None:
         if line.desk_anchor is None:
@@ -422,7 +426,7 @@ class CallControl:
             await self.rtp(self.media.mute, line.anchor, on)
             await self.rtp(self.media.mute, line.desk_anchor, on)
             if on:
-                await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+                await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
             else:
                 await self.rtp(self.media.stop, line.anchor)
         except MediaError as exc:
@@ -464,7 +468,7 @@ class CallControl:
             return
         try:
             await self.rtp(self.media.mute, line.anchor, True)  # the caller waits, with music
-            await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+            await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
             if mode == "blind" and line.desk_anchor is not None:
                 await self.rtp(self.media.mute, line.desk_anchor, True)
             toward = line.desk_anchor if mode != "blind" and line.desk_anchor else line.anchor
@@ -615,7 +619,7 @@ class CallControl:
                 line.desk_anchor = anchor
         with contextlib.suppress(MediaError):
             if line.held or (not line.joined and not line.handed_over):
-                await self.rtp(self.media.play, line.anchor, "music", repeat=10000)
+                await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
             if line.held and line.desk_anchor is not None:
                 await self.rtp(self.media.mute, line.anchor, True)
                 await self.rtp(self.media.mute, line.desk_anchor, True)
@@ -635,3 +639,15 @@ def dialable(account_id: int) -> set[str]:
     }
     on_call = Account.objects.filter(pk=account_id).values_list("on_call_number", flat=True).first()
     return numbers | ({on_call} if on_call else set())
+
+
+def sounds(account_id: int) -> tuple[str | Path, str | Path]:
+    """The account's waiting message and music (files uploaded in the back-office), else the ones
+    shipped with Permanence."""
+    from permanence.accounts.models import Account
+
+    account = Account.objects.only("waiting_audio", "music_audio").get(pk=account_id)
+    return (
+        Path(account.waiting_audio.path) if account.waiting_audio else "waiting",
+        Path(account.music_audio.path) if account.music_audio else "music",
+    )
