@@ -32,6 +32,7 @@ from telephony.conftest import (  # noqa: F401 (fixtures)
     layout,
     rtpengine,
     speech,
+    start,
     telephony_tools,
 )
 from waiting import wait_for
@@ -262,6 +263,16 @@ def test_line_connected_headset_checked_then_line_down(shell, kamailio, tmp_path
     assert text(page, "line") == "Ligne : coupée — serveur téléphonique injoignable"
     assert page.evaluate("PermanencePhone.state().registered") is False
     screenshot(page, "softphone-down")
+
+    folder = tmp_path / "telephony"  # Kamailio back, same configuration: the phone reconnects, registers
+    again = start(["kamailio", "-DD", "-E", "-f", str(folder / "kamailio.cfg"), "-m", "64", "-M", "8",
+                   "-Y", str(folder / "run")], tmp_path / "kamailio-again.log")  # fmt: skip
+    try:
+        page.wait_for_function("document.querySelector('[data-testid=line]').dataset.state === 'connected'",
+                               timeout=40_000)  # fmt: skip
+        assert text(page, "line") == "Ligne : connectée"
+    finally:
+        again.stop()
 
 
 def test_rings_answered_from_the_desk_then_talks_mutes_dials_and_hangs_up(

@@ -272,6 +272,7 @@
       session.answer({mediaConstraints: MEDIA, pcConfig: PC_CONFIG});
     } catch (e) { // no longer answerable (cancelled meanwhile): its "failed" clears it
       calls[id].state = "ringing";
+      current = null;
     }
     render();
     return true;
@@ -375,7 +376,9 @@
       text = words.incoming + " — " + (calls[waiting[0]].account || words.unknown_account);
       if (waiting.length > 1) { extra = "+" + (waiting.length - 1); }
     } else if (lastEnd && now() - lastEnd.at < ENDED_SHOWN_MS && lastEnd.answered) {
-      state = "ended"; text = words.ended;
+      state = "ended";
+      // answered, but the browser gave no microphone: the call could not be taken
+      text = lastEnd.cause === JsSIP.C.causes.USER_DENIED_MEDIA_ACCESS ? words.headset_no_mic : words.ended;
     }
     callBox.dataset.state = state;
     callBox.querySelector(".what").textContent = text;
