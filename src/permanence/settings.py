@@ -100,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "permanence.calls.phone_views.context",
             ],
         },
     },
@@ -163,6 +164,9 @@ SESSION_COOKIE_AGE = envint("SESSION_HOURS", 12, minimum=1) * 3600
 TELEPHONY = envchoice("TELEPHONY", "simulator", ("simulator", "sip"))
 TELEPHONY_SIP_ADDRESS = envstr("TELEPHONY_SIP_ADDRESS", "127.0.0.1:5060")
 TELEPHONY_WS_ADDRESS = envstr("TELEPHONY_WS_ADDRESS", "127.0.0.1:8088")
+# what the browsers' softphones connect to (wss:// behind a TLS proxy in production: an HTTPS page may
+# not open ws://); empty: ws:// on TELEPHONY_WS_ADDRESS, for development on one machine
+TELEPHONY_WS_URL = envstr("TELEPHONY_WS_URL", "")
 TELEPHONY_CONTROL_ADDRESS = envstr("TELEPHONY_CONTROL_ADDRESS", "127.0.0.1:5070")
 TELEPHONY_RTPENGINE = envstr("TELEPHONY_RTPENGINE", "127.0.0.1:22222")
 TELEPHONY_MEDIA_ADDRESS = envstr("TELEPHONY_MEDIA_ADDRESS", "127.0.0.1")
@@ -175,6 +179,7 @@ TELEPHONY_TRUNK_ADDRESSES = envlist("TELEPHONY_TRUNK_ADDRESSES")
 TELEPHONY_SIP_SECRET = envstr("TELEPHONY_SIP_SECRET", "")
 TELEPHONY_SIP_DOMAIN = envstr("TELEPHONY_SIP_DOMAIN") or TELEPHONY_SIP_ADDRESS.rpartition(":")[0].strip("[]")
 TELEPHONY_TRUNK_GATEWAY = envstr("TELEPHONY_TRUNK_GATEWAY", "")
+TELEPHONY_FALLBACK_NUMBER = envstr("TELEPHONY_FALLBACK_NUMBER", "")  # calls the call control cannot take
 # The desk: how long an offer rings, and the team's rule for a secretary who lets offers ring out.
 DESK_OFFER_SECONDS = envint("DESK_OFFER_SECONDS", 15, minimum=5)
 DESK_PAUSE_AFTER_MISSED_OFFERS = envint("DESK_PAUSE_AFTER_MISSED_OFFERS", 0, minimum=0)
@@ -230,7 +235,9 @@ LOGGING = {
 
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    X_FRAME_OPTIONS = "DENY"
+# Pages may be framed by the same site only: the desk phone's shell (/desk/phone/) frames the desk's
+# pages so that a call survives their changes; the shell itself refuses any frame.
+X_FRAME_OPTIONS = "SAMEORIGIN"
 
 # Background work (django-tasks): tasks stored in the database, run by `permanence worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

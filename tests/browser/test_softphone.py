@@ -64,10 +64,6 @@ def sip(settings: Any, layout: Any) -> Any:  # noqa: F811 (the fixture imported 
     settings.TELEPHONY_SIP_SECRET = layout.secret
     settings.TELEPHONY_SIP_DOMAIN = layout.sip_domain
     settings.TELEPHONY_WS_ADDRESS = f"{layout.ws.host}:{layout.ws.port}"
-    settings.X_FRAME_OPTIONS = "SAMEORIGIN"  # the shell frames the desk's pages
-    engine = settings.TEMPLATES[0]
-    processors = [*engine["OPTIONS"]["context_processors"], "permanence.calls.phone_views.context"]
-    settings.TEMPLATES = [{**engine, "OPTIONS": {**engine["OPTIONS"], "context_processors": processors}}]
     return settings
 
 

@@ -129,10 +129,6 @@ def test_shell_only_for_desk_users(sip, personas):
 def test_desk_page_offers_the_shell_only_with_real_telephony(sip, personas, settings):
     from permanence.calls.phone_views import context
 
-    settings.TEMPLATES = [
-        {**settings.TEMPLATES[0], "OPTIONS": {**settings.TEMPLATES[0]["OPTIONS"], "context_processors": [
-            *settings.TEMPLATES[0]["OPTIONS"]["context_processors"], "permanence.calls.phone_views.context"]}}
-    ]
     secretary = client_for(personas["secretary_beta"])
     page = secretary.get("/desk/").content.decode()
     assert 'href="/desk/phone/">Ouvrir le poste téléphonique</a>' in page
