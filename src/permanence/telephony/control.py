@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 
 from permanence.calls import lifecycle, services
 from permanence.calls import telephony as adapters
@@ -56,11 +57,19 @@ ON_THE_LINE = (State.TALKING, State.ON_HOLD, State.TRANSFERRING)
 
 
 def _in_db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    close_old_connections()
-    try:
-        return function(*args, **kwargs)
-    finally:
+    """One unit of database work; SQLite's "locked" (another process or thread writing longer than the
+    busy timeout) is retried a few times: each unit is a transaction, rolled back when it fails."""
+    for attempt in range(4):
         close_old_connections()
+        try:
+            return function(*args, **kwargs)
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 3:
+                raise
+            time.sleep(0.05 * 2**attempt)
+        finally:
+            close_old_connections()
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -389,13 +398,14 @@ class CallControl:
         await self.rtp(self.media.stop, line.anchor)
         line.joined = True
         user = await self.db(lambda: get_user_model().objects.get(pk=user_id))
-        with contextlib.suppress(services.CallError):  # the desk page accepted it already
-            await self.db(services.accept, line.call, user)
+        if await self.db(lambda: Call.objects.filter(pk=line.call, state=State.OFFERED).exists()):
+            with contextlib.suppress(services.CallError):  # answered with the handset, not the desk's key
+                await self.db(services.accept, line.call, user)
         log.info("call %s: answered by secretary %s", line.call, user_id)
         reason = await leg.ended
         if line.releasing or line.caller.is_over or line.desk is not leg or line.handed_over:
             return
-        if reason == "bye":  # she hung up her phone: she ends the call (the caller's line follows)
+        if hung_up_on_purpose(leg, line.desk_browser):  # she ends the call; the caller's line follows
             with contextlib.suppress(services.CallError):
                 await self.db(services.end_call, line.call, user)
             return
@@ -623,6 +633,14 @@ class CallControl:
             if line.held and line.desk_anchor is not None:
                 await self.rtp(self.media.mute, line.anchor, True)
                 await self.rtp(self.media.mute, line.desk_anchor, True)
+
+
+def hung_up_on_purpose(leg: sip.Leg, browser: bool) -> bool:
+    """A SIP phone's BYE is its handset put down; a softphone's only when its hang-up button sent it
+    (marked): a page closing sends a BYE too, and that call must not be cut off."""
+    if leg.bye is None:
+        return False
+    return not browser or leg.bye.get("x-permanence-reason").lower() == "hangup"
 
 
 def dialable(account_id: int) -> set[str]:

@@ -290,6 +290,7 @@ class Agent(asyncio.DatagramProtocol):
                 self.answer(request, 481, "Call/Transaction Does Not Exist")
         elif request.method == "BYE":
             self.answer(request, 200, "OK", to_tag=to_tag)
+            leg.bye = request
             leg.finish("bye")
         elif request.method == "INVITE":  # a re-INVITE (new media, hold, session refresh)
             if request.body and leg.on_offer is not None:
@@ -413,6 +414,7 @@ class Leg:
         self.remote_sdp = ""
         self.established = False
         self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.bye: Request | None = None  # the BYE that ended it, when the other side hung up
         # a re-INVITE's offer -> our answer (None: answer with our SDP unchanged)
         self.on_offer: Callable[[str], str | None] | None = None
 

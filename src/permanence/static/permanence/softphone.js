@@ -323,7 +323,9 @@
 
   function hangup(id) {
     var ids = id === undefined || id === null ? Object.keys(sessions) : [String(id)];
-    ids.forEach(function (k) { var s = sessions[k]; if (s && !s.isEnded()) { s.terminate(); } });
+    // marked: her hang-up ends the call; a BYE without the mark (the page closing) only loses her line
+    ids.forEach(function (k) { var s = sessions[k];
+      if (s && !s.isEnded()) { s.terminate({extraHeaders: ["X-Permanence-Reason: hangup"]}); } });
   }
 
   function muted() { var s = current && sessions[current]; return !!(s && s.isMuted().audio); }
