@@ -21,11 +21,12 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("PERMANENCE_DATA_DIR", str(Path.cwd() / "var"))).resolve()
 
 
-def _secret_key() -> str:
-    key = envstr("SECRET_KEY")
+def _stored_secret(variable: str, filename: str) -> str:
+    """The environment's value, else one generated once and kept in DATA_DIR (mode 0600)."""
+    key = envstr(variable)
     if key:
         return key
-    path = DATA_DIR / "secret_key"
+    path = DATA_DIR / filename
     if path.exists():
         return path.read_text().strip()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -35,7 +36,7 @@ def _secret_key() -> str:
     return key
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY = _stored_secret("SECRET_KEY", "secret_key")
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
@@ -173,10 +174,15 @@ TELEPHONY_MEDIA_ADDRESS = envstr("TELEPHONY_MEDIA_ADDRESS", "127.0.0.1")
 TELEPHONY_RTP_PORTS = envstr("TELEPHONY_RTP_PORTS", "40000-49999")
 TELEPHONY_TRUNK_ADDRESSES = envlist("TELEPHONY_TRUNK_ADDRESSES")
 # Registrations of the secretaries' phones (ephemeral credentials, checked by Kamailio with this shared
-# secret; `permanence telephony config` refuses it empty or shorter than 16 characters), their SIP
-# domain (sip:desk-<user pk>@domain; by default the host of TELEPHONY_SIP_ADDRESS), and the carrier's
-# gateway for the call control's outbound legs (e.g. sip:198.51.100.7:5060; empty: none, answered 503).
-TELEPHONY_SIP_SECRET = envstr("TELEPHONY_SIP_SECRET", "")
+# secret; `permanence telephony config` refuses it empty or shorter than 16 characters; with real
+# telephony and none given, one is generated once into DATA_DIR), their SIP domain (sip:desk-<user
+# pk>@domain; by default the host of TELEPHONY_SIP_ADDRESS), and the carrier's gateway for the call
+# control's outbound legs (e.g. sip:carrier.invalid:5060; empty: none, answered 503).
+TELEPHONY_SIP_SECRET = (
+    _stored_secret("TELEPHONY_SIP_SECRET", "telephony_secret")
+    if TELEPHONY == "sip"
+    else envstr("TELEPHONY_SIP_SECRET")
+)
 TELEPHONY_SIP_DOMAIN = envstr("TELEPHONY_SIP_DOMAIN") or TELEPHONY_SIP_ADDRESS.rpartition(":")[0].strip("[]")
 TELEPHONY_TRUNK_GATEWAY = envstr("TELEPHONY_TRUNK_GATEWAY", "")
 TELEPHONY_FALLBACK_NUMBER = envstr("TELEPHONY_FALLBACK_NUMBER", "")  # calls the call control cannot take
