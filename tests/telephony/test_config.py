@@ -19,7 +19,7 @@ def secret(settings):
     settings.TELEPHONY_SIP_SECRET = SECRET
 
 
-def test_the_command_writes_both_files_from_the_settings(settings, tmp_path):
+def test_the_command_writes_both_files_from_the_settings(db, settings, tmp_path):
     settings.TELEPHONY_TRUNK_ADDRESSES = ["127.0.0.5", "127.0.0.6"]
     settings.TELEPHONY_RTP_PORTS = "41000-41999"
     settings.TELEPHONY_SIP_DOMAIN = "desk.example.org"

@@ -1,7 +1,8 @@
 """Kamailio's and rtpengine's configuration, written from the project's templates and settings.
 
 ``Layout.from_settings()`` reads the TELEPHONY_* settings (docs/configuration.md); ``write(layout,
-folder)`` renders ``kamailio.cfg`` and ``rtpengine.conf`` there, with the folders they need. The
+folder)`` renders ``kamailio.cfg`` and ``rtpengine.conf`` there, with the folders they need, and an
+empty fallback table if there is none yet (``fallback.py`` writes it from the database). The
 templates are in ``telephony/templates``: the operator changes settings, never the files written.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 
+from permanence.telephony import fallback
 from permanence.telephony.ng import Address
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -101,6 +103,20 @@ class Layout:
             return ""
         return found["host"] + (f":{found['port']}" if found["port"] else "")
 
+    @property
+    def gateway_host(self) -> str:
+        """The gateway's host: an IP address (without IPv6 brackets) or a DNS name; empty: none."""
+        found = _GATEWAY.fullmatch(self.gateway)
+        return found["host"].strip("[]") if found is not None else ""
+
+    @property
+    def gateway_ip(self) -> str:
+        """The gateway's IP address when it is written as one (else it is a DNS name, or none)."""
+        try:
+            return str(ipaddress.ip_address(self.gateway_host))
+        except ValueError:
+            return ""
+
     @classmethod
     def from_settings(cls) -> Layout:
         from django.conf import settings
@@ -146,7 +162,11 @@ def render(layout: Layout, folder: Path) -> dict[str, str]:
         **layout.__dict__,
         "domain": layout.sip_domain,
         "gateway_hostport": layout.gateway_hostport,
+        "gateway_host": layout.gateway_host,
+        "gateway_ip": layout.gateway_ip,
         "run": folder / "run",
+        "tables": folder.absolute(),  # db_text's folder: the fallback table (fallback.py)
+        "fallback_table": fallback.TABLE,
         "recordings": folder / "recordings",
     }
     env = _environment()
@@ -163,7 +183,9 @@ def check_kamailio(path: Path) -> None:
 
 
 def write(layout: Layout, folder: Path) -> dict[str, Path]:
-    """Write the files (and the folders they use) under ``folder``; returns their paths."""
+    """Write the files (and the folders they use) under ``folder``; returns their paths. The fallback
+    table is left as it is, or written empty when there is none (Kamailio loads it at start):
+    ``fallback.write`` fills it from the database."""
     folder.mkdir(parents=True, exist_ok=True)
     for sub in ("run", "recordings"):
         (folder / sub).mkdir(exist_ok=True)
@@ -175,4 +197,5 @@ def write(layout: Layout, folder: Path) -> dict[str, Path]:
             path.chmod(0o600)
         path.write_text(text, encoding="utf-8")
         paths[name] = path
+    fallback.ensure(folder)
     return paths

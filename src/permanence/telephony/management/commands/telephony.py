@@ -1,8 +1,10 @@
 """permanence telephony: the real telephony's pieces (docs/telephony.md).
 
-  config [--out DIR]   write Kamailio's and rtpengine's configuration from the settings
-  up [--out DIR]       write it, then run rtpengine and Kamailio in the foreground (development)
-  run                  the call control: answers the trunk's calls, rings the secretaries' phones
+config [--out DIR]   write Kamailio's and rtpengine's configuration from the settings, and the
+                     fallback numbers from the database
+reload [--out DIR]   write the fallback numbers again and have the running Kamailio load them
+up [--out DIR]       write it, then run rtpengine and Kamailio in the foreground (development)
+run                  the call control: answers the trunk's calls, rings the secretaries' phones
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from permanence.telephony import config
+from permanence.telephony import config, fallback
 
 
 class Command(BaseCommand):
-    help = "Real telephony: write Kamailio's and rtpengine's configuration (config), or run them (up)."
+    help = (
+        "Real telephony: write Kamailio's and rtpengine's configuration (config), load the fallback "
+        "numbers again (reload), or run them (up)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("run", help="the call control: answers the trunk's calls (Ctrl+C stops)")
         for name, text in (
-            ("config", "write kamailio.cfg and rtpengine.conf from the settings"),
+            ("config", "write kamailio.cfg and rtpengine.conf from the settings, the fallback numbers"),
+            ("reload", "write the fallback numbers again, then have the running Kamailio load them"),
             ("up", "write the configuration, then run rtpengine and Kamailio until Ctrl+C"),
         ):
             action = sub.add_parser(name, help=text)
@@ -37,6 +43,9 @@ class Command(BaseCommand):
             )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "reload":
+            self.reload(options["out"])
+            return
         try:
             layout = config.Layout.from_settings()
         except config.ConfigError as exc:
@@ -47,8 +56,39 @@ class Command(BaseCommand):
         paths = config.write(layout, options["out"])
         for path in paths.values():
             self.stdout.write(f"wrote {path}")
+        self.write_fallbacks(options["out"])
         if options["action"] == "up":
             self.up(layout, paths, options["out"])
+
+    def write_fallbacks(self, folder: Path) -> None:
+        """The fallback table from the database: where Kamailio sends the calls the call control
+        cannot take (down, stuck, or failing)."""
+        from django.db import DatabaseError
+
+        try:
+            found = fallback.rows()
+        except fallback.FallbackError as exc:
+            raise CommandError(str(exc)) from None
+        except DatabaseError as exc:
+            raise CommandError(
+                f"the fallback numbers cannot be read from the database ({exc}): is it migrated "
+                "(permanence migrate)? Kamailio's table of them stays as it was"
+            ) from None
+        path = fallback.write(folder, found, settings.PHONE_DEFAULT_REGION)
+        without = sorted(row.number for row in found if not row.to)
+        self.stdout.write(
+            f"wrote {path}: {len(found) - len(without)} of {len(found)} numbers have a fallback number"
+            + (f" (without one, a caller gets 480 when the call control is down: {', '.join(without)})"
+               if without else "")
+        )  # fmt: skip
+
+    def reload(self, folder: Path) -> None:
+        self.write_fallbacks(folder)
+        try:
+            fallback.reload(folder / "run" / "kamailio_ctl")
+        except fallback.FallbackError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write("Kamailio loaded the fallback numbers")
 
     def up(self, layout: config.Layout, paths: dict[str, Path], folder: Path) -> None:
         missing = [tool for tool in ("kamailio", "rtpengine") if shutil.which(tool) is None]
