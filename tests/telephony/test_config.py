@@ -85,3 +85,23 @@ def test_a_layout_without_secret_lets_nobody_register(tmp_path):
     # (from_settings() refuses it; a Layout built by hand, as the trunk's tests do, may have none)
     text = config.render(config.Layout(), tmp_path)["kamailio.cfg"]
     assert 'modparam("auth_ephemeral", "secret"' not in text and "every registration is refused" in text
+
+
+@pytest.mark.parametrize(
+    ("gateway", "words"),
+    [
+        ("sip:127.0.0.9:5080", ['if ($si == "127.0.0.9") return 1;', '$du = "sip:127.0.0.9:5080";']),
+        ("sip:carrier.invalid", ['dns_sys_match_ip("carrier.invalid", "$si")', '@carrier.invalid";']),
+        ("", ['text=\\"Answering service unavailable, no gateway\\"', 't_reply("480"']),
+    ],
+)
+def test_calls_the_call_control_cannot_take_go_to_the_gateway(tmp_path, gateway, words):
+    text = config.render(config.Layout(trunk=("127.0.0.2",), gateway=gateway), tmp_path)["kamailio.cfg"]
+    assert "t_set_fr(10000, 2000);" in text and 't_on_failure("CONTROL_FAILED");' in text
+    assert f'modparam("htable", "db_url", "text://{tmp_path.absolute()}")' in text
+    failure = text.split("failure_route[CONTROL_FAILED] {")[1].split("\n}\n")[0]
+    gateway_check = text.split("route[FROM_GATEWAY] {")[1].split("\n}\n")[0]
+    for word in words:
+        assert word in failure + gateway_check, word
+    if not gateway:
+        assert "$si" not in gateway_check  # no gateway: no request is the gateway's
