@@ -24,16 +24,16 @@ def test_wav_and_mp3_files_are_accepted(name, content):
 @pytest.mark.parametrize(
     ("name", "content", "said"),
     [
-        ("accueil.ogg", b"OggS" + b"\x00" * 40, "WAV or MP3"),
-        ("accueil.wav", b"<html>not audio</html>", "not a readable WAV"),
-        ("accueil.mp3", WAV, "not a readable MP3"),
+        ("accueil.ogg", b"OggS" + b"\x00" * 40, "WAV ou MP3"),
+        ("accueil.wav", b"<html>not audio</html>", "pas un fichier WAV lisible"),
+        ("accueil.mp3", WAV, "pas un fichier MP3 lisible"),
     ],
 )
-def test_other_files_are_refused_in_words(name, content, said):
+def test_other_files_are_refused_in_words(name, content, said):  # in French, the interface's language
     with pytest.raises(ValidationError, match=said):
         validate_audio(SimpleUploadedFile(name, content))
 
 
 def test_a_file_over_ten_megabytes_is_refused():
-    with pytest.raises(ValidationError, match="larger than 10 MB"):
+    with pytest.raises(ValidationError, match="dépasse 10 Mo"):
         validate_audio(SimpleUploadedFile("long.wav", WAV + b"\x00" * (10 * 1024 * 1024)))

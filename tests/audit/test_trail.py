@@ -7,7 +7,7 @@ from permanence.audit.trail import record
 
 
 def test_reading_caller_data_is_recorded(personas, alpha):
-    client = Client(REMOTE_ADDR="198.51.100.7")
+    client = Client(REMOTE_ADDR="127.0.0.7")
     client.force_login(personas["secretary"])
     contact = alpha.contacts.get()
     assert client.get(f"/a/alpha/contacts/{contact.pk}/").status_code == 200
@@ -16,7 +16,7 @@ def test_reading_caller_data_is_recorded(personas, alpha):
     assert event.actor_name == "secretary"
     assert event.object_type == "contacts.contact" and event.object_id == str(contact.pk)
     assert event.account_id == alpha.pk
-    assert event.ip_address == "198.51.100.7"
+    assert event.ip_address == "127.0.0.7"
 
 
 def test_export_is_recorded(personas, alpha):

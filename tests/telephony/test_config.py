@@ -23,7 +23,7 @@ def test_the_command_writes_both_files_from_the_settings(db, settings, tmp_path)
     settings.TELEPHONY_TRUNK_ADDRESSES = ["127.0.0.5", "127.0.0.6"]
     settings.TELEPHONY_RTP_PORTS = "41000-41999"
     settings.TELEPHONY_SIP_DOMAIN = "desk.example.org"
-    settings.TELEPHONY_TRUNK_GATEWAY = "sip:198.51.100.7:5061;transport=tcp"
+    settings.TELEPHONY_TRUNK_GATEWAY = "sip:127.0.0.7:5061;transport=tcp"
     out = io.StringIO()
     call_command("telephony", "config", "--out", str(tmp_path), stdout=out)
     kamailio = (tmp_path / "kamailio.cfg").read_text()
@@ -33,8 +33,8 @@ def test_the_command_writes_both_files_from_the_settings(db, settings, tmp_path)
     assert '$si == "127.0.0.1" && $sp == 5070' in kamailio  # the call control: its address and port
     assert f'modparam("auth_ephemeral", "secret", "{SECRET}")' in kamailio
     assert 'autheph_www("desk.example.org")' in kamailio and 'alias="desk.example.org"' in kamailio
-    assert '$ru = "sip:" + $rU + "@198.51.100.7:5061"' in kamailio
-    assert '$du = "sip:198.51.100.7:5061;transport=tcp"' in kamailio
+    assert '$ru = "sip:" + $rU + "@127.0.0.7:5061"' in kamailio
+    assert '$du = "sip:127.0.0.7:5061;transport=tcp"' in kamailio
     assert "port-min = 41000" in rtpengine and "port-max = 41999" in rtpengine
     assert (tmp_path / "recordings").is_dir() and "wrote" in out.getvalue()
     assert SECRET not in out.getvalue()
@@ -42,9 +42,9 @@ def test_the_command_writes_both_files_from_the_settings(db, settings, tmp_path)
 
 
 def test_the_domain_is_the_sip_host_by_default_and_no_gateway_means_503(tmp_path):
-    layout = config.Layout(sip=Address("192.0.2.10", 5060), secret=SECRET)
+    layout = config.Layout(sip=Address("127.0.0.10", 5060), secret=SECRET)
     text = config.render(layout, tmp_path)["kamailio.cfg"]
-    assert layout.sip_domain == "192.0.2.10" and 'auth_challenge("192.0.2.10", "1")' in text
+    assert layout.sip_domain == "127.0.0.10" and 'auth_challenge("127.0.0.10", "1")' in text
     assert '\nalias="' not in text
     assert 'sl_send_reply("503", "No trunk gateway")' in text and "$ru = " not in text
 
@@ -62,8 +62,8 @@ def test_the_domain_is_the_sip_host_by_default_and_no_gateway_means_503(tmp_path
         ("TELEPHONY_SIP_SECRET", 'sixteen "quoted" chars', "letters, digits and punctuation"),
         ("TELEPHONY_SIP_SECRET", "sixteen-characters-évidemment", "no space, quote, backslash or accented"),
         ("TELEPHONY_SIP_DOMAIN", "desk example", "host name or an IP address"),
-        ("TELEPHONY_TRUNK_GATEWAY", "198.51.100.7:5060", "write a SIP URI such as sip:"),
-        ("TELEPHONY_TRUNK_GATEWAY", "sip:198.51.100.7:99999", "write a SIP URI"),
+        ("TELEPHONY_TRUNK_GATEWAY", "127.0.0.7:5060", "write a SIP URI such as sip:"),
+        ("TELEPHONY_TRUNK_GATEWAY", "sip:127.0.0.7:99999", "write a SIP URI"),
     ],
 )
 def test_bad_settings_are_refused_with_their_name(settings, tmp_path, name, value, words):
@@ -105,3 +105,18 @@ def test_calls_the_call_control_cannot_take_go_to_the_gateway(tmp_path, gateway,
         assert word in failure + gateway_check, word
     if not gateway:
         assert "$si" not in gateway_check  # no gateway: no request is the gateway's
+
+
+def test_a_second_call_control_on_the_same_database_is_refused(db, settings):
+    from django.core.management import CommandError, call_command
+
+    from permanence.loops import leadership
+
+    settings.TELEPHONY_SIP_SECRET = "a-secret-long-enough-for-kamailio"
+    first = leadership()
+    assert first.hold("telephony-control")  # a call control running
+    try:
+        with pytest.raises(CommandError, match="another call control is already running"):
+            call_command("telephony", "run")
+    finally:
+        first.close()

@@ -47,7 +47,7 @@ def test_sign_in_and_out(personas):
 
 
 def test_failed_logins_are_rate_limited(personas):
-    client = Client(REMOTE_ADDR="192.0.2.10")
+    client = Client(REMOTE_ADDR="127.0.0.10")
     for _ in range(4):
         response = _login(client, "secretary", "wrong password")
         assert response.status_code == 200

@@ -88,7 +88,7 @@ class Layout:
             if found is None or not 0 < int(found["port"] or 5060) < 65536:
                 raise ConfigError(
                     f"TELEPHONY_TRUNK_GATEWAY={self.gateway!r}: write a SIP URI such as "
-                    "sip:198.51.100.7:5060 (optionally ;transport=udp, tcp or tls)"
+                    "sip:127.0.0.7:5060 (optionally ;transport=udp, tcp or tls)"
                 )
 
     @property

@@ -133,6 +133,14 @@ class Command(BaseCommand):
         from permanence.telephony.control import CallControl
         from permanence.telephony.ng import Client
 
+        from permanence.loops import leadership
+
+        lock = leadership()
+        if not lock.hold("telephony-control"):  # its start-up closes the calls other runs left open
+            raise CommandError(
+                "another call control is already running on this database: one per installation "
+                "(stop it first)"
+            )
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         control = CallControl(
             local=(layout.control.host, layout.control.port), proxy=(layout.sip.host, layout.sip.port),
@@ -155,3 +163,5 @@ class Command(BaseCommand):
             asyncio.run(main())
         except OSError as exc:
             raise CommandError(f"the call control cannot start: {exc}") from None
+        finally:
+            lock.close()
