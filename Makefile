@@ -20,9 +20,9 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
          src/permanence/planning/erlang.py src/permanence/planning/simulation.py src/permanence/planning/forecast.py \
          src/permanence/reporting/kpis.py src/permanence/reporting/charts.py \
          src/permanence/telephony/sip.py src/permanence/telephony/media.py src/permanence/telephony/ng.py \
-         src/permanence/telephony/credentials.py
+         src/permanence/telephony/credentials.py src/permanence/telephony/trial.py
 
-.PHONY: demo test lint bench install install-test serve clean messages
+.PHONY: demo test lint bench install install-test serve clean messages telephony
 
 install: $(DEMO_STAMP)
 install-test: $(TEST_STAMP)
@@ -55,13 +55,26 @@ demo: install
 	@echo
 	@echo "Permanence is starting on http://$(HOST):$(PORT)/"
 	@echo "  back-office: http://$(HOST):$(PORT)/admin/   API docs: http://$(HOST):$(PORT)/api/v1/docs"
+ifeq ($(TELEPHONY),sip)
+	@echo "  desk phone: http://$(HOST):$(PORT)/desk/phone/ (sign in as secretaire, click Disponible; real calls from make telephony)"
+else
 	@echo "  desk: http://$(HOST):$(PORT)/desk/ (sign in as secretaire, click Disponible: simulated calls arrive)"
+endif
 	@echo "  messages: sent by a worker as files in var/outbox/ (e-mails) and var/outbox-sms/ (SMS) (log: var/worker.log)"
 	@echo "  figures: http://$(HOST):$(PORT)/reports/  staffing: http://$(HOST):$(PORT)/planning/ (as admin; ten weeks of past calls)"
 	@echo "  (Ctrl+C to stop)"
 	@EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend SMS_PROVIDER=file $(BIN)/permanence worker > var/worker.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/permanence serve --host $(HOST) --port $(PORT) --simulate $(CALLS_PER_HOUR)
+	$(BIN)/permanence serve --host $(HOST) --port $(PORT) $(if $(filter sip,$(TELEPHONY)),,--simulate $(CALLS_PER_HOUR))
+
+# Real telephony on this machine (docs/telephony.md; Debian's kamailio, kamailio-websocket-modules,
+# kamailio-autheph-modules, rtpengine-daemon): rtpengine, Kamailio and the call control, the trunk's
+# calls accepted from 127.0.0.2. With `make demo TELEPHONY=sip` beside it, `permanence telephony call
+# 0145000001` (from another terminal) rings the desk phone of a secretary who is ready.
+telephony: install
+	@mkdir -p var
+	TELEPHONY=sip TELEPHONY_TRUNK_ADDRESSES=$${TELEPHONY_TRUNK_ADDRESSES:-127.0.0.2} \
+		$(BIN)/permanence telephony up
 
 test: install-test lint
 	$(BIN)/pytest

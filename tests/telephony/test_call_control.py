@@ -639,3 +639,19 @@ def test_an_accounts_own_waiting_message_is_played(alpha, layout, rtpengine, kam
     frequency = float(stat.split("Rough   frequency:")[1].split()[0])
     rms = float(stat.split("RMS     amplitude:")[1].split()[0])
     assert 400 <= frequency <= 480 and rms > 0.25, stat  # the shipped message: ~1045 Hz, RMS ~0.08
+
+
+def test_a_trial_call_from_the_command_is_answered_and_hears_the_waiting_message(alpha, layout, rtpengine,
+                                                                                 kamailio):  # fmt: skip
+    from permanence.telephony.trial import Trial
+
+    said: list[str] = []
+
+    async def scenario(control: Any, caller: TrunkCaller) -> None:
+        trial = Trial("0145000001", (layout.sip.host, layout.sip.port), say=said.append)
+        assert await trial.run(seconds=3) == 0
+
+    with_control(layout, scenario)
+    assert said[1] == "answered: speaking (the waiting message, in a loop)" and said[2] == "hung up"
+    heard = float(said[3].split()[1])
+    assert heard >= 2.5, said  # the waiting message, then the music: audio all along

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("run", help="the call control: answers the trunk's calls (Ctrl+C stops)")
+        trial = sub.add_parser("call", help="a trial call to NUMBER, as if from the carrier (development)")
+        trial.add_argument("number", help="a number of an account, e.g. 0145000001")
+        trial.add_argument("--seconds", type=float, default=None, help="hang up after this long")
+        trial.add_argument("--from-address", default="", help="the trunk address to call from "
+                           "(default: the first of TELEPHONY_TRUNK_ADDRESSES, else 127.0.0.2)")
         for name, text in (
             ("config", "write kamailio.cfg and rtpengine.conf from the settings, the fallback numbers"),
             ("reload", "write the fallback numbers again, then have the running Kamailio load them"),
-            ("up", "write the configuration, then run rtpengine and Kamailio until Ctrl+C"),
+            ("up", "write the configuration, then run rtpengine, Kamailio and the call control until Ctrl+C"),
         ):
             action = sub.add_parser(name, help=text)
             action.add_argument(
@@ -45,6 +51,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "reload":
             self.reload(options["out"])
+            return
+        if options["action"] == "call":  # needs only where Kamailio listens: no secret
+            self.trial(options)
             return
         try:
             layout = config.Layout.from_settings()
@@ -104,11 +113,13 @@ class Command(BaseCommand):
         commands = [
             ["rtpengine", f"--config-file={paths['rtpengine.conf']}", "--no-fallback"],
             ["kamailio", "-DD", "-E", "-f", str(paths["kamailio.cfg"]), "-Y", str(folder / "run")],
+            [sys.executable, "-m", "permanence.cli", "telephony", "run"],  # the call control
         ]
         processes = [subprocess.Popen(command, start_new_session=True) for command in commands]
         self.stdout.write(
-            f"rtpengine (ng {layout.ng.host}:{layout.ng.port}) and Kamailio (SIP {layout.sip.host}:"
-            f"{layout.sip.port}, WebSocket {layout.ws.host}:{layout.ws.port}) are running; Ctrl+C stops them."
+            f"rtpengine (ng {layout.ng.host}:{layout.ng.port}), Kamailio (SIP {layout.sip.host}:"
+            f"{layout.sip.port}, WebSocket {layout.ws.host}:{layout.ws.port}) and the call control "
+            f"({layout.control.host}:{layout.control.port}) are running; Ctrl+C stops them."
         )
         try:
             while all(p.poll() is None for p in processes):
@@ -130,10 +141,9 @@ class Command(BaseCommand):
         import asyncio
         import logging
 
+        from permanence.loops import leadership
         from permanence.telephony.control import CallControl
         from permanence.telephony.ng import Client
-
-        from permanence.loops import leadership
 
         lock = leadership()
         if not lock.hold("telephony-control"):  # its start-up closes the calls other runs left open
@@ -165,3 +175,25 @@ class Command(BaseCommand):
             raise CommandError(f"the call control cannot start: {exc}") from None
         finally:
             lock.close()
+
+    def trial(self, options: dict[str, Any]) -> None:
+        import asyncio
+
+        from permanence.telephony.ng import Address
+        from permanence.telephony.trial import Trial
+
+        try:
+            edge = Address.parse(settings.TELEPHONY_SIP_ADDRESS)
+        except ValueError as exc:
+            raise CommandError(f"TELEPHONY_SIP_ADDRESS: {exc}") from None
+        trunk = settings.TELEPHONY_TRUNK_ADDRESSES
+        host = options["from_address"] or (trunk[0] if trunk else "127.0.0.2")
+        trial = Trial(options["number"], (edge.host, edge.port), host=host, say=self.stdout.write)
+        try:
+            code = asyncio.run(trial.run(options["seconds"]))
+        except KeyboardInterrupt:
+            return
+        except OSError as exc:
+            raise CommandError(f"the trial call cannot start from {host}: {exc}") from None
+        if code:
+            raise CommandError("the call was not answered (see above)")
