@@ -152,6 +152,7 @@ class Command(BaseCommand):
                 "(stop it first)"
             )
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("permanence.telephony").setLevel(logging.INFO)  # each call, for the operator
         control = CallControl(
             local=(layout.control.host, layout.control.port), proxy=(layout.sip.host, layout.sip.port),
             rtpengine=Client(layout.ng), media_address=layout.media_address,
