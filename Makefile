@@ -77,7 +77,7 @@ telephony: install
 		$(BIN)/permanence telephony up
 
 test: install-test lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench
