@@ -655,3 +655,23 @@ def test_a_trial_call_from_the_command_is_answered_and_hears_the_waiting_message
     assert said[1] == "answered: speaking (the waiting message, in a loop)" and said[2] == "hung up"
     heard = float(said[3].split()[1])
     assert heard >= 2.5, said  # the waiting message, then the music: audio all along
+
+
+def test_an_offer_to_a_phone_that_cannot_ring_goes_elsewhere_at_once_and_pauses_her(
+    personas, alpha, layout, rtpengine, kamailio
+):
+    from permanence.calls.models import Call, Desk
+
+    secretary = on_sip_phone(personas)  # ready, but her phone never registered: Kamailio says 480
+
+    async def scenario(control: Any, caller: TrunkCaller) -> None:
+        leg, _ = await caller.call("0145000001")
+        assert (await leg.answered).status == 200
+        await until(lambda: in_db(lambda: Desk.objects.filter(secretary=secretary, status="paused").exists()))
+        assert not leg.is_over  # the caller waits on, with the music
+
+    with_control(layout, scenario)
+    call = Call.objects.get(account=alpha)
+    assert call.state == "queued" and events(call.pk) == ["arrived", "queued", "offered", "offer_declined"]
+    desk = Desk.objects.get(secretary=secretary)
+    assert desk.reason == "téléphone injoignable"

@@ -501,6 +501,25 @@ def caller_hung_up(call: Call | int, at: datetime | None = None) -> Call:
 
 
 @transaction.atomic
+def phone_unreachable(call: Call | int, secretary_id: int, reason: str = "") -> Call:
+    """The secretary's phone could not be rung for the call offered to her (not registered, refused):
+    the offer is declined at once and goes to someone else; her desk is paused with the reason, so that
+    no more calls go to a phone that cannot ring."""
+    call = _locked(call)
+    if call.state != State.OFFERED or call.offered_to_id != secretary_id:
+        return call
+    _lapse(call, Kind.OFFER_DECLINED)
+    now = timezone.now()
+    _presence(secretary_id, True, False, now)
+    Desk.objects.filter(secretary_id=secretary_id).update(
+        status=DeskStatus.PAUSED, reason=str(_("phone unreachable"))[:80], since=now
+    )
+    transaction.on_commit(lambda: notify(secretary_id, {"type": "status", "status": DeskStatus.PAUSED}))
+    transaction.on_commit(dispatch, robust=True)
+    return call
+
+
+@transaction.atomic
 def line_lost(call: Call | int, reason: str = "", at: datetime | None = None) -> Call:
     """The secretary's phone left a call whose caller is still there (her browser closed, her network
     lost): the caller waits again, first in line by arrival, and is offered to the next secretary; hers

@@ -52,6 +52,8 @@ PHONE_SILENCE_SECONDS = 8.0  # no media from the secretary's phone this long: it
 NO_ANSWER_SECONDS = 25.0  # a transfer's second leg rings this long, then "no answer"
 BUSY = {486, 600}  # a transfer's refusals: busy here or everywhere; 403/603 declined; the rest unanswered
 DECLINED = {403, 603}
+# her phone cannot ring: not registered (404, 480), gone (408 timeout, 410), or refusing (403, 486, 603)
+UNREACHABLE = {403, 404, 408, 410, 480, 486, 603}
 T = TypeVar("T")
 ON_THE_LINE = (State.TALKING, State.ON_HOLD, State.TRANSFERRING)
 
@@ -388,6 +390,9 @@ class CallControl:
             if line.desk is leg:
                 line.desk, line.desk_anchor = None, None
                 await self.rtp(self.media.release, anchor)
+            if response.status in UNREACHABLE and not line.releasing:  # offered elsewhere at once
+                await self.db(services.phone_unreachable, line.call, user_id,
+                              f"{response.status} {response.reason}")  # fmt: skip
             return
         try:
             await self.rtp(self.media.outgoing_answered, anchor, leg.remote_sdp, browser=line.desk_browser)
