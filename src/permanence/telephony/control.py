@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,6 +104,7 @@ class Line:
     transfer: Transfer | None = None
     handed_over: bool = False  # the caller now talks to the person the call was transferred to
     heard: tuple[int, float] = (0, 0.0)  # rtpengine's last packet from her phone, and when it moved
+    failed: set[int] = field(default_factory=set)  # whose phone could not ring for the current offer
     waiting: str | Path = "waiting"  # the account's waiting message and music, or the ones shipped
     music: str | Path = "music"
 
@@ -325,8 +326,10 @@ class CallControl:
         ringing = line.desk is not None and not line.desk.established and not line.desk.is_over
         if ringing and (state != State.OFFERED or offered != line.desk_user):
             await self.stop_ringing(line)  # the offer lapsed, moved on, or was withdrawn
-        if state == State.OFFERED and offered and (line.desk is None or line.desk.is_over):
-            await self.ring(line, offered)
+        if state != State.OFFERED:
+            line.failed.clear()
+        elif offered and offered not in line.failed and (line.desk is None or line.desk.is_over):
+            await self.ring(line, offered)  # once per offer: a phone that failed is not rung again
         if state == State.ON_HOLD and line.joined and not line.held:
             await self.hold(line, True)
         elif state == State.TALKING and line.held:
@@ -390,6 +393,7 @@ class CallControl:
             if line.desk is leg:
                 line.desk, line.desk_anchor = None, None
                 await self.rtp(self.media.release, anchor)
+                line.failed.add(user_id)
             if response.status in UNREACHABLE and not line.releasing:  # offered elsewhere at once
                 await self.db(services.phone_unreachable, line.call, user_id,
                               f"{response.status} {response.reason}")  # fmt: skip
