@@ -675,3 +675,85 @@ def test_an_offer_to_a_phone_that_cannot_ring_goes_elsewhere_at_once_and_pauses_
     assert call.state == "queued" and events(call.pk) == ["arrived", "queued", "offered", "offer_declined"]
     desk = Desk.objects.get(secretary=secretary)
     assert desk.reason == "téléphone injoignable"
+
+
+def test_sipp_as_the_caller_through_the_call_control_is_heard_by_the_secretary_and_hangs_up(
+    personas, alpha, layout, rtpengine, kamailio, speech, tmp_path: Path
+):
+    """An independent SIP implementation on the caller's side: SIPp (real speech, PCMU, from the trunk's
+    address) calls Alpha; the secretary's SIP phone answers and hears it; SIPp hangs up, the events say so."""
+    import subprocess
+
+    from permanence.calls.models import Call
+
+    secretary = on_sip_phone(personas)
+    text = (Path(__file__).parent / "sipp" / "uac.xml").read_text().replace("AUDIO_FILE", str(speech["ulaw"]))
+    (tmp_path / "caller.xml").write_text(text)
+
+    async def scenario(control: Any, caller: TrunkCaller) -> None:
+        phone = phone_of(layout, secretary)
+        try:
+            await registered(layout, phone)
+            sipp = await asyncio.create_subprocess_exec(
+                "sipp", "-sf", str(tmp_path / "caller.xml"), "-i", "127.0.0.2", "-p", str(free_sip_port()),
+                "-mi", "127.0.0.2", "-s", "0145000001", "-m", "1", "-d", "8000", "-nostdin",
+                "-timeout", "40s",
+                f"{layout.sip.host}:{layout.sip.port}", cwd=tmp_path,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            while not phone.calls:
+                await asyncio.sleep(0.05)
+            desk = await phone.answer(phone.calls[0], SILENCE)
+            await asyncio.sleep(4)
+            assert speech_seconds(bytes(desk.received), tmp_path, "hears-sipp") >= 1.5  # SIPp's speech
+            _, errors = await asyncio.wait_for(sipp.communicate(), 30)
+            assert sipp.returncode == 0, errors.decode()[-2000:]  # its BYE was answered
+            assert await asyncio.wait_for(phone.calls[0].ended, 5) == "bye"
+        finally:
+            phone.close()
+
+    with_control(layout, scenario, bound=60)
+    call = Call.objects.get(account=alpha)
+    assert events(call.pk) == ["arrived", "queued", "offered", "answered", "caller_hung_up"]
+    assert call.caller == "+33612345678"  # SIPp's From, national format, identified as today
+
+
+def free_sip_port() -> int:
+    from sip_peers import free_udp_port
+
+    return free_udp_port("127.0.0.2")
+
+
+def test_a_transfer_nobody_answers_comes_back_as_unanswered(
+    personas, alpha, layout, rtpengine, kamailio, speech, tmp_path: Path, monkeypatch
+):
+    from permanence.calls import services
+    from permanence.calls.models import Call
+    from permanence.telephony import control as call_control
+    from sip_peers import Gateway
+
+    monkeypatch.setattr(call_control, "NO_ANSWER_SECONDS", 2.0)
+    secretary = on_sip_phone(personas)
+    spoken = ulaw_samples(speech["ulaw"])
+
+    async def scenario(control: Any, caller: TrunkCaller) -> None:
+        gateway = await Gateway(gateway_address(layout)).start((layout.sip.host, layout.sip.port))
+        call, leg, voice, phone, desk = await talking(layout, caller, secretary, alpha, spoken, tmp_path)
+        try:
+            await in_db(services.request_transfer, call.pk, secretary, "anne-alphonse", "announced",
+                        "+33145000011")  # fmt: skip
+            while not gateway.calls:
+                await asyncio.sleep(0.05)
+            gateway.calls[0].ringing()  # it rings, nobody picks up
+            await until(lambda: in_db(lambda: Call.objects.filter(pk=call.pk, state="talking").exists()))
+            assert await asyncio.wait_for(gateway.calls[0].ended, 5) == "cancelled"
+            await asyncio.sleep(1)
+            desk.received.clear()
+            await asyncio.sleep(2)
+            assert speech_seconds(bytes(desk.received), tmp_path, "back-after-no-answer") >= 0.5
+        finally:
+            phone.close()
+            gateway.close()
+
+    with_control(layout, scenario, bound=60)
+    assert Call.objects.get(account=alpha).summary().transfers[0]["result"] == "no_answer"
