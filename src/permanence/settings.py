@@ -186,6 +186,16 @@ TELEPHONY_SIP_SECRET = (
 TELEPHONY_SIP_DOMAIN = envstr("TELEPHONY_SIP_DOMAIN") or TELEPHONY_SIP_ADDRESS.rpartition(":")[0].strip("[]")
 TELEPHONY_TRUNK_GATEWAY = envstr("TELEPHONY_TRUNK_GATEWAY", "")
 TELEPHONY_FALLBACK_NUMBER = envstr("TELEPHONY_FALLBACK_NUMBER", "")  # calls the call control cannot take
+# A carrier's trunk by registration: Kamailio registers TELEPHONY_TRUNK_USERNAME at the carrier's
+# registrar (sip:host[:port]; empty: no registration, the trunk is known by its addresses only), takes
+# the calls it sends to that contact, sends the outbound legs there (unless TELEPHONY_TRUNK_GATEWAY is
+# set) and answers the carrier's digest challenges. The password is written only into Kamailio's table
+# uacreg (readable by its owner only); the realm, when empty, is the one the carrier's challenge names.
+TELEPHONY_TRUNK_REGISTRAR = envstr("TELEPHONY_TRUNK_REGISTRAR", "")
+TELEPHONY_TRUNK_USERNAME = envstr("TELEPHONY_TRUNK_USERNAME", "")
+TELEPHONY_TRUNK_PASSWORD = envstr("TELEPHONY_TRUNK_PASSWORD", "")
+TELEPHONY_TRUNK_REALM = envstr("TELEPHONY_TRUNK_REALM", "")
+TELEPHONY_TRUNK_EXPIRES = envint("TELEPHONY_TRUNK_EXPIRES", 600, minimum=60)  # seconds
 # The desk: how long an offer rings, and the team's rule for a secretary who lets offers ring out.
 DESK_OFFER_SECONDS = envint("DESK_OFFER_SECONDS", 15, minimum=5)
 DESK_PAUSE_AFTER_MISSED_OFFERS = envint("DESK_PAUSE_AFTER_MISSED_OFFERS", 0, minimum=0)
