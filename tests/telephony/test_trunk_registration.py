@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import io
 import re
 import threading
 from collections.abc import Coroutine, Iterator
@@ -355,6 +356,39 @@ async def _close(agent: sip.Agent) -> None:
 
 
 @pytest.mark.telephony
+@pytest.mark.django_db
+def test_reload_gives_kamailio_a_new_password(layout, kamailio, peers, settings, tmp_path):
+    registered(peers, kamailio)
+    folder = tmp_path / "telephony"
+    settings.TELEPHONY_SIP_SECRET = "a-long-enough-test-secret"
+    settings.TELEPHONY_SIP_DOMAIN = layout.sip_domain
+    settings.TELEPHONY_TRUNK_REGISTRAR = layout.registrar
+    settings.TELEPHONY_TRUNK_USERNAME = USERNAME
+    settings.TELEPHONY_TRUNK_PASSWORD = NEW_PASSWORD
+    peers.carrier.password = NEW_PASSWORD  # the carrier changed it
+    out = io.StringIO()
+    call_command("telephony", "reload", "--out", str(folder), stdout=out)
+    assert f"Kamailio loaded the trunk's account ({USERNAME} at {layout.registrar})" in out.getvalue()
+    assert NEW_PASSWORD not in out.getvalue()
+    assert (folder / "uacreg").stat().st_mode & 0o777 == 0o600
+    edge = f"{layout.sip.host}:{layout.sip.port}"
+
+    async def call() -> sip.Response:
+        leg = sip.ClientLeg(peers.control, f"sip:0612345678@{edge}", SDP.format(host=layout.control.host),
+                            f"sip:{NUMBER}@{layout.sip_domain}").start()  # fmt: skip
+        while not peers.carrier.calls:
+            await asyncio.sleep(0.02)
+        asyncio.ensure_future(peers.carrier.calls[0].answer(SDP.format(host=CARRIER)))
+        answer = await asyncio.wait_for(leg.answered, 10)
+        await leg.hang_up()
+        return answer
+
+    assert peers.run(call()).status == 200, kamailio.text()[-3000:]
+    assert peers.carrier.checked[-1].right  # answered with the new password
+    assert NEW_PASSWORD not in kamailio.text()
+
+
+@pytest.mark.telephony
 def test_a_password_the_carrier_no_longer_takes_gets_the_call_control_its_refusal(layout, kamailio, peers):
     registered(peers, kamailio)
     peers.carrier.password = NEW_PASSWORD  # changed at the carrier, not here
@@ -425,6 +459,16 @@ def trunk_settings(settings: Any) -> Any:
     settings.TELEPHONY_TRUNK_USERNAME = USERNAME
     settings.TELEPHONY_TRUNK_PASSWORD = PASSWORD
     return settings
+
+
+def test_the_command_writes_the_table_and_never_says_the_password(db, trunk_settings, tmp_path):
+    out = io.StringIO()
+    call_command("telephony", "config", "--out", str(tmp_path), stdout=out)
+    said = out.getvalue()
+    assert f"wrote {tmp_path / 'uacreg'}: Kamailio registers {USERNAME} at sip:127.0.0.5:5090" in said
+    assert PASSWORD not in said and config._escape(PASSWORD) not in said
+    assert (tmp_path / "uacreg").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "kamailio.cfg").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
 """permanence telephony: the real telephony's pieces (docs/telephony.md).
 
-config [--out DIR]   write Kamailio's and rtpengine's configuration from the settings, and the
-                     fallback numbers from the database
-reload [--out DIR]   write the fallback numbers again and have the running Kamailio load them
+config [--out DIR]   write Kamailio's and rtpengine's configuration from the settings (with the
+                     trunk's registration table uacreg when TELEPHONY_TRUNK_REGISTRAR is set), and
+                     the fallback numbers from the database
+reload [--out DIR]   write the fallback numbers (and the trunk's registration) again and have the
+                     running Kamailio load them
 up [--out DIR]       write it, then run rtpengine and Kamailio in the foreground (development)
 run                  the call control: answers the trunk's calls, rings the secretaries' phones
 """
@@ -39,7 +41,8 @@ class Command(BaseCommand):
                            "(default: the first of TELEPHONY_TRUNK_ADDRESSES, else 127.0.0.2)")
         for name, text in (
             ("config", "write kamailio.cfg and rtpengine.conf from the settings, the fallback numbers"),
-            ("reload", "write the fallback numbers again, then have the running Kamailio load them"),
+            ("reload", "write the fallback numbers (and the trunk's registration) again, then have the "
+                       "running Kamailio load them"),
             ("up", "write the configuration, then run rtpengine, Kamailio and the call control until Ctrl+C"),
         ):
             action = sub.add_parser(name, help=text)
@@ -63,8 +66,14 @@ class Command(BaseCommand):
             self.run(layout)
             return
         paths = config.write(layout, options["out"])
-        for path in paths.values():
-            self.stdout.write(f"wrote {path}")
+        for name, path in paths.items():
+            if name == config.UACREG:  # never the password itself: only where it is
+                self.stdout.write(
+                    f"wrote {path}: Kamailio registers {layout.username} at {layout.registrar} (the "
+                    "password is in this file only, readable by its owner)"
+                )
+            else:
+                self.stdout.write(f"wrote {path}")
         self.write_fallbacks(options["out"])
         if options["action"] == "up":
             self.up(layout, paths, options["out"])
@@ -98,6 +107,19 @@ class Command(BaseCommand):
         except fallback.FallbackError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write("Kamailio loaded the fallback numbers")
+        if settings.TELEPHONY_TRUNK_REGISTRAR:
+            self.reload_registration(folder)
+
+    def reload_registration(self, folder: Path) -> None:
+        """The trunk's account again (a new password, say): its table, then Kamailio reads it (the
+        next challenge is answered with it, the next registration round within 20 s uses it)."""
+        try:
+            layout = config.Layout.from_settings()
+            config.write_registration(layout, folder)
+            config.reload_registration(folder / "run" / "kamailio_ctl")
+        except config.ConfigError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Kamailio loaded the trunk's account ({layout.username} at {layout.registrar})")
 
     def up(self, layout: config.Layout, paths: dict[str, Path], folder: Path) -> None:
         missing = [tool for tool in ("kamailio", "rtpengine") if shutil.which(tool) is None]
