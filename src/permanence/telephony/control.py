@@ -210,7 +210,8 @@ class CallControl:
         try:
             duration = await self.rtp(self.media.play, line.anchor, line.waiting)
             await asyncio.sleep(duration)
-            if not line.joined and not line.caller.is_over:
+            # meanwhile answered, or told goodbye (diverted at the maximum wait): no music over it
+            if not line.joined and line.followed and not line.releasing and not line.caller.is_over:
                 await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
         except MediaError as exc:
             log.warning("call %s: waiting music failed: %s", line.call, exc)
