@@ -1,13 +1,12 @@
 """The desk's WebSocket: only desk roles connect; an offer reaches the offered secretary's socket."""
 
-import asyncio
-import threading
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
+import fresh_loop
 from permanence.asgi import application
 from permanence.calls import services
 
@@ -59,21 +58,4 @@ def test_offer_reaches_the_secretary_socket_and_clients_are_refused(personas, al
         await secretary.disconnect()
         await sync_to_async(connections.close_all)()  # the executor thread's connection
 
-    run_in_fresh_loop(scenario)
-
-
-def run_in_fresh_loop(coroutine_function):
-    """asyncio.run in a thread of its own: the browser tests leave a loop running in this one."""
-    errors = []
-
-    def target():
-        try:
-            asyncio.run(coroutine_function())
-        except BaseException as exc:  # re-raised in the test's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(timeout=60)
-    if errors:
-        raise errors[0]
+    fresh_loop.run(scenario(), bound=60)

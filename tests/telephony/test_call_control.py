@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import fresh_loop
 from sip_peers import TrunkCaller, measure, speech_seconds, ulaw_samples
 
 pytestmark = [pytest.mark.telephony, pytest.mark.django_db(transaction=True)]
@@ -42,7 +43,7 @@ def with_control(layout: Any, scenario: Callable[[Any, TrunkCaller], Awaitable[N
             caller.close()
             CONTROL.remove(control)
 
-    asyncio.run(main())
+    fresh_loop.run(main())
 
 
 CONTROL: list[Any] = []  # the call control running: the test's database work goes through its thread

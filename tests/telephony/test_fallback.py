@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+import fresh_loop
 from permanence.telephony import fallback
 from permanence.telephony.fallback import Fallback
 
@@ -228,7 +229,7 @@ def test_the_call_control_not_taking_a_call_forwards_it_to_the_on_call_number(
             if stand_in is not None:
                 stand_in.close()
 
-    call = asyncio.run(asyncio.wait_for(main(), 60))
+    call = fresh_loop.run(asyncio.wait_for(main(), 60))
     log = kamailio.text()
     assert call.uri == f"sip:{ON_CALL}@{layout.gateway_hostport}", call.uri
     assert "fallback=1" in call.invite.get("record-route")
@@ -258,7 +259,7 @@ def test_a_number_without_fallback_gets_480_with_a_reason(layout, kamailio):
             caller.close()
             gateway.close()
 
-    answer, delay, forwarded_calls = asyncio.run(main())
+    answer, delay, forwarded_calls = fresh_loop.run(main())
     assert answer.status == 480 and answer.reason == "Temporarily Unavailable"
     assert answer.get("reason") == 'SIP;cause=480;text="Answering service unavailable, no fallback number"'
     assert delay < 4.0 and forwarded_calls == 0
@@ -269,7 +270,7 @@ def test_the_reload_sends_the_next_call_to_the_new_number(alpha, layout, kamaili
     from sip_peers import ulaw_samples
 
     samples = ulaw_samples(speech["ulaw"])
-    first = asyncio.run(forwarded(layout, "0145000001", samples))
+    first = fresh_loop.run(forwarded(layout, "0145000001", samples))
     assert first.uri == f"sip:{ON_CALL}@{layout.gateway_hostport}"
 
     alpha.on_call_number = ELSEWHERE
@@ -280,7 +281,7 @@ def test_the_reload_sends_the_next_call_to_the_new_number(alpha, layout, kamaili
     assert "Kamailio loaded the fallback numbers" in out.getvalue()
     assert os.stat(tmp_path / "telephony" / "fallback").st_mtime_ns > before
 
-    second = asyncio.run(forwarded(layout, "0145000001", samples))
+    second = fresh_loop.run(forwarded(layout, "0145000001", samples))
     assert second.uri == f"sip:{ELSEWHERE}@{layout.gateway_hostport}", kamailio.text()[-3000:]
 
 

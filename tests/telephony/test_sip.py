@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import fresh_loop
 from permanence.telephony import sip
 
 INVITE = (
@@ -102,7 +103,7 @@ def run(scenario: Callable[[Lossy, Lossy, list[sip.ServerLeg]], Awaitable[None]]
             a.close()
             b.close()
 
-    asyncio.run(main())
+    fresh_loop.run(main())
 
 
 async def until(condition: Callable[[], bool]) -> None:
