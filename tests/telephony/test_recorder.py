@@ -1,0 +1,78 @@
+"""The call control's recorder (the voicemail's first piece): RTP in over a real UDP socket, a WAV out,
+stopped by silence once the caller spoke, by the longest length, or by a hang-up."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import struct
+import wave
+from pathlib import Path
+
+import pytest
+
+import fresh_loop
+from permanence.telephony.recorder import Recorder, linear
+from permanence.telephony.trial import ulaw
+
+
+def tone(seconds: float, amplitude: float = 0.4) -> bytes:
+    return bytes(ulaw(int(amplitude * 32767 * math.sin(2 * math.pi * 440 * n / 8000)))
+                 for n in range(int(seconds * 8000)))  # fmt: skip
+
+
+SILENCE_BYTES = b"\xff"
+
+
+async def record(samples: bytes, **options: float) -> tuple[Recorder, str]:
+    loop = asyncio.get_running_loop()
+    local = ("127.0.0.1", 0)
+    _, recorder = await loop.create_datagram_endpoint(lambda: Recorder(**options), local_addr=local)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for seq, at in enumerate(range(0, len(samples) - 159, 160)):
+            header = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 7)
+            sender.sendto(header + samples[at : at + 160], ("127.0.0.1", recorder.port))
+            if seq % 50 == 0:
+                await asyncio.sleep(0.01)  # let the loop read: the socket's buffer is finite
+            if recorder.done.done():
+                break
+        dtmf = struct.pack("!BBHII", 0x80, 101, 999, 0, 7) + b"\x05\x0a\x00\xa0"  # an RFC 4733 event: ignored
+        sender.sendto(dtmf, ("127.0.0.1", recorder.port))
+        await asyncio.sleep(0.2)
+    if not recorder.done.done():
+        recorder.stop()
+    return recorder, await recorder.done
+
+
+def test_mu_law_decodes_as_g711_does():
+    assert [linear(b) for b in (0xFF, 0x7F, 0x80, 0x00, 0xCE, 0x4E)] == [0, 0, 32124, -32124, 988, -988]
+    assert all(abs(linear(ulaw(s)) - s) <= max(16, abs(s) // 16) for s in range(-32000, 32000, 97))
+
+
+def test_a_message_then_silence_stops_by_itself_and_is_written_without_the_silence(tmp_path: Path):
+    recorder, why = fresh_loop.run(record(tone(2) + SILENCE_BYTES * 8000 * 3, silence=1.5))
+    assert why == "silence"
+    seconds = recorder.write(tmp_path / "message.wav")
+    assert 1.9 <= seconds <= 2.2
+    with wave.open(str(tmp_path / "message.wav")) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+        frames = wav.readframes(wav.getnframes())
+    loudest = max(abs(s) for (s,) in struct.iter_unpack("<h", frames))
+    assert loudest > 10000  # the tone, not silence
+
+
+def test_silence_before_speaking_does_not_stop_it_the_longest_length_does():
+    recorder, why = fresh_loop.run(record(SILENCE_BYTES * 8000 * 2 + tone(3), silence=1.0, longest=4.0))
+    assert why == "longest" and 3.9 <= recorder.seconds <= 4.1
+
+
+def test_a_hang_up_stops_it_and_bad_settings_are_refused():
+    recorder, why = fresh_loop.run(record(tone(1), silence=5))
+    assert why == "stopped" and 0.9 <= recorder.seconds <= 1.05
+
+    async def bad() -> None:
+        Recorder(longest=0)
+
+    with pytest.raises(ValueError, match="positive"):
+        fresh_loop.run(bad())
