@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from permanence.telephony.recorder import linear
 from telephony.conftest import (  # noqa: F401 (fixtures)
     Daemon,
     free_port,
@@ -110,13 +111,6 @@ def call_state(page: Any) -> str:
     return str(page.get_by_test_id("call").get_attribute("data-state"))
 
 
-def ulaw(byte: int) -> int:
-    """A G.711 mu-law byte as a 16-bit sample."""
-    byte = ~byte & 0xFF
-    sample = (((byte & 0x0F) << 3) + 0x84) << ((byte >> 4) & 7)
-    return -(sample - 0x84) if byte & 0x80 else sample - 0x84
-
-
 class Caller:
     """The caller's end of the call, where the call control joins it: rtpengine's anchor for the
     secretary's leg (its WebRTC offer for her browser) sends her media to this socket, and relays what
@@ -170,7 +164,7 @@ class Caller:
 
     def loudest(self, since: float, until: float) -> int:
         """The loudest sample of her voice (PCMU) the caller heard in that time."""
-        return max((abs(ulaw(b)) for when, kind, _stamp, data in self.heard
+        return max((abs(linear(b)) for when, kind, _stamp, data in self.heard
                     if since <= when < until and kind == 0 for b in data), default=-1)  # fmt: skip
 
     def keys(self) -> str:

@@ -501,7 +501,7 @@ def caller_hung_up(call: Call | int, at: datetime | None = None) -> Call:
 
 
 @transaction.atomic
-def phone_unreachable(call: Call | int, secretary_id: int, reason: str = "") -> Call:
+def phone_unreachable(call: Call | int, secretary_id: int) -> Call:
     """The secretary's phone could not be rung for the call offered to her (not registered, refused):
     the offer is declined at once and goes to someone else; her desk is paused with the reason, so that
     no more calls go to a phone that cannot ring."""
@@ -509,13 +509,7 @@ def phone_unreachable(call: Call | int, secretary_id: int, reason: str = "") -> 
     if call.state != State.OFFERED or call.offered_to_id != secretary_id:
         return call
     _lapse(call, Kind.OFFER_DECLINED)
-    now = timezone.now()
-    _presence(secretary_id, True, False, now)
-    Desk.objects.filter(secretary_id=secretary_id).update(
-        status=DeskStatus.PAUSED, reason=str(_("phone unreachable"))[:80], since=now
-    )
-    transaction.on_commit(lambda: notify(secretary_id, {"type": "status", "status": DeskStatus.PAUSED}))
-    transaction.on_commit(dispatch, robust=True)
+    _phone_gone(secretary_id, str(_("phone unreachable")))
     return call
 
 
@@ -530,14 +524,22 @@ def line_lost(call: Call | int, reason: str = "", at: datetime | None = None) ->
     secretary_id = call.secretary_id
     record(call, Kind.LINE_LOST, at=at, reason=reason[:80])
     if secretary_id:
-        now = timezone.now()
-        _presence(secretary_id, True, False, now)
-        Desk.objects.filter(secretary_id=secretary_id).update(
-            status=DeskStatus.PAUSED, reason=str(_("phone disconnected")), since=now
-        )
-        transaction.on_commit(lambda: notify(secretary_id, {"type": "status", "status": DeskStatus.PAUSED}))
-    transaction.on_commit(dispatch, robust=True)
+        _phone_gone(secretary_id, str(_("phone disconnected")))
+    else:
+        transaction.on_commit(dispatch, robust=True)
     return call
+
+
+def _phone_gone(secretary_id: int, reason: str) -> None:
+    """Her phone cannot take calls: her desk is paused with the reason (her page told), her presence
+    closed, and the waiting calls offered to the others."""
+    now = timezone.now()
+    _presence(secretary_id, True, False, now)
+    Desk.objects.filter(secretary_id=secretary_id).update(
+        status=DeskStatus.PAUSED, reason=reason[:80], since=now
+    )
+    transaction.on_commit(lambda: notify(secretary_id, {"type": "status", "status": DeskStatus.PAUSED}))
+    transaction.on_commit(dispatch, robust=True)
 
 
 def _own(call: Call | int, secretary: User, states: Iterable[State]) -> Call:

@@ -39,7 +39,7 @@ from django.db import OperationalError, close_old_connections
 
 from permanence.calls import lifecycle, services
 from permanence.calls import telephony as adapters
-from permanence.calls.lifecycle import State
+from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, Phone
 from permanence.telephony import credentials, sip
 from permanence.telephony.media import Anchor, Media, MediaError
@@ -220,7 +220,7 @@ class CallControl:
         """The account does not take the call now (``calls.admission``): forwarded to its on-call
         number when that is its policy, else the closed greeting, then the line is released.
         (The voicemail on real telephony is issue 16's: until then, the greeting.)"""
-        detail = await self.db(self._last_detail, line.call)
+        _kind, detail = await self.db(self._last_event, line.call)
         forward_to = str(detail.get("to", "")) if detail.get("action") == "forward" else ""
         if forward_to and await self.forward(line, forward_to):
             return
@@ -230,7 +230,7 @@ class CallControl:
         """The caller waited the account's maximum: told they will be called back (a call-back task
         is on the desk), else (voicemail, issue 16) the closed greeting; then released."""
         line.followed = False
-        detail = await self.db(self._last_detail, line.call)
+        _kind, detail = await self.db(self._last_event, line.call)
         await self.say_goodbye(line, "callback" if detail.get("to") == "callback" else "closed")
 
     async def say_goodbye(self, line: Line, sound: str) -> None:
@@ -245,11 +245,12 @@ class CallControl:
         await line.caller.hang_up()
 
     @staticmethod
-    def _last_detail(call_id: int) -> dict[str, Any]:
+    def _last_event(call_id: int) -> tuple[str, dict[str, Any]]:
+        """The kind and the detail of the call's latest event."""
         from permanence.calls.models import CallEvent
 
         last = CallEvent.objects.filter(call_id=call_id).order_by("-seq").first()
-        return dict(last.detail) if last else {}
+        return (last.kind, dict(last.detail)) if last else ("", {})
 
     async def forward(self, line: Line, number: str) -> bool:
         """Connect the caller to ``number`` (the account's on-call line); False if nobody answered."""
@@ -396,8 +397,7 @@ class CallControl:
                 await self.rtp(self.media.release, anchor)
                 line.failed.add(user_id)
             if response.status in UNREACHABLE and not line.releasing:  # offered elsewhere at once
-                await self.db(services.phone_unreachable, line.call, user_id,
-                              f"{response.status} {response.reason}")  # fmt: skip
+                await self.db(services.phone_unreachable, line.call, user_id)
             return
         try:
             await self.rtp(self.media.outgoing_answered, anchor, leg.remote_sdp, browser=line.desk_browser)
@@ -457,7 +457,6 @@ class CallControl:
     # -- transfers -------------------------------------------------------------------------------
     @staticmethod
     def _request(call_id: int) -> tuple[str, str, int]:
-        from permanence.calls.lifecycle import Kind
         from permanence.calls.models import CallEvent
 
         requests = CallEvent.objects.filter(call_id=call_id, kind=Kind.TRANSFER_REQUESTED)
@@ -466,13 +465,10 @@ class CallControl:
         account = Call.objects.values_list("account_id", flat=True).get(pk=call_id)
         return str(detail.get("number", "")), str(detail.get("mode", "announced")), account
 
-    @staticmethod
-    def _accepted(call_id: int) -> bool:
-        from permanence.calls.lifecycle import Kind
-        from permanence.calls.models import CallEvent
-
-        last = CallEvent.objects.filter(call_id=call_id).order_by("-seq").first()
-        return bool(last and last.kind == Kind.TRANSFER_RESULT and last.detail.get("result") == "accepted")
+    @classmethod
+    def _accepted(cls, call_id: int) -> bool:
+        kind, detail = cls._last_event(call_id)
+        return kind == Kind.TRANSFER_RESULT and detail.get("result") == "accepted"
 
     async def report(self, line: Line, result: str) -> None:
         with contextlib.suppress(services.CallError):  # the desk moved on meanwhile

@@ -69,9 +69,9 @@ class Media:
     def __init__(self, client: Client, address: str) -> None:
         self.ng, self.address = client, address
 
-    def _do(self, method: str, *args: object, **kwargs: object) -> str:
+    def _do(self, method: str, *args: object, **kwargs: object) -> Any:
         try:
-            return getattr(self.ng, method)(*args, **kwargs)  # type: ignore[no-any-return]
+            return getattr(self.ng, method)(*args, **kwargs)
         except NgError as exc:
             raise MediaError(str(exc)) from None
 
@@ -126,17 +126,11 @@ class Media:
     def last_heard(self, anchor: Anchor) -> int:
         """rtpengine's time of the last packet from the leg's endpoint (it moves while the endpoint
         sends media: a browser or a phone sends RTP even in silence)."""
-        reply = self._do_request("query", anchor.call_id)
+        reply = self._do("query", anchor.call_id)
         tag = reply.get("tags", {}).get(ENDPOINT, {})
         times = [int(stream.get("last packet", 0)) for media in tag.get("medias", [])
                  for stream in media.get("streams", [])[:1]]  # fmt: skip
         return max(times, default=0)
-
-    def _do_request(self, command: str, call_id: str) -> dict[str, Any]:
-        try:
-            return self.ng.request(command, **{"call-id": call_id})
-        except NgError as exc:
-            raise MediaError(str(exc)) from None
 
     def release(self, anchor: Anchor) -> None:
         with contextlib.suppress(NgError):  # already gone (rtpengine restarted, or its timeout)
