@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.test import Client
 from django.utils import timezone
@@ -208,7 +208,11 @@ def test_day_view_shows_each_collaborators_hours_appointments_and_busy_times(per
     anne = Collaborator.objects.get(account=alpha)
     kind = AppointmentType.objects.create(account=alpha, name="Consultation", min_notice_minutes=0)
     kind.collaborators.add(anne)
-    slot = services.search(kind, count=1, now=timezone.now() + timedelta(days=1))[0]
+    # From 08:00 two days on, whatever the hour the suite runs: the busy time an hour after the slot
+    # must fall on the slot's own day.
+    morning = datetime.combine(timezone.now().astimezone(alpha.tz).date() + timedelta(days=2), time(8), alpha.tz)
+    slot = services.search(kind, count=1, now=morning)[0]
+    assert slot.end.astimezone(alpha.tz).hour < 20
     booked = services.book(kind, anne, slot.start, caller=services.Caller("Jean Dupont", "+33612345678"))
     link = CalendarLink.objects.create(collaborator=anne, url="https://dav.example/")
     ExternalEvent.objects.create(
