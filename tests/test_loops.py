@@ -264,7 +264,7 @@ def test_a_rollup_backlog_never_delays_an_escalation(alpha, tmp_path, monkeypatc
             now=timezone.now() - timedelta(minutes=16),
         )
     options = {"sweep_every": 30.0, "escalation_every": 0.05, "rollups_every": 0.05,
-               "calendars_every": 60.0, "dispatch_every": 1.0}
+               "calendars_every": 60.0, "dispatch_every": 1.0, "retention_every": 600.0}
     chosen = [loop for loop in worker.worker_loops(options) if loop.name in ("rollups", "escalation")]
     runner = loops.Runner(chosen, loops.FileLeadership(tmp_path, "t-")).start()
     try:

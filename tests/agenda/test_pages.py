@@ -210,7 +210,8 @@ def test_day_view_shows_each_collaborators_hours_appointments_and_busy_times(per
     kind.collaborators.add(anne)
     # From 08:00 two days on, whatever the hour the suite runs: the busy time an hour after the slot
     # must fall on the slot's own day.
-    morning = datetime.combine(timezone.now().astimezone(alpha.tz).date() + timedelta(days=2), time(8), alpha.tz)
+    in_two_days = timezone.now().astimezone(alpha.tz).date() + timedelta(days=2)
+    morning = datetime.combine(in_two_days, time(8), alpha.tz)
     slot = services.search(kind, count=1, now=morning)[0]
     assert slot.end.astimezone(alpha.tz).hour < 20
     booked = services.book(kind, anne, slot.start, caller=services.Caller("Jean Dupont", "+33612345678"))

@@ -112,7 +112,7 @@ class Worker:
     ``restart``."""
 
     LOOPS = {"sweep_every": 30.0, "escalation_every": 10.0, "rollups_every": 60.0,
-             "calendars_every": 300.0, "dispatch_every": TICK}  # fmt: skip
+             "calendars_every": 300.0, "dispatch_every": TICK, "retention_every": 600.0}  # fmt: skip
 
     def __init__(self, clock: Clock) -> None:
         from permanence.messaging.management.commands.worker import worker_loops

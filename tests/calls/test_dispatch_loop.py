@@ -14,7 +14,8 @@ from permanence.calls.models import Call
 from permanence.messaging.management.commands import worker
 from permanence.users.models import Role, Training
 
-OPTIONS = {"sweep_every": 30.0, "escalation_every": 10.0, "rollups_every": 30.0, "calendars_every": 60.0}
+OPTIONS = {"sweep_every": 30.0, "escalation_every": 10.0, "rollups_every": 30.0, "calendars_every": 60.0,
+           "retention_every": 600.0}
 
 
 @pytest.mark.django_db(transaction=True)

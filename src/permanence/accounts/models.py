@@ -212,6 +212,26 @@ class Account(models.Model):
         _("waiting music (audio)"), upload_to=audio_path, blank=True, validators=[validate_audio],
         help_text=_("WAV or MP3, up to 10 MB: played in a loop while the caller waits or is on hold."),
     )  # fmt: skip
+    # voicemail (real telephony): after hours, or at the maximum wait with the voicemail fallback
+    voicemail_longest_seconds = models.PositiveSmallIntegerField(
+        _("voicemail: longest recording (seconds)"), default=120,
+        validators=[MinValueValidator(10), MaxValueValidator(600)],
+        help_text=_("A caller's recording stops there; it also stops after 5 seconds of silence."),
+    )  # fmt: skip
+    voicemail_due_minutes = models.PositiveIntegerField(
+        _("voicemail: handle within (minutes)"), default=120,
+        validators=[MinValueValidator(1), MaxValueValidator(10080)],
+        help_text=_("From the reopening (or the recording, if the account was open): the desk's due time."),
+    )  # fmt: skip
+    voicemail_in_portal = models.BooleanField(
+        _("voicemails in the client portal"), default=False,
+        help_text=_("The client's users may listen to the voicemails of the account."),
+    )  # fmt: skip
+    voicemail_retention_days = models.PositiveSmallIntegerField(
+        _("voicemail: keep the recordings (days)"), default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("Then the worker deletes the recording (the deletion is written to the audit trail)."),
+    )  # fmt: skip
     # the desk
     default_recipients = models.CharField(
         _("default recipients"),

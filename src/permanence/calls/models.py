@@ -169,3 +169,61 @@ class PresenceSpan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.secretary_id} {self.start:%Y-%m-%d %H:%M} → {self.end or '…'}"
+
+
+def voicemail_path(voicemail: Voicemail, filename: str) -> str:
+    """Under MEDIA_ROOT (never served to browsers: the pages stream it after their checks)."""
+    when = voicemail.recorded_at or timezone.now()
+    return f"voicemail/{voicemail.account_id}/{when:%Y/%m}/{voicemail.call_id}-{when:%H%M%S}.wav"
+
+
+class Voicemail(models.Model):
+    """What a caller left after the beep (after hours, or at the account's maximum wait). On the desk of
+    the secretaries trained on the account from ``shown_from`` (the reopening), due by ``due_at``, until a
+    message is taken from it or the caller is called back. The recording is deleted at the end of the
+    account's retention period (``purged_at``); the row stays, as the call's record."""
+
+    class Ended(models.TextChoices):
+        SILENCE = "silence", _("the caller stopped speaking")
+        LONGEST = "longest", _("longest length reached")
+        HANGUP = "hangup", _("the caller hung up")
+
+    class Closed(models.TextChoices):
+        MESSAGE = "message", _("message taken")
+        CALLBACK = "callback", _("caller called back")
+
+    call = models.OneToOneField(
+        Call, verbose_name=_("call"), on_delete=models.PROTECT, related_name="voicemail"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="voicemails"
+    )
+    caller = models.CharField(_("caller's number"), max_length=20, blank=True)
+    audio = models.FileField(_("recording"), upload_to=voicemail_path, blank=True)
+    seconds = models.FloatField(_("length (seconds)"))
+    ended = models.CharField(_("ended because"), max_length=8, choices=Ended.choices)
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+    shown_from = models.DateTimeField(_("on the desk from"))
+    due_at = models.DateTimeField(_("due"))
+    closed_at = models.DateTimeField(_("handled"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_how = models.CharField(_("handled by"), max_length=8, choices=Closed.choices, blank=True)
+    message = models.ForeignKey(
+        "messaging.Message", verbose_name=_("message"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="voicemails",
+    )  # fmt: skip
+    purged_at = models.DateTimeField(_("recording deleted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("voicemail")
+        verbose_name_plural = _("voicemails")
+        ordering = ["recorded_at", "pk"]
+        indexes = [
+            models.Index(fields=["closed_at", "shown_from"], name="voicemail_open"),
+            models.Index(fields=["purged_at", "recorded_at"], name="voicemail_to_purge"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} ← {self.caller or '?'} ({self.seconds:.0f} s)"

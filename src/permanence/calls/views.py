@@ -21,6 +21,7 @@ from permanence.accounts.models import Account, parse_recipients
 from permanence.agenda import desk as agenda_desk
 from permanence.agenda import services as agenda_services
 from permanence.calls import services, telephony
+from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, DeskStatus
 from permanence.contacts.models import Contact, ContactNumber
@@ -86,6 +87,8 @@ def desk(request: HttpRequest) -> HttpResponse:
             "statuses": DeskStatus,
             "training_accounts": trained,
             "callbacks": callbacks,
+            "voicemails": voicemails.pending(user)[:30],
+            "now": timezone.now(),
             "today": _answered_today(user),
         },
     )

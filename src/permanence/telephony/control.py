@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import logging
 import time
 import uuid
@@ -39,16 +40,19 @@ from django.db import OperationalError, close_old_connections
 
 from permanence.calls import lifecycle, services
 from permanence.calls import telephony as adapters
+from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, Phone
 from permanence.telephony import credentials, sip
 from permanence.telephony.media import Anchor, Media, MediaError
 from permanence.telephony.ng import Client
+from permanence.telephony.recorder import Recorder
 
 log = logging.getLogger(__name__)
 NAME = "sip"  # the calls' external_id: "sip:<run>:<SIP Call-ID>"
 MEDIA_CHECK_SECONDS = 2.0  # how often each call's media are checked (rtpengine restarted?)
 PHONE_SILENCE_SECONDS = 8.0  # no media from the secretary's phone this long: it has left the call
+VOICEMAIL_SILENCE_SECONDS = 5.0  # a caller silent this long after speaking has finished the voicemail
 NO_ANSWER_SECONDS = 25.0  # a transfer's second leg rings this long, then "no answer"
 BUSY = {486, 600}  # a transfer's refusals: busy here or everywhere; 403/603 declined; the rest unanswered
 DECLINED = {403, 603}
@@ -112,10 +116,12 @@ class Line:
 class CallControl:
     def __init__(self, *, local: tuple[str, int], proxy: tuple[str, int], rtpengine: Client,
                  media_address: str, domain: str, poll: float = 0.2,
-                 phone_silence: float = PHONE_SILENCE_SECONDS) -> None:  # fmt: skip
+                 phone_silence: float = PHONE_SILENCE_SECONDS,
+                 voicemail_silence: float = VOICEMAIL_SILENCE_SECONDS) -> None:  # fmt: skip
         self.agent = sip.Agent(local, proxy, self._on_invite)
         self.media = Media(rtpengine, media_address)
         self.domain, self.poll, self.phone_silence = domain, poll, phone_silence
+        self.voicemail_silence = voicemail_silence
         self.run_id = uuid.uuid4().hex[:12]
         self.prefix = f"{NAME}:{self.run_id}"
         self.lines: dict[int, Line] = {}
@@ -218,20 +224,72 @@ class CallControl:
 
     async def turn_away(self, line: Line) -> None:
         """The account does not take the call now (``calls.admission``): forwarded to its on-call
-        number when that is its policy, else the closed greeting, then the line is released.
-        (The voicemail on real telephony is issue 16's: until then, the greeting.)"""
+        number when that is its policy, the voicemail when it is that, else the closed greeting; then
+        the line is released."""
         _kind, detail = await self.db(self._last_event, line.call)
         forward_to = str(detail.get("to", "")) if detail.get("action") == "forward" else ""
         if forward_to and await self.forward(line, forward_to):
+            return
+        if detail.get("action") == "voicemail":
+            await self.voicemail(line)
             return
         await self.say_goodbye(line, "closed")
 
     async def diverted(self, line: Line) -> None:
         """The caller waited the account's maximum: told they will be called back (a call-back task
-        is on the desk), else (voicemail, issue 16) the closed greeting; then released."""
+        is on the desk), or the voicemail; then released."""
         line.followed = False
         _kind, detail = await self.db(self._last_event, line.call)
-        await self.say_goodbye(line, "callback" if detail.get("to") == "callback" else "closed")
+        if detail.get("to") == "callback":
+            await self.say_goodbye(line, "callback")
+        else:
+            await self.voicemail(line)
+
+    async def voicemail(self, line: Line) -> None:
+        """The voicemail prompt and its beep, then what the caller says, recorded by a socket of this
+        process (``recorder``) that the caller's anchor is pointed at; it stops after the account's
+        longest length, a silence once the caller spoke, or the caller hanging up. Stored with the call
+        (``calls.voicemail``) if the caller said something; then thanked and released."""
+        line.followed = False
+        longest = await self.db(voicemail_longest, line.call)
+        try:
+            await self.rtp(self.media.stop, line.anchor)  # the waiting music of a diverted call
+            duration = await self.rtp(self.media.play, line.anchor, "voicemail")
+        except MediaError as exc:
+            log.warning("call %s: no voicemail prompt (%s): released", line.call, exc)
+            await self.say_goodbye(line, "closed")
+            return
+        with contextlib.suppress(TimeoutError):  # the prompt, or the caller hanging up during it
+            await asyncio.wait_for(asyncio.shield(line.caller.ended), duration)
+        if line.caller.is_over:
+            return
+        loop = asyncio.get_running_loop()
+        host = self.agent.local[0]
+        _transport, recorder = await loop.create_datagram_endpoint(
+            lambda: Recorder(longest=longest, silence=self.voicemail_silence), local_addr=(host, 0)
+        )
+        try:
+            await self.rtp(self.media.point, line.anchor, (host, recorder.port), line.caller.remote_sdp, 2)
+        except MediaError as exc:
+            log.error("call %s: cannot record the voicemail: %s", line.call, exc)
+            recorder.stop()
+            await self.say_goodbye(line, "closed")
+            return
+        hung_up = asyncio.ensure_future(asyncio.shield(line.caller.ended))
+        # no media at all would never end the recording: the longest length bounds the wait too
+        await asyncio.wait([recorder.done, hung_up], timeout=longest + 2, return_when=asyncio.FIRST_COMPLETED)
+        hung_up.cancel()
+        recorder.stop()
+        ended = {"silence": "silence", "longest": "longest"}.get(recorder.done.result(), "hangup")
+        if recorder.spoke:
+            wav = io.BytesIO()
+            seconds = recorder.write(wav)
+            stored = await self.db(voicemails.left, line.call, wav.getvalue(), seconds, ended)
+            log.info("call %s: voicemail %s, %.1f s (%s)", line.call, stored.pk, seconds, ended)
+        else:
+            log.info("call %s: the caller left no word after the beep (%s)", line.call, ended)
+        if not line.caller.is_over:
+            await self.say_goodbye(line, "recorded")
 
     async def say_goodbye(self, line: Line, sound: str) -> None:
         """Play a prompt to the caller, then release the line."""
@@ -675,3 +733,8 @@ def sounds(account_id: int) -> tuple[str | Path, str | Path]:
         Path(account.waiting_audio.path) if account.waiting_audio else "waiting",
         Path(account.music_audio.path) if account.music_audio else "music",
     )
+
+
+def voicemail_longest(call_id: int) -> float:
+    """The longest recording the call's account takes, in seconds."""
+    return float(Call.objects.values_list("account__voicemail_longest_seconds", flat=True).get(pk=call_id))

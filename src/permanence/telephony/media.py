@@ -93,12 +93,15 @@ class Media:
         flags = _FROM_BROWSER if browser else _PLAIN
         anchor.peer_port = port_of(self._do("answer", sdp, anchor.call_id, PEER, ENDPOINT, **flags))
 
-    def point(self, anchor: Anchor, toward: Anchor, endpoint_sdp: str, version: int) -> None:
-        """Send ``anchor``'s leg's media to ``toward`` (a re-offer from the endpoint's side: only for
-        plain-RTP endpoints; ``endpoint_sdp`` is the one they sent us)."""
+    def point(
+        self, anchor: Anchor, toward: Anchor | tuple[str, int], endpoint_sdp: str, version: int
+    ) -> None:
+        """Send ``anchor``'s leg's media to ``toward``: another anchor, or a host and port (the call
+        control's recorder). A re-offer from the endpoint's side: only for plain-RTP endpoints;
+        ``endpoint_sdp`` is the one they sent us."""
+        host, port = (self.address, toward.peer_port) if isinstance(toward, Anchor) else toward
         self._do("offer", endpoint_sdp, anchor.call_id, ENDPOINT, to_tag=PEER, **_PLAIN)
-        self._do("answer", peer_sdp(self.address, toward.peer_port, version), anchor.call_id, ENDPOINT,
-                 PEER, **_PLAIN)  # fmt: skip
+        self._do("answer", peer_sdp(host, port, version), anchor.call_id, ENDPOINT, PEER, **_PLAIN)
 
     def play(self, anchor: Anchor, sound: str | Path, *, repeat: int | None = None) -> float:
         """Play a WAV file (8 kHz mono 16-bit) to the leg's endpoint; its duration in seconds."""

@@ -1,4 +1,4 @@
-"""A caller's voice recorded by the call control itself: the first piece of the voicemail (issue 16).
+"""A caller's voice recorded by the call control itself: the voicemail.
 
 rtpengine 10.5 in userspace writes recordings only as pcap; instead, the call control points the
 caller's anchor at a UDP socket of its own (``Recorder``), which keeps the PCMU it receives and
@@ -12,6 +12,7 @@ import asyncio
 import math
 import wave
 from pathlib import Path
+from typing import BinaryIO
 
 FRAME = 160  # samples in 20 ms at 8 kHz
 
@@ -77,14 +78,15 @@ class Recorder(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
 
-    def write(self, path: Path, trim_silence: bool = True) -> float:
-        """The recording as a WAV file (8 kHz, mono, 16-bit); the trailing silence that ended it cut
-        off. Returns its length in seconds."""
+    def write(self, path: Path | BinaryIO, trim_silence: bool = True) -> float:
+        """The recording as a WAV file (8 kHz, mono, 16-bit), to a path or an open binary file; the
+        trailing silence that ended it cut off. Returns its length in seconds."""
         samples = self.samples
         if trim_silence and self.quiet_frames:
             samples = samples[: max(0, len(samples) - self.quiet_frames * FRAME)]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(path), "wb") as out:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(path) if isinstance(path, Path) else path, "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(8000)

@@ -32,6 +32,7 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
     """The periodic work, one loop each, so that a slow one (a rollup backlog, a calendar server that
     does not answer) never delays another (an urgent message's escalation)."""
     from permanence.agenda import caldav_sync, notify
+    from permanence.calls import voicemail
     from permanence.messaging import escalation, outbox
     from permanence.reporting import rollups
 
@@ -53,6 +54,7 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
         ),
         loops.Loop("calendars", options["calendars_every"], [("sync", caldav_sync.sync_due)]),
         loops.Loop("dispatch", options["dispatch_every"], [("dispatch", dispatch_desks)]),
+        loops.Loop("retention", options["retention_every"], [("voicemails", voicemail.purge)]),
     ]
     if background.backend() == background.RQ:
         found.append(loops.Loop("rq-scheduler", 1.0, [("release", background.release_scheduled)]))
@@ -102,6 +104,12 @@ class Command(BaseCommand):
             type=_seconds,
             default=1.0,
             help="seconds between desk dispatches (lapsed offers go to the next secretary)",
+        )
+        parser.add_argument(
+            "--retention-every",
+            type=_seconds,
+            default=600.0,
+            help="seconds between looks for recordings past their account's retention period",
         )
         parser.add_argument(
             "--batch", action="store_true", help="sweep the outbox, run what is queued, then exit"

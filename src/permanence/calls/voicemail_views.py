@@ -1,0 +1,161 @@
+"""Voicemails at the desk (listen, take a message from it, or call the caller back) and in the portal
+(the client listens, where the account wants it). Every play is written to the audit trail; a
+recording is streamed only after these checks (MEDIA_ROOT is never served)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from permanence import policy
+from permanence.audit import trail
+from permanence.audit.models import Action
+from permanence.calls import services
+from permanence.calls import voicemail as voicemails
+from permanence.calls.models import Voicemail
+from permanence.calls.views import _checked_recipients, _defaults
+from permanence.messaging import outbox
+from permanence.policy import Perm
+from permanence.portal.access import member_required
+
+
+def _mine(request: HttpRequest, pk: int) -> Voicemail:
+    try:
+        return voicemails.for_desk(request.user, pk)
+    except Voicemail.DoesNotExist:
+        raise Http404 from None
+
+
+def _stream(request: HttpRequest, voicemail: Voicemail) -> FileResponse:
+    if not voicemail.audio:
+        raise Http404(_("This recording was deleted at the end of its retention period."))
+    try:
+        handle = voicemail.audio.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    voicemails.heard(request.user, voicemail, request)
+    response = FileResponse(handle, content_type="audio/wav", filename=f"message-vocal-{voicemail.pk}.wav")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _page(request: HttpRequest, voicemail: Voicemail, typed: dict[str, str] | None = None,
+          status: int = 200) -> HttpResponse:  # fmt: skip
+    typed = typed or {}
+    caller = voicemail.caller or _("number withheld")
+    return render(
+        request,
+        "desk/voicemail.html",
+        {
+            "voicemail": voicemail,
+            "late": voicemail.closed_at is None and voicemail.due_at < timezone.now(),
+            "recipients": typed.get("recipients", ""),
+            "defaults": _defaults(voicemail.account),
+            "subject": typed.get("subject", _("Voicemail from %(caller)s") % {"caller": caller}),
+            "body": typed.get("body", ""),
+        },
+        status=status,
+    )
+
+
+@member_required
+@require_GET
+def desk_voicemail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _page(request, _mine(request, pk))
+
+
+@member_required
+@require_GET
+def desk_voicemail_audio(request: HttpRequest, pk: int) -> HttpResponse:
+    return _stream(request, _mine(request, pk))
+
+
+@member_required
+@require_POST
+def desk_voicemail_message(request: HttpRequest, pk: int) -> HttpResponse:
+    """The message taken from the voicemail: sent as a call's message, and the voicemail handled."""
+    voicemail = _mine(request, pk)
+    subject = request.POST.get("subject", "").replace("\x00", "").strip()[:300]
+    body = request.POST.get("body", "").replace("\x00", "").strip()
+    typed_to = request.POST.get("recipients", "").replace("\x00", "")[:2000]
+    typed = {"subject": subject, "body": body, "recipients": typed_to}
+    if voicemail.closed_at is not None:
+        messages.error(request, _("This voicemail was already handled."))
+        return redirect("desk_voicemail", voicemail.pk)
+    problem, recipients = "", []
+    if not subject or not body:
+        problem = _("The message needs a subject and a text.")
+    else:
+        try:
+            recipients = _checked_recipients(voicemail.account, typed_to)
+        except services.CallError as exc:
+            problem = str(exc)
+    if problem:  # nothing is lost: the page comes back with what she typed
+        messages.error(request, problem)
+        return _page(request, voicemail, typed, status=400)
+    try:
+        with transaction.atomic():
+            message = outbox.queue_message(
+                voicemail.account, call=voicemail.call, recipients=recipients[:20], subject=subject,
+                body=body, urgent=request.POST.get("urgent") == "1", author=request.user,
+                fields={"voicemail": voicemail.pk, "caller": voicemail.caller},
+            )  # fmt: skip
+            voicemails.close(voicemail.pk, request.user, Voicemail.Closed.MESSAGE, message)
+    except voicemails.VoicemailError as exc:  # handled by someone else meanwhile: nothing sent
+        messages.error(request, str(exc))
+        return redirect("desk_voicemail", voicemail.pk)
+    who = ", ".join(recipients)
+    messages.success(request, _("Message sent to %(who)s; the voicemail is handled.") % {"who": who})
+    return redirect("desk")
+
+
+@member_required
+@require_POST
+def desk_voicemail_called_back(request: HttpRequest, pk: int) -> HttpResponse:
+    voicemail = _mine(request, pk)
+    try:
+        voicemails.close(voicemail.pk, request.user, Voicemail.Closed.CALLBACK)
+    except voicemails.VoicemailError as exc:
+        messages.error(request, str(exc))
+        return redirect("desk_voicemail", voicemail.pk)
+    messages.success(request, _("Caller called back: the voicemail is handled."))
+    return redirect("desk")
+
+
+def _portal_account(request: HttpRequest, slug: str) -> Any:
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_MESSAGES)
+    if not voicemails.in_portal(request.user, account):
+        raise Http404
+    return account
+
+
+@member_required
+@require_GET
+def account_voicemails(request: HttpRequest, slug: str) -> HttpResponse:
+    """The account's voicemails, newest first, with what became of each."""
+    account = _portal_account(request, slug)
+    rows = (
+        Voicemail.objects.filter(account=account)
+        .select_related("message", "closed_by")
+        .order_by("-recorded_at", "-pk")[:200]
+    )
+    trail.record(request.user, Action.LIST, account=account, object_type="calls.voicemail", request=request)
+    return render(request, "portal/voicemails.html", {"account": account, "voicemails": rows})
+
+
+@member_required
+@require_GET
+def account_voicemail_audio(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    account = _portal_account(request, slug)
+    try:
+        voicemail = Voicemail.objects.get(pk=pk, account=account)
+    except Voicemail.DoesNotExist:
+        raise Http404 from None
+    return _stream(request, voicemail)
