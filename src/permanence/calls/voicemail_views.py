@@ -24,6 +24,7 @@ from permanence.calls.views import _checked_recipients, _defaults
 from permanence.messaging import outbox
 from permanence.policy import Perm
 from permanence.portal.access import member_required
+from permanence.portal.templatetags.permanence_tags import phone
 
 
 def _mine(request: HttpRequest, pk: int) -> Voicemail:
@@ -49,7 +50,7 @@ def _stream(request: HttpRequest, voicemail: Voicemail) -> FileResponse:
 def _page(request: HttpRequest, voicemail: Voicemail, typed: dict[str, str] | None = None,
           status: int = 200) -> HttpResponse:  # fmt: skip
     typed = typed or {}
-    caller = voicemail.caller or _("number withheld")
+    caller = phone(voicemail.caller) if voicemail.caller else _("number withheld")
     return render(
         request,
         "desk/voicemail.html",

@@ -1,0 +1,83 @@
+"""A secretary finds a voicemail on her desk, plays it in the page, takes a message from it; the client
+listens to it in the portal."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import struct
+import wave
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def tone(seconds: float) -> bytes:
+    """A 440 Hz tone as a WAV file (8 kHz, mono, 16-bit), as the call control writes them."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
+                               for i in range(int(8000 * seconds))))  # fmt: skip
+    return out.getvalue()
+
+
+def test_a_voicemail_played_at_the_desk_becomes_a_message_and_the_client_hears_it(
+    page: Any, second_page: Any, personas: Any, alpha: Any, settings: Any, tmp_path: Any
+):
+    from django.utils import timezone
+
+    from browser.conftest import screenshot, sign_in
+    from permanence.audit.models import AuditEvent
+    from permanence.calls import voicemail
+    from permanence.calls.models import Call
+    from permanence.messaging.models import Message
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    alpha.voicemail_in_portal = True
+    alpha.save()
+    at = timezone.now() - timedelta(hours=3)  # due two hours after: late now
+    call = Call.objects.create(account=alpha, called="+33145000001", caller="+33612345678",
+                               state="not_served", arrived_at=at)  # fmt: skip
+    left = voicemail.left(call.pk, tone(4.0), 4.0, "silence", at=at)
+
+    sign_in(page, "secretary")
+    page.goto("/desk/")
+    row = page.get_by_test_id(f"voicemail-{left.pk}")
+    assert "Cabinet Alpha" in row.inner_text() and "06 12 34 56 78" in row.inner_text()
+    assert "en retard" in row.inner_text()
+    row.get_by_role("link", name="Écouter").click()
+    page.wait_for_url(re.compile(rf"/desk/voicemails/{left.pk}/$"))
+    player = page.get_by_test_id("player")
+    # the browser loads and decodes the recording: its length is the file's
+    page.wait_for_function("document.querySelector('[data-testid=player]').readyState >= 1")
+    assert abs(player.evaluate("a => a.duration") - 4.0) < 0.1
+    assert AuditEvent.objects.filter(object_type="calls.voicemail", action="view",
+                                     actor=personas["secretary"]).exists()  # fmt: skip
+    page.get_by_test_id("body").fill("M. Dupont demande à être rappelé pour un rendez-vous.")
+    screenshot(page, "desk-voicemail")
+    page.get_by_test_id("send").click()
+    page.wait_for_url(re.compile(r"/desk/$"))
+    assert "le message vocal est traité" in page.content()
+    assert page.get_by_test_id(f"voicemail-{left.pk}").count() == 0
+    message = Message.objects.get(call=call)
+    assert message.subject == "Message vocal de 06 12 34 56 78" and "rendez-vous" in message.body
+
+    # The client's user hears it in the portal, and sees what became of it
+    sign_in(second_page, "client_user")
+    second_page.goto("/a/alpha/voicemails/")
+    listed = second_page.get_by_test_id(f"voicemail-{left.pk}")
+    assert "message pris" in listed.inner_text() and "Message vocal de" in listed.inner_text()
+    second_page.wait_for_function("document.querySelector('audio') !== null")
+    duration = listed.locator("audio").evaluate(
+        "a => new Promise(done => { a.addEventListener('loadedmetadata', () => done(a.duration)); "
+        "a.load(); })"
+    )
+    assert abs(duration - 4.0) < 0.1
+    screenshot(second_page, "portal-voicemails")
