@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import fresh_loop
@@ -62,3 +63,51 @@ def events(call_id: int) -> list[str]:
     from permanence.calls.models import CallEvent
 
     return list(CallEvent.objects.filter(call_id=call_id).order_by("pk").values_list("kind", flat=True))
+
+
+def phone_of(layout: Any, secretary: Any) -> Any:
+    from permanence.telephony import credentials
+    from sip_peers import DeskPhone
+
+    edge = (layout.sip.host, layout.sip.port)
+    return DeskPhone(edge, credentials.sip_user(secretary.pk), layout.sip_domain)
+
+
+async def registered(layout: Any, phone: Any) -> None:
+    import time
+
+    from permanence.telephony import credentials
+
+    username, password = credentials.ephemeral(layout.secret, phone.user, time.time())
+    assert await phone.register(username, password) == 200
+
+
+async def talking(layout: Any, caller: TrunkCaller, secretary: Any, alpha: Any, spoken: bytes, tmp_path: Path,
+                  her_voice: bytes | None = None) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
+    """A trunk call answered on the secretary's SIP phone; (call, caller leg, caller's voice, her phone's
+    leg, her phone's voice), both voices talking."""
+    from permanence.calls.models import Call
+
+    phone = phone_of(layout, secretary)
+    await registered(layout, phone)
+    leg, voice = await caller.call("0145000001")
+    assert (await leg.answered).status == 200
+    voice.aim(leg.remote_sdp)
+    voice.speak(spoken)
+    while not phone.calls:
+        await asyncio.sleep(0.05)
+    desk = await phone.answer(phone.calls[0], spoken if her_voice is None else her_voice)
+    call = await in_db(lambda: Call.objects.get(account=alpha))
+    await until(lambda: in_db(lambda: Call.objects.filter(pk=call.pk, state="talking").exists()))
+    caller.peers.append(desk)  # closed with the caller
+    return call, leg, voice, phone, desk
+
+
+def on_sip_phone(personas: Any) -> Any:
+    from permanence.calls import services
+    from permanence.calls.models import Desk, Phone
+
+    secretary = personas["secretary"]
+    services.set_status(secretary, "ready")
+    Desk.objects.filter(secretary=secretary).update(phone=Phone.SIP)
+    return secretary

@@ -130,6 +130,11 @@ ROUTES = [
       denied_for={"client_admin": 404, "client_user": 404}),
     R("account_voicemail_audio", "/a/{a}/voicemails/{vmb}/audio", set(), denied=404,
       denied_for={"secretary": 403}),
+    # call recordings: {rec} one of Alpha, {recb} one of Beta
+    R("account_recordings", "/a/{a}/recordings/", {"admin", "assistant", "client_admin"}),
+    R("account_recording_audio", "/a/{a}/recordings/{rec}/audio", {"admin", "assistant", "client_admin"}),
+    R("account_recording_audio", "/a/{a}/recordings/{recb}/audio", set(), denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
     R("desk_status", "/desk/status", STAFF, method="POST", scoped=False, denied=404, ok=302,
       body={"status": "paused", "reason": "café"}),
     R("desk_training", "/desk/training", {"admin", "assistant", "secretary"}, method="POST", ok=302,
@@ -256,6 +261,7 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     path = route.path.replace("{si}", "{{si}}").replace("{sib}", "{{sib}}").replace("{tb}", "{{tb}}")
     path = path.replace("{ex}", "{{ex}}").replace("{vmb}", str(_voicemail(beta).pk))
     path = path.replace("{vm}", str(_voicemail(alpha).pk))
+    path = path.replace("{recb}", str(_recording(beta).pk)).replace("{rec}", str(_recording(alpha).pk))
     path = path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
     path = path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
                              call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk,
@@ -369,6 +375,20 @@ def _voicemail(account: Any) -> Any:
         call = Call.objects.create(account=account, called="+33145000001", caller="+33612345678",
                                    state="not_served")  # fmt: skip
         found = voicemail.left(call.pk, b"RIFF....WAVE", 1.0, "silence")
+    return found
+
+
+def _recording(account: Any) -> Any:
+    """A call recording of the account."""
+    from django.utils import timezone
+
+    from permanence.calls import recordings
+    from permanence.calls.models import Call, CallRecording
+
+    found = CallRecording.objects.filter(account=account).first()
+    if found is None:
+        call = Call.objects.create(account=account, called="+33145000001", state="wrap_up")
+        found = recordings.stored(call.pk, b"RIFF....WAVE", 1.0, timezone.now(), None)
     return found
 
 

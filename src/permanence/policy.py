@@ -52,6 +52,7 @@ class Perm(enum.StrEnum):
     VIEW_REPORTS = "view_reports"  # the account's figures (volumes, service level, waits), exports
     SUPERVISE = "supervise"  # the live view of queues and secretaries' statuses (the operator)
     PLAN_STAFFING = "plan_staffing"  # forecasts and the secretaries needed per interval (the operator)
+    HEAR_RECORDINGS = "hear_recordings"  # play and download the account's call recordings (audited)
 
 
 _ALL = frozenset(Perm)
@@ -79,6 +80,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_REPORTS,
             Perm.SUPERVISE,
             Perm.PLAN_STAFFING,
+            Perm.HEAR_RECORDINGS,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
@@ -102,6 +104,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.BOOK_APPOINTMENTS,
             Perm.MANAGE_AGENDA,
             Perm.VIEW_REPORTS,
+            Perm.HEAR_RECORDINGS,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,

@@ -18,7 +18,7 @@ from django.test import Client
 
 from permanence.accounts.models import WeeklyHours
 from permanence.audit.models import AuditEvent
-from permanence.calls import voicemail
+from permanence.calls import retention, voicemail
 from permanence.calls.models import Call, Voicemail
 from permanence.messaging.models import Message
 
@@ -187,14 +187,15 @@ def test_recordings_past_the_accounts_retention_are_deleted_by_the_worker_and_au
     young = leave(alpha, now - timedelta(days=5))
     kept = leave(beta, now - timedelta(days=31))  # Beta keeps them 90 days
     old_file = Path(old.audio.path)
-    assert voicemail.purge(now) == 1
+    assert retention.purge_voicemails(now) == 1
     old.refresh_from_db()
     assert old.purged_at == now and not old.audio and not old_file.exists()
     assert Path(young.audio.path).exists() and Path(kept.audio.path).exists()
     event = AuditEvent.objects.get(object_type="calls.voicemail", action="delete")
     assert event.object_id == str(old.pk) and event.account_id == alpha.pk and event.actor is None
     assert event.detail["reason"] == "retention" and event.detail["days"] == 30
-    assert voicemail.purge(now) == 0 and AuditEvent.objects.filter(action="delete").count() == 1  # once
+    assert retention.purge_voicemails(now) == 0  # once
+    assert AuditEvent.objects.filter(action="delete").count() == 1
     # the row stays, as the call's record; the page says where the recording went
     assert Voicemail.objects.count() == 3
 
@@ -204,5 +205,7 @@ def test_the_worker_runs_the_retention_loop():
 
     options = {"sweep_every": 30.0, "escalation_every": 10.0, "rollups_every": 30.0, "calendars_every": 60.0,
                "dispatch_every": 1.0, "retention_every": 600.0}  # fmt: skip
-    retention = next(loop for loop in worker.worker_loops(options) if loop.name == "retention")
-    assert retention.every == 600.0 and dict(retention.steps)["voicemails"] is voicemail.purge
+    loop = next(loop for loop in worker.worker_loops(options) if loop.name == "retention")
+    steps = dict(loop.steps)
+    assert loop.every == 600.0 and steps["voicemails"] is retention.purge_voicemails
+    assert steps["recordings"] is retention.purge_recordings

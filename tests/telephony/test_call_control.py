@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 
-from call_control_helpers import SILENCE, events, in_db, until, with_control
+from call_control_helpers import (
+    SILENCE,
+    events,
+    in_db,
+    on_sip_phone,
+    phone_of,
+    registered,
+    talking,
+    until,
+    with_control,
+)
 from sip_peers import TrunkCaller, measure, speech_seconds, ulaw_samples
 
 pytestmark = [pytest.mark.telephony, pytest.mark.django_db(transaction=True)]
@@ -59,8 +69,8 @@ def test_a_closed_account_greets_the_caller_then_releases_the_line(alpha, layout
     from permanence.accounts.models import AccountStatus
     from permanence.calls.models import Call
 
-    alpha.status = AccountStatus.SUSPENDED
-    alpha.save(update_fields=["status"])
+    alpha.status, alpha.after_hours = AccountStatus.SUSPENDED, "message"  # the greeting only, no voicemail
+    alpha.save(update_fields=["status", "after_hours"])
 
     async def scenario(control: Any, caller: TrunkCaller) -> None:
         leg, peer = await caller.call("+33145000001")
@@ -80,23 +90,6 @@ def test_a_number_no_account_answers_is_refused(db, layout, rtpengine, kamailio)
         assert (await leg.answered).status == 404
 
     with_control(layout, scenario)
-
-
-def phone_of(layout: Any, secretary: Any) -> Any:
-    from permanence.telephony import credentials
-    from sip_peers import DeskPhone
-
-    edge = (layout.sip.host, layout.sip.port)
-    return DeskPhone(edge, credentials.sip_user(secretary.pk), layout.sip_domain)
-
-
-async def registered(layout: Any, phone: Any) -> None:
-    import time
-
-    from permanence.telephony import credentials
-
-    username, password = credentials.ephemeral(layout.secret, phone.user, time.time())
-    assert await phone.register(username, password) == 200
 
 
 def test_a_call_answered_on_a_sip_phone_talks_both_ways_is_held_with_music_and_released_by_the_desk(
@@ -194,37 +187,6 @@ def test_a_caller_who_hangs_up_while_her_phone_rings_stops_the_ringing_and_is_ab
 def gateway_address(layout: Any) -> tuple[str, int]:
     host, port = layout.gateway.removeprefix("sip:").rsplit(":", 1)
     return host, int(port)
-
-
-async def talking(layout: Any, caller: TrunkCaller, secretary: Any, alpha: Any, spoken: bytes,
-                  tmp_path: Path) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
-    """A trunk call answered on the secretary's SIP phone; (call, caller leg, caller's voice, her phone's
-    leg, her phone's voice), both voices talking."""
-    from permanence.calls.models import Call
-
-    phone = phone_of(layout, secretary)
-    await registered(layout, phone)
-    leg, voice = await caller.call("0145000001")
-    assert (await leg.answered).status == 200
-    voice.aim(leg.remote_sdp)
-    voice.speak(spoken)
-    while not phone.calls:
-        await asyncio.sleep(0.05)
-    desk = await phone.answer(phone.calls[0], spoken)
-    call = await in_db(lambda: Call.objects.get(account=alpha))
-    await until(lambda: in_db(lambda: Call.objects.filter(pk=call.pk, state="talking").exists()))
-    caller.peers.append(desk)  # closed with the caller
-    return call, leg, voice, phone, desk
-
-
-def on_sip_phone(personas: Any) -> Any:
-    from permanence.calls import services
-    from permanence.calls.models import Desk, Phone
-
-    secretary = personas["secretary"]
-    services.set_status(secretary, "ready")
-    Desk.objects.filter(secretary=secretary).update(phone=Phone.SIP)
-    return secretary
 
 
 def test_an_announced_transfer_the_secretary_talks_first_then_connects_the_caller(

@@ -76,3 +76,52 @@ def test_a_hang_up_stops_it_and_bad_settings_are_refused():
 
     with pytest.raises(ValueError, match="positive"):
         fresh_loop.run(bad())
+
+
+def test_two_voices_recorded_together_line_up_in_one_stereo_file(tmp_path: Path):
+    """The caller speaks first, the secretary answers after a pause: each on its channel, in time."""
+    from permanence.telephony.recorder import write_conversation
+
+    async def main() -> tuple[Recorder, Recorder]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        recorders = []
+        for _ in range(2):
+            _, made = await loop.create_datagram_endpoint(
+                lambda: Recorder(longest=60, silence=60, clock=lambda: loop.time() - start),
+                local_addr=("127.0.0.1", 0),
+            )
+            recorders.append(made)
+        caller, secretary = recorders
+
+        async def speak(recorder: Recorder, samples: bytes) -> None:  # in real time, as a phone sends
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                for seq, at in enumerate(range(0, len(samples) - 159, 160)):
+                    header = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 9)
+                    sender.sendto(header + samples[at : at + 160], ("127.0.0.1", recorder.port))
+                    await asyncio.sleep(max(0.0, start + (seq + 1) * 0.02 - loop.time() + offset))
+
+        offset = 0.0
+        await speak(caller, tone(1.0))  # 0 to 1 s; then the caller's phone sends nothing (blocked)
+        offset = 1.5
+        await asyncio.sleep(max(0.0, start + 1.5 - loop.time()))
+        await speak(secretary, tone(1.0))  # 1.5 to 2.5 s
+        await asyncio.sleep(0.1)
+        return caller, secretary
+
+    caller, secretary = fresh_loop.run(main())
+    seconds = write_conversation(tmp_path / "call.wav", caller, secretary)
+    assert 2.4 <= seconds <= 2.7
+    with wave.open(str(tmp_path / "call.wav")) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 2, 2)
+        frames = wav.readframes(wav.getnframes())
+    pairs = struct.unpack(f"<{len(frames) // 2}h", frames)
+    left, right = pairs[0::2], pairs[1::2]
+
+    def loud(channel: tuple[int, ...], first: float, last: float) -> bool:
+        window = channel[int(first * 8000) : int(last * 8000)]
+        return math.sqrt(sum(s * s for s in window) / len(window)) / 32768 > 0.1
+
+    assert loud(left, 0.1, 0.9) and not loud(right, 0.1, 0.9)  # the caller, alone
+    assert loud(right, 1.6, 2.4) and not loud(left, 1.6, 2.4)  # the secretary, in her place in time
+    assert not loud(right, 1.0, 1.4) and not loud(left, 1.1, 1.4)  # the pause kept

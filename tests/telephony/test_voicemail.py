@@ -142,3 +142,28 @@ def test_a_caller_who_waited_the_maximum_leaves_a_voicemail_and_a_hang_up_ends_t
     assert left.ended == "hangup" and 3 <= left.seconds <= 5.5, left.seconds
     assert loud_seconds(Path(left.audio.path)) >= 2
     assert left.shown_from == left.recorded_at  # the account is open: on the desk at once
+
+
+def test_a_caller_who_says_nothing_after_the_beep_leaves_no_voicemail_and_is_released(
+    alpha, layout, rtpengine, kamailio, tmp_path: Path, settings
+):
+    from permanence.calls.models import Call, Voicemail
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    alpha.weekly_hours.all().delete()
+    alpha.after_hours = "voicemail"
+    alpha.save()
+
+    async def scenario(control: Any, caller: TrunkCaller) -> None:
+        leg, voice = await caller.call("0145000001")
+        assert (await leg.answered).status == 200
+        voice.aim(leg.remote_sdp)
+        await heard_the_beep(voice)
+        voice.speak(SILENCE * 30, repeat=False)  # a line that stays silent
+        loop = asyncio.get_running_loop()
+        beep = loop.time()
+        assert await asyncio.wait_for(leg.ended, 10) == "bye"
+        assert loop.time() - beep < 2 * 2.0 + 1.5  # twice the silence, no longer
+
+    with_control(layout, scenario, voicemail_silence=2.0)
+    assert not Voicemail.objects.exists() and Call.objects.get(account=alpha).state == "not_served"

@@ -232,6 +232,16 @@ class Account(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
         help_text=_("Then the worker deletes the recording (the deletion is written to the audit trail)."),
     )  # fmt: skip
+    # call recording (real telephony): off by default; the caller hears the legal notice first
+    record_calls = models.BooleanField(
+        _("record the calls"), default=False,
+        help_text=_("The caller hears the legal notice first; only the roles allowed hear the recordings."),
+    )  # fmt: skip
+    recording_retention_days = models.PositiveSmallIntegerField(
+        _("call recordings: keep (days)"), default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("Then the worker deletes the recording (the deletion is written to the audit trail)."),
+    )  # fmt: skip
     # the desk
     default_recipients = models.CharField(
         _("default recipients"),

@@ -227,3 +227,39 @@ class Voicemail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} ← {self.caller or '?'} ({self.seconds:.0f} s)"
+
+
+def recording_path(recording: CallRecording, filename: str) -> str:
+    """Under MEDIA_ROOT, beside the voicemails (never served to browsers)."""
+    when = recording.started_at or timezone.now()
+    return f"recordings/{recording.account_id}/{when:%Y/%m}/{recording.call_id}-{when:%H%M%S}.wav"
+
+
+class CallRecording(models.Model):
+    """A conversation recorded (the account records its calls): a stereo WAV file, the caller on the
+    left, the secretary on the right; one per stretch with a secretary. Deleted at the end of the
+    account's retention period (``purged_at``); the row stays."""
+
+    call = models.ForeignKey(
+        Call, verbose_name=_("call"), on_delete=models.PROTECT, related_name="recordings"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="recordings"
+    )
+    secretary = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("secretary"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    audio = models.FileField(_("recording"), upload_to=recording_path, blank=True)
+    seconds = models.FloatField(_("length (seconds)"))
+    started_at = models.DateTimeField(_("started"))
+    purged_at = models.DateTimeField(_("recording deleted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("call recording")
+        verbose_name_plural = _("call recordings")
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["purged_at", "started_at"], name="recording_to_purge")]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} ({self.seconds:.0f} s)"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from permanence.calls import phone_views, supervision, views, voicemail_views
+from permanence.calls import phone_views, supervision, views, voice_views
 
 urlpatterns = [
     path("desk/", views.desk, name="desk"),
@@ -10,23 +10,29 @@ urlpatterns = [
     path("desk/phone/credentials", phone_views.phone_credentials, name="phone_credentials"),
     path("desk/training", views.desk_training, name="desk_training"),
     path("desk/callbacks/<int:pk>/done", views.desk_callback_done, name="desk_callback_done"),
-    path("desk/voicemails/<int:pk>/", voicemail_views.desk_voicemail, name="desk_voicemail"),
-    path("desk/voicemails/<int:pk>/audio", voicemail_views.desk_voicemail_audio, name="desk_voicemail_audio"),
+    path("desk/voicemails/<int:pk>/", voice_views.desk_voicemail, name="desk_voicemail"),
+    path("desk/voicemails/<int:pk>/audio", voice_views.desk_voicemail_audio, name="desk_voicemail_audio"),
     path(
         "desk/voicemails/<int:pk>/message",
-        voicemail_views.desk_voicemail_message,
+        voice_views.desk_voicemail_message,
         name="desk_voicemail_message",
     ),
     path(
         "desk/voicemails/<int:pk>/called-back",
-        voicemail_views.desk_voicemail_called_back,
+        voice_views.desk_voicemail_called_back,
         name="desk_voicemail_called_back",
     ),
-    path("a/<slug:slug>/voicemails/", voicemail_views.account_voicemails, name="account_voicemails"),
+    path("a/<slug:slug>/voicemails/", voice_views.account_voicemails, name="account_voicemails"),
     path(
         "a/<slug:slug>/voicemails/<int:pk>/audio",
-        voicemail_views.account_voicemail_audio,
+        voice_views.account_voicemail_audio,
         name="account_voicemail_audio",
+    ),
+    path("a/<slug:slug>/recordings/", voice_views.account_recordings, name="account_recordings"),
+    path(
+        "a/<slug:slug>/recordings/<int:pk>/audio",
+        voice_views.account_recording_audio,
+        name="account_recording_audio",
     ),
     path("desk/calls/<int:pk>/", views.desk_call, name="desk_call"),
     path("desk/calls/<int:pk>/accept", views.desk_accept, name="desk_accept"),

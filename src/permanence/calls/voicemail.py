@@ -5,8 +5,7 @@ end of the account's retention period.
   fallback); it is on the desk of the secretaries trained on the account from the reopening (at once if
   the account is open), due ``Account.voicemail_due_minutes`` later.
 - ``close``: handled only by a message taken from it (the message is linked) or by a call-back.
-- ``purge`` (the worker): recordings past ``Account.voicemail_retention_days`` are deleted, each deletion
-  written to the audit trail; the row stays as the call's record.
+- the worker deletes the recordings past ``Account.voicemail_retention_days`` (``retention``).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from permanence.calls.models import Call, Voicemail
 from permanence.policy import Perm
 
 log = logging.getLogger(__name__)
-PURGE_LIMIT = 500  # recordings deleted per turn of the worker (the next turn goes on)
 
 
 class VoicemailError(Exception):
@@ -113,31 +111,3 @@ def close(
 def heard(user: Any, voicemail: Voicemail, request: Any = None) -> None:
     """Each play or download is written to the audit trail."""
     trail.record(user, Action.VIEW, voicemail, request=request, what="recording")
-
-
-def purge(now: datetime | None = None, limit: int = PURGE_LIMIT) -> int:
-    """Delete the recordings past their account's retention period; each deletion audited. Safe to run
-    twice at once: the file goes first (a missing one is fine), the row is marked by one of them only."""
-    now = now or timezone.now()
-    done = 0
-    accounts = Account.objects.filter(voicemails__purged_at__isnull=True).distinct()
-    for account_id, days in accounts.values_list("pk", "voicemail_retention_days"):
-        cutoff = now - timedelta(days=days)
-        due = Voicemail.objects.filter(account_id=account_id, purged_at__isnull=True, recorded_at__lt=cutoff)
-        for voicemail in due.order_by("recorded_at")[: max(0, limit - done)]:
-            name = voicemail.audio.name
-            if name:
-                voicemail.audio.storage.delete(name)
-            with transaction.atomic():
-                marked = Voicemail.objects.filter(pk=voicemail.pk, purged_at__isnull=True).update(
-                    purged_at=now, audio=""
-                )
-                if marked:
-                    trail.record(None, Action.DELETE, voicemail, what="recording", reason="retention",
-                                 days=days, file=name)  # fmt: skip
-                    done += 1
-        if done >= limit:
-            break
-    if done:
-        log.info("%d voicemail recording(s) past their retention period deleted", done)
-    return done

@@ -32,13 +32,15 @@ import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import OperationalError, close_old_connections
+from django.utils import timezone
 
-from permanence.calls import lifecycle, services
+from permanence.calls import lifecycle, recordings, services
 from permanence.calls import telephony as adapters
 from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
@@ -46,12 +48,13 @@ from permanence.calls.models import Call, Desk, Phone
 from permanence.telephony import credentials, sip
 from permanence.telephony.media import Anchor, Media, MediaError
 from permanence.telephony.ng import Client
-from permanence.telephony.recorder import Recorder
+from permanence.telephony.recorder import Recorder, write_conversation
 
 log = logging.getLogger(__name__)
 NAME = "sip"  # the calls' external_id: "sip:<run>:<SIP Call-ID>"
 MEDIA_CHECK_SECONDS = 2.0  # how often each call's media are checked (rtpengine restarted?)
 PHONE_SILENCE_SECONDS = 8.0  # no media from the secretary's phone this long: it has left the call
+RECORDING_LONGEST_SECONDS = 4 * 3600.0  # a conversation recorded: no silence or length ends it before
 VOICEMAIL_SILENCE_SECONDS = 5.0  # a caller silent this long after speaking has finished the voicemail
 NO_ANSWER_SECONDS = 25.0  # a transfer's second leg rings this long, then "no answer"
 BUSY = {486, 600}  # a transfer's refusals: busy here or everywhere; 403/603 declined; the rest unanswered
@@ -90,6 +93,18 @@ class Transfer:
 
 
 @dataclass
+class Recording:
+    """A conversation being recorded: a copy of each leg's voice (rtpengine subscriptions) received by a
+    recorder of this process, the two started together so that they line up."""
+
+    caller: Recorder
+    desk: Recorder
+    taps: list[tuple[Anchor, str]]
+    started: datetime
+    secretary: int | None
+
+
+@dataclass
 class Line:
     """One call in progress: the caller's leg and anchor, and the secretary's phone leg if any."""
 
@@ -111,6 +126,9 @@ class Line:
     failed: set[int] = field(default_factory=set)  # whose phone could not ring for the current offer
     waiting: str | Path = "waiting"  # the account's waiting message and music, or the ones shipped
     music: str | Path = "music"
+    record: bool = False  # the account records its calls: the legal notice first, then each conversation
+    notice_ends: float = 0.0  # the event loop's time the legal notice ends: nobody talks over it
+    recording: Recording | None = None
 
 
 class CallControl:
@@ -198,6 +216,7 @@ class CallControl:
             return
         line = Line(call.pk, await self.db(lambda: call.account.name), leg, anchor)
         line.waiting, line.music = await self.db(sounds, call.account_id)
+        line.record = await self.db(recordings.records, call.pk)
         line.followed = call.state != State.NOT_SERVED
         self.lines[call.pk] = line
         if await leg.answer(anchor.endpoint_sdp):
@@ -212,8 +231,15 @@ class CallControl:
         await self.release(line)
 
     async def waiting(self, line: Line) -> None:
-        """The waiting message, then music until the call is answered."""
+        """The legal notice when the account records its calls, the waiting message, then music until
+        the call is answered."""
         try:
+            if line.record:
+                duration = await self.rtp(self.media.play, line.anchor, "recording-notice")
+                line.notice_ends = asyncio.get_running_loop().time() + duration
+                await asyncio.sleep(duration)
+                if line.joined or line.releasing or line.caller.is_over:
+                    return
             duration = await self.rtp(self.media.play, line.anchor, line.waiting)
             await asyncio.sleep(duration)
             # meanwhile answered, or told goodbye (diverted at the maximum wait): no music over it
@@ -233,7 +259,7 @@ class CallControl:
         if detail.get("action") == "voicemail":
             await self.voicemail(line)
             return
-        await self.say_goodbye(line, "closed")
+        await self.say_goodbye(line, "callback" if detail.get("action") == "callback" else "closed")
 
     async def diverted(self, line: Line) -> None:
         """The caller waited the account's maximum: told they will be called back (a call-back task
@@ -276,8 +302,11 @@ class CallControl:
             await self.say_goodbye(line, "closed")
             return
         hung_up = asyncio.ensure_future(asyncio.shield(line.caller.ended))
-        # no media at all would never end the recording: the longest length bounds the wait too
-        await asyncio.wait([recorder.done, hung_up], timeout=longest + 2, return_when=asyncio.FIRST_COMPLETED)
+        waits = [recorder.done, hung_up]
+        # not a word after the beep (or no media at all): nobody is leaving a message
+        await asyncio.wait(waits, timeout=2 * self.voicemail_silence, return_when=asyncio.FIRST_COMPLETED)
+        if recorder.spoke:  # the longest length bounds the wait too, media or not
+            await asyncio.wait(waits, timeout=longest + 2, return_when=asyncio.FIRST_COMPLETED)
         hung_up.cancel()
         recorder.stop()
         ended = {"silence": "silence", "longest": "longest"}.get(recorder.done.result(), "hangup")
@@ -288,8 +317,12 @@ class CallControl:
             log.info("call %s: voicemail %s, %.1f s (%s)", line.call, stored.pk, seconds, ended)
         else:
             log.info("call %s: the caller left no word after the beep (%s)", line.call, ended)
-        if not line.caller.is_over:
+        if line.caller.is_over:
+            return
+        if recorder.spoke:
             await self.say_goodbye(line, "recorded")
+        else:
+            await self.hang_up(line)
 
     async def say_goodbye(self, line: Line, sound: str) -> None:
         """Play a prompt to the caller, then release the line."""
@@ -300,6 +333,10 @@ class CallControl:
         except MediaError as exc:
             log.warning("call %s: the %s prompt failed: %s", line.call, sound, exc)
         line.releasing = True
+        await line.caller.hang_up()
+
+    async def hang_up(self, line: Line) -> None:
+        line.followed, line.releasing = False, True
         await line.caller.hang_up()
 
     @staticmethod
@@ -350,6 +387,7 @@ class CallControl:
     async def release(self, line: Line) -> None:
         """Both legs down, media freed (idempotent)."""
         self.lines.pop(line.call, None)
+        await self.stop_recording(line)
         if line.transfer is not None and line.transfer.leg is not None:
             await line.transfer.leg.hang_up()
         if line.desk is not None:
@@ -463,8 +501,16 @@ class CallControl:
             log.error("call %s: the secretary's answer has no usable media: %s", line.call, exc)
             await leg.hang_up()
             return
+        remaining = line.notice_ends - asyncio.get_running_loop().time()
+        if remaining > 0:  # answered during the legal notice: the caller hears it whole first
+            with contextlib.suppress(MediaError):
+                await self.rtp(self.media.mute, anchor, True)
+                await asyncio.sleep(remaining)
+                await self.rtp(self.media.mute, anchor, False)
         await self.rtp(self.media.stop, line.anchor)
         line.joined = True
+        if line.record:
+            await self.start_recording(line, user_id)
         user = await self.db(lambda: get_user_model().objects.get(pk=user_id))
         if await self.db(lambda: Call.objects.filter(pk=line.call, state=State.OFFERED).exists()):
             with contextlib.suppress(services.CallError):  # answered with the handset, not the desk's key
@@ -483,6 +529,7 @@ class CallControl:
         """Her phone left the call while the caller is still there: the caller is not cut off; they
         hear the music and wait again, first in line, for the next secretary."""
         log.warning("call %s: the secretary's phone left the call (%s): back to the queue", line.call, reason)
+        await self.stop_recording(line)
         desk, anchor, transfer = line.desk, line.desk_anchor, line.transfer
         line.desk, line.desk_anchor, line.desk_user, line.transfer = None, None, None, None
         line.joined, line.held, line.heard = False, False, (0, 0.0)
@@ -496,6 +543,50 @@ class CallControl:
         with contextlib.suppress(MediaError):
             await self.rtp(self.media.mute, line.anchor, False)
             await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
+
+    # -- call recording --------------------------------------------------------------------------
+    async def start_recording(self, line: Line, user_id: int) -> None:
+        """Record the conversation: both voices, copied by rtpengine to two recorders of this process."""
+        if line.recording is not None or line.desk_anchor is None:
+            return
+        loop = asyncio.get_running_loop()
+        start, host = loop.time(), self.agent.local[0]
+        made: list[Recorder] = []
+        for _ in range(2):
+            _transport, recorder = await loop.create_datagram_endpoint(
+                lambda: Recorder(longest=RECORDING_LONGEST_SECONDS, silence=RECORDING_LONGEST_SECONDS,
+                                 clock=lambda: loop.time() - start),  # fmt: skip
+                local_addr=(host, 0),
+            )
+            made.append(recorder)
+        recording = Recording(made[0], made[1], [], timezone.now(), user_id)
+        line.recording = recording
+        try:
+            for anchor, recorder in ((line.anchor, made[0]), (line.desk_anchor, made[1])):
+                recording.taps.append((anchor, await self.rtp(self.media.tap, anchor, host, recorder.port)))
+        except MediaError as exc:
+            log.error("call %s: the conversation cannot be recorded: %s", line.call, exc)
+
+    async def stop_recording(self, line: Line) -> None:
+        """End the recording (the secretary leaves the call, or it ends) and store it with the call."""
+        recording, line.recording = line.recording, None
+        if recording is None:
+            return
+        for anchor, tag in recording.taps:
+            await self.rtp(self.media.untap, anchor, tag)
+        recording.caller.stop()
+        recording.desk.stop()
+        wav = io.BytesIO()
+        seconds = write_conversation(wav, recording.caller, recording.desk)
+        if seconds < 0.5:
+            return
+        try:
+            stored = await self.db(recordings.stored, line.call, wav.getvalue(), seconds, recording.started,
+                                   recording.secretary)  # fmt: skip
+        except Exception:  # the call goes on; the loss is in the log
+            log.exception("call %s: the recording could not be stored", line.call)
+            return
+        log.info("call %s: recording %s, %.1f s", line.call, stored.pk, seconds)
 
     async def hold(self, line: Line, on: bool) -> None:
         if line.desk_anchor is None:
@@ -597,6 +688,7 @@ class CallControl:
         transfer = line.transfer
         assert transfer is not None and transfer.anchor is not None and transfer.leg is not None
         line.handed_over = True
+        await self.stop_recording(line)
         desk, desk_anchor = line.desk, line.desk_anchor
         line.desk, line.desk_anchor = None, None
         if desk is not None:

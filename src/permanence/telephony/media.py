@@ -108,6 +108,20 @@ class Media:
         path = sound if isinstance(sound, Path) else AUDIO / f"{sound}.wav"
         return int(self._do("play_media", anchor.call_id, ENDPOINT, str(path), repeat=repeat)) / 1000
 
+    def tap(self, anchor: Anchor, host: str, port: int) -> str:
+        """A copy of what the leg's endpoint says, sent to ``host:port`` (a recorder, a listener):
+        rtpengine's subscription; its tag, to end it with ``untap``."""
+        fields = {"call-id": anchor.call_id, "from-tags": [ENDPOINT], "transport-protocol": "RTP/AVP"}
+        request = self._do("request", "subscribe request", **fields)
+        tag = str(request["to-tag"])
+        listener = peer_sdp(host, port).replace("a=sendrecv", "a=recvonly")
+        self._do("request", "subscribe answer", **{"call-id": anchor.call_id, "to-tag": tag, "sdp": listener})
+        return tag
+
+    def untap(self, anchor: Anchor, tag: str) -> None:
+        with contextlib.suppress(NgError):  # already gone (the call deleted, or rtpengine restarted)
+            self.ng.request("unsubscribe", **{"call-id": anchor.call_id, "to-tag": tag})
+
     def stop(self, anchor: Anchor) -> None:
         with contextlib.suppress(NgError):  # nothing was playing
             self.ng.stop_media(anchor.call_id, ENDPOINT)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,10 +32,14 @@ class Recorder(asyncio.DatagramProtocol):
     """Receives RTP (PCMU) and keeps the voice; ``done`` says why it stopped ("silence", "longest",
     "stopped")."""
 
-    def __init__(self, *, longest: float = 120.0, silence: float = 5.0, threshold: float = 0.02) -> None:
+    def __init__(self, *, longest: float = 120.0, silence: float = 5.0, threshold: float = 0.02,
+                 clock: Callable[[], float] | None = None) -> None:  # fmt: skip
+        """``clock``: seconds since a common start; given, each packet's samples are placed at their
+        arrival time (the gaps kept as silence), so that two recorders started together line up (the
+        two voices of a conversation)."""
         if longest <= 0 or silence <= 0:
             raise ValueError("a recording's longest length and its silence must be positive")
-        self.longest, self.silence, self.threshold = longest, silence, threshold
+        self.longest, self.silence, self.threshold, self.clock = longest, silence, threshold, clock
         self.samples: list[int] = []
         self.spoke = False
         self.quiet_frames = 0
@@ -58,6 +63,10 @@ class Recorder(asyncio.DatagramProtocol):
             return  # PCMU only: DTMF events, comfort noise and RTCP aside
         offset = 12 + 4 * (data[0] & 0x0F)
         frame = [_LINEAR[b] for b in data[offset:]]
+        if self.clock is not None:  # a gap (nothing sent, or media blocked): silence in its place
+            due = int(self.clock() * 8000) - len(frame)
+            if due - len(self.samples) > 2 * FRAME:
+                self.samples.extend([0] * (due - len(self.samples)))
         self.samples.extend(frame)
         loud = bool(frame) and math.sqrt(sum(s * s for s in frame) / len(frame)) / 32768 > self.threshold
         if loud:
@@ -92,3 +101,20 @@ class Recorder(asyncio.DatagramProtocol):
             out.setframerate(8000)
             out.writeframes(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
         return len(samples) / 8000
+
+
+def write_conversation(path: Path | BinaryIO, left: Recorder, right: Recorder) -> float:
+    """Two recorders started together as one stereo WAV (8 kHz, 16-bit): the caller on the left, the
+    secretary on the right. Returns its length in seconds."""
+    length = max(len(left.samples), len(right.samples))
+    a = left.samples + [0] * (length - len(left.samples))
+    b = right.samples + [0] * (length - len(right.samples))
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path) if isinstance(path, Path) else path, "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"".join(x.to_bytes(2, "little", signed=True) + y.to_bytes(2, "little", signed=True)
+                                 for x, y in zip(a, b, strict=True)))  # fmt: skip
+    return length / 8000

@@ -32,7 +32,7 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
     """The periodic work, one loop each, so that a slow one (a rollup backlog, a calendar server that
     does not answer) never delays another (an urgent message's escalation)."""
     from permanence.agenda import caldav_sync, notify
-    from permanence.calls import voicemail
+    from permanence.calls import retention
     from permanence.messaging import escalation, outbox
     from permanence.reporting import rollups
 
@@ -54,7 +54,11 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
         ),
         loops.Loop("calendars", options["calendars_every"], [("sync", caldav_sync.sync_due)]),
         loops.Loop("dispatch", options["dispatch_every"], [("dispatch", dispatch_desks)]),
-        loops.Loop("retention", options["retention_every"], [("voicemails", voicemail.purge)]),
+        loops.Loop(
+            "retention",
+            options["retention_every"],
+            [("voicemails", retention.purge_voicemails), ("recordings", retention.purge_recordings)],
+        ),
     ]
     if background.backend() == background.RQ:
         found.append(loops.Loop("rq-scheduler", 1.0, [("release", background.release_scheduled)]))

@@ -1,6 +1,7 @@
 """Voicemails at the desk (listen, take a message from it, or call the caller back) and in the portal
-(the client listens, where the account wants it). Every play is written to the audit trail; a
-recording is streamed only after these checks (MEDIA_ROOT is never served)."""
+(the client listens, where the account wants it); call recordings in the portal, for the roles that may
+hear them. Every play and download is written to the audit trail; a file is streamed only after these
+checks (MEDIA_ROOT is never served)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from django.views.decorators.http import require_GET, require_POST
 from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
-from permanence.calls import services
+from permanence.calls import recordings, services
 from permanence.calls import voicemail as voicemails
-from permanence.calls.models import Voicemail
+from permanence.calls.models import CallRecording, Voicemail
 from permanence.calls.views import _checked_recipients, _defaults
 from permanence.messaging import outbox
 from permanence.policy import Perm
@@ -34,15 +35,20 @@ def _mine(request: HttpRequest, pk: int) -> Voicemail:
         raise Http404 from None
 
 
-def _stream(request: HttpRequest, voicemail: Voicemail) -> FileResponse:
-    if not voicemail.audio:
+def _stream(request: HttpRequest, row: Voicemail | CallRecording, name: str) -> FileResponse:
+    """The file, after the caller's checks; ``?download=1`` as an attachment. Audited."""
+    if not row.audio:
         raise Http404(_("This recording was deleted at the end of its retention period."))
     try:
-        handle = voicemail.audio.open("rb")
+        handle = row.audio.open("rb")
     except FileNotFoundError:
         raise Http404 from None
-    voicemails.heard(request.user, voicemail, request)
-    response = FileResponse(handle, content_type="audio/wav", filename=f"message-vocal-{voicemail.pk}.wav")
+    download = request.GET.get("download") == "1"
+    if isinstance(row, Voicemail):
+        voicemails.heard(request.user, row, request)
+    else:
+        recordings.heard(request.user, row, request, download=download)
+    response = FileResponse(handle, content_type="audio/wav", as_attachment=download, filename=f"{name}.wav")
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -75,7 +81,7 @@ def desk_voicemail(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required
 @require_GET
 def desk_voicemail_audio(request: HttpRequest, pk: int) -> HttpResponse:
-    return _stream(request, _mine(request, pk))
+    return _stream(request, _mine(request, pk), f"message-vocal-{pk}")
 
 
 @member_required
@@ -159,4 +165,31 @@ def account_voicemail_audio(request: HttpRequest, slug: str, pk: int) -> HttpRes
         voicemail = Voicemail.objects.get(pk=pk, account=account)
     except Voicemail.DoesNotExist:
         raise Http404 from None
-    return _stream(request, voicemail)
+    return _stream(request, voicemail, f"message-vocal-{voicemail.pk}")
+
+
+@member_required
+@require_GET
+def account_recordings(request: HttpRequest, slug: str) -> HttpResponse:
+    """The account's call recordings, newest first: who answered, how long, to play or download."""
+    account = policy.get_account_or_404(request.user, slug, Perm.HEAR_RECORDINGS)
+    rows = (
+        CallRecording.objects.filter(account=account)
+        .select_related("call", "secretary")
+        .order_by("-started_at", "-pk")[:200]
+    )
+    trail.record(
+        request.user, Action.LIST, account=account, object_type="calls.callrecording", request=request
+    )
+    return render(request, "portal/recordings.html", {"account": account, "recordings": rows})
+
+
+@member_required
+@require_GET
+def account_recording_audio(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.HEAR_RECORDINGS)
+    try:
+        recording = CallRecording.objects.get(pk=pk, account=account)
+    except CallRecording.DoesNotExist:
+        raise Http404 from None
+    return _stream(request, recording, f"appel-{recording.call_id}-{recording.pk}")
