@@ -32,6 +32,7 @@ CORES = [
     "permanence/telephony/credentials.py",
     "permanence/telephony/trial.py",
     "permanence/telephony/recorder.py",
+    "permanence/telephony/speech.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")

@@ -18,7 +18,6 @@ from call_control_helpers import SILENCE, events, in_db, until, with_control
 from sip_peers import TrunkCaller, speech_seconds, ulaw_samples
 
 pytestmark = [pytest.mark.telephony, pytest.mark.django_db(transaction=True)]
-PROMPT_SECONDS = 7.5  # telephony/audio/voicemail.wav: the sentence, then the beep
 
 
 def sox_stat(path: Path) -> tuple[float, float]:
@@ -47,25 +46,34 @@ def loud_seconds(path: Path, threshold: float = 0.02) -> float:
 
 
 async def heard_the_beep(voice: Any) -> None:
-    """The prompt and its beep received (rtpengine sends nothing after them: the caller's media go to
-    the recorder), and a moment for the recorder to be in place."""
-    while len(voice.received) < 8000 * (PROMPT_SECONDS - 0.2):
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)
+    """The prompt and its beep received: rtpengine sends nothing after them (the caller's media go to
+    the recorder); the last half second heard is the beep, a loud steady tone."""
+    import math
+
+    from permanence.telephony.recorder import linear
+
+    heard = -1
+    while len(voice.received) < 8000 or len(voice.received) != heard:
+        heard = len(voice.received)
+        await asyncio.sleep(0.4)
+    beep = [linear(b) for b in bytes(voice.received[-3200:-400])]
+    assert math.sqrt(sum(s * s for s in beep) / len(beep)) / 32768 > 0.1, "no beep at the end of the prompt"
 
 
-async def leave_a_voicemail(caller: TrunkCaller, spoken: bytes, folder: Path) -> Any:
+async def leave_a_voicemail(caller: TrunkCaller, spoken: bytes, folder: Path) -> tuple[Any, float]:
     """Call Alpha, wait for the beep, say the sentence once, then stay silent (a phone keeps sending
-    RTP while nobody speaks); the call control hangs up after the silence."""
+    RTP while nobody speaks); the call control hangs up after the silence. The caller's line, and the
+    seconds of prompt heard before the beep."""
     leg, voice = await caller.call("0145000001")
     assert (await leg.answered).status == 200
     voice.aim(leg.remote_sdp)
     await heard_the_beep(voice)
     assert speech_seconds(bytes(voice.received), folder, "vm-prompt") >= 4  # spoken, not silence
+    prompt = len(voice.received) / 8000 - 0.5  # the beep: half a second
     voice.received.clear()
     voice.speak(spoken + SILENCE * 8, repeat=False)
     assert await asyncio.wait_for(leg.ended, 30) == "bye"
-    return voice
+    return voice, prompt
 
 
 def test_after_hours_the_caller_leaves_a_voicemail_that_holds_the_sentence_and_shows_at_reopening(
@@ -76,6 +84,7 @@ def test_after_hours_the_caller_leaves_a_voicemail_that_holds_the_sentence_and_s
     from permanence.accounts.models import WeeklyHours
     from permanence.calls import voicemail
     from permanence.calls.models import Call, Voicemail
+    from permanence.telephony import speech as tts
 
     settings.MEDIA_ROOT = tmp_path / "media"
     zone = alpha.tz
@@ -88,8 +97,11 @@ def test_after_hours_the_caller_leaves_a_voicemail_that_holds_the_sentence_and_s
     said = speech_seconds(spoken, tmp_path, "said")
 
     async def scenario(control: Any, caller: TrunkCaller) -> None:
-        voice = await leave_a_voicemail(caller, spoken, tmp_path)
+        voice, prompt = await leave_a_voicemail(caller, spoken, tmp_path)
         assert speech_seconds(bytes(voice.received), tmp_path, "thanked") >= 1.5  # "message enregistré"
+        # what the caller heard first: the account's closed text, said (its next opening in it)
+        said = list((settings.MEDIA_ROOT / "prompts").glob("*.wav"))
+        assert len(said) == 1 and abs(tts.seconds(said[0]) - prompt) < 0.6, (said, prompt)
 
     with_control(layout, scenario, voicemail_silence=2.0)
     call = Call.objects.get(account=alpha)

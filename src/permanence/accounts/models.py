@@ -212,6 +212,19 @@ class Account(models.Model):
         _("waiting music (audio)"), upload_to=audio_path, blank=True, validators=[validate_audio],
         help_text=_("WAV or MP3, up to 10 MB: played in a loop while the caller waits or is on hold."),
     )  # fmt: skip
+    # what callers hear, said by the text-to-speech when no audio file is given (``calls.prompts``)
+    waiting_text = models.CharField(
+        _("waiting message (text)"), max_length=500, blank=True,
+        help_text=_("Said to a waiting caller before the music; empty: the recording shipped."),
+    )  # fmt: skip
+    voicemail_text = models.CharField(
+        _("voicemail prompt (text)"), max_length=500, blank=True,
+        help_text=_("Said before the beep to a caller who waited too long; empty: a standard text."),
+    )  # fmt: skip
+    recording_notice_text = models.CharField(
+        _("legal notice of the recording (text)"), max_length=500, blank=True,
+        help_text=_("Said first when the calls are recorded; empty: the standard notice."),
+    )  # fmt: skip
     # voicemail (real telephony): after hours, or at the maximum wait with the voicemail fallback
     voicemail_longest_seconds = models.PositiveSmallIntegerField(
         _("voicemail: longest recording (seconds)"), default=120,

@@ -40,7 +40,7 @@ from django.contrib.auth import get_user_model
 from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
-from permanence.calls import lifecycle, recordings, services
+from permanence.calls import lifecycle, prompts, recordings, services
 from permanence.calls import telephony as adapters
 from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
@@ -126,6 +126,7 @@ class Line:
     failed: set[int] = field(default_factory=set)  # whose phone could not ring for the current offer
     waiting: str | Path = "waiting"  # the account's waiting message and music, or the ones shipped
     music: str | Path = "music"
+    notice: str | Path = "recording-notice"  # the legal notice of the recording
     record: bool = False  # the account records its calls: the legal notice first, then each conversation
     notice_ends: float = 0.0  # the event loop's time the legal notice ends: nobody talks over it
     recording: Recording | None = None
@@ -215,8 +216,11 @@ class CallControl:
             await self.db(services.caller_hung_up, call.pk)
             return
         line = Line(call.pk, await self.db(lambda: call.account.name), leg, anchor)
-        line.waiting, line.music = await self.db(sounds, call.account_id)
+        waiting, line.music = await self.db(sounds, call.account_id)
+        line.waiting = (await self.rtp(prompts.sound, waiting))[0]
         line.record = await self.db(recordings.records, call.pk)
+        if line.record:
+            line.notice = (await self.rtp(prompts.sound, await self.db(choose_prompt, call.pk, "notice")))[0]
         line.followed = call.state != State.NOT_SERVED
         self.lines[call.pk] = line
         if await leg.answer(anchor.endpoint_sdp):
@@ -235,7 +239,7 @@ class CallControl:
         the call is answered."""
         try:
             if line.record:
-                duration = await self.rtp(self.media.play, line.anchor, "recording-notice")
+                duration = await self.rtp(self.media.play, line.anchor, line.notice)
                 line.notice_ends = asyncio.get_running_loop().time() + duration
                 await asyncio.sleep(duration)
                 if line.joined or line.releasing or line.caller.is_over:
@@ -256,10 +260,11 @@ class CallControl:
         forward_to = str(detail.get("to", "")) if detail.get("action") == "forward" else ""
         if forward_to and await self.forward(line, forward_to):
             return
+        said = await self.prompt(line, "closed", action=str(detail.get("action", "")))
         if detail.get("action") == "voicemail":
-            await self.voicemail(line)
+            await self.voicemail(line, said)
             return
-        await self.say_goodbye(line, "callback" if detail.get("action") == "callback" else "closed")
+        await self.say_goodbye(line, said[0])
 
     async def diverted(self, line: Line) -> None:
         """The caller waited the account's maximum: told they will be called back (a call-back task
@@ -269,25 +274,32 @@ class CallControl:
         if detail.get("to") == "callback":
             await self.say_goodbye(line, "callback")
         else:
-            await self.voicemail(line)
+            await self.voicemail(line, await self.prompt(line, "voicemail"))
 
-    async def voicemail(self, line: Line) -> None:
-        """The voicemail prompt and its beep, then what the caller says, recorded by a socket of this
-        process (``recorder``) that the caller's anchor is pointed at; it stops after the account's
-        longest length, a silence once the caller spoke, or the caller hanging up. Stored with the call
-        (``calls.voicemail``) if the caller said something; then thanked and released."""
+    async def prompt(self, line: Line, name: str, action: str = "") -> tuple[str | Path, bool]:
+        """The account's prompt (``calls.prompts``): its file, whether a beep follows."""
+        chosen = await self.db(choose_prompt, line.call, name, action)
+        return await self.rtp(prompts.sound, chosen)
+
+    async def voicemail(self, line: Line, said: tuple[str | Path, bool] = ("voicemail", False)) -> None:
+        """The voicemail prompt (``said``: a file, and whether the beep follows it), then what the
+        caller says, recorded by a socket of this process (``recorder``) that the caller's anchor is
+        pointed at; it stops after the account's longest length, a silence once the caller spoke, or
+        the caller hanging up. Stored with the call (``calls.voicemail``) if the caller said something;
+        then thanked and released."""
         line.followed = False
         longest = await self.db(voicemail_longest, line.call)
         try:
             await self.rtp(self.media.stop, line.anchor)  # the waiting music of a diverted call
-            duration = await self.rtp(self.media.play, line.anchor, "voicemail")
+            for sound in (said[0], "beep") if said[1] else (said[0],):
+                duration = await self.rtp(self.media.play, line.anchor, sound)
+                with contextlib.suppress(TimeoutError):  # the prompt, or the caller hanging up during it
+                    await asyncio.wait_for(asyncio.shield(line.caller.ended), duration)
+                if line.caller.is_over:
+                    return
         except MediaError as exc:
             log.warning("call %s: no voicemail prompt (%s): released", line.call, exc)
             await self.say_goodbye(line, "closed")
-            return
-        with contextlib.suppress(TimeoutError):  # the prompt, or the caller hanging up during it
-            await asyncio.wait_for(asyncio.shield(line.caller.ended), duration)
-        if line.caller.is_over:
             return
         loop = asyncio.get_running_loop()
         host = self.agent.local[0]
@@ -324,7 +336,7 @@ class CallControl:
         else:
             await self.hang_up(line)
 
-    async def say_goodbye(self, line: Line, sound: str) -> None:
+    async def say_goodbye(self, line: Line, sound: str | Path) -> None:
         """Play a prompt to the caller, then release the line."""
         line.followed = False
         try:
@@ -815,16 +827,19 @@ def dialable(account_id: int) -> set[str]:
     return numbers | ({on_call} if on_call else set())
 
 
-def sounds(account_id: int) -> tuple[str | Path, str | Path]:
-    """The account's waiting message and music (files uploaded in the back-office), else the ones
-    shipped with Permanence."""
+def sounds(account_id: int) -> tuple[prompts.Prompt, str | Path]:
+    """The account's waiting message (a file uploaded in the back-office, else its text said, else the
+    recording shipped) and its music (uploaded, else shipped)."""
     from permanence.accounts.models import Account
 
-    account = Account.objects.only("waiting_audio", "music_audio").get(pk=account_id)
-    return (
-        Path(account.waiting_audio.path) if account.waiting_audio else "waiting",
-        Path(account.music_audio.path) if account.music_audio else "music",
-    )
+    account = Account.objects.get(pk=account_id)
+    music = Path(account.music_audio.path) if account.music_audio else "music"
+    return prompts.choose(account, "waiting"), music
+
+
+def choose_prompt(call_id: int, name: str, action: str = "") -> prompts.Prompt:
+    call = Call.objects.select_related("account").get(pk=call_id)
+    return prompts.choose(call.account, name, action=action)
 
 
 def voicemail_longest(call_id: int) -> float:
