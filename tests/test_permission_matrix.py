@@ -135,6 +135,13 @@ ROUTES = [
     R("account_recording_audio", "/a/{a}/recordings/{rec}/audio", {"admin", "assistant", "client_admin"}),
     R("account_recording_audio", "/a/{a}/recordings/{recb}/audio", set(), denied=404,
       denied_for={"secretary": 403, "client_user": 403}),
+    # what callers hear: the texts, heard now, a draft heard
+    R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}),
+    R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
+      body={"waiting_text": "Un instant"}),
+    R("account_prompt_audio", "/a/{a}/prompts/waiting.wav", {"admin", "assistant", "client_admin"}),
+    R("account_prompt_preview", "/a/{a}/prompts/preview?text=", {"admin", "assistant", "client_admin"},
+      ok=400),  # an empty text: nothing to say
     R("desk_status", "/desk/status", STAFF, method="POST", scoped=False, denied=404, ok=302,
       body={"status": "paused", "reason": "café"}),
     R("desk_training", "/desk/training", {"admin", "assistant", "secretary"}, method="POST", ok=302,

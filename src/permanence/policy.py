@@ -53,6 +53,7 @@ class Perm(enum.StrEnum):
     SUPERVISE = "supervise"  # the live view of queues and secretaries' statuses (the operator)
     PLAN_STAFFING = "plan_staffing"  # forecasts and the secretaries needed per interval (the operator)
     HEAR_RECORDINGS = "hear_recordings"  # play and download the account's call recordings (audited)
+    EDIT_PROMPTS = "edit_prompts"  # the texts callers hear (waiting, closed, voicemail, legal notice)
 
 
 _ALL = frozenset(Perm)
@@ -81,6 +82,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.SUPERVISE,
             Perm.PLAN_STAFFING,
             Perm.HEAR_RECORDINGS,
+            Perm.EDIT_PROMPTS,
         }
     ),
     Role.SECRETARY: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.IDENTIFY_CALLER,
@@ -105,6 +107,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_AGENDA,
             Perm.VIEW_REPORTS,
             Perm.HEAR_RECORDINGS,
+            Perm.EDIT_PROMPTS,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,

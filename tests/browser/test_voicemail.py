@@ -81,3 +81,31 @@ def test_a_voicemail_played_at_the_desk_becomes_a_message_and_the_client_hears_i
     )
     assert abs(duration - 4.0) < 0.1
     screenshot(second_page, "portal-voicemails")
+
+
+def test_the_client_admin_hears_a_draft_prompt_then_makes_it_live(page: Any, personas: Any, alpha: Any,
+                                                                  settings: Any, tmp_path: Any):  # fmt: skip
+    from browser.conftest import screenshot, sign_in
+    from permanence.telephony import speech
+
+    if not speech.available():
+        pytest.skip("espeak-ng is not installed: skipped")
+    settings.MEDIA_ROOT = tmp_path / "media"
+    sign_in(page, "client_admin")
+    page.wait_for_url(re.compile(r"/a/alpha/$"))
+    page.get_by_role("link", name="Annonces").click()
+    box = page.get_by_test_id("prompt-waiting")
+    assert "l'enregistrement livré avec Permanence" in box.inner_text()
+    page.get_by_test_id("text-waiting").fill("Cabinet Alpha, un instant, nous prenons votre appel.")
+    page.get_by_test_id("preview-waiting").click()
+    # the draft, said by the server and played in the page: its length is the sentence's
+    page.wait_for_function("document.querySelector('[data-testid=draft-waiting]').duration > 2")
+    alpha.refresh_from_db()
+    assert alpha.waiting_text == ""  # heard, not saved
+    screenshot(page, "portal-prompts")
+    page.get_by_test_id("save").click()
+    page.wait_for_load_state()
+    assert "Les nouveaux textes sont en service" in page.content()
+    alpha.refresh_from_db()
+    assert alpha.waiting_text == "Cabinet Alpha, un instant, nous prenons votre appel."
+    assert "dit par la synthèse vocale" in page.get_by_test_id("prompt-waiting").inner_text()

@@ -34,6 +34,11 @@ urlpatterns = [
         voice_views.account_recording_audio,
         name="account_recording_audio",
     ),
+    path("a/<slug:slug>/prompts/", voice_views.account_prompts, name="account_prompts"),
+    path("a/<slug:slug>/prompts/preview", voice_views.account_prompt_preview, name="account_prompt_preview"),
+    path(
+        "a/<slug:slug>/prompts/<str:name>.wav", voice_views.account_prompt_audio, name="account_prompt_audio"
+    ),
     path("desk/calls/<int:pk>/", views.desk_call, name="desk_call"),
     path("desk/calls/<int:pk>/accept", views.desk_accept, name="desk_accept"),
     path("desk/calls/<int:pk>/transfer", views.desk_transfer, name="desk_transfer"),

@@ -5,6 +5,7 @@ checks (MEDIA_ROOT is never served)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -13,12 +14,13 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permanence import policy
+from permanence.accounts.models import Account
 from permanence.audit import trail
 from permanence.audit.models import Action
-from permanence.calls import recordings, services
+from permanence.calls import prompts, recordings, services
 from permanence.calls import voicemail as voicemails
 from permanence.calls.models import CallRecording, Voicemail
 from permanence.calls.views import _checked_recipients, _defaults
@@ -26,6 +28,8 @@ from permanence.messaging import outbox
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.portal.templatetags.permanence_tags import phone
+from permanence.telephony import speech
+from permanence.telephony.media import AUDIO
 
 
 def _mine(request: HttpRequest, pk: int) -> Voicemail:
@@ -193,3 +197,92 @@ def account_recording_audio(request: HttpRequest, slug: str, pk: int) -> HttpRes
     except CallRecording.DoesNotExist:
         raise Http404 from None
     return _stream(request, recording, f"appel-{recording.call_id}-{recording.pk}")
+
+
+PROMPT_FIELDS = {  # the prompt, the account's text field
+    "waiting": "waiting_text",
+    "closed": "closed_greeting",
+    "voicemail": "voicemail_text",
+    "notice": "recording_notice_text",
+}
+
+
+def _prompt_now(account: Any, name: str) -> prompts.Prompt:
+    """The prompt as a caller would hear it now (the closed one with the account's policy)."""
+    action = ""
+    if name == "closed":
+        action = str(services.admit(account, "", timezone.now()).action)
+        if action == "serve":  # open now: as it would be said once closed
+            action = account.after_hours
+    return prompts.choose(account, name, action=action)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def account_prompts(request: HttpRequest, slug: str) -> HttpResponse:
+    """What callers hear: each text, heard as it is now; a draft heard before it goes live; saved."""
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_PROMPTS)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        changed = {}
+        for field in PROMPT_FIELDS.values():
+            value = " ".join(request.POST.get(field, "").replace("\x00", "").split())
+            limit = Account._meta.get_field(field).max_length or 500
+            if len(value) > limit:
+                errors[field] = _("At most %(limit)s characters.") % {"limit": limit}
+            elif value != getattr(account, field):
+                changed[field] = value
+        if not errors:
+            for field, value in changed.items():
+                setattr(account, field, value)
+            if changed:
+                account.save(update_fields=[*changed, "updated_at"])
+                trail.record(request.user, Action.UPDATE, account, request=request, fields=sorted(changed))
+                messages.success(request, _("The new texts are live: callers hear them from the next call."))
+            return redirect("account_prompts", account.slug)
+        messages.error(request, _("Nothing was saved: see the texts marked below."))
+    rows = []
+    for name, field in PROMPT_FIELDS.items():
+        chosen = _prompt_now(account, name)
+        rows.append({
+            "name": name, "field": field, "label": Account._meta.get_field(field).verbose_name,
+            "text": request.POST.get(field, getattr(account, field)) if errors else getattr(account, field),
+            "said": chosen.text, "file": chosen.file is not None, "error": errors.get(field, ""),
+        })  # fmt: skip
+    return render(request, "portal/prompts.html", {
+        "account": account, "rows": rows, "speech": speech.available(),
+    }, status=400 if errors else 200)  # fmt: skip
+
+
+def _audio_file(path: str | Path) -> FileResponse:
+    file = path if isinstance(path, Path) else AUDIO / f"{path}.wav"
+    kind = "audio/wav" if file.suffix == ".wav" else "audio/mpeg"
+    response = FileResponse(file.open("rb"), content_type=kind)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@member_required
+@require_GET
+def account_prompt_audio(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    """The prompt as callers hear it now."""
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_PROMPTS)
+    if name not in PROMPT_FIELDS:
+        raise Http404
+    path, _beep = prompts.sound(_prompt_now(account, name))
+    return _audio_file(path)
+
+
+@member_required
+@require_GET
+def account_prompt_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """A draft text said, to hear it before it goes live (nothing saved but the sound, cached)."""
+    policy.get_account_or_404(request.user, slug, Perm.EDIT_PROMPTS)
+    text = request.GET.get("text", "").replace("\x00", "")
+    if not text.strip():
+        return HttpResponse(_("Type a text to hear it."), status=400, content_type="text/plain")
+    try:
+        path = speech.spoken(text[:600], prompts.folder())
+    except speech.SpeechError as exc:
+        return HttpResponse(str(exc), status=400 if speech.available() else 503, content_type="text/plain")
+    return _audio_file(path)
