@@ -63,6 +63,18 @@ MESSAGES: dict[str, str] = {
     "bad_end": gettext_noop("An end is one of: %(expected)s."),
     # references
     "unknown_step": gettext_noop("There is no step “%(name)s”."),
+    # the voice menu (ivr.py)
+    "unknown_menu": gettext_noop("There is no menu “%(name)s”."),
+    "ivr_out_of_range": gettext_noop("“%(what)s” must be between %(low)s and %(high)s."),
+    "ivr_text_too_long": gettext_noop("A text said on the line is at most %(max)s characters."),
+    "ivr_bad_key": gettext_noop("“%(key)s” is not a telephone key; the keys are: %(keys)s."),
+    "ivr_action": gettext_noop("An option does exactly one of: %(actions)s."),
+    "ivr_priority_not_queue": gettext_noop("Only an option that joins the queue has a priority."),
+    "ivr_unreachable": gettext_noop("No key leads to the menu “%(name)s”."),
+    "ivr_loop": gettext_noop(
+        "From the menu “%(name)s” every key leads back to the menus: the caller would never reach the queue, "
+        "a voicemail or an end."
+    ),
     "unknown_field": gettext_noop("There is no field “%(name)s”; declare it under fields."),
     "not_person_field": gettext_noop("“%(name)s” is not a person field (type: person)."),
     "unknown_block": gettext_noop("There is no block “%(name)s”."),
