@@ -125,3 +125,29 @@ def test_two_voices_recorded_together_line_up_in_one_stereo_file(tmp_path: Path)
     assert loud(left, 0.1, 0.9) and not loud(right, 0.1, 0.9)  # the caller, alone
     assert loud(right, 1.6, 2.4) and not loud(left, 1.6, 2.4)  # the secretary, in her place in time
     assert not loud(right, 1.0, 1.4) and not loud(left, 1.1, 1.4)  # the pause kept
+
+
+def test_keys_pressed_are_read_once_each_in_order_and_voice_is_ignored():
+    from permanence.telephony.recorder import Keys
+
+    def event(key: int, stamp: int, seq: int, end: bool) -> bytes:
+        header = struct.pack("!BBHII", 0x80, 101, seq, stamp, 7)
+        return header + bytes([key, 0x80 | 10 if end else 10]) + (800).to_bytes(2, "big")
+
+    async def main() -> list[str | None]:
+        loop = asyncio.get_running_loop()
+        _, keys = await loop.create_datagram_endpoint(Keys, local_addr=("127.0.0.1", 0))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            seq = 0
+            for key, stamp in ((2, 1000), (11, 9000), (10, 17000)):  # 2, then #, then *
+                for end in (False, False, True, True, True):  # updates, then the three end packets
+                    seq += 1
+                    sender.sendto(event(key, stamp, seq, end), ("127.0.0.1", keys.port))
+                voice = struct.pack("!BBHII", 0x80, 0, seq, stamp, 7) + b"\xff" * 160
+                sender.sendto(voice, ("127.0.0.1", keys.port))
+        got = [await keys.next(1.0) for _ in range(3)]
+        got.append(await keys.next(0.2))  # nothing more
+        keys.close()
+        return got
+
+    assert fresh_loop.run(main()) == ["2", "#", "*", None]

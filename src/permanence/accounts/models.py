@@ -212,6 +212,10 @@ class Account(models.Model):
         _("waiting music (audio)"), upload_to=audio_path, blank=True, validators=[validate_audio],
         help_text=_("WAV or MP3, up to 10 MB: played in a loop while the caller waits or is on hold."),
     )  # fmt: skip
+    ivr_source = models.TextField(
+        _("voice menu"), blank=True,
+        help_text=_("Optional: a menu said before the queue (language permanence-ivr/1); empty: none."),
+    )  # fmt: skip
     # what callers hear, said by the text-to-speech when no audio file is given (``calls.prompts``)
     waiting_text = models.CharField(
         _("waiting message (text)"), max_length=500, blank=True,
@@ -293,6 +297,16 @@ class Account(models.Model):
             errors["on_call_number"] = ValidationError(
                 _("Give the on-call number the calls are forwarded to.")
             )
+        if self.ivr_source.strip():
+            from django.utils.translation import gettext
+
+            from permanence.scenarios.engine import ivr
+
+            checked = ivr.check(self.ivr_source)
+            if not checked.ok:
+                found = [p for p in checked.problems.sorted() if p.severity == "error"]
+                lines = [f"{p.line}:{p.column} {p.message(gettext)}" for p in found]
+                errors["ivr_source"] = ValidationError(lines)
         try:
             self.recipient_list()
         except ValidationError as exc:

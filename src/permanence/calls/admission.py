@@ -28,6 +28,7 @@ class Action(enum.StrEnum):
     CALLBACK = "callback"
     MESSAGE = "message"  # the closed greeting only
     NOT_IN_SERVICE = "not_in_service"
+    SELF_SERVICE = "self_service"  # the voice menu answered the caller (information, then goodbye)
 
 
 class Reason(enum.StrEnum):
@@ -39,6 +40,7 @@ class Reason(enum.StrEnum):
     SUSPENDED = "suspended"
     ONBOARDING = "onboarding"
     TERMINATED = "terminated"
+    VOICE_MENU = "voice_menu"  # the caller chose, in the account's voice menu, not to wait for a secretary
 
 
 #: reasons of a call turned away because of the account's hours (the KPIs' "out of hours")

@@ -93,7 +93,7 @@ UNANSWERED = (State.ARRIVED, State.QUEUED, State.OFFERED)
 #: the states of a call that is over
 OVER = (State.DONE, State.ABANDONED, State.DIVERTED, State.NOT_SERVED)
 #: what a call turned away at arrival gets (``admission.Action`` other than serve)
-TURNED_AWAY = ("voicemail", "forward", "callback", "message", "not_in_service")
+TURNED_AWAY = ("voicemail", "forward", "callback", "message", "not_in_service", "self_service")
 
 
 class LifecycleError(ValueError):

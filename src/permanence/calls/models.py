@@ -64,6 +64,9 @@ class Call(models.Model):
         related_name="+",
     )
     outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+    # the caller's choice in the account's voice menu (``scenarios.engine.ivr``), if it has one
+    motive = models.CharField(_("motive (voice menu)"), max_length=120, blank=True)
+    urgent = models.BooleanField(_("urgent (voice menu)"), default=False)
     rolled_up_at = models.DateTimeField(null=True, blank=True, editable=False)  # counted in the reports
     called_again = models.BooleanField(default=False, editable=False)  # same caller within the FCR window
 

@@ -104,11 +104,15 @@ def call_arrived(
     external_id: str = "",
     at: datetime | None = None,
     caller_leaves_at: datetime | None = None,
+    menu: dict[str, str] | None = None,
 ) -> Call:
     """A call rings: find its account by the number called; its state, hours and after-hours policy
     decide (``admission``): it joins the queue, or is turned away (voicemail, forward, call-back task,
     closed greeting, number not in service). ``caller_leaves_at``: when a simulated caller hangs up if
-    still waiting, enforced from the database by whichever process runs ``tick``."""
+    still waiting, enforced from the database by whichever process runs ``tick``. ``menu``: what the
+    caller chose in the account's voice menu (``action`` queue, end or voicemail, ``motive``,
+    ``priority``, ``keys``): the motive and priority go with the call; an end or a voicemail chosen
+    there is a call served by the menu."""
     region = settings.PHONE_DEFAULT_REGION
     called_e164 = try_normalize(called, region) or called
     if account is None:
@@ -125,15 +129,21 @@ def call_arrived(
         training=training,
         external_id=external_id,
         caller_leaves_at=caller_leaves_at,
+        motive=(menu or {}).get("motive", "")[:120],
+        urgent=(menu or {}).get("priority") == "urgent",
     )
     record(call, Kind.ARRIVED, at=at)
     decision = admit(account, call.caller, at, training=training)
+    chosen = {k: v for k, v in (menu or {}).items() if k in ("motive", "keys") and v}
+    if decision.served and menu and menu.get("action") in ("end", "voicemail"):
+        action = admission.Action.SELF_SERVICE if menu["action"] == "end" else admission.Action.VOICEMAIL
+        decision = admission.Decision(action, admission.Reason.VOICE_MENU)
     if decision.served:
-        record(call, Kind.QUEUED, at=at, **decision.detail())
+        record(call, Kind.QUEUED, at=at, **decision.detail(), **chosen)
         if not training:  # offered at once if someone is ready (else by a later dispatch), as of its arrival
             transaction.on_commit(lambda: dispatch(at), robust=True)
         return call
-    record(call, Kind.NOT_SERVED, at=at, **decision.detail())
+    record(call, Kind.NOT_SERVED, at=at, **decision.detail(), **chosen)
     if decision.action is admission.Action.CALLBACK:
         from permanence.messaging.models import CallbackTask
 
@@ -142,6 +152,21 @@ def call_arrived(
         )
     transaction.on_commit(lambda: _tell_telephony_turned_away(call, decision))
     return call
+
+
+def voice_menu(called: str, caller: str | None, at: datetime | None = None) -> Any:
+    """The voice menu the caller hears first (``scenarios.engine.ivr.Ivr``), or None: the account has
+    none (or none that reads), or does not serve the call now (closed: no menu before the greeting)."""
+    from permanence.scenarios.engine import ivr
+
+    called_e164 = try_normalize(called, settings.PHONE_DEFAULT_REGION) or called
+    account = Account.objects.filter(numbers__number=called_e164, numbers__released_at__isnull=True).first()
+    if account is None or not account.ivr_source.strip():
+        return None
+    number = try_normalize(caller, settings.PHONE_DEFAULT_REGION) or ""
+    if not admit(account, number, at or timezone.now()).served:
+        return None
+    return ivr.check(account.ivr_source).ivr
 
 
 def admit(account: Account, caller: str, at: datetime, *, training: bool = False) -> admission.Decision:
@@ -394,8 +419,8 @@ def waiting_calls() -> list[Call]:
         .order_by("arrived_at", "pk")
         .select_related("account")
         .only(
-            "pk", "account_id", "arrived_at", "passed_by", "caller", "account__name", "account__trade",
-            "account__urgent", "account__call_language", "account__overflow_after_seconds",
+            "pk", "account_id", "arrived_at", "passed_by", "caller", "urgent", "account__name",
+            "account__trade", "account__urgent", "account__call_language", "account__overflow_after_seconds",
             "account__max_wait_seconds", "account__fallback",
         )  # fmt: skip
     )
@@ -424,6 +449,11 @@ def divert(call_id: int, to: str, now: datetime | None = None) -> Call | None:
     return call
 
 
+def urgent(call: Call, account: Account) -> bool:
+    """An urgent account's call, or one its caller said urgent in the voice menu."""
+    return bool(account.urgent or call.urgent)
+
+
 def load_router(rows: list[Call], now: datetime) -> routing.Router:
     """The routing core loaded with the waiting calls and their accounts' settings: a VIP caller (contact
     tagged vip) first, then an urgent account's calls."""
@@ -447,7 +477,7 @@ def load_router(rows: list[Call], now: datetime) -> routing.Router:
                 call.pk,
                 call.account_id,
                 call.arrived_at or now,
-                priority=2 if (call.account_id, call.caller) in vip else 1 if account.urgent else 0,
+                priority=2 if (call.account_id, call.caller) in vip else 1 if urgent(call, account) else 0,
                 group=overflow_group(account.trade),
                 language=account.call_language or None,
                 passed_by=frozenset(call.passed_by),

@@ -207,7 +207,8 @@ def _run(call: Call, user: Any) -> tuple[Engine | None, Run | None, Any]:
 
 def _environment(call: Call, user: Any) -> Any:
     return environment.environment(
-        call.account, call.arrived_at, caller=call.caller or None, called=call.called, agent=user.first_name
+        call.account, call.arrived_at, caller=call.caller or None, called=call.called, agent=user.first_name,
+        motive=call.motive,
     )
 
 

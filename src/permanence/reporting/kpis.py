@@ -103,6 +103,7 @@ class Figures:
     offered: int = 0  # calls served: queued in the account's hours (turned-away calls are counted apart)
     out_of_hours: int = 0  # turned away because the account was closed (hours, holiday, closure)
     not_in_service: int = 0  # turned away because of the account's state (suspended, terminated...)
+    voice_menu: int = 0  # served by the voice menu: information then goodbye, or a voicemail by choice
     answered: int = 0
     abandoned: int = 0
     diverted: int = 0  # sent to the fallback (voicemail, call-back) at the account's maximum wait
@@ -172,6 +173,7 @@ class Indicators:
     offered: int
     out_of_hours: int
     not_in_service: int
+    voice_menu: int
     answered: int
     abandoned: int
     short_abandoned: int
@@ -206,6 +208,7 @@ def indicators(f: Figures, s: Settings = Settings()) -> Indicators:
         offered=f.offered,
         out_of_hours=f.out_of_hours,
         not_in_service=f.not_in_service,
+        voice_menu=f.voice_menu,
         answered=f.answered,
         abandoned=f.abandoned - short,
         short_abandoned=short,
@@ -324,6 +327,8 @@ def compute(
         if call.not_served is not None:
             if call.not_served in admission.OUT_OF_HOURS:
                 f.out_of_hours += 1
+            elif call.not_served == admission.Reason.VOICE_MENU:
+                f.voice_menu += 1
             else:
                 f.not_in_service += 1
             continue

@@ -131,11 +131,12 @@ def environment(
     caller: str | None = None,
     called: str | None = None,
     agent: str = "",
+    motive: str = "",
 ) -> StaticEnvironment:
     """An environment frozen at ``at``: the runtime records what it reads as facts."""
     at = at or timezone.now()
     records: dict[str, dict[str, Any]] = {
-        "call": {"caller": caller, "called": called, "date": at.isoformat()},
+        "call": {"caller": caller, "called": called, "date": at.isoformat(), "motive": motive or None},
         "agent": {"first_name": agent, "name": agent},
         "caller": {"known": False, "tags": []},
     }

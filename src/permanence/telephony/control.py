@@ -45,10 +45,11 @@ from permanence.calls import telephony as adapters
 from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, Phone
+from permanence.scenarios.engine import ivr
 from permanence.telephony import credentials, sip
 from permanence.telephony.media import Anchor, Media, MediaError
 from permanence.telephony.ng import Client
-from permanence.telephony.recorder import Recorder, write_conversation
+from permanence.telephony.recorder import Keys, Recorder, write_conversation
 
 log = logging.getLogger(__name__)
 NAME = "sip"  # the calls' external_id: "sip:<run>:<SIP Call-ID>"
@@ -201,20 +202,39 @@ class CallControl:
 
     async def incoming(self, leg: sip.ServerLeg) -> None:
         external = f"{self.prefix}:{leg.call_id}"[:80]
+        arrived = timezone.now()
+        chosen: dict[str, str] | None = None
+        anchor: Anchor | None = None
         try:
-            call = await self.db(services.call_arrived, leg.called, leg.caller or None, external_id=external)
+            menu = await self.db(services.voice_menu, leg.called, leg.caller or None, arrived)
+        except Exception:  # a broken menu never keeps a caller from the queue
+            log.exception("the voice menu of %s could not be read: straight to the queue", leg.called)
+            menu = None
+        if menu is not None:
+            answered = await self.voice_menu(leg, menu)
+            if answered is None:
+                return  # no media: refused
+            chosen, anchor = answered
+        try:
+            call = await self.db(services.call_arrived, leg.called, leg.caller or None, external_id=external,
+                                 at=arrived, menu=chosen)  # fmt: skip
         except services.CallError as exc:
             log.info("call to %s refused: %s", leg.called, exc)
-            leg.reject(404, "Not Found")
+            if anchor is None:
+                leg.reject(404, "Not Found")
+            else:
+                await leg.hang_up()
+                await self.rtp(self.media.release, anchor)
             return
-        try:
-            anchor_id = f"{self.run_id}-{call.pk}-caller"
-            anchor = await self.rtp(self.media.answer_incoming, anchor_id, leg.remote_sdp)
-        except MediaError as exc:
-            log.error("call %s: no media (%s)", call.pk, exc)
-            leg.reject(503, "Service Unavailable")
-            await self.db(services.caller_hung_up, call.pk)
-            return
+        if anchor is None:
+            try:
+                anchor_id = f"{self.run_id}-{call.pk}-caller"
+                anchor = await self.rtp(self.media.answer_incoming, anchor_id, leg.remote_sdp)
+            except MediaError as exc:
+                log.error("call %s: no media (%s)", call.pk, exc)
+                leg.reject(503, "Service Unavailable")
+                await self.db(services.caller_hung_up, call.pk)
+                return
         line = Line(call.pk, await self.db(lambda: call.account.name), leg, anchor)
         waiting, line.music = await self.db(sounds, call.account_id)
         line.waiting = (await self.rtp(prompts.sound, waiting))[0]
@@ -223,8 +243,15 @@ class CallControl:
             line.notice = (await self.rtp(prompts.sound, await self.db(choose_prompt, call.pk, "notice")))[0]
         line.followed = call.state != State.NOT_SERVED
         self.lines[call.pk] = line
-        if await leg.answer(anchor.endpoint_sdp):
-            if call.state == State.NOT_SERVED:
+        if leg.established or await leg.answer(anchor.endpoint_sdp):
+            action = (chosen or {}).get("action")
+            if leg.is_over:
+                pass
+            elif action == "end":  # the menu said what the caller wanted: goodbye
+                self.spawn(self.hang_up(line))
+            elif action == "voicemail" and call.state == State.NOT_SERVED:
+                self.spawn(self.menu_voicemail(line))
+            elif call.state == State.NOT_SERVED:
                 self.spawn(self.turn_away(line))
             else:
                 self.spawn(self.waiting(line))
@@ -233,6 +260,74 @@ class CallControl:
         if not line.releasing:
             await self.db(services.caller_hung_up, call.pk)
         await self.release(line)
+
+    async def menu_voicemail(self, line: Line) -> None:
+        await self.voicemail(line, await self.prompt(line, "voicemail"))
+
+    # -- the voice menu --------------------------------------------------------------------------
+    async def voice_menu(self, leg: sip.ServerLeg, menu: ivr.Ivr) -> tuple[dict[str, str], Anchor] | None:
+        """The account's voice menu, before the call joins the queue: each menu said (``speech``), the
+        caller's keys read (RFC 4733, from the caller's anchor pointed at a socket of this process),
+        until an option decides. Its choice (action, motive, priority, keys), and the caller's anchor;
+        None if the caller cannot be answered. A caller who hangs up in the menu: an "end"."""
+        try:
+            anchor = await self.rtp(self.media.answer_incoming, f"{self.run_id}-menu-{uuid.uuid4().hex[:8]}",
+                                    leg.remote_sdp)  # fmt: skip
+        except MediaError as exc:
+            log.error("call to %s: no media (%s)", leg.called, exc)
+            leg.reject(503, "Service Unavailable")
+            return None
+        if not await leg.answer(anchor.endpoint_sdp):
+            await self.rtp(self.media.release, anchor)
+            return {"action": "end"}, anchor
+        loop = asyncio.get_running_loop()
+        host = self.agent.local[0]
+        _transport, keys = await loop.create_datagram_endpoint(Keys, local_addr=(host, 0))
+        run = ivr.Run(menu)
+        step = run.start()
+        try:
+            await self.rtp(self.media.point, anchor, (host, keys.port), leg.remote_sdp, 2)
+            while step.action is None and not leg.is_over:
+                said, _beep = await self.rtp(prompts.sound, prompts.Prompt("", step.say))
+                if not said:  # nothing can say the menu (no text-to-speech): straight to the queue
+                    log.warning("call to %s: the voice menu cannot be said: to the queue", leg.called)
+                    step = ivr.Step(action=ivr.QUEUE, keys=step.keys)
+                    break
+                duration = await self.rtp(self.media.play, anchor, said)
+                key = await self._key_or_hang_up(keys, leg, duration + step.wait)
+                await self.rtp(self.media.stop, anchor)
+                if leg.is_over:
+                    break
+                step = run.key(key) if key else run.timeout()
+            if step.action is not None and step.action.kind == "end" and step.say and not leg.is_over:
+                said, _beep = await self.rtp(prompts.sound, prompts.Prompt("", step.say))
+                if said:
+                    duration = await self.rtp(self.media.play, anchor, said)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(leg.ended), duration + 0.3)
+            await self.rtp(self.media.point, anchor, (self.media.address, 9), leg.remote_sdp, 3)
+        except MediaError as exc:
+            log.error("call to %s: the voice menu failed (%s): to the queue", leg.called, exc)
+            step = ivr.Step(action=ivr.QUEUE, keys=tuple(run.keys))
+        finally:
+            keys.close()
+        action = step.action if step.action is not None and not leg.is_over else ivr.Action("end")
+        chosen = {"action": action.kind, "keys": "".join(run.keys), "priority": action.priority}
+        if action.kind in ("queue", "voicemail") and action.value:
+            chosen["motive"] = action.value
+        log.info("call to %s: voice menu: %s", leg.called, chosen)
+        return chosen, anchor
+
+    @staticmethod
+    async def _key_or_hang_up(keys: Keys, leg: sip.Leg, timeout: float) -> str | None:
+        pressed = asyncio.ensure_future(keys.next(timeout))
+        ended = asyncio.ensure_future(asyncio.shield(leg.ended))
+        await asyncio.wait([pressed, ended], return_when=asyncio.FIRST_COMPLETED)
+        ended.cancel()
+        if pressed.done():
+            return pressed.result()
+        pressed.cancel()
+        return None
 
     async def waiting(self, line: Line) -> None:
         """The legal notice when the account records its calls, the waiting message, then music until

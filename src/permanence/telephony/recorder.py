@@ -118,3 +118,53 @@ def write_conversation(path: Path | BinaryIO, left: Recorder, right: Recorder) -
         out.writeframes(b"".join(x.to_bytes(2, "little", signed=True) + y.to_bytes(2, "little", signed=True)
                                  for x, y in zip(a, b, strict=True)))  # fmt: skip
     return length / 8000
+
+
+DTMF_PAYLOAD = 101  # telephone-event, as ``media.peer_sdp`` offers it
+_EVENTS = "0123456789*#"
+
+
+class Keys(asyncio.DatagramProtocol):
+    """The keys a caller presses (RFC 4733 telephone-events, payload 101), in order. Each event is sent
+    several times (its updates, its three end packets) under one RTP timestamp: counted once."""
+
+    def __init__(self) -> None:
+        self.pressed: asyncio.Queue[str] = asyncio.Queue()
+        self.seen: set[int] = set()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    @property
+    def port(self) -> int:
+        assert self.transport is not None
+        return int(self.transport.get_extra_info("sockname")[1])
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) < 16 or data[1] & 0x7F != DTMF_PAYLOAD:
+            return  # voice, comfort noise, RTCP
+        offset = 12 + 4 * (data[0] & 0x0F)
+        if len(data) < offset + 4 or data[offset] >= len(_EVENTS):
+            return  # flash and tones other than the keys
+        stamp = int.from_bytes(data[4:8], "big")
+        if stamp in self.seen:
+            return
+        self.seen.add(stamp)
+        self.pressed.put_nowait(_EVENTS[data[offset]])
+
+    async def next(self, timeout: float) -> str | None:
+        """The next key pressed within ``timeout`` seconds (one pressed before counts), else None."""
+        try:
+            return await asyncio.wait_for(self.pressed.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def forget(self) -> None:
+        """Keys pressed so far are dropped (typed ahead of a new menu)."""
+        while not self.pressed.empty():
+            self.pressed.get_nowait()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

@@ -59,7 +59,7 @@ PERSON = Type("person")
 LIST = Type("list")
 
 RECORDS: dict[str, dict[str, Type]] = {
-    "call": {"called": PHONE, "caller": PHONE, "date": DATE},
+    "call": {"called": PHONE, "caller": PHONE, "date": DATE, "motive": TEXT},  # motive: the voice menu's
     # the caller found in the account's contacts; ``type``: the caller type its tags say (a CallerType)
     "caller": {
         "known": BOOL,
