@@ -142,6 +142,9 @@ ROUTES = [
     R("account_prompt_audio", "/a/{a}/prompts/waiting.wav", {"admin", "assistant", "client_admin"}),
     R("account_prompt_preview", "/a/{a}/prompts/preview?text=", {"admin", "assistant", "client_admin"},
       ok=400),  # an empty text: nothing to say
+    R("account_voice_menu", "/a/{a}/voice-menu/", REACHES_ALPHA),
+    R("account_voice_menu", "/a/{a}/voice-menu/", BACK_OFFICE, method="POST", ok=302,
+      body={"source": "", "save": "1"}),
     R("desk_status", "/desk/status", STAFF, method="POST", scoped=False, denied=404, ok=302,
       body={"status": "paused", "reason": "café"}),
     R("desk_training", "/desk/training", {"admin", "assistant", "secretary"}, method="POST", ok=302,

@@ -109,3 +109,27 @@ def test_the_client_admin_hears_a_draft_prompt_then_makes_it_live(page: Any, per
     alpha.refresh_from_db()
     assert alpha.waiting_text == "Cabinet Alpha, un instant, nous prenons votre appel."
     assert "dit par la synthèse vocale" in page.get_by_test_id("prompt-waiting").inner_text()
+
+
+def test_the_assistant_writes_a_voice_menu_checked_with_line_and_column(page: Any, personas: Any, alpha: Any):
+    from browser.conftest import screenshot, sign_in
+
+    sign_in(page, "assistant")
+    page.wait_for_load_state()
+    page.goto("/a/alpha/voice-menu/")
+    source = page.get_by_test_id("source")
+    example = source.input_value()
+    source.fill(example.replace("{goto: horaires}", "{goto: horaire}"))
+    page.get_by_test_id("check").click()
+    page.wait_for_load_state()
+    problems = page.get_by_test_id("problems").inner_text()
+    assert "9:17" in problems and "Il n'y a pas de menu « horaire »" in problems
+    source = page.get_by_test_id("source")
+    source.fill(source.input_value().replace("{goto: horaire}", "{goto: horaires}"))
+    page.get_by_test_id("save").click()
+    page.wait_for_load_state()
+    assert "les appelants entendent ce menu" in page.content()
+    assert "Pour prendre rendez-vous, tapez 1" in page.get_by_test_id("menu-accueil").inner_text()
+    screenshot(page, "portal-voice-menu")
+    alpha.refresh_from_db()
+    assert alpha.ivr_source.startswith("language: permanence-ivr/1")

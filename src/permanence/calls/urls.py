@@ -35,6 +35,7 @@ urlpatterns = [
         name="account_recording_audio",
     ),
     path("a/<slug:slug>/prompts/", voice_views.account_prompts, name="account_prompts"),
+    path("a/<slug:slug>/voice-menu/", voice_views.account_voice_menu, name="account_voice_menu"),
     path("a/<slug:slug>/prompts/preview", voice_views.account_prompt_preview, name="account_prompt_preview"),
     path(
         "a/<slug:slug>/prompts/<str:name>.wav", voice_views.account_prompt_audio, name="account_prompt_audio"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -28,6 +29,7 @@ from permanence.messaging import outbox
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.portal.templatetags.permanence_tags import phone
+from permanence.scenarios.engine import ivr
 from permanence.telephony import speech
 from permanence.telephony.media import AUDIO
 
@@ -286,3 +288,54 @@ def account_prompt_preview(request: HttpRequest, slug: str) -> HttpResponse:
     except speech.SpeechError as exc:
         return HttpResponse(str(exc), status=400 if speech.available() else 503, content_type="text/plain")
     return _audio_file(path)
+
+
+MENU_EXAMPLE = """language: permanence-ivr/1
+start: accueil
+menus:
+  accueil:
+    say: "Pour prendre rendez-vous, tapez 1. Pour une urgence, tapez 2. Pour nos horaires, tapez 3."
+    options:
+      1: {queue: Rendez-vous}
+      2: {queue: Urgence, priority: urgent}
+      3: {goto: horaires}
+  horaires:
+    say: "Nous sommes ouverts du lundi au vendredi, de 9 heures à 18 heures. Pour l'accueil, tapez 0."
+    options:
+      0: {goto: accueil}
+    no_key: {end: "Merci de votre appel, au revoir."}
+"""
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def account_voice_menu(request: HttpRequest, slug: str) -> HttpResponse:
+    """The account's voice menu: read by all who see its scenarios, checked (line and column) and saved by
+    those who write them; empty: no menu, the calls go straight to the queue."""
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_SCENARIOS)
+    may_edit = policy.has_perm(request.user, Perm.EDIT_SCENARIOS)
+    text = account.ivr_source
+    status = 200
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied
+        text = request.POST.get("source", "").replace("\x00", "").replace("\r\n", "\n")[:20000]
+        checked = ivr.check(text) if text.strip() else None
+        if checked is not None and not checked.ok:
+            messages.error(request, _("Nothing was saved: the menu has errors (below)."))
+            status = 400
+        elif request.POST.get("save"):
+            account.ivr_source = text if text.strip() else ""
+            account.save(update_fields=["ivr_source", "updated_at"])
+            trail.record(request.user, Action.UPDATE, account, request=request, fields=["ivr_source"])
+            messages.success(request, _("Saved: callers hear this menu from the next call.") if text.strip()
+                             else _("Saved: no voice menu, the calls go straight to the queue."))  # fmt: skip
+            return redirect("account_voice_menu", account.slug)
+    checked = ivr.check(text) if text.strip() else None
+    problems = [p.as_dict(_) for p in checked.problems.sorted()] if checked else []
+    menus = list(checked.ivr.menus.values()) if checked and checked.ivr else []
+    return render(request, "portal/voice_menu.html", {
+        "account": account, "source": text or (MENU_EXAMPLE if may_edit else ""), "problems": problems,
+        "menus": menus, "start": checked.ivr.start if checked and checked.ivr else "", "may_edit": may_edit,
+        "empty": not text.strip(),
+    }, status=status)  # fmt: skip
