@@ -5,7 +5,7 @@ The Radicale server is started by ``conftest.radicale``; each test gets its own 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import caldav
 import icalendar
@@ -56,7 +56,11 @@ def sync(link: CalendarLink) -> caldav_sync.Report:
 def first_slots(kind, count=3):
     """Free slots two hours apart or more (booking one leaves the next free, buffer included)."""
     found = []
-    for slot in services.search(kind, count=40, now=timezone.now() + timedelta(days=1)):
+    # from 08:00 two days on, whatever the hour the suite runs (a slot at midnight would look like an
+    # all-day event's start)
+    zone = kind.account.tz
+    morning = datetime.combine(timezone.now().astimezone(zone).date() + timedelta(days=2), time(8), zone)
+    for slot in services.search(kind, count=40, now=morning):
         if not found or slot.start >= found[-1].start + timedelta(hours=2):
             found.append(slot)
     assert len(found) >= count
