@@ -21,7 +21,8 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
          src/permanence/reporting/kpis.py src/permanence/reporting/charts.py \
          src/permanence/telephony/sip.py src/permanence/telephony/media.py src/permanence/telephony/ng.py \
          src/permanence/telephony/credentials.py src/permanence/telephony/trial.py \
-         src/permanence/telephony/recorder.py src/permanence/telephony/speech.py
+         src/permanence/telephony/recorder.py src/permanence/telephony/speech.py \
+         src/permanence/telephony/bridge.py
 
 .PHONY: demo test lint bench install install-test serve clean messages telephony
 

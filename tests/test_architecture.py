@@ -33,6 +33,7 @@ CORES = [
     "permanence/telephony/trial.py",
     "permanence/telephony/recorder.py",
     "permanence/telephony/speech.py",
+    "permanence/telephony/bridge.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")

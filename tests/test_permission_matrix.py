@@ -145,6 +145,9 @@ ROUTES = [
     R("account_voice_menu", "/a/{a}/voice-menu/", REACHES_ALPHA),
     R("account_voice_menu", "/a/{a}/voice-menu/", BACK_OFFICE, method="POST", ok=302,
       body={"source": "", "save": "1"}),
+    # live supervision: the operator's staff (an answered call of Alpha; a redirect to the live view)
+    R("supervise_call", "/supervision/calls/{call}/supervise", BACK_OFFICE, method="POST", ok=302,
+      scoped=False, body={"mode": "listen"}),
     R("desk_status", "/desk/status", STAFF, method="POST", scoped=False, denied=404, ok=302,
       body={"status": "paused", "reason": "café"}),
     R("desk_training", "/desk/training", {"admin", "assistant", "secretary"}, method="POST", ok=302,

@@ -266,3 +266,44 @@ class CallRecording(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id} ({self.seconds:.0f} s)"
+
+
+class Supervision(models.Model):
+    """A supervisor on a secretary's call (real telephony): listening silently, whispering to her only,
+    or barging in; the mode may change while it lasts (``modes``). Every use is in the audit trail and
+    shown to the secretary on the call's page."""
+
+    class Mode(models.TextChoices):
+        LISTEN = "listen", _("Listening")
+        WHISPER = "whisper", _("Whispering to the secretary")
+        BARGE = "barge", _("Barging in")
+
+    call = models.ForeignKey(
+        Call, verbose_name=_("call"), on_delete=models.PROTECT, related_name="supervisions"
+    )
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("supervisor"), on_delete=models.PROTECT, related_name="+"
+    )
+    secretary = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("secretary"), null=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices, default=Mode.LISTEN)
+    modes: Any = models.JSONField(default=list)  # [[mode, ISO time], ...]
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    connected_at = models.DateTimeField(_("connected"), null=True, blank=True)  # his phone answered
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    end_reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("supervision")
+        verbose_name_plural = _("supervisions")
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call"], condition=models.Q(ended_at__isnull=True), name="supervision_one_per_call"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} · {self.supervisor_id} ({self.mode})"

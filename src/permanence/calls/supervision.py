@@ -6,17 +6,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from permanence import policy
 from permanence.accounts.phones import display
-from permanence.calls import services
+from permanence.calls import monitoring, services
 from permanence.calls.lifecycle import State
-from permanence.calls.models import Call, Desk, DeskStatus
+from permanence.calls.models import Call, Desk, DeskStatus, Supervision
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.users.models import Role, Training, User
@@ -42,6 +44,34 @@ def _handle_seconds() -> dict[int, float]:
         if aht:
             out[int(key)] = aht
     return out
+
+
+@member_required
+@require_POST
+def supervise_call(request: HttpRequest, pk: int) -> HttpResponse:
+    """Listen to a secretary's call, whisper to her, barge in, or stop (``mode`` "stop"): the call
+    control rings the supervisor's phone (real telephony)."""
+    if not policy.has_perm(request.user, Perm.SUPERVISE):
+        raise PermissionDenied
+    mode = request.POST.get("mode", "")
+    try:
+        reach = policy.visible_accounts(request.user)
+        call = Call.objects.select_related("account").get(pk=pk, account__in=reach)
+    except Call.DoesNotExist:
+        raise Http404 from None
+    try:
+        if mode == "stop":
+            mine = Supervision.objects.filter(call=call, ended_at__isnull=True, supervisor=request.user)
+            current = mine.first()
+            if current is not None:
+                monitoring.stop(current.pk, request.user, "stopped", request)
+        else:
+            monitoring.start(call.pk, request.user, mode, request)
+    except monitoring.MonitoringError as exc:
+        messages.error(request, str(exc))
+    except Call.DoesNotExist:
+        raise Http404 from None
+    return redirect("supervision")
 
 
 @member_required
@@ -89,11 +119,14 @@ def supervision(request: HttpRequest) -> HttpResponse:
         .select_related("account")
         .only("pk", "secretary_id", "account__name", "answered_at", "state")
     }
+    watching = {s.call_id: s for s in Supervision.objects.filter(call_id__in=[c.pk for c in on_call.values()],
+                                                                 ended_at__isnull=True)}  # fmt: skip
     people = [
         {
             "desk": d,
             "since": int((now - d.since).total_seconds()),
             "call": on_call.get(d.secretary_id),
+            "watch": watching.get(on_call[d.secretary_id].pk) if d.secretary_id in on_call else None,
         }
         for d in sorted(desks, key=lambda d: (d.status == DeskStatus.OFFLINE, str(d.secretary)))
     ]
@@ -104,6 +137,8 @@ def supervision(request: HttpRequest) -> HttpResponse:
         "counts": {status.value: counts.get(status.value, 0) for status in DeskStatus},
         "longest": max((w["waited"] for w in waiting), default=0),
         "secretaries": User.objects.filter(role=Role.SECRETARY, is_active=True).count(),
+        "modes": Supervision.Mode.choices,
+        "real_telephony": settings.TELEPHONY == "sip",
     }
     template = "desk/_supervision.html" if request.htmx else "desk/supervision.html"  # type: ignore[attr-defined]
     return render(request, template, context)

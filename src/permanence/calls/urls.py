@@ -47,4 +47,5 @@ urlpatterns = [
     path("desk/calls/<int:pk>/hold", views.desk_hold, name="desk_hold"),
     path("desk/calls/<int:pk>/remark", views.desk_remark, name="desk_remark"),
     path("supervision/", supervision.supervision, name="supervision"),
+    path("supervision/calls/<int:pk>/supervise", supervision.supervise_call, name="supervise_call"),
 ]

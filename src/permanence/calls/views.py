@@ -280,6 +280,7 @@ def _call_page(
         {
             "call": call,
             "account": call.account,
+            "supervisions": list(call.supervisions.select_related("supervisor")),
             "screen": screen,
             "errors": errors,
             "draft": draft,

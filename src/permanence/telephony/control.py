@@ -40,13 +40,14 @@ from django.contrib.auth import get_user_model
 from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
-from permanence.calls import lifecycle, prompts, recordings, services
+from permanence.calls import lifecycle, monitoring, prompts, recordings, services
 from permanence.calls import telephony as adapters
 from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, Phone
 from permanence.scenarios.engine import ivr
 from permanence.telephony import credentials, sip
+from permanence.telephony.bridge import CALLER, SECRETARY, SUPERVISOR, Bridge
 from permanence.telephony.media import Anchor, Media, MediaError
 from permanence.telephony.ng import Client
 from permanence.telephony.recorder import Keys, Recorder, write_conversation
@@ -106,6 +107,18 @@ class Recording:
 
 
 @dataclass
+class Watch:
+    """A supervisor on the line: his phone's leg and anchor, and the bridge mixing the three voices."""
+
+    pk: int
+    supervisor: int
+    mode: str
+    leg: sip.ClientLeg | None = None
+    anchor: Anchor | None = None
+    bridge: Bridge | None = None
+
+
+@dataclass
 class Line:
     """One call in progress: the caller's leg and anchor, and the secretary's phone leg if any."""
 
@@ -131,6 +144,8 @@ class Line:
     record: bool = False  # the account records its calls: the legal notice first, then each conversation
     notice_ends: float = 0.0  # the event loop's time the legal notice ends: nobody talks over it
     recording: Recording | None = None
+    watch: Watch | None = None  # live supervision
+    version: int = 10  # the SDP version of the caller's anchor's next re-answer (``media.point``)
 
 
 class CallControl:
@@ -494,6 +509,7 @@ class CallControl:
     async def release(self, line: Line) -> None:
         """Both legs down, media freed (idempotent)."""
         self.lines.pop(line.call, None)
+        await self.end_watch(line, "call over")
         await self.stop_recording(line)
         if line.transfer is not None and line.transfer.leg is not None:
             await line.transfer.leg.hang_up()
@@ -513,9 +529,11 @@ class CallControl:
         rows = await self.db(
             lambda: list(Call.objects.filter(pk__in=ids).values_list("pk", "state", "offered_to_id"))
         )
+        watched = await self.db(monitoring.active, ids)
         for pk, state, offered in rows:
             line = self.lines.get(pk)
             if line is not None and not line.releasing:
+                await self.supervise(line, State(state), watched.get(pk))
                 await self.follow(line, State(state), offered)
 
     async def follow(self, line: Line, state: State, offered: int | None) -> None:
@@ -650,6 +668,109 @@ class CallControl:
         with contextlib.suppress(MediaError):
             await self.rtp(self.media.mute, line.anchor, False)
             await self.rtp(self.media.play, line.anchor, line.music, repeat=10000)
+
+    # -- live supervision ------------------------------------------------------------------------
+    async def supervise(self, line: Line, state: State, wanted: tuple[int, int, str] | None) -> None:
+        """Make the line match its supervision in the database: a supervisor's phone rung and bridged
+        in while the secretary talks with the caller; the mode followed; ended otherwise."""
+        watch = line.watch
+        talking = (state == State.TALKING and line.joined and line.desk_anchor is not None
+                   and line.transfer is None and not line.handed_over)  # fmt: skip
+        if watch is not None and (wanted is None or wanted[0] != watch.pk or not talking):
+            await self.end_watch(line, "call moved on" if wanted is not None else "stopped")
+            return
+        if wanted is None:
+            return
+        pk, supervisor, mode = wanted
+        if not talking:
+            if state not in (State.TALKING, State.ON_HOLD):
+                await self.db(monitoring.stop, pk, None, "call over")
+            return
+        if watch is None:
+            await self.start_watch(line, pk, supervisor, mode)
+        elif watch.mode != mode:
+            watch.mode = mode
+            if watch.bridge is not None:
+                watch.bridge.set_mode(mode)
+            log.info("call %s: supervision now %s", line.call, mode)
+
+    async def start_watch(self, line: Line, pk: int, supervisor: int, mode: str) -> None:
+        phone = await self.db(
+            lambda: Desk.objects.filter(secretary_id=supervisor).values_list("phone", flat=True).first()
+        )
+        browser = phone != Phone.SIP
+        watch = line.watch = Watch(pk, supervisor, mode)
+        try:
+            nowhere = Anchor("", peer_port=9)  # the bridge is its peer once it sends to it
+            watch.anchor = await self.rtp(self.media.offer_outgoing, f"{self.run_id}-{line.call}-supervisor-"
+                                          f"{uuid.uuid4().hex[:4]}", nowhere, browser=browser)  # fmt: skip
+        except MediaError as exc:
+            log.error("call %s: no media for the supervisor: %s", line.call, exc)
+            line.watch = None
+            await self.db(monitoring.stop, pk, None, "no media")
+            return
+        watch.leg = sip.ClientLeg(
+            self.agent, f"sip:{credentials.sip_user(supervisor)}@{self.domain}", watch.anchor.endpoint_sdp,
+            f"sip:{line.caller.caller or 'anonymous'}@{self.domain}",
+            headers=[("x-permanence-call", str(line.call)), ("x-permanence-supervision", mode),
+                     ("x-permanence-account", line.account[:60])],
+        ).start()  # fmt: skip
+        self.spawn(self.watch_answers(line, watch, browser))
+
+    async def watch_answers(self, line: Line, watch: Watch, browser: bool) -> None:
+        leg, anchor = watch.leg, watch.anchor
+        assert leg is not None and anchor is not None
+        try:
+            response = await asyncio.wait_for(asyncio.shield(leg.answered), NO_ANSWER_SECONDS)
+        except TimeoutError:
+            response = None
+        if line.watch is not watch:
+            await leg.hang_up()
+            return
+        if response is None or response.status >= 300:
+            log.info("call %s: the supervisor's phone did not answer", line.call)
+            await self.end_watch(line, "unanswered")
+            return
+        try:
+            await self.rtp(self.media.outgoing_answered, anchor, leg.remote_sdp, browser=browser)
+        except MediaError as exc:
+            log.error("call %s: the supervisor's answer has no usable media: %s", line.call, exc)
+            await self.end_watch(line, "no media")
+            return
+        if line.desk_anchor is None or line.watch is not watch:
+            return
+        bridge = Bridge(watch.mode)
+        host, address = self.agent.local[0], self.media.address
+        await bridge.add(CALLER, host, (address, line.anchor.peer_port))
+        await bridge.add(SECRETARY, host, (address, line.desk_anchor.peer_port))
+        await bridge.add(SUPERVISOR, host, (address, anchor.peer_port))
+        bridge.start()
+        watch.bridge = bridge
+        await self.db(monitoring.connected, watch.pk)
+        log.info("call %s: supervised (%s) by %s", line.call, watch.mode, watch.supervisor)
+        await leg.ended
+        if line.watch is watch:  # he hung up
+            await self.end_watch(line, "supervisor hung up")
+
+    async def end_watch(self, line: Line, reason: str) -> None:
+        """The supervisor leaves: his leg and anchor gone, the bridge removed, the caller's and the
+        secretary's anchors joined directly again (the caller's re-pointed at hers)."""
+        watch, line.watch = line.watch, None
+        if watch is None:
+            return
+        await self.db(monitoring.stop, watch.pk, None, reason)
+        if watch.leg is not None:
+            await watch.leg.hang_up()
+        if watch.bridge is not None:
+            await watch.bridge.stop()
+        if watch.anchor is not None:
+            await self.rtp(self.media.release, watch.anchor)
+        if watch.bridge is not None and line.desk_anchor is not None and not line.caller.is_over:
+            line.version += 1
+            with contextlib.suppress(MediaError):
+                await self.rtp(self.media.point, line.anchor, line.desk_anchor, line.caller.remote_sdp,
+                               line.version)  # fmt: skip
+        log.info("call %s: supervision ended (%s)", line.call, reason)
 
     # -- call recording --------------------------------------------------------------------------
     async def start_recording(self, line: Line, user_id: int) -> None:

@@ -235,7 +235,9 @@
   function incoming(event) {
     if (event.originator !== "remote") { return; } // the desk makes no calls from here
     var session = event.session;
-    var id = header(event.request, "X-Permanence-Call") || "?" + (++unknown);
+    // a supervisor's listening leg (live supervision): answered at once, never rung
+    var supervising = header(event.request, "X-Permanence-Supervision");
+    var id = (supervising ? "s" : "") + (header(event.request, "X-Permanence-Call") || "?" + (++unknown));
     var old = sessions[id];
     if (old && old !== session && !old.isEnded()) { old.terminate(); }
     sessions[id] = session;
@@ -258,7 +260,7 @@
     session.on("failed", function (e) { gone(id, session, e.cause); });
     var asked = pending[id];
     delete pending[id];
-    if (asked && now() - asked < PENDING_MS) { answer(id); } else { startRing(); }
+    if (supervising || (asked && now() - asked < PENDING_MS)) { answer(id); } else { startRing(); }
     render();
   }
 
