@@ -48,6 +48,8 @@ def test_each_prompt_is_the_file_else_the_text_else_the_shipped_recording(alpha,
     assert prompts.choose(alpha, "notice").text == "Cet appel est enregistré."
     voicemail = prompts.choose(alpha, "voicemail")
     assert voicemail.text == prompts.VOICEMAIL and voicemail.beep
+    alpha.voicemail_audio.name = "audio/attente.wav"  # uploaded: played, then the beep
+    assert prompts.sound(prompts.choose(alpha, "voicemail")) == (media / "audio" / "attente.wav", True)
     with pytest.raises(ValueError):
         prompts.choose(alpha, "jingle")
 

@@ -66,3 +66,34 @@ def test_the_back_office_refuses_a_menu_with_errors_saying_where(alpha):
     with pytest.raises(ValidationError) as refused:
         alpha.full_clean()
     assert any(m.startswith("2:8 ") for m in refused.value.message_dict["ivr_source"])
+
+
+SCENARIO = """
+language: permanence/1
+title: Accueil
+start: ask
+fields:
+  motive: {type: text, label: Motif, say: "C'est à quel sujet ?", prefill: call.motive}
+  name: {type: text, label: Nom, say: "C'est de la part de ?"}
+steps:
+  ask:
+    ask: [motive, name]
+    next: bye
+  bye:
+    end: information
+"""
+
+
+def test_the_callers_choice_in_the_menu_is_the_scenarios_first_answer_not_asked_again(personas, alpha):
+    from permanence.calls import services
+    from permanence.calls.lifecycle import Kind
+    from scenario_helpers import put_in_service
+
+    put_in_service(alpha, "Accueil", SCENARIO, personas["client_admin"])
+    call = services.call_arrived("01 45 00 00 01", "0611111111", account=alpha,
+                                 menu={"action": "queue", "motive": "Rendez-vous", "keys": "1"})  # fmt: skip
+    services.record(call, Kind.OFFERED, secretary=personas["secretary"])
+    services.record(call, Kind.ANSWERED, secretary=personas["secretary"])
+    page = signed_in(personas["secretary"]).get(f"/desk/calls/{call.pk}/").content.decode()
+    assert 'data-testid="voice-menu"' in page and "Rendez-vous" in page
+    assert 'value="Rendez-vous"' in page  # filled in, as a known answer

@@ -216,6 +216,18 @@ class Account(models.Model):
         _("voice menu"), blank=True,
         help_text=_("Optional: a menu said before the queue (language permanence-ivr/1); empty: none."),
     )  # fmt: skip
+    closed_audio = models.FileField(
+        _("closed greeting (audio)"), upload_to=audio_path, blank=True, validators=[validate_audio],
+        help_text=_("WAV or MP3, up to 10 MB: played instead of the closed greeting's text."),
+    )  # fmt: skip
+    voicemail_audio = models.FileField(
+        _("voicemail prompt (audio)"), upload_to=audio_path, blank=True, validators=[validate_audio],
+        help_text=_("WAV or MP3, up to 10 MB: played before the beep instead of the text."),
+    )  # fmt: skip
+    recording_notice_audio = models.FileField(
+        _("legal notice of the recording (audio)"), upload_to=audio_path, blank=True,
+        validators=[validate_audio], help_text=_("WAV or MP3, up to 10 MB: played instead of the text."),
+    )  # fmt: skip
     # what callers hear, said by the text-to-speech when no audio file is given (``calls.prompts``)
     waiting_text = models.CharField(
         _("waiting message (text)"), max_length=500, blank=True,

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -52,9 +53,7 @@ def choose(account: Account, name: str, *, action: str = "", at: datetime | None
     from permanence.calls.services import closed_text
 
     if name == "waiting":
-        if account.waiting_audio:
-            return Prompt("waiting", file=Path(account.waiting_audio.path))
-        return Prompt("waiting", account.waiting_text.strip())
+        return Prompt("waiting", account.waiting_text.strip(), _file(account.waiting_audio))
     if name == "closed":
         try:
             chosen: admission.Action | None = admission.Action(action)
@@ -62,20 +61,27 @@ def choose(account: Account, name: str, *, action: str = "", at: datetime | None
             chosen = None
         decision = admission.Decision(chosen or admission.Action.MESSAGE, admission.Reason.HOURS)
         text = closed_text(account, decision, at or timezone.now())
+        uploaded = _file(account.closed_audio)
         if chosen is admission.Action.VOICEMAIL:
-            return Prompt("voicemail", text, beep=True)
-        return Prompt("callback" if chosen is admission.Action.CALLBACK else "closed", text)
+            return Prompt("voicemail", text, uploaded, beep=True)
+        return Prompt("callback" if chosen is admission.Action.CALLBACK else "closed", text, uploaded)
     if name == "voicemail":
-        return Prompt("voicemail", account.voicemail_text.strip() or VOICEMAIL, beep=True)
+        text = account.voicemail_text.strip() or VOICEMAIL
+        return Prompt("voicemail", text, _file(account.voicemail_audio), beep=True)
     if name == "notice":
-        return Prompt("recording-notice", account.recording_notice_text.strip() or NOTICE)
+        text = account.recording_notice_text.strip() or NOTICE
+        return Prompt("recording-notice", text, _file(account.recording_notice_audio))
     raise ValueError(f"unknown prompt {name!r}")
+
+
+def _file(field: Any) -> Path | None:
+    return Path(field.path) if field else None
 
 
 def sound(prompt: Prompt, where: Path | None = None) -> tuple[str | Path, bool]:
     """The file to play (a path, or the name of a shipped recording), and whether a beep follows."""
     if prompt.file is not None:
-        return prompt.file, False
+        return prompt.file, prompt.beep
     if prompt.text:
         try:
             return speech.spoken(prompt.text, where or folder()), prompt.beep
