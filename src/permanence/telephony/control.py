@@ -230,6 +230,12 @@ class CallControl:
             if answered is None:
                 return  # no media: refused
             chosen, anchor = answered
+            if anchor is None:  # gone before the menu began: a call all the same, over at once
+                with contextlib.suppress(services.CallError):
+                    call = await self.db(services.call_arrived, leg.called, leg.caller or None,
+                                         external_id=external, at=arrived, menu=chosen)  # fmt: skip
+                    await self.db(services.caller_hung_up, call.pk)
+                return
         try:
             call = await self.db(services.call_arrived, leg.called, leg.caller or None, external_id=external,
                                  at=arrived, menu=chosen)  # fmt: skip
@@ -280,11 +286,14 @@ class CallControl:
         await self.voicemail(line, await self.prompt(line, "voicemail"))
 
     # -- the voice menu --------------------------------------------------------------------------
-    async def voice_menu(self, leg: sip.ServerLeg, menu: ivr.Ivr) -> tuple[dict[str, str], Anchor] | None:
+    async def voice_menu(
+        self, leg: sip.ServerLeg, menu: ivr.Ivr
+    ) -> tuple[dict[str, str], Anchor | None] | None:
         """The account's voice menu, before the call joins the queue: each menu said (``speech``), the
         caller's keys read (RFC 4733, from the caller's anchor pointed at a socket of this process),
-        until an option decides. Its choice (action, motive, priority, keys), and the caller's anchor;
-        None if the caller cannot be answered. A caller who hangs up in the menu: an "end"."""
+        until an option decides. Its choice (action, motive, priority, keys), and the caller's anchor
+        (None: the caller left before the answer); None if no media. A caller who hangs up in the
+        menu: an "end"."""
         try:
             anchor = await self.rtp(self.media.answer_incoming, f"{self.run_id}-menu-{uuid.uuid4().hex[:8]}",
                                     leg.remote_sdp)  # fmt: skip
@@ -294,7 +303,7 @@ class CallControl:
             return None
         if not await leg.answer(anchor.endpoint_sdp):
             await self.rtp(self.media.release, anchor)
-            return {"action": "end"}, anchor
+            return {"action": "end"}, None
         loop = asyncio.get_running_loop()
         host = self.agent.local[0]
         _transport, keys = await loop.create_datagram_endpoint(Keys, local_addr=(host, 0))
