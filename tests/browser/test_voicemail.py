@@ -130,6 +130,11 @@ def test_the_assistant_writes_a_voice_menu_checked_with_line_and_column(page: An
     page.wait_for_load_state()
     assert "les appelants entendent ce menu" in page.content()
     assert "Pour prendre rendez-vous, tapez 1" in page.get_by_test_id("menu-accueil").inner_text()
+    from permanence.telephony import speech
+
+    if speech.available():  # the menu's text heard as callers will hear it
+        page.get_by_test_id("hear-accueil").click()
+        page.wait_for_function("document.querySelector('[data-testid=menu-voice]').duration > 3")
     screenshot(page, "portal-voice-menu")
     alpha.refresh_from_db()
     assert alpha.ivr_source.startswith("language: permanence-ivr/1")
