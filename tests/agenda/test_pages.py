@@ -81,7 +81,9 @@ def test_linking_a_collaborators_calendar_from_the_week_page(personas, alpha, ra
     assert not CalendarLink.objects.exists()
 
     settings.CALENDAR_ALLOW_PRIVATE_ADDRESSES = True
-    start = timezone.now() + timedelta(days=2)
+    # 10:00 in two days, whatever the hour the suite runs (an hour from 23:30 would span two days)
+    day = timezone.now().astimezone(alpha.tz).date() + timedelta(days=2)
+    start = datetime.combine(day, time(10), alpha.tz)
     there.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="Dentiste", uid="dentist")
     followed = admin.post(url, form, follow=True)
     page = followed.content.decode()
