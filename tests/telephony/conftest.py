@@ -120,13 +120,15 @@ def rtpengine(layout: Any, tmp_path: Path) -> Iterator[Any]:
     paths = config.write(layout, tmp_path / "telephony")
     daemon = start(["rtpengine", f"--config-file={paths['rtpengine.conf']}", "--no-fallback"],
                    tmp_path / "rtpengine.log")  # fmt: skip
-    client = Client(layout.ng, timeout=0.3, attempts=1)
+    pinger = Client(layout.ng, timeout=0.3, attempts=1)  # is it up yet?
+    # the tests' commands: playing a file decodes it first, which takes more than 0.3 s on a busy machine
+    client = Client(layout.ng, timeout=3.0, attempts=1)
 
     def answers() -> bool:
         if daemon.process.poll() is not None:
             raise AssertionError("rtpengine stopped:\n" + daemon.text())
         try:
-            return client.ping()
+            return pinger.ping()
         except NgError:
             return False
 
