@@ -7,13 +7,16 @@ of ``Account.recording_retention_days`` (``retention``)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.files.base import ContentFile
+from django.db import models
 
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.calls.models import Call, CallRecording
+
+T = TypeVar("T", bound=models.Model)
 
 
 def records(call_id: int) -> bool:
@@ -26,13 +29,19 @@ def stored(call_id: int, wav: bytes, seconds: float, started_at: datetime,
     call = Call.objects.only("pk", "account_id").get(pk=call_id)
     recording = CallRecording(call=call, account_id=call.account_id, secretary_id=secretary_id,
                               seconds=round(seconds, 2), started_at=started_at)  # fmt: skip
-    recording.audio.save("recording.wav", ContentFile(wav), save=False)
+    return save_with_audio(recording, "recording.wav", wav)
+
+
+def save_with_audio(row: T, name: str, wav: bytes) -> T:
+    """Write the row's audio file (its field's ``upload_to`` names it), then the row; a row that cannot
+    be saved takes its file with it: no file without its row. Voicemails and recordings."""
+    row.audio.save(name, ContentFile(wav), save=False)  # type: ignore[attr-defined]
     try:
-        recording.save()
+        row.save()
     except Exception:
-        recording.audio.delete(save=False)  # no file without its row
+        row.audio.delete(save=False)  # type: ignore[attr-defined]
         raise
-    return recording
+    return row
 
 
 def heard(user: Any, recording: CallRecording, request: Any = None, *, download: bool = False) -> None:

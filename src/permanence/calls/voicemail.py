@@ -14,7 +14,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -23,6 +22,7 @@ from permanence import policy
 from permanence.accounts.models import Account
 from permanence.audit import trail
 from permanence.audit.models import Action
+from permanence.calls import recordings
 from permanence.calls.models import Call, Voicemail
 from permanence.policy import Perm
 
@@ -50,13 +50,7 @@ def left(call_id: int, wav: bytes, seconds: float, ended: str, at: datetime | No
     shown, due = times(call.account, at)
     voicemail = Voicemail(call=call, account=call.account, caller=call.caller, seconds=round(seconds, 2),
                           ended=ended, recorded_at=at, shown_from=shown, due_at=due)  # fmt: skip
-    voicemail.audio.save("voicemail.wav", ContentFile(wav), save=False)  # the name: ``voicemail_path``
-    try:
-        voicemail.save()
-    except Exception:
-        voicemail.audio.delete(save=False)  # no file without its row
-        raise
-    return voicemail
+    return recordings.save_with_audio(voicemail, "voicemail.wav", wav)
 
 
 def pending(user: Any, now: datetime | None = None) -> QuerySet[Voicemail]:
