@@ -153,3 +153,8 @@ def test_any_keys_and_silences_end_in_an_action_within_bounds(presses):
     while step.action is None:  # then silence: at most retries + 1 timeouts per menu before an action
         step = run.timeout()
     assert step.action.kind in ("queue", "end", "voicemail")
+
+
+def test_the_example_offered_to_start_from_reads_without_problems():
+    result = ivr.check(ivr.EXAMPLE)
+    assert result.ok and not result.problems.items and set(result.ivr.menus) == {"accueil", "horaires"}

@@ -290,23 +290,6 @@ def account_prompt_preview(request: HttpRequest, slug: str) -> HttpResponse:
     return _audio_file(path)
 
 
-MENU_EXAMPLE = """language: permanence-ivr/1
-start: accueil
-menus:
-  accueil:
-    say: "Pour prendre rendez-vous, tapez 1. Pour une urgence, tapez 2. Pour nos horaires, tapez 3."
-    options:
-      1: {queue: Rendez-vous}
-      2: {queue: Urgence, priority: urgent}
-      3: {goto: horaires}
-  horaires:
-    say: "Nous sommes ouverts du lundi au vendredi, de 9 heures à 18 heures. Pour l'accueil, tapez 0."
-    options:
-      0: {goto: accueil}
-    no_key: {end: "Merci de votre appel, au revoir."}
-"""
-
-
 @member_required
 @require_http_methods(["GET", "POST"])
 def account_voice_menu(request: HttpRequest, slug: str) -> HttpResponse:
@@ -335,7 +318,7 @@ def account_voice_menu(request: HttpRequest, slug: str) -> HttpResponse:
     problems = [p.as_dict(_) for p in checked.problems.sorted()] if checked else []
     menus = list(checked.ivr.menus.values()) if checked and checked.ivr else []
     return render(request, "portal/voice_menu.html", {
-        "account": account, "source": text or (MENU_EXAMPLE if may_edit else ""), "problems": problems,
+        "account": account, "source": text or (ivr.EXAMPLE if may_edit else ""), "problems": problems,
         "menus": menus, "start": checked.ivr.start if checked and checked.ivr else "", "may_edit": may_edit,
         "empty": not text.strip(),
     }, status=status)  # fmt: skip

@@ -12,22 +12,7 @@ Pure core: no Django import. A menu says its text and waits for a key; each opti
 
 No key within ``timeout`` seconds, or a key the menu does not offer: the menu is said again, at most
 ``retries`` times, then its ``no_key`` / ``wrong_key`` option is taken (by default: the queue with no
-motive, so that nobody is lost in a menu)::
-
-    language: permanence-ivr/1
-    start: accueil
-    menus:
-      accueil:
-        say: "Pour un rendez-vous, tapez 1. Pour une urgence, tapez 2. Nos horaires, tapez 3."
-        options:
-          1: {queue: Rendez-vous}
-          2: {queue: Urgence, priority: urgent}
-          3: {goto: horaires}
-      horaires:
-        say: "Nous sommes ouverts du lundi au vendredi, de 9 heures à 18 heures. Pour l'accueil, tapez 0."
-        options:
-          0: {goto: accueil}
-        no_key: {end: "Merci de votre appel, au revoir."}
+motive, so that nobody is lost in a menu): see ``EXAMPLE``.
 """
 
 from __future__ import annotations
@@ -47,6 +32,21 @@ TOP_KEYS = ("language", "title", "start", "timeout", "retries", "menus")
 MENU_KEYS = ("say", "options", "no_key", "wrong_key")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 LONGEST_TEXT = 500
+EXAMPLE = """language: permanence-ivr/1
+start: accueil
+menus:
+  accueil:
+    say: "Pour prendre rendez-vous, tapez 1. Pour une urgence, tapez 2. Pour nos horaires, tapez 3."
+    options:
+      1: {queue: Rendez-vous}
+      2: {queue: Urgence, priority: urgent}
+      3: {goto: horaires}
+  horaires:
+    say: "Nous sommes ouverts du lundi au vendredi, de 9 heures à 18 heures. Pour l'accueil, tapez 0."
+    options:
+      0: {goto: accueil}
+    no_key: {end: "Merci de votre appel, au revoir."}
+"""  # a menu to start from (the page's, when an account has none)
 WRONG_KEY = "Ce choix n'est pas valide."  # said before the menu again after a key it does not offer
 
 
