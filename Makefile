@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CALLS_PER_HOUR ?= 12
 # The pure cores: no Django import, strict typing.
-CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py \
+CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py src/permanence/accounts/periods.py \
          src/permanence/directory/rules.py src/permanence/directory/search.py src/permanence/textlists.py \
          src/permanence/scenarios/engine src/permanence/calls/lifecycle.py src/permanence/calls/admission.py \
          src/permanence/calls/routing.py src/permanence/calls/simulator.py \

@@ -9,6 +9,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 CORES = [
     "permanence/accounts/hours.py",
     "permanence/accounts/phones.py",
+    "permanence/accounts/periods.py",
     "permanence/directory/rules.py",
     "permanence/directory/search.py",
     "permanence/textlists.py",

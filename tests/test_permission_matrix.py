@@ -135,6 +135,22 @@ ROUTES = [
     R("account_recording_audio", "/a/{a}/recordings/{rec}/audio", {"admin", "assistant", "client_admin"}),
     R("account_recording_audio", "/a/{a}/recordings/{recb}/audio", set(), denied=404,
       denied_for={"secretary": 403, "client_user": 403}),
+    # instructions (consignes): {ins} a dated one of Alpha, {insb} one of Beta
+    R("account_instructions", "/a/{a}/instructions/", REACHES_ALPHA),
+    R("account_instructions", "/a/{a}/instructions/", {"admin", "assistant", "client_admin"}, method="POST",
+      ok=302, body={"form": "dated", "text": "Urgences au Dr Martin", "starts_at": "2099-08-12T09:00",
+                    "ends_at": "2099-08-20T19:00"}),
+    R("account_instructions", "/a/{a}/instructions/", {"admin", "assistant", "client_admin"}, method="POST",
+      ok=302, body={"form": "standing", "standing": "Ne jamais donner les portables."}),
+    R("account_instruction", "/a/{a}/instructions/{ins}/", REACHES_ALPHA),
+    R("account_instruction", "/a/{a}/instructions/{insb}/", set(), denied=404),
+    R("account_instruction", "/a/{a}/instructions/{ins}/", {"admin", "assistant", "client_admin"},
+      method="POST", ok=302, body={"text": "Urgences au Dr Durand", "starts_at": "2099-08-12T09:00",
+                                   "ends_at": "2099-08-20T19:00"}),
+    R("account_instruction_withdraw", "/a/{a}/instructions/{ins}/withdraw",
+      {"admin", "assistant", "client_admin"}, method="POST", ok=302),
+    R("account_instruction_withdraw", "/a/{a}/instructions/{insb}/withdraw", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
     # what callers hear: the texts, heard now, a draft heard
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}),
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
@@ -214,6 +230,22 @@ ROUTES = [
     R("api:list_accounts", "/api/v1/accounts", EVERYONE, scoped=False, api=True),
     R("api:get_account", "/api/v1/accounts/{a}", REACHES_ALPHA, api=True),
     R("api:get_directory", "/api/v1/accounts/{a}/directory", REACHES_ALPHA, api=True),
+    R("api:list_instructions", "/api/v1/accounts/{a}/instructions", REACHES_ALPHA, api=True),
+    R("api:add_instruction", "/api/v1/accounts/{a}/instructions", {"admin", "assistant", "client_admin"},
+      method="POST", ok=201, api=True, body={"text": "Urgences au Dr Martin",
+                                             "starts_at": "2099-08-12T09:00:00+02:00",
+                                             "ends_at": "2099-08-20T19:00:00+02:00"}),
+    R("api:set_standing_instructions", "/api/v1/accounts/{a}/instructions/standing",
+      {"admin", "assistant", "client_admin"}, method="POST", api=True, body={"text": "Jamais de portable."}),
+    R("api:change_instruction", "/api/v1/accounts/{a}/instructions/{ins}",
+      {"admin", "assistant", "client_admin"}, method="POST", api=True,
+      body={"text": "Urgences au Dr Durand", "starts_at": "2099-08-12T09:00:00+02:00",
+            "ends_at": "2099-08-20T19:00:00+02:00"}),
+    R("api:change_instruction", "/api/v1/accounts/{a}/instructions/{insb}", set(), method="POST", api=True,
+      denied=404, denied_for={"secretary": 403, "client_user": 403},
+      body={"text": "x", "starts_at": "2099-08-12T09:00:00+02:00", "ends_at": "2099-08-20T19:00:00+02:00"}),
+    R("api:withdraw_instruction", "/api/v1/accounts/{a}/instructions/{ins}/withdraw",
+      {"admin", "assistant", "client_admin"}, method="POST", api=True),
     R("api:list_contacts", "/api/v1/accounts/{a}/contacts", REACHES_ALPHA, api=True),
     R("api:identify_caller", "/api/v1/accounts/{a}/identify", {"admin", "assistant", "secretary"},
       method="POST", api=True, body={"called": "01 45 00 00 01", "caller": "0611111111"}),
@@ -274,6 +306,7 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     path = route.path.replace("{si}", "{{si}}").replace("{sib}", "{{sib}}").replace("{tb}", "{{tb}}")
     path = path.replace("{ex}", "{{ex}}").replace("{vmb}", str(_voicemail(beta).pk))
     path = path.replace("{vm}", str(_voicemail(alpha).pk))
+    path = path.replace("{insb}", str(_instruction(beta).pk)).replace("{ins}", str(_instruction(alpha).pk))
     path = path.replace("{recb}", str(_recording(beta).pk)).replace("{rec}", str(_recording(alpha).pk))
     path = path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
     path = path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
@@ -376,6 +409,19 @@ def _sync_issue(person: Any) -> Any:
     return SyncIssue.objects.filter(link=link).first() or SyncIssue.objects.create(
         link=link, kind=SyncIssue.Kind.OVERLAP
     )
+
+
+def _instruction(account: Any) -> Any:
+    """A dated instruction of the account, still to come."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from permanence.accounts.models import Instruction
+
+    start = timezone.now() + timedelta(days=7)
+    return Instruction.objects.filter(account=account).first() or Instruction.objects.create(
+        account=account, text="Urgences au Dr Martin", starts_at=start, ends_at=start + timedelta(days=8))
 
 
 def _voicemail(account: Any) -> Any:

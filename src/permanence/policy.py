@@ -91,6 +91,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.CLIENT_ADMIN: frozenset(
         {
             Perm.VIEW_ACCOUNT,
+            Perm.EDIT_ACCOUNT,
             Perm.VIEW_CONTACTS,
             Perm.EDIT_CONTACTS,
             Perm.IMPORT_CONTACTS,

@@ -3,6 +3,7 @@ write in one transaction and leave an audit event."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -11,10 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from permanence.accounts.models import Account, PhoneNumber
+from permanence.accounts import periods
+from permanence.accounts.models import INSTRUCTION_MAX_LENGTH, Account, Instruction, PhoneNumber
 from permanence.accounts.phones import PhoneNumberError, display, normalize
 from permanence.audit import trail
 from permanence.audit.models import Action
+
+STANDING_MAX_LENGTH = 4000
 
 
 def assign_number(
@@ -58,3 +62,130 @@ def release_number(phone: PhoneNumber, *, actor: Any = None) -> PhoneNumber:
         phone.save(update_fields=["released_at"])
         trail.record(actor, Action.UPDATE, phone, released=True)
     return phone
+
+
+# Instructions (*consignes*): the standing text and the dated ones -------------------------
+
+
+def _period_error(error: periods.PeriodError) -> str:
+    return {
+        "format": _("Give a date and a time, e.g. 12/08/2026 09:00."),
+        "gap": _("This time does not exist in the account's time zone: the clocks go forward then."),
+        "order": _("The end must come after the start."),
+        "too_long": _("A dated instruction lasts a year at most: write it in the standing instructions."),
+        "naive": _("Give a date and a time, e.g. 12/08/2026 09:00."),
+        "over": _("This period is already over."),
+    }.get(error.code, str(error))
+
+
+def _clean_text(text: str, limit: int) -> str:
+    text = (text or "").replace("\r\n", "\n").strip()
+    if len(text) > limit:
+        raise ValidationError({"text": _("%(limit)d characters at most (this one has %(count)d).")
+                               % {"limit": limit, "count": len(text)}})
+    return text
+
+
+def _snapshot(instruction: Instruction) -> dict[str, str]:
+    return {
+        "text": instruction.text,
+        "starts_at": instruction.starts_at.isoformat(),
+        "ends_at": instruction.ends_at.isoformat(),
+    }
+
+
+def _period(starts_at: datetime, ends_at: datetime, now: datetime, *, field: str = "ends_at") -> None:
+    try:
+        periods.check_new(periods.Period(starts_at, ends_at), now)
+    except periods.PeriodError as error:
+        raise ValidationError({field: _period_error(error)}) from None
+
+
+def check_instruction(text: str, starts_at: datetime, ends_at: datetime, now: datetime) -> str:
+    """The instruction's text as kept, or ValidationError by field (also the back-office form's check)."""
+    text = _clean_text(text, INSTRUCTION_MAX_LENGTH)
+    if not text:
+        raise ValidationError({"text": _("Write the instruction.")})
+    _period(starts_at, ends_at, now)
+    return text
+
+
+def set_standing_instructions(
+    account: Account, text: str, *, actor: Any = None, request: Any = None, now: datetime | None = None
+) -> Account:
+    """Replace the account's standing instructions (shown on every call)."""
+    text = _clean_text(text, STANDING_MAX_LENGTH)
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        before = locked.instructions
+        if before == text:
+            return locked
+        locked.instructions = text
+        locked.instructions_changed_at = now or timezone.now()
+        locked.save(update_fields=["instructions", "instructions_changed_at"])
+        trail.record(actor, Action.UPDATE, locked, account=locked, request=request,
+                     field="instructions", before=before, after=text)
+    account.instructions = locked.instructions
+    account.instructions_changed_at = locked.instructions_changed_at
+    return locked
+
+
+def add_instruction(
+    account: Account, text: str, starts_at: datetime, ends_at: datetime, *,
+    actor: Any = None, request: Any = None, now: datetime | None = None,
+) -> Instruction:
+    """A dated instruction, shown at the desk from ``starts_at`` until ``ends_at``."""
+    now = now or timezone.now()
+    text = check_instruction(text, starts_at, ends_at, now)
+    with transaction.atomic():
+        instruction = Instruction.objects.create(
+            account=account, text=text, starts_at=starts_at, ends_at=ends_at, changed_at=now,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        trail.record(actor, Action.CREATE, instruction, account=account, request=request,
+                     after=_snapshot(instruction))
+    return instruction
+
+
+def change_instruction(
+    instruction: Instruction, *, text: str, starts_at: datetime, ends_at: datetime,
+    actor: Any = None, request: Any = None, now: datetime | None = None,
+) -> Instruction:
+    """Change an instruction that is not over; the desk highlights it again."""
+    now = now or timezone.now()
+    text = _clean_text(text, INSTRUCTION_MAX_LENGTH)
+    if not text:
+        raise ValidationError({"text": _("Write the instruction.")})
+    with transaction.atomic():
+        locked = Instruction.objects.select_for_update().get(pk=instruction.pk)
+        if locked.phase(now) == "past":
+            raise ValidationError(_("This instruction is over: it stays as history. Write a new one."))
+        _period(starts_at, ends_at, now)
+        before = _snapshot(locked)
+        locked.text, locked.starts_at, locked.ends_at = text, starts_at, ends_at
+        after = _snapshot(locked)
+        if after == before:
+            return locked
+        locked.changed_at = now
+        locked.save(update_fields=["text", "starts_at", "ends_at", "changed_at"])
+        trail.record(actor, Action.UPDATE, locked, account=locked.account_id, request=request,
+                     before=before, after=after)
+    return locked
+
+
+def withdraw_instruction(
+    instruction: Instruction, *, actor: Any = None, request: Any = None, now: datetime | None = None
+) -> Instruction:
+    """Take an instruction off the desk at once; it stays in the history."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Instruction.objects.select_for_update().get(pk=instruction.pk)
+        if locked.withdrawn_at is not None:
+            return locked
+        if locked.ends_at <= now:
+            raise ValidationError(_("This instruction is over already."))
+        locked.withdrawn_at = now
+        locked.save(update_fields=["withdrawn_at"])
+        trail.record(actor, Action.UPDATE, locked, account=locked.account_id, request=request,
+                     before=_snapshot(locked), withdrawn=True)
+    return locked

@@ -158,7 +158,11 @@ class Account(models.Model):
         help_text=_("E.g. 57 for Moselle (Alsace-Moselle holidays); empty for the whole country."),
     )
     closed_on_holidays = models.BooleanField(_("closed on public holidays"), default=True)
-    instructions = models.TextField(_("instructions"), blank=True)
+    instructions = models.TextField(
+        _("standing instructions"), blank=True, max_length=4000,
+        help_text=_("Shown at the desk on every call; dated instructions are added to it in their period."),
+    )
+    instructions_changed_at = models.DateTimeField(_("standing instructions changed"), null=True, blank=True)
     # call routing (``calls.routing``)
     urgent = models.BooleanField(
         _("urgent calls"), default=False, help_text=_("Its calls go before the others' in the queue.")
@@ -517,3 +521,83 @@ class HoursException(models.Model):
             self.time_ranges()
         except hours.HoursError as exc:
             raise ValidationError({"ranges": hours_error(exc)}) from None
+
+
+INSTRUCTION_MAX_LENGTH = 2000
+
+
+class Instruction(models.Model):
+    """A dated instruction (*consigne*): shown at the desk from ``starts_at`` to ``ends_at``.
+
+    The account's standing text is ``Account.instructions``. Written only through
+    ``accounts.actions`` (validated, audited); a withdrawn one stays as history.
+    """
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="dated_instructions"
+    )
+    text = models.TextField(_("instruction"), max_length=INSTRUCTION_MAX_LENGTH)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    created_at = models.DateTimeField(_("written"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("written by"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="+",
+    )
+    changed_at = models.DateTimeField(
+        _("last changed"), default=timezone.now,
+        help_text=_("Its text or dates last changed: the desk highlights it again."),
+    )
+    withdrawn_at = models.DateTimeField(_("withdrawn"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dated instruction")
+        verbose_name_plural = _("dated instructions")
+        ordering = ["starts_at", "pk"]
+        indexes = [models.Index(fields=["account", "ends_at"], name="instruction_account_ends")]
+        constraints = [
+            models.CheckConstraint(
+                name="instruction_ends_after_start",
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                violation_error_message=_("The end must come after the start."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        first_line = self.text.strip().splitlines()[0] if self.text.strip() else ""
+        return first_line[:80]
+
+    def phase(self, at: datetime | None = None) -> str:
+        """coming, current or past (a withdrawn instruction is past)."""
+        at = at or timezone.now()
+        if self.withdrawn_at is not None or at >= self.ends_at:
+            return "past"
+        return "coming" if at < self.starts_at else "current"
+
+
+class InstructionReading(models.Model):
+    """When a secretary first saw an instruction (or the standing text, ``instruction`` empty)
+    at the desk, on which call: it is highlighted as new during that call."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    instruction = models.ForeignKey(
+        Instruction, on_delete=models.CASCADE, null=True, blank=True, related_name="readings"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    call_id = models.BigIntegerField(null=True, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instruction", "user"], condition=Q(instruction__isnull=False),
+                name="instruction_read_once",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "user"], condition=Q(instruction__isnull=True),
+                name="standing_instructions_read_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.instruction_id or 'standing'} at {self.seen_at:%Y-%m-%d %H:%M}"

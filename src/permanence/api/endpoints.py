@@ -8,12 +8,15 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from permanence import policy
+from permanence.accounts import actions
+from permanence.accounts.models import Instruction
 from permanence.agenda import services, slots
 from permanence.agenda.models import Appointment, AppointmentType
 from permanence.api.auth import MemberSession
@@ -27,11 +30,15 @@ from permanence.api.schemas import (
     CollaboratorOut,
     ContactOut,
     ErrorOut,
+    FieldErrorsOut,
     IdentifyIn,
     IdentifyOut,
+    InstructionIn,
+    InstructionOut,
     RescheduleIn,
     SlotOut,
     SlotTakenOut,
+    StandingInstructionsIn,
 )
 from permanence.audit import trail
 from permanence.audit.models import Action
@@ -324,3 +331,102 @@ def cancel_appointment(request: HttpRequest, slug: str, appointment_id: int):  #
     trail.record(request.user, Action.UPDATE, cancelled, account=account, request=request, via="api",
                  status="cancelled")
     return _appointment_out(cancelled)
+
+
+# Instructions (consignes) -----------------------------------------------------------------
+
+
+def _instruction_out(instruction: Instruction) -> InstructionOut:
+    return InstructionOut(
+        id=instruction.pk, text=instruction.text, starts_at=instruction.starts_at,
+        ends_at=instruction.ends_at, phase=instruction.phase(), withdrawn_at=instruction.withdrawn_at,
+        created_at=instruction.created_at,
+    )
+
+
+def _refused(error: DjangoValidationError) -> Any:
+    if hasattr(error, "error_dict"):
+        errors = {f: " ".join(m for e in errs for m in e.messages) for f, errs in error.error_dict.items()}
+    else:
+        errors = {"general": " ".join(error.messages)}
+    return Status(422, {"detail": " ".join(errors.values()), "errors": errors})
+
+
+def _aware(payload: InstructionIn) -> None:
+    for name in ("starts_at", "ends_at"):
+        if getattr(payload, name).tzinfo is None:
+            raise HttpError(422, f"{name}: give the UTC offset, e.g. 2026-08-12T09:00:00+02:00.")
+
+
+def _instruction_or_404(account: Any, instruction_id: int) -> Instruction:
+    found = Instruction.objects.filter(account=account, pk=instruction_id).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+@api.get("/accounts/{slug}/instructions", response={200: list[InstructionOut], 403: ErrorOut, 404: ErrorOut},
+         tags=["instructions"])
+def list_instructions(request: HttpRequest, slug: str, history: bool = False):  # type: ignore[no-untyped-def]
+    """The dated instructions in force and coming; with ``history``, the past and withdrawn ones too.
+    The standing instructions are the account's ``instructions``."""
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
+    rows = Instruction.objects.filter(account=account)
+    if not history:
+        rows = rows.filter(withdrawn_at__isnull=True, ends_at__gt=timezone.now())
+    return [_instruction_out(i) for i in rows.order_by("starts_at", "pk")[:500]]
+
+
+@api.post("/accounts/{slug}/instructions", response={201: InstructionOut, 403: ErrorOut, 404: ErrorOut,
+                                                     422: FieldErrorsOut}, tags=["instructions"])
+def add_instruction(request: HttpRequest, slug: str, payload: InstructionIn):  # type: ignore[no-untyped-def]
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+    _aware(payload)
+    try:
+        added = actions.add_instruction(account, payload.text, payload.starts_at, payload.ends_at,
+                                        actor=request.user, request=request)
+    except DjangoValidationError as error:
+        return _refused(error)
+    return Status(201, _instruction_out(added))
+
+
+@api.post("/accounts/{slug}/instructions/standing", response={200: AccountDetailOut, 403: ErrorOut,
+                                                              404: ErrorOut, 422: FieldErrorsOut},
+          tags=["instructions"])
+def set_standing_instructions(request: HttpRequest, slug: str,  # type: ignore[no-untyped-def]
+                              payload: StandingInstructionsIn):
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+    try:
+        actions.set_standing_instructions(account, payload.text, actor=request.user, request=request)
+    except DjangoValidationError as error:
+        return _refused(error)
+    return get_account(request, slug)
+
+
+@api.post("/accounts/{slug}/instructions/{instruction_id}", response={200: InstructionOut, 403: ErrorOut,
+                                                                      404: ErrorOut, 422: FieldErrorsOut},
+          tags=["instructions"])
+def change_instruction(request: HttpRequest, slug: str, instruction_id: int,  # type: ignore[no-untyped-def]
+                       payload: InstructionIn):
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+    instruction = _instruction_or_404(account, instruction_id)
+    _aware(payload)
+    try:
+        changed = actions.change_instruction(instruction, text=payload.text, starts_at=payload.starts_at,
+                                             ends_at=payload.ends_at, actor=request.user, request=request)
+    except DjangoValidationError as error:
+        return _refused(error)
+    return _instruction_out(changed)
+
+
+@api.post("/accounts/{slug}/instructions/{instruction_id}/withdraw",
+          response={200: InstructionOut, 403: ErrorOut, 404: ErrorOut, 422: FieldErrorsOut},
+          tags=["instructions"])
+def withdraw_instruction(request: HttpRequest, slug: str, instruction_id: int):  # type: ignore[no-untyped-def]
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+    instruction = _instruction_or_404(account, instruction_id)
+    try:
+        withdrawn = actions.withdraw_instruction(instruction, actor=request.user, request=request)
+    except DjangoValidationError as error:
+        return _refused(error)
+    return _instruction_out(withdrawn)

@@ -134,3 +134,28 @@ class AppointmentOut(Schema):
 class SlotTakenOut(Schema):
     detail: str
     alternatives: list[SlotOut]
+
+
+class InstructionOut(Schema):
+    id: int
+    text: str
+    starts_at: datetime
+    ends_at: datetime
+    phase: str  # coming, current or past
+    withdrawn_at: datetime | None
+    created_at: datetime
+
+
+class InstructionIn(Schema):
+    text: str
+    starts_at: datetime  # with its UTC offset
+    ends_at: datetime
+
+
+class StandingInstructionsIn(Schema):
+    text: str
+
+
+class FieldErrorsOut(Schema):
+    detail: str
+    errors: dict[str, str]

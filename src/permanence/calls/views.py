@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permanence import policy
+from permanence.accounts import instructions
 from permanence.accounts.models import Account, parse_recipients
 from permanence.agenda import desk as agenda_desk
 from permanence.agenda import services as agenda_services
@@ -295,6 +296,7 @@ def _call_page(
             "status": call.account.opening_status(),
             "caller": _caller_card(call),
             "history": _history(call),
+            "instructions": instructions.at_desk(call.account, request.user, call_id=call.pk),
             "version": stored.version if stored else None,
             "recipients": recipients,
             "recipients_by_default": by_default,

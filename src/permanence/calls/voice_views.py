@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permanence import policy
+from permanence.accounts import instructions
 from permanence.accounts.models import Account
 from permanence.audit import trail
 from permanence.audit.models import Action
@@ -68,6 +69,7 @@ def _page(request: HttpRequest, voicemail: Voicemail, typed: dict[str, str] | No
         "desk/voicemail.html",
         {
             "voicemail": voicemail,
+            "instructions": instructions.at_desk(voicemail.account),
             "late": voicemail.closed_at is None and voicemail.due_at < timezone.now(),
             "recipients": typed.get("recipients", ""),
             "defaults": _defaults(voicemail.account),

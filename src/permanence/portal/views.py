@@ -19,6 +19,7 @@ from django_otp import match_token, user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from permanence import policy
+from permanence.accounts import instructions
 from permanence.accounts.models import Account, Weekday
 from permanence.audit import trail
 from permanence.audit.models import Action, AuditEvent
@@ -154,6 +155,7 @@ def account_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "exceptions": account.hours_exceptions.filter(end_date__gte=now.date()),
             "directory": directory,
             "services": account.services.all(),
+            "dated": instructions.in_force(account, now),
             "can": {p.value: policy.has_perm(user, p) for p in Perm},
         },
     )

@@ -56,3 +56,14 @@ CALL_WORDS = {
 def call_word(code: str | None) -> str:
     """``{{ call.outcome|default:call.state|call_word }}``: the outcome or state in words."""
     return str(CALL_WORDS.get(code or "", code or ""))
+
+
+@register.filter
+def iso_date(value: str | None) -> Any:
+    """An ISO 8601 instant kept as text (e.g. in an audit event's detail) as a datetime."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,183 @@
+"""The client runs its own account: instructions (*consignes*), standing and dated.
+
+Views parse, authorise (``Perm.EDIT_ACCOUNT`` to write: the client admin and the
+operator's staff) and call the named actions in ``accounts.actions``, which
+validate and audit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from permanence import policy
+from permanence.accounts import actions, periods
+from permanence.accounts.models import Account, Instruction
+from permanence.audit.models import AuditEvent
+from permanence.policy import Perm
+from permanence.portal.access import member_required
+
+HISTORY = 50
+
+
+def _local_input(value: datetime, account: Account) -> str:
+    return value.astimezone(account.tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def _parse(post: Any, account: Account) -> tuple[str, dict[str, datetime], dict[str, str]]:
+    """The typed text and period; errors by field."""
+    errors: dict[str, str] = {}
+    when: dict[str, datetime] = {}
+    for name in ("starts_at", "ends_at"):
+        raw = post.get(name, "")
+        if not raw.strip():
+            errors[name] = _("Give a date and a time.")
+            continue
+        try:
+            when[name] = periods.local_instant(raw, account.tz)
+        except periods.PeriodError as error:
+            errors[name] = actions._period_error(error)
+    return post.get("text", ""), when, errors
+
+
+def _errors(error: ValidationError) -> dict[str, str]:
+    if hasattr(error, "error_dict"):
+        return {field: " ".join(m for e in errs for m in e.messages)
+                for field, errs in error.error_dict.items()}
+    return {"general": " ".join(error.messages)}
+
+
+def _lists(account: Account, now: datetime) -> dict[str, Any]:
+    rows = Instruction.objects.filter(account=account).select_related("created_by")
+    live = rows.filter(withdrawn_at__isnull=True, ends_at__gt=now)
+    return {
+        "current": live.filter(starts_at__lte=now),
+        "coming": live.filter(starts_at__gt=now),
+        "history": rows.exclude(pk__in=live.values("pk")).order_by("-ends_at")[:HISTORY],
+    }
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def instructions(request: HttpRequest, slug: str) -> HttpResponse:
+    """The standing instructions, the dated ones (now, coming, history), and a new one."""
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
+    can_edit = policy.has_perm(request.user, Perm.EDIT_ACCOUNT)
+    now = timezone.now()
+    errors: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+        if request.POST.get("form") == "standing":
+            try:
+                actions.set_standing_instructions(account, request.POST.get("standing", ""),
+                                                  actor=request.user, request=request)
+            except ValidationError as error:
+                errors = {"standing": _errors(error).get("text", "")}
+            else:
+                messages.success(request, _("The standing instructions are saved."))
+                return redirect("account_instructions", account.slug)
+        else:
+            text, when, errors = _parse(request.POST, account)
+            typed = {k: request.POST.get(k, "") for k in ("text", "starts_at", "ends_at")}
+            if not errors:
+                try:
+                    actions.add_instruction(account, text, when["starts_at"], when["ends_at"],
+                                            actor=request.user, request=request, now=now)
+                except ValidationError as error:
+                    errors = _errors(error)
+                else:
+                    messages.success(request, _("The instruction is saved."))
+                    return redirect("account_instructions", account.slug)
+        status = 422
+    typed = typed or {"text": "", "starts_at": "", "ends_at": ""}
+    return render(
+        request,
+        "portal/instructions.html",
+        {
+            "account": account,
+            "can_edit": can_edit,
+            "standing": request.POST.get("standing", account.instructions) if errors.get("standing")
+            else account.instructions,
+            "errors": errors,
+            "typed": typed,
+            **_lists(account, now),
+        },
+        status=status,
+    )
+
+
+def _instruction(account: Account, pk: int) -> Instruction:
+    instruction = Instruction.objects.filter(account=account, pk=pk).first()
+    if instruction is None:
+        raise Http404
+    return instruction
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def instruction_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """One dated instruction: change it while it is not over, and its history of changes."""
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
+    instruction = _instruction(account, pk)
+    errors: dict[str, str] = {}
+    typed = {
+        "text": instruction.text,
+        "starts_at": _local_input(instruction.starts_at, account),
+        "ends_at": _local_input(instruction.ends_at, account),
+    }
+    status = 200
+    if request.method == "POST":
+        policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+        text, when, errors = _parse(request.POST, account)
+        typed = {k: request.POST.get(k, "") for k in ("text", "starts_at", "ends_at")}
+        if not errors:
+            try:
+                actions.change_instruction(instruction, text=text, starts_at=when["starts_at"],
+                                           ends_at=when["ends_at"], actor=request.user, request=request)
+            except ValidationError as error:
+                errors = _errors(error)
+            else:
+                messages.success(request, _("The instruction is saved."))
+                return redirect("account_instructions", account.slug)
+        status = 422
+    changes = AuditEvent.objects.filter(
+        account_id=account.pk, object_type="accounts.instruction", object_id=str(instruction.pk)
+    ).order_by("at", "pk")
+    return render(
+        request,
+        "portal/instruction.html",
+        {
+            "account": account,
+            "instruction": instruction,
+            "phase": instruction.phase(),
+            "can_edit": policy.has_perm(request.user, Perm.EDIT_ACCOUNT),
+            "errors": errors,
+            "typed": typed,
+            "changes": changes,
+        },
+        status=status,
+    )
+
+
+@member_required
+@require_POST
+def instruction_withdraw(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+    instruction = _instruction(account, pk)
+    try:
+        actions.withdraw_instruction(instruction, actor=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The instruction is withdrawn: the desk no longer shows it."))
+    return redirect("account_instructions", account.slug)
