@@ -541,7 +541,8 @@ class Instruction(models.Model):
     ends_at = models.DateTimeField(_("until"))
     created_at = models.DateTimeField(_("written"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("written by"), on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL, verbose_name=pgettext_lazy("instruction", "written by"),
+        on_delete=models.SET_NULL,
         null=True, blank=True, related_name="+",
     )
     changed_at = models.DateTimeField(
