@@ -5,10 +5,10 @@ import json
 
 import pytest
 from django.test import Client
+from tests.admin_forms import form_data
 
 from permanence.accounts.models import Account, Instruction
 from permanence.audit.models import AuditEvent
-from tests.admin_forms import form_data
 
 
 def client_for(user):
@@ -41,11 +41,11 @@ def test_the_page_writes_through_the_actions(alpha, personas):
 
 
 @pytest.mark.parametrize("typed, field, says", [
-    ({"starts_at": "2099-03-29T02:30"}, "starts_at", "clocks go forward"),
-    ({"starts_at": "le 12 août"}, "starts_at", "e.g. 12/08/2026"),
-    ({"ends_at": "2099-08-11T09:00"}, "ends_at", "end must come after"),
-    ({"starts_at": "2020-01-01T09:00", "ends_at": "2020-01-02T09:00"}, "ends_at", "already over"),
-    ({"text": ""}, "text", "Write the instruction"),
+    ({"starts_at": "2099-03-29T02:30"}, "starts_at", "on avance les horloges"),
+    ({"starts_at": "le 12 août"}, "starts_at", "par exemple 12/08/2026"),
+    ({"ends_at": "2099-08-11T09:00"}, "ends_at", "La fin doit venir après"),
+    ({"starts_at": "2020-01-01T09:00", "ends_at": "2020-01-02T09:00"}, "ends_at", "déjà passée"),
+    ({"text": ""}, "text", "Écrivez la consigne"),
 ])
 def test_bad_input_on_the_page_is_said_under_its_field_and_writes_nothing(alpha, personas, typed, field, says):
     page = client_for(personas["client_admin"])
@@ -105,7 +105,7 @@ def test_the_back_office_writes_through_the_actions(alpha, personas):
     form.update({"account": alpha.pk, "text": "Urgences au Dr Martin", "starts_at_0": "2099-08-12",
                  "starts_at_1": "09:00:00", "ends_at_0": "2099-08-11", "ends_at_1": "09:00:00"})
     refused = admin.post("/admin/accounts/instruction/add/", form)
-    assert refused.status_code == 200 and "end must come after" in refused.content.decode()
+    assert refused.status_code == 200 and "La fin doit venir après" in refused.content.decode()
     form["ends_at_0"] = "2099-08-20"
     assert admin.post("/admin/accounts/instruction/add/", form).status_code == 302
     instruction = Instruction.objects.get()

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.utils import translation
 
 from permanence.accounts import actions, instructions
 from permanence.accounts.models import Instruction
@@ -49,10 +50,10 @@ def test_a_dated_instruction_is_validated(alpha, personas):
     with pytest.raises(ValidationError) as error:
         actions.add_instruction(alpha, "Dr Martin", NOW, NOW - timedelta(hours=1), actor=admin, now=NOW)
     assert "ends_at" in error.value.error_dict
-    with pytest.raises(ValidationError) as error:
+    with translation.override("fr"), pytest.raises(ValidationError) as error:
         actions.add_instruction(alpha, "Dr Martin", NOW - timedelta(days=3), NOW - timedelta(days=1),
                                 actor=admin, now=NOW)
-    assert "already over" in str(error.value)
+    assert "déjà passée" in str(error.value)
     with pytest.raises(ValidationError):
         actions.add_instruction(alpha, "x" * 2001, NOW, NOW + timedelta(days=1), actor=admin, now=NOW)
     assert not Instruction.objects.exists()
