@@ -23,8 +23,9 @@ def audit_rows(account, object_type="accounts.instruction"):
 
 def test_the_page_writes_through_the_actions(alpha, personas):
     page = client_for(personas["client_admin"])
-    response = page.post("/a/alpha/instructions/", {"form": "dated", "text": "Urgences au Dr Martin",
-                                                    "starts_at": "2099-08-12T09:00", "ends_at": "2099-08-20T19:00"})
+    response = page.post("/a/alpha/instructions/", {
+        "form": "dated", "text": "Urgences au Dr Martin", "starts_at": "2099-08-12T09:00",
+        "ends_at": "2099-08-20T19:00"})
     assert response.status_code == 302
     instruction = Instruction.objects.get(account=alpha)
     assert instruction.starts_at.isoformat() == "2099-08-12T07:00:00+00:00"  # 09:00 in Paris, summer time
@@ -47,10 +48,11 @@ def test_the_page_writes_through_the_actions(alpha, personas):
     ({"starts_at": "2020-01-01T09:00", "ends_at": "2020-01-02T09:00"}, "ends_at", "déjà passée"),
     ({"text": ""}, "text", "Écrivez la consigne"),
 ])
-def test_bad_input_on_the_page_is_said_under_its_field_and_writes_nothing(alpha, personas, typed, field, says):
+def test_bad_input_on_the_page_is_said_under_its_field_and_writes_nothing(
+        alpha, personas, typed, field, says):
     page = client_for(personas["client_admin"])
-    post = {"form": "dated", "text": "Urgences", "starts_at": "2099-08-12T09:00", "ends_at": "2099-08-20T19:00",
-            **typed}
+    post = {"form": "dated", "text": "Urgences", "starts_at": "2099-08-12T09:00",
+            "ends_at": "2099-08-20T19:00", **typed}
     response = page.post("/a/alpha/instructions/", post)
     assert response.status_code == 422
     body = response.content.decode()
