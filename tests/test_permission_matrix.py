@@ -151,6 +151,15 @@ ROUTES = [
       {"admin", "assistant", "client_admin"}, method="POST", ok=302),
     R("account_instruction_withdraw", "/a/{a}/instructions/{insb}/withdraw", set(), method="POST", denied=404,
       denied_for={"secretary": 403, "client_user": 403}),
+    # absences and replacements: {abs} an absence of Alpha's, {absb} one of Beta's
+    R("account_absences", "/a/{a}/absences/", REACHES_ALPHA),
+    R("account_absences", "/a/{a}/absences/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
+      body={"collaborator": "{p}", "kind": "leave", "starts_at": "2099-08-12T09:00",
+            "ends_at": "2099-08-20T19:00"}),
+    R("account_absence_end", "/a/{a}/absences/{abs}/end", {"admin", "assistant", "client_admin"},
+      method="POST", ok=302),
+    R("account_absence_end", "/a/{a}/absences/{absb}/end", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
     # what callers hear: the texts, heard now, a draft heard
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}),
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
@@ -307,6 +316,7 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     path = path.replace("{ex}", "{{ex}}").replace("{vmb}", str(_voicemail(beta).pk))
     path = path.replace("{vm}", str(_voicemail(alpha).pk))
     path = path.replace("{insb}", str(_instruction(beta).pk)).replace("{ins}", str(_instruction(alpha).pk))
+    path = path.replace("{absb}", str(_absence(beta).pk)).replace("{abs}", str(_absence(alpha).pk))
     path = path.replace("{recb}", str(_recording(beta).pk)).replace("{rec}", str(_recording(alpha).pk))
     path = path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
     path = path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
@@ -422,6 +432,19 @@ def _instruction(account: Any) -> Any:
     start = timezone.now() + timedelta(days=7)
     return Instruction.objects.filter(account=account).first() or Instruction.objects.create(
         account=account, text="Urgences au Dr Martin", starts_at=start, ends_at=start + timedelta(days=8))
+
+
+def _absence(account: Any) -> Any:
+    """An absence of one of the account's collaborators, under way."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from permanence.directory.models import Absence
+
+    person = Collaborator.objects.filter(account=account).first()
+    return Absence.objects.filter(collaborator=person).first() or Absence.objects.create(
+        collaborator=person, kind="leave", starts_at=timezone.now() - timedelta(hours=1))
 
 
 def _voicemail(account: Any) -> Any:

@@ -67,7 +67,7 @@ def release_number(phone: PhoneNumber, *, actor: Any = None) -> PhoneNumber:
 # Instructions (*consignes*): the standing text and the dated ones -------------------------
 
 
-def _period_error(error: periods.PeriodError) -> str:
+def period_error(error: periods.PeriodError) -> str:
     return {
         "format": _("Give a date and a time, e.g. 12/08/2026 09:00."),
         "gap": _("This time does not exist in the account's time zone: the clocks go forward then."),
@@ -98,7 +98,7 @@ def _period(starts_at: datetime, ends_at: datetime, now: datetime, *, field: str
     try:
         periods.check_new(periods.Period(starts_at, ends_at), now)
     except periods.PeriodError as error:
-        raise ValidationError({field: _period_error(error)}) from None
+        raise ValidationError({field: period_error(error)}) from None
 
 
 def check_instruction(text: str, starts_at: datetime, ends_at: datetime, now: datetime) -> str:

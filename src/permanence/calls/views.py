@@ -317,6 +317,8 @@ def _match_row(match: search.Match, env: Any) -> dict[str, Any]:
         "why": match.why,
         "available": person.available if person else True,
         "absence": person.absence if person else None,
+        "replacement": env.people[person.replacement].name
+        if person and person.replacement and person.replacement in env.people else "",
         "transfer": person.transfer if person else "",
     }
 

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from permanence.audit.admin import AuditedAdmin
 from permanence.directory import rules
 from permanence.directory.models import (
     CALLER_TYPE_CHOICES,
@@ -78,7 +79,7 @@ class AbsenceInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Collaborator)
-class CollaboratorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CollaboratorAdmin(AuditedAdmin):
     form = CollaboratorForm
     fields = [
         *CollaboratorForm.Meta.fields[:13], "caller_types", "unknown_caller_types",
@@ -102,7 +103,7 @@ class CollaboratorAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ServiceAdmin(AuditedAdmin):
     list_display = ["name", "account"]
     search_fields = ["name", "account__name"]
     autocomplete_fields = ["account"]

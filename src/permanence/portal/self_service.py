@@ -1,4 +1,5 @@
-"""The client runs its own account: instructions (*consignes*), standing and dated.
+"""The client runs its own account: instructions (*consignes*), standing and dated; absences
+with their replacements.
 
 Views parse, authorise (``Perm.EDIT_ACCOUNT`` to write: the client admin and the
 operator's staff) and call the named actions in ``accounts.actions``, which
@@ -12,6 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -22,6 +24,8 @@ from permanence import policy
 from permanence.accounts import actions, periods
 from permanence.accounts.models import Account, Instruction
 from permanence.audit.models import AuditEvent
+from permanence.directory import actions as directory_actions
+from permanence.directory.models import Absence, AbsenceKind, Collaborator
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 
@@ -44,7 +48,7 @@ def _parse(post: Any, account: Account) -> tuple[str, dict[str, datetime], dict[
         try:
             when[name] = periods.local_instant(raw, account.tz)
         except periods.PeriodError as error:
-            errors[name] = actions._period_error(error)
+            errors[name] = actions.period_error(error)
     return post.get("text", ""), when, errors
 
 
@@ -181,3 +185,93 @@ def instruction_withdraw(request: HttpRequest, slug: str, pk: int) -> HttpRespon
     else:
         messages.success(request, _("The instruction is withdrawn: the desk no longer shows it."))
     return redirect("account_instructions", account.slug)
+
+
+# Absences and replacements ----------------------------------------------------------------
+
+
+def _collaborator(account: Account, raw: str) -> Collaborator | None:
+    if not raw:
+        return None
+    try:
+        return Collaborator.objects.get(account=account, pk=int(raw), is_active=True)
+    except (ValueError, Collaborator.DoesNotExist):
+        return None
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def absences(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who is away (now and coming), replaced by whom; a new absence."""
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
+    now = timezone.now()
+    errors: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+        typed = {k: request.POST.get(k, "") for k in
+                 ("collaborator", "kind", "starts_at", "ends_at", "replacement", "note")}
+        person = _collaborator(account, typed["collaborator"])
+        replacement = _collaborator(account, typed["replacement"])
+        if person is None:
+            errors["collaborator"] = _("Pick the person who is away.")
+        if typed["replacement"] and replacement is None:
+            errors["replacement"] = _("Pick the replacement from the directory.")
+        when: dict[str, datetime] = {}
+        for name in ("starts_at", "ends_at"):
+            if not typed[name].strip():
+                if name == "starts_at":
+                    errors[name] = _("Give a date and a time.")
+                continue
+            try:
+                when[name] = periods.local_instant(typed[name], account.tz)
+            except periods.PeriodError as error:
+                errors[name] = actions.period_error(error)
+        if not errors and person is not None:
+            try:
+                directory_actions.add_absence(person, typed["kind"], when["starts_at"], when.get("ends_at"),
+                                              replacement=replacement, note=typed["note"],
+                                              actor=request.user, request=request, now=now)
+            except ValidationError as error:
+                errors = _errors(error)
+            else:
+                messages.success(request, _("The absence is saved: the desk follows it from its start."))
+                return redirect("account_absences", account.slug)
+        status = 422
+    rows = (Absence.objects.filter(collaborator__account=account)
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+            .select_related("collaborator", "replacement").order_by("starts_at", "pk"))
+    return render(
+        request,
+        "portal/absences.html",
+        {
+            "account": account,
+            "can_edit": policy.has_perm(request.user, Perm.EDIT_ACCOUNT),
+            "current": [a for a in rows if a.starts_at <= now],
+            "coming": [a for a in rows if a.starts_at > now],
+            "people": Collaborator.objects.filter(account=account, is_active=True),
+            "kinds": AbsenceKind.choices,
+            "now": now,
+            "errors": errors,
+            "typed": typed,
+        },
+        status=status,
+    )
+
+
+@member_required
+@require_POST
+def absence_end(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+    absence = Absence.objects.filter(collaborator__account=account, pk=pk).first()
+    if absence is None:
+        raise Http404
+    try:
+        kept = directory_actions.end_absence(absence, actor=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The absence is cancelled.") if kept is None
+                         else _("The absence ends now: calls go to the person again."))
+    return redirect("account_absences", account.slug)

@@ -20,4 +20,6 @@ urlpatterns = [
     path("a/<slug:slug>/instructions/<int:pk>/", self_service.instruction_detail, name="account_instruction"),
     path("a/<slug:slug>/instructions/<int:pk>/withdraw", self_service.instruction_withdraw,
          name="account_instruction_withdraw"),
+    path("a/<slug:slug>/absences/", self_service.absences, name="account_absences"),
+    path("a/<slug:slug>/absences/<int:pk>/end", self_service.absence_end, name="account_absence_end"),
 ]
