@@ -12,6 +12,7 @@ CORES = [
     "permanence/accounts/periods.py",
     "permanence/directory/rules.py",
     "permanence/directory/search.py",
+    "permanence/directory/rota.py",
     "permanence/textlists.py",
     "permanence/calls/lifecycle.py",
     "permanence/calls/admission.py",
