@@ -316,7 +316,8 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     path = path.replace("{ex}", "{{ex}}").replace("{vmb}", str(_voicemail(beta).pk))
     path = path.replace("{vm}", str(_voicemail(alpha).pk))
     if "{ins" in path:
-        path = path.replace("{insb}", str(_instruction(beta).pk)).replace("{ins}", str(_instruction(alpha).pk))
+        path = path.replace("{insb}", str(_instruction(beta).pk))
+        path = path.replace("{ins}", str(_instruction(alpha).pk))
     if "{abs" in path:  # only here: an absence would take Alpha's person off the agenda's free slots
         path = path.replace("{absb}", str(_absence(beta).pk)).replace("{abs}", str(_absence(alpha).pk))
     path = path.replace("{recb}", str(_recording(beta).pk)).replace("{rec}", str(_recording(alpha).pk))
