@@ -21,11 +21,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from permanence.accounts.models import Account, Trade
+from permanence.accounts.models import Account, AfterHours, Trade
 from permanence.accounts.phones import display, try_normalize
 from permanence.calls import admission, lifecycle, routing
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, CallEvent, Desk, DeskStatus, PresenceSpan
+from permanence.directory import oncall
 from permanence.users.models import Role, Training, User
 
 OFFER_SECONDS = getattr(settings, "DESK_OFFER_SECONDS", 15)
@@ -172,12 +173,15 @@ def voice_menu(called: str, caller: str | None, at: datetime | None = None) -> A
 def admit(account: Account, caller: str, at: datetime, *, training: bool = False) -> admission.Decision:
     """The arrival decision for a call to ``account`` at ``at``."""
     opening = account.opening_status(at)
+    forward_to = account.on_call_number
+    if not opening.is_open and account.after_hours == AfterHours.FORWARD:
+        forward_to = oncall.forward_number(account, at)  # the forwarding rota's person on call, if any
     return admission.decide(
         state=account.status,
         is_open=opening.is_open,
         closed_because=opening.reason,
         policy=account.after_hours,
-        on_call_number=account.on_call_number,
+        on_call_number=forward_to,
         caller=caller,
         training=training,
         next_opening=opening.next_open,

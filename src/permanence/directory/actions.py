@@ -1,9 +1,9 @@
-"""Named domain actions on the directory: absences and their replacements. Pages, the API and the
-back-office call these; they validate, write in one transaction and leave an audit event."""
+"""Named domain actions on the directory: absences and their replacements, on-call rotas. Pages,
+the API and the back-office call these; they validate, write in one transaction and leave an audit event."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,7 +15,16 @@ from permanence.accounts import periods
 from permanence.accounts.actions import period_error
 from permanence.audit import trail
 from permanence.audit.models import Action
-from permanence.directory.models import Absence, AbsenceKind, Collaborator
+from permanence.directory import rota as rota_core
+from permanence.directory.models import (
+    Absence,
+    AbsenceKind,
+    Collaborator,
+    Rota,
+    RotaMember,
+    RotaSwap,
+    Service,
+)
 
 
 def _snapshot(absence: Absence) -> dict[str, Any]:
@@ -87,3 +96,92 @@ def end_absence(absence: Absence, *, actor: Any = None, request: Any = None,
         trail.record(actor, Action.UPDATE, locked, account=account, request=request, before=before,
                      after=_snapshot(locked))
     return locked
+
+
+# On-call rotas ------------------------------------------------------------------------------
+
+
+def _rota_snapshot(rota: Rota) -> dict[str, Any]:
+    return {
+        "service": rota.service_id,
+        "covers": rota.covers,
+        "first_day": rota.first_day.isoformat(),
+        "handover": rota.handover.strftime("%H:%M"),
+        "night_start": rota.night_start.strftime("%H:%M"),
+        "night_end": rota.night_end.strftime("%H:%M"),
+        "forwards_after_hours": rota.forwards_after_hours,
+        "members": [m.collaborator_id for m in rota.members.all()],
+    }
+
+
+def save_rota(
+    service: Service, *, members: list[Collaborator], covers: list[str], first_day: date,
+    handover: time = time(8, 0), night_start: time = time(19, 0), night_end: time = time(8, 0),
+    forwards_after_hours: bool = False, actor: Any = None, request: Any = None,
+) -> Rota:
+    """Create or replace the service's rota: its members in turn and when it applies."""
+    errors: dict[str, str] = {}
+    if not members:
+        errors["members"] = _("Put at least one person in the rota.")
+    if len({m.pk for m in members}) != len(members):
+        errors["members"] = _("A person appears twice in the rota.")
+    if any(m.account_id != service.account_id or not m.is_active for m in members):
+        errors["members"] = _("The rota takes people of the account's directory only.")
+    known = {c.value for c in rota_core.Cover}
+    if not covers or any(c not in known for c in covers):
+        errors["covers"] = _("Say when the rota applies: always, nights, weekends or public holidays.")
+    if night_start == night_end:
+        errors["night_end"] = _("The night must start and end at different times.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        rota = Rota.objects.select_for_update().filter(service=service).first()
+        before = _rota_snapshot(rota) if rota else None
+        if forwards_after_hours:  # one rota per account takes the after-hours calls
+            Rota.objects.filter(account_id=service.account_id, forwards_after_hours=True).exclude(
+                service=service).update(forwards_after_hours=False)
+        fields = {"covers": ", ".join(c for c in known if c in covers), "first_day": first_day,
+                  "handover": handover, "night_start": night_start, "night_end": night_end,
+                  "forwards_after_hours": forwards_after_hours}
+        if rota is None:
+            rota = Rota.objects.create(account_id=service.account_id, service=service, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(rota, name, value)
+            rota.save()
+        rota.members.all().delete()
+        RotaMember.objects.bulk_create(
+            RotaMember(rota=rota, collaborator=m, position=i) for i, m in enumerate(members, start=1))
+        after = _rota_snapshot(rota)
+        if after != before:
+            trail.record(actor, Action.CREATE if before is None else Action.UPDATE, rota,
+                         account=service.account_id, request=request, before=before, after=after)
+    return rota
+
+
+def add_swap(rota: Rota, collaborator: Collaborator, starts_at: datetime, ends_at: datetime, *,
+             reason: str = "", actor: Any = None, request: Any = None,
+             now: datetime | None = None) -> RotaSwap:
+    """For a period, ``collaborator`` is on call instead of whoever's turn it is."""
+    now = now or timezone.now()
+    try:
+        periods.check_new(periods.Period(starts_at, ends_at), now)
+    except periods.PeriodError as error:
+        raise ValidationError({"ends_at": period_error(error)}) from None
+    if collaborator.account_id != rota.account_id or not collaborator.is_active:
+        raise ValidationError({"collaborator": _("The rota takes people of the account's directory only.")})
+    with transaction.atomic():
+        swap = RotaSwap.objects.create(rota=rota, collaborator=collaborator, starts_at=starts_at,
+                                       ends_at=ends_at, reason=(reason or "").strip()[:200])
+        trail.record(actor, Action.CREATE, swap, account=rota.account_id, request=request,
+                     rota=rota.pk, collaborator=collaborator.pk, starts_at=starts_at.isoformat(),
+                     ends_at=ends_at.isoformat(), reason=swap.reason)
+    return swap
+
+
+def remove_swap(swap: RotaSwap, *, actor: Any = None, request: Any = None) -> None:
+    with transaction.atomic():
+        trail.record(actor, Action.DELETE, swap, account=swap.rota.account_id, request=request,
+                     rota=swap.rota_id, collaborator=swap.collaborator_id,
+                     starts_at=swap.starts_at.isoformat(), ends_at=swap.ends_at.isoformat())
+        swap.delete()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,8 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from permanence.accounts import hours
 from permanence.accounts.fields import PhoneField
 from permanence.accounts.models import Account, Weekday
+from permanence.directory import rota as rota_core
 from permanence.directory import rules
 from permanence.textlists import parse_list
 
@@ -265,3 +267,104 @@ class Absence(models.Model):
             replacement_id=self.replacement_id,
             note=self.note,
         )
+
+
+class Rota(models.Model):
+    """A service's on-call rota (*astreinte*): its members in turn, a week each (``directory.rota``)."""
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="rotas")
+    service = models.OneToOneField(Service, verbose_name=_("service"), on_delete=models.PROTECT,
+                                   related_name="rota")
+    covers = models.CharField(
+        _("applies"), max_length=60, default=rota_core.Cover.ALWAYS.value,
+        help_text=_("Comma-separated: always, nights, weekends, holidays."),
+    )
+    first_day = models.DateField(_("first handover"), help_text=_("Its weekday is the handover day."))
+    handover = models.TimeField(_("handover time"), default=time(8, 0))
+    night_start = models.TimeField(_("nights from"), default=time(19, 0))
+    night_end = models.TimeField(_("nights until"), default=time(8, 0))
+    forwards_after_hours = models.BooleanField(
+        _("after-hours calls go to the person on call"), default=False,
+        help_text=_("When the account is closed and forwards its calls: to this rota's person on call, "
+                    "else to the account's on-call number."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("on-call rota")
+        verbose_name_plural = _("on-call rotas")
+        ordering = ["service__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account"], condition=Q(forwards_after_hours=True),
+                                    name="one_after_hours_rota_per_account"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.service.name)
+
+    def cover_set(self) -> frozenset[rota_core.Cover]:
+        known = {c.value for c in rota_core.Cover}
+        return frozenset(rota_core.Cover(c) for c in parse_list(self.covers) if c in known)
+
+    def as_core(self) -> rota_core.Rota:
+        """The rota as the pure core reads it (members in turn, swaps as overrides)."""
+        return rota_core.Rota(
+            members=tuple(m.collaborator_id for m in self.members.all()),
+            tz=self.account.tz,
+            first_day=self.first_day,
+            handover=self.handover,
+            covers=self.cover_set() or frozenset({rota_core.Cover.ALWAYS}),
+            night_start=self.night_start,
+            night_end=self.night_end,
+            overrides=tuple(rota_core.Override(s.starts_at, s.ends_at, s.collaborator_id)
+                            for s in self.swaps.all()),
+        )
+
+    def is_holiday(self) -> Any:
+        """date -> bool: the account's public holidays (its country and region)."""
+        lookup = hours.public_holidays(self.account.holiday_country, self.account.holiday_subdivision or None)
+        return lambda day: lookup(day) is not None
+
+    def on_call(self, at: datetime | None = None) -> Collaborator | None:
+        who = rota_core.on_call(self.as_core(), at or timezone.now(), self.is_holiday())
+        return None if who is None else Collaborator.objects.filter(pk=who).first()
+
+
+class RotaMember(models.Model):
+    rota = models.ForeignKey(Rota, on_delete=models.CASCADE, related_name="members")
+    collaborator = models.ForeignKey(Collaborator, verbose_name=_("collaborator"), on_delete=models.PROTECT,
+                                     related_name="rota_turns")
+    position = models.PositiveSmallIntegerField(_("turn"))
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["rota", "position"], name="rota_position_unique"),
+            models.UniqueConstraint(fields=["rota", "collaborator"], name="rota_member_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.collaborator}"
+
+
+class RotaSwap(models.Model):
+    """For a period, another person is on call (a swap, a replacement)."""
+
+    rota = models.ForeignKey(Rota, on_delete=models.CASCADE, related_name="swaps")
+    collaborator = models.ForeignKey(Collaborator, verbose_name=_("on call instead"),
+                                     on_delete=models.PROTECT, related_name="rota_swaps")
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(name="rota_swap_ends_after_start",
+                                   condition=Q(ends_at__gt=models.F("starts_at"))),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collaborator} {self.starts_at:%Y-%m-%d %H:%M} → {self.ends_at:%Y-%m-%d %H:%M}"

@@ -16,7 +16,7 @@ from permanence.accounts.models import Account
 from permanence.accounts.phones import try_normalize
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import search
-from permanence.directory.models import CALLER_TYPE_LABELS, Collaborator
+from permanence.directory.models import CALLER_TYPE_LABELS, Collaborator, Rota
 from permanence.directory.rules import caller_type_code
 from permanence.scenarios.engine.checker import AccountInfo
 from permanence.scenarios.engine.runtime import Person, StaticEnvironment
@@ -109,6 +109,7 @@ def hours_text(account: Account) -> str:
 def account_info(account: Account) -> AccountInfo:
     collaborators = {collaborator_ref(c): str(c) for c in account.collaborators.filter(is_active=True)}
     services = frozenset(slugify(s.name) for s in account.services.all())
+    rotas = frozenset(slugify(name) for name in account.rotas.values_list("service__name", flat=True))
     from permanence.agenda.models import AppointmentType  # the agenda builds on scenarios' neighbours
 
     codes = frozenset(
@@ -121,6 +122,7 @@ def account_info(account: Account) -> AccountInfo:
         services=services,
         appointment_types=codes or None,  # none set up yet: not checked
         max_questions=getattr(account, "max_questions", None),  # the account's question threshold
+        rotas=rotas,
     )
 
 
@@ -195,8 +197,18 @@ def environment(
             "weekday": weekday,
             "can_transfer": can_transfer,
             "time_between": lambda a, b: _between(at.astimezone(account.tz), a, b),
+            "on_call": lambda service: _on_call(account, str(service), at),
         },
     )
+
+
+def _on_call(account: Account, service: str, at: datetime) -> str | None:
+    """The ref of the person on call at ``at`` in the rota of the service ``service`` (its slug)."""
+    for rota in Rota.objects.filter(account=account).select_related("service", "account"):
+        if slugify(rota.service.name) == service:
+            person = rota.on_call(at)
+            return collaborator_ref(person) if person is not None and person.is_active else None
+    return None
 
 
 def _between(local: datetime, start: str, end: str) -> bool:

@@ -43,6 +43,7 @@ class AccountInfo:
     services: frozenset[str] = frozenset()
     appointment_types: frozenset[str] | None = None  # None: not known, not checked
     max_questions: int | None = None
+    rotas: frozenset[str] | None = None  # the services (slugs) with an on-call rota; None: not checked
 
 
 @dataclass
@@ -212,6 +213,10 @@ class Checker:
                     self.p.error("not_person_field", step.target_pos, name=step.target)
                 if step.service and self.account and step.service not in self.account.services:
                     self.p.error("unknown_service", step.service_pos, name=step.service, account=account_name)
+                if step.on_call and self.account and self.account.rotas is not None \
+                        and step.on_call not in self.account.rotas:
+                    self.p.error("no_rota", step.on_call_pos, name=step.on_call, account=account_name,
+                                 expected=", ".join(sorted(self.account.rotas)) or "—")
             if step.kind in ("transfer", "appointment") and step.target:
                 self.person_or_collaborator(step.target, step.target_pos, account_name)
             known_types = self.account.appointment_types if self.account else None
@@ -251,9 +256,11 @@ class Checker:
                 if b.condition:
                     self.typecheck(b.condition, names)
                     self.caller_types(b.condition)
+                    self.rotas(b.condition)
             if isinstance(step.urgent, Condition):
                 self.typecheck(step.urgent, names)
                 self.caller_types(step.urgent)
+                self.rotas(step.urgent)
             for text in (step.say, step.note):
                 if text:
                     self.template_names(text, allowed_templates)
@@ -274,6 +281,26 @@ class Checker:
                 if text:
                     self.template_names(text, allowed_templates)
                     self.attributes(text, ())
+
+    def rotas(self, cond: Condition) -> None:
+        """``on_call("service")`` names a service of the account that has an on-call rota."""
+        if "on_call" not in cond.expr.functions or self.account is None or self.account.rotas is None:
+            return
+        for node in ast.walk(cond.expr.tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "on_call" and node.args):
+                continue
+            arg = node.args[0]
+            known = self.account.rotas
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value not in known:
+                at = source.Node("scalar", None, cond.pos[0], cond.pos[1], style=cond.style)
+                self.p.error(
+                    "no_rota",
+                    model.expr_pos(at, (arg.lineno, arg.col_offset)),
+                    name=arg.value,
+                    account=self.account.name or self.account.slug,
+                    expected=", ".join(sorted(self.account.rotas)) or "—",
+                )
 
     def caller_types(self, cond: Condition) -> None:
         """The caller type given to can_transfer must be a word of the transfer rules' vocabulary."""

@@ -8,6 +8,7 @@ plain data only. Examples::
     caller_type == "client" and not has_tag("blocked")
     "vip" in caller.tags or urgent
     is_open() and can_transfer(wanted, caller_type, urgent)
+    is_set(on_call("urgences")) and available(on_call("urgences"))
     weekday() in ["saturday", "sunday"] or not time_between("09:00", "18:00")
 """
 
@@ -110,6 +111,8 @@ FUNCTIONS: dict[str, Function] = {
     "has_tag": Function((("text",),), 1, BOOL),
     "available": Function((("person",),), 1, BOOL),
     "can_transfer": Function((("person",), ("text", "choice", "none"), ("bool", "none")), 1, BOOL),
+    # the person on call now in the service's rota (astreinte), or None
+    "on_call": Function((("text",),), 1, PERSON),
     "is_set": Function((("any",),), 1, BOOL, pure=True),
 }
 

@@ -68,7 +68,7 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
     "say": ("next",),
     "ask": ("next",),
     "decide": (),
-    "lookup": ("by", "service", "on"),
+    "lookup": ("by", "service", "on_call", "on"),
     "transfer": ("line", "mode", "on"),
     "appointment": ("with", "on"),
     "message": ("urgent",),
@@ -153,6 +153,8 @@ class Step:
     by: str = "any"
     service: str = ""
     service_pos: Pos = (0, 0)
+    on_call: str = ""  # lookup: the service whose person on call is proposed (its rota)
+    on_call_pos: Pos = (0, 0)
     enter: str | None = None  # for use steps: the first step of the block
     line: str = "direct"
     mode: str = "announced"
@@ -574,6 +576,9 @@ class Reader:
                 if "service" in v:
                     step.service = self.text(v["service"], "service") or ""
                     step.service_pos = v["service"].pos
+                if "on_call" in v:
+                    step.on_call = self.text(v["on_call"], "on_call") or ""
+                    step.on_call_pos = v["on_call"].pos
             if kind == "transfer":
                 step.line = self.choice(v.get("line"), "line", ("direct", "mobile")) or "direct"
                 step.mode = self.choice(v.get("mode"), "mode", ("announced", "blind")) or "announced"

@@ -88,6 +88,9 @@ MESSAGES: dict[str, str] = {
     "use_needs_next": gettext_noop("The block “%(block)s” returns: say where to go next."),
     "unknown_collaborator": gettext_noop("No collaborator “%(name)s” in the directory of %(account)s."),
     "unknown_service": gettext_noop("No service “%(name)s” in the directory of %(account)s."),
+    "no_rota": gettext_noop(
+        "No on-call rota for the service “%(name)s” of %(account)s; the services with one: %(expected)s."
+    ),
     "unknown_appointment_type": gettext_noop("No appointment type “%(name)s” for %(account)s."),
     # graph
     "unreachable": gettext_noop("No path reaches the step “%(name)s”."),

@@ -133,6 +133,8 @@ class StaticEnvironment:
         if callable(value):
             return value(*args)
         if value is None:
+            if name == "on_call":
+                return None  # no rota known: nobody on call
             return {"is_open": True, "is_holiday": False, "weekday": "monday"}.get(name, False)
         return value
 
@@ -295,6 +297,8 @@ class Run:
             out["field"] = step.target
             out["by"] = step.by
             out["service"] = step.service
+            if step.on_call:  # whoever is on call now is proposed (recorded as a fact)
+                out["on_call"] = {"service": step.on_call, "person": self._fact("on_call", (step.on_call,))}
         elif step.kind in ("transfer", "appointment"):
             out["results"] = [ACCEPTED[step.kind], *[r for r in _results(step) if r != "other"]]
             target = self._person(step.target)
@@ -649,6 +653,9 @@ class Run:
         key = name + "(" + ", ".join(_fact_arg(a) for a in args) + ")"
         if key not in self.facts:
             self.facts[key] = self.env.call(name, args)
+        if name == "on_call":  # the fact is the person's ref: read as the person
+            person = self.env.person(self.facts[key]) if isinstance(self.facts[key], str) else None
+            return person.as_value(self.env) if person else None
         return self.facts[key]
 
     def _field_view(self, f: Field, optional: bool, context: Mapping[str, Any]) -> dict[str, Any]:
