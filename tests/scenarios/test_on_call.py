@@ -30,8 +30,8 @@ steps:
     message: [account]
 """
 
-ACCOUNT = AccountInfo(slug="clinique", name="Clinique du Parc", collaborators={"dr-martin": "Dr Martin"},
-                      services=frozenset({"urgences", "accueil"}), rotas=frozenset({"urgences"}))
+ACCOUNT = AccountInfo(slug="clinique", name="Clinique du Parc",
+                      collaborators={"dr-martin": "Dr Martin"}, services=frozenset({"urgences", "accueil"}), rotas=frozenset({"urgences"}))
 
 
 def env(on_duty):
