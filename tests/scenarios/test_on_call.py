@@ -30,15 +30,15 @@ steps:
     message: [account]
 """
 
-ACCOUNT = AccountInfo(slug="clinique", name="Clinique du Parc",
-                      collaborators={"dr-martin": "Dr Martin"}, services=frozenset({"urgences", "accueil"}), rotas=frozenset({"urgences"}))
+ACCOUNT = AccountInfo(slug="clinique", name="Clinique du Parc", collaborators={"dr-martin": "Dr Martin"},
+                      services=frozenset({"urgences", "accueil"}), rotas=frozenset({"urgences"}))
 
 
 def env(on_duty):
     people = {"dr-martin": Person("dr-martin", "Dr Martin", mobile="+33612345678", service="Urgences"),
               "dr-durand": Person("dr-durand", "Dr Durand", mobile="+33698765432", service="Urgences")}
     return StaticEnvironment(people=people, records={"account": {"name": "Clinique du Parc"}},
-                             functions={"on_call": lambda service: on_duty if service == "urgences" else None})
+                             functions={"on_call": lambda s: on_duty if s == "urgences" else None})
 
 
 def test_the_checker_knows_the_services_with_a_rota():
