@@ -160,6 +160,15 @@ ROUTES = [
       method="POST", ok=302),
     R("account_absence_end", "/a/{a}/absences/{absb}/end", set(), method="POST", denied=404,
       denied_for={"secretary": 403, "client_user": 403}),
+    # on-call rotas: a rota written (here without its service: refused after the permission check),
+    # {swp} a swap of Alpha's rota, {swpb} one of Beta's
+    R("account_on_call", "/a/{a}/on-call/", REACHES_ALPHA),
+    R("account_on_call", "/a/{a}/on-call/", {"admin", "assistant", "client_admin"}, method="POST", ok=422,
+      body={"form": "rota"}),
+    R("account_on_call_swap_remove", "/a/{a}/on-call/swaps/{swp}/remove",
+      {"admin", "assistant", "client_admin"}, method="POST", ok=302),
+    R("account_on_call_swap_remove", "/a/{a}/on-call/swaps/{swpb}/remove", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
     # what callers hear: the texts, heard now, a draft heard
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}),
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
@@ -318,6 +327,8 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     if "{ins" in path:
         path = path.replace("{insb}", str(_instruction(beta).pk))
         path = path.replace("{ins}", str(_instruction(alpha).pk))
+    if "{swp" in path:
+        path = path.replace("{swpb}", str(_swap(beta).pk)).replace("{swp}", str(_swap(alpha).pk))
     if "{abs" in path:  # only here: an absence would take Alpha's person off the agenda's free slots
         path = path.replace("{absb}", str(_absence(beta).pk)).replace("{abs}", str(_absence(alpha).pk))
     path = path.replace("{recb}", str(_recording(beta).pk)).replace("{rec}", str(_recording(alpha).pk))
@@ -448,6 +459,25 @@ def _absence(account: Any) -> Any:
     person = Collaborator.objects.filter(account=account).first()
     return Absence.objects.filter(collaborator=person).first() or Absence.objects.create(
         collaborator=person, kind="leave", starts_at=timezone.now() - timedelta(hours=1))
+
+
+def _swap(account: Any) -> Any:
+    """A swap in the on-call rota of the account's service "Urgences" (made for the test)."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from permanence.directory.models import Rota, RotaMember, RotaSwap, Service
+
+    person = Collaborator.objects.filter(account=account).first()
+    service, _ = Service.objects.get_or_create(account=account, name="Urgences")
+    rota, made = Rota.objects.get_or_create(account=account, service=service,
+                                            defaults={"first_day": date(2026, 10, 19)})
+    if made:
+        RotaMember.objects.create(rota=rota, collaborator=person, position=1)
+    start = timezone.now() + timedelta(days=1)
+    return RotaSwap.objects.filter(rota=rota).first() or RotaSwap.objects.create(
+        rota=rota, collaborator=person, starts_at=start, ends_at=start + timedelta(hours=12))
 
 
 def _voicemail(account: Any) -> Any:

@@ -105,11 +105,11 @@ def test_a_colleague_is_put_through_by_the_scenario_function(alpha):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_data_migration_maps_french_words_and_keeps_unknown_ones(capsys):
+    account = make_account("old", name="Cabinet Ancien")  # made at the latest state (its signals read rotas)
     executor = MigrationExecutor(connection)
     executor.migrate([("directory", "0001_initial")])
     apps = executor.loader.project_state([("directory", "0001_initial")]).apps
     OldCollaborator = apps.get_model("directory", "Collaborator")
-    account = make_account("old", name="Cabinet Ancien")  # accounts are at their latest state
     written = {
         "Durand": "client, confrère",
         "Martin": "Fournisseurs; démarchage",

@@ -26,7 +26,7 @@ from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, DeskStatus
 from permanence.contacts.models import Contact, ContactNumber
-from permanence.directory import search
+from permanence.directory import oncall, search
 from permanence.messaging import outbox
 from permanence.messaging.models import CallbackTask
 from permanence.policy import Perm
@@ -297,6 +297,7 @@ def _call_page(
             "caller": _caller_card(call),
             "history": _history(call),
             "instructions": instructions.at_desk(call.account, request.user, call_id=call.pk),
+            "on_call": oncall.now_on_call(call.account),
             "version": stored.version if stored else None,
             "recipients": recipients,
             "recipients_by_default": by_default,

@@ -1,5 +1,5 @@
 """The client runs its own account: instructions (*consignes*), standing and dated; absences
-with their replacements.
+with their replacements; on-call rotas (*astreintes*).
 
 Views parse, authorise (``Perm.EDIT_ACCOUNT`` to write: the client admin and the
 operator's staff) and call the named actions in ``accounts.actions``, which
@@ -8,7 +8,7 @@ validate and audit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from permanence import policy
@@ -25,11 +26,19 @@ from permanence.accounts import actions, periods
 from permanence.accounts.models import Account, Instruction
 from permanence.audit.models import AuditEvent
 from permanence.directory import actions as directory_actions
-from permanence.directory.models import Absence, AbsenceKind, Collaborator
+from permanence.directory import oncall
+from permanence.directory import rota as rota_core
+from permanence.directory.models import Absence, AbsenceKind, Collaborator, Rota, RotaSwap, Service
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 
 HISTORY = 50
+COVER_LABELS = {
+    rota_core.Cover.ALWAYS: gettext_lazy("always"),
+    rota_core.Cover.NIGHTS: gettext_lazy("nights"),
+    rota_core.Cover.WEEKENDS: gettext_lazy("weekends"),
+    rota_core.Cover.HOLIDAYS: gettext_lazy("public holidays"),
+}
 
 
 def _local_input(value: datetime, account: Account) -> str:
@@ -275,3 +284,156 @@ def absence_end(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         messages.success(request, _("The absence is cancelled.") if kept is None
                          else _("The absence ends now: calls go to the person again."))
     return redirect("account_absences", account.slug)
+
+
+# On-call rotas (astreintes) ---------------------------------------------------------------
+
+CALENDAR_DAYS = 28
+MAX_MEMBERS = 8
+
+
+def _time(raw: str, default: time) -> time:
+    raw = (raw or "").strip()
+    if not raw:
+        return default
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(
+            _("“%(value)s” is not a time of day, e.g. 08:00.") % {"value": raw[:20]}) from None
+
+
+def _rota_post(account: Account, post: Any) -> Rota:
+    """Create or replace a service's rota from the form (ValidationError by field)."""
+    service = Service.objects.filter(account=account, pk=post.get("service") or 0).first() \
+        if str(post.get("service", "")).isdigit() else None
+    if service is None:
+        raise ValidationError({"service": _("Pick the service whose rota this is.")})
+    members = []
+    for i in range(1, MAX_MEMBERS + 1):
+        raw = post.get(f"member_{i}", "")
+        if raw:
+            person = _collaborator(account, raw)
+            if person is None:
+                raise ValidationError({"members": _("Pick the rota's people from the directory.")})
+            members.append(person)
+    try:
+        first_day = date.fromisoformat(post.get("first_day", ""))
+    except ValueError:
+        raise ValidationError({"first_day": _("Give the day of the first handover.")}) from None
+    try:
+        handover = _time(post.get("handover", ""), time(8, 0))
+        night_start = _time(post.get("night_start", ""), time(19, 0))
+        night_end = _time(post.get("night_end", ""), time(8, 0))
+    except ValidationError as error:
+        raise ValidationError({"handover": error.messages[0]}) from None
+    return directory_actions.save_rota(
+        service, members=members, covers=post.getlist("covers"), first_day=first_day, handover=handover,
+        night_start=night_start, night_end=night_end,
+        forwards_after_hours=bool(post.get("forwards_after_hours")), actor=post.actor, request=post.request,
+    )
+
+
+def _swap_post(account: Account, post: Any) -> None:
+    rota = Rota.objects.filter(account=account, pk=post.get("rota") or 0).first() \
+        if str(post.get("rota", "")).isdigit() else None
+    if rota is None:
+        raise ValidationError({"rota": _("Pick the rota.")})
+    person = _collaborator(account, post.get("collaborator", ""))
+    if person is None:
+        raise ValidationError({"collaborator": _("Pick who is on call instead.")})
+    when: dict[str, datetime] = {}
+    for name in ("starts_at", "ends_at"):
+        try:
+            when[name] = periods.local_instant(post.get(name, ""), account.tz)
+        except periods.PeriodError as error:
+            raise ValidationError({name: actions.period_error(error)}) from None
+    directory_actions.add_swap(rota, person, when["starts_at"], when["ends_at"],
+                               reason=post.get("reason", ""), actor=post.actor, request=post.request)
+
+
+class _Post:
+    """The form's fields with who sent them (for the actions' audit)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.data, self.actor, self.request = request.POST, request.user, request
+
+    def get(self, name: str, default: str = "") -> Any:
+        return self.data.get(name, default)
+
+    def getlist(self, name: str) -> list[str]:
+        return self.data.getlist(name)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def on_call(request: HttpRequest, slug: str) -> HttpResponse:
+    """The account's rotas: who is on call now, the coming four weeks, swaps; a rota written or changed."""
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
+    errors: dict[str, str] = {}
+    form = request.POST.get("form", "")
+    status = 200
+    if request.method == "POST":
+        policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+        try:
+            if form == "swap":
+                _swap_post(account, _Post(request))
+                messages.success(request, _("The swap is saved."))
+            else:
+                _rota_post(account, _Post(request))
+                messages.success(request, _("The rota is saved."))
+        except ValidationError as error:
+            errors = _errors(error)
+            status = 422
+        else:
+            return redirect("account_on_call", account.slug)
+    now = timezone.now()
+    start = now.astimezone(account.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    cards = []
+    for item in oncall.now_on_call(account, now):
+        core = item.rota.as_core()
+        until = (start + timedelta(days=CALENDAR_DAYS)).astimezone(UTC)
+        laid = rota_core.turns(core, start.astimezone(UTC), until, item.rota.is_holiday())
+        members = [m.collaborator for m in item.rota.members.select_related("collaborator")]
+        names = {m.pk: str(m) for m in members}
+        names.update({s.collaborator_id: str(s.collaborator)
+                      for s in item.rota.swaps.select_related("collaborator")})
+        cards.append({
+            "rota": item.rota,
+            "now": item.person,
+            "number": item.number,
+            "members": members,
+            "covers": item.rota.cover_set(),
+            "turns": [{"starts": t.starts, "ends": t.ends, "who": names.get(t.member, "?"),
+                       "swap": t.override} for t in laid],
+            "swaps": item.rota.swaps.filter(ends_at__gt=now).select_related("collaborator"),
+        })
+    return render(
+        request,
+        "portal/on_call.html",
+        {
+            "account": account,
+            "can_edit": policy.has_perm(request.user, Perm.EDIT_ACCOUNT),
+            "cards": cards,
+            "services": Service.objects.filter(account=account),
+            "people": Collaborator.objects.filter(account=account, is_active=True),
+            "slots": range(1, MAX_MEMBERS + 1),
+            "covers": [(c.value, label) for c, label in COVER_LABELS.items()],
+            "errors": errors,
+            "typed": request.POST if request.method == "POST" else {},
+            "form": form,
+        },
+        status=status,
+    )
+
+
+@member_required
+@require_POST
+def on_call_swap_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+    swap = RotaSwap.objects.filter(rota__account=account, pk=pk).select_related("rota").first()
+    if swap is None:
+        raise Http404
+    directory_actions.remove_swap(swap, actor=request.user, request=request)
+    messages.success(request, _("The swap is removed."))
+    return redirect("account_on_call", account.slug)
