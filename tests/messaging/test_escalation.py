@@ -127,3 +127,43 @@ def test_messages_page_shows_deliveries_filters_and_resends(personas, alpha, smt
     assert delivery.status == "queued" and outbox.attempt(delivery.pk) == "sent"
     client.post(f"/a/alpha/messages/{message.pk}/acknowledge")
     assert Acknowledgement.objects.get(message=message).by == "client_admin"
+
+
+def test_an_urgent_message_escalates_to_whoever_is_on_call(alpha, personas):
+    from datetime import date
+
+    from permanence.directory import actions
+    from permanence.directory.models import Collaborator, Service
+
+    urgences = Service.objects.create(account=alpha, name="Urgences")
+    anne = Collaborator.objects.get(account=alpha)
+    anne.mobile = "+33611000001"
+    anne.save()
+    bruno = Collaborator.objects.create(account=alpha, last_name="Durand", mobile="+33611000002")
+    actions.save_rota(urgences, members=[anne, bruno], covers=["nights"], first_day=date(2026, 10, 19))
+    client = Client()
+    client.force_login(personas["client_admin"])
+    refused = client.post("/a/alpha/messages/settings/escalation",
+                          {"delay_minutes": "15", "steps_text": "astreinte: Compta"})
+    assert refused.status_code == 400 and "Urgences" in refused.content.decode()
+    saved = client.post("/a/alpha/messages/settings/escalation",
+                        {"delay_minutes": "15", "steps_text": "Astreinte : urgences\nboss@alpha.example"})
+    assert saved.status_code == 302
+    assert EscalationPolicy.objects.get(account=alpha).steps == ["on_call:Urgences", "boss@alpha.example"]
+    assert "astreinte: Urgences" in client.get("/a/alpha/messages/settings/").content.decode()
+
+    message = urgent(alpha)
+    night = message.created.replace(year=2026, month=10, day=28, hour=21, minute=0)  # 22:00 in Paris
+    Message.objects.filter(pk=message.pk).update(created=night)
+    assert escalation.escalate(night + timedelta(minutes=15)) == 1
+    relaunch = Message.objects.get(parent=message)
+    assert relaunch.deliveries.get().address == "+33611000002"  # Bruno's week
+    # in the daytime nobody is on call: that level is passed, the next one follows
+    escalation.acknowledge(message, "bruno")
+    day = night.replace(day=29, hour=10)
+    second = urgent(alpha)
+    Message.objects.filter(pk=second.pk).update(created=day)
+    assert escalation.escalate(day + timedelta(minutes=15)) == 1
+    assert not Message.objects.filter(parent=second).exists()
+    assert escalation.escalate(day + timedelta(minutes=30)) == 1
+    assert Message.objects.get(parent=second).deliveries.get().address == "boss@alpha.example"

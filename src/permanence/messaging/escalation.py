@@ -3,13 +3,15 @@
 ``escalate(now)`` is idempotent and driven by the clock it is given (tests run
 it with a controlled clock; the worker's sweeper runs it every few seconds):
 an urgent, unacknowledged message ``delay`` minutes old goes to the first
-address of the account's escalation list, ``2 × delay`` to the second, and
+address of the account's escalation list (a step ``on_call:Service``: whoever
+is on call in that service's rota then; nobody: the step is passed), ``2 × delay`` to the second, and
 so on; after the last one, a call-back task appears at the desk.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -17,10 +19,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from permanence.directory import oncall
 from permanence.messaging import outbox
 from permanence.messaging.models import Acknowledgement, CallbackTask, EscalationPolicy, Message
 
 SALT = "permanence.messaging.ack"
+ON_CALL_PREFIX = "on_call:"  # an escalation step: whoever is on call in the service's rota then
 LINK_DAYS = 30
 
 
@@ -59,6 +63,17 @@ def acknowledge(message: Message, by: str, now: datetime | None = None) -> bool:
     return created
 
 
+def _recipient(account: Any, step: str, now: datetime) -> str:
+    """An escalation step's address: as written, or (``on_call:Service``) the mobile, else the e-mail, of
+    whoever is on call in that service's rota at ``now``; empty when nobody is."""
+    if not step.startswith(ON_CALL_PREFIX):
+        return step
+    person = oncall.on_call(account, step.removeprefix(ON_CALL_PREFIX), now)
+    if person is None:
+        return ""
+    return str(person.mobile or person.email or "")
+
+
 def escalate(now: datetime | None = None) -> int:
     """Escalate what is due; returns how many messages moved a level."""
     now = now or timezone.now()
@@ -84,12 +99,15 @@ def escalate(now: datetime | None = None) -> int:
             ):
                 continue
             level = locked.escalation_level
-            if level < len(steps):
+            recipient = _recipient(locked.account, steps[level], now) if level < len(steps) else ""
+            if level < len(steps) and not recipient:
+                pass  # nobody on call in that rota now: this level is passed, the next follows
+            elif level < len(steps):
                 outbox.queue_message(
                     locked.account,
                     subject=f"Relance {level + 1} : {locked.subject}",
                     body=locked.body,
-                    recipients=[steps[level]],
+                    recipients=[recipient],
                     call=locked.call,
                     urgent=True,
                     fields=locked.fields,

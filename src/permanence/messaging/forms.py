@@ -8,6 +8,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from permanence.accounts.phones import try_normalize
+from permanence.messaging.escalation import ON_CALL_PREFIX
 from permanence.messaging.models import DeliveryPreference, EscalationPolicy
 
 
@@ -37,12 +38,16 @@ class DeliveryPreferenceForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
+ON_CALL_WORDS = frozenset({"astreinte", "on call", "on-call", "on_call"})
+
+
 class EscalationForm(forms.ModelForm):  # type: ignore[type-arg]
     steps_text = forms.CharField(
         label=_("Escalation list"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("One e-mail address or mobile number per line, in order."),
+        help_text=_("One e-mail address or mobile number per line, in order; “astreinte: Service” for "
+                    "whoever is on call in that service's rota when the message escalates."),
     )
 
     class Meta:
@@ -54,7 +59,9 @@ class EscalationForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["delay_minutes"].min_value = 1
         self.fields["delay_minutes"].widget.attrs.update({"min": 1, "max": 1440})
         if self.instance.pk:
-            self.fields["steps_text"].initial = "\n".join(self.instance.steps)
+            self.fields["steps_text"].initial = "\n".join(
+                "astreinte: " + step.removeprefix(ON_CALL_PREFIX) if step.startswith(ON_CALL_PREFIX) else step
+                for step in self.instance.steps)
 
     def clean_delay_minutes(self) -> int:
         delay: int = self.cleaned_data["delay_minutes"]
@@ -68,7 +75,10 @@ class EscalationForm(forms.ModelForm):  # type: ignore[type-arg]
             line = line.strip()
             if not line:
                 continue
-            if "@" in line:
+            keyword, _sep, service = line.partition(":")
+            if _sep and keyword.strip().casefold() in ON_CALL_WORDS:
+                steps.append(self._on_call_step(service.strip(), line))
+            elif "@" in line:
                 try:
                     validate_email(line)
                 except forms.ValidationError:
@@ -85,6 +95,18 @@ class EscalationForm(forms.ModelForm):  # type: ignore[type-arg]
         if len(steps) > 10:
             raise forms.ValidationError(_("Ten steps at most."))
         return steps
+
+    def _on_call_step(self, service: str, line: str) -> str:
+        from permanence.directory.models import Rota
+
+        rotas = Rota.objects.filter(account_id=self.instance.account_id).select_related("service")
+        found = next((r for r in rotas if r.service.name.casefold() == service.casefold()), None)
+        if found is None:
+            raise forms.ValidationError(
+                _("“%(line)s”: no on-call rota for that service; the services with one: %(known)s.")
+                % {"line": line, "known": ", ".join(r.service.name for r in rotas) or "—"}
+            )
+        return ON_CALL_PREFIX + found.service.name
 
     def save(self, commit: bool = True) -> EscalationPolicy:
         self.instance.steps = self.cleaned_data["steps_text"]
