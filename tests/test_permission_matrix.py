@@ -169,6 +169,14 @@ ROUTES = [
       {"admin", "assistant", "client_admin"}, method="POST", ok=302),
     R("account_on_call_swap_remove", "/a/{a}/on-call/swaps/{swpb}/remove", set(), method="POST", denied=404,
       denied_for={"secretary": 403, "client_user": 403}),
+    # hours, closures, after-hours policy: {hx} an exception of Alpha's, {hxb} one of Beta's
+    R("account_hours", "/a/{a}/hours/", REACHES_ALPHA),
+    R("account_hours", "/a/{a}/hours/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
+      body={"form": "after_hours", "after_hours": "voicemail"}),
+    R("account_hours_exception_remove", "/a/{a}/hours/exceptions/{hx}/remove",
+      {"admin", "assistant", "client_admin"}, method="POST", ok=302),
+    R("account_hours_exception_remove", "/a/{a}/hours/exceptions/{hxb}/remove", set(), method="POST",
+      denied=404, denied_for={"secretary": 403, "client_user": 403}),
     # what callers hear: the texts, heard now, a draft heard
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}),
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
@@ -327,6 +335,9 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     if "{ins" in path:
         path = path.replace("{insb}", str(_instruction(beta).pk))
         path = path.replace("{ins}", str(_instruction(alpha).pk))
+    if "{hx" in path:
+        path = path.replace("{hxb}", str(_hours_exception(beta).pk))
+        path = path.replace("{hx}", str(_hours_exception(alpha).pk))
     if "{swp" in path:
         path = path.replace("{swpb}", str(_swap(beta).pk)).replace("{swp}", str(_swap(alpha).pk))
     if "{abs" in path:  # only here: an absence would take Alpha's person off the agenda's free slots
@@ -459,6 +470,19 @@ def _absence(account: Any) -> Any:
     person = Collaborator.objects.filter(account=account).first()
     return Absence.objects.filter(collaborator=person).first() or Absence.objects.create(
         collaborator=person, kind="leave", starts_at=timezone.now() - timedelta(hours=1))
+
+
+def _hours_exception(account: Any) -> Any:
+    """An exceptional closure of the account, still to come."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from permanence.accounts.models import HoursException
+
+    day = timezone.localdate() + timedelta(days=30)
+    return HoursException.objects.filter(account=account).first() or HoursException.objects.create(
+        account=account, start_date=day, end_date=day, label="Séminaire")
 
 
 def _swap(account: Any) -> Any:

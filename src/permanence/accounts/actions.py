@@ -3,7 +3,7 @@ write in one transaction and leave an audit event."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -12,8 +12,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from permanence.accounts import periods
-from permanence.accounts.models import INSTRUCTION_MAX_LENGTH, Account, Instruction, PhoneNumber
+from permanence.accounts import hours, periods
+from permanence.accounts.models import (
+    INSTRUCTION_MAX_LENGTH,
+    Account,
+    AfterHours,
+    HoursException,
+    Instruction,
+    PhoneNumber,
+    WeeklyHours,
+    hours_error,
+)
 from permanence.accounts.phones import PhoneNumberError, display, normalize
 from permanence.audit import trail
 from permanence.audit.models import Action
@@ -188,4 +197,107 @@ def withdraw_instruction(
         locked.save(update_fields=["withdrawn_at"])
         trail.record(actor, Action.UPDATE, locked, account=locked.account_id, request=request,
                      before=_snapshot(locked), withdrawn=True)
+    return locked
+
+
+# Opening hours, closures, the after-hours policy --------------------------------------------
+
+
+def _week_snapshot(account: Account) -> dict[str, str]:
+    days: dict[str, list[str]] = {}
+    for row in WeeklyHours.objects.filter(account=account).order_by("weekday", "opens"):
+        days.setdefault(str(row.weekday), []).append(f"{row.opens:%H:%M}-{row.closes:%H:%M}")
+    return {day: ", ".join(ranges) for day, ranges in days.items()}
+
+
+def set_weekly_hours(account: Account, week: dict[int, str], *, actor: Any = None,
+                     request: Any = None) -> None:
+    """Replace the weekly hours: for each weekday (0 = Monday) its ranges as typed, e.g.
+    "09:00-12:30, 14:00-18:00"; empty: closed that day. All days are checked before any is written."""
+    parsed: dict[int, tuple[hours.TimeRange, ...]] = {}
+    errors: dict[str, ValidationError] = {}
+    for day in range(7):
+        try:
+            parsed[day] = hours.parse_ranges(week.get(day, "") or "")
+        except hours.HoursError as error:
+            errors[f"day_{day}"] = hours_error(error)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        Account.objects.select_for_update().get(pk=account.pk)
+        before = _week_snapshot(account)
+        WeeklyHours.objects.filter(account=account).delete()
+        WeeklyHours.objects.bulk_create(
+            WeeklyHours(account=account, weekday=day, opens=r.start, closes=r.end)
+            for day, ranges in parsed.items() for r in ranges
+        )
+        after = _week_snapshot(account)
+        if after != before:
+            trail.record(actor, Action.UPDATE, account, account=account, request=request,
+                         field="weekly_hours", before=before, after=after)
+
+
+def add_hours_exception(
+    account: Account, start: date, end: date, ranges: str, label: str = "", *,
+    actor: Any = None, request: Any = None, today: date | None = None,
+) -> HoursException:
+    """An exceptional closure (``ranges`` empty) or opening over ``start``..``end`` (inclusive)."""
+    today = today or timezone.localdate(timezone=account.tz)
+    if end < start:
+        raise ValidationError({"end_date": _("The end date is before the start date.")})
+    if end < today:
+        raise ValidationError({"end_date": _("This period is already over.")})
+    if (end - start).days > 366:
+        raise ValidationError({"end_date": _("An exception lasts a year at most.")})
+    try:
+        hours.parse_ranges(ranges or "")
+    except hours.HoursError as error:
+        raise ValidationError({"ranges": hours_error(error)}) from None
+    with transaction.atomic():
+        row = HoursException.objects.create(account=account, start_date=start, end_date=end,
+                                            ranges=(ranges or "").strip(), label=(label or "").strip()[:200])
+        trail.record(actor, Action.CREATE, row, account=account, request=request,
+                     after={"start": start.isoformat(), "end": end.isoformat(), "ranges": row.ranges,
+                            "label": row.label})
+    return row
+
+
+def remove_hours_exception(row: HoursException, *, actor: Any = None, request: Any = None,
+                           today: date | None = None) -> None:
+    """Remove an exception still to come or under way (one that is over stays as history)."""
+    today = today or timezone.localdate(timezone=row.account.tz)
+    if row.end_date < today:
+        raise ValidationError(_("This exception is over: it stays as history."))
+    with transaction.atomic():
+        trail.record(actor, Action.DELETE, row, account=row.account_id, request=request,
+                     before={"start": row.start_date.isoformat(), "end": row.end_date.isoformat(),
+                             "ranges": row.ranges, "label": row.label})
+        row.delete()
+
+
+def set_after_hours(account: Account, policy: str, on_call_number: str = "", *, actor: Any = None,
+                    request: Any = None) -> Account:
+    """What callers get when the account is closed, and the on-call number calls may be forwarded to."""
+    if policy not in AfterHours.values:
+        raise ValidationError({"after_hours": _("Pick what callers get when the account is closed.")})
+    number = ""
+    if (on_call_number or "").strip():
+        try:
+            number = normalize(on_call_number, settings.PHONE_DEFAULT_REGION)
+        except PhoneNumberError as exc:
+            raise ValidationError({"on_call_number": str(exc)}) from None
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        forwards_to_rota = locked.rotas.filter(forwards_after_hours=True).exists()
+        if policy == AfterHours.FORWARD and not number and not forwards_to_rota:
+            raise ValidationError(
+                {"on_call_number": _("Give the on-call number the calls are forwarded to.")})
+        before = {"after_hours": locked.after_hours, "on_call_number": locked.on_call_number}
+        locked.after_hours, locked.on_call_number = policy, number
+        after = {"after_hours": policy, "on_call_number": number}
+        if after != before:
+            locked.save(update_fields=["after_hours", "on_call_number"])
+            trail.record(actor, Action.UPDATE, locked, account=locked, request=request,
+                         field="after_hours", before=before, after=after)
+    account.after_hours, account.on_call_number = locked.after_hours, locked.on_call_number
     return locked

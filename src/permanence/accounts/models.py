@@ -309,7 +309,9 @@ class Account(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, ValidationError] = {}
-        if self.after_hours == AfterHours.FORWARD and not self.on_call_number:
+        if self.after_hours == AfterHours.FORWARD and not self.on_call_number and not (
+            self.pk and self.rotas.filter(forwards_after_hours=True).exists()  # the rota's person on call
+        ):
             errors["on_call_number"] = ValidationError(
                 _("Give the on-call number the calls are forwarded to.")
             )

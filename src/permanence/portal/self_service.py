@@ -1,5 +1,6 @@
 """The client runs its own account: instructions (*consignes*), standing and dated; absences
-with their replacements; on-call rotas (*astreintes*).
+with their replacements; on-call rotas (*astreintes*); opening hours, closures and the after-hours
+policy.
 
 Views parse, authorise (``Perm.EDIT_ACCOUNT`` to write: the client admin and the
 operator's staff) and call the named actions in ``accounts.actions``, which
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from permanence import policy
 from permanence.accounts import actions, periods
-from permanence.accounts.models import Account, Instruction
+from permanence.accounts.models import Account, AfterHours, HoursException, Instruction, Weekday
 from permanence.audit.models import AuditEvent
 from permanence.directory import actions as directory_actions
 from permanence.directory import oncall
@@ -437,3 +438,97 @@ def on_call_swap_remove(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     directory_actions.remove_swap(swap, actor=request.user, request=request)
     messages.success(request, _("The swap is removed."))
     return redirect("account_on_call", account.slug)
+
+
+# Opening hours, closures and the after-hours policy -----------------------------------------
+
+GLANCE_DAYS = 14
+
+
+def _glance(account: Account, today: date) -> list[dict[str, Any]]:
+    """The coming days as callers will find them: ranges, and why (a closure, a holiday)."""
+    schedule = account.schedule()
+    out = []
+    for offset in range(GLANCE_DAYS):
+        day = today + timedelta(days=offset)
+        ranges, reason, label = schedule.day_rule(day)
+        out.append({"day": day, "ranges": [r.format(" – ") for r in ranges], "reason": reason,
+                    "label": label})
+    return out
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def opening_hours(request: HttpRequest, slug: str) -> HttpResponse:
+    """Weekly hours, exceptional closures and openings, what callers get when closed; the weeks ahead."""
+    account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
+    errors: dict[str, str] = {}
+    form = request.POST.get("form", "")
+    status = 200
+    if request.method == "POST":
+        policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+        try:
+            if form == "week":
+                actions.set_weekly_hours(account, {d: request.POST.get(f"day_{d}", "") for d in range(7)},
+                                         actor=request.user, request=request)
+                messages.success(request, _("The weekly hours are saved."))
+            elif form == "exception":
+                try:
+                    start = date.fromisoformat(request.POST.get("start_date", ""))
+                    end_text = request.POST.get("end_date", "") or request.POST.get("start_date", "")
+                    end = date.fromisoformat(end_text)
+                except ValueError:
+                    raise ValidationError({"start_date": _("Give the first and the last day.")}) from None
+                actions.add_hours_exception(account, start, end, request.POST.get("ranges", ""),
+                                            request.POST.get("label", ""), actor=request.user,
+                                            request=request)
+                messages.success(request, _("The exception is saved."))
+            else:
+                actions.set_after_hours(account, request.POST.get("after_hours", ""),
+                                        request.POST.get("on_call_number", ""), actor=request.user,
+                                        request=request)
+                messages.success(request, _("What callers get when the account is closed is saved."))
+        except ValidationError as error:
+            errors = _errors(error)
+            status = 422
+        else:
+            return redirect("account_hours", account.slug)
+    today = timezone.localdate(timezone=account.tz)
+    week: dict[int, list[str]] = {day: [] for day in range(7)}
+    for row in account.weekly_hours.order_by("weekday", "opens"):
+        week[row.weekday].append(f"{row.opens:%H:%M}-{row.closes:%H:%M}")
+    typed = request.POST if request.method == "POST" else {}
+    return render(
+        request,
+        "portal/hours.html",
+        {
+            "account": account,
+            "can_edit": policy.has_perm(request.user, Perm.EDIT_ACCOUNT),
+            "days": [(d, Weekday(d).label, typed.get(f"day_{d}", ", ".join(week[d])) if form == "week"
+                      else ", ".join(week[d])) for d in range(7)],
+            "exceptions": account.hours_exceptions.filter(end_date__gte=today).order_by("start_date"),
+            "glance": _glance(account, today),
+            "policies": AfterHours.choices,
+            "status": account.opening_status(),
+            "errors": errors,
+            "typed": typed,
+            "form": form,
+        },
+        status=status,
+    )
+
+
+@member_required
+@require_POST
+def hours_exception_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
+    row = HoursException.objects.filter(account=account, pk=pk).select_related("account").first()
+    if row is None:
+        raise Http404
+    try:
+        actions.remove_hours_exception(row, actor=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The exception is removed."))
+    return redirect("account_hours", account.slug)

@@ -23,6 +23,9 @@ urlpatterns = [
     path("a/<slug:slug>/absences/", self_service.absences, name="account_absences"),
     path("a/<slug:slug>/absences/<int:pk>/end", self_service.absence_end, name="account_absence_end"),
     path("a/<slug:slug>/on-call/", self_service.on_call, name="account_on_call"),
+    path("a/<slug:slug>/hours/", self_service.opening_hours, name="account_hours"),
+    path("a/<slug:slug>/hours/exceptions/<int:pk>/remove", self_service.hours_exception_remove,
+         name="account_hours_exception_remove"),
     path("a/<slug:slug>/on-call/swaps/<int:pk>/remove", self_service.on_call_swap_remove,
          name="account_on_call_swap_remove"),
 ]
