@@ -248,7 +248,8 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
         stored.save(update_fields=["state", "outcome", "updated"])
         if not errors:
             return redirect("desk_call", call.pk)
-    return _call_page(request, call, engine, stored, env, errors=errors, query=query)
+    return _call_page(request, call, engine, stored, env, errors=errors, query=query,
+                      posted=request.POST if errors else None)
 
 
 def _call_page(
@@ -261,6 +262,7 @@ def _call_page(
     errors: dict[str, str] | None = None,
     query: str = "",
     typed: dict[str, Any] | None = None,
+    posted: Any = None,
     status: int = 200,
 ) -> HttpResponse:
     """The call's page; ``typed``: the draft as the secretary sent it (kept when it is refused)."""
@@ -269,6 +271,8 @@ def _call_page(
     screen = engine.screen() if engine else {}
     for field in screen.get("fields", []):  # each error under its field
         field["error"] = errors.get(field["name"], "")
+        if posted is not None and field["name"] in posted:  # a refused answer keeps what was typed
+            _keep_typed(field, posted.get(field["name"], ""))
     matches = runform.lookup_matches(call.account, screen, query)
     draft = engine.report() if engine else {"to": [], "subject": "", "body": ""}
     recipients, by_default = _recipients(call.account, engine, draft)
@@ -307,6 +311,16 @@ def _call_page(
         },
         status=status,
     )
+
+
+def _keep_typed(field: dict[str, Any], raw: str) -> None:
+    """Show in the field what the secretary typed (refused with another field, or itself)."""
+    if field.get("type") == "yes_no":
+        field["value"] = True if raw == "oui" else False if raw == "non" else None
+    elif field.get("type") == "choice":
+        field["value"] = raw
+    else:
+        field["text"] = raw[:2000]
 
 
 def _match_row(match: search.Match, env: Any) -> dict[str, Any]:
