@@ -9,10 +9,11 @@ from permanence.agenda.models import (
     SyncIssue,
     WorkingHours,
 )
+from permanence.audit.admin import AuditedAdmin
 
 
 @admin.register(AppointmentType)
-class AppointmentTypeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AppointmentTypeAdmin(AuditedAdmin):
     list_display = (
         "name",
         "account",

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from permanence.audit import trail
 from permanence.audit.models import Action, AuditEvent
@@ -82,6 +83,38 @@ class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for obj, pk in deleted:
             trail.record(request.user, Action.DELETE, obj, account=self._tenant(obj), request=request,
                          via="admin", object_id=pk)
+
+    @admin.display(description=_("Where used"))
+    def where_used(self, obj: Any) -> str:
+        """The scenarios, rotas, swaps... that name this object (empty: it may be removed)."""
+        from permanence import where_used
+
+        uses = where_used.of(obj) if obj is not None and obj.pk else []
+        return "; ".join(str(u) for u in uses) or "—"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        from permanence import where_used
+
+        if obj is not None and type(obj) in where_used.KINDS and "where_used" not in fields:
+            fields.append("where_used")
+        return fields
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if "where_used" in self.get_readonly_fields(request, obj) and "where_used" not in fields:
+            fields.append("where_used")
+        return fields
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """Something still in use (``permanence.where_used``) is not deleted: the confirmation page
+        lists its uses as protected and refuses, as Django does for protected rows."""
+        from permanence import where_used
+
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for obj in objs:
+            protected = [*protected, *(f"{obj} — {use}" for use in where_used.of(obj))]
+        return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         trail.record(request.user, Action.DELETE, obj, account=self._tenant(obj), request=request,

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from permanence.audit.admin import AuditedAdmin
 from permanence.scenarios.models import Block, Comment, Remark, Scenario, ScenarioVersion
 
 
@@ -29,7 +30,7 @@ class ScenarioVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Block)
-class BlockAdmin(admin.ModelAdmin):
+class BlockAdmin(AuditedAdmin):
     list_display = ("name", "description", "updated")
     search_fields = ("name", "description")
 
