@@ -177,6 +177,14 @@ ROUTES = [
       {"admin", "assistant", "client_admin"}, method="POST", ok=302),
     R("account_hours_exception_remove", "/a/{a}/hours/exceptions/{hxb}/remove", set(), method="POST",
       denied=404, denied_for={"secretary": 403, "client_user": 403}),
+    # API keys: the client admin's page, and a key revoked ({key}: Alpha's, {keyb}: Beta's)
+    R("account_api_keys", "/a/{a}/api-keys/", {"admin", "client_admin"}),
+    R("account_api_keys", "/a/{a}/api-keys/", {"admin", "client_admin"}, method="POST",
+      body={"name": "Logiciel du cabinet", "scope": "read"}),
+    R("account_api_key_revoke", "/a/{a}/api-keys/{key}/revoke", {"admin", "client_admin"}, method="POST",
+      ok=302),
+    R("account_api_key_revoke", "/a/{a}/api-keys/{keyb}/revoke", set(), method="POST", denied=404,
+      denied_for={"assistant": 403, "secretary": 403, "client_user": 403}),
     # what callers hear: the texts, heard now, a draft heard
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}),
     R("account_prompts", "/a/{a}/prompts/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
@@ -335,6 +343,8 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     if "{ins" in path:
         path = path.replace("{insb}", str(_instruction(beta).pk))
         path = path.replace("{ins}", str(_instruction(alpha).pk))
+    if "{key" in path:
+        path = path.replace("{keyb}", str(_api_key(beta)[0].pk)).replace("{key}", str(_api_key(alpha)[0].pk))
     if "{hx" in path:
         path = path.replace("{hxb}", str(_hours_exception(beta).pk))
         path = path.replace("{hx}", str(_hours_exception(alpha).pk))
@@ -472,6 +482,13 @@ def _absence(account: Any) -> Any:
         collaborator=person, kind="leave", starts_at=timezone.now() - timedelta(hours=1))
 
 
+def _api_key(account: Any, scope: str = "read") -> Any:
+    """(key, its text): an API key of the account."""
+    from permanence.api import keys
+
+    return keys.create(account, f"Logiciel {scope}", scope)
+
+
 def _hours_exception(account: Any) -> Any:
     """An exceptional closure of the account, still to come."""
     from datetime import timedelta
@@ -602,6 +619,27 @@ def test_matrix(route: Route, persona: str, personas: dict[str, Any], alpha: Any
             foreign += ["Cabinet Alpha", "Albert", "alpha"]
         leaked = [text for text in foreign if text.encode() in body]
         assert not leaked, f"another tenant's data leaked to {persona}: {leaked}"
+
+
+API_ROUTES = [r for r in ROUTES if r.api and r.scoped]
+# An API key acts for its own account only: a read key as its client user does, reading only; a write
+# key as its client admin does. Beta's key sees Alpha as the client admin of Beta does.
+KEYS = {"alpha_read": ("client_user", "read"), "alpha_write": ("client_admin", "write"),
+        "beta_write": ("client_admin_beta", "write")}
+KEY_CASES = [(route, key) for route in API_ROUTES for key in KEYS]
+
+
+@pytest.mark.parametrize(("route", "key"), KEY_CASES, ids=[f"{r.method}-{r.path}-{k}" for r, k in KEY_CASES])
+def test_api_keys_matrix(route: Route, key: str, personas: dict[str, Any], alpha: Any, beta: Any):
+    like, scope = KEYS[key]
+    _key, token = _api_key(alpha if key.startswith("alpha") else beta, scope)
+    expected = _expected(route, like)
+    if scope == "read" and route.method != "GET":
+        expected = 403  # a read key may only read, whatever it asks
+    response = _request(Client(HTTP_AUTHORIZATION=f"Bearer {token}"), route, alpha, beta)
+    assert response.status_code == expected, (
+        f"{key} {route.method} {route.path}: {response.status_code}, expected {expected}"
+    )
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method}-{r.path}" for r in ROUTES])

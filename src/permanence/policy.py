@@ -54,6 +54,7 @@ class Perm(enum.StrEnum):
     PLAN_STAFFING = "plan_staffing"  # forecasts and the secretaries needed per interval (the operator)
     HEAR_RECORDINGS = "hear_recordings"  # play and download the account's call recordings (audited)
     EDIT_PROMPTS = "edit_prompts"  # the texts callers hear (waiting, closed, voicemail, legal notice)
+    MANAGE_API_KEYS = "manage_api_keys"  # the account's API keys for its own systems (created, revoked)
 
 
 _ALL = frozenset(Perm)
@@ -109,6 +110,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_REPORTS,
             Perm.HEAR_RECORDINGS,
             Perm.EDIT_PROMPTS,
+            Perm.MANAGE_API_KEYS,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,

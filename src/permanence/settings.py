@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "permanence.contacts",
     "permanence.audit",
     "permanence.portal",
+    "permanence.api",
 ]
 
 MIDDLEWARE = [

@@ -19,7 +19,8 @@ from permanence.accounts import actions
 from permanence.accounts.models import Instruction
 from permanence.agenda import services, slots
 from permanence.agenda.models import Appointment, AppointmentType
-from permanence.api.auth import MemberSession
+from permanence.api import idempotency
+from permanence.api.auth import ApiKeyBearer, MemberSession
 from permanence.api.docs import LocalSwagger
 from permanence.api.schemas import (
     AccountDetailOut,
@@ -51,7 +52,7 @@ api = NinjaAPI(
     title="Permanence API",
     version="1",
     description="Accounts, directory, contacts and agendas of a telephone answering service.",
-    auth=MemberSession(),
+    auth=[ApiKeyBearer(), MemberSession()],
     urls_namespace="api-v1",
     docs=LocalSwagger(),  # Swagger UI from static/vendor/swagger-ui: no CDN
 )
@@ -289,7 +290,12 @@ def list_appointments(request: HttpRequest, slug: str, start: datetime | None = 
 @api.post("/accounts/{slug}/appointments", response={201: AppointmentOut, 403: ErrorOut, 404: ErrorOut,
                                                      409: SlotTakenOut, 422: ErrorOut}, tags=["agenda"])
 def book_appointment(request: HttpRequest, slug: str, payload: BookIn):  # type: ignore[no-untyped-def]
+    """With an ``Idempotency-Key`` header, a repeated request books once and gets the same answer."""
     account = policy.get_account_or_404(request.user, slug, Perm.BOOK_APPOINTMENTS)
+    return idempotency.run(request, lambda: _book(request, account, payload))
+
+
+def _book(request: HttpRequest, account: Any, payload: BookIn) -> Any:
     kind = _type_or_404(account, payload.appointment_type)
     person = _collaborator_or_404(account, payload.collaborator)
     try:
@@ -380,8 +386,13 @@ def list_instructions(request: HttpRequest, slug: str, history: bool = False):  
 @api.post("/accounts/{slug}/instructions", response={201: InstructionOut, 403: ErrorOut, 404: ErrorOut,
                                                      422: FieldErrorsOut}, tags=["instructions"])
 def add_instruction(request: HttpRequest, slug: str, payload: InstructionIn):  # type: ignore[no-untyped-def]
+    """With an ``Idempotency-Key`` header, a repeated request adds one instruction, same answer."""
     account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
     _aware(payload)
+    return idempotency.run(request, lambda: _add_instruction(request, account, payload))
+
+
+def _add_instruction(request: HttpRequest, account: Any, payload: InstructionIn) -> Any:
     try:
         added = actions.add_instruction(account, payload.text, payload.starts_at, payload.ends_at,
                                         actor=request.user, request=request)

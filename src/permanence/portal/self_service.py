@@ -1,6 +1,6 @@
 """The client runs its own account: instructions (*consignes*), standing and dated; absences
 with their replacements; on-call rotas (*astreintes*); opening hours, closures and the after-hours
-policy.
+policy; the API keys of the client's own systems.
 
 Views parse, authorise (``Perm.EDIT_ACCOUNT`` to write: the client admin and the
 operator's staff) and call the named actions in ``accounts.actions``, which
@@ -25,6 +25,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from permanence import policy
 from permanence.accounts import actions, periods
 from permanence.accounts.models import Account, AfterHours, HoursException, Instruction, Weekday
+from permanence.api import keys
+from permanence.api.models import ApiKey, Scope
 from permanence.audit.models import AuditEvent
 from permanence.directory import actions as directory_actions
 from permanence.directory import oncall
@@ -532,3 +534,50 @@ def hours_exception_remove(request: HttpRequest, slug: str, pk: int) -> HttpResp
     else:
         messages.success(request, _("The exception is removed."))
     return redirect("account_hours", account.slug)
+
+
+# API keys ------------------------------------------------------------------------------------
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def api_keys(request: HttpRequest, slug: str) -> HttpResponse:
+    """The account's API keys (name, scope, last use); a new one is shown once, when created."""
+    account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_API_KEYS)
+    errors: dict[str, str] = {}
+    created = None
+    status = 200
+    if request.method == "POST":
+        try:
+            key, token = keys.create(account, request.POST.get("name", ""), request.POST.get("scope", ""),
+                                     actor=request.user, request=request)
+        except ValidationError as error:
+            errors = _errors(error)
+            status = 422
+        else:
+            created = {"key": key, "token": token}  # shown on this answer only, never stored
+    return render(
+        request,
+        "portal/api_keys.html",
+        {
+            "account": account,
+            "keys": ApiKey.objects.filter(account=account).select_related("created_by"),
+            "scopes": Scope.choices,
+            "created": created,
+            "errors": errors,
+            "typed": request.POST if errors else {},
+        },
+        status=status,
+    )
+
+
+@member_required
+@require_POST
+def api_key_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_API_KEYS)
+    key = ApiKey.objects.filter(account=account, pk=pk).first()
+    if key is None:
+        raise Http404
+    keys.revoke(key, actor=request.user, request=request)
+    messages.success(request, _("The key is revoked: it no longer works."))
+    return redirect("account_api_keys", account.slug)
