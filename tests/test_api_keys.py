@@ -96,3 +96,22 @@ def test_an_idempotent_post_repeated_gives_one_object(alpha):
     assert post(api, "/api/v1/accounts/alpha/instructions", wrong, **retry).status_code == 422
     assert post(api, "/api/v1/accounts/alpha/instructions", INSTRUCTION).status_code == 201  # no key: twice
     assert Instruction.objects.count() == 2
+
+
+def test_lists_are_paginated_with_their_total(alpha):
+    from tests.factories import make_contact
+
+    for i in range(5):
+        make_contact(alpha, (f"+3361234560{i}",), first_name="Zoé", last_name=f"Client{i}")
+    _key, token = keys.create(alpha, "Logiciel", "read")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    first = api.get("/api/v1/accounts/alpha/contacts?limit=2")
+    assert first["X-Total-Count"] == "6" and len(first.json()) == 2
+    assert first["Link"].endswith('>; rel="next"') and "offset=2" in first["Link"]
+    seen = [c["id"] for c in first.json()]
+    following = first["Link"][1:].split(">")[0].replace("http://testserver", "")
+    while following:
+        page = api.get(following)
+        seen += [c["id"] for c in page.json()]
+        following = page.get("Link", "")[1:].split(">")[0].replace("http://testserver", "")
+    assert len(seen) == len(set(seen)) == 6  # every contact once

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -51,7 +51,16 @@ from permanence.policy import Perm
 api = NinjaAPI(
     title="Permanence API",
     version="1",
-    description="Accounts, directory, contacts and agendas of a telephone answering service.",
+    description=(
+        "Accounts, directory, contacts, instructions and agendas of a telephone answering service.\n\n"
+        "**Authentication**: a signed-in session, or an API key of a client account "
+        "(`Authorization: Bearer pk_…`, created by the client admin; a read key may only read).\n\n"
+        "**Pagination**: the lists take `limit` and `offset`; the answer's `X-Total-Count` header gives "
+        "the number of items in all, and `Link: <…>; rel=\"next\"` the next page when there is one.\n\n"
+        "**Idempotency**: the POSTs that create something (bookings, instructions) accept an "
+        "`Idempotency-Key` header: sent again with the same key and body within 24 hours, the request "
+        "gets the first answer back and creates nothing more (another body with the same key: 422)."
+    ),
     auth=[ApiKeyBearer(), MemberSession()],
     urls_namespace="api-v1",
     docs=LocalSwagger(),  # Swagger UI from static/vendor/swagger-ui: no CDN
@@ -72,6 +81,15 @@ def _unauthenticated(request: HttpRequest, exc: Exception):  # type: ignore[no-u
 def _invalid(request: HttpRequest, exc: ValidationError):  # type: ignore[no-untyped-def]
     return api.create_response(request, {"detail": "Invalid input.", "errors": exc.errors},
                                status=422)
+
+
+def _paginate(request: HttpRequest, response: HttpResponse, total: int, limit: int, offset: int) -> None:
+    """The total in ``X-Total-Count``; the next page, if any, in ``Link`` (RFC 8288)."""
+    response["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        query = request.GET.copy()
+        query["offset"], query["limit"] = str(offset + limit), str(limit)
+        response["Link"] = f'<{request.build_absolute_uri(request.path)}?{query.urlencode()}>; rel="next"'
 
 
 def _contact_out(contact: Contact) -> ContactOut:
@@ -153,14 +171,15 @@ def get_directory(request: HttpRequest, slug: str):  # type: ignore[no-untyped-d
 
 @api.get("/accounts/{slug}/contacts", response={200: list[ContactOut], 403: ErrorOut,
                                                 404: ErrorOut}, tags=["contacts"])
-def list_contacts(request: HttpRequest, slug: str, q: str = "", limit: int = 100,
-                  offset: int = 0):  # type: ignore[no-untyped-def]
+def list_contacts(request: HttpRequest, response: HttpResponse, slug: str, q: str = "",  # type: ignore[no-untyped-def]
+                  limit: int = 100, offset: int = 0):
+    """Paginated (``limit`` up to 500, ``offset``; ``X-Total-Count``, ``Link``)."""
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_CONTACTS)
-    limit = max(1, min(limit, 500))
-    offset = max(0, offset)
+    limit, offset = max(1, min(limit, 500)), max(0, offset)
     contacts = Contact.objects.filter(account=account).prefetch_related("numbers")
     if q:
         contacts = contacts.filter(last_name__icontains=q) | contacts.filter(company__icontains=q)
+    _paginate(request, response, contacts.count(), limit, offset)
     page = list(contacts.order_by("pk")[offset : offset + limit])
     trail.record(request.user, Action.LIST, account=account, object_type="contacts.contact",
                  object_repr=f"{len(page)} contacts", request=request, via="api", query=q)
@@ -270,10 +289,14 @@ def find_slots(request: HttpRequest, slug: str, appointment_type: int,  # type: 
 
 @api.get("/accounts/{slug}/appointments", response={200: list[AppointmentOut], 403: ErrorOut,
                                                     404: ErrorOut}, tags=["agenda"])
-def list_appointments(request: HttpRequest, slug: str, start: datetime | None = None,  # type: ignore[no-untyped-def]
-                      end: datetime | None = None, collaborator: int | None = None,
-                      include_cancelled: bool = False):
+def list_appointments(request: HttpRequest, response: HttpResponse, slug: str,  # type: ignore[no-untyped-def]
+                      start: datetime | None = None, end: datetime | None = None,
+                      collaborator: int | None = None, include_cancelled: bool = False,
+                      limit: int = 500, offset: int = 0):
+    """From ``start`` (now) to ``end`` (a month later); paginated (``limit`` up to 1000, ``offset``;
+    ``X-Total-Count``, ``Link``)."""
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_AGENDA)
+    limit, offset = max(1, min(limit, 1000)), max(0, offset)
     start = start or timezone.now()
     end = end or start + timedelta(days=31)
     rows = Appointment.objects.filter(account=account, start__lt=end, end__gt=start)
@@ -281,7 +304,8 @@ def list_appointments(request: HttpRequest, slug: str, start: datetime | None = 
         rows = rows.filter(collaborator_id=collaborator)
     if not include_cancelled:
         rows = rows.filter(status=Appointment.Status.BOOKED)
-    page = list(rows.order_by("start")[:1000])
+    _paginate(request, response, rows.count(), limit, offset)
+    page = list(rows.order_by("start", "pk")[offset : offset + limit])
     trail.record(request.user, Action.LIST, account=account, object_type="agenda.appointment",
                  object_repr=f"{len(page)} appointments", request=request, via="api")
     return [_appointment_out(a) for a in page]
@@ -373,14 +397,18 @@ def _instruction_or_404(account: Any, instruction_id: int) -> Instruction:
 
 @api.get("/accounts/{slug}/instructions", response={200: list[InstructionOut], 403: ErrorOut, 404: ErrorOut},
          tags=["instructions"])
-def list_instructions(request: HttpRequest, slug: str, history: bool = False):  # type: ignore[no-untyped-def]
+def list_instructions(request: HttpRequest, response: HttpResponse, slug: str,  # type: ignore[no-untyped-def]
+                      history: bool = False, limit: int = 100, offset: int = 0):
     """The dated instructions in force and coming; with ``history``, the past and withdrawn ones too.
-    The standing instructions are the account's ``instructions``."""
+    The standing instructions are the account's ``instructions``. Paginated (``limit`` up to 500,
+    ``offset``; ``X-Total-Count``, ``Link``)."""
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
+    limit, offset = max(1, min(limit, 500)), max(0, offset)
     rows = Instruction.objects.filter(account=account)
     if not history:
         rows = rows.filter(withdrawn_at__isnull=True, ends_at__gt=timezone.now())
-    return [_instruction_out(i) for i in rows.order_by("starts_at", "pk")[:500]]
+    _paginate(request, response, rows.count(), limit, offset)
+    return [_instruction_out(i) for i in rows.order_by("starts_at", "pk")[offset : offset + limit]]
 
 
 @api.post("/accounts/{slug}/instructions", response={201: InstructionOut, 403: ErrorOut, 404: ErrorOut,
