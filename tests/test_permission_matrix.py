@@ -483,10 +483,20 @@ def _absence(account: Any) -> Any:
 
 
 def _api_key(account: Any, scope: str = "read") -> Any:
-    """(key, its text): an API key of the account."""
-    from permanence.api import keys
+    """(key, its text): an API key of the account (made without an audit event, as a fixture)."""
+    import secrets
 
-    return keys.create(account, f"Logiciel {scope}", scope)
+    from permanence.api import keys
+    from permanence.api.models import ApiKey
+    from permanence.users.models import Role, User
+
+    prefix = secrets.token_hex(4)
+    token = f"{keys.PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
+    user = User.objects.create(username=f"api-{prefix}", account=account,
+                               role=Role.CLIENT_ADMIN if scope == "write" else Role.CLIENT_USER)
+    key = ApiKey.objects.create(account=account, user=user, name=f"Logiciel {scope}", prefix=prefix,
+                                digest=keys._digest(token), scope=scope)
+    return key, token
 
 
 def _hours_exception(account: Any) -> Any:
