@@ -73,6 +73,28 @@ def test_webhook_is_signed_and_verifiable(alpha, http_receiver):
     assert data["subject"] == "Appel de Jean Dupont" and data["account"] == "alpha"
 
 
+def test_webhook_is_verified_by_a_ready_made_standard_webhooks_verifier(alpha, http_receiver):
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    url, receiver = http_receiver
+    WebhookEndpoint.objects.create(account=alpha, url=url + "/hook", secret="s3cret")
+    message = queue(alpha, recipients=[])
+    delivery = message.deliveries.get()
+    assert outbox.attempt(delivery.pk) == "sent"
+    [request] = receiver.requests
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    verifier = Webhook(signing.standard_secret("s3cret"))  # what the receiver is told to configure
+    assert verifier.verify(request["body"], dict(headers))["id"] == str(delivery.key)
+    assert headers["webhook-id"] == f"msg_{delivery.key}"
+    assert signing.standard_verify("s3cret", dict(headers), request["body"], now=int(time.time()))
+    with pytest.raises(WebhookVerificationError):
+        Webhook(signing.standard_secret("another")).verify(request["body"], dict(headers))
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(request["body"] + b" ", dict(headers))
+    with pytest.raises(signing.BadSignature):  # replayed an hour later
+        signing.standard_verify("s3cret", dict(headers), request["body"], now=int(time.time()) + 3600)
+
+
 def test_sms_gateway_gets_a_fitted_text(alpha, http_receiver, settings):
     url, receiver = http_receiver
     settings.SMS_GATEWAY_URL, settings.SMS_GATEWAY_TOKEN, settings.SMS_MAX_PARTS = url + "/sms", "tok", 1

@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from permanence.audit.admin import AuditedAdmin
+from permanence.messaging import signing
 from permanence.messaging.models import Delivery, DeliveryEvent, DeliveryPreference, Message, WebhookEndpoint
 
 
@@ -25,7 +28,15 @@ class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 admin.site.register(DeliveryEvent)
-admin.site.register(WebhookEndpoint)
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(AuditedAdmin):
+    list_display = ("url", "account", "active")
+    readonly_fields = ("standard_secret",)
+
+    @admin.display(description=_("secret for a Standard Webhooks verifier"))
+    def standard_secret(self, obj: WebhookEndpoint) -> str:
+        """What the receiver configures in a ready-made verifier (the same secret, as whsec_…)."""
+        return signing.standard_secret(obj.secret) if obj.pk and obj.secret else "—"
 
 
 @admin.register(DeliveryPreference)

@@ -512,11 +512,14 @@ class WebhookChannel:
         if endpoint is None:
             return Result(False, retry=False, reason="webhook endpoint removed or inactive")
         body = self.payload(delivery, message)
+        now = int(time.time())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Permanence-Webhook/1",
             "Permanence-Delivery": str(delivery.key),
-            signing.HEADER: signing.signature(endpoint.secret, int(time.time()), body),
+            signing.HEADER: signing.signature(endpoint.secret, now, body),
+            # Standard Webhooks: the same body, signed so that ready-made verifiers check it
+            **signing.standard_headers(endpoint.secret, f"msg_{delivery.key}", now, body),
         }
         return _request(endpoint.url, body, headers)
 

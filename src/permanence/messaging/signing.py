@@ -1,10 +1,15 @@
 """Webhook signatures: HMAC-SHA256 over the timestamp and the body. Pure core: no Django import.
 
-The header ``Permanence-Signature: t=<unix seconds>,v1=<hex>`` signs
-``f"{t}.".encode() + body``. A receiver recomputes it with the shared secret,
-compares in constant time, refuses a timestamp older than its tolerance (replay
-protection) and may also remember ``Permanence-Delivery`` ids it has seen
-(deliveries are at-least-once: the same id may come twice).
+Each webhook carries two signatures of the same body. The **Standard Webhooks** one, which
+ready-made verifiers check: ``webhook-id`` (``msg_`` and the delivery's key),
+``webhook-timestamp`` (Unix seconds) and ``webhook-signature: v1,<base64>``, the HMAC-SHA256
+of ``f"{id}.{timestamp}.".encode() + body`` keyed with the endpoint's secret (the receiver
+configures it as ``whsec_`` + base64 of the secret: ``standard_secret``). And the original
+one, kept for receivers written against it: ``Permanence-Signature: t=<unix seconds>,v1=<hex>``
+signs ``f"{t}.".encode() + body``. A receiver recomputes it with the shared secret, compares in
+constant time, refuses a timestamp older than its tolerance (replay protection) and may also
+remember ``Permanence-Delivery`` ids it has seen (deliveries are at-least-once: the same id may
+come twice).
 """
 
 from __future__ import annotations
@@ -40,6 +45,49 @@ def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = TOL
     if not hmac.compare_digest(expected, given):
         raise BadSignature("signature does not match")
     return timestamp
+
+
+STANDARD_PREFIX = "whsec_"
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of a secret: a ``whsec_`` secret is base64, any other is its UTF-8 bytes."""
+    if secret.startswith(STANDARD_PREFIX):
+        raw = secret[len(STANDARD_PREFIX):]
+        return base64.b64decode(raw + "=" * (-len(raw) % 4))
+    return secret.encode()
+
+
+def standard_secret(secret: str) -> str:
+    """The secret as a Standard Webhooks receiver configures it (``whsec_`` + base64)."""
+    if secret.startswith(STANDARD_PREFIX):
+        return secret
+    return STANDARD_PREFIX + base64.b64encode(secret.encode()).decode()
+
+
+def standard_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The three Standard Webhooks headers of one delivery."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = base64.b64encode(hmac.new(standard_key(secret), signed, hashlib.sha256).digest()).decode()
+    return {"webhook-id": message_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": f"v1,{digest}"}
+
+
+def standard_verify(secret: str, headers: dict[str, str], body: bytes, now: int,
+                    tolerance: int = TOLERANCE) -> str:
+    """The message id if the Standard Webhooks headers sign ``body`` and are fresh; else BadSignature."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    try:
+        message_id, timestamp = lower["webhook-id"], int(lower["webhook-timestamp"])
+        given = lower["webhook-signature"].split()
+    except (KeyError, ValueError):
+        raise BadSignature("malformed Standard Webhooks headers") from None
+    if abs(now - timestamp) > tolerance:
+        raise BadSignature("timestamp outside the tolerance: a replay?")
+    expected = standard_headers(secret, message_id, timestamp, body)["webhook-signature"]
+    if not any(hmac.compare_digest(expected, g) for g in given):
+        raise BadSignature("signature does not match")
+    return message_id
 
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
