@@ -166,7 +166,8 @@ def get_account_or_404(user: User | Any, slug: str, perm: Perm) -> Account:
 
 def visible_version_statuses(user: User | Any) -> tuple[str, ...]:
     """Which versions of a scenario the role sees: the operator's staff writing
-    them see all; the desk sees what serves calls; the client admin also sees
+    them see all; the desk sees what serves calls, is about to or did (for the
+    "what changes" banner's diff); the client admin also sees
     what was sent for approval; a client collaborator, what serves calls."""
     if not _active(user):
         return ()
@@ -174,6 +175,8 @@ def visible_version_statuses(user: User | Any) -> tuple[str, ...]:
         return ("draft", "review", "sent", "approved", "published", "retired")
     if user.role == Role.CLIENT_ADMIN:
         return ("sent", "approved", "published", "retired")
-    if user.role in (Role.SECRETARY, Role.CLIENT_USER):
+    if user.role == Role.SECRETARY:  # and what is about to serve or served before: the desk's "what changes"
+        return ("approved", "published", "retired")
+    if user.role == Role.CLIENT_USER:
         return ("published",)
     return ()

@@ -31,6 +31,7 @@ from permanence.messaging import outbox
 from permanence.messaging.models import CallbackTask
 from permanence.policy import Perm
 from permanence.portal.access import member_required
+from permanence.scenarios import changes as scenario_changes
 from permanence.scenarios import environment, live, runform
 from permanence.scenarios import services as scenario_services
 from permanence.scenarios.engine.runtime import AnswerError
@@ -302,6 +303,8 @@ def _call_page(
             "history": _history(call),
             "instructions": instructions.at_desk(call.account, request.user, call_id=call.pk),
             "on_call": oncall.now_on_call(call.account),
+            "changes": [] if call.training
+            else scenario_changes.for_desk(call.account, request.user, call.pk),
             "version": stored.version if stored else None,
             "recipients": recipients,
             "recipients_by_default": by_default,

@@ -137,6 +137,10 @@ class ScenarioVersion(models.Model):
         related_name="+",
     )
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    publish_at = models.DateTimeField(
+        _("to be published at"), null=True, blank=True,
+        help_text=_("Approved for later: put in service at this time (the desk shows what changes before)."),
+    )
 
     class Meta:
         verbose_name = _("scenario version")
@@ -262,3 +266,18 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} · {self.created:%Y-%m-%d %H:%M}"
+
+
+class VersionReading(models.Model):
+    """A secretary saw what a new version changes (the desk's banner), on which call."""
+
+    version = models.ForeignKey(ScenarioVersion, on_delete=models.CASCADE, related_name="readings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    call_id = models.BigIntegerField(null=True, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "user"], name="version_read_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saw v{self.version_id} at {self.seen_at:%Y-%m-%d %H:%M}"

@@ -15,7 +15,9 @@ holds it too). The desk reads it through ``live.in_service``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,10 @@ TRADE_TEMPLATE = {
 
 class ScenarioError(Exception):
     """An action refused, with a sentence for the user."""
+
+
+logger = logging.getLogger(__name__)
+MAX_PUBLISH_DELAY = timedelta(days=90)
 
 
 def _text(value: str) -> str:
@@ -227,22 +233,53 @@ def request_changes(version: ScenarioVersion, user: Any, text: str, request: Any
     return locked
 
 
-def approve(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:
-    """The client admin approves: the version is put in service at its scenario's entry point."""
+def approve(version: ScenarioVersion, user: Any, request: Any = None,
+            publish_at: datetime | None = None) -> ScenarioVersion:
+    """The client admin approves: the version is put in service at its scenario's entry point, now or
+    at ``publish_at`` (the worker publishes it then; the desk shows what changes meanwhile)."""
+    now = timezone.now()
+    if publish_at is not None and publish_at > now + MAX_PUBLISH_DELAY:
+        raise ScenarioError(_("Publish within %(days)d days.") % {"days": MAX_PUBLISH_DELAY.days})
+    later = publish_at is not None and publish_at > now
     try:
         with transaction.atomic():
-            now = timezone.now()
             locked = _transition(
-                version, (Status.SENT,), Status.APPROVED, user, request, approved_at=now, approved_by=user
+                version, (Status.SENT,), Status.APPROVED, user, request, approved_at=now, approved_by=user,
+                publish_at=publish_at if later else None,
             )
             Comment.objects.create(
                 version=locked, kind=Comment.Kind.APPROVAL, text=_("Approved."), author=user
             )
+            if later:
+                return locked
             return publish(locked, user, request)
     except IntegrityError:  # another approval put a version in service at this entry point meanwhile
         raise ScenarioError(
             _("Another version was put in service at this entry point at the same moment: try again.")
         ) from None
+
+
+def publish_due(now: datetime | None = None) -> int:
+    """Put in service the approved versions whose time has come (the worker's ``publication`` step);
+    safe to run twice at once. Returns how many were published."""
+    now = now or timezone.now()
+    done = 0
+    due = ScenarioVersion.objects.filter(status=Status.APPROVED, publish_at__lte=now)
+    for pk in due.values_list("pk", flat=True):
+        try:
+            with transaction.atomic():
+                locked = ScenarioVersion.objects.select_for_update().filter(
+                    pk=pk, status=Status.APPROVED).first()
+                if locked is None:
+                    continue  # published by another worker meanwhile
+                publish(locked, None)
+                done += 1
+        except IntegrityError:  # another version was put in service at this entry point meanwhile
+            continue
+        except ScenarioError as refused:  # no longer valid (the directory changed since): not retried
+            ScenarioVersion.objects.filter(pk=pk).update(publish_at=None)
+            logger.warning("scenario version %s not published at its time: %s", pk, refused)
+    return done
 
 
 def publish(version: ScenarioVersion, user: Any, request: Any = None) -> ScenarioVersion:

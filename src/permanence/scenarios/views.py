@@ -11,14 +11,18 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permanence import policy
+from permanence.accounts import periods
+from permanence.accounts.actions import period_error
 from permanence.accounts.models import Account
 from permanence.policy import Perm
 from permanence.portal.access import member_required
-from permanence.scenarios import environment, live, runform, services
+from permanence.scenarios import changes, environment, live, runform, services
 from permanence.scenarios.engine import checker, drawing
 from permanence.scenarios.engine.runtime import AnswerError, Run, scenario_hash
 from permanence.scenarios.models import Remark, Scenario, ScenarioVersion, Status
@@ -146,6 +150,7 @@ def scenario_version(request: HttpRequest, slug: str, pk: int, number: int) -> H
             "account": account,
             "scenario": scenario,
             "version": version,
+            "seen_by": changes.seen_by(version) if version in changes.pending(account) else None,
             "source": source,
             "problems": _problems(result),
             "mermaid": drawing.mermaid(result.scenario),
@@ -215,8 +220,18 @@ def scenario_action(request: HttpRequest, slug: str, pk: int, number: int, actio
             target = services.send_to_client(version, request.user, request)
             messages.success(request, _("Sent to the client for approval."))
         elif action == "approve":
-            target = services.approve(version, request.user, request)
-            messages.success(request, _("Approved: this version now serves the calls."))
+            when = request.POST.get("publish_at", "").strip()
+            try:
+                publish_at = periods.local_instant(when, account.tz) if when else None
+            except periods.PeriodError as error:
+                raise services.ScenarioError(period_error(error)) from None
+            target = services.approve(version, request.user, request, publish_at=publish_at)
+            if target.status == Status.APPROVED and target.publish_at:
+                when = date_format(timezone.localtime(target.publish_at, account.tz), "DATETIME_FORMAT")
+                messages.success(request, _("Approved: this version serves the calls from %(when)s; the "
+                                            "secretaries see what changes before.") % {"when": when})
+            else:
+                messages.success(request, _("Approved: this version now serves the calls."))
         elif action == "changes":
             target = services.request_changes(version, request.user, text, request)
             messages.success(request, _("Changes requested."))

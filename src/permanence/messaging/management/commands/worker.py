@@ -35,13 +35,15 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
     from permanence.calls import retention
     from permanence.messaging import escalation, outbox
     from permanence.reporting import rollups
+    from permanence.scenarios import services as scenario_services
 
     found = [
         loops.Loop("outbox", options["sweep_every"], [("sweep", outbox.sweep)]),
         loops.Loop(
             "escalation",
             options["escalation_every"],
-            [("escalate", escalation.escalate), ("reminders", notify.send_due_reminders)],
+            [("escalate", escalation.escalate), ("reminders", notify.send_due_reminders),
+             ("publication", scenario_services.publish_due)],
         ),
         loops.Loop(
             "rollups",
