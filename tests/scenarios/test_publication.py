@@ -65,9 +65,11 @@ def test_approved_for_later_is_announced_then_published_at_its_time(alpha, perso
     assert 'data-testid="scenario-change"' in page and "version 2" in page
     diff = desk.get(f"/a/alpha/scenarios/{v2.scenario_id}/diff/?a=1&b=2")
     assert diff.status_code == 200 and "déménage" in diff.content.decode()
-    assert 'data-testid="scenario-change"' in desk.get(f"/desk/calls/{call.pk}/").content.decode()  # same call
+    again = desk.get(f"/desk/calls/{call.pk}/").content.decode()
+    assert 'data-testid="scenario-change"' in again  # the same call: still shown
     assert changes.seen_by(v2) == (1, 1)
-    assert "1 des 1 secrétaires" in client_admin.get(f"/a/alpha/scenarios/{v2.scenario_id}/v/2/").content.decode()
+    page = client_admin.get(f"/a/alpha/scenarios/{v2.scenario_id}/v/2/").content.decode()
+    assert "1 des 1 secrétaires" in page
 
     assert services.publish_due(v2.publish_at + timedelta(seconds=1)) == 1
     assert services.publish_due(v2.publish_at + timedelta(seconds=2)) == 0  # once
