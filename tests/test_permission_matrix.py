@@ -96,6 +96,7 @@ ROUTES = [
     R("scenario_test", "/a/{a}/scenarios/{s}/v/1/test", REACHES_ALPHA),
     R("scenario_test", "/a/{a}/scenarios/{s}/v/1/test", REACHES_ALPHA, method="POST", body={"restart": "1"}),
     R("scenario_print", "/a/{a}/scenarios/{s}/v/1/print", REACHES_ALPHA),
+    R("scenario_replay", "/a/{a}/scenarios/{s}/v/1/replay", BACK_OFFICE),
     R("scenario_diff", "/a/{a}/scenarios/{s}/diff/?a=1&b=2", {"admin", "assistant", "client_admin"},
       denied_for={"secretary": 404, "client_user": 404}),
     R("scenario_action", "/a/{a}/scenarios/{s}/v/1/remark", {"admin", "assistant", "secretary"},

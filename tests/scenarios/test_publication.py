@@ -90,3 +90,25 @@ def test_approved_without_a_time_serves_at_once_and_a_bad_time_is_refused(alpha,
     client_admin.post(f"/a/alpha/scenarios/{v2_sent.scenario_id}/v/2/approve", {"publish_at": ""})
     assert ScenarioVersion.objects.get(pk=v2_sent.pk).status == Status.PUBLISHED
     assert Scenario.objects.get(pk=v2_sent.scenario_id).versions.filter(status=Status.PUBLISHED).count() == 1
+
+
+def test_recent_real_calls_are_replayed_on_a_new_version(alpha, personas):
+    from permanence.calls.models import Call
+
+    ScenarioVersion.objects.filter(scenario__account=alpha).update(status=Status.RETIRED)
+    v1 = put_in_service(alpha, "Accueil", V1, personas["client_admin"])
+    desk = signed_in(personas["secretary"])
+    call = desk_call(personas)
+    desk.get(f"/desk/calls/{call.pk}/")
+    desk.post(f"/desk/calls/{call.pk}/", {})  # "Bonjour." said: the call ends in information
+    assert Call.objects.get(pk=call.pk).run.outcome == "information"
+    draft = services.new_version(v1.scenario, personas["assistant"])
+    services.save_draft(draft, V1.replace("Bonjour.", "Bonjour à vous."), personas["assistant"])
+    assistant = signed_in(personas["assistant"])
+    replay = f"/a/alpha/scenarios/{v1.scenario_id}/v/{draft.number}/replay"
+    page = assistant.get(replay).content.decode()
+    assert "0 sur 1" in page and f'data-testid="replay-{call.pk}"' in page
+    services.save_draft(draft, V1.replace("next: e}", "next: q}\n  q: {ask: [nom], next: e}").replace(
+        "steps:", "fields:\n  nom: {type: text, label: Nom}\nsteps:"), personas["assistant"])
+    assert "1 sur 1" in assistant.get(replay).content.decode()
+    assert signed_in(personas["client_admin"]).get(replay).status_code == 403  # the assistants' tool

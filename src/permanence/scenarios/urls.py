@@ -11,6 +11,8 @@ urlpatterns = [
         "a/<slug:slug>/scenarios/<int:pk>/v/<int:number>/check", views.scenario_check, name="scenario_check"
     ),
     path("a/<slug:slug>/scenarios/<int:pk>/v/<int:number>/test", views.scenario_test, name="scenario_test"),
+    path("a/<slug:slug>/scenarios/<int:pk>/v/<int:number>/replay", views.scenario_replay,
+         name="scenario_replay"),
     path(
         "a/<slug:slug>/scenarios/<int:pk>/v/<int:number>/print", views.scenario_print, name="scenario_print"
     ),

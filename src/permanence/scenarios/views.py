@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import logging
 from typing import Any
 
 from django.contrib import messages
@@ -20,6 +21,8 @@ from permanence import policy
 from permanence.accounts import periods
 from permanence.accounts.actions import period_error
 from permanence.accounts.models import Account
+from permanence.audit import trail
+from permanence.audit.models import Action
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.scenarios import changes, environment, live, runform, services
@@ -371,3 +374,40 @@ def scenario_print(request: HttpRequest, slug: str, pk: int, number: int) -> Htt
             "outline": drawing.outline(parsed),
         },
     )
+
+
+REPLAY_CALLS = 50
+logger = logging.getLogger(__name__)
+
+
+@member_required
+@require_GET
+def scenario_replay(request: HttpRequest, slug: str, pk: int, number: int) -> HttpResponse:
+    """The account's recent real calls (their stored answers and facts) replayed on this version:
+    where each would go another way. For the technical assistants, before sending it to the client."""
+    account, scenario, version = _version(request, slug, pk, number, Perm.EDIT_SCENARIOS)
+    target = live.for_version(version).scenario
+    from permanence.calls.models import Call
+
+    calls = (Call.objects.filter(account=account, training=False, run__isnull=False,
+                                 run__version__entry=scenario.entry)
+             .exclude(run__version=version).select_related("run__version")
+             .order_by("-arrived_at")[:REPLAY_CALLS])
+    rows = []
+    for call in calls:
+        stored = call.run
+        env = environment.environment(account, call.arrived_at, caller=call.caller or None,
+                                      called=call.called, motive=call.motive)
+        try:
+            result = live.resume(stored, env).run.replay(target)
+        except Exception as error:  # a stored run that no longer reads: said, not a 500
+            logger.warning("replay of call %s on version %s: %s", call.pk, version.pk, error)
+            result = {"diverges": True, "reason": "unreadable", "path": []}
+        rows.append({"call": call, "from_version": stored.version.number, "old_outcome": stored.outcome,
+                     **result})
+    trail.record(request.user, Action.LIST, account=account, object_type="scenarios.run",
+                 object_repr=f"{len(rows)} calls replayed on v{version.number}", request=request)
+    return render(request, "scenarios/replay.html", {
+        "account": account, "scenario": scenario, "version": version, "rows": rows,
+        "diverging": sum(1 for r in rows if r["diverges"]),
+    })
