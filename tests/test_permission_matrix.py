@@ -125,6 +125,7 @@ ROUTES = [
       method="POST", ok=302, denied=404, body={"subject": "Rappel", "body": "Rappeler le patient"}),
     R("desk_voicemail_called_back", "/desk/voicemails/{vm}/called-back", {"admin", "assistant", "secretary"},
       method="POST", ok=302, denied=404),
+    R("account_calls", "/a/{a}/calls/", {"admin", "assistant", "client_admin", "client_user"}),
     R("account_voicemails", "/a/{a}/voicemails/", {"admin", "assistant"},
       denied_for={"client_admin": 404, "client_user": 404}),
     R("account_voicemail_audio", "/a/{a}/voicemails/{vm}/audio", {"admin", "assistant"},

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from permanence.calls import phone_views, supervision, views, voice_views
+from permanence.calls import log_views, phone_views, supervision, views, voice_views
 
 urlpatterns = [
     path("desk/", views.desk, name="desk"),
@@ -22,6 +22,7 @@ urlpatterns = [
         voice_views.desk_voicemail_called_back,
         name="desk_voicemail_called_back",
     ),
+    path("a/<slug:slug>/calls/", log_views.call_log, name="account_calls"),
     path("a/<slug:slug>/voicemails/", voice_views.account_voicemails, name="account_voicemails"),
     path(
         "a/<slug:slug>/voicemails/<int:pk>/audio",
