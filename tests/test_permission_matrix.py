@@ -314,6 +314,8 @@ PUBLIC = {
     "message_ack": "an urgent message's signed acknowledgement link (tests/messaging/test_escalation.py)",
     "calendar_feed": "a collaborator's private iCalendar address (tests/agenda/test_feed.py)",
     "sms_status_twilio": "Twilio's status callback, signed (tests/messaging/test_sms_providers.py)",
+    "sms_inbound_twilio": "an SMS received by Twilio, signed (tests/messaging/test_sms_providers.py)",
+    "sms_inbound": "an SMS received by the gateway, signed (tests/messaging/test_sms_providers.py)",
 }
 
 

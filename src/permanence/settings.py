@@ -288,6 +288,8 @@ SMS_FILE_PATH = envstr("SMS_FILE_PATH", str(DATA_DIR / "outbox-sms"))
 SMS_GATEWAY_URL = envstr("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_METHOD = envstr("SMS_GATEWAY_METHOD", "POST")
 SMS_GATEWAY_TOKEN = envstr("SMS_GATEWAY_TOKEN", "")
+# the secret the gateway signs received SMS with (Standard Webhooks), to /hooks/sms/inbound/
+SMS_GATEWAY_INBOUND_SECRET = envstr("SMS_GATEWAY_INBOUND_SECRET", "")
 TWILIO_ACCOUNT_SID = envstr("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = envstr("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM = envstr("TWILIO_FROM", "")

@@ -224,3 +224,50 @@ def test_the_callers_appointment_confirmation_by_sms_is_written_in_the_demo(alph
         "Maître Anne Alphonse est confirmé le lundi 7 décembre à 10:00 (Au cabinet). Pour le modifier, "
         "appelez-nous.\n"
     )
+
+
+def inbound(fields, token=TOKEN):
+    url = "https://permanence.example/hooks/sms/twilio/inbound/"
+    signature = signing.twilio_signature(token, url, fields)
+    return Client().post("/hooks/sms/twilio/inbound/", fields, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def test_an_urgent_message_is_acknowledged_by_replying_ok_to_its_sms(alpha, twilio):
+    from permanence.messaging.models import Acknowledgement
+
+    other = queue_sms(alpha, urgent=True)  # an older one to the same number
+    delivery = queue_sms(alpha, urgent=True)
+    outbox.attempt(other.pk)
+    outbox.attempt(delivery.pk)
+    assert inbound({"From": "+33699887766", "Body": "Non, rappelez-moi"}).status_code == 200
+    assert not Acknowledgement.objects.exists()  # not an acknowledgement
+    assert inbound({"From": "+33699887766", "Body": "OK"}, token="forged").status_code == 403
+    assert not Acknowledgement.objects.exists()
+    answer = inbound({"From": "+33699887766", "Body": " ok !"})
+    assert answer.status_code == 200 and answer["Content-Type"].startswith("text/xml")
+    [ack] = Acknowledgement.objects.all()
+    assert ack.message == delivery.message and ack.by == "SMS +33699887766"  # the latest first
+    inbound({"From": "+33699887766", "Body": "Lu"})
+    assert {a.message_id for a in Acknowledgement.objects.all()} == {delivery.message_id, other.message_id}
+    inbound({"From": "+33611111111", "Body": "OK"})  # a number nothing was sent to: nothing
+    assert Acknowledgement.objects.count() == 2
+
+
+def test_the_generic_gateway_posts_replies_signed_by_the_standard_webhooks_scheme(alpha, settings, twilio):
+    import time
+    from urllib.parse import urlencode
+
+    from permanence.messaging.models import Acknowledgement
+
+    delivery = queue_sms(alpha, urgent=True)
+    outbox.attempt(delivery.pk)
+    settings.SMS_GATEWAY_INBOUND_SECRET = "gateway-secret"
+    body = urlencode({"from": "06 99 88 77 66", "text": "Oui"}).encode()
+    headers = signing.standard_headers("gateway-secret", "msg_1", int(time.time()), body)
+    forged = signing.standard_headers("another", "msg_1", int(time.time()), body)
+    post = {"path": "/hooks/sms/inbound/", "data": body, "content_type": "application/x-www-form-urlencoded"}
+    assert Client().post(**post, headers=forged).status_code == 403
+    assert Client().post(**post, headers=headers).status_code == 204
+    assert Acknowledgement.objects.get().message == delivery.message
+    settings.SMS_GATEWAY_INBOUND_SECRET = ""
+    assert Client().post(**post, headers=headers).status_code == 403  # nothing accepted unconfigured

@@ -122,3 +122,35 @@ def escalate(now: datetime | None = None) -> int:
             locked.save(update_fields=["escalation_level"])
             moved += 1
     return moved
+
+
+#: words of an SMS reply that acknowledge (case, accents and punctuation forgiven)
+ACK_WORDS = frozenset({"ok", "oui", "lu", "vu", "recu", "bien recu", "d'accord", "daccord", "1", "yes"})
+
+
+def _ack_word(text: str) -> bool:
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+    plain = " ".join(plain.replace("!", " ").replace(".", " ").split())
+    return plain in ACK_WORDS or plain.split(" ", 1)[0] in {"ok", "oui", "lu", "vu"}
+
+
+def acknowledge_by_reply(number: str, text: str, now: datetime | None = None) -> Message | None:
+    """An SMS reply from ``number`` (E.164): acknowledges the latest urgent message still waiting that was
+    sent to it by SMS (or a relaunch of one) within the link's validity, when the reply says so ("OK",
+    "oui", "lu"...). The message acknowledged, or None (nothing waiting, or another answer)."""
+    now = now or timezone.now()
+    if not number or not _ack_word(text):
+        return None
+    from permanence.messaging.models import Delivery
+
+    sent = (Delivery.objects.filter(channel="sms", address=number, message__urgent=True,
+                                    message__created__gte=now - timedelta(days=LINK_DAYS))
+            .select_related("message").order_by("-message__created", "-pk"))
+    for delivery in sent:
+        original = delivery.message.parent or delivery.message
+        if not Acknowledgement.objects.filter(message=original).exists():
+            acknowledge(original, f"SMS {number}", now)
+            return original
+    return None

@@ -5,6 +5,8 @@ from permanence.messaging import views
 urlpatterns = [
     path("ack/<str:token>/", views.message_ack, name="message_ack"),
     path("hooks/sms/twilio/<uuid:key>/", views.twilio_status, name="sms_status_twilio"),
+    path("hooks/sms/twilio/inbound/", views.sms_inbound_twilio, name="sms_inbound_twilio"),
+    path("hooks/sms/inbound/", views.sms_inbound, name="sms_inbound"),
     path("messages/failed/", views.failed_messages, name="failed_messages"),
     path("a/<slug:slug>/messages/", views.message_list, name="messages"),
     path("a/<slug:slug>/messages/<int:pk>/resend", views.message_resend, name="message_resend"),

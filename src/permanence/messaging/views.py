@@ -3,6 +3,7 @@ so that a mail scanner following links acknowledges nothing)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -234,6 +235,47 @@ def twilio_status(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
         )
     except outbox.UnknownDelivery:
         raise Http404 from None
+    return HttpResponse(status=204)
+
+
+def _inbound(number: str, text: str) -> None:
+    from permanence.accounts.phones import try_normalize
+
+    normalized = try_normalize(number, settings.PHONE_DEFAULT_REGION) or ""
+    acknowledged = escalation.acknowledge_by_reply(normalized, text)
+    if acknowledged is not None:
+        trail.record(None, Action.UPDATE, acknowledged, account=acknowledged.account_id,
+                     acknowledged_by=f"SMS {normalized}")
+
+
+@csrf_exempt
+@require_POST
+def sms_inbound_twilio(request: HttpRequest) -> HttpResponse:
+    """An SMS received on the Twilio number (its "A message comes in" webhook, signed with the auth
+    token over the URL configured there: SITE_URL + this path). A reply "OK" acknowledges the urgent
+    message sent to that number."""
+    params = {name: request.POST.get(name, "") for name in request.POST}
+    url = getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/") + request.path
+    token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
+    if not signing.twilio_valid(token, url, params, request.headers.get("X-Twilio-Signature", "")):
+        return HttpResponse("bad signature", status=403, content_type="text/plain")
+    _inbound(params.get("From", ""), params.get("Body", ""))
+    return HttpResponse("<Response/>", content_type="text/xml")  # TwiML: no answer sent back
+
+
+@csrf_exempt
+@require_POST
+def sms_inbound(request: HttpRequest) -> HttpResponse:
+    """An SMS received by the generic gateway: form fields ``from`` and ``text``, signed with the
+    Standard Webhooks scheme and ``SMS_GATEWAY_INBOUND_SECRET`` (nothing is accepted without it)."""
+    secret = getattr(settings, "SMS_GATEWAY_INBOUND_SECRET", "")
+    try:
+        if not secret:
+            raise signing.BadSignature("no inbound secret configured")
+        signing.standard_verify(secret, dict(request.headers), request.body, int(time.time()))
+    except signing.BadSignature:
+        return HttpResponse("bad signature", status=403, content_type="text/plain")
+    _inbound(request.POST.get("from", ""), request.POST.get("text", ""))
     return HttpResponse(status=204)
 
 
