@@ -214,6 +214,10 @@ ROUTES = [
       body={"step": "welcome", "text": "Trop long"}),
     # messages: {m} is a message of Alpha; {mb} one of Beta
     R("messages", "/a/{a}/messages/", {"admin", "assistant", "client_admin", "client_user"}),
+    R("message_flag", "/a/{a}/messages/{m}/flag", {"admin", "client_admin", "client_user"}, method="POST",
+      ok=302, body={"reason": "missing"}),
+    R("message_flag", "/a/{a}/messages/{mb}/flag", set(), method="POST", denied=404,
+      denied_for={"assistant": 403, "secretary": 403}),
     R("message_resend", "/a/{a}/messages/{m}/resend", {"admin", "assistant", "client_admin"}, method="POST",
       ok=302),
     R("message_resend", "/a/{a}/messages/{mb}/resend", set(), method="POST", denied=404,

@@ -55,6 +55,7 @@ class Perm(enum.StrEnum):
     HEAR_RECORDINGS = "hear_recordings"  # play and download the account's call recordings (audited)
     EDIT_PROMPTS = "edit_prompts"  # the texts callers hear (waiting, closed, voicemail, legal notice)
     MANAGE_API_KEYS = "manage_api_keys"  # the account's API keys for its own systems (created, revoked)
+    FLAG_MESSAGES = "flag_messages"  # say a message was wrong (the quality loop; client side)
 
 
 _ALL = frozenset(Perm)
@@ -111,10 +112,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.HEAR_RECORDINGS,
             Perm.EDIT_PROMPTS,
             Perm.MANAGE_API_KEYS,
+            Perm.FLAG_MESSAGES,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,
-                                 Perm.VIEW_MESSAGES, Perm.ACK_MESSAGES, Perm.VIEW_AGENDA,
+                                 Perm.VIEW_MESSAGES, Perm.ACK_MESSAGES, Perm.FLAG_MESSAGES, Perm.VIEW_AGENDA,
                                  Perm.VIEW_REPORTS}),
 }
 

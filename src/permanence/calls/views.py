@@ -27,7 +27,7 @@ from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, DeskStatus
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import oncall, search
-from permanence.messaging import outbox
+from permanence.messaging import outbox, quality
 from permanence.messaging.models import CallbackTask
 from permanence.policy import Perm
 from permanence.portal.access import member_required
@@ -90,6 +90,7 @@ def desk(request: HttpRequest) -> HttpResponse:
             "training_accounts": trained,
             "callbacks": callbacks,
             "voicemails": voicemails.pending(user)[:30],
+            "flags": quality.flagged_for(user, timezone.now() - timedelta(days=30)),
             "now": timezone.now(),
             "today": _answered_today(user),
         },

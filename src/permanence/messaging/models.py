@@ -285,3 +285,32 @@ class DeliveryPreference(models.Model):
             digest_at=self.digest_at,
             tz=tz,
         )
+
+
+class FlagReason(models.TextChoices):
+    WRONG_PERSON = "wrong_person", _("Sent to the wrong person")
+    MISSING = "missing", _("Missing information")
+    MISSPELT = "misspelt", _("A name or number misspelt")
+    OTHER = "other", _("Other")
+
+
+class MessageFlag(models.Model):
+    """The client says a message was wrong, and why: its author and her supervisors see it, and it
+    counts in the error rates (per account, per secretary)."""
+
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE,
+                                related_name="flags")
+    reason = models.CharField(_("reason"), max_length=16, choices=FlagReason.choices)
+    text = models.CharField(_("what was wrong"), max_length=500, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("flagged by"), on_delete=models.SET_NULL,
+                           null=True, related_name="+")
+    at = models.DateTimeField(_("flagged"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("flagged message")
+        verbose_name_plural = _("flagged messages")
+        ordering = ["-at"]
+        constraints = [models.UniqueConstraint(fields=["message"], name="one_flag_per_message")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.reason}"

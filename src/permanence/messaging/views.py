@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages as django_messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,9 +23,9 @@ from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.directory.models import Collaborator
-from permanence.messaging import channels, escalation, outbox, signing
+from permanence.messaging import channels, escalation, outbox, quality, signing
 from permanence.messaging.forms import DeliveryPreferenceForm, EscalationForm
-from permanence.messaging.models import Delivery, DeliveryPreference, EscalationPolicy, Message
+from permanence.messaging.models import Delivery, DeliveryPreference, EscalationPolicy, FlagReason, Message
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 
@@ -74,7 +74,7 @@ def message_list(request: HttpRequest, slug: str) -> HttpResponse:
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_MESSAGES)
     messages_qs = (
         Message.objects.filter(NOT_TRAINING, account=account, parent__isnull=True)
-        .prefetch_related("deliveries", "escalations")
+        .prefetch_related("deliveries", "escalations", "flags")
         .select_related("acknowledgement", "call")
         .order_by("-created")
     )
@@ -114,6 +114,8 @@ def message_list(request: HttpRequest, slug: str) -> HttpResponse:
             "statuses": statuses,
             "can_resend": policy.has_perm(request.user, Perm.RESEND_MESSAGES),
             "can_ack": policy.has_perm(request.user, Perm.ACK_MESSAGES),
+            "can_flag": policy.has_perm(request.user, Perm.FLAG_MESSAGES),
+            "flag_reasons": FlagReason.choices,
         },
     )
 
@@ -236,6 +238,24 @@ def twilio_status(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
     except outbox.UnknownDelivery:
         raise Http404 from None
     return HttpResponse(status=204)
+
+
+@member_required
+@require_POST
+def message_flag(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """The client flags a message as wrong, with a reason."""
+    account = policy.get_account_or_404(request.user, slug, Perm.FLAG_MESSAGES)
+    message = Message.objects.filter(NOT_TRAINING, account=account, pk=pk).first()
+    if message is None:
+        raise Http404
+    try:
+        quality.flag(message, request.POST.get("reason", ""), request.POST.get("text", ""),
+                     actor=request.user, request=request)
+    except ValidationError as error:
+        django_messages.error(request, " ".join(error.messages))
+    else:
+        django_messages.success(request, _("Thank you: the secretary and her supervisor will see it."))
+    return redirect("messages", slug)
 
 
 def _inbound(number: str, text: str) -> None:

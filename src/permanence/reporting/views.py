@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
+from permanence.messaging import quality
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.reporting import charts, kpis, rollups
@@ -262,12 +263,14 @@ def overview(request: HttpRequest) -> HttpResponse:
     for account in policy.visible_accounts(user).order_by("name"):
         figures = kpis.merge(rollups.read("account", account.pk, "day", start, end, account.tz).values())
         if figures.offered or figures.messages_sent:
-            accounts.append({"account": account, **_values(kpis.indicators(figures, period.settings))})
+            accounts.append({"account": account, **_values(kpis.indicators(figures, period.settings)),
+                             "errors": quality.error_rate(start, end, account=account)})
     people = []
     for person in User.objects.filter(role=Role.SECRETARY).order_by("last_name", "first_name", "username"):
         figures = kpis.merge(rollups.read("secretary", person.pk, "day", start, end, zone).values())
         if figures.answered:
-            people.append({"person": person, **_values(kpis.indicators(figures, period.settings))})
+            people.append({"person": person, **_values(kpis.indicators(figures, period.settings)),
+                           "errors": quality.error_rate(start, end, author=person)})
     trail.record(user, Action.VIEW, object_type="reporting.report", request=request, scope="operator")
     if request.GET.get("format") in ("csv", "xlsx"):
         rows = [{"label": row["account"].name, **row} for row in accounts]
