@@ -9,6 +9,7 @@ validate and audit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -79,6 +80,23 @@ def _lists(account: Account, now: datetime) -> dict[str, Any]:
         "coming": live.filter(starts_at__gt=now),
         "history": rows.exclude(pk__in=live.values("pk")).order_by("-ends_at")[:HISTORY],
     }
+
+
+def _row_action(request: HttpRequest, slug: str, find: Callable[[Account], Any], act: Callable[[Any], Any],
+                done: Callable[[Any], str], back: str, perm: Perm = Perm.EDIT_ACCOUNT) -> HttpResponse:
+    """A POST on one row of the account (withdraw, end, remove, revoke): found within the account (else
+    404), the named action called, its refusal or its result said, back to the list."""
+    account = policy.get_account_or_404(request.user, slug, perm)
+    row = find(account)
+    if row is None:
+        raise Http404
+    try:
+        result = act(row)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, done(result))
+    return redirect(back, account.slug)
 
 
 @member_required
@@ -188,15 +206,10 @@ def instruction_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse
 @member_required
 @require_POST
 def instruction_withdraw(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
-    instruction = _instruction(account, pk)
-    try:
-        actions.withdraw_instruction(instruction, actor=request.user, request=request)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, _("The instruction is withdrawn: the desk no longer shows it."))
-    return redirect("account_instructions", account.slug)
+    return _row_action(
+        request, slug, lambda account: Instruction.objects.filter(account=account, pk=pk).first(),
+        lambda row: actions.withdraw_instruction(row, actor=request.user, request=request),
+        lambda _row: _("The instruction is withdrawn: the desk no longer shows it."), "account_instructions")
 
 
 # Absences and replacements ----------------------------------------------------------------
@@ -275,18 +288,11 @@ def absences(request: HttpRequest, slug: str) -> HttpResponse:
 @member_required
 @require_POST
 def absence_end(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
-    absence = Absence.objects.filter(collaborator__account=account, pk=pk).first()
-    if absence is None:
-        raise Http404
-    try:
-        kept = directory_actions.end_absence(absence, actor=request.user, request=request)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, _("The absence is cancelled.") if kept is None
-                         else _("The absence ends now: calls go to the person again."))
-    return redirect("account_absences", account.slug)
+    return _row_action(
+        request, slug, lambda account: Absence.objects.filter(collaborator__account=account, pk=pk).first(),
+        lambda row: directory_actions.end_absence(row, actor=request.user, request=request),
+        lambda kept: _("The absence is cancelled.") if kept is None
+        else _("The absence ends now: calls go to the person again."), "account_absences")
 
 
 # On-call rotas (astreintes) ---------------------------------------------------------------
@@ -433,13 +439,11 @@ def on_call(request: HttpRequest, slug: str) -> HttpResponse:
 @member_required
 @require_POST
 def on_call_swap_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
-    swap = RotaSwap.objects.filter(rota__account=account, pk=pk).select_related("rota").first()
-    if swap is None:
-        raise Http404
-    directory_actions.remove_swap(swap, actor=request.user, request=request)
-    messages.success(request, _("The swap is removed."))
-    return redirect("account_on_call", account.slug)
+    return _row_action(
+        request, slug,
+        lambda account: RotaSwap.objects.filter(rota__account=account, pk=pk).select_related("rota").first(),
+        lambda row: directory_actions.remove_swap(row, actor=request.user, request=request),
+        lambda _row: _("The swap is removed."), "account_on_call")
 
 
 # Opening hours, closures and the after-hours policy -----------------------------------------
@@ -523,17 +527,12 @@ def opening_hours(request: HttpRequest, slug: str) -> HttpResponse:
 @member_required
 @require_POST
 def hours_exception_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
-    row = HoursException.objects.filter(account=account, pk=pk).select_related("account").first()
-    if row is None:
-        raise Http404
-    try:
-        actions.remove_hours_exception(row, actor=request.user, request=request)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, _("The exception is removed."))
-    return redirect("account_hours", account.slug)
+    return _row_action(
+        request, slug,
+        lambda account: HoursException.objects.select_related("account").filter(
+            account=account, pk=pk).first(),
+        lambda row: actions.remove_hours_exception(row, actor=request.user, request=request),
+        lambda _row: _("The exception is removed."), "account_hours")
 
 
 # API keys ------------------------------------------------------------------------------------
@@ -574,10 +573,7 @@ def api_keys(request: HttpRequest, slug: str) -> HttpResponse:
 @member_required
 @require_POST
 def api_key_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    account = policy.get_account_or_404(request.user, slug, Perm.MANAGE_API_KEYS)
-    key = ApiKey.objects.filter(account=account, pk=pk).first()
-    if key is None:
-        raise Http404
-    keys.revoke(key, actor=request.user, request=request)
-    messages.success(request, _("The key is revoked: it no longer works."))
-    return redirect("account_api_keys", account.slug)
+    return _row_action(
+        request, slug, lambda account: ApiKey.objects.filter(account=account, pk=pk).first(),
+        lambda row: keys.revoke(row, actor=request.user, request=request),
+        lambda _row: _("The key is revoked: it no longer works."), "account_api_keys", Perm.MANAGE_API_KEYS)
