@@ -163,7 +163,10 @@ def test_a_trunk_call_answered_in_the_browser_talks_both_ways_holds_transfers_an
     answer = desk.get_by_role("button", name=re.compile("Décrocher"))
     answer.wait_for()
     answer.press("Enter")  # the same key as with the simulator
-    page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'talking'")
+    # the answer goes browser → Kamailio → call control → its database thread → rtpengine and back:
+    # on a loaded machine (a CI run saw over 10 s), as long as the ringing above may take
+    page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'talking'",
+                           timeout=20_000)  # fmt: skip
     assert wait_for(lambda: db(lambda: Call.objects.filter(pk=call.pk, state="talking").exists()), 5)
     desk.get_by_test_id("greeting").wait_for()  # her frame shows the call page; the call goes on
     setup = time.monotonic() - invited
