@@ -130,6 +130,12 @@ def test_after_hours_calls_are_forwarded_to_the_person_on_call(alpha, team):
     # a closed hour the rota does not cover (Wednesday 18:30): the account's on-call number
     evening = services.admit(alpha, "+33612345678", datetime(2026, 10, 21, 16, 30, tzinfo=UTC))
     assert evening.action is admission.Action.FORWARD and evening.forward_to == "+33699999999"
+    anne.is_active = False  # left the directory: nobody is on call that week, the account's number takes it
+    anne.save()
+    assert oncall.forward_number(alpha, WEDNESDAY_NIGHT) == "+33699999999"
+    assert environment.environment(alpha, WEDNESDAY_NIGHT).call("on_call", ("urgences",)) is None
+    anne.is_active = True
+    anne.save()
     rota.forwards_after_hours = False
     rota.save()
     assert services.admit(alpha, "+33612345678", WEDNESDAY_NIGHT).forward_to == "+33699999999"

@@ -47,6 +47,7 @@ from permanence.contacts.identify import identify
 from permanence.contacts.models import Contact
 from permanence.directory.models import Collaborator
 from permanence.policy import Perm
+from permanence.portal.forms import field_errors
 
 api = NinjaAPI(
     title="Permanence API",
@@ -375,10 +376,7 @@ def _instruction_out(instruction: Instruction) -> InstructionOut:
 
 
 def _refused(error: DjangoValidationError) -> Any:
-    if hasattr(error, "error_dict"):
-        errors = {f: " ".join(m for e in errs for m in e.messages) for f, errs in error.error_dict.items()}
-    else:
-        errors = {"general": " ".join(error.messages)}
+    errors = field_errors(error)
     return Status(422, {"detail": " ".join(errors.values()), "errors": errors})
 
 

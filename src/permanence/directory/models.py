@@ -327,8 +327,9 @@ class Rota(models.Model):
         return lambda day: lookup(day) is not None
 
     def on_call(self, at: datetime | None = None) -> Collaborator | None:
+        """Who is on call at ``at`` (nobody when that person has left the directory since)."""
         who = rota_core.on_call(self.as_core(), at or timezone.now(), self.is_holiday())
-        return None if who is None else Collaborator.objects.filter(pk=who).first()
+        return None if who is None else Collaborator.objects.filter(pk=who, is_active=True).first()
 
 
 class RotaMember(models.Model):

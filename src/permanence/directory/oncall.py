@@ -8,9 +8,9 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.text import slugify
 
-from permanence.directory import rota as rota_core
-from permanence.directory.models import Collaborator, Rota, RotaSwap
+from permanence.directory.models import Collaborator, Rota, RotaMember, RotaSwap
 
 
 @dataclass(frozen=True)
@@ -26,27 +26,27 @@ class OnCall:
 
 
 def rotas(account: Any) -> list[Rota]:
+    """The account's rotas with their service, members and swaps (and these people) at hand."""
     return list(
         Rota.objects.filter(account=account)
         .select_related("service", "account")
-        .prefetch_related("members", Prefetch("swaps", queryset=RotaSwap.objects.order_by("starts_at")))
+        .prefetch_related(
+            Prefetch("members", queryset=RotaMember.objects.select_related("collaborator")),
+            Prefetch("swaps", queryset=RotaSwap.objects.select_related("collaborator").order_by("starts_at")),
+        )
     )
 
 
 def now_on_call(account: Any, at: datetime | None = None) -> list[OnCall]:
     """Each rota of the account with its person on call at ``at``."""
     at = at or timezone.now()
-    found = []
-    for rota in rotas(account):
-        who = rota_core.on_call(rota.as_core(), at, rota.is_holiday())
-        person = Collaborator.objects.filter(pk=who).first() if who is not None else None
-        found.append(OnCall(rota, person))
-    return found
+    return [OnCall(rota, rota.on_call(at)) for rota in rotas(account)]
 
 
 def on_call(account: Any, service: str, at: datetime | None = None) -> Collaborator | None:
-    """The person on call for the service named ``service`` (case and accents as written)."""
-    rota = next((r for r in rotas(account) if r.service.name == service), None)
+    """The person on call in the rota of ``service``: its name as written ("Urgences", in an escalation
+    list) or as scenarios name it ("urgences")."""
+    rota = next((r for r in rotas(account) if slugify(r.service.name) == slugify(service)), None)
     return rota.on_call(at) if rota else None
 
 
@@ -54,9 +54,5 @@ def forward_number(account: Any, at: datetime | None = None) -> str:
     """Where after-hours calls are forwarded: the forwarding rota's person on call (mobile, else direct
     line), else the account's on-call number."""
     rota = next((r for r in rotas(account) if r.forwards_after_hours), None)
-    if rota is not None:
-        person = rota.on_call(at)
-        number = (person.mobile or person.direct_line) if person else ""
-        if number:
-            return str(number)
-    return str(account.on_call_number or "")
+    number = OnCall(rota, rota.on_call(at)).number if rota is not None else ""
+    return str(number or account.on_call_number or "")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 
@@ -28,3 +29,10 @@ class ContactImportForm(forms.Form):
 class IdentifyForm(forms.Form):
     called = forms.CharField(label=_("Number called"), max_length=40)
     caller = forms.CharField(label=_("Caller's number"), max_length=40, required=False)
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """A refusal of the named actions as one text per field (``general`` when it names none)."""
+    if hasattr(error, "error_dict"):
+        return {field: " ".join(messages) for field, messages in error.message_dict.items()}
+    return {"general": " ".join(error.messages)}

@@ -35,6 +35,7 @@ from permanence.directory import rota as rota_core
 from permanence.directory.models import Absence, AbsenceKind, Collaborator, Rota, RotaSwap, Service
 from permanence.policy import Perm
 from permanence.portal.access import member_required
+from permanence.portal.forms import field_errors
 
 HISTORY = 50
 COVER_LABELS = {
@@ -49,27 +50,23 @@ def _local_input(value: datetime, account: Account) -> str:
     return value.astimezone(account.tz).strftime("%Y-%m-%dT%H:%M")
 
 
-def _parse(post: Any, account: Account) -> tuple[str, dict[str, datetime], dict[str, str]]:
-    """The typed text and period; errors by field."""
+def _instants(post: Any, account: Account, optional: tuple[str, ...] = ()) -> tuple[
+        dict[str, datetime], dict[str, str]]:
+    """``starts_at`` and ``ends_at`` as typed (local times of the account) read as instants; errors by
+    field. A field in ``optional`` may be left empty (absent from the result)."""
     errors: dict[str, str] = {}
     when: dict[str, datetime] = {}
     for name in ("starts_at", "ends_at"):
         raw = post.get(name, "")
         if not raw.strip():
-            errors[name] = _("Give a date and a time.")
+            if name not in optional:
+                errors[name] = _("Give a date and a time.")
             continue
         try:
             when[name] = periods.local_instant(raw, account.tz)
         except periods.PeriodError as error:
             errors[name] = actions.period_error(error)
-    return post.get("text", ""), when, errors
-
-
-def _errors(error: ValidationError) -> dict[str, str]:
-    if hasattr(error, "error_dict"):
-        return {field: " ".join(m for e in errs for m in e.messages)
-                for field, errs in error.error_dict.items()}
-    return {"general": " ".join(error.messages)}
+    return when, errors
 
 
 def _lists(account: Account, now: datetime) -> dict[str, Any]:
@@ -116,19 +113,19 @@ def instructions(request: HttpRequest, slug: str) -> HttpResponse:
                 actions.set_standing_instructions(account, request.POST.get("standing", ""),
                                                   actor=request.user, request=request)
             except ValidationError as error:
-                errors = {"standing": _errors(error).get("text", "")}
+                errors = {"standing": field_errors(error).get("text", "")}
             else:
                 messages.success(request, _("The standing instructions are saved."))
                 return redirect("account_instructions", account.slug)
         else:
-            text, when, errors = _parse(request.POST, account)
+            when, errors = _instants(request.POST, account)
             typed = {k: request.POST.get(k, "") for k in ("text", "starts_at", "ends_at")}
             if not errors:
                 try:
-                    actions.add_instruction(account, text, when["starts_at"], when["ends_at"],
+                    actions.add_instruction(account, typed["text"], when["starts_at"], when["ends_at"],
                                             actor=request.user, request=request, now=now)
                 except ValidationError as error:
-                    errors = _errors(error)
+                    errors = field_errors(error)
                 else:
                     messages.success(request, _("The instruction is saved."))
                     return redirect("account_instructions", account.slug)
@@ -172,14 +169,14 @@ def instruction_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse
     status = 200
     if request.method == "POST":
         policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
-        text, when, errors = _parse(request.POST, account)
+        when, errors = _instants(request.POST, account)
         typed = {k: request.POST.get(k, "") for k in ("text", "starts_at", "ends_at")}
         if not errors:
             try:
-                actions.change_instruction(instruction, text=text, starts_at=when["starts_at"],
+                actions.change_instruction(instruction, text=typed["text"], starts_at=when["starts_at"],
                                            ends_at=when["ends_at"], actor=request.user, request=request)
             except ValidationError as error:
-                errors = _errors(error)
+                errors = field_errors(error)
             else:
                 messages.success(request, _("The instruction is saved."))
                 return redirect("account_instructions", account.slug)
@@ -243,23 +240,15 @@ def absences(request: HttpRequest, slug: str) -> HttpResponse:
             errors["collaborator"] = _("Pick the person who is away.")
         if typed["replacement"] and replacement is None:
             errors["replacement"] = _("Pick the replacement from the directory.")
-        when: dict[str, datetime] = {}
-        for name in ("starts_at", "ends_at"):
-            if not typed[name].strip():
-                if name == "starts_at":
-                    errors[name] = _("Give a date and a time.")
-                continue
-            try:
-                when[name] = periods.local_instant(typed[name], account.tz)
-            except periods.PeriodError as error:
-                errors[name] = actions.period_error(error)
+        when, wrong = _instants(request.POST, account, optional=("ends_at",))
+        errors.update(wrong)
         if not errors and person is not None:
             try:
                 directory_actions.add_absence(person, typed["kind"], when["starts_at"], when.get("ends_at"),
                                               replacement=replacement, note=typed["note"],
                                               actor=request.user, request=request, now=now)
             except ValidationError as error:
-                errors = _errors(error)
+                errors = field_errors(error)
             else:
                 messages.success(request, _("The absence is saved: the desk follows it from its start."))
                 return redirect("account_absences", account.slug)
@@ -312,8 +301,9 @@ def _time(raw: str, default: time) -> time:
             _("“%(value)s” is not a time of day, e.g. 08:00.") % {"value": raw[:20]}) from None
 
 
-def _rota_post(account: Account, post: Any) -> Rota:
+def _rota_post(account: Account, request: HttpRequest) -> Rota:
     """Create or replace a service's rota from the form (ValidationError by field)."""
+    post = request.POST
     service = Service.objects.filter(account=account, pk=post.get("service") or 0).first() \
         if str(post.get("service", "")).isdigit() else None
     if service is None:
@@ -339,11 +329,12 @@ def _rota_post(account: Account, post: Any) -> Rota:
     return directory_actions.save_rota(
         service, members=members, covers=post.getlist("covers"), first_day=first_day, handover=handover,
         night_start=night_start, night_end=night_end,
-        forwards_after_hours=bool(post.get("forwards_after_hours")), actor=post.actor, request=post.request,
+        forwards_after_hours=bool(post.get("forwards_after_hours")), actor=request.user, request=request,
     )
 
 
-def _swap_post(account: Account, post: Any) -> None:
+def _swap_post(account: Account, request: HttpRequest) -> None:
+    post = request.POST
     rota = Rota.objects.filter(account=account, pk=post.get("rota") or 0).first() \
         if str(post.get("rota", "")).isdigit() else None
     if rota is None:
@@ -351,27 +342,11 @@ def _swap_post(account: Account, post: Any) -> None:
     person = _collaborator(account, post.get("collaborator", ""))
     if person is None:
         raise ValidationError({"collaborator": _("Pick who is on call instead.")})
-    when: dict[str, datetime] = {}
-    for name in ("starts_at", "ends_at"):
-        try:
-            when[name] = periods.local_instant(post.get(name, ""), account.tz)
-        except periods.PeriodError as error:
-            raise ValidationError({name: actions.period_error(error)}) from None
+    when, errors = _instants(post, account)
+    if errors:
+        raise ValidationError(errors)
     directory_actions.add_swap(rota, person, when["starts_at"], when["ends_at"],
-                               reason=post.get("reason", ""), actor=post.actor, request=post.request)
-
-
-class _Post:
-    """The form's fields with who sent them (for the actions' audit)."""
-
-    def __init__(self, request: HttpRequest) -> None:
-        self.data, self.actor, self.request = request.POST, request.user, request
-
-    def get(self, name: str, default: str = "") -> Any:
-        return self.data.get(name, default)
-
-    def getlist(self, name: str) -> list[str]:
-        return self.data.getlist(name)
+                               reason=post.get("reason", ""), actor=request.user, request=request)
 
 
 @member_required
@@ -386,36 +361,34 @@ def on_call(request: HttpRequest, slug: str) -> HttpResponse:
         policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
         try:
             if form == "swap":
-                _swap_post(account, _Post(request))
+                _swap_post(account, request)
                 messages.success(request, _("The swap is saved."))
             else:
-                _rota_post(account, _Post(request))
+                _rota_post(account, request)
                 messages.success(request, _("The rota is saved."))
         except ValidationError as error:
-            errors = _errors(error)
+            errors = field_errors(error)
             status = 422
         else:
             return redirect("account_on_call", account.slug)
     now = timezone.now()
     start = now.astimezone(account.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    until = (start + timedelta(days=CALENDAR_DAYS)).astimezone(UTC)
     cards = []
-    for item in oncall.now_on_call(account, now):
-        core = item.rota.as_core()
-        until = (start + timedelta(days=CALENDAR_DAYS)).astimezone(UTC)
-        laid = rota_core.turns(core, start.astimezone(UTC), until, item.rota.is_holiday())
-        members = [m.collaborator for m in item.rota.members.select_related("collaborator")]
-        names = {m.pk: str(m) for m in members}
-        names.update({s.collaborator_id: str(s.collaborator)
-                      for s in item.rota.swaps.select_related("collaborator")})
+    for rota in oncall.rotas(account):
+        laid = rota_core.turns(rota.as_core(), start.astimezone(UTC), until, rota.is_holiday())
+        members = [m.collaborator for m in rota.members.all()]
+        people = {p.pk: p for p in [*members, *(s.collaborator for s in rota.swaps.all())]}
+        item = oncall.OnCall(rota, rota.on_call(now))
         cards.append({
-            "rota": item.rota,
+            "rota": rota,
             "now": item.person,
             "number": item.number,
             "members": members,
-            "covers": item.rota.cover_set(),
-            "turns": [{"starts": t.starts, "ends": t.ends, "who": names.get(t.member, "?"),
+            "covers": rota.cover_set(),
+            "turns": [{"starts": t.starts, "ends": t.ends, "who": str(people.get(t.member, "?")),
                        "swap": t.override} for t in laid],
-            "swaps": item.rota.swaps.filter(ends_at__gt=now).select_related("collaborator"),
+            "swaps": [s for s in rota.swaps.all() if s.ends_at > now],
         })
     return render(
         request,
@@ -495,7 +468,7 @@ def opening_hours(request: HttpRequest, slug: str) -> HttpResponse:
                                         request=request)
                 messages.success(request, _("What callers get when the account is closed is saved."))
         except ValidationError as error:
-            errors = _errors(error)
+            errors = field_errors(error)
             status = 422
         else:
             return redirect("account_hours", account.slug)
@@ -551,7 +524,7 @@ def api_keys(request: HttpRequest, slug: str) -> HttpResponse:
             key, token = keys.create(account, request.POST.get("name", ""), request.POST.get("scope", ""),
                                      actor=request.user, request=request)
         except ValidationError as error:
-            errors = _errors(error)
+            errors = field_errors(error)
             status = 422
         else:
             created = {"key": key, "token": token}  # shown on this answer only, never stored

@@ -15,8 +15,8 @@ from django.utils.text import slugify
 from permanence.accounts.models import Account
 from permanence.accounts.phones import try_normalize
 from permanence.contacts.models import Contact, ContactNumber
-from permanence.directory import search
-from permanence.directory.models import CALLER_TYPE_LABELS, Collaborator, Rota
+from permanence.directory import oncall, search
+from permanence.directory.models import CALLER_TYPE_LABELS, Collaborator
 from permanence.directory.rules import caller_type_code
 from permanence.scenarios.engine.checker import AccountInfo
 from permanence.scenarios.engine.runtime import Person, StaticEnvironment
@@ -204,11 +204,8 @@ def environment(
 
 def _on_call(account: Account, service: str, at: datetime) -> str | None:
     """The ref of the person on call at ``at`` in the rota of the service ``service`` (its slug)."""
-    for rota in Rota.objects.filter(account=account).select_related("service", "account"):
-        if slugify(rota.service.name) == service:
-            person = rota.on_call(at)
-            return collaborator_ref(person) if person is not None and person.is_active else None
-    return None
+    person = oncall.on_call(account, service, at)
+    return collaborator_ref(person) if person is not None else None
 
 
 def _between(local: datetime, start: str, end: str) -> bool:
