@@ -162,14 +162,11 @@ def change_instruction(
 ) -> Instruction:
     """Change an instruction that is not over; the desk highlights it again."""
     now = now or timezone.now()
-    text = _clean_text(text, INSTRUCTION_MAX_LENGTH)
-    if not text:
-        raise ValidationError({"text": _("Write the instruction.")})
     with transaction.atomic():
         locked = Instruction.objects.select_for_update().get(pk=instruction.pk)
         if locked.phase(now) == "past":
             raise ValidationError(_("This instruction is over: it stays as history. Write a new one."))
-        _period(starts_at, ends_at, now)
+        text = check_instruction(text, starts_at, ends_at, now)
         before = _snapshot(locked)
         locked.text, locked.starts_at, locked.ends_at = text, starts_at, ends_at
         after = _snapshot(locked)

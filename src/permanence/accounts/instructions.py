@@ -32,21 +32,29 @@ def in_force(account: Account, at: datetime) -> QuerySet[Instruction]:
     ).order_by("starts_at", "pk")
 
 
-def _new_to(user: Any, account: Account, instruction: Instruction | None, changed_at: datetime | None,
-            call_id: int, now: datetime) -> bool:
-    reading = InstructionReading.objects.filter(account=account, user=user, instruction=instruction).first()
-    if reading is None:
+def new_on_call(readings: QuerySet[Any], call_id: int, now: datetime, changed_at: datetime | None = None,
+                **reading: Any) -> bool:
+    """Whether what ``readings`` (one row per thing and person) tracks is new to the person on this call:
+    the first time she sees it (recorded now, with the call), again after it changed, and throughout
+    that call; not on the next one. Shared by the instructions and the scenario's changes."""
+    seen = readings.first()
+    if seen is None:
         try:
             with transaction.atomic():
-                InstructionReading.objects.create(account=account, user=user, instruction=instruction,
-                                                  call_id=call_id, seen_at=now)
+                readings.model.objects.create(call_id=call_id, seen_at=now, **reading)
         except IntegrityError:  # the same page loaded twice at once: the other load recorded it
             pass
         return True
-    if changed_at is not None and reading.seen_at < changed_at:
-        InstructionReading.objects.filter(pk=reading.pk).update(seen_at=now, call_id=call_id)
+    if changed_at is not None and seen.seen_at < changed_at:
+        readings.filter(pk=seen.pk).update(seen_at=now, call_id=call_id)
         return True
-    return reading.call_id == call_id
+    return bool(seen.call_id == call_id)
+
+
+def _new_to(user: Any, account: Account, instruction: Instruction | None, changed_at: datetime | None,
+            call_id: int, now: datetime) -> bool:
+    mine = InstructionReading.objects.filter(account=account, user=user, instruction=instruction)
+    return new_on_call(mine, call_id, now, changed_at, account=account, user=user, instruction=instruction)
 
 
 def at_desk(account: Account, user: Any = None, *, call_id: int | None = None,

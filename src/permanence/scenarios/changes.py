@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from permanence.accounts.instructions import new_on_call
 from permanence.scenarios.models import MAIN_ENTRY, ScenarioVersion, Status, VersionReading
 from permanence.users.models import Training
 
@@ -53,14 +53,8 @@ def for_desk(account: Any, user: Any, call_id: int, now: datetime | None = None)
     for version in pending(account, now):
         if version.status == Status.PUBLISHED and _previous(version) is None:
             continue  # the account's first scenario: nothing changed
-        reading = VersionReading.objects.filter(version=version, user=user).first()
-        if reading is None:
-            try:
-                with transaction.atomic():
-                    VersionReading.objects.create(version=version, user=user, call_id=call_id, seen_at=now)
-            except IntegrityError:
-                pass
-        elif reading.call_id != call_id:
+        mine = VersionReading.objects.filter(version=version, user=user)
+        if not new_on_call(mine, call_id, now, version=version, user=user):
             continue
         shown.append(Change(version, _previous(version), version.status == Status.APPROVED))
     return shown
