@@ -50,39 +50,26 @@ class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """A back-office page whose every write (the object, its inline rows, deletions) leaves an audit
     event with the fields changed, before and after: the Django admin is one more entry point."""
 
-    @staticmethod
-    def _tenant(obj: Any) -> Any:
-        """The account an object belongs to (the account itself for an account)."""
-        if obj._meta.label_lower == "accounts.account":
-            return obj.pk
-        if hasattr(obj, "account_id"):
-            return obj.account_id
-        parent = getattr(obj, "collaborator", None) or getattr(obj, "service", None)
-        return getattr(parent, "account_id", None)
-
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
-            trail.record(request.user, Action.CREATE, obj, account=self._tenant(obj), request=request,
-                         via="admin", after={k: v["after"] for k, v in _changes(form).items()})
+            after = {k: v["after"] for k, v in _changes(form).items()}
+            trail.record(request.user, Action.CREATE, obj, request=request, via="admin", after=after)
         elif form.changed_data:
-            trail.record(request.user, Action.UPDATE, obj, account=self._tenant(obj), request=request,
-                         via="admin", changes=_changes(form))
+            changes = _changes(form)
+            trail.record(request.user, Action.UPDATE, obj, request=request, via="admin", changes=changes)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         deleted = [(f.instance, str(f.instance.pk)) for f in formset.deleted_forms if f.instance.pk]
         super().save_formset(request, form, formset, change)
         for obj in formset.new_objects:
-            trail.record(request.user, Action.CREATE, obj, account=self._tenant(obj), request=request,
-                         via="admin")
+            trail.record(request.user, Action.CREATE, obj, request=request, via="admin")
         for obj, fields in formset.changed_objects:
             inline = next((f for f in formset.forms if f.instance.pk == obj.pk), None)
             detail = _changes(inline) if inline is not None else {name: {} for name in fields}
-            trail.record(request.user, Action.UPDATE, obj, account=self._tenant(obj), request=request,
-                         via="admin", changes=detail)
+            trail.record(request.user, Action.UPDATE, obj, request=request, via="admin", changes=detail)
         for obj, pk in deleted:
-            trail.record(request.user, Action.DELETE, obj, account=self._tenant(obj), request=request,
-                         via="admin", object_id=pk)
+            trail.record(request.user, Action.DELETE, obj, request=request, via="admin", object_id=pk)
 
     @admin.display(description=_("Where used"))
     def where_used(self, obj: Any) -> str:
@@ -117,12 +104,10 @@ class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        trail.record(request.user, Action.DELETE, obj, account=self._tenant(obj), request=request,
-                     via="admin")
+        trail.record(request.user, Action.DELETE, obj, request=request, via="admin")
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
-            trail.record(request.user, Action.DELETE, obj, account=self._tenant(obj), request=request,
-                         via="admin")
+            trail.record(request.user, Action.DELETE, obj, request=request, via="admin")
         super().delete_queryset(request, queryset)

@@ -16,6 +16,17 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def tenant(obj: models.Model) -> Any:
+    """The account an object belongs to: itself for an account, its own ``account``, or its
+    collaborator's or service's (an absence, a transfer window)."""
+    if obj._meta.label_lower == "accounts.account":
+        return obj.pk
+    if hasattr(obj, "account_id"):
+        return obj.account_id
+    parent = getattr(obj, "collaborator", None) or getattr(obj, "service", None)
+    return getattr(parent, "account_id", None)
+
+
 def record(
     actor: Any,
     action: Action | str,
@@ -33,8 +44,8 @@ def record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)[:200]
-        if account is None and hasattr(obj, "account_id"):
-            account = obj.account_id
+        if account is None:
+            account = tenant(obj)
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     return AuditEvent.objects.create(
         actor=actor if is_user else None,
