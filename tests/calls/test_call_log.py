@@ -74,3 +74,15 @@ def test_bad_filters_are_read_safely(personas, alpha):
     for query in ({"from": "hier"}, {"to": "2026-13-45"}, {"collaborator": "x"}, {"status": "<script>"},
                   {"page": "-3"}, {"from": "2020-01-01", "to": "2026-01-01"}):
         assert page.get("/a/alpha/calls/", query).status_code == 200
+
+
+def test_the_wait_is_counted_as_the_figures_count_it(personas, alpha):
+    from permanence.calls.log_views import _row
+
+    now = timezone.now()
+    turned_away = Call.objects.create(account=alpha, called="+33145000001", state="not_served",
+                                      arrived_at=now, ended_at=now + timedelta(seconds=20))
+    gone = Call.objects.create(account=alpha, called="+33145000001", state="abandoned",
+                               arrived_at=now, ended_at=now + timedelta(seconds=40))
+    assert _row(turned_away)["wait"] is None and _row(gone)["wait"] == 40
+    assert _row(call(alpha, personas, 5))["wait"] == 12

@@ -18,6 +18,8 @@ from permanence import policy
 from permanence.accounts.phones import try_normalize
 from permanence.audit import trail
 from permanence.audit.models import Action
+from permanence.calls import lifecycle
+from permanence.calls.lifecycle import State
 from permanence.calls.models import Call
 from permanence.directory.models import Collaborator
 from permanence.messaging.models import Message
@@ -102,9 +104,13 @@ def call_log(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _row(call: Call) -> dict[str, Any]:
-    wait = None
-    if call.arrived_at and (call.answered_at or call.ended_at):
-        wait = int(((call.answered_at or call.ended_at) - call.arrived_at).total_seconds())  # type: ignore[operator]
+    # the wait as the figures count it (lifecycle.Summary): to the answer, or to the hang-up of an
+    # abandoned or diverted call; none for a call turned away at arrival
+    seconds = lifecycle.Summary(
+        state=State(call.state), arrived_at=call.arrived_at, answered_at=call.answered_at,
+        ended_at=call.ended_at, diverted_to="fallback" if call.state == State.DIVERTED else None,
+    ).wait_seconds
+    wait = None if seconds is None else int(seconds)
     state = call.run.state if call.run is not None and isinstance(call.run.state, dict) else {}
     path = [str(step) for step in state.get("path", [])] if isinstance(state.get("path"), list) else []
     return {
