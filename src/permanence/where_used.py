@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -20,6 +19,8 @@ from permanence.agenda.models import AppointmentType
 from permanence.directory.models import Absence, Collaborator, Rota, RotaMember, RotaSwap, Service
 from permanence.messaging.escalation import ON_CALL_PREFIX
 from permanence.messaging.models import EscalationPolicy
+from permanence.scenarios.engine import source
+from permanence.scenarios.engine.problems import Problems
 from permanence.scenarios.environment import collaborator_ref
 from permanence.scenarios.models import Block, ScenarioVersion, Status
 
@@ -54,11 +55,9 @@ def _versions(account_id: int | None) -> Iterator[tuple[ScenarioVersion, list[tu
     if account_id is not None:
         versions = versions.filter(scenario__account_id=account_id)
     for version in versions.order_by("scenario__name", "number"):
-        try:
-            tree = yaml.safe_load(version.source)
-        except yaml.YAMLError:
-            continue
-        yield version, list(_walk(tree))
+        tree = source.load(version.source, Problems())  # the scenarios' own bounded reader
+        if tree is not None:
+            yield version, list(_walk(tree.plain()))
 
 
 def _scenario_use(version: ScenarioVersion) -> Use:
