@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -369,3 +370,58 @@ class RotaSwap(models.Model):
 
     def __str__(self) -> str:
         return f"{self.collaborator} {self.starts_at:%Y-%m-%d %H:%M} → {self.ends_at:%Y-%m-%d %H:%M}"
+
+
+class ChangeKind(models.TextChoices):
+    ADD = "add", _("New in the directory")
+    CHANGE = "change", _("Change")
+    LEAVE = "leave", _("Leaves the directory")
+
+
+class ChangeStatus(models.TextChoices):
+    PENDING = "pending", _("Planned")
+    APPLIED = "applied", _("Applied")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUSED = "refused", _("Refused when due")
+
+
+class DirectoryChange(models.Model):
+    """A change of the directory written now to take effect at a chosen time: a collaborator who
+    arrives, whose details or transfer rules change, or who leaves. The worker applies it when due
+    through the same named action as an immediate change (``directory.people``), checked again then."""
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="directory_changes")
+    collaborator = models.ForeignKey(
+        Collaborator, verbose_name=_("collaborator"), on_delete=models.CASCADE, null=True, blank=True,
+        related_name="planned_changes", help_text=_("Empty for a person who arrives: made when due."),
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=ChangeKind.choices)
+    #: the fields that change (``directory.people.FIELDS``), as the form gave them
+    data = models.JSONField(_("changes"), default=dict, blank=True)
+    effective_at = models.DateTimeField(_("takes effect at"))
+    status = models.CharField(_("status"), max_length=10, choices=ChangeStatus.choices,
+                              default=ChangeStatus.PENDING)
+    outcome = models.TextField(_("outcome"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("written by"),
+                                   on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("planned directory change")
+        verbose_name_plural = _("planned directory changes")
+        ordering = ["effective_at", "pk"]
+        indexes = [models.Index(fields=["status", "effective_at"], name="directorychange_due")]
+        constraints = [
+            models.CheckConstraint(
+                name="directorychange_person_unless_add",
+                condition=Q(kind="add") | Q(collaborator__isnull=False),
+                violation_error_message=_("A change names the collaborator it changes."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = self.collaborator or " ".join(
+            str(self.data.get(k) or "") for k in ("first_name", "last_name")).strip()
+        return f"{self.get_kind_display()}: {who}"

@@ -33,6 +33,7 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
     does not answer) never delays another (an urgent message's escalation)."""
     from permanence.agenda import caldav_sync, notify
     from permanence.calls import retention
+    from permanence.directory import people
     from permanence.messaging import escalation, outbox
     from permanence.reporting import rollups
     from permanence.scenarios import services as scenario_services
@@ -43,7 +44,7 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
             "escalation",
             options["escalation_every"],
             [("escalate", escalation.escalate), ("reminders", notify.send_due_reminders),
-             ("publication", scenario_services.publish_due)],
+             ("publication", scenario_services.publish_due), ("directory", people.apply_due)],
         ),
         loops.Loop(
             "rollups",
