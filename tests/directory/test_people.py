@@ -215,7 +215,7 @@ def test_services_are_named_once_and_a_name_in_use_is_kept(alpha, anne):
     EscalationPolicy.objects.create(account=alpha, steps=["on_call:Urgences"])
     with pytest.raises(ValidationError) as refused:
         people.save_service(alpha, "Urgences médicales", service=urgences)
-    assert "escalation" in errors_of(refused)["name"]
+    assert "escala" in errors_of(refused)["name"]  # escalade, escalation
     EscalationPolicy.objects.filter(account=alpha).delete()
     people.save_service(alpha, "Urgences médicales", "La nuit", service=urgences)
     row = AuditEvent.objects.filter(object_type="directory.service", action="update").get()
