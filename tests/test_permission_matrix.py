@@ -31,6 +31,7 @@ REACHES_BETA = {"admin", "assistant", "secretary_beta", "client_admin_beta"}
 STAFF = {"admin", "assistant", "secretary", "secretary_beta"}
 BACK_OFFICE = {"admin", "assistant"}
 BOOKERS = {"admin", "assistant", "secretary", "client_admin"}
+EDITORS = {"admin", "assistant", "client_admin"}  # who writes an account's own settings
 EVERYONE = set(PERSONAS)
 
 CSV_BODY = "Prénom;Nom;Téléphones\nZoé;Nouvelle;06 99 88 77 66\n".encode()
@@ -153,6 +154,35 @@ ROUTES = [
       {"admin", "assistant", "client_admin"}, method="POST", ok=302),
     R("account_instruction_withdraw", "/a/{a}/instructions/{insb}/withdraw", set(), method="POST", denied=404,
       denied_for={"secretary": 403, "client_user": 403}),
+    # the directory: {p} Alpha's first person, {pb} Beta's; {svc} a service of Alpha's ({svcb}: Beta's);
+    # {chg} a change planned in Alpha's directory ({chgb}: in Beta's)
+    R("account_directory", "/a/{a}/directory/", REACHES_ALPHA),
+    R("account_directory", "/a/{a}/directory/", EDITORS, method="POST", ok=302, body={"name": "Accueil"}),
+    R("account_collaborator_new", "/a/{a}/directory/new", EDITORS),
+    R("account_collaborator_new", "/a/{a}/directory/new", EDITORS, method="POST", ok=302,
+      body={"last_name": "Nouveau", "transfer_mode": "always"}),
+    R("account_collaborator", "/a/{a}/directory/{p}/", REACHES_ALPHA),
+    R("account_collaborator", "/a/{a}/directory/{pb}/", set(), denied=404),
+    R("account_collaborator", "/a/{a}/directory/{p}/", EDITORS, method="POST", ok=302,
+      body={"title": "Maître", "first_name": "Anne", "last_name": "Alphonse", "transfer_mode": "never"}),
+    R("account_collaborator", "/a/{a}/directory/{pb}/", set(), method="POST", denied=404),
+    R("account_collaborator_leave", "/a/{a}/directory/{p}/leave", EDITORS, method="POST", ok=302),
+    R("account_collaborator_leave", "/a/{a}/directory/{pb}/leave", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
+    R("account_collaborator_rejoin", "/a/{a}/directory/{p}/rejoin", EDITORS, method="POST", ok=302),
+    R("account_collaborator_rejoin", "/a/{a}/directory/{pb}/rejoin", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
+    R("account_service", "/a/{a}/directory/services/{svc}/", EDITORS, method="POST", ok=302,
+      body={"name": "Accueil général"}),
+    R("account_service", "/a/{a}/directory/services/{svcb}/", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
+    R("account_service_remove", "/a/{a}/directory/services/{svc}/remove", EDITORS, method="POST", ok=302),
+    R("account_service_remove", "/a/{a}/directory/services/{svcb}/remove", set(), method="POST", denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
+    R("account_directory_change_cancel", "/a/{a}/directory/changes/{chg}/cancel", EDITORS, method="POST",
+      ok=302),
+    R("account_directory_change_cancel", "/a/{a}/directory/changes/{chgb}/cancel", set(), method="POST",
+      denied=404, denied_for={"secretary": 403, "client_user": 403}),
     # absences and replacements: {abs} an absence of Alpha's, {absb} one of Beta's
     R("account_absences", "/a/{a}/absences/", REACHES_ALPHA),
     R("account_absences", "/a/{a}/absences/", {"admin", "assistant", "client_admin"}, method="POST", ok=302,
@@ -358,6 +388,10 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
         path = path.replace("{hx}", str(_hours_exception(alpha).pk))
     if "{swp" in path:
         path = path.replace("{swpb}", str(_swap(beta).pk)).replace("{swp}", str(_swap(alpha).pk))
+    if "{svc" in path:
+        path = path.replace("{svcb}", str(_service(beta).pk)).replace("{svc}", str(_service(alpha).pk))
+    if "{chg" in path:
+        path = path.replace("{chgb}", str(_planned(beta).pk)).replace("{chg}", str(_planned(alpha).pk))
     if "{abs" in path:  # only here: an absence would take Alpha's person off the agenda's free slots
         path = path.replace("{absb}", str(_absence(beta).pk)).replace("{abs}", str(_absence(alpha).pk))
     path = path.replace("{recb}", str(_recording(beta).pk)).replace("{rec}", str(_recording(alpha).pk))
@@ -518,6 +552,26 @@ def _hours_exception(account: Any) -> Any:
     day = timezone.localdate() + timedelta(days=30)
     return HoursException.objects.filter(account=account).first() or HoursException.objects.create(
         account=account, start_date=day, end_date=day, label="Séminaire")
+
+
+def _service(account: Any) -> Any:
+    from permanence.directory.models import Service
+
+    return Service.objects.get_or_create(account=account, name="Secrétariat")[0]
+
+
+def _planned(account: Any) -> Any:
+    """A change of the account's first person, planned for tomorrow."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from permanence.directory.models import DirectoryChange
+
+    person = Collaborator.objects.filter(account=account).first()
+    return DirectoryChange.objects.filter(account=account).first() or DirectoryChange.objects.create(
+        account=account, collaborator=person, kind="change", data={"job_title": "Associée"},
+        effective_at=timezone.now() + timedelta(days=1))
 
 
 def _swap(account: Any) -> Any:

@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from permanence.portal import self_service, views
+from permanence.portal import directory_pages, self_service, views
 
 urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
@@ -20,6 +20,19 @@ urlpatterns = [
     path("a/<slug:slug>/instructions/<int:pk>/", self_service.instruction_detail, name="account_instruction"),
     path("a/<slug:slug>/instructions/<int:pk>/withdraw", self_service.instruction_withdraw,
          name="account_instruction_withdraw"),
+    path("a/<slug:slug>/directory/", directory_pages.directory, name="account_directory"),
+    path("a/<slug:slug>/directory/new", directory_pages.collaborator, name="account_collaborator_new"),
+    path("a/<slug:slug>/directory/<int:pk>/", directory_pages.collaborator, name="account_collaborator"),
+    path("a/<slug:slug>/directory/<int:pk>/leave", directory_pages.collaborator_leave,
+         name="account_collaborator_leave"),
+    path("a/<slug:slug>/directory/<int:pk>/rejoin", directory_pages.collaborator_rejoin,
+         name="account_collaborator_rejoin"),
+    path("a/<slug:slug>/directory/services/<int:pk>/", directory_pages.service_rename,
+         name="account_service"),
+    path("a/<slug:slug>/directory/services/<int:pk>/remove", directory_pages.service_remove,
+         name="account_service_remove"),
+    path("a/<slug:slug>/directory/changes/<int:pk>/cancel", directory_pages.change_cancel,
+         name="account_directory_change_cancel"),
     path("a/<slug:slug>/absences/", self_service.absences, name="account_absences"),
     path("a/<slug:slug>/absences/<int:pk>/end", self_service.absence_end, name="account_absence_end"),
     path("a/<slug:slug>/on-call/", self_service.on_call, name="account_on_call"),
