@@ -316,6 +316,57 @@ ROUTES = [
       body={"text": "x", "starts_at": "2099-08-12T09:00:00+02:00", "ends_at": "2099-08-20T19:00:00+02:00"}),
     R("api:withdraw_instruction", "/api/v1/accounts/{a}/instructions/{ins}/withdraw",
       {"admin", "assistant", "client_admin"}, method="POST", api=True),
+    # the directory's API: {p}/{pb} a person, {svc}/{svcb} a service, {chg}/{chgb} a planned change,
+    # {abs}/{absb} an absence, {rs}/{rsb} a service with a rota, {swp}/{swpb} a swap in it
+    R("api:get_person", "/api/v1/accounts/{a}/directory/people/{p}", REACHES_ALPHA, api=True),
+    R("api:get_person", "/api/v1/accounts/{a}/directory/people/{pb}", set(), api=True, denied=404),
+    R("api:add_person", "/api/v1/accounts/{a}/directory/people", EDITORS, method="POST", api=True, ok=201,
+      body={"last_name": "Nouveau"}),
+    R("api:change_person", "/api/v1/accounts/{a}/directory/people/{p}", EDITORS, method="POST", api=True,
+      body={"job_title": "Associée"}),
+    R("api:change_person", "/api/v1/accounts/{a}/directory/people/{pb}", set(), method="POST", api=True,
+      denied=404, denied_for={"secretary": 403, "client_user": 403}),
+    # Alpha's person is in an appointment type: the departure is refused after the permission check
+    R("api:person_leaves", "/api/v1/accounts/{a}/directory/people/{p}/leave", EDITORS, method="POST",
+      api=True, ok=422),
+    R("api:person_leaves", "/api/v1/accounts/{a}/directory/people/{pb}/leave", set(), method="POST",
+      api=True, denied=404, denied_for={"secretary": 403, "client_user": 403}),
+    R("api:list_planned_changes", "/api/v1/accounts/{a}/directory/changes", REACHES_ALPHA, api=True),
+    R("api:cancel_planned_change", "/api/v1/accounts/{a}/directory/changes/{chg}/cancel", EDITORS,
+      method="POST", api=True),
+    R("api:cancel_planned_change", "/api/v1/accounts/{a}/directory/changes/{chgb}/cancel", set(),
+      method="POST", api=True, denied=404, denied_for={"secretary": 403, "client_user": 403}),
+    R("api:list_services", "/api/v1/accounts/{a}/directory/services", REACHES_ALPHA, api=True),
+    R("api:add_service", "/api/v1/accounts/{a}/directory/services", EDITORS, method="POST", api=True,
+      ok=201, body={"name": "Accueil"}),
+    R("api:change_service", "/api/v1/accounts/{a}/directory/services/{svc}", EDITORS, method="POST",
+      api=True, body={"name": "Accueil général"}),
+    R("api:change_service", "/api/v1/accounts/{a}/directory/services/{svcb}", set(), method="POST",
+      api=True, body={"name": "Accueil général"}, denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
+    R("api:remove_service", "/api/v1/accounts/{a}/directory/services/{svc}/remove", EDITORS,
+      method="POST", api=True, ok=204),
+    R("api:remove_service", "/api/v1/accounts/{a}/directory/services/{svcb}/remove", set(),
+      method="POST", api=True, denied=404, denied_for={"secretary": 403, "client_user": 403}),
+    R("api:list_absences", "/api/v1/accounts/{a}/absences", REACHES_ALPHA, api=True),
+    R("api:add_absence", "/api/v1/accounts/{a}/absences", EDITORS, method="POST", api=True, ok=201,
+      body={"collaborator": "{p}", "kind": "leave", "starts_at": "2099-08-12T09:00:00+02:00",
+            "ends_at": "2099-08-20T19:00:00+02:00"}),
+    R("api:end_absence", "/api/v1/accounts/{a}/absences/{abs}/end", EDITORS, method="POST", api=True),
+    R("api:end_absence", "/api/v1/accounts/{a}/absences/{absb}/end", set(), method="POST", api=True,
+      denied=404, denied_for={"secretary": 403, "client_user": 403}),
+    R("api:list_rotas", "/api/v1/accounts/{a}/rotas", REACHES_ALPHA, api=True),
+    R("api:add_swap", "/api/v1/accounts/{a}/rotas/{rs}/swaps", EDITORS, method="POST", api=True, ok=201,
+      body={"collaborator": "{p}", "starts_at": "2099-08-12T09:00:00+02:00",
+            "ends_at": "2099-08-12T21:00:00+02:00"}),
+    R("api:add_swap", "/api/v1/accounts/{a}/rotas/{rsb}/swaps", set(), method="POST", api=True,
+      body={"collaborator": "{p}", "starts_at": "2099-08-12T09:00:00+02:00",
+            "ends_at": "2099-08-12T21:00:00+02:00"}, denied=404,
+      denied_for={"secretary": 403, "client_user": 403}),
+    R("api:remove_swap", "/api/v1/accounts/{a}/rotas/swaps/{swp}/remove", EDITORS, method="POST",
+      api=True, ok=204),
+    R("api:remove_swap", "/api/v1/accounts/{a}/rotas/swaps/{swpb}/remove", set(), method="POST",
+      api=True, denied=404, denied_for={"secretary": 403, "client_user": 403}),
     R("api:list_contacts", "/api/v1/accounts/{a}/contacts", REACHES_ALPHA, api=True),
     R("api:identify_caller", "/api/v1/accounts/{a}/identify", {"admin", "assistant", "secretary"},
       method="POST", api=True, body={"called": "01 45 00 00 01", "caller": "0611111111"}),
@@ -386,6 +437,9 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     if "{hx" in path:
         path = path.replace("{hxb}", str(_hours_exception(beta).pk))
         path = path.replace("{hx}", str(_hours_exception(alpha).pk))
+    if "{rs" in path:
+        path = path.replace("{rsb}", str(_swap(beta).rota.service_id))
+        path = path.replace("{rs}", str(_swap(alpha).rota.service_id))
     if "{swp" in path:
         path = path.replace("{swpb}", str(_swap(beta).pk)).replace("{swp}", str(_swap(alpha).pk))
     if "{svc" in path:

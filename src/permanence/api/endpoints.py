@@ -467,3 +467,7 @@ def withdraw_instruction(request: HttpRequest, slug: str, instruction_id: int): 
     except DjangoValidationError as error:
         return _refused(error)
     return _instruction_out(withdrawn)
+
+
+# The directory's own endpoints register on ``api`` (kept in their module for length).
+from permanence.api import directory_endpoints  # noqa: E402, F401

@@ -159,3 +159,115 @@ class StandingInstructionsIn(Schema):
 class FieldErrorsOut(Schema):
     detail: str
     errors: dict[str, str]
+
+
+class PersonIn(Schema):
+    """A person's details (``directory.people.FIELDS``): on a change, only the fields given change.
+    ``effective_at`` (with its UTC offset): the change takes effect then; absent, now."""
+
+    title: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    job_title: str | None = None
+    service: int | None = None
+    specialties: str | None = None
+    keywords: str | None = None
+    direct_line: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    instructions: str | None = None
+    transfer_mode: str | None = None  # always, conditional, never
+    caller_types: list[str] | None = None  # codes of the shared list: client, colleague, …
+    transfer_urgent_only: bool | None = None
+    transfer_urgent_bypass: bool | None = None
+    windows: dict[str, str] | None = None  # "0" (Monday) … "6": "09:00-12:00, 14:00-18:00"
+    effective_at: datetime | None = None
+
+
+class PersonOut(Schema):
+    id: int
+    is_active: bool
+    title: str
+    first_name: str
+    last_name: str
+    job_title: str
+    service: int | None
+    specialties: str
+    keywords: str
+    direct_line: str
+    mobile: str
+    email: str
+    instructions: str
+    transfer_mode: str
+    caller_types: list[str]
+    transfer_urgent_only: bool
+    transfer_urgent_bypass: bool
+    windows: dict[str, str]
+
+
+class WhenIn(Schema):
+    effective_at: datetime | None = None
+
+
+class PlannedChangeOut(Schema):
+    id: int
+    kind: str  # add, change, leave
+    collaborator: int | None
+    data: dict[str, object]
+    effective_at: datetime
+    status: str  # pending, applied, cancelled, refused
+    outcome: str
+
+
+class ServiceIn(Schema):
+    name: str
+    description: str = ""
+
+
+class ServiceOut(Schema):
+    id: int
+    name: str
+    description: str
+
+
+class AbsenceIn(Schema):
+    collaborator: int
+    kind: str  # absent, leave, meeting, consultation, other
+    starts_at: datetime
+    ends_at: datetime | None = None  # absent: until further notice
+    replacement: int | None = None
+    note: str = ""
+
+
+class AbsenceDetailOut(Schema):
+    id: int
+    collaborator: int
+    kind: str
+    starts_at: datetime
+    ends_at: datetime | None
+    replacement: int | None
+    note: str
+
+
+class RotaOut(Schema):
+    service: int
+    service_name: str
+    covers: list[str]
+    members: list[int]
+    on_call_now: int | None
+    forwards_after_hours: bool
+
+
+class SwapIn(Schema):
+    collaborator: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = ""
+
+
+class SwapOut(Schema):
+    id: int
+    collaborator: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str

@@ -2,15 +2,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from permanence.audit.admin import AuditedAdmin
-from permanence.directory import rules
+from permanence.directory import people, rules
 from permanence.directory.models import (
     CALLER_TYPE_CHOICES,
     Absence,
+    ChangeStatus,
     Collaborator,
+    DirectoryChange,
     Service,
     TransferWindow,
     unknown_caller_types_error,
@@ -64,6 +67,17 @@ class CollaboratorForm(forms.ModelForm):  # type: ignore[type-arg]
         cleaned: dict[str, Any] = super().clean() or {}
         picked = [code for code in rules.CALLER_TYPES if code in (cleaned.get("caller_types") or [])]
         self.instance.transfer_caller_types = ", ".join(picked)
+        if self.instance.pk:  # the same refusals as the client's pages (directory.people)
+            stored = Collaborator.objects.get(pk=self.instance.pk)
+            try:
+                people.check_rename(stored, cleaned.get("first_name") or "", cleaned.get("last_name") or "")
+            except ValidationError as refused:
+                self.add_error("last_name", refused)
+            if stored.is_active and cleaned.get("is_active") is False:
+                try:
+                    people.check_leave(stored)
+                except ValidationError as refused:
+                    self.add_error("is_active", refused)
         return cleaned
 
 
@@ -102,8 +116,52 @@ class CollaboratorAdmin(AuditedAdmin):
         return obj.caller_type_labels
 
 
+class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Service
+        fields = ["account", "name", "description"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        account, name = cleaned.get("account"), " ".join((cleaned.get("name") or "").split())
+        if account is not None and name:
+            stored = Service.objects.get(pk=self.instance.pk) if self.instance.pk else None
+            try:
+                people.check_service_name(account, name, stored)
+            except ValidationError as refused:
+                for field, problems in refused.message_dict.items():
+                    self.add_error(field if field in self.fields else None, problems)
+            cleaned["name"] = name
+        return cleaned
+
+
+@admin.register(DirectoryChange)
+class DirectoryChangeAdmin(AuditedAdmin):
+    """Planned changes are written on the client's pages (or the API); here they are read, and
+    cancelled through the same action."""
+
+    list_display = ["effective_at", "account", "kind", "collaborator", "status", "created_by"]
+    list_filter = ["status", "kind"]
+    search_fields = ["account__name", "collaborator__last_name"]
+    readonly_fields = ["account", "collaborator", "kind", "data", "effective_at", "status", "outcome",
+                       "created_by", "created_at", "done_at"]
+    actions = ["cancel"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Cancel the selected planned changes"))
+    def cancel(self, request: HttpRequest, queryset: Any) -> None:
+        for change in queryset.filter(status=ChangeStatus.PENDING):
+            people.cancel_change(change, actor=request.user, request=request)
+
+
 @admin.register(Service)
 class ServiceAdmin(AuditedAdmin):
+    form = ServiceForm
     list_display = ["name", "account"]
     search_fields = ["name", "account__name"]
     autocomplete_fields = ["account"]

@@ -121,18 +121,27 @@ def check_collaborator(account: Account, data: dict[str, Any], person: Collabora
     except ValidationError as error:
         for name, problems in error.message_dict.items():
             errors.setdefault(name, " ".join(problems))
-    if person is not None and _ref(candidate.first_name, candidate.last_name) != _ref(
-            person.first_name, person.last_name) and "last_name" not in errors:
-        from permanence import where_used  # where_used reads the scenarios, which read the directory
-
-        named = [use.text for use in where_used.of_collaborator(person) if use.kind == "scenario"]
-        if named:
-            errors["last_name"] = _("The scenarios name this person by their name: %(uses)s. Change the "
-                                    "scenarios in the same publication, or keep the name.") % {
-                                        "uses": "; ".join(named)}
+    if person is not None and "last_name" not in errors:
+        try:
+            check_rename(person, candidate.first_name, candidate.last_name)
+        except ValidationError as refused:
+            errors["last_name"] = " ".join(refused.messages)
     if errors:
         raise ValidationError(errors)
     return candidate, windows
+
+
+def check_rename(person: Collaborator, first_name: str, last_name: str) -> None:
+    """A new name is refused while scenarios name the person by the old one (they would lose them)."""
+    if _ref(first_name, last_name) == _ref(person.first_name, person.last_name):
+        return
+    from permanence import where_used  # where_used reads the scenarios, which read the directory
+
+    named = [use.text for use in where_used.of_collaborator(person) if use.kind == "scenario"]
+    if named:
+        raise ValidationError(_("The scenarios name this person by their name: %(uses)s. Change the "
+                                "scenarios in the same publication, or keep the name.") % {
+                                    "uses": "; ".join(named)})
 
 
 def _differences(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -316,11 +325,9 @@ def apply_due(now: datetime | None = None) -> int:
 # Services ---------------------------------------------------------------------------------------
 
 
-def save_service(account: Account, name: str, description: str = "", service: Service | None = None, *,
-                 actor: Any = None, request: Any = None) -> Service:
-    """Make a service or rename it; a new name must not break what names the service by its name."""
-    name = " ".join((name or "").split())
-    description = (description or "").strip()
+def check_service_name(account: Account, name: str, service: Service | None = None) -> None:
+    """A name given, unique in the account, and for a rename, not one that what names the service
+    by its name (a scenario by its slug, an escalation step by its exact name) would lose."""
     if not name:
         raise ValidationError({"name": _("Give the service a name.")})
     if len(name) > 120:
@@ -328,21 +335,30 @@ def save_service(account: Account, name: str, description: str = "", service: Se
     others = Service.objects.filter(account=account).exclude(pk=service.pk if service else None)
     if any(slugify(other.name) == slugify(name) for other in others):
         raise ValidationError({"name": _("This account already has a service of that name.")})
+    if service is None or name == service.name:
+        return
+    from permanence import where_used
+
+    blocking = [use.text for use in where_used.of_service(service)
+                if use.kind == "escalation"
+                or (use.kind == "scenario" and slugify(name) != slugify(service.name))]
+    if blocking:
+        raise ValidationError({"name": _(
+            "The service is named by its name in: %(uses)s. Change these first, or keep the name.") % {
+                "uses": "; ".join(blocking)}})
+
+
+def save_service(account: Account, name: str, description: str = "", service: Service | None = None, *,
+                 actor: Any = None, request: Any = None) -> Service:
+    """Make a service or rename it; a new name must not break what names the service by its name."""
+    name = " ".join((name or "").split())
+    description = (description or "").strip()
+    check_service_name(account, name, service)
     with transaction.atomic():
         before = None
         if service is not None:
             service = Service.objects.select_for_update().get(pk=service.pk, account=account)
             before = {"name": service.name, "description": service.description}
-            if name != service.name:
-                from permanence import where_used
-
-                blocking = [use.text for use in where_used.of_service(service)
-                            if use.kind == "escalation" or (use.kind == "scenario"
-                                                             and slugify(name) != slugify(service.name))]
-                if blocking:
-                    raise ValidationError({"name": _(
-                        "The service is named by its name in: %(uses)s. Change these first, or keep the "
-                        "name.") % {"uses": "; ".join(blocking)}})
             service.name, service.description = name, description
             service.save()
         else:
