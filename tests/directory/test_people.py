@@ -232,3 +232,13 @@ def test_a_service_in_use_is_not_removed(alpha, anne):
     people.remove_service(compta)
     assert not Service.objects.filter(pk=compta.pk).exists()
     assert AuditEvent.objects.filter(object_type="directory.service", action="delete").count() == 1
+
+
+def test_the_worker_applies_the_directory_changes_in_its_escalation_loop():
+    from tests.calls.test_dispatch_loop import OPTIONS
+
+    from permanence.messaging.management.commands import worker
+
+    [escalation] = [loop for loop in worker.worker_loops(OPTIONS | {"dispatch_every": 1.0})
+                    if loop.name == "escalation"]
+    assert ("directory", people.apply_due) in escalation.steps

@@ -58,7 +58,8 @@ api = NinjaAPI(
         "(`Authorization: Bearer pk_…`, created by the client admin; a read key may only read).\n\n"
         "**Pagination**: the lists take `limit` and `offset`; the answer's `X-Total-Count` header gives "
         "the number of items in all, and `Link: <…>; rel=\"next\"` the next page when there is one.\n\n"
-        "**Idempotency**: the POSTs that create something (bookings, instructions) accept an "
+        "**Idempotency**: the POSTs that create something (bookings, instructions, people, services, "
+        "absences, swaps) accept an "
         "`Idempotency-Key` header: sent again with the same key and body within 24 hours, the request "
         "gets the first answer back and creates nothing more (another body with the same key: 422)."
     ),

@@ -374,7 +374,7 @@ class RotaSwap(models.Model):
 
 class ChangeKind(models.TextChoices):
     ADD = "add", _("New in the directory")
-    CHANGE = "change", _("Change")
+    CHANGE = "change", _("Details changed")
     LEAVE = "leave", _("Leaves the directory")
 
 
