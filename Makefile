@@ -19,7 +19,7 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py src/
          src/permanence/messaging/signing.py src/permanence/messaging/sms.py src/permanence/messaging/retry.py \
          src/permanence/messaging/preferences.py src/permanence/agenda/slots.py \
          src/permanence/planning/erlang.py src/permanence/planning/simulation.py src/permanence/planning/forecast.py \
-         src/permanence/reporting/kpis.py src/permanence/reporting/charts.py \
+         src/permanence/reporting/kpis.py src/permanence/reporting/charts.py src/permanence/reporting/scorecard.py \
          src/permanence/telephony/sip.py src/permanence/telephony/media.py src/permanence/telephony/ng.py \
          src/permanence/telephony/credentials.py src/permanence/telephony/trial.py \
          src/permanence/telephony/recorder.py src/permanence/telephony/speech.py \

@@ -26,6 +26,7 @@ CORES = [
     "permanence/planning/simulation.py",
     "permanence/planning/forecast.py",
     "permanence/reporting/kpis.py",
+    "permanence/reporting/scorecard.py",
     "permanence/reporting/charts.py",
     "permanence/calls/routing.py",
     "permanence/telephony/sip.py",
