@@ -316,6 +316,12 @@ ROUTES = [
       body={"text": "x", "starts_at": "2099-08-12T09:00:00+02:00", "ends_at": "2099-08-20T19:00:00+02:00"}),
     R("api:withdraw_instruction", "/api/v1/accounts/{a}/instructions/{ins}/withdraw",
       {"admin", "assistant", "client_admin"}, method="POST", api=True),
+    # supervisors' call reviews: {rv} a real call of Alpha answered by "secretary" (operator staff reach
+    # every account: no other account's call to refuse them)
+    R("reviews", "/reports/reviews/", BACK_OFFICE, scoped=False),
+    R("review_call", "/reports/reviews/{rv}/", BACK_OFFICE, scoped=False),
+    R("review_call", "/reports/reviews/{rv}/", BACK_OFFICE, method="POST", scoped=False, ok=302,
+      body={"greeting": "2", "message": "2"}),
     # the directory's API: {p}/{pb} a person, {svc}/{svcb} a service, {chg}/{chgb} a planned change,
     # {abs}/{absb} an absence, {rs}/{rsb} a service with a rota, {swp}/{swpb} a swap in it
     R("api:get_person", "/api/v1/accounts/{a}/directory/people/{p}", REACHES_ALPHA, api=True),
@@ -442,6 +448,8 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
         path = path.replace("{rs}", str(_swap(alpha).rota.service_id))
     if "{swp" in path:
         path = path.replace("{swpb}", str(_swap(beta).pk)).replace("{swp}", str(_swap(alpha).pk))
+    if "{rv}" in path:
+        path = path.replace("{rv}", str(_reviewable(alpha).pk))
     if "{svc" in path:
         path = path.replace("{svcb}", str(_service(beta).pk)).replace("{svc}", str(_service(alpha).pk))
     if "{chg" in path:
@@ -688,6 +696,25 @@ def _callback(alpha: Any) -> Any:
         message = Message.objects.create(account=alpha, subject="Urgent", body="Rappeler", urgent=True)
         task = CallbackTask.objects.create(account=alpha, message=message)
     return task
+
+
+def _reviewable(alpha: Any) -> Any:
+    """A real call of Alpha answered by "secretary", over and wrapped up."""
+    from django.db import transaction
+
+    from permanence.calls import services
+    from permanence.calls.lifecycle import Kind
+    from permanence.calls.models import Call
+    from permanence.users.models import User
+
+    secretary = User.objects.get(username="secretary")
+    found = Call.objects.filter(secretary=secretary, training=False, answered_at__isnull=False).first()
+    if found is None:
+        with transaction.atomic():
+            found = services.call_arrived("01 45 00 00 01", "0611111111", account=alpha)
+            for kind in (Kind.OFFERED, Kind.ANSWERED, Kind.ENDED, Kind.WRAPPED_UP):
+                services.record(found, kind, secretary=secretary if kind != Kind.ENDED else None)
+    return found
 
 
 def _calls(alpha: Any) -> tuple[Any, Any]:

@@ -31,6 +31,7 @@ from permanence.messaging import outbox, quality
 from permanence.messaging.models import CallbackTask
 from permanence.policy import Perm
 from permanence.portal.access import member_required
+from permanence.reporting.models import CallReview
 from permanence.scenarios import changes as scenario_changes
 from permanence.scenarios import environment, live, runform
 from permanence.scenarios import services as scenario_services
@@ -91,6 +92,8 @@ def desk(request: HttpRequest) -> HttpResponse:
             "callbacks": callbacks,
             "voicemails": voicemails.pending(user)[:30],
             "flags": quality.flagged_for(user, timezone.now() - timedelta(days=30)),
+            "reviews": CallReview.objects.filter(secretary=user, at__gte=timezone.now() - timedelta(days=30))
+            .select_related("call__account")[:20],
             "now": timezone.now(),
             "today": _answered_today(user),
         },

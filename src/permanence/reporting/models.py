@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -35,3 +37,29 @@ class Rollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key} {self.grain} {self.start:%Y-%m-%d %H:%M}"
+
+
+class CallReview(models.Model):
+    """A supervisor's scorecard of one call (``reporting.scorecard``): the ratings by criterion, the
+    score they give, a comment for the secretary. One per call; a second review replaces the first
+    (both in the audit trail)."""
+
+    call = models.OneToOneField("calls.Call", verbose_name=_("call"), on_delete=models.CASCADE,
+                                related_name="review")
+    secretary = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("secretary"),
+                                  on_delete=models.PROTECT, related_name="reviews_received")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reviewed by"),
+                                 on_delete=models.SET_NULL, null=True, related_name="+")
+    ratings: Any = models.JSONField(_("ratings"), default=dict)
+    score = models.FloatField(_("score (%)"), null=True, blank=True)
+    failed = models.BooleanField(_("failed on a critical point"), default=False)
+    comment = models.TextField(_("comment for the secretary"), blank=True)
+    at = models.DateTimeField(_("reviewed"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("call review")
+        verbose_name_plural = _("call reviews")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}: {self.score if self.score is not None else '—'}"

@@ -22,9 +22,10 @@ from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.messaging import quality
+from permanence.messaging.models import MessageFlag
 from permanence.policy import Perm
 from permanence.portal.access import member_required
-from permanence.reporting import charts, kpis, rollups
+from permanence.reporting import charts, kpis, reviews, rollups
 from permanence.users.models import Role, User
 
 MAX_DAYS = 400
@@ -214,11 +215,16 @@ def account_report(request: HttpRequest, slug: str) -> HttpResponse:
     if fmt in ("csv", "xlsx"):
         return _export(rows, f"{account.slug}-{period.first}-{period.last}", fmt, _("Interval"))
     total = kpis.indicators(kpis.merge(series.values()), period.settings)
+    flags = (MessageFlag.objects.filter(message__account=account, message__created__gte=start,
+                                        message__created__lt=end)
+             .select_related("message").order_by("-at")[:100])
     return render(
         request,
         "reporting/account.html",
         {
             "account": account,
+            "errors": quality.error_rate(start, end, account=account),
+            "flags": flags,
             "period": period,
             "total": _values(total),
             "columns": _columns(),
@@ -266,11 +272,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             accounts.append({"account": account, **_values(kpis.indicators(figures, period.settings)),
                              "errors": quality.error_rate(start, end, account=account)})
     people = []
+    scores = reviews.scores(start, end)
     for person in User.objects.filter(role=Role.SECRETARY).order_by("last_name", "first_name", "username"):
         figures = kpis.merge(rollups.read("secretary", person.pk, "day", start, end, zone).values())
         if figures.answered:
             people.append({"person": person, **_values(kpis.indicators(figures, period.settings)),
-                           "errors": quality.error_rate(start, end, author=person)})
+                           "errors": quality.error_rate(start, end, author=person),
+                           "quality": scores.get(person.pk)})
     trail.record(user, Action.VIEW, object_type="reporting.report", request=request, scope="operator")
     if request.GET.get("format") in ("csv", "xlsx"):
         rows = [{"label": row["account"].name, **row} for row in accounts]
