@@ -268,3 +268,14 @@ def test_calls_turned_away_are_counted_apart_from_the_offered_ones():
     assert (result.answered, result.abandoned, result.service_level) == (1, 1, 0.5)
     assert result.average_wait_seconds == 25.0 and result.longest_wait_seconds == 40.0
     assert figures.answered_waits[kpis._bucket(10)] == 1 and sum(figures.answered_waits) == 1
+
+
+def test_csat_is_the_share_of_answers_4_or_5():
+    found = kpis.csat([5, 4, 3, 1, 5])
+    assert (found.answers, found.satisfied, found.percent) == (5, 3, 60.0)
+    assert found.mean == pytest.approx(3.6)
+    empty = kpis.csat([])
+    assert empty.percent is None and empty.mean is None
+    for wrong in ([0], [6], [True], ["5"]):
+        with pytest.raises(kpis.KpiError):
+            kpis.csat(wrong)

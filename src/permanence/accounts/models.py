@@ -275,6 +275,16 @@ class Account(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
         help_text=_("Then the worker deletes the recording (the deletion is written to the audit trail)."),
     )  # fmt: skip
+    # the caller's satisfaction (CSAT): one SMS question after the call, answered 1-5 by reply
+    csat_survey = models.BooleanField(
+        _("satisfaction survey by SMS"), default=False,
+        help_text=_("After a call from a mobile, the caller gets one question by SMS and answers 1 to 5; "
+                    "counted as CSAT in the figures. A number gets it once a month at most; STOP ends it."),
+    )  # fmt: skip
+    csat_question = models.CharField(
+        _("survey question"), max_length=200, blank=True,
+        help_text=_("Empty: “How satisfied are you with how your call was handled?”"),
+    )  # fmt: skip
     # the desk
     default_recipients = models.CharField(
         _("default recipients"),

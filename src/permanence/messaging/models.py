@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from permanence.accounts.models import Account
 from permanence.messaging import preferences
@@ -314,3 +315,52 @@ class MessageFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id}: {self.reason}"
+
+
+class Survey(models.Model):
+    """The one-question satisfaction survey sent to a caller by SMS after a call (the account opts in),
+    and the caller's answer 1-5 by reply: counted as CSAT in the figures."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", pgettext_lazy("survey", "Sent")
+        FAILED = "failed", pgettext_lazy("survey", "Not sent")
+        ANSWERED = "answered", pgettext_lazy("survey", "Answered")
+
+    call = models.OneToOneField("calls.Call", verbose_name=_("call"), on_delete=models.CASCADE,
+                                related_name="survey")
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="surveys")
+    address = models.CharField(_("mobile"), max_length=20, db_index=True)  # E.164: where it went
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the provider's idempotency
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.SENT)
+    reason = models.CharField(_("why not sent"), max_length=300, blank=True)
+    sent_at = models.DateTimeField(pgettext_lazy("survey", "sent"), default=timezone.now, db_index=True)
+    rating = models.PositiveSmallIntegerField(_("rating (1-5)"), null=True, blank=True)
+    answered_at = models.DateTimeField(pgettext_lazy("survey", "answered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("satisfaction survey")
+        verbose_name_plural = _("satisfaction surveys")
+        ordering = ["-sent_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="survey_rating_1_to_5",
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}: {self.rating or '—'}"
+
+
+class SurveyOptOut(models.Model):
+    """A number that answered STOP: no survey is ever sent to it again."""
+
+    address = models.CharField(_("mobile"), max_length=20, unique=True)
+    at = models.DateTimeField(_("since"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("survey opt-out")
+        verbose_name_plural = _("survey opt-outs")
+
+    def __str__(self) -> str:
+        return self.address

@@ -23,7 +23,7 @@ from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.directory.models import Collaborator
-from permanence.messaging import channels, escalation, outbox, quality, signing
+from permanence.messaging import channels, escalation, outbox, quality, signing, surveys
 from permanence.messaging.forms import DeliveryPreferenceForm, EscalationForm
 from permanence.messaging.models import Delivery, DeliveryPreference, EscalationPolicy, FlagReason, Message
 from permanence.policy import Perm
@@ -262,6 +262,8 @@ def _inbound(number: str, text: str) -> None:
     from permanence.accounts.phones import try_normalize
 
     normalized = try_normalize(number, settings.PHONE_DEFAULT_REGION) or ""
+    if surveys.answer_by_reply(normalized, text) is not None:
+        return  # a caller's answer to the satisfaction survey
     acknowledged = escalation.acknowledge_by_reply(normalized, text)
     if acknowledged is not None:
         trail.record(None, Action.UPDATE, acknowledged, account=acknowledged.account_id,

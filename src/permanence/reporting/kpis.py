@@ -380,3 +380,25 @@ def merge(parts: Iterable[Figures]) -> Figures:
     for part in parts:
         total.add(part)
     return total
+
+
+@dataclass(frozen=True)
+class Csat:
+    """Customer satisfaction from 1-5 answers: CSAT is the share of satisfied answers (4 or 5), the
+    usual definition; the mean is shown beside it."""
+
+    answers: int
+    satisfied: int
+    mean: float | None
+
+    @property
+    def percent(self) -> float | None:
+        return _share(100 * self.satisfied, self.answers)
+
+
+def csat(ratings: Iterable[int]) -> Csat:
+    given = list(ratings)
+    wrong = [r for r in given if isinstance(r, bool) or r not in (1, 2, 3, 4, 5)]
+    if wrong:
+        raise KpiError(f"a satisfaction answer is 1 to 5, not {wrong[0]!r}")
+    return Csat(len(given), sum(1 for r in given if r >= 4), sum(given) / len(given) if given else None)

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET
 from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
-from permanence.messaging import quality
-from permanence.messaging.models import MessageFlag
+from permanence.messaging import quality, surveys
+from permanence.messaging.models import MessageFlag, Survey
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.reporting import charts, kpis, reviews, rollups
@@ -225,6 +225,8 @@ def account_report(request: HttpRequest, slug: str) -> HttpResponse:
             "account": account,
             "errors": quality.error_rate(start, end, account=account),
             "flags": flags,
+            "csat": surveys.csat(start, end, account=account) if account.csat_survey or
+            Survey.objects.filter(account=account).exists() else None,
             "period": period,
             "total": _values(total),
             "columns": _columns(),
@@ -270,7 +272,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         figures = kpis.merge(rollups.read("account", account.pk, "day", start, end, account.tz).values())
         if figures.offered or figures.messages_sent:
             accounts.append({"account": account, **_values(kpis.indicators(figures, period.settings)),
-                             "errors": quality.error_rate(start, end, account=account)})
+                             "errors": quality.error_rate(start, end, account=account),
+                             "csat": surveys.csat(start, end, account=account)})
     people = []
     scores = reviews.scores(start, end)
     for person in User.objects.filter(role=Role.SECRETARY).order_by("last_name", "first_name", "username"):

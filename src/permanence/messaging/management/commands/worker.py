@@ -34,12 +34,13 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
     from permanence.agenda import caldav_sync, notify
     from permanence.calls import retention
     from permanence.directory import people
-    from permanence.messaging import escalation, outbox
+    from permanence.messaging import escalation, outbox, surveys
     from permanence.reporting import rollups
     from permanence.scenarios import services as scenario_services
 
     found = [
-        loops.Loop("outbox", options["sweep_every"], [("sweep", outbox.sweep)]),
+        loops.Loop("outbox", options["sweep_every"],
+                   [("sweep", outbox.sweep), ("surveys", surveys.send_due)]),
         loops.Loop(
             "escalation",
             options["escalation_every"],
