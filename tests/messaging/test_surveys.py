@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
+from factories import make_contact, make_user
 from permanence.calls import services
 from permanence.calls.lifecycle import Kind
 from permanence.messaging import signing, surveys
 from permanence.messaging.models import Survey, SurveyOptOut
 from permanence.users.models import Role
-from factories import make_contact, make_user
 
 PARIS = ZoneInfo("Europe/Paris")
 MORNING = datetime(2026, 12, 8, 10, 0, tzinfo=PARIS)
@@ -70,7 +70,7 @@ def test_a_caller_gets_one_question_and_the_answer_counts_in_csat(alpha, gateway
 
 
 def test_the_clients_report_shows_csat(alpha, gateway, personas):
-    for i, (number, rating) in enumerate([("0612000001", "5"), ("0612000002", "2"), ("0612000003", "4")]):
+    for i, number in enumerate(["0612000001", "0612000002", "0612000003"]):
         call_from(alpha, number, MORNING + timedelta(minutes=i))
     surveys.send_due(MORNING + timedelta(minutes=10))
     for number, rating in [("0612000001", "5"), ("0612000002", "2"), ("0612000003", "4")]:
