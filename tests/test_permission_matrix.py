@@ -832,6 +832,7 @@ def test_public_api_description_lists_only_matrix_endpoints(db: Any):
     schema = Client().get("/api/v1/openapi.json").json()
     operations = {
         op["operationId"].removeprefix("permanence_api_endpoints_")
+        .removeprefix("permanence_api_directory_endpoints_")
         for methods in schema["paths"].values() for op in methods.values()
     }
     in_matrix = {r.name.split(":", 1)[1] for r in ROUTES if r.api}
