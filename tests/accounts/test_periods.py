@@ -62,3 +62,11 @@ def test_a_period_already_over_is_not_written():
     with pytest.raises(PeriodError) as error:
         check_new(period, start + timedelta(hours=1))
     assert error.value.code == "over"
+
+
+@pytest.mark.parametrize(("text", "zone"), [("0001-01-01T00:00", PARIS),
+                                            ("9999-12-31T23:59", ZoneInfo("America/New_York"))])
+def test_a_time_beyond_the_ends_of_the_calendar_in_utc_is_refused_not_crashed(text, zone):
+    with pytest.raises(PeriodError) as refused:
+        local_instant(text, zone)
+    assert refused.value.code == "format"

@@ -120,3 +120,25 @@ def test_a_client_user_reads_the_directory_but_cannot_write_it(personas, alpha, 
     text = page.get(f"/a/alpha/directory/{anne.pk}/").content.decode()
     assert '<fieldset class="bare" disabled>' in text and 'data-testid="save"' not in text
     assert page.post(f"/a/alpha/directory/{anne.pk}/", person_form()).status_code == 403
+
+
+def test_an_old_word_that_is_no_caller_type_is_shown_and_refused_until_unticked(personas, alpha, anne):
+    Collaborator.objects.filter(pk=anne.pk).update(transfer_caller_types="client, voisins")
+    page = client_for(personas["client_admin"])
+    shown = page.get(f"/a/alpha/directory/{anne.pk}/").content.decode()
+    assert 'data-testid="old-word"' in shown and 'value="voisins" checked' in shown
+    form = person_form(title="Maître", first_name="Anne", last_name="Alphonse", transfer_mode="always",
+                       caller_types=["client", "voisins"])
+    refused = page.post(f"/a/alpha/directory/{anne.pk}/", form)
+    assert refused.status_code == 422 and 'data-testid="error-caller_types"' in refused.content.decode()
+    assert Collaborator.objects.get(pk=anne.pk).unknown_caller_types == ("voisins",)
+    fixed = page.post(f"/a/alpha/directory/{anne.pk}/", {**form, "caller_types": ["client"]})
+    assert fixed.status_code == 302
+    assert Collaborator.objects.get(pk=anne.pk).transfer_caller_types == "client"
+
+
+def test_a_date_out_of_the_calendar_is_a_clear_refusal(personas, alpha, anne):
+    page = client_for(personas["client_admin"])
+    response = page.post(f"/a/alpha/directory/{anne.pk}/leave",
+                         {"when": "at", "effective_at": "0001-01-01T00:00"}, follow=True)
+    assert response.status_code == 200 and Collaborator.objects.get(pk=anne.pk).is_active

@@ -73,3 +73,30 @@ def test_the_back_office_refuses_a_second_service_of_the_same_name(alpha, person
     form.update({"account": str(alpha.pk), "name": "comptabilité"})
     refused = admin.post("/admin/directory/service/add/", form)
     assert refused.status_code == 200 and Service.objects.filter(account=alpha).count() == 1
+
+
+def test_a_departure_in_the_back_office_cancels_what_was_planned_and_a_service_stays_in_its_account(
+        alpha, beta, personas):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from permanence.directory import people
+    from permanence.directory.models import ChangeStatus
+
+    bruno = Collaborator.objects.create(account=alpha, last_name="Durand")
+    planned = people.plan_change(alpha, "change", timezone.now() + timedelta(days=1), {"job_title": "X"},
+                                 bruno)
+    admin = client_for(personas["admin"])
+    change = f"/admin/directory/collaborator/{bruno.pk}/change/"
+    form = form_data(admin.get(change).content.decode(), "collaborator_form")
+    form.pop("is_active", None)
+    assert admin.post(change, form).status_code == 302
+    planned.refresh_from_db()
+    assert planned.status == ChangeStatus.CANCELLED
+    service = Service.objects.create(account=alpha, name="Comptabilité")
+    page = admin.get(f"/admin/directory/service/{service.pk}/change/").content.decode()
+    form = form_data(page, "service_form")
+    assert "account" not in form  # shown, not editable
+    admin.post(f"/admin/directory/service/{service.pk}/change/", {**form, "account": str(beta.pk)})
+    assert Service.objects.get(pk=service.pk).account == alpha

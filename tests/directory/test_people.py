@@ -242,3 +242,37 @@ def test_the_worker_applies_the_directory_changes_in_its_escalation_loop():
     [escalation] = [loop for loop in worker.worker_loops(OPTIONS | {"dispatch_every": 1.0})
                     if loop.name == "escalation"]
     assert ("directory", people.apply_due) in escalation.steps
+
+
+def test_a_planned_change_is_compared_with_the_details_after_the_earlier_planned_ones(alpha, anne):
+    now = timezone.now()
+    people.save_collaborator(alpha, {"mobile": "0611111111"}, anne)
+    people.plan_change(alpha, "change", now + timedelta(days=1), {"mobile": "0622222222"}, anne, now=now)
+    back = people.plan_change(alpha, "change", now + timedelta(days=10),
+                              {"mobile": "0611111111", "job_title": "Associée"}, anne, now=now)
+    assert back.data == {"mobile": "+33611111111", "job_title": "Associée"}  # the old number, planned back
+    assert people.apply_due(now + timedelta(days=2)) == 1
+    assert Collaborator.objects.get(pk=anne.pk).mobile == "+33622222222"
+    assert people.apply_due(now + timedelta(days=11)) == 1
+    assert Collaborator.objects.get(pk=anne.pk).mobile == "+33611111111"
+
+
+def test_transfer_hours_given_for_some_days_leave_the_other_days(alpha, anne):
+    people.save_collaborator(alpha, {"transfer_mode": "conditional",
+                                     "windows": {"0": "9h-12h", "1": "14h-18h"}}, anne)
+    people.save_collaborator(alpha, {"windows": {"0": "10h-12h"}}, anne)
+    windows = people.snapshot(Collaborator.objects.get(pk=anne.pk))["windows"]
+    assert (windows["0"], windows["1"]) == ("10:00-12:00", "14:00-18:00")
+
+
+def test_old_words_that_are_no_caller_type_are_kept_until_the_caller_types_are_written(alpha, anne):
+    Collaborator.objects.filter(pk=anne.pk).update(transfer_caller_types="client, confrères du barreau")
+    people.save_collaborator(alpha, {"mobile": "0612345678"}, anne)  # another field: the old word stays
+    anne.refresh_from_db()
+    assert anne.unknown_caller_types == ("confrères du barreau",) and anne.mobile == "+33612345678"
+    with pytest.raises(ValidationError) as refused:  # written again with the old word: said, not dropped
+        people.save_collaborator(alpha, {"caller_types": ["client", "confrères du barreau"]}, anne)
+    assert "caller_types" in errors_of(refused)
+    people.save_collaborator(alpha, {"caller_types": ["client", "colleague"]}, anne)
+    anne.refresh_from_db()
+    assert anne.caller_type_codes == ("client", "colleague") and anne.unknown_caller_types == ()

@@ -127,3 +127,13 @@ def test_a_gateway_that_refuses_leaves_the_survey_not_sent_with_the_reason(alpha
     assert surveys.send_due(MORNING + timedelta(minutes=5)) == 0
     survey = Survey.objects.get()
     assert survey.status == "failed" and survey.reason
+
+
+def test_a_survey_that_could_not_be_sent_does_not_count_as_asked(alpha, gateway):
+    gateway.status = 500
+    call_from(alpha, "06 12 34 56 78", MORNING)
+    assert surveys.send_due(MORNING + timedelta(minutes=5)) == 0
+    gateway.status = 200
+    call_from(alpha, "06 12 34 56 78", MORNING + timedelta(days=1))
+    assert surveys.send_due(MORNING + timedelta(days=1, minutes=5)) == 1
+    assert sorted(Survey.objects.values_list("status", flat=True)) == ["failed", "sent"]

@@ -71,8 +71,12 @@ def local_instant(text: str, tz: tzinfo) -> datetime:
     if naive.tzinfo is not None:
         raise PeriodError("format", "Give the local time without a time zone.")
     local = naive.replace(tzinfo=tz, fold=0)
-    instant = local.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) != naive:
+    try:
+        instant = local.astimezone(UTC)
+        back = instant.astimezone(tz).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01 00:00 east of UTC, 9999-12-31 23:59 west of it
+        raise PeriodError("format", f"Out of range: {text[:40]!r}.") from None
+    if back != naive:
         raise PeriodError("gap", f"{naive:%d/%m/%Y %H:%M} does not exist here: the clocks go forward then.")
     return instant
 

@@ -115,6 +115,13 @@ class CollaboratorAdmin(AuditedAdmin):
     def callers(self, obj: Collaborator) -> str:
         return obj.caller_type_labels
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        left = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if left:  # as people.leave: what was planned for the person is cancelled
+            for planned in DirectoryChange.objects.filter(collaborator=obj, status=ChangeStatus.PENDING):
+                people.cancel_change(planned, actor=request.user, request=request)
+
 
 class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
@@ -123,7 +130,8 @@ class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
-        account, name = cleaned.get("account"), " ".join((cleaned.get("name") or "").split())
+        account = cleaned.get("account") or (self.instance.account if self.instance.pk else None)
+        name = " ".join((cleaned.get("name") or "").split())
         if account is not None and name:
             stored = Service.objects.get(pk=self.instance.pk) if self.instance.pk else None
             try:
@@ -162,6 +170,10 @@ class DirectoryChangeAdmin(AuditedAdmin):
 @admin.register(Service)
 class ServiceAdmin(AuditedAdmin):
     form = ServiceForm
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "account"] if obj is not None else fields  # its people and rota stay with it
     list_display = ["name", "account"]
     search_fields = ["name", "account__name"]
     autocomplete_fields = ["account"]

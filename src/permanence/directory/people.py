@@ -85,14 +85,21 @@ def _read_windows(raw: Any, errors: dict[str, Any]) -> dict[int, tuple[hours.Tim
     return parsed
 
 
-def check_collaborator(account: Account, data: dict[str, Any], person: Collaborator | None = None
+def check_collaborator(account: Account, data: dict[str, Any], person: Collaborator | None = None,
+                       base: dict[str, Any] | None = None,
                        ) -> tuple[Collaborator, dict[int, tuple[hours.TimeRange, ...]]]:
-    """The person as they would be with ``data`` laid over their details (a new person for None),
-    unsaved, with their transfer windows; ValidationError by field for anything wrong."""
+    """The person as they would be with ``data`` laid over their details (a new person for None; ``base``:
+    the details to start from, by default the person's today), unsaved, with their transfer windows;
+    ValidationError by field for anything wrong. ``windows`` given for some days leaves the other days
+    as they were; words of ``caller_types`` that are no caller type (kept from before the shared list)
+    are refused only when ``caller_types`` is given."""
     unknown = sorted(set(data) - FIELDS)
     if unknown:
         raise ValidationError(_("Unknown fields: %(fields)s.") % {"fields": ", ".join(unknown)})
-    merged = {**snapshot(person), **data}
+    start = base if base is not None else snapshot(person)
+    merged = {**start, **data}
+    if isinstance(data.get("windows"), dict):
+        merged["windows"] = {**start["windows"], **{str(day): text for day, text in data["windows"].items()}}
     errors: dict[str, Any] = {}
     # the stored row (any field not in FIELDS kept as it is), or a new person
     candidate = Collaborator.objects.get(pk=person.pk) if person else Collaborator(account=account)
@@ -112,15 +119,16 @@ def check_collaborator(account: Account, data: dict[str, Any], person: Collabora
         errors["caller_types"] = _("Give the caller types as a list.")
     else:
         codes, unknown_types = rules.parse_caller_types(", ".join(types))
-        if unknown_types:
+        if unknown_types and "caller_types" in data:
             errors["caller_types"] = unknown_caller_types_error(unknown_types)
-        candidate.transfer_caller_types = ", ".join(codes)
+        candidate.transfer_caller_types = ", ".join([*codes, *unknown_types])  # old words kept as they were
     windows = _read_windows(merged["windows"], errors)
     try:
         candidate.full_clean(exclude=["account", "service", "transfer_caller_types"])
     except ValidationError as error:
         for name, problems in error.message_dict.items():
-            errors.setdefault(name, " ".join(problems))
+            if name != "transfer_caller_types":  # the model's check of the old words: decided above
+                errors.setdefault(name, " ".join(problems))
     if person is not None and "last_name" not in errors:
         try:
             check_rename(person, candidate.first_name, candidate.last_name)
@@ -223,6 +231,20 @@ def _change_detail(change: DirectoryChange) -> dict[str, Any]:
             "collaborator": change.collaborator_id}
 
 
+def projected(person: Collaborator, at: datetime) -> dict[str, Any]:
+    """The person's details as they will be just before ``at``: today's, with the changes planned to
+    take effect before it laid over them in order."""
+    details = snapshot(person)
+    earlier = DirectoryChange.objects.filter(collaborator=person, kind=ChangeKind.CHANGE,
+                                             status=ChangeStatus.PENDING, effective_at__lt=at)
+    for change in earlier.order_by("effective_at", "pk"):
+        data = dict(change.data)
+        if isinstance(data.get("windows"), dict):
+            data["windows"] = {**details["windows"], **data["windows"]}
+        details.update(data)
+    return details
+
+
 def plan_change(account: Account, kind: str, effective_at: datetime, data: dict[str, Any] | None = None,
                 person: Collaborator | None = None, *, actor: Any = None, request: Any = None,
                 now: datetime | None = None) -> DirectoryChange:
@@ -243,8 +265,8 @@ def plan_change(account: Account, kind: str, effective_at: datetime, data: dict[
         person = None
     elif kind == ChangeKind.CHANGE:
         assert person is not None
-        before = snapshot(person)
-        after = _fields(*check_collaborator(account, data, person))
+        before = projected(person, effective_at)  # with the changes planned before this one
+        after = _fields(*check_collaborator(account, data, person, base=before))
         data = {name: value for name, value in after.items() if before[name] != value}
         if not data:
             raise ValidationError(_("Nothing changes: the details are the same."))
@@ -267,8 +289,8 @@ def cancel_change(change: DirectoryChange, *, actor: Any = None, request: Any = 
     with transaction.atomic():
         change = DirectoryChange.objects.select_for_update().get(pk=change.pk)
         if change.status != ChangeStatus.PENDING:
-            raise ValidationError(_("This change is no longer planned: it was %(status)s.") % {
-                "status": change.get_status_display().lower()})
+            raise ValidationError(_("This change is no longer planned (%(status)s).") % {
+                "status": change.get_status_display()})
         change.status = ChangeStatus.CANCELLED
         change.done_at = timezone.now()
         change.save(update_fields=["status", "done_at"])
@@ -300,7 +322,7 @@ def apply_due(now: datetime | None = None) -> int:
     due = DirectoryChange.objects.filter(status=ChangeStatus.PENDING, effective_at__lte=now)
     for pk in list(due.order_by("effective_at", "pk").values_list("pk", flat=True)):
         with transaction.atomic():
-            change = (DirectoryChange.objects.select_for_update()
+            change = (DirectoryChange.objects.select_for_update(of=("self",))
                       .filter(pk=pk, status=ChangeStatus.PENDING)
                       .select_related("account", "collaborator", "created_by").first())
             if change is None:

@@ -57,11 +57,14 @@ def question(account: Any) -> str:
 
 def due(now: datetime) -> list[Call]:
     """The calls whose survey is due now (see the module's text)."""
+    asked = Survey.objects.filter(sent_at__gte=now - ONCE_PER,
+                                  status__in=(Survey.Status.SENT, Survey.Status.ANSWERED)).values("address")
     calls = (Call.objects.filter(account__csat_survey=True, training=False, secretary__isnull=False,
                                  answered_at__isnull=False, ended_at__gte=now - WITHIN,
                                  ended_at__lte=now - AFTER, survey__isnull=True)
-             .exclude(caller="").select_related("account").order_by("ended_at"))
-    return list(calls[:500])
+             .exclude(caller="").exclude(caller__in=SurveyOptOut.objects.values("address"))
+             .exclude(caller__in=asked).select_related("account").order_by("ended_at"))
+    return list(calls)
 
 
 def _blocked(call: Call) -> bool:
@@ -79,8 +82,9 @@ def _may_ask(call: Call, now: datetime) -> bool:
         return False
     if not _is_mobile(call.caller) or SurveyOptOut.objects.filter(address=call.caller).exists():
         return False
-    if Survey.objects.filter(address=call.caller, sent_at__gte=now - ONCE_PER).exists():
-        return False
+    if Survey.objects.filter(address=call.caller, sent_at__gte=now - ONCE_PER,
+                             status__in=(Survey.Status.SENT, Survey.Status.ANSWERED)).exists():
+        return False  # asked already this month (one that could not be sent does not count)
     return not _blocked(call)
 
 

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -155,6 +155,8 @@ def _form_context(account: Account, details: dict[str, Any], **more: Any) -> dic
         "details": details,
         "services": Service.objects.filter(account=account),
         "caller_types": CALLER_TYPE_CHOICES,
+        # words kept from before the shared list: shown ticked, refused until unticked (never lost silently)
+        "unknown_types": [t for t in details.get("caller_types") or [] if t not in dict(CALLER_TYPE_CHOICES)],
         "modes": Collaborator._meta.get_field("transfer_mode").choices,
         "days": [(day, label, details["windows"].get(str(day), "")) for day, label in Weekday.choices],
         "can_edit": True,
@@ -189,7 +191,7 @@ def collaborator(request: HttpRequest, slug: str, pk: int | None = None) -> Http
                 kind = ChangeKind.ADD if person is None else ChangeKind.CHANGE
                 people.plan_change(account, kind, at, details, person, actor=request.user, request=request)
                 messages.success(request, _("The change is planned for %(when)s.") % {
-                    "when": timezone.localtime(at, account.tz).strftime("%d/%m/%Y %H:%M")})
+                    "when": formats.date_format(timezone.localtime(at, account.tz), "SHORT_DATETIME_FORMAT")})
                 return redirect("account_directory", account.slug)
             except ValidationError as error:
                 errors = field_errors(error)
@@ -219,7 +221,7 @@ def collaborator_leave(request: HttpRequest, slug: str, pk: int) -> HttpResponse
             people.plan_change(account, ChangeKind.LEAVE, at, person=person, actor=request.user,
                                request=request)
             messages.success(request, _("The departure is planned for %(when)s.") % {
-                "when": timezone.localtime(at, account.tz).strftime("%d/%m/%Y %H:%M")})
+                "when": formats.date_format(timezone.localtime(at, account.tz), "SHORT_DATETIME_FORMAT")})
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("account_collaborator", account.slug, person.pk)

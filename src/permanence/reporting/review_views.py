@@ -25,8 +25,6 @@ from permanence.reporting import reviews, rollups, scorecard
 from permanence.reporting.models import CallReview
 from permanence.users.models import User
 
-DAYS = 7
-
 
 def _supervisor(request: HttpRequest) -> Any:
     if not policy.has_perm(request.user, Perm.SUPERVISE):
@@ -41,14 +39,15 @@ def review_list(request: HttpRequest) -> HttpResponse:
     user = _supervisor(request)
     zone = rollups.operator_zone()
     today = timezone.now().astimezone(zone).date()
-    start = datetime.combine(today - timedelta(days=DAYS - 1), time(0), tzinfo=zone)
+    monday = today - timedelta(days=today.weekday())  # the sample is the week's (seeded by the ISO week)
+    start = datetime.combine(monday, time(0), tzinfo=zone)
     end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=zone)
     done = (CallReview.objects.filter(call__in=reviews.reviewable(user), call__answered_at__gte=start)
             .select_related("call__account", "secretary", "reviewer").order_by("-at")[:100])
     summaries = reviews.scores(start, end)
     people = User.objects.filter(pk__in=summaries).order_by("last_name", "first_name", "username")
     return render(request, "reporting/reviews.html", {
-        "to_review": reviews.sample(user, start, end),
+        "to_review": reviews.sample(user, start, end, seed=reviews.week_seed(today)),
         "done": done,
         "people": [{"person": p, "summary": summaries[p.pk]} for p in people],
         "first": start.date(), "last": today, "per_secretary": reviews.PER_SECRETARY,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -72,6 +72,15 @@ def review(call: Call, ratings: dict[str, Any], comment: str = "", *, reviewer: 
     if result.out_of == 0:
         raise ValidationError(_("Rate at least one point."))
     comment = (comment or "").strip()[:2000]
+    try:
+        return _write(call, checked, result, comment, reviewer, request)
+    except IntegrityError:  # another supervisor wrote the first review of this call at the same moment
+        raise ValidationError(_("Another supervisor has just reviewed this call: open it again to see "
+                                "that review.")) from None
+
+
+def _write(call: Call, checked: dict[str, int | None], result: scorecard.Score, comment: str, reviewer: Any,
+           request: Any) -> CallReview:
     with transaction.atomic():
         row = CallReview.objects.select_for_update().filter(call=call).first()
         before = None if row is None else {"ratings": row.ratings, "score": row.score, "comment": row.comment}
