@@ -31,7 +31,8 @@ REACHES_BETA = {"admin", "assistant", "secretary_beta", "client_admin_beta"}
 STAFF = {"admin", "assistant", "secretary", "secretary_beta"}
 BACK_OFFICE = {"admin", "assistant"}
 BOOKERS = {"admin", "assistant", "secretary", "client_admin"}
-EDITORS = {"admin", "assistant", "client_admin"}  # who writes an account's own settings
+EDITORS = {"admin", "assistant", "client_admin"}
+CLIENTS = {"client_admin", "client_user", "client_admin_beta"}  # who writes an account's own settings
 EVERYONE = set(PERSONAS)
 
 CSV_BODY = "Prénom;Nom;Téléphones\nZoé;Nouvelle;06 99 88 77 66\n".encode()
@@ -316,6 +317,11 @@ ROUTES = [
       body={"text": "x", "starts_at": "2099-08-12T09:00:00+02:00", "ends_at": "2099-08-20T19:00:00+02:00"}),
     R("api:withdraw_instruction", "/api/v1/accounts/{a}/instructions/{ins}/withdraw",
       {"admin", "assistant", "client_admin"}, method="POST", api=True),
+    # the client's web app: each client user's own messages (no account in the URL: everyone's own);
+    # a subscription posted empty is refused after the permission check
+    R("app_home", "/app/", CLIENTS, scoped=False),
+    R("app_push_subscribe", "/app/push/subscribe", CLIENTS, method="POST", scoped=False, ok=422),
+    R("app_push_unsubscribe", "/app/push/unsubscribe", CLIENTS, method="POST", scoped=False),
     # supervisors' call reviews: {rv} a real call of Alpha answered by "secretary" (operator staff reach
     # every account: no other account's call to refuse them)
     R("reviews", "/reports/reviews/", BACK_OFFICE, scoped=False),
@@ -402,6 +408,8 @@ PUBLIC = {
     "api-v1:openapi-json": "the public API description",
     "api-v1:openapi-view": "the API docs page",
     "api-v1:api-root": "the API root, which leads to its docs",
+    "app_manifest": "the web app's manifest, fetched by browsers without cookies (test_webpush.py)",
+    "app_service_worker": "the web app's service worker script (tests/messaging/test_webpush.py)",
     "message_ack": "an urgent message's signed acknowledgement link (tests/messaging/test_escalation.py)",
     "calendar_feed": "a collaborator's private iCalendar address (tests/agenda/test_feed.py)",
     "sms_status_twilio": "Twilio's status callback, signed (tests/messaging/test_sms_providers.py)",

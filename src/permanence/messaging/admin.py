@@ -1,9 +1,18 @@
+from typing import Any
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from permanence.audit.admin import AuditedAdmin
 from permanence.messaging import signing
-from permanence.messaging.models import Delivery, DeliveryEvent, DeliveryPreference, Message, WebhookEndpoint
+from permanence.messaging.models import (
+    Delivery,
+    DeliveryEvent,
+    DeliveryPreference,
+    Message,
+    PushSubscription,
+    WebhookEndpoint,
+)
 
 
 class DeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -41,6 +50,19 @@ class WebhookEndpointAdmin(AuditedAdmin):
 
 @admin.register(DeliveryPreference)
 class DeliveryPreferenceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("collaborator", "normal_email", "normal_sms", "urgent_email", "urgent_sms", "digest")
+    list_display = ("collaborator", "normal_email", "normal_sms", "normal_push", "urgent_email", "urgent_sms",
+                    "urgent_push", "digest")
     list_filter = ("digest", "collaborator__account")
     raw_id_fields = ("collaborator",)
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Browsers subscribed to notifications: read, or removed (the browser subscribes again from the app)."""
+
+    list_display = ("user", "user_agent", "created_at", "last_used_at")
+    search_fields = ("user__username", "user__email")
+    readonly_fields = ("user", "endpoint", "p256dh", "auth", "user_agent", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False

@@ -18,8 +18,10 @@ class DeliveryPreferenceForm(forms.ModelForm):  # type: ignore[type-arg]
         fields = [
             "normal_email",
             "normal_sms",
+            "normal_push",
             "urgent_email",
             "urgent_sms",
+            "urgent_push",
             "quiet_start",
             "quiet_end",
             "urgent_in_quiet_hours",

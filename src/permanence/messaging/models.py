@@ -254,6 +254,8 @@ class DeliveryPreference(models.Model):
     normal_sms = models.BooleanField(_("normal messages by SMS"), default=False)
     urgent_email = models.BooleanField(_("urgent messages by e-mail"), default=True)
     urgent_sms = models.BooleanField(_("urgent messages by SMS"), default=True)
+    normal_push = models.BooleanField(_("normal messages by push notification"), default=False)
+    urgent_push = models.BooleanField(_("urgent messages by push notification"), default=False)
     quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
     quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
     urgent_in_quiet_hours = models.BooleanField(_("urgent messages even in quiet hours"), default=True)
@@ -277,8 +279,10 @@ class DeliveryPreference(models.Model):
 
     def as_core(self, tz: str) -> preferences.Preferences:
         return preferences.Preferences(
-            normal=frozenset(c for c, on in (("email", self.normal_email), ("sms", self.normal_sms)) if on),
-            urgent=frozenset(c for c, on in (("email", self.urgent_email), ("sms", self.urgent_sms)) if on),
+            normal=frozenset(c for c, on in (("email", self.normal_email), ("sms", self.normal_sms),
+                                             ("push", self.normal_push)) if on),
+            urgent=frozenset(c for c, on in (("email", self.urgent_email), ("sms", self.urgent_sms),
+                                             ("push", self.urgent_push)) if on),
             quiet_start=self.quiet_start,
             quiet_end=self.quiet_end,
             urgent_in_quiet_hours=self.urgent_in_quiet_hours,
@@ -364,3 +368,24 @@ class SurveyOptOut(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+
+class PushSubscription(models.Model):
+    """A browser (the client's web app, installed or not) subscribed to Web Push for a user: where the push
+    service receives the notifications (``endpoint``) and the keys they are encrypted for (RFC 8291)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="push_subscriptions")
+    endpoint = models.URLField(_("push service address"), max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("subscribed"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last push"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.user_agent[:40]}"

@@ -25,7 +25,7 @@ from permanence import background
 from permanence.accounts.models import Account
 from permanence.accounts.phones import try_normalize
 from permanence.directory.models import Collaborator
-from permanence.messaging import channels, preferences, retry
+from permanence.messaging import channels, preferences, retry, webpush
 from permanence.messaging.models import Delivery, DeliveryEvent, Message, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ def _routes(
         if person is None or wishes is None:
             routes.append((channel, address, None))
             continue
-        addresses = {"email": person.email, "sms": person.mobile, "digest": person.email}
+        addresses = {"email": person.email, "sms": person.mobile, "digest": person.email,
+                     "push": person.email if webpush.subscribed(account, person.email) else ""}
         available = {c for c, a in addresses.items() if a and c != "digest"}
         for step in preferences.plan(
             wishes.as_core(account.timezone), urgent=urgent, now=now, available=available

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-CHANNELS = ("email", "sms")  # in this order when several are chosen
+CHANNELS = ("email", "sms", "push")  # in this order when several are chosen; push: the web app
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
 from django.urls import path
 
-from permanence.messaging import views
+from permanence.messaging import app_views, views
 
 urlpatterns = [
+    path("app/", app_views.home, name="app_home"),
+    path("app/manifest.webmanifest", app_views.manifest, name="app_manifest"),
+    path("app/sw.js", app_views.service_worker, name="app_service_worker"),
+    path("app/push/subscribe", app_views.subscribe, name="app_push_subscribe"),
+    path("app/push/unsubscribe", app_views.unsubscribe, name="app_push_unsubscribe"),
     path("ack/<str:token>/", views.message_ack, name="message_ack"),
     path("hooks/sms/twilio/<uuid:key>/", views.twilio_status, name="sms_status_twilio"),
     path("hooks/sms/twilio/inbound/", views.sms_inbound_twilio, name="sms_inbound_twilio"),

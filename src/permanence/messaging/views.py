@@ -147,6 +147,8 @@ def message_acknowledge(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     message = _message(request, slug, pk, Perm.ACK_MESSAGES)
     if message.urgent:
         escalation.acknowledge(message, request.user.get_username())
+    if request.POST.get("next") == "app":  # the one tap of the web app
+        return redirect("app_home")
     return redirect("messages", slug)
 
 
