@@ -41,6 +41,8 @@ def test_the_app_installs_shows_a_push_and_acknowledges_in_one_tap(
     page.goto("/app/")
     page.wait_for_function("window.permanenceWorker !== undefined")
     assert page.get_by_test_id(f"urgent-{message.pk}").is_visible()
+    page.get_by_test_id("push-on").wait_for(state="visible")  # not subscribed here: only "on" is offered
+    assert not page.get_by_test_id("push-off").is_visible()
 
     # installable: the manifest read, its icons, the service worker in control of /app/
     manifest = cdp.send("Page.getAppManifest")
