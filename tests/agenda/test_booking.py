@@ -71,7 +71,8 @@ def test_absences_and_bookings_are_busy(alpha, anne, consultation):
     )
     assert local(services.search(consultation, now=NOW, count=1)) == ["Mon 07 10:00"]
     booked = services.book(
-        consultation, anne, paris(2026, 12, 7, 10), caller=services.Caller("Jean Dupont", "+33612345678")
+        consultation, anne, paris(2026, 12, 7, 10), caller=services.Caller("Jean Dupont", "+33612345678"),
+        now=NOW,
     )
     assert (booked.blocked_from, booked.blocked_until) == (paris(2026, 12, 7, 10), paris(2026, 12, 7, 10, 40))
     assert booked.place == "office" and booked.status == "booked"
@@ -80,9 +81,9 @@ def test_absences_and_bookings_are_busy(alpha, anne, consultation):
 
 
 def test_the_loser_gets_the_next_free_slots(alpha, anne, consultation):
-    services.book(consultation, anne, paris(2026, 12, 7, 9))
+    services.book(consultation, anne, paris(2026, 12, 7, 9), now=NOW)
     with pytest.raises(services.SlotTaken) as taken:
-        services.book(consultation, anne, paris(2026, 12, 7, 9))
+        services.book(consultation, anne, paris(2026, 12, 7, 9), now=NOW)
     assert local(taken.value.alternatives) == [
         "Mon 07 10:00",
         "Mon 07 10:30",
@@ -91,7 +92,7 @@ def test_the_loser_gets_the_next_free_slots(alpha, anne, consultation):
         "Mon 07 12:00",
     ]
     with pytest.raises(services.SlotTaken):  # 09:30 overlaps the 10 minutes after 09:00-09:30
-        services.book(consultation, anne, paris(2026, 12, 7, 9, 30))
+        services.book(consultation, anne, paris(2026, 12, 7, 9, 30), now=NOW)
     assert Appointment.objects.count() == 1
 
 
