@@ -167,7 +167,9 @@ def latest_held(store) -> float:
     return float(last[0][1]) if last else 0.0
 
 
-def environment(tmp_path: Path, smtp_port: int, retry_base: float) -> dict[str, str]:
+def environment(
+    tmp_path: Path, smtp_port: int, retry_base: float, lease: float = LEASE, grace: float = GRACE
+) -> dict[str, str]:
     """A database of the test's own, RQ on its Redis database; migrated."""
     env = os.environ | {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'rq.sqlite3'}",
@@ -178,8 +180,8 @@ def environment(tmp_path: Path, smtp_port: int, retry_base: float) -> dict[str, 
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "MESSAGING_RETRY_BASE_SECONDS": str(retry_base),
-        "MESSAGING_LEASE_SECONDS": str(LEASE),
-        "MESSAGING_SWEEP_GRACE_SECONDS": str(GRACE),
+        "MESSAGING_LEASE_SECONDS": str(lease),
+        "MESSAGING_SWEEP_GRACE_SECONDS": str(grace),
     }
     subprocess.run([BIN / "permanence", "migrate", "--no-input"], env=env, check=True, capture_output=True)
     return env
@@ -259,9 +261,9 @@ def test_rq_backend_sends_everything_through_a_kill_and_4xx(tmp_path, redis_data
         )
         took = time.monotonic() - relaunched
         assert store.zcard("rq:scheduled:default") == 0  # every held retry was released
-        # ...on time: none released early (RQ keeps whole seconds) to find its delivery not yet due
-        done = outcomes(store)
-        assert done["sent"] > 0 and not done["not_due"], done
+        # (that none is released early is the next test's: here a sweep may rightly queue a spare job
+        # for a send slower than the short lease, which then finds its delivery not due)
+        assert outcomes(store)["sent"] > 0
         process.send_signal(signal.SIGKILL)
         process.wait()
     finally:
@@ -294,7 +296,9 @@ def test_a_retry_held_on_rq_is_released_on_time_not_early(tmp_path, redis_databa
     flush_redis()
     store = redis.Redis.from_url(REDIS)
     port, retry_base, count = free_port(), 2.0, 20  # retries spread over 1.6-2.4 s: most fall mid-second
-    env = environment(tmp_path, port, retry_base)
+    # a lease and a grace longer than the test: no sweep may queue a spare job (a send slowed by a busy
+    # machine beyond a short lease would rightly get one, and that job would find its delivery not due)
+    env = environment(tmp_path, port, retry_base, lease=120.0, grace=120.0)
     inbox = Inbox()
     inbox.reply = "451 4.3.0 try again later"
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
