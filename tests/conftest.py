@@ -37,6 +37,24 @@ def _fast_password_hashing() -> None:
     get_hashers.cache_clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _second_factor_optional() -> Iterator[None]:
+    """Most tests sign personas in with ``force_login``; the second factor that operator staff must
+    pass is shown by tests/users/test_second_factor.py, which turns the requirement back on."""
+    import os
+
+    from django.conf import settings
+
+    settings.SECOND_FACTOR_REQUIRED = False
+    before = os.environ.get("SECOND_FACTOR_REQUIRED")
+    os.environ["SECOND_FACTOR_REQUIRED"] = "0"  # for the servers and workers tests start
+    yield
+    if before is None:
+        os.environ.pop("SECOND_FACTOR_REQUIRED", None)
+    else:
+        os.environ["SECOND_FACTOR_REQUIRED"] = before
+
+
 @pytest.fixture
 def alpha(db: Any) -> Any:
     from permanence.accounts.models import PhoneNumber

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # recovery codes
     "axes",
     "django_htmx",
     "channels",
@@ -155,6 +156,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = envstr("OTP_TOTP_ISSUER", "Permanence")
+# Operator staff who reach every account (operator admins, technical assistants: the supervisors) must
+# sign in with a second factor; off only for a local demo (SECOND_FACTOR_REQUIRED=0).
+SECOND_FACTOR_REQUIRED = envbool("SECOND_FACTOR_REQUIRED", True)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
