@@ -13,7 +13,7 @@ from permanence.calls import services
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def connect(user):
+async def connect(user, device=None):
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -22,6 +22,10 @@ async def connect(user):
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        if device is not None:  # the second factor passed, as django_otp.login records it
+            from django_otp import DEVICE_ID_SESSION_KEY
+
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
         return session.session_key
 
@@ -57,5 +61,28 @@ def test_offer_reaches_the_secretary_socket_and_clients_are_refused(personas, al
         assert (await secretary.receive_json_from(timeout=3)) == {"type": "pong", "sent": 1}
         await secretary.disconnect()
         await sync_to_async(connections.close_all)()  # the executor thread's connection
+
+    fresh_loop.run(scenario(), bound=60)
+
+
+def test_a_second_factor_still_to_pass_keeps_the_socket_closed(personas, alpha, settings):
+    """Signed in with the password only: the pages send her to the code, and the socket, which would
+    push caller numbers, refuses her too, until the session holds her verified device."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.ALLOWED_HOSTS = ["localhost"]
+    settings.SECOND_FACTOR_REQUIRED = True
+    secretary, admin = personas["secretary"], personas["admin"]
+    device = TOTPDevice.objects.create(user=secretary, name="phone", confirmed=True)
+    someone_elses = TOTPDevice.objects.create(user=personas["assistant"], name="phone", confirmed=True)
+
+    async def scenario():
+        for user, passed in ((secretary, None), (secretary, someone_elses), (admin, None)):
+            socket, connected, code = await connect(user, passed)
+            assert (connected, code) == (False, 4401), user
+        socket, connected, _ = await connect(secretary, device)
+        assert connected
+        await socket.disconnect()
+        await sync_to_async(connections.close_all)()
 
     fresh_loop.run(scenario(), bound=60)

@@ -61,6 +61,18 @@ def test_failed_logins_are_rate_limited(personas):
     assert _login(client, "assistant", PASSWORD).status_code == 302
 
 
+def test_a_guess_spread_over_many_addresses_locks_the_sign_in(personas):
+    """The lock is per (username, address) and per username: five failures from five addresses lock
+    the account for every address, the right password included; other users go on."""
+    for last in range(20, 25):
+        refused = _login(Client(REMOTE_ADDR=f"127.0.0.{last}"), "client_admin", "wrong password")
+        assert refused.status_code in (200, 429)
+    fresh = Client(REMOTE_ADDR="127.0.0.30")
+    assert _login(fresh, "client_admin", PASSWORD).status_code == 429
+    assert "_auth_user_id" not in fresh.session
+    assert _login(Client(REMOTE_ADDR="127.0.0.30"), "client_user", PASSWORD).status_code == 302
+
+
 def _current_token(device: TOTPDevice, offset: int = 0) -> str:
     value = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits,
                  drift=device.drift + offset)
@@ -79,7 +91,7 @@ def test_staff_enable_totp_and_sign_in_needs_the_code(personas):
     assert device.throttling_failure_count == 1  # wrong codes slow the next attempts down
     device.throttle_reset()
     response = client.post("/security/two-factor/", {"token": _current_token(device)})
-    assert response.status_code == 302
+    assert response.status_code == 200 and 'data-testid="recovery-codes"' in response.content.decode()
     device.refresh_from_db()
     assert device.confirmed
 

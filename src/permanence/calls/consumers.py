@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from permanence.calls.services import desk_group
 from permanence.policy import Perm, has_perm
+from permanence.portal.access import session_passes_second_factor
 
 
 class DeskConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -17,6 +19,9 @@ class DeskConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not has_perm(user, Perm.USE_DESK):
             await self.close(code=4403)
+            return
+        if not await database_sync_to_async(session_passes_second_factor)(user, self.scope.get("session")):
+            await self.close(code=4401)  # signed in, but the second factor is still to pass
             return
         self.group = desk_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)

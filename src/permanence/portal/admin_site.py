@@ -8,7 +8,9 @@ from django.contrib.admin import AdminSite
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from permanence.portal.access import needs_second_factor
+from django_otp import user_has_device
+
+from permanence.portal.access import ENROL, needs_second_factor
 
 
 def protect_admin(site: AdminSite) -> None:
@@ -26,7 +28,9 @@ def protect_admin(site: AdminSite) -> None:
         from django.shortcuts import redirect
 
         if request.user.is_authenticated and needs_second_factor(request):
-            return redirect(f"/login/verify/?next={request.get_full_path()}")
+            if user_has_device(request.user):
+                return redirect(f"/login/verify/?next={request.GET.get('next', '/admin/')}")
+            return redirect(ENROL)
         return redirect(f"/login/?next={request.GET.get('next', '/admin/')}")
 
     site.login = login  # type: ignore[method-assign]

@@ -22,6 +22,24 @@ class TokenForm(forms.Form):
         return token
 
 
+class SecondFactorForm(forms.Form):
+    """At sign-in: the app's code, or a recovery code (letters and digits, the hyphen optional)."""
+
+    token = forms.CharField(
+        label=_("Code from your authenticator app, or a recovery code"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+    def clean_token(self) -> str:
+        token: str = self.cleaned_data["token"].replace(" ", "").replace("-", "").lower()
+        if not ((token.isdigit() and 6 <= len(token) <= 8) or (len(token) == 8 and token.isalnum())):
+            raise forms.ValidationError(
+                _("Type the 6-digit code from your app, or one of your recovery codes.")
+            )
+        return token
+
+
 class ContactImportForm(forms.Form):
     file = forms.FileField(label=_("CSV file"))
 

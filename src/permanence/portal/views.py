@@ -6,7 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from permanence import policy
@@ -28,8 +30,8 @@ from permanence.contacts.identify import identify
 from permanence.contacts.models import Contact
 from permanence.directory.models import Absence, Collaborator
 from permanence.policy import Perm
-from permanence.portal.access import member_required
-from permanence.portal.forms import ContactImportForm, IdentifyForm, TokenForm
+from permanence.portal.access import ENROL, member_required, second_factor_required
+from permanence.portal.forms import ContactImportForm, IdentifyForm, SecondFactorForm, TokenForm
 from permanence.users.models import STAFF_ROLES
 
 PAGE_SIZE = 50
@@ -48,37 +50,68 @@ def _safe_next(request: HttpRequest, default: str = "/") -> str:
 
 @require_http_methods(["GET", "POST"])
 def verify_second_factor(request: HttpRequest) -> HttpResponse:
+    """The code from the authenticator app, or one of the recovery codes (each good once)."""
     if not request.user.is_authenticated:
         return redirect("login")
-    if request.user.is_verified() or not user_has_device(request.user):  # type: ignore[union-attr]
+    if request.user.is_verified():  # type: ignore[union-attr]
         return redirect(_safe_next(request))
-    form = TokenForm(request.POST or None)
+    if not user_has_device(request.user):
+        return redirect(ENROL if second_factor_required(request.user) else _safe_next(request))
+    form = SecondFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         device = match_token(request.user, form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
+            if isinstance(device, StaticDevice):
+                left = device.token_set.count()
+                trail.record(request.user, Action.UPDATE, object_type="users.second_factor",
+                             object_id=str(request.user.pk), request=request, recovery_code_used=True,
+                             codes_left=left)
+                messages.warning(request, _(
+                    "You signed in with a recovery code; %(count)s left. Make new ones on the "
+                    "two-factor page if you lost your phone.") % {"count": left})
             return redirect(_safe_next(request))
         form.add_error("token", _("This code is not valid. Wait for the next one and try again."))
     return render(request, "registration/verify.html", {"form": form, "next": _safe_next(request)})
 
 
-@member_required
 @require_http_methods(["GET", "POST"])
 def two_factor(request: HttpRequest) -> HttpResponse:
-    """Staff enable or disable TOTP two-factor authentication."""
+    """Staff set up TOTP two-factor sign-in (operator admins and technical assistants must: they
+    come here right after signing in until they have), get recovery codes, replace or turn it off.
+    Only from a session past the second factor when one is set up."""
     user = request.user
+    if not user.is_authenticated or not user.is_active:
+        return redirect_to_login(request.get_full_path())
     if user.role not in STAFF_ROLES:  # type: ignore[union-attr]
         raise Http404
     confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if confirmed is not None and not user.is_verified():  # type: ignore[union-attr]
+        return redirect(f"/login/verify/?next={request.path}")
+    required = second_factor_required(user)
     form = TokenForm(request.POST or None)
     if confirmed is not None:
+        context = {"enabled": True, "form": form, "required": required,
+                   "codes_left": StaticToken.objects.filter(device__user=user).count()}
+        if request.method == "POST" and request.POST.get("action") == "recovery":
+            context["codes"] = _new_recovery_codes(user)
+            trail.record(user, Action.UPDATE, object_type="users.second_factor", object_id=str(user.pk),
+                         request=request, recovery_codes="replaced")
+            context["codes_left"] = len(context["codes"])
+            return render(request, "portal/two_factor.html", context)
         if request.method == "POST" and form.is_valid():
             if confirmed.verify_token(form.cleaned_data["token"]):
                 TOTPDevice.objects.filter(user=user).delete()
-                messages.success(request, _("Two-factor authentication is now off."))
+                StaticDevice.objects.filter(user=user).delete()
+                trail.record(user, Action.DELETE, object_type="users.second_factor", object_id=str(user.pk),
+                             request=request)
+                if required:
+                    messages.info(request, _("Set up your new authenticator app: your role requires it."))
+                else:
+                    messages.success(request, _("Two-factor authentication is now off."))
                 return redirect("two_factor")
             form.add_error("token", _("This code is not valid."))
-        return render(request, "portal/two_factor.html", {"enabled": True, "form": form})
+        return render(request, "portal/two_factor.html", context)
     pending, _created = TOTPDevice.objects.get_or_create(
         user=user, confirmed=False, defaults={"name": "authenticator"}
     )
@@ -87,8 +120,13 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             pending.confirmed = True
             pending.save(update_fields=["confirmed"])
             otp_login(request, pending)
+            codes = _new_recovery_codes(user)
+            trail.record(user, Action.CREATE, object_type="users.second_factor", object_id=str(user.pk),
+                         request=request)
             messages.success(request, _("Two-factor authentication is on."))
-            return redirect("two_factor")
+            return render(request, "portal/two_factor.html", {
+                "enabled": True, "form": TokenForm(), "required": required, "codes": codes,
+                "codes_left": len(codes), "next": _safe_next(request, "")})
         form.add_error("token", _("This code is not valid. Check your phone's clock."))
     import segno
 
@@ -96,8 +134,23 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/two_factor.html",
-        {"enabled": False, "form": form, "qr_svg": qr_svg, "secret": _b32(pending.bin_key)},
+        {"enabled": False, "form": form, "qr_svg": qr_svg, "secret": _b32(pending.bin_key),
+         "required": required},
     )
+
+
+RECOVERY_CODES = 10
+
+
+def _new_recovery_codes(user: Any) -> list[str]:
+    """Ten single-use codes that sign in in place of the app (a lost phone); the previous ones stop.
+    Shown once: only django-otp's static tokens keep them."""
+    with transaction.atomic():
+        StaticDevice.objects.filter(user=user).delete()
+        device = StaticDevice.objects.create(user=user, name="recovery", confirmed=True)
+        codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+        StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return [f"{code[:4]}-{code[4:]}" for code in codes]
 
 
 def _b32(key: bytes) -> str:
