@@ -9,7 +9,7 @@ from permanence.agenda.models import (
     SyncIssue,
     WorkingHours,
 )
-from permanence.audit.admin import AuditedAdmin
+from permanence.audit.admin import AuditedAdmin, CallerDataAdmin
 
 
 @admin.register(AppointmentType)
@@ -39,7 +39,7 @@ class AvailabilityExceptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AppointmentAdmin(CallerDataAdmin):
     list_display = ("start", "collaborator", "appointment_type", "caller_name", "status", "source")
     list_filter = ("status", "source", "account")
     readonly_fields = ("blocked_from", "blocked_until", "uid", "sequence", "created", "updated")

@@ -46,6 +46,8 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     feed = feeds.active(token)
     if feed is None:
         raise Http404
+    # the feed carries callers' names and reasons: each fetch is audited (no user: the secret address)
+    trail.record(None, Action.VIEW, feed, request=request, via="ical feed", collaborator=feed.collaborator_id)
     response = HttpResponse(feeds.calendar(feed.collaborator), content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     response["Content-Disposition"] = 'inline; filename="agenda.ics"'

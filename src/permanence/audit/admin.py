@@ -25,6 +25,31 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+class CallerDataAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A back-office page of caller data (contacts, calls, messages, appointments): each object opened
+    leaves a "viewed" audit row, each list shown a "listed" one with its filters and size, as the
+    client's pages and the API do."""
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: Any = None) -> Any:  # fmt: skip
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, object_id)
+            if obj is not None:
+                trail.record(request.user, Action.VIEW, obj, request=request, via="admin")
+        return response
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", None) and response.context_data.get("cl")
+        if request.method == "GET" and response.status_code == 200 and changelist is not None:
+            trail.record(
+                request.user, Action.LIST, object_type=self.model._meta.label_lower, request=request,
+                via="admin", query=request.GET.urlencode()[:500], rows=changelist.result_count,
+            )
+        return response
+
+
 def _shown(value: Any) -> Any:
     """A value as the audit trail keeps it (JSON): models by key, files by name, the rest as text."""
     if value is None or isinstance(value, (bool, int, float, str)):

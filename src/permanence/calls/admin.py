@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from permanence.audit.admin import CallerDataAdmin
 from permanence.calls.models import Call, CallEvent, Desk
 
 
@@ -15,7 +16,7 @@ class CallEventInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CallAdmin(CallerDataAdmin):
     list_display = ("arrived_at", "account", "caller", "state", "secretary", "training", "outcome")
     list_filter = ("state", "training", "account")
     readonly_fields = [f.name for f in Call._meta.fields]

@@ -21,6 +21,8 @@ from permanence.accounts import instructions
 from permanence.accounts.models import Account, parse_recipients
 from permanence.agenda import desk as agenda_desk
 from permanence.agenda import services as agenda_services
+from permanence.audit import trail
+from permanence.audit.models import Action, AuditEvent
 from permanence.calls import services, telephony
 from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
@@ -281,6 +283,8 @@ def _call_page(
     matches = runform.lookup_matches(call.account, screen, query)
     draft = engine.report() if engine else {"to": [], "subject": "", "body": ""}
     recipients, by_default = _recipients(call.account, engine, draft)
+    caller, history = _caller_card(call), _history(call)
+    _audit_caller_reads(request, call, caller, history)
     if typed is not None:
         draft = {**draft, "subject": typed["subject"], "body": typed["body"]}
         recipients, by_default = typed["recipients"], False
@@ -303,8 +307,8 @@ def _call_page(
             "matches": [_match_row(m, env) for m in matches],
             "people": runform.people(env) if env else [],
             "status": call.account.opening_status(),
-            "caller": _caller_card(call),
-            "history": _history(call),
+            "caller": caller,
+            "history": history,
             "instructions": instructions.at_desk(call.account, request.user, call_id=call.pk),
             "on_call": oncall.now_on_call(call.account),
             "changes": [] if call.training
@@ -362,6 +366,24 @@ def _caller_card(call: Call) -> list[Contact]:
         return []
     ids = ContactNumber.objects.filter(account=call.account, number=call.caller).values("contact_id")
     return list(Contact.objects.filter(account=call.account, pk__in=ids))
+
+
+def _audit_caller_reads(request: HttpRequest, call: Call, card: list[Contact], history: list[Call]) -> None:
+    """The caller's card and past calls shown to a secretary: audited once per call and reader (the
+    page is drawn again at each step), one row per contact card and one for the history."""
+    if not card and not history:
+        return
+    seen = AuditEvent.objects.filter(
+        actor_id=request.user.pk, action=Action.VIEW, object_type="calls.call", object_id=str(call.pk),
+        detail__what="caller",
+    )
+    if seen.exists():
+        return
+    for contact in card:
+        trail.record(request.user, Action.VIEW, contact, request=request, via="desk", call=call.pk,
+                     what="caller card")
+    trail.record(request.user, Action.VIEW, call, request=request, via="desk", what="caller",
+                 history=[past.pk for past in history])
 
 
 def _history(call: Call) -> list[Call]:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from permanence.audit.admin import CallerDataAdmin
 from permanence.contacts.models import Contact, ContactNumber
 
 
@@ -10,7 +11,7 @@ class ContactNumberInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ContactAdmin(CallerDataAdmin):
     list_display = ["__str__", "account", "email", "tags"]
     list_filter = ["account"]
     search_fields = ["last_name", "first_name", "company", "numbers__number"]
