@@ -239,7 +239,7 @@ ROUTES = [
     R("desk_accept", "/desk/calls/{offer}/accept", STAFF, method="POST", scoped=False, denied=404, ok=302),
     R("desk_transfer", "/desk/calls/{call}/transfer", {"secretary"}, method="POST", denied=404, ok=302),
     R("desk_finish", "/desk/calls/{call}/finish", {"secretary"}, method="POST", denied=404, ok=302,
-      body={"force": "1", "send": "1", "subject": "Essai", "body": "Texte", "recipients": "a@example.fr"}),
+      body={"force": "1", "send": "1", "subject": "Essai", "body": "Texte", "recipients": "accueil@alpha.example"}),
     R("desk_hold", "/desk/calls/{call}/hold", {"secretary"}, method="POST", denied=404, ok=302),
     R("desk_remark", "/desk/calls/{call}/remark", {"secretary"}, method="POST", denied=404, ok=302,
       body={"step": "welcome", "text": "Trop long"}),

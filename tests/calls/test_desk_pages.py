@@ -1,5 +1,6 @@
 """Desk pages: training calls run the real scenario and send nothing; remarks reach the scenario."""
 
+import pytest
 from django.test import Client
 
 from permanence.calls.models import Call
@@ -30,7 +31,7 @@ def test_training_call_runs_the_scenario_and_sends_nothing(personas, alpha):
     secretary.post(url, {"caller_type": "cold_caller"})
     secretary.post(url, {})
     secretary.post(
-        url + "finish", {"send": "1", "subject": "Essai", "body": "Démarchage", "recipients": "x@y.fr"}
+        url + "finish", {"send": "1", "subject": "Essai", "body": "Démarchage", "recipients": "accueil@alpha.example"}
     )
     call.refresh_from_db()
     assert call.state == "done" and call.outcome == "refusal" and call.training
@@ -190,6 +191,7 @@ def test_a_message_that_names_nobody_goes_to_the_accounts_default_recipients(per
 
 def test_send_with_nobody_to_send_to_is_refused_and_keeps_what_was_typed(personas, alpha):
     alpha.default_recipients = ""
+    alpha.allowed_recipients = "accueil@alpha.example"
     alpha.save()
     call, page = answered_call(personas)
     response = page.post(
@@ -208,9 +210,9 @@ def test_send_with_nobody_to_send_to_is_refused_and_keeps_what_was_typed(persona
     assert not Message.objects.filter(call=call).exists()
     page.post(
         f"/desk/calls/{call.pk}/finish",
-        {"send": "1", "subject": "Rappel", "body": "Texte", "recipients": "x@y.fr"},
+        {"send": "1", "subject": "Rappel", "body": "Texte", "recipients": "accueil@alpha.example"},
     )
-    assert Message.objects.get(call=call).recipients == ["x@y.fr"]
+    assert Message.objects.get(call=call).recipients == ["accueil@alpha.example"]
 
 
 def test_a_training_call_says_kept_not_sent_and_is_not_in_the_secretarys_figures(personas, alpha):
@@ -265,3 +267,37 @@ def test_default_recipients_stored_invalid_do_not_break_the_call_page(personas, 
     assert response.status_code == 200 and response.context["recipients"] == ""
     refused = page.post(f"/desk/calls/{call.pk}/finish", {"send": "1", "subject": "Rappel", "body": "Texte"})
     assert refused.status_code == 400 and not Message.objects.filter(call=call).exists()
+
+
+def test_a_message_goes_only_to_the_directory_and_the_allowed_recipients(personas, alpha):
+    """A free-typed address is refused with what she typed kept; the directory's people, the account's
+    default and other allowed recipients (a whole domain too) pass."""
+    from permanence.directory.models import Collaborator
+
+    alpha.default_recipients = "secretariat@alpha.example"
+    alpha.allowed_recipients = "comptable@cabinet-expert.example, @alpha-associes.example"
+    alpha.full_clean()
+    alpha.save()
+    Collaborator.objects.filter(account=alpha).update(email="anne@alpha.example", mobile="+33611223344")
+    call, page = answered_call(personas)
+    refused = page.post(f"/desk/calls/{call.pk}/finish", {
+        "send": "1", "subject": "Rappel", "body": "Texte", "recipients": "anne@alpha.example, pirate@evil.example"})
+    assert refused.status_code == 400
+    text = refused.content.decode()
+    assert "pirate@evil.example" in text and "annuaire" in text and "Texte" in text
+    assert not Message.objects.filter(call=call).exists()
+    allowed = "anne@alpha.example, 06 11 22 33 44, comptable@cabinet-expert.example, paul@alpha-associes.example"
+    sent = page.post(f"/desk/calls/{call.pk}/finish", {
+        "send": "1", "subject": "Rappel", "body": "Texte", "recipients": allowed})
+    assert sent.status_code == 302
+    assert Message.objects.get(call=call).recipients == [
+        "anne@alpha.example", "+33611223344", "comptable@cabinet-expert.example", "paul@alpha-associes.example"]
+
+
+def test_the_allowed_recipients_are_checked_when_saved(alpha):
+    from django.core.exceptions import ValidationError
+
+    alpha.allowed_recipients = "@not a domain"
+    with pytest.raises(ValidationError) as refused:
+        alpha.full_clean()
+    assert "allowed_recipients" in refused.value.message_dict

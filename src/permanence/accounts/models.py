@@ -294,6 +294,16 @@ class Account(models.Model):
             "E-mail addresses or mobile numbers, comma-separated: who gets a message that names nobody."
         ),
     )
+    allowed_recipients = models.CharField(
+        _("other allowed recipients"),
+        max_length=1000,
+        blank=True,
+        help_text=_(
+            "Besides the directory's people and the default recipients, the only addresses a secretary "
+            "may send a message to: e-mail addresses, mobile numbers, or a whole domain written "
+            "@example.fr; comma-separated."
+        ),
+    )
     max_questions = models.PositiveSmallIntegerField(
         _("question threshold"),
         null=True,
@@ -344,6 +354,10 @@ class Account(models.Model):
                 errors["default_recipients"] = ValidationError(
                     _("Give at least one address: a message that names nobody goes there.")
                 )
+        try:
+            self.allowed_recipient_list()
+        except ValidationError as exc:
+            errors["allowed_recipients"] = exc
         if errors:
             raise ValidationError(errors)
         try:
@@ -362,6 +376,19 @@ class Account(models.Model):
     def recipient_list(self) -> list[str]:
         """The default recipients, each an e-mail address or an E.164 mobile number."""
         return parse_recipients(self.default_recipients)
+
+    def allowed_recipient_list(self) -> list[str]:
+        """The other allowed recipients: addresses, E.164 numbers, and domains as ``@example.fr``."""
+        domains = [item.lower() for item in parse_list(self.allowed_recipients) if item.startswith("@")]
+        for domain in domains:
+            try:
+                validate_email("x" + domain)
+            except ValidationError:
+                raise ValidationError(
+                    _("“%(value)s” is not a domain (write it like @example.fr)."), params={"value": domain}
+                ) from None
+        rest = ", ".join(item for item in parse_list(self.allowed_recipients) if not item.startswith("@"))
+        return [*parse_recipients(rest), *domains]
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -435,13 +435,22 @@ def _who_gets_it(account: Account, recipients: str) -> list[dict[str, str]]:
     return out
 
 
-def _checked_recipients(account: Account, typed: str) -> list[str]:
+def _checked_recipients(account: Account, typed: str, also: list[str] | None = None) -> list[str]:
     """The recipients typed, each an e-mail address or a phone number; none: the account's default.
-    Raises CallError with a sentence when one is neither, or when nobody at all would get it."""
+    Each must be allowed (``outbox.not_allowed``: the directory, the account's default and other
+    allowed recipients, those the scenario names: ``also``). Raises CallError with a sentence when one
+    is neither address nor number, is not allowed, or when nobody at all would get it."""
     try:
         out = parse_recipients(typed)
     except ValidationError as exc:
         raise services.CallError(" ".join(exc.messages)) from None
+    refused = outbox.not_allowed(account, out, also or [])
+    if refused:
+        raise services.CallError(
+            _("“%(value)s” is neither a person of this account's directory nor one of its allowed "
+              "recipients: choose someone from the directory, or ask the account's manager to allow "
+              "this address.") % {"value": refused[0]}
+        )
     if not out:
         out = _defaults(account)
     if not out:
@@ -506,7 +515,8 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
         problem = "" if subject and body else _("The message needs a subject and a text.")
         if not problem:
             try:
-                recipients = _checked_recipients(call.account, typed_to)
+                named = _recipients(call.account, engine, engine.report() if engine else {})[0]
+                recipients = _checked_recipients(call.account, typed_to, parse_list(named))
             except services.CallError as exc:
                 problem = str(exc)
         if problem:  # nothing is lost: the page comes back with what she typed

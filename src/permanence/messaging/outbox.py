@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -57,6 +58,35 @@ def collaborator(account: Account, channel: str, address: str) -> Collaborator |
     if channel == "email":
         return people.filter(email__iexact=address).first()
     return people.filter(mobile=address).first()
+
+
+def not_allowed(account: Account, recipients: Iterable[str], also: Iterable[str] = ()) -> list[str]:
+    """Of these recipients (already checked as addresses or E.164 numbers), those a secretary may not
+    send to: not a person of the account's directory, nor one of its default or other allowed
+    recipients (addresses, numbers, ``@domain``), nor named by the scenario (``also``)."""
+    allowed = {item.lower() for item in account.allowed_recipient_list()}
+    allowed |= {item.lower() for item in _valid_defaults(account)}
+    allowed |= {item.lower() for item in also}
+    refused = []
+    for recipient in recipients:
+        reached = channel_of(recipient)
+        if reached is None:
+            refused.append(recipient)
+            continue
+        channel, address = reached
+        domain = "@" + address.rsplit("@", 1)[1].lower() if channel == "email" else ""
+        if address.lower() in allowed or (domain and domain in allowed):
+            continue
+        if collaborator(account, channel, address) is None:
+            refused.append(recipient)
+    return refused
+
+
+def _valid_defaults(account: Account) -> list[str]:
+    try:
+        return account.recipient_list()
+    except ValidationError:
+        return []
 
 
 def _routes(
