@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import time
 
+import pytest
 from django.utils import timezone
+
+pytestmark = pytest.mark.browser
 
 
 def test_the_operator_plans_a_week(page, personas, alpha, beta):
