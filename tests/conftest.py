@@ -136,3 +136,24 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.terminate()
     server.wait(10)
     log.close()
+
+
+# Outbound requests to addresses users type (permanence.outbound): see outbound_peers.
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch, settings: Any) -> dict[str, str]:
+    """Name → address for the names under .test (change it to make a name resolve elsewhere); the
+    operator's list allows 127.0.0.2."""
+    from outbound_peers import ALLOWED, resolving
+
+    names: dict[str, str] = {}
+    monkeypatch.setattr(socket, "getaddrinfo", resolving(names, socket.getaddrinfo))
+    settings.OUTBOUND_ALLOWED_NETWORKS = [f"{ALLOWED}/32"]
+    return names
+
+
+@pytest.fixture
+def loopback_peers() -> Iterator[Any]:
+    from outbound_peers import serving
+
+    with serving() as peers:
+        yield peers

@@ -14,6 +14,7 @@ CORES = [
     "permanence/directory/search.py",
     "permanence/directory/rota.py",
     "permanence/textlists.py",
+    "permanence/outbound.py",
     "permanence/calls/lifecycle.py",
     "permanence/calls/admission.py",
     "permanence/calls/simulator.py",

@@ -307,4 +307,9 @@ MESSAGING_SWEEP_GRACE_SECONDS = float(envstr("MESSAGING_SWEEP_GRACE_SECONDS", "6
 CALENDAR_SYNC_SECONDS = envint("CALENDAR_SYNC_SECONDS", 300, minimum=10)
 # Calendar addresses on a private network (loopback, LAN) are refused unless allowed (SSRF).
 CALENDAR_ALLOW_PRIVATE_ADDRESSES = envbool("CALENDAR_ALLOW_PRIVATE_ADDRESSES", False)
+# Requests to addresses that users type (CalDAV calendars, webhooks, Web Push endpoints) reach public
+# addresses only (SSRF), checked on every connection and redirect (permanence/outbound.py); these
+# networks are allowed too: comma-separated CIDRs, e.g. the LAN of an in-house CalDAV server.
+# (CALENDAR_ALLOW_PRIVATE_ADDRESSES, older, lifts the filter for calendars altogether.)
+OUTBOUND_ALLOWED_NETWORKS = envlist("OUTBOUND_ALLOWED_NETWORKS")
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")  # for links in messages (acknowledgement)

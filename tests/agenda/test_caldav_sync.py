@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import urlsplit
 
 import caldav
 import icalendar
@@ -39,7 +40,8 @@ def kind(alpha):
 
 
 @pytest.fixture
-def link(kind, there) -> CalendarLink:
+def link(kind, there, settings) -> CalendarLink:
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # Radicale's address (connections are filtered)
     link = CalendarLink(collaborator=kind.collaborators.get(), url=str(there.url), username=USER)
     link.password = "secret"
     link.save()
@@ -352,3 +354,67 @@ def test_an_appointment_type_lasts_at_most_a_day(kind):
     kind.buffer_after_minutes = 24 * 60 + 1
     with pytest.raises(ValidationError, match="1440"):
         kind.full_clean()
+
+
+# -- where the server may connect (permanence.outbound): names resolve to 127.0.0.2, allowed by the
+# operator's list, or 127.0.0.3, refused as any address that is not public (tests/outbound_peers.py)
+
+NOT_ALLOWED = "Reading the calendar: address not allowed: not a public address."
+
+
+def test_a_name_that_resolves_elsewhere_after_saving_is_refused_when_syncing(
+    kind, there, radicale, fake_dns, loopback_peers
+):
+    """DNS rebinding: the address was checked when saved, and is checked again on every connection."""
+    from django.utils import translation
+
+    from outbound_peers import ALLOWED, REFUSED
+    from permanence.agenda.forms import CalendarLinkForm
+
+    peers = loopback_peers
+    peers.upstream = ("127.0.0.1", int(radicale.rstrip("/").rsplit(":", 1)[1]))  # both pass on to Radicale
+    fake_dns["calendar.test"] = ALLOWED
+    url = str(there.url).replace(radicale.rstrip("/"), f"http://calendar.test:{peers.port}")
+    data = {"url": url, "username": USER, "password": "secret"}
+    anne = kind.collaborators.get()
+    form = CalendarLinkForm(data, instance=CalendarLink(collaborator=anne))
+    assert form.is_valid(), form.errors
+    link = form.save()
+    day = timezone.now().date() + timedelta(days=2)
+    start = datetime.combine(day, time(9), UTC)
+    there.save_event(dtstart=start, dtend=start + timedelta(hours=1), summary="Dentiste", uid="dentist")
+
+    sync(link)  # the allowed address, end to end
+    assert ExternalEvent.objects.filter(link=link).count() == 1
+    assert ("REPORT", urlsplit(url).path) in peers.arrived(ALLOWED)
+
+    fake_dns["calendar.test"] = REFUSED
+    with translation.override("en"):
+        report = caldav_sync.sync(link)
+        refused = CalendarLinkForm(data, instance=CalendarLink(collaborator=anne))
+        assert not refused.is_valid() and refused.errors["url"] == [
+            "This address is on a private network; the operator must allow such addresses."
+        ]
+    link.refresh_from_db()
+    assert report.error == NOT_ALLOWED and link.last_error == NOT_ALLOWED and link.failures == 1
+    assert peers.arrived(REFUSED) == []  # never connected to
+
+
+def test_a_redirect_to_a_refused_address_is_refused(kind, fake_dns, loopback_peers):
+    from django.utils import translation
+
+    from outbound_peers import ALLOWED, REFUSED
+
+    peers = loopback_peers
+    fake_dns.update({"calendar.test": ALLOWED, "inside.test": REFUSED})
+    peers.redirects["/durand/travail/"] = f"http://inside.test:{peers.port}/durand/travail/"
+    link = CalendarLink(
+        collaborator=kind.collaborators.get(),
+        url=f"http://calendar.test:{peers.port}/durand/travail/",
+        username=USER,
+    )
+    link.save()
+    with translation.override("en"):
+        report = caldav_sync.sync(link)
+    assert report.error == NOT_ALLOWED
+    assert peers.arrived(ALLOWED) and peers.arrived(REFUSED) == []

@@ -59,8 +59,9 @@ class Receiver:
 
 
 @pytest.fixture
-def http_receiver() -> Iterator[tuple[str, Receiver]]:
+def http_receiver(settings: Any) -> Iterator[tuple[str, Receiver]]:
     receiver = Receiver()
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # webhooks and push go to a typed address
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server API

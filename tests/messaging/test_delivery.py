@@ -14,7 +14,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django_tasks_db.models import DBTaskResult
 
-from permanence.messaging import outbox, signing, sms
+from outbound_peers import ALLOWED, REFUSED
+from permanence.messaging import channels, outbox, signing, sms
 from permanence.messaging.models import Delivery, Message, WebhookEndpoint
 
 
@@ -93,6 +94,54 @@ def test_webhook_is_verified_by_a_ready_made_standard_webhooks_verifier(alpha, h
         verifier.verify(request["body"] + b" ", dict(headers))
     with pytest.raises(signing.BadSignature):  # replayed an hour later
         signing.standard_verify("s3cret", dict(headers), request["body"], now=int(time.time()) + 3600)
+
+
+# Where a webhook may go (permanence.outbound): names resolve to 127.0.0.2, allowed by the operator's
+# list, or 127.0.0.3, refused as any address that is not public (tests/outbound_peers.py).
+NOT_ALLOWED = "address not allowed: not a public address"
+
+
+def test_a_webhook_resolving_elsewhere_after_saving_is_a_dead_letter(alpha, fake_dns, loopback_peers):
+    """DNS rebinding: the address is checked when saved (the back-office's form) and on every connection;
+    refused, the delivery is a dead letter with its reason, not retried."""
+    from permanence.messaging.admin import WebhookEndpointForm
+
+    peers = loopback_peers
+    fake_dns["hook.test"] = ALLOWED
+    data = {"account": alpha.pk, "url": f"http://hook.test:{peers.port}/hook", "secret": "s3", "active": "on"}
+    form = WebhookEndpointForm(data)
+    assert form.is_valid(), form.errors
+    form.save()
+    sent = queue(alpha, recipients=[]).deliveries.get()
+    assert outbox.attempt(sent.pk) == "sent" and peers.arrived(ALLOWED) == [("POST", "/hook")]
+
+    fake_dns["hook.test"] = REFUSED
+    delivery = queue(alpha, recipients=[]).deliveries.get()
+    assert outbox.attempt(delivery.pk) == "dead"
+    delivery.refresh_from_db()
+    assert delivery.last_error == NOT_ALLOWED and delivery.attempts == 1  # dead at once, never retried
+    assert list(delivery.events.values_list("status", flat=True)) == ["queued", "sending", "dead"]
+    assert delivery.message.status == Message.Status.FAILED
+    with translation.override("en"):
+        words = channels.failure_in_words(delivery.last_error)
+        assert words == "the address is not allowed: it is not a public address"
+        refused = WebhookEndpointForm(data)
+        assert not refused.is_valid() and refused.errors["url"] == [
+            "This address is on a private network; the operator must allow such addresses."
+        ]
+    assert peers.arrived(REFUSED) == []
+
+
+def test_a_webhook_redirected_to_a_refused_address_is_a_dead_letter(alpha, fake_dns, loopback_peers):
+    peers = loopback_peers
+    fake_dns.update({"hook.test": ALLOWED, "inside.test": REFUSED})
+    peers.redirects["/hook"] = f"http://inside.test:{peers.port}/hook"
+    WebhookEndpoint.objects.create(account=alpha, url=f"http://hook.test:{peers.port}/hook", secret="s3")
+    delivery = queue(alpha, recipients=[]).deliveries.get()
+    assert outbox.attempt(delivery.pk) == "dead"
+    delivery.refresh_from_db()
+    assert delivery.last_error == NOT_ALLOWED
+    assert peers.arrived(ALLOWED) == [("POST", "/hook")] and peers.arrived(REFUSED) == []
 
 
 def test_sms_gateway_gets_a_fitted_text(alpha, http_receiver, settings):

@@ -16,6 +16,7 @@ from django.test import Client
 from py_vapid import Vapid02
 
 from factories import make_user
+from outbound_peers import REFUSED
 from permanence.directory.models import Collaborator
 from permanence.messaging import outbox, preferences, webpush
 from permanence.messaging.models import Acknowledgement, Delivery, DeliveryPreference, PushSubscription
@@ -106,6 +107,25 @@ def test_a_subscription_the_push_service_says_is_gone_is_forgotten(alpha, subscr
     delivery = Delivery.objects.get(message=urgent(alpha))
     assert outbox.attempt(delivery.pk) == "dead"
     assert not PushSubscription.objects.exists()
+
+
+def test_a_push_endpoint_is_filtered_as_any_address_a_user_typed(alpha, anne, fake_dns, loopback_peers,
+                                                                 settings, tmp_path):
+    """The endpoint comes from the browser, that is from the user: connecting checks it
+    (permanence.outbound); refused, the delivery is a dead letter, not retried."""
+    settings.DATA_DIR = tmp_path
+    webpush.vapid.cache_clear()
+    fake_dns["push.test"] = REFUSED
+    user = make_user("anne", Role.CLIENT_USER, alpha, email="anne@alpha.example")
+    browser = Browser()
+    PushSubscription.objects.create(user=user, endpoint=f"http://push.test:{loopback_peers.port}/push/abc",
+                                    p256dh=browser.p256dh, auth=b64(browser.auth))
+    delivery = Delivery.objects.get(message=urgent(alpha))
+    assert outbox.attempt(delivery.pk) == "dead"
+    delivery.refresh_from_db()
+    assert delivery.last_error == "address not allowed: not a public address"
+    assert loopback_peers.seen == [] and PushSubscription.objects.exists()
+    webpush.vapid.cache_clear()
 
 
 def test_without_a_subscribed_browser_the_preferences_fall_back_to_another_channel(alpha, anne):

@@ -2,8 +2,9 @@
 the last sync, write an event, delete one. ``BACKENDS`` is the registry; CalDAV (RFC 4791, with the
 incremental sync of RFC 6578) is the one shipped, through the ``caldav`` library.
 
-Only Django's gettext here (errors are shown to the operator); the sync (``caldav_sync``) stores what
-this returns.
+Only Django's gettext and settings here (errors are shown to the operator); the sync (``caldav_sync``)
+stores what this returns. Every connection to the calendar's server, redirects included, goes through
+``permanence.outbound``'s filter (public addresses, ``OUTBOUND_ALLOWED_NETWORKS``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,22 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin
 
+from django.conf import settings
 from django.utils.translation import gettext as _
+
+from permanence import outbound
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 15
+
+
+def address_filter() -> outbound.Filter:
+    """Where a calendar's server may be: a public address, or in ``OUTBOUND_ALLOWED_NETWORKS``; anywhere
+    with the older ``CALENDAR_ALLOW_PRIVATE_ADDRESSES``."""
+    return outbound.Filter.of(
+        settings.OUTBOUND_ALLOWED_NETWORKS, everything=settings.CALENDAR_ALLOW_PRIVATE_ADDRESSES
+    )
 
 
 class CalendarError(Exception):
@@ -71,6 +83,9 @@ class CalDAVCalendar:
             timeout=TIMEOUT_SECONDS,
             enable_rfc6764=False,  # the address is the calendar's own: no DNS discovery
         )
+        # caldav's own niquests session, swapped for one that connects only where the filter allows
+        self._client.session.close()
+        self._client.session = address_filter().niquests_session()
         self._calendar = self._client.calendar(url=self.url)
 
     def _guard(self, action: str, call: Callable[[], Any]) -> Any:
@@ -78,6 +93,10 @@ class CalDAVCalendar:
 
         try:
             return call()
+        except outbound.AddressNotAllowed:
+            raise CalendarError(
+                _("%(action)s: address not allowed: not a public address.") % {"action": action}
+            ) from None
         except error.AuthorizationError:
             raise CalendarError(
                 _("%(action)s: the server refused the credentials.") % {"action": action}

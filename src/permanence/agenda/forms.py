@@ -3,19 +3,18 @@ calendar."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
-from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from permanence import outbound
 from permanence.accounts import hours
 from permanence.accounts.models import Account, Weekday, hours_error
+from permanence.agenda import calendars
 from permanence.agenda.models import (
     AppointmentType,
     AvailabilityException,
@@ -27,18 +26,13 @@ from permanence.directory.models import Collaborator
 
 
 def private_address_problem(url: str) -> str:
-    """The server must not be made to reach its own network (SSRF) unless the operator allows it."""
-    if getattr(settings, "CALENDAR_ALLOW_PRIVATE_ADDRESSES", False):
-        return ""
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except (socket.gaierror, UnicodeError):
+    """The server must not be made to reach its own networks (SSRF) unless the operator allows it: said
+    here when the address is saved, and checked again on every connection (``permanence.outbound``)."""
+    problem = calendars.address_filter().url_problem(url)
+    if problem == outbound.UNKNOWN_NAME:
         return str(_("This server name is unknown."))
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return str(_("This address is on a private network; the operator must allow such addresses."))
+    if problem:
+        return str(_("This address is on a private network; the operator must allow such addresses."))
     return ""
 
 

@@ -1,10 +1,13 @@
 from typing import Any
+from urllib.parse import urlsplit
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from permanence import outbound
 from permanence.audit.admin import AuditedAdmin
-from permanence.messaging import signing
+from permanence.messaging import channels, signing
 from permanence.messaging.models import (
     Delivery,
     DeliveryEvent,
@@ -37,8 +40,33 @@ class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 admin.site.register(DeliveryEvent)
+
+
+class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The address is checked when saved, for a clear message; every delivery checks it again when
+    connecting (``permanence.outbound``)."""
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["account", "url", "secret", "active"]
+
+    def clean_url(self) -> str:
+        url = str(self.cleaned_data["url"])
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise forms.ValidationError(_("The address must start with https:// (or http://)."))
+        problem = channels.address_filter().url_problem(url)
+        if problem == outbound.UNKNOWN_NAME:
+            raise forms.ValidationError(_("This server name is unknown."))
+        if problem:
+            raise forms.ValidationError(
+                _("This address is on a private network; the operator must allow such addresses.")
+            )
+        return url
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(AuditedAdmin):
+    form = WebhookEndpointForm
     list_display = ("url", "account", "active")
     readonly_fields = ("standard_secret",)
 

@@ -42,6 +42,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext, pgettext_lazy
 
+from permanence import outbound
 from permanence.accounts.models import Account
 from permanence.accounts.phones import display
 from permanence.messaging import signing, sms
@@ -360,6 +361,8 @@ def failure_in_words(reason: str) -> str:
         return gettext("SMS sending is not set up")
     if reason.startswith("cannot write the SMS file"):
         return gettext("the SMS could not be written to its folder")
+    if reason.startswith(outbound.NOT_PUBLIC):
+        return gettext("the address is not allowed: it is not a public address")
     if reason.startswith("webhook endpoint removed"):
         return gettext("the webhook was removed or turned off")
     if reason.startswith(("AnymailAPIError", "AnymailConfigurationError")):
@@ -470,12 +473,28 @@ class DigestChannel:
         return _send_email(email, f"<{first.key}@{domain}>")
 
 
-def _request(url: str, data: bytes | None, headers: dict[str, str], method: str = "POST") -> Result:
+def address_filter() -> outbound.Filter:
+    """Where webhooks and Web Push may connect: public addresses, and ``OUTBOUND_ALLOWED_NETWORKS``."""
+    return outbound.Filter.of(settings.OUTBOUND_ALLOWED_NETWORKS)
+
+
+def _request(
+    url: str,
+    data: bytes | None,
+    headers: dict[str, str],
+    method: str = "POST",
+    opener: urllib.request.OpenerDirector | None = None,
+) -> Result:
+    """``opener``: for an address a user typed, ``address_filter().opener()``; none for the operator's
+    own (the SMS gateway, Twilio)."""
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    open_url = opener.open if opener else urllib.request.urlopen
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - configured URLs
+        with open_url(request, timeout=TIMEOUT) as response:  # noqa: S310 - configured URLs
             body = response.read(20_000).decode("utf-8", "replace")
             return Result(True, provider_id=body[:200], answer=body)
+    except outbound.AddressNotAllowed as exc:  # for good: the address stays where it is
+        return Result(False, retry=False, reason=str(exc))
     except urllib.error.HTTPError as exc:
         retry = exc.code >= 500 or exc.code in (408, 425, 429)
         detail = exc.read(500).decode("utf-8", "replace").strip()
@@ -521,7 +540,7 @@ class WebhookChannel:
             # Standard Webhooks: the same body, signed so that ready-made verifiers check it
             **signing.standard_headers(endpoint.secret, f"msg_{delivery.key}", now, body),
         }
-        return _request(endpoint.url, body, headers)
+        return _request(endpoint.url, body, headers, opener=address_filter().opener())
 
 
 class SmsProvider(Protocol):

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.utils import timezone
 from py_vapid import Vapid02
 
+from permanence import outbound
 from permanence.messaging import channels
 from permanence.messaging.models import Delivery, Message, PushSubscription
 
@@ -101,8 +102,11 @@ def send(subscription: PushSubscription, payload: dict[str, Any], *, urgent: boo
     body = encrypt(subscription, json.dumps(payload).encode())
     request = urllib.request.Request(subscription.endpoint, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 - the browser's push service
+        # the endpoint comes from the browser, that is from the user: filtered as any typed address
+        with channels.address_filter().opener().open(request, timeout=TIMEOUT) as answer:
             answer.read(1000)
+    except outbound.AddressNotAllowed as exc:
+        return channels.Result(False, retry=False, reason=str(exc))
     except urllib.error.HTTPError as exc:
         if exc.code in (404, 410):  # the browser unsubscribed, or the subscription expired
             subscription.delete()
