@@ -82,7 +82,7 @@ def test_no_reminder_when_booked_within_its_notice_nor_when_cancelled(alpha, kin
     )
     assert soon.reminder_sent_at == NOW
     later = book(kind, email="b@example.fr")
-    services.cancel(later)
+    services.cancel(later, now=NOW)
     assert Message.objects.filter(fields__notice="cancelled").count() == 1
     assert notify.send_due_reminders(MONDAY_10 - timedelta(hours=2)) == 0
 

@@ -355,7 +355,10 @@ def _write(
     raise AssertionError("unreachable")
 
 
-def cancel(appointment: Appointment, *, by: Any = None, notify: bool = True) -> Appointment:
+def cancel(
+    appointment: Appointment, *, by: Any = None, notify: bool = True, now: datetime | None = None
+) -> Appointment:
+    """Cancelled; the caller is told unless the appointment is already over."""
     with transaction.atomic():
         locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if locked.status == Appointment.Status.CANCELLED:
@@ -363,7 +366,7 @@ def cancel(appointment: Appointment, *, by: Any = None, notify: bool = True) -> 
         locked.status = Appointment.Status.CANCELLED
         locked.sequence += 1
         locked.save(update_fields=["status", "sequence", "updated"])
-        if notify and locked.end > timezone.now():
+        if notify and locked.end > (now or timezone.now()):
             from permanence.agenda import notify as notices
 
             notices.cancelled(locked)
