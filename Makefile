@@ -50,6 +50,7 @@ $(TEST_STAMP): $(DEMO_STAMP)
 	$(PIP_INSTALL) -r $(VENV)/test-requirements.txt
 	touch $@
 
+# Plain http: the cookies are not marked Secure (SECURE_COOKIES=0 unless given), whatever the browser.
 demo: install
 	@echo "== creating or updating the database"
 	$(BIN)/permanence migrate --no-input
@@ -68,7 +69,7 @@ endif
 	@echo "  (Ctrl+C to stop)"
 	@EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend SMS_PROVIDER=file $(BIN)/permanence worker > var/worker.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/permanence serve --host $(HOST) --port $(PORT) $(if $(filter sip,$(TELEPHONY)),,--simulate $(CALLS_PER_HOUR))
+	SECURE_COOKIES=$${SECURE_COOKIES:-0} $(BIN)/permanence serve --host $(HOST) --port $(PORT) $(if $(filter sip,$(TELEPHONY)),,--simulate $(CALLS_PER_HOUR))
 
 # Real telephony on this machine (docs/telephony.md; Debian's kamailio, kamailio-websocket-modules,
 # kamailio-autheph-modules, rtpengine-daemon): rtpengine, Kamailio and the call control, the trunk's

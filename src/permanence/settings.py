@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -103,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
                 "permanence.calls.phone_views.context",
             ],
         },
@@ -161,7 +164,9 @@ OTP_TOTP_ISSUER = envstr("OTP_TOTP_ISSUER", "Permanence")
 SECOND_FACTOR_REQUIRED = envbool("SECOND_FACTOR_REQUIRED", True)
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
+# Cookies only over HTTPS unless DEBUG (a developer's machine); SECURE_COOKIES=0 for plain http
+# elsewhere (`make demo`).
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = envint("SESSION_HOURS", 12, minimum=1) * 3600
 # Real telephony (docs/telephony.md): Kamailio at the SIP edge, rtpengine for media, Permanence's call
@@ -256,6 +261,29 @@ LOGGING = {
 
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content Security Policy (django-csp): scripts come from this site only, plus the few inline scripts
+# of the pages, which carry the request's nonce (nonce="{{ CSP_NONCE }}"); no eval, no inline event
+# handlers (static/permanence/page.js does what they did). Inline styles stay allowed: style attributes,
+# htmx's indicator style, the SVG that Mermaid and Swagger UI draw. 'self' covers ws:/wss: to this
+# host (the desk's socket); the desk phone's page adds Kamailio's WebSocket (calls/phone_views.py).
+# Pages may be framed by this site only (the desk phone's shell), as X_FRAME_OPTIONS says.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],  # Swagger UI's icons; QR codes are inline SVG
+        "connect-src": [SELF],
+        "media-src": [SELF],  # recordings, voicemails, prompts: this site's URLs, no blob:
+        "worker-src": [SELF],  # the web app's service worker, /app/sw.js
+        "manifest-src": [SELF],
+        "frame-src": [SELF],
+        "frame-ancestors": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
 # Pages may be framed by the same site only: the desk phone's shell (/desk/phone/) frames the desk's
 # pages so that a call survives their changes; the shell itself refuses any frame.
 X_FRAME_OPTIONS = "SAMEORIGIN"

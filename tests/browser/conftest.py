@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,25 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_until(page: Any, expression: str, timeout: float = 10_000) -> None:
+    """What ``page.wait_for_function(expression)`` does, without its eval() inside the page, which the
+    Content Security Policy refuses (no 'unsafe-eval' in script-src): the expression is polled through
+    DevTools, which the policy does not govern. A navigation in between counts as not yet."""
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout / 1000
+    last: Exception | None = None
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Error as error:  # the page went away (navigation) or the expression failed: not yet
+            last = error
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout / 1000:g} s: {expression} ({last})")
+        page.wait_for_timeout(50)
 
 
 def sign_in(page: Any, username: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from browser.conftest import wait_until
 from browser.test_softphone import WEBRTC, connected, shell, sip  # noqa: F401 (fixtures)
 from sip_peers import Gateway, TrunkCaller, speech_seconds, ulaw_samples
 from telephony.conftest import kamailio, layout, rtpengine, speech, telephony_tools  # noqa: F401
@@ -156,8 +157,8 @@ def test_a_trunk_call_answered_in_the_browser_talks_both_ways_holds_transfers_an
 
     leg, voice = runner.run(ring())
     invited = time.monotonic()
-    page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'ringing'",
-                           timeout=15_000)  # fmt: skip
+    wait_until(page, "document.querySelector('[data-testid=call]').dataset.state === 'ringing'",
+               timeout=15_000)  # fmt: skip
     call = db(lambda: Call.objects.get(account=alpha))
     assert call.state == "offered" and call.offered_to == secretary
     answer = desk.get_by_role("button", name=re.compile("Décrocher"))
@@ -165,12 +166,12 @@ def test_a_trunk_call_answered_in_the_browser_talks_both_ways_holds_transfers_an
     answer.press("Enter")  # the same key as with the simulator
     # the answer goes browser → Kamailio → call control → its database thread → rtpengine and back:
     # on a loaded machine (a CI run saw over 10 s), as long as the ringing above may take
-    page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'talking'",
-                           timeout=20_000)  # fmt: skip
+    wait_until(page, "document.querySelector('[data-testid=call]').dataset.state === 'talking'",
+               timeout=20_000)  # fmt: skip
     assert wait_for(lambda: db(lambda: Call.objects.filter(pk=call.pk, state="talking").exists()), 5)
     desk.get_by_test_id("greeting").wait_for()  # her frame shows the call page; the call goes on
     setup = time.monotonic() - invited
-    page.wait_for_function("document.getElementById('phone-remote').srcObject !== null")
+    wait_until(page, "document.getElementById('phone-remote').srcObject !== null")
     page.evaluate(RECORD)
 
     # both ways, recorded on each side and measured with sox

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from browser.conftest import wait_until
 from permanence.telephony.recorder import linear
 from telephony.conftest import (  # noqa: F401 (fixtures)
     Daemon,
@@ -102,7 +103,7 @@ def text(page: Any, testid: str) -> str:
 
 
 def connected(page: Any) -> None:
-    page.wait_for_function("document.querySelector('[data-testid=line]').dataset.state === 'connected'")
+    wait_until(page, "document.querySelector('[data-testid=line]').dataset.state === 'connected'")
     assert text(page, "line") == "Ligne : connectée"
     assert page.evaluate("PermanencePhone.state().registered") is True
 
@@ -243,13 +244,13 @@ def test_line_connected_headset_checked_then_line_down(shell, kamailio, tmp_path
     page.get_by_role("button", name="Son d’essai").click()
     assert page.get_by_role("button", name="Son d’essai").get_attribute("data-playing") == "1"
     assert page.evaluate("PermanencePhone.state().sound") == "running"
-    page.wait_for_function("!document.getElementById('phone-tone').dataset.playing", timeout=5000)
+    wait_until(page, "!document.getElementById('phone-tone').dataset.playing", timeout=5000)
     screenshot(page, "softphone-connected")
     page.get_by_role("button", name="Arrêter le test").click()
     assert meter.is_hidden()
 
     kamailio.stop()  # the line goes down, with the reason
-    page.wait_for_function("document.querySelector('[data-testid=line]').dataset.state === 'down'")
+    wait_until(page, "document.querySelector('[data-testid=line]').dataset.state === 'down'")
     assert text(page, "line") == "Ligne : coupée — serveur téléphonique injoignable"
     assert page.evaluate("PermanencePhone.state().registered") is False
     screenshot(page, "softphone-down")
@@ -258,8 +259,8 @@ def test_line_connected_headset_checked_then_line_down(shell, kamailio, tmp_path
     again = start(["kamailio", "-DD", "-E", "-f", str(folder / "kamailio.cfg"), "-m", "64", "-M", "8",
                    "-Y", str(folder / "run")], tmp_path / "kamailio-again.log")  # fmt: skip
     try:
-        page.wait_for_function("document.querySelector('[data-testid=line]').dataset.state === 'connected'",
-                               timeout=40_000)  # fmt: skip
+        wait_until(page, "document.querySelector('[data-testid=line]').dataset.state === 'connected'",
+                   timeout=40_000)  # fmt: skip
         assert text(page, "line") == "Ligne : connectée"
     finally:
         again.stop()
@@ -284,8 +285,8 @@ def test_rings_answered_from_the_desk_then_talks_mutes_dials_and_hangs_up(
     sipp = ring(tmp_path, layout, "softphone_uac.xml", f"desk-{secretary.pk}", call.pk, "Cabinet Alpha",
                 caller.offer)  # fmt: skip
     try:
-        page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'ringing'",
-                               timeout=15_000)  # fmt: skip
+        wait_until(page, "document.querySelector('[data-testid=call]').dataset.state === 'ringing'",
+                   timeout=15_000)  # fmt: skip
         assert text(page, "call") == "Appel entrant — Cabinet Alpha"
         state = page.evaluate("PermanencePhone.state()")
         assert state["calls"] == {str(call.pk): {"state": "ringing", "account": "Cabinet Alpha"}}
@@ -295,7 +296,7 @@ def test_rings_answered_from_the_desk_then_talks_mutes_dials_and_hangs_up(
         screenshot(page, "softphone-ringing")
 
         desk.get_by_role("button", name=re.compile("Décrocher")).click()  # the desk's Answer answers it
-        page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'talking'")
+        wait_until(page, "document.querySelector('[data-testid=call]').dataset.state === 'talking'")
         assert re.fullmatch(r"En communication — Cabinet Alpha 00:0\d", text(page, "call"))
         assert page.evaluate("PermanencePhone.state().ring") is False
         session = f"PermanencePhone.sessions[{call.pk}]"
@@ -342,7 +343,7 @@ def test_rings_answered_from_the_desk_then_talks_mutes_dials_and_hangs_up(
             sipp.wait()
     answer = messages[messages.index("SIP/2.0 200 OK"):]
     assert "UDP/TLS/RTP/SAVPF" in answer[:answer.index("BYE sip:")]  # the browser's WebRTC answer
-    page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state !== 'talking'")
+    wait_until(page, "document.querySelector('[data-testid=call]').dataset.state !== 'talking'")
     assert text(page, "call") == "Appel terminé"
     assert page.evaluate("Object.keys(PermanencePhone.sessions).length") == 0
     assert page.locator("#phone-hangup").is_disabled()
@@ -357,8 +358,8 @@ def test_accepted_before_its_invite_is_answered_when_it_comes(
     sipp = ring(tmp_path, layout, "softphone_uac.xml", f"desk-{secretary.pk}", 4242, "Cabinet Alpha",
                 caller.offer)  # fmt: skip
     try:
-        page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'talking'",
-                               timeout=15_000)  # fmt: skip
+        wait_until(page, "document.querySelector('[data-testid=call]').dataset.state === 'talking'",
+                   timeout=15_000)  # fmt: skip
         state = page.evaluate("PermanencePhone.state()")
         assert state["pending"] == [] and state["current"] == "4242" and state["ring"] is False
         page.evaluate("PermanencePhone.hangup(4242)")
@@ -377,14 +378,14 @@ def test_a_call_cancelled_while_ringing_stops_ringing(
     sipp = ring(tmp_path, layout, "softphone_cancel.xml", f"desk-{secretary.pk}", 77, "Plomberie",
                 caller.offer, RING_MS="2000")  # fmt: skip
     try:
-        page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'ringing'",
-                               timeout=15_000)  # fmt: skip
+        wait_until(page, "document.querySelector('[data-testid=call]').dataset.state === 'ringing'",
+                   timeout=15_000)  # fmt: skip
         finished(sipp, tmp_path, kamailio)
     finally:
         if sipp.poll() is None:
             sipp.kill()
             sipp.wait()
-    page.wait_for_function("document.querySelector('[data-testid=call]').dataset.state === 'idle'")
+    wait_until(page, "document.querySelector('[data-testid=call]').dataset.state === 'idle'")
     state = page.evaluate("PermanencePhone.state()")
     assert state["calls"] == {} and state["ring"] is False and state["lastEnd"]["call"] == "77"
     assert text(page, "call") == "Aucun appel"  # a call never answered is not "ended" for her
@@ -410,12 +411,12 @@ def test_credentials_refused_say_so_and_renewed_ones_register_again(
         sign_in(page, "secretary")
         page.wait_for_url(re.compile(r"/$"))
         page.goto("/desk/phone/")
-        page.wait_for_function("document.querySelector('[data-testid=line]').dataset.state === 'down'")
+        wait_until(page, "document.querySelector('[data-testid=line]').dataset.state === 'down'")
         assert text(page, "line") == "Ligne : coupée — inscription refusée (403 Forbidden)"
 
         sip.TELEPHONY_SIP_SECRET = right  # the next attempt fetches new credentials: accepted
-        page.wait_for_function("document.querySelector('[data-testid=line]').dataset.state === 'connected'",
-                               timeout=15_000)  # fmt: skip
+        wait_until(page, "document.querySelector('[data-testid=line]').dataset.state === 'connected'",
+                   timeout=15_000)  # fmt: skip
         first = page.evaluate("PermanencePhone.state()")
         assert first["registered"] is True
 

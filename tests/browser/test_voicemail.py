@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from browser.conftest import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -56,7 +58,7 @@ def test_a_voicemail_played_at_the_desk_becomes_a_message_and_the_client_hears_i
     page.wait_for_url(re.compile(rf"/desk/voicemails/{left.pk}/$"))
     player = page.get_by_test_id("player")
     # the browser loads and decodes the recording: its length is the file's
-    page.wait_for_function("document.querySelector('[data-testid=player]').readyState >= 1")
+    wait_until(page, "document.querySelector('[data-testid=player]').readyState >= 1")
     assert abs(player.evaluate("a => a.duration") - 4.0) < 0.1
     assert AuditEvent.objects.filter(object_type="calls.voicemail", action="view",
                                      actor=personas["secretary"]).exists()  # fmt: skip
@@ -74,7 +76,7 @@ def test_a_voicemail_played_at_the_desk_becomes_a_message_and_the_client_hears_i
     second_page.goto("/a/alpha/voicemails/")
     listed = second_page.get_by_test_id(f"voicemail-{left.pk}")
     assert "message pris" in listed.inner_text() and "Message vocal de" in listed.inner_text()
-    second_page.wait_for_function("document.querySelector('audio') !== null")
+    wait_until(second_page, "document.querySelector('audio') !== null")
     duration = listed.locator("audio").evaluate(
         "a => new Promise(done => { a.addEventListener('loadedmetadata', () => done(a.duration)); "
         "a.load(); })"
@@ -99,7 +101,7 @@ def test_the_client_admin_hears_a_draft_prompt_then_makes_it_live(page: Any, per
     page.get_by_test_id("text-waiting").fill("Cabinet Alpha, un instant, nous prenons votre appel.")
     page.get_by_test_id("preview-waiting").click()
     # the draft, said by the server and played in the page: its length is the sentence's
-    page.wait_for_function("document.querySelector('[data-testid=draft-waiting]').duration > 2")
+    wait_until(page, "document.querySelector('[data-testid=draft-waiting]').duration > 2")
     alpha.refresh_from_db()
     assert alpha.waiting_text == ""  # heard, not saved
     screenshot(page, "portal-prompts")
@@ -134,7 +136,7 @@ def test_the_assistant_writes_a_voice_menu_checked_with_line_and_column(page: An
 
     if speech.available():  # the menu's text heard as callers will hear it
         page.get_by_test_id("hear-accueil").click()
-        page.wait_for_function("document.querySelector('[data-testid=menu-voice]').duration > 3")
+        wait_until(page, "document.querySelector('[data-testid=menu-voice]').duration > 3")
     screenshot(page, "portal-voice-menu")
     alpha.refresh_from_db()
     assert alpha.ivr_source.startswith("language: permanence-ivr/1")

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from browser.conftest import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -39,7 +41,7 @@ def test_the_app_installs_shows_a_push_and_acknowledges_in_one_tap(
            lambda event: registrations.extend(event["registrations"]))
     cdp.send("ServiceWorker.enable")
     page.goto("/app/")
-    page.wait_for_function("window.permanenceWorker !== undefined")
+    wait_until(page, "window.permanenceWorker !== undefined")
     assert page.get_by_test_id(f"urgent-{message.pk}").is_visible()
     page.get_by_test_id("push-on").wait_for(state="visible")  # not subscribed here: only "on" is offered
     assert not page.get_by_test_id("push-off").is_visible()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -85,11 +86,18 @@ def phone(request: HttpRequest) -> HttpResponse:
     """The shell: the softphone's bar above a frame holding the desk."""
     _desk_user(request)
     mode = telephony_mode()
-    return render(
+    response = render(
         request,
         "desk/phone.html",
         {"telephony": mode, "words": _words(), "credentials_url": reverse("phone_credentials")},
     )
+    if mode == "sip":
+        # The softphone's WebSocket goes to Kamailio, another origin than this site's: this page's
+        # Content Security Policy allows it in connect-src (what django-csp's csp_update decorator
+        # sets, read per request here because the address is a setting).
+        ws = urlsplit(ws_url())
+        response._csp_update = {"connect-src": [f"{ws.scheme}://{ws.netloc}"]}  # type: ignore[attr-defined]
+    return response
 
 
 @member_required
