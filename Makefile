@@ -13,7 +13,7 @@ CALLS_PER_HOUR ?= 12
 # The pure cores: no Django import, strict typing.
 CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py src/permanence/accounts/periods.py \
          src/permanence/directory/rules.py src/permanence/directory/search.py src/permanence/directory/rota.py \
-         src/permanence/textlists.py \
+         src/permanence/textlists.py src/permanence/outbound.py \
          src/permanence/scenarios/engine src/permanence/calls/lifecycle.py src/permanence/calls/admission.py \
          src/permanence/calls/routing.py src/permanence/calls/simulator.py \
          src/permanence/messaging/signing.py src/permanence/messaging/sms.py src/permanence/messaging/retry.py \
@@ -50,7 +50,8 @@ $(TEST_STAMP): $(DEMO_STAMP)
 	$(PIP_INSTALL) -r $(VENV)/test-requirements.txt
 	touch $@
 
-# Plain http: the cookies are not marked Secure (SECURE_COOKIES=0 unless given), whatever the browser.
+# Plain http: the cookies are not marked Secure (SECURE_COOKIES=0 unless given), whatever the browser;
+# the demo's operator logins sign in without the second factor they must set up elsewhere.
 demo: install
 	@echo "== creating or updating the database"
 	$(BIN)/permanence migrate --no-input
@@ -69,7 +70,7 @@ endif
 	@echo "  (Ctrl+C to stop)"
 	@EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend SMS_PROVIDER=file $(BIN)/permanence worker > var/worker.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	SECURE_COOKIES=$${SECURE_COOKIES:-0} $(BIN)/permanence serve --host $(HOST) --port $(PORT) $(if $(filter sip,$(TELEPHONY)),,--simulate $(CALLS_PER_HOUR))
+	SECURE_COOKIES=$${SECURE_COOKIES:-0} SECOND_FACTOR_REQUIRED=$${SECOND_FACTOR_REQUIRED:-0} $(BIN)/permanence serve --host $(HOST) --port $(PORT) $(if $(filter sip,$(TELEPHONY)),,--simulate $(CALLS_PER_HOUR))
 
 # Real telephony on this machine (docs/telephony.md; Debian's kamailio, kamailio-websocket-modules,
 # kamailio-autheph-modules, rtpengine-daemon): rtpengine, Kamailio and the call control, the trunk's

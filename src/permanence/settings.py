@@ -150,10 +150,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins: lock a (username, IP) pair after AXES_FAILURE_LIMIT failures.
+# Failed logins: after AXES_FAILURE_LIMIT failures for one (username, IP) pair, or for one username
+# from any addresses (a guess spread over many addresses), that sign-in is locked for the cool-off
+# (an operator admin unlocks it earlier: back-office, Axes, access attempts).
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = envint("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False

@@ -31,7 +31,8 @@ def test_training_call_runs_the_scenario_and_sends_nothing(personas, alpha):
     secretary.post(url, {"caller_type": "cold_caller"})
     secretary.post(url, {})
     secretary.post(
-        url + "finish", {"send": "1", "subject": "Essai", "body": "Démarchage", "recipients": "accueil@alpha.example"}
+        url + "finish",
+        {"send": "1", "subject": "Essai", "body": "Démarchage", "recipients": "accueil@alpha.example"},
     )
     call.refresh_from_db()
     assert call.state == "done" and call.outcome == "refusal" and call.training
@@ -281,17 +282,22 @@ def test_a_message_goes_only_to_the_directory_and_the_allowed_recipients(persona
     Collaborator.objects.filter(account=alpha).update(email="anne@alpha.example", mobile="+33611223344")
     call, page = answered_call(personas)
     refused = page.post(f"/desk/calls/{call.pk}/finish", {
-        "send": "1", "subject": "Rappel", "body": "Texte", "recipients": "anne@alpha.example, pirate@evil.example"})
+        "send": "1", "subject": "Rappel", "body": "Texte",
+        "recipients": "anne@alpha.example, pirate@evil.example",
+    })
     assert refused.status_code == 400
     text = refused.content.decode()
     assert "pirate@evil.example" in text and "annuaire" in text and "Texte" in text
     assert not Message.objects.filter(call=call).exists()
-    allowed = "anne@alpha.example, 06 11 22 33 44, comptable@cabinet-expert.example, paul@alpha-associes.example"
+    allowed = ("anne@alpha.example, 06 11 22 33 44, comptable@cabinet-expert.example,"
+               " paul@alpha-associes.example")
     sent = page.post(f"/desk/calls/{call.pk}/finish", {
         "send": "1", "subject": "Rappel", "body": "Texte", "recipients": allowed})
     assert sent.status_code == 302
     assert Message.objects.get(call=call).recipients == [
-        "anne@alpha.example", "+33611223344", "comptable@cabinet-expert.example", "paul@alpha-associes.example"]
+        "anne@alpha.example", "+33611223344", "comptable@cabinet-expert.example",
+        "paul@alpha-associes.example",
+    ]
 
 
 def test_the_allowed_recipients_are_checked_when_saved(alpha):

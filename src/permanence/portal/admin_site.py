@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-
 from django_otp import user_has_device
 
 from permanence.portal.access import ENROL, needs_second_factor
