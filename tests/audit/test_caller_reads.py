@@ -25,8 +25,9 @@ def test_the_back_office_audits_caller_data_opened_and_listed(personas, alpha):
     assert admin.get("/admin/contacts/contact/?q=Client").status_code == 200
     listed = AuditEvent.objects.get(action="list", object_type="contacts.contact")
     assert listed.detail["rows"] == 1 and listed.detail["query"] == "q=Client"
-    assert admin.get("/admin/agenda/appointment/").status_code == 200
-    assert AuditEvent.objects.filter(action="list", object_type="agenda.appointment").exists()
+    for model in ("agenda/appointment", "messaging/message", "messaging/delivery"):
+        assert admin.get(f"/admin/{model}/").status_code == 200
+        assert AuditEvent.objects.filter(action="list", object_type=model.replace("/", ".")).exists()
 
 
 def test_the_desk_audits_the_caller_card_and_history_once_per_call(personas, alpha):

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from permanence import outbound
-from permanence.audit.admin import AuditedAdmin
+from permanence.audit.admin import AuditedAdmin, CallerDataAdmin
 from permanence.messaging import channels, signing
 from permanence.messaging.models import (
     Delivery,
@@ -27,14 +27,14 @@ class DeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MessageAdmin(CallerDataAdmin):
     list_display = ("created", "account", "subject", "urgent", "status")
     list_filter = ("status", "urgent", "account")
     inlines = [DeliveryInline]
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DeliveryAdmin(CallerDataAdmin):
     list_display = ("message", "channel", "address", "status", "attempts", "next_attempt_at")
     list_filter = ("status", "channel")
 
