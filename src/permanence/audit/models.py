@@ -71,10 +71,12 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("who"),
-        on_delete=models.SET_NULL,
+        # The trail outlives the user row: deleting a user leaves their events as they are (an update
+        # would be refused), the name kept in ``actor_name``, the key pointing at no row any more.
+        on_delete=models.DO_NOTHING,
         null=True,
         related_name="+",
-        db_constraint=False,  # the trail outlives the user row
+        db_constraint=False,
     )
     actor_name = models.CharField(_("who (name)"), max_length=150)
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
