@@ -17,12 +17,10 @@ from ninja.errors import HttpError
 
 from permanence import policy
 from permanence.api import idempotency
-from permanence.api.endpoints import _paginate, _refused, api
+from permanence.api.endpoints import ERRORS, IDEMPOTENT, _paginate, _refused, api
 from permanence.api.schemas import (
     AbsenceDetailOut,
     AbsenceIn,
-    ErrorOut,
-    FieldErrorsOut,
     PersonIn,
     PersonOut,
     PlannedChangeOut,
@@ -45,9 +43,6 @@ from permanence.directory.models import (
     Service,
 )
 from permanence.policy import Perm
-
-READ = {403: ErrorOut, 404: ErrorOut}
-WRITE = {403: ErrorOut, 404: ErrorOut, 422: FieldErrorsOut}
 
 
 def _in(model: Any, pk: int | None, **scope: Any) -> Any:
@@ -90,7 +85,7 @@ def _write_person(request: HttpRequest, account: Any, payload: PersonIn, person:
     return Status(202, _change_out(change))
 
 
-@api.get("/accounts/{slug}/directory/people/{person_id}", response={200: PersonOut, **READ},
+@api.get("/accounts/{slug}/directory/people/{person_id}", response={200: PersonOut, **ERRORS},
          tags=["directory"])
 def get_person(request: HttpRequest, slug: str, person_id: int):  # type: ignore[no-untyped-def]
     """A person's details and transfer rules, as written (those who left too: ``is_active`` false)."""
@@ -98,7 +93,8 @@ def get_person(request: HttpRequest, slug: str, person_id: int):  # type: ignore
     return _person_out(_in(Collaborator, person_id, account=account))
 
 
-@api.post("/accounts/{slug}/directory/people", response={201: PersonOut, 202: PlannedChangeOut, **WRITE},
+@api.post("/accounts/{slug}/directory/people",
+          response={201: PersonOut, 202: PlannedChangeOut, **ERRORS, **IDEMPOTENT},
           tags=["directory"])
 def add_person(request: HttpRequest, slug: str, payload: PersonIn):  # type: ignore[no-untyped-def]
     """A new person, now (201) or from ``effective_at`` (202: the planned change). Idempotent with an
@@ -108,7 +104,7 @@ def add_person(request: HttpRequest, slug: str, payload: PersonIn):  # type: ign
 
 
 @api.post("/accounts/{slug}/directory/people/{person_id}",
-          response={200: PersonOut, 202: PlannedChangeOut, **WRITE}, tags=["directory"])
+          response={200: PersonOut, 202: PlannedChangeOut, **ERRORS}, tags=["directory"])
 def change_person(request: HttpRequest, slug: str, person_id: int,  # type: ignore[no-untyped-def]
                   payload: PersonIn):
     """Change the fields given (the others stay), now (200) or from ``effective_at`` (202). A new name
@@ -119,7 +115,7 @@ def change_person(request: HttpRequest, slug: str, person_id: int,  # type: igno
 
 
 @api.post("/accounts/{slug}/directory/people/{person_id}/leave",
-          response={200: PersonOut, 202: PlannedChangeOut, **WRITE}, tags=["directory"])
+          response={200: PersonOut, 202: PlannedChangeOut, **ERRORS}, tags=["directory"])
 def person_leaves(request: HttpRequest, slug: str, person_id: int,  # type: ignore[no-untyped-def]
                   payload: WhenIn):
     """The person leaves the directory now, or at ``effective_at``; refused (422, with the list of uses)
@@ -137,7 +133,7 @@ def person_leaves(request: HttpRequest, slug: str, person_id: int,  # type: igno
     return Status(202, _change_out(change))
 
 
-@api.get("/accounts/{slug}/directory/changes", response={200: list[PlannedChangeOut], **READ},
+@api.get("/accounts/{slug}/directory/changes", response={200: list[PlannedChangeOut], **ERRORS},
          tags=["directory"])
 def list_planned_changes(request: HttpRequest, response: HttpResponse, slug: str,  # type: ignore[no-untyped-def]
                          history: bool = False, limit: int = 100, offset: int = 0):
@@ -152,7 +148,7 @@ def list_planned_changes(request: HttpRequest, response: HttpResponse, slug: str
     return [_change_out(c) for c in rows.order_by("effective_at", "pk")[offset: offset + limit]]
 
 
-@api.post("/accounts/{slug}/directory/changes/{change_id}/cancel", response={200: PlannedChangeOut, **WRITE},
+@api.post("/accounts/{slug}/directory/changes/{change_id}/cancel", response={200: PlannedChangeOut, **ERRORS},
           tags=["directory"])
 def cancel_planned_change(request: HttpRequest, slug: str, change_id: int):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
@@ -170,7 +166,8 @@ def _service_out(service: Service) -> ServiceOut:
     return ServiceOut(id=service.pk, name=service.name, description=service.description)
 
 
-@api.get("/accounts/{slug}/directory/services", response={200: list[ServiceOut], **READ}, tags=["directory"])
+@api.get("/accounts/{slug}/directory/services", response={200: list[ServiceOut], **ERRORS},
+         tags=["directory"])
 def list_services(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
     return [_service_out(s) for s in Service.objects.filter(account=account)]
@@ -185,13 +182,14 @@ def _save_service(request: HttpRequest, account: Any, payload: ServiceIn, servic
     return Status(201 if service is None else 200, _service_out(saved))
 
 
-@api.post("/accounts/{slug}/directory/services", response={201: ServiceOut, **WRITE}, tags=["directory"])
+@api.post("/accounts/{slug}/directory/services", response={201: ServiceOut, **ERRORS, **IDEMPOTENT},
+          tags=["directory"])
 def add_service(request: HttpRequest, slug: str, payload: ServiceIn):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
     return idempotency.run(request, lambda: _save_service(request, account, payload, None))
 
 
-@api.post("/accounts/{slug}/directory/services/{service_id}", response={200: ServiceOut, **WRITE},
+@api.post("/accounts/{slug}/directory/services/{service_id}", response={200: ServiceOut, **ERRORS},
           tags=["directory"])
 def change_service(request: HttpRequest, slug: str, service_id: int,  # type: ignore[no-untyped-def]
                    payload: ServiceIn):
@@ -201,7 +199,7 @@ def change_service(request: HttpRequest, slug: str, service_id: int,  # type: ig
     return _save_service(request, account, payload, _in(Service, service_id, account=account))
 
 
-@api.post("/accounts/{slug}/directory/services/{service_id}/remove", response={204: None, **WRITE},
+@api.post("/accounts/{slug}/directory/services/{service_id}/remove", response={204: None, **ERRORS},
           tags=["directory"])
 def remove_service(request: HttpRequest, slug: str, service_id: int):  # type: ignore[no-untyped-def]
     """Remove a service nothing uses (else 422 with the list of uses)."""
@@ -222,7 +220,7 @@ def _absence_out(a: Absence) -> AbsenceDetailOut:
                             ends_at=a.ends_at, replacement=a.replacement_id, note=a.note)
 
 
-@api.get("/accounts/{slug}/absences", response={200: list[AbsenceDetailOut], **READ}, tags=["directory"])
+@api.get("/accounts/{slug}/absences", response={200: list[AbsenceDetailOut], **ERRORS}, tags=["directory"])
 def list_absences(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def]
     """The absences in force and coming."""
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
@@ -244,7 +242,8 @@ def _add_absence(request: HttpRequest, account: Any, payload: AbsenceIn) -> Any:
     return Status(201, _absence_out(added))
 
 
-@api.post("/accounts/{slug}/absences", response={201: AbsenceDetailOut, **WRITE}, tags=["directory"])
+@api.post("/accounts/{slug}/absences", response={201: AbsenceDetailOut, **ERRORS, **IDEMPOTENT},
+          tags=["directory"])
 def add_absence(request: HttpRequest, slug: str, payload: AbsenceIn):  # type: ignore[no-untyped-def]
     """The person is away from ``starts_at`` (until ``ends_at``, or until further notice); calls asked
     for them go to ``replacement``. Idempotent with an ``Idempotency-Key`` header."""
@@ -254,7 +253,7 @@ def add_absence(request: HttpRequest, slug: str, payload: AbsenceIn):  # type: i
     return idempotency.run(request, lambda: _add_absence(request, account, payload))
 
 
-@api.post("/accounts/{slug}/absences/{absence_id}/end", response={200: AbsenceDetailOut, 204: None, **WRITE},
+@api.post("/accounts/{slug}/absences/{absence_id}/end", response={200: AbsenceDetailOut, 204: None, **ERRORS},
           tags=["directory"])
 def end_absence(request: HttpRequest, slug: str, absence_id: int):  # type: ignore[no-untyped-def]
     """Back now (200, the absence as kept), or an absence not yet started cancelled (204)."""
@@ -270,7 +269,7 @@ def end_absence(request: HttpRequest, slug: str, absence_id: int):  # type: igno
 # On-call rotas -----------------------------------------------------------------------------------
 
 
-@api.get("/accounts/{slug}/rotas", response={200: list[RotaOut], **READ}, tags=["directory"])
+@api.get("/accounts/{slug}/rotas", response={200: list[RotaOut], **ERRORS}, tags=["directory"])
 def list_rotas(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def]
     """Each rota with its members in turn order and the person on call now."""
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
@@ -301,7 +300,8 @@ def _add_swap(request: HttpRequest, account: Any, rota: Rota, payload: SwapIn) -
     return Status(201, _swap_out(swap))
 
 
-@api.post("/accounts/{slug}/rotas/{service_id}/swaps", response={201: SwapOut, **WRITE}, tags=["directory"])
+@api.post("/accounts/{slug}/rotas/{service_id}/swaps", response={201: SwapOut, **ERRORS, **IDEMPOTENT},
+          tags=["directory"])
 def add_swap(request: HttpRequest, slug: str, service_id: int, payload: SwapIn):  # type: ignore[no-untyped-def]
     """``collaborator`` is on call instead of the turn's person from ``starts_at`` to ``ends_at``.
     Idempotent with an ``Idempotency-Key`` header."""
@@ -314,7 +314,7 @@ def add_swap(request: HttpRequest, slug: str, service_id: int, payload: SwapIn):
     return idempotency.run(request, lambda: _add_swap(request, account, rota, payload))
 
 
-@api.post("/accounts/{slug}/rotas/swaps/{swap_id}/remove", response={204: None, **WRITE}, tags=["directory"])
+@api.post("/accounts/{slug}/rotas/swaps/{swap_id}/remove", response={204: None, **ERRORS}, tags=["directory"])
 def remove_swap(request: HttpRequest, slug: str, swap_id: int):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
     swap = _in(RotaSwap, swap_id, rota__account=account)

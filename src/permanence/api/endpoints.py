@@ -5,12 +5,14 @@ OpenAPI description at /api/v1/openapi.json, browsable docs at /api/v1/docs.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -23,6 +25,7 @@ from permanence.api import idempotency
 from permanence.api.auth import ApiKeyBearer, MemberSession
 from permanence.api.docs import LocalSwagger
 from permanence.api.schemas import (
+    OUT_OF_RANGE,
     AccountDetailOut,
     AccountOut,
     AppointmentOut,
@@ -30,10 +33,12 @@ from permanence.api.schemas import (
     BookIn,
     CollaboratorOut,
     ContactOut,
+    Day,
     ErrorOut,
     FieldErrorsOut,
     IdentifyIn,
     IdentifyOut,
+    Instant,
     InstructionIn,
     InstructionOut,
     RescheduleIn,
@@ -62,6 +67,11 @@ api = NinjaAPI(
         "absences, swaps) accept an "
         "`Idempotency-Key` header: sent again with the same key and body within 24 hours, the request "
         "gets the first answer back and creates nothing more (another body with the same key: 422)."
+        "\n\n**Errors**: a JSON object with `detail`, and `errors` (a message per field) when fields are "
+        "wrong. 400: a body that is not JSON, or a date out of range (years 1900 to 2999, UTC offsets "
+        "-12:00 to +14:00); 401: no valid session or key; 403: not allowed; 404: no such account, or no "
+        "such object in it; 409: the first request with this `Idempotency-Key` is still being answered; "
+        "422: invalid input."
     ),
     auth=[ApiKeyBearer(), MemberSession()],
     urls_namespace="api-v1",
@@ -79,10 +89,36 @@ def _unauthenticated(request: HttpRequest, exc: Exception):  # type: ignore[no-u
     return api.create_response(request, {"detail": "Sign in first."}, status=401)
 
 
+@api.exception_handler(PermissionDenied)
+def _forbidden(request: HttpRequest, exc: Exception):  # type: ignore[no-untyped-def]
+    return api.create_response(request, {"detail": _("Not allowed.")}, status=403)
+
+
+def _field(location: tuple[Any, ...] | list[Any]) -> str:
+    """``start`` for ("body", "payload", "start"), ``offset`` for ("query", "offset"): where the error is."""
+    where, *path = [str(part) for part in location]
+    if where == "body":
+        path = path[1:]  # the endpoint's argument holding the body
+    return ".".join(path) or where
+
+
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError):  # type: ignore[no-untyped-def]
-    return api.create_response(request, {"detail": "Invalid input.", "errors": exc.errors},
-                               status=422)
+    """422 with a message per field; 400 when a date is out of range (``schemas.Instant``)."""
+    errors: dict[str, str] = {}
+    for error in exc.errors:
+        field = _field(error["loc"])
+        errors[field] = f"{errors[field]} {error['msg']}" if field in errors else error["msg"]
+    out_of_range = [error["msg"] for error in exc.errors if error["type"] == OUT_OF_RANGE]
+    if out_of_range:
+        return api.create_response(request, {"detail": out_of_range[0], "errors": errors}, status=400)
+    return api.create_response(request, {"detail": "Invalid input.", "errors": errors}, status=422)
+
+
+# What any operation may answer besides its successes (see the description's "Errors").
+ERRORS = {400: FieldErrorsOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: FieldErrorsOut}
+# The creating POSTs: a repeated Idempotency-Key while the first request is being answered.
+IDEMPOTENT = {409: ErrorOut}
 
 
 def _paginate(request: HttpRequest, response: HttpResponse, total: int, limit: int, offset: int) -> None:
@@ -106,14 +142,14 @@ def _contact_out(contact: Contact) -> ContactOut:
     )
 
 
-@api.get("/accounts", response=list[AccountOut], tags=["accounts"])
+@api.get("/accounts", response={200: list[AccountOut], **ERRORS}, tags=["accounts"])
 def list_accounts(request: HttpRequest):  # type: ignore[no-untyped-def]
     if not policy.has_perm(request.user, Perm.VIEW_ACCOUNT):
-        raise HttpError(403, "Not allowed.")
+        raise PermissionDenied
     return list(policy.visible_accounts(request.user))
 
 
-@api.get("/accounts/{slug}", response={200: AccountDetailOut, 403: ErrorOut, 404: ErrorOut},
+@api.get("/accounts/{slug}", response={200: AccountDetailOut, **ERRORS},
          tags=["accounts"])
 def get_account(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
@@ -136,8 +172,7 @@ def get_account(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def
     }
 
 
-@api.get("/accounts/{slug}/directory", response={200: list[CollaboratorOut], 403: ErrorOut,
-                                                 404: ErrorOut}, tags=["directory"])
+@api.get("/accounts/{slug}/directory", response={200: list[CollaboratorOut], **ERRORS}, tags=["directory"])
 def get_directory(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_ACCOUNT)
     now = timezone.now()
@@ -171,8 +206,7 @@ def get_directory(request: HttpRequest, slug: str):  # type: ignore[no-untyped-d
     return out
 
 
-@api.get("/accounts/{slug}/contacts", response={200: list[ContactOut], 403: ErrorOut,
-                                                404: ErrorOut}, tags=["contacts"])
+@api.get("/accounts/{slug}/contacts", response={200: list[ContactOut], **ERRORS}, tags=["contacts"])
 def list_contacts(request: HttpRequest, response: HttpResponse, slug: str, q: str = "",  # type: ignore[no-untyped-def]
                   limit: int = 100, offset: int = 0):
     """Paginated (``limit`` up to 500, ``offset``; ``X-Total-Count``, ``Link``)."""
@@ -188,8 +222,7 @@ def list_contacts(request: HttpRequest, response: HttpResponse, slug: str, q: st
     return [_contact_out(c) for c in page]
 
 
-@api.post("/accounts/{slug}/identify", response={200: IdentifyOut, 403: ErrorOut, 404: ErrorOut,
-                                                 422: ErrorOut}, tags=["contacts"])
+@api.post("/accounts/{slug}/identify", response={200: IdentifyOut, **ERRORS}, tags=["contacts"])
 def identify_caller(request: HttpRequest, slug: str, payload: IdentifyIn):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.IDENTIFY_CALLER)
     result = identify(payload.called, payload.caller)
@@ -256,8 +289,8 @@ def _slot_out(slot: slots.Slot) -> SlotOut:
     return SlotOut(start=slot.start, end=slot.end, collaborator=int(slot.person), adjacent=slot.adjacent)
 
 
-@api.get("/accounts/{slug}/appointment-types", response={200: list[AppointmentTypeOut], 403: ErrorOut,
-                                                         404: ErrorOut}, tags=["agenda"])
+@api.get("/accounts/{slug}/appointment-types", response={200: list[AppointmentTypeOut], **ERRORS},
+         tags=["agenda"])
 def list_appointment_types(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_AGENDA)
     kinds = AppointmentType.objects.filter(account=account, is_active=True).prefetch_related("collaborators")
@@ -271,11 +304,10 @@ def list_appointment_types(request: HttpRequest, slug: str):  # type: ignore[no-
     ]
 
 
-@api.get("/accounts/{slug}/slots", response={200: list[SlotOut], 403: ErrorOut, 404: ErrorOut,
-                                             422: ErrorOut}, tags=["agenda"])
+@api.get("/accounts/{slug}/slots", response={200: list[SlotOut], **ERRORS}, tags=["agenda"])
 def find_slots(request: HttpRequest, slug: str, appointment_type: int,  # type: ignore[no-untyped-def]
-               collaborator: int | None = None, after: datetime | None = None, count: int = 5,
-               part_of_day: Literal["any", "morning", "afternoon"] = "any", day: date | None = None,
+               collaborator: int | None = None, after: Instant | None = None, count: int = 5,
+               part_of_day: Literal["any", "morning", "afternoon"] = "any", day: Day | None = None,
                no_gaps: bool = False):
     account = policy.get_account_or_404(request.user, slug, Perm.VIEW_AGENDA)
     kind = _type_or_404(account, appointment_type)
@@ -289,10 +321,9 @@ def find_slots(request: HttpRequest, slug: str, appointment_type: int,  # type: 
     return [_slot_out(s) for s in found]
 
 
-@api.get("/accounts/{slug}/appointments", response={200: list[AppointmentOut], 403: ErrorOut,
-                                                    404: ErrorOut}, tags=["agenda"])
+@api.get("/accounts/{slug}/appointments", response={200: list[AppointmentOut], **ERRORS}, tags=["agenda"])
 def list_appointments(request: HttpRequest, response: HttpResponse, slug: str,  # type: ignore[no-untyped-def]
-                      start: datetime | None = None, end: datetime | None = None,
+                      start: Instant | None = None, end: Instant | None = None,
                       collaborator: int | None = None, include_cancelled: bool = False,
                       limit: int = 500, offset: int = 0):
     """From ``start`` (now) to ``end`` (a month later); paginated (``limit`` up to 1000, ``offset``;
@@ -313,8 +344,8 @@ def list_appointments(request: HttpRequest, response: HttpResponse, slug: str,  
     return [_appointment_out(a) for a in page]
 
 
-@api.post("/accounts/{slug}/appointments", response={201: AppointmentOut, 403: ErrorOut, 404: ErrorOut,
-                                                     409: SlotTakenOut, 422: ErrorOut}, tags=["agenda"])
+@api.post("/accounts/{slug}/appointments", response={201: AppointmentOut, **ERRORS, 409: SlotTakenOut},
+          tags=["agenda"])
 def book_appointment(request: HttpRequest, slug: str, payload: BookIn):  # type: ignore[no-untyped-def]
     """With an ``Idempotency-Key`` header, a repeated request books once and gets the same answer."""
     account = policy.get_account_or_404(request.user, slug, Perm.BOOK_APPOINTMENTS)
@@ -339,7 +370,7 @@ def _book(request: HttpRequest, account: Any, payload: BookIn) -> Any:
 
 
 @api.post("/accounts/{slug}/appointments/{appointment_id}/reschedule",
-          response={200: AppointmentOut, 403: ErrorOut, 404: ErrorOut, 409: SlotTakenOut, 422: ErrorOut},
+          response={200: AppointmentOut, **ERRORS, 409: SlotTakenOut},
           tags=["agenda"])
 def reschedule_appointment(request: HttpRequest, slug: str, appointment_id: int,  # type: ignore[no-untyped-def]
                            payload: RescheduleIn):
@@ -356,7 +387,7 @@ def reschedule_appointment(request: HttpRequest, slug: str, appointment_id: int,
 
 
 @api.post("/accounts/{slug}/appointments/{appointment_id}/cancel",
-          response={200: AppointmentOut, 403: ErrorOut, 404: ErrorOut}, tags=["agenda"])
+          response={200: AppointmentOut, **ERRORS}, tags=["agenda"])
 def cancel_appointment(request: HttpRequest, slug: str, appointment_id: int):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.BOOK_APPOINTMENTS)
     cancelled = services.cancel(_appointment_or_404(account, appointment_id), by=request.user)
@@ -394,7 +425,7 @@ def _instruction_or_404(account: Any, instruction_id: int) -> Instruction:
     return found
 
 
-@api.get("/accounts/{slug}/instructions", response={200: list[InstructionOut], 403: ErrorOut, 404: ErrorOut},
+@api.get("/accounts/{slug}/instructions", response={200: list[InstructionOut], **ERRORS},
          tags=["instructions"])
 def list_instructions(request: HttpRequest, response: HttpResponse, slug: str,  # type: ignore[no-untyped-def]
                       history: bool = False, limit: int = 100, offset: int = 0):
@@ -410,8 +441,8 @@ def list_instructions(request: HttpRequest, response: HttpResponse, slug: str,  
     return [_instruction_out(i) for i in rows.order_by("starts_at", "pk")[offset : offset + limit]]
 
 
-@api.post("/accounts/{slug}/instructions", response={201: InstructionOut, 403: ErrorOut, 404: ErrorOut,
-                                                     422: FieldErrorsOut}, tags=["instructions"])
+@api.post("/accounts/{slug}/instructions", response={201: InstructionOut, **ERRORS, **IDEMPOTENT},
+          tags=["instructions"])
 def add_instruction(request: HttpRequest, slug: str, payload: InstructionIn):  # type: ignore[no-untyped-def]
     """With an ``Idempotency-Key`` header, a repeated request adds one instruction, same answer."""
     account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)
@@ -428,8 +459,7 @@ def _add_instruction(request: HttpRequest, account: Any, payload: InstructionIn)
     return Status(201, _instruction_out(added))
 
 
-@api.post("/accounts/{slug}/instructions/standing", response={200: AccountDetailOut, 403: ErrorOut,
-                                                              404: ErrorOut, 422: FieldErrorsOut},
+@api.post("/accounts/{slug}/instructions/standing", response={200: AccountDetailOut, **ERRORS},
           tags=["instructions"])
 def set_standing_instructions(request: HttpRequest, slug: str,  # type: ignore[no-untyped-def]
                               payload: StandingInstructionsIn):
@@ -441,8 +471,7 @@ def set_standing_instructions(request: HttpRequest, slug: str,  # type: ignore[n
     return get_account(request, slug)
 
 
-@api.post("/accounts/{slug}/instructions/{instruction_id}", response={200: InstructionOut, 403: ErrorOut,
-                                                                      404: ErrorOut, 422: FieldErrorsOut},
+@api.post("/accounts/{slug}/instructions/{instruction_id}", response={200: InstructionOut, **ERRORS},
           tags=["instructions"])
 def change_instruction(request: HttpRequest, slug: str, instruction_id: int,  # type: ignore[no-untyped-def]
                        payload: InstructionIn):
@@ -458,7 +487,7 @@ def change_instruction(request: HttpRequest, slug: str, instruction_id: int,  # 
 
 
 @api.post("/accounts/{slug}/instructions/{instruction_id}/withdraw",
-          response={200: InstructionOut, 403: ErrorOut, 404: ErrorOut, 422: FieldErrorsOut},
+          response={200: InstructionOut, **ERRORS},
           tags=["instructions"])
 def withdraw_instruction(request: HttpRequest, slug: str, instruction_id: int):  # type: ignore[no-untyped-def]
     account = policy.get_account_or_404(request.user, slug, Perm.EDIT_ACCOUNT)

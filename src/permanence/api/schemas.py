@@ -1,8 +1,32 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import Annotated
 
+from django.utils.translation import gettext
 from ninja import Schema
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+# The dates the API takes: years far from Python's limits, so that converting to UTC or adding a horizon
+# never overflows, and the UTC offsets in use (ISO 8601 allows up to ±23:59, which PostgreSQL refuses).
+# Outside them, a 400 (the error's type) rather than a 500 from deep inside.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+WEST, EAST = timedelta(hours=-12), timedelta(hours=14)
+OUT_OF_RANGE = "date_out_of_range"
+
+
+def _in_range(value: date) -> date:
+    offset = value.utcoffset() if isinstance(value, datetime) else None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR or offset is not None and not WEST <= offset <= EAST:
+        message = gettext("Out of range: a date from %(first)d to %(last)d, with a UTC offset from -12:00 "
+                          "to +14:00.")
+        raise PydanticCustomError(OUT_OF_RANGE, message % {"first": FIRST_YEAR, "last": LAST_YEAR})
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_in_range)]  # every date and time the API reads
+Day = Annotated[date, AfterValidator(_in_range)]
 
 
 class NumberOut(Schema):
@@ -105,14 +129,14 @@ class CallerIn(Schema):
 class BookIn(Schema):
     appointment_type: int
     collaborator: int
-    start: datetime
+    start: Instant
     caller: CallerIn = CallerIn()
     place: str = ""
     notes: str = ""
 
 
 class RescheduleIn(Schema):
-    start: datetime
+    start: Instant
 
 
 class AppointmentOut(Schema):
@@ -133,7 +157,7 @@ class AppointmentOut(Schema):
 
 class SlotTakenOut(Schema):
     detail: str
-    alternatives: list[SlotOut]
+    alternatives: list[SlotOut] = []  # none when the 409 is the Idempotency-Key's (see idempotency)
 
 
 class InstructionOut(Schema):
@@ -148,8 +172,8 @@ class InstructionOut(Schema):
 
 class InstructionIn(Schema):
     text: str
-    starts_at: datetime  # with its UTC offset
-    ends_at: datetime
+    starts_at: Instant  # with its UTC offset
+    ends_at: Instant
 
 
 class StandingInstructionsIn(Schema):
@@ -157,8 +181,10 @@ class StandingInstructionsIn(Schema):
 
 
 class FieldErrorsOut(Schema):
+    """A refusal; `errors` gives a message per field (`start`, `caller.name`…) when fields are wrong."""
+
     detail: str
-    errors: dict[str, str]
+    errors: dict[str, str] = {}
 
 
 class PersonIn(Schema):
@@ -181,7 +207,7 @@ class PersonIn(Schema):
     transfer_urgent_only: bool | None = None
     transfer_urgent_bypass: bool | None = None
     windows: dict[str, str] | None = None  # "0" (Monday) … "6": "09:00-12:00, 14:00-18:00"
-    effective_at: datetime | None = None
+    effective_at: Instant | None = None
 
 
 class PersonOut(Schema):
@@ -206,7 +232,7 @@ class PersonOut(Schema):
 
 
 class WhenIn(Schema):
-    effective_at: datetime | None = None
+    effective_at: Instant | None = None
 
 
 class PlannedChangeOut(Schema):
@@ -233,8 +259,8 @@ class ServiceOut(Schema):
 class AbsenceIn(Schema):
     collaborator: int
     kind: str  # absent, leave, meeting, consultation, other
-    starts_at: datetime
-    ends_at: datetime | None = None  # absent: until further notice
+    starts_at: Instant
+    ends_at: Instant | None = None  # absent: until further notice
     replacement: int | None = None
     note: str = ""
 
@@ -260,8 +286,8 @@ class RotaOut(Schema):
 
 class SwapIn(Schema):
     collaborator: int
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Instant
+    ends_at: Instant
     reason: str = ""
 
 
