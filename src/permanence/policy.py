@@ -56,6 +56,9 @@ class Perm(enum.StrEnum):
     EDIT_PROMPTS = "edit_prompts"  # the texts callers hear (waiting, closed, voicemail, legal notice)
     MANAGE_API_KEYS = "manage_api_keys"  # the account's API keys for its own systems (created, revoked)
     FLAG_MESSAGES = "flag_messages"  # say a message was wrong (the quality loop; client side)
+    MANAGE_PRIVACY = "manage_privacy"  # retention periods, legal holds, data subjects' requests (GDPR)
+    EXPORT_ACCOUNT = "export_account"  # the whole account as one file (reversibility)
+    READ_SENSITIVE = "read_sensitive"  # a message's sensitive fields (health, legal), behind sign-in (audited)
 
 
 _ALL = frozenset(Perm)
@@ -113,11 +116,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.EDIT_PROMPTS,
             Perm.MANAGE_API_KEYS,
             Perm.FLAG_MESSAGES,
+            Perm.MANAGE_PRIVACY,
+            Perm.EXPORT_ACCOUNT,
+            Perm.READ_SENSITIVE,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,
                                  Perm.VIEW_MESSAGES, Perm.ACK_MESSAGES, Perm.FLAG_MESSAGES, Perm.VIEW_AGENDA,
-                                 Perm.VIEW_REPORTS}),
+                                 Perm.VIEW_REPORTS, Perm.READ_SENSITIVE}),
 }
 
 
