@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 import zoneinfo
 from datetime import datetime, time
@@ -102,6 +103,26 @@ class AfterHours(models.TextChoices):
 
 
 DEFAULT_MAX_WAIT_SECONDS = 120
+
+
+class IdentityField(models.TextChoices):
+    """What a scenario's identity check (``verify``) may ask the caller, compared with the caller's
+    contact: the scenario engine's vocabulary (``scenarios.engine.identity.KINDS``)."""
+
+    FILE_NUMBER = "file_number", _("File number")
+    BIRTH_DATE = "birth_date", _("Date of birth")
+    POSTCODE = "postcode", _("Postcode")
+    LAST_NAME = "last_name", _("Last name")
+    FIRST_NAME = "first_name", _("First name")
+    COMPANY = "company", _("Company")
+    EMAIL = "email", _("E-mail address")
+
+
+#: what the account's contacts keep today (``contacts.Contact``'s columns), so what an account may ask;
+#: a file number, a date of birth or a postcode need a place on the contact first (a contacts migration)
+IDENTITY_KEPT = ("last_name", "first_name", "company", "email")
+#: a scenario field's name (``scenarios.engine.model.NAME``)
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class AccountStatus(models.TextChoices):
@@ -311,6 +332,25 @@ class Account(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text=_("Questions before an outcome above which the scenario checker warns; empty: 6."),
     )
+    identity_fields = models.CharField(
+        _("identity check"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "What the secretary asks to verify a caller's identity (a scenario's identity check), compared "
+            "with the caller's contact and never shown to her; comma-separated among: last_name, "
+            "first_name, company, email."
+        ),
+    )
+    sensitive_fields = models.CharField(
+        _("sensitive fields"),
+        max_length=1000,
+        blank=True,
+        help_text=_(
+            "Scenario fields whose answers (health, legal) never go by e-mail, SMS, webhook or notification: "
+            "the recipients read them after signing in; comma-separated field names."
+        ),
+    )
     pause_on_missed_offer = models.BooleanField(
         _("pause a secretary who lets a call ring out"),
         default=False,
@@ -358,6 +398,18 @@ class Account(models.Model):
             self.allowed_recipient_list()
         except ValidationError as exc:
             errors["allowed_recipients"] = exc
+        unknown = [key for key in parse_list(self.identity_fields, lower=True) if key not in IDENTITY_KEPT]
+        if unknown:
+            errors["identity_fields"] = ValidationError(
+                _("“%(value)s” cannot be checked: the contacts do not keep it. Choose among: %(expected)s."),
+                params={"value": unknown[0], "expected": ", ".join(IDENTITY_KEPT)},
+            )
+        bad = [name for name in parse_list(self.sensitive_fields) if not FIELD_NAME.match(name)]
+        if bad:
+            errors["sensitive_fields"] = ValidationError(
+                _("“%(value)s” is not a field name: lower-case letters, digits and _."),
+                params={"value": bad[0]},
+            )
         if errors:
             raise ValidationError(errors)
         try:
@@ -389,6 +441,15 @@ class Account(models.Model):
                 ) from None
         rest = ", ".join(item for item in parse_list(self.allowed_recipients) if not item.startswith("@"))
         return [*parse_recipients(rest), *domains]
+
+    def identity_field_list(self) -> list[str]:
+        """What the identity check asks, in order (those the contacts keep; duplicates left out)."""
+        keys = parse_list(self.identity_fields, lower=True)
+        return [k for k in keys if k in IDENTITY_KEPT]
+
+    def sensitive_field_list(self) -> list[str]:
+        """The scenario fields whose answers are sensitive (read after signing in, never sent)."""
+        return list(dict.fromkeys(n for n in parse_list(self.sensitive_fields) if FIELD_NAME.match(n)))
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
