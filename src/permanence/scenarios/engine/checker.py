@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from permanence.directory.rules import CALLER_TYPES
 from permanence.scenarios.engine import expressions as ex
-from permanence.scenarios.engine import model, source, templating
+from permanence.scenarios.engine import identity, model, source, templating
 from permanence.scenarios.engine.model import Block, Condition, Scenario, Step
 from permanence.scenarios.engine.problems import Problems
 
@@ -31,6 +31,10 @@ TEMPLATE_NAMES = frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label",
 CALLER_TYPE_FIELD = "caller_type"
 #: functions that are false for an empty person: true, they prove the person is set
 PERSON_TESTS = frozenset({"is_set", "available", "can_transfer"})
+#: the dataflow's marks besides the fields: the caller is known (from the contacts), the identity checked
+KNOWN_CALLER, IDENTITY_CHECKED = "@caller", "@identity"
+#: the caller's attributes that only a known caller has: one of them tested set proves the caller known
+CONTACT_ATTRS = frozenset({"name", "company", "email", "type"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class AccountInfo:
     appointment_types: frozenset[str] | None = None  # None: not known, not checked
     max_questions: int | None = None
     rotas: frozenset[str] | None = None  # the services (slugs) with an on-call rota; None: not checked
+    identity_fields: tuple[str, ...] | None = None  # the account's identity questions; None: not checked
 
 
 @dataclass
@@ -232,6 +237,20 @@ class Checker:
             for recipient, pos in step.recipients:
                 if "@" not in recipient and "{" not in recipient and recipient != model.ACCOUNT_RECIPIENT:
                     self.person_or_collaborator(recipient, pos, account_name)
+            if step.kind == "verify":
+                self.identity_fields(step, account_name)
+
+    def identity_fields(self, step: Step, account_name: str) -> None:
+        """What a verify step asks: identity fields of the vocabulary, among the account's questions."""
+        kept = self.account.identity_fields if self.account else None
+        if not step.identity and kept is not None and not kept:
+            self.p.error("no_identity_fields", step.pos, account=account_name)
+        for key, pos in step.identity:
+            if key not in identity.KINDS:
+                self.p.error("unknown_identity_field", pos, name=key, expected=", ".join(identity.KINDS))
+            elif kept is not None and key not in kept:
+                self.p.error("identity_field_not_kept", pos, name=key, account=account_name,
+                             expected=", ".join(kept) or "—")
 
     def person_or_collaborator(self, name: str, pos: model.Pos, account_name: str) -> None:
         f = self.s.fields.get(name)
@@ -514,8 +533,9 @@ class Checker:
         steps, fields = self.s.steps, self.s.fields
         if not reachable:
             return
-        index = {name: 1 << i for i, name in enumerate(fields)}
-        everything = (1 << len(fields)) - 1
+        index = {name: 1 << i for i, name in enumerate((*fields, KNOWN_CALLER, IDENTITY_CHECKED))}
+        everything = (1 << len(index)) - 1
+        known, checked = index[KNOWN_CALLER], index[IDENTITY_CHECKED]
         prefilled = 0
         for name, f in fields.items():
             if f.prefill is not None:
@@ -539,6 +559,8 @@ class Checker:
             must = may = 0
             if step.kind == "ask":
                 must, may = asked(step, True), asked(step, False)
+            if step.kind == "verify":  # leaving it, the identity is checked (verified or not)
+                must = may = checked
             if step.kind == "lookup" and step.target in index:
                 routes = {r: step.on.get(r) or step.on.get("other") for r in model.RESULTS["lookup"]}
                 results = [r for r, route in routes.items() if route is not None and route[0] == target]
@@ -565,7 +587,10 @@ class Checker:
             """The fields a condition proves set when it is true, and when it is false."""
             found = proven_by.get(expr)
             if found is None:
-                found = (bits(_set_when(expr.tree, True)), bits(_set_when(expr.tree, False)))
+                found = (
+                    bits(_set_when(expr.tree, True)) | (known if _caller_known(expr.tree, True) else 0),
+                    bits(_set_when(expr.tree, False)) | (known if _caller_known(expr.tree, False) else 0),
+                )
                 proven_by[expr] = found
             return found
 
@@ -632,6 +657,11 @@ class Checker:
             if text is None:
                 return
             for use in text.text.uses:
+                if use.name == model.IDENTITY_RECORD:
+                    if not maybe & checked and never_set_error and (text.pos, use.name) not in seen:
+                        seen.add((text.pos, use.name))
+                        self.p.error("identity_before_check", self.text_pos(text, use.line), name=use.name)
+                    continue
                 if use.name == model.APPOINTMENT_RECORD:  # known in the report of a booking only
                     known_attr = all(a in model.APPOINTMENT_ATTRS for a in use.attrs[:1])  # else: reported
                     if use.needed and outcome != "appointment" and known_attr:
@@ -653,12 +683,14 @@ class Checker:
 
         for sid in sorted(reachable, key=lambda sid: steps[sid].pos):
             step = steps[sid]
-            after = asked(step, True) if step.kind == "ask" else 0
-            after_may = asked(step, False) if step.kind == "ask" else 0
+            after = asked(step, True) if step.kind == "ask" else checked if step.kind == "verify" else 0
+            after_may = asked(step, False) if step.kind == "ask" else after
             conditions = [b.condition for b in step.branches if b.condition]
             if isinstance(step.urgent, Condition):
                 conditions.append(step.urgent)
             for cond in conditions:
+                if model.IDENTITY_RECORD in cond.expr.names and not (may[sid] | after_may) & checked:
+                    self.p.error("identity_before_check", cond.pos, name=model.IDENTITY_RECORD)
                 for name in sorted(n for n in cond.expr.names if n in index):
                     bit = index[name]
                     if not (may[sid] | after_may) & bit:
@@ -681,6 +713,8 @@ class Checker:
                 self.p.error(
                     "transfer_maybe_unset", step.target_pos, name=step.target, path=path_without(sid, bit)
                 )
+            if step.kind == "verify" and not must[sid] & known:
+                self.p.error("verify_without_contact", step.pos, path=path_without(sid, known))
             if step.kind == "message":
                 self.recipients(step, must[sid], path_without)
             if step.kind in ("message", "end", "transfer", "appointment"):
@@ -763,6 +797,8 @@ class Checker:
                 names = [n for n, _, _ in step.fields if n not in prefilled]
             elif step.kind == "lookup":
                 names = ["lookup:" + sid]
+            elif step.kind == "verify":  # each identity question once a call (the check is not repeated)
+                names = ["identity:" + key for key, _ in step.identity] or ["identity:*"]
             else:
                 return 0
             out = 0
@@ -882,6 +918,57 @@ def _set_when(node: ast.expr, truth: bool) -> set[str]:
         if isinstance(op, (ast.In, ast.Lt, ast.LtE, ast.Gt, ast.GtE)) and truth and not is_none:
             return {root}
     return set()
+
+
+def _caller_known(node: ast.expr, truth: bool) -> bool:
+    """Does the condition, when ``truth``, prove the caller known (found in the account's contacts)?
+    ``caller.known``, ``caller.known == true``, ``has_tag(…)``, ``is_set(caller.name)``,
+    ``caller.type == "client"``; ``not``, ``and`` and ``or`` combine them."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _caller_known(node.operand, not truth)
+    if isinstance(node, ast.BoolOp):
+        parts = [_caller_known(v, truth) for v in node.values]
+        return any(parts) if isinstance(node.op, ast.And) == truth else all(parts)
+    if _is_caller_attr(node, "known"):
+        return truth
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id == "has_tag":
+            return truth
+        if node.func.id == "is_set" and node.args:
+            return truth and any(_is_caller_attr(node.args[0], a) for a in CONTACT_ATTRS)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        if not _is_caller_attr(left, None):
+            left, right = right, left
+        value = _literal(right)
+        if _is_caller_attr(left, "known") and isinstance(value, bool):
+            if isinstance(op, ast.Eq):
+                return truth == value
+            if isinstance(op, ast.NotEq):
+                return truth != value
+        elif any(_is_caller_attr(left, a) for a in CONTACT_ATTRS) and value is not None:
+            return truth and isinstance(op, (ast.Eq, ast.In))
+    return False
+
+
+def _is_caller_attr(node: ast.expr, attr: str | None) -> bool:
+    """``caller.<attr>`` (any attribute when ``attr`` is None)."""
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "caller"
+        and (attr is None or node.attr == attr)
+    )
+
+
+def _literal(node: ast.expr) -> object:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in ex.LITERAL_NAMES:
+        return ex.LITERAL_NAMES[node.id]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(e) for e in node.elts]
+    return None
 
 
 def _guarded_names(expr: ex.Expression) -> set[str]:

@@ -77,6 +77,9 @@ def _label(scenario: Scenario, step: Step) -> str:
         head = f"Bloc « {step.block} »"
     elif step.kind == "return":
         head = "Retour"
+    elif step.kind == "verify":
+        asked = [IDENTITY_WORDS.get(k, k) for k, _ in step.identity]
+        head = "Vérifier l'identité" + (" : " + ", ".join(asked) if asked else "")
     else:
         head = ""
     said = _short(readable_text(scenario, step.say.text.source, step.params)) if step.say else ""
@@ -92,6 +95,18 @@ RECORD_WORDS = {
     "call.called": "numéro appelé",
     "caller.name": "nom de l'appelant",
     "agent.first_name": "prénom de la secrétaire",
+    "identity.verified": "identité vérifiée",
+    "identity.attempts": "essais de vérification d'identité",
+}
+#: the identity questions in words (a verify step's box)
+IDENTITY_WORDS = {
+    "file_number": "numéro de dossier",
+    "birth_date": "date de naissance",
+    "postcode": "code postal",
+    "last_name": "nom",
+    "first_name": "prénom",
+    "company": "société",
+    "email": "adresse e-mail",
 }
 WEEKDAYS_FR = {
     "monday": "lundi",
@@ -334,6 +349,7 @@ KIND_LABELS = {
     "end": "Terminer",
     "use": "Bloc",
     "return": "Retour",
+    "verify": "Vérifier l'identité",
 }
 
 

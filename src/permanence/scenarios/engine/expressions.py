@@ -72,6 +72,8 @@ RECORDS: dict[str, dict[str, Type]] = {
     },
     "account": {"name": TEXT, "greeting": TEXT, "next_opening": TEXT, "hours": TEXT},
     "agent": {"first_name": TEXT, "name": TEXT},
+    # the call's identity check (a ``verify`` step): its outcome only, never what was typed
+    "identity": {"verified": BOOL, "attempts": NUMBER},
 }
 PERSON_ATTRS: dict[str, Type] = {
     "name": TEXT,

@@ -14,6 +14,7 @@ from typing import Any
 
 from permanence.scenarios.engine import expressions as ex
 from permanence.scenarios.engine import templating
+from permanence.scenarios.engine.identity import DEFAULT_ATTEMPTS, MAX_ATTEMPTS
 from permanence.scenarios.engine.problems import Problems
 from permanence.scenarios.engine.source import Node
 
@@ -44,7 +45,9 @@ IN_PROGRESS_LABEL = "Appel en cours"
 #: the message recipient that stands for the account's usual recipients (its settings)
 ACCOUNT_RECIPIENT = "account"
 END_OUTCOMES = ("information", "refusal")
-KINDS = ("say", "ask", "decide", "lookup", "transfer", "appointment", "message", "end", "use", "return")
+KINDS = (
+    "say", "ask", "decide", "lookup", "transfer", "appointment", "message", "end", "use", "return", "verify",
+)
 #: results each step kind must map under ``on`` (the successful one ends the call)
 RESULTS: dict[str, tuple[str, ...]] = {
     "lookup": ("found", "not_found"),
@@ -55,6 +58,13 @@ TERMINAL = frozenset({"message", "end"})
 #: what texts (the reports) read of the booking a call ended with: ``{{ appointment.slot }}``
 APPOINTMENT_RECORD = "appointment"
 APPOINTMENT_ATTRS: dict[str, ex.Type] = {"slot": ex.TEXT}
+#: what a run knows of its identity check (``{{ identity.verified }}``): the outcome, never the answers
+IDENTITY_RECORD = "identity"
+#: ``verify: identity``: the account's identity questions (its settings)
+ACCOUNT_IDENTITY = "identity"
+#: a sensitive field's value in a report: the recipients read it after signing in, never in what is sent
+SENSITIVE_MASK = "[confidentiel : à lire en ligne]"
+IDENTITY_WORDS = {True: "vérifiée", False: "non vérifiée"}
 RESERVED = (frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label", "draft", APPOINTMENT_RECORD}
             | set(ex.FUNCTIONS) | set(ex.LITERAL_NAMES))
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -75,6 +85,7 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
     "end": (),
     "use": ("with", "next"),
     "return": (),
+    "verify": ("attempts", "next"),
 }
 
 
@@ -99,6 +110,7 @@ class Field:
     say_pos: Pos = (0, 0)
     say_style: str | None = None
     option_pos: dict[str, Pos] = field(default_factory=dict)
+    sensitive: bool = False  # health, legal: never in what is sent; the recipients read it after signing in
 
     def signature(self) -> tuple[Any, ...]:
         return (self.type, tuple(self.options), self.pattern.pattern if self.pattern else None)
@@ -167,6 +179,9 @@ class Step:
     param_names: tuple[str, ...] = ()  # names a block's steps may read under ``params``
     return_to: str | None = None  # for return steps of an expanded block
     group: str = ""  # the use step an expanded step belongs to
+    # verify: the identity fields asked (none listed: the account's, ``verify: identity``), the attempts
+    identity: list[tuple[str, Pos]] = field(default_factory=list)
+    attempts: int = DEFAULT_ATTEMPTS
 
     def successors(self) -> list[str]:
         out: list[str] = []
@@ -183,7 +198,7 @@ class Step:
     @property
     def waits(self) -> bool:
         """Does the secretary act at this step (an answer, a click)?"""
-        return self.kind in ("say", "ask", "lookup", "transfer", "appointment")
+        return self.kind in ("say", "ask", "lookup", "transfer", "appointment", "verify")
 
 
 @dataclass
@@ -398,6 +413,7 @@ class Reader:
             "max",
             "pattern",
             "prefill",
+            "sensitive",
         )
         if not self.keys(node, allowed, f"fields.{name}"):
             return None
@@ -419,6 +435,7 @@ class Reader:
         f.help = self.text(v.get("help"), "help") or ""
         required = self.boolean(v.get("required"), "required")
         f.required = True if required is None else required
+        f.sensitive = bool(self.boolean(v.get("sensitive"), "sensitive"))
         if kind == "choice":
             options = v.get("options")
             if options is None or (options.kind in ("map", "seq") and not options.value):
@@ -549,7 +566,7 @@ class Reader:
         step.note = self.template(v.get("note"), "note")
         step.title = self.text(v.get("title"), "title") or ""
         step.phase = self.text(v.get("phase"), "phase") or ""
-        if kind in ("say", "ask", "use"):
+        if kind in ("say", "ask", "use", "verify"):
             if "next" in v:
                 self.next(step, v["next"])
             elif kind != "use":
@@ -608,6 +625,8 @@ class Reader:
                         step.params[pname] = value
         elif kind == "return" and not in_block:
             self.p.error("return_outside_block", pos)
+        elif kind == "verify":
+            self.verify(step, v)
         return step
 
     def choice(self, node: Node | None, what: str, allowed: tuple[str, ...]) -> str | None:
@@ -617,6 +636,26 @@ class Reader:
             self.p.error("bad_value", node.pos, value=value, what=what, expected=", ".join(allowed))
             return None
         return value
+
+    def verify(self, step: Step, v: Mapping[str, Node]) -> None:
+        """``verify: identity`` (the account's questions) or ``verify: [file_number, birth_date]``."""
+        node = v["verify"]
+        if node.kind == "scalar" and node.value == ACCOUNT_IDENTITY:
+            pass  # the account's identity questions: known at the desk, checked with --account
+        else:
+            items = node.value if node.kind == "seq" else [node]
+            for item in items:
+                key = self.text(item, "verify")
+                if key is not None:
+                    step.identity.append((key, item.pos))
+            if not items:
+                self.p.error("verify_empty", node.pos)
+        if "attempts" in v:
+            attempts = self.integer(v["attempts"], "attempts")
+            if attempts is not None and not 1 <= attempts <= MAX_ATTEMPTS:
+                self.p.error("out_of_range", v["attempts"].pos, what="attempts", low=1, high=MAX_ATTEMPTS)
+            elif attempts is not None:
+                step.attempts = attempts
 
     def ask(self, step: Step, node: Node) -> None:
         items = node.value if node.kind == "seq" else [node]

@@ -92,6 +92,27 @@ MESSAGES: dict[str, str] = {
         "No on-call rota for the service “%(name)s” of %(account)s; the services with one: %(expected)s."
     ),
     "unknown_appointment_type": gettext_noop("No appointment type “%(name)s” for %(account)s."),
+    # the identity check (verify)
+    "verify_empty": gettext_noop(
+        "Say what the identity check asks: “verify: identity” (the account's identity questions) or a list "
+        "of identity fields."
+    ),
+    "out_of_range": gettext_noop("“%(what)s” must be between %(low)s and %(high)s."),
+    "unknown_identity_field": gettext_noop("“%(name)s” is not an identity field; known: %(expected)s."),
+    "identity_field_not_kept": gettext_noop(
+        "%(account)s does not check “%(name)s”; its identity questions (the account's settings): "
+        "%(expected)s."
+    ),
+    "no_identity_fields": gettext_noop(
+        "%(account)s has no identity questions: set them in the account's settings (identity check)."
+    ),
+    "verify_without_contact": gettext_noop(
+        "The identity check may be reached with an unknown caller (path: %(path)s): there would be nothing "
+        "to compare the answers with. Go there only when caller.known is true."
+    ),
+    "identity_before_check": gettext_noop(
+        "“%(name)s” is read here but no identity check (verify) comes before it: it is always false."
+    ),
     # graph
     "unreachable": gettext_noop("No path reaches the step “%(name)s”."),
     "no_outcome": gettext_noop("From the step “%(name)s”, no path ends in an outcome."),
@@ -182,6 +203,11 @@ MESSAGES: dict[str, str] = {
     "nothing_to_undo": gettext_noop("There is no answer to undo."),
     "wrong_step": gettext_noop("This answer is for the step “%(step)s” but the call is at “%(current)s”."),
     "bad_input": gettext_noop("The answer must be a mapping of field names to values."),
+    "identity_bad_date": gettext_noop("This is not a date (write 24/12/1980)."),
+    "identity_no_contact": gettext_noop(
+        "The caller is not known: there is nothing to compare the answers with. Go on as not verified."
+    ),
+    "identity_no_undo": gettext_noop("An identity check cannot be undone."),
 }
 
 

@@ -22,12 +22,17 @@ from email_validator import EmailNotValidError, validate_email
 
 from permanence.accounts import phones
 from permanence.scenarios.engine import expressions as ex
+from permanence.scenarios.engine import identity as idcheck
+from permanence.scenarios.engine.identity import IdentityCheck
 from permanence.scenarios.engine.model import (
     ACCOUNT_RECIPIENT,
     APPOINTMENT_RECORD,
+    IDENTITY_RECORD,
+    IDENTITY_WORDS,
     IN_PROGRESS_LABEL,
     OUTCOME_LABELS,
     RESULTS,
+    SENSITIVE_MASK,
     Condition,
     Field,
     Scenario,
@@ -36,6 +41,8 @@ from permanence.scenarios.engine.model import (
 from permanence.scenarios.engine.problems import MESSAGES
 
 MAX_AUTO_STEPS = 10_000
+#: the identity check before any verify step: not checked, so not verified
+UNCHECKED: dict[str, Any] = {"checked": False, "verified": False, "attempts": 0, "done": False}
 ACCEPTED = {"transfer": "accepted", "appointment": "booked"}
 #: the slot of a booking made without its words (booked by hand, nothing typed)
 SLOT_NOT_GIVEN = "créneau non précisé"
@@ -86,7 +93,12 @@ class Person:
 
 
 class Environment(Protocol):
-    """What a run may look up; every answer is recorded as a fact."""
+    """What a run may look up; every answer is recorded as a fact. ``identity``: how the caller's identity
+    is checked (a verifier prepared from the caller's contact, a simulation, or nothing for an unknown
+    caller); ``sensitive``: field names whose answers the account says are sensitive."""
+
+    identity: IdentityCheck | None
+    sensitive: frozenset[str]
 
     def values(self) -> dict[str, dict[str, Any]]:
         """The records: call, caller, account, agent."""
@@ -104,6 +116,8 @@ class StaticEnvironment:
     people: dict[str, Person] = field(default_factory=dict)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     functions: dict[str, Any] = field(default_factory=dict)  # name -> value or callable(*args)
+    identity: IdentityCheck | None = None
+    sensitive: frozenset[str] = frozenset()
 
     def values(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {name: {} for name in ex.RECORDS}
@@ -237,6 +251,8 @@ class Run:
     confirmed: set[str] = field(default_factory=set)
     # inputs of an earlier resumption that did not apply any more: kept with the run, never dropped
     unapplied: list[Unapplied] = field(default_factory=list)
+    # the identity check (verify steps): its outcome and the attempts made, never what was typed
+    verification: dict[str, Any] = field(default_factory=lambda: dict(UNCHECKED))
 
     # ---------------------------------------------------------------- API
     @classmethod
@@ -246,13 +262,20 @@ class Run:
         return run
 
     def answer(self, given: Mapping[str, Any] | str | None = None) -> Run:
-        """Apply the secretary's input at the current step; on AnswerError nothing changes."""
+        """Apply the secretary's input at the current step; on AnswerError nothing changes.
+
+        At an identity check the answers typed are compared by the environment's ``identity`` and only
+        the outcome is kept (``verified`` or ``failed``); ``"not_verified"`` goes on without checking."""
+        return self._answer(given, stored=False)
+
+    def _answer(self, given: Mapping[str, Any] | str | None, *, stored: bool) -> Run:
+        """``stored``: an input of a stored run re-applied (its identity check's outcome, as it was)."""
         if self.step is None:
             raise AnswerError({"": ("finished", {})})
         if given is not None and not isinstance(given, (Mapping, str)):
             raise AnswerError({"": ("bad_input", {})})
         step = self.scenario.steps[self.step]
-        clean = self._validate(step, given if given is not None else {})
+        clean = self._validate(step, given if given is not None else {}, stored=stored)
         self.inputs.append((step.id, clean))
         self._apply(step, clean)
         self._advance_from(step, clean)
@@ -261,6 +284,9 @@ class Run:
     def back(self) -> Run:
         if not self.inputs:
             raise AnswerError({"": ("nothing_to_undo", {})})
+        last = self.scenario.steps.get(self.inputs[-1][0])
+        if last is not None and last.kind == "verify":  # undone, its attempts could be made again
+            raise AnswerError({"": ("identity_no_undo", {})})
         self.inputs.pop()
         self._refold()
         return self
@@ -310,6 +336,42 @@ class Run:
                     out["number"] = target.get("mobile" if step.line == "mobile" else "direct_line") or ""
             else:
                 out["appointment_type"] = step.appointment_type
+        elif step.kind == "verify":
+            check = self.env.identity
+            state = self.verification
+            out["identity"] = {
+                "fields": [{"name": k, "kind": idcheck.KINDS.get(k, "name")}
+                           for k in self.identity_keys(step)],
+                "attempts": state["attempts"],
+                "max_attempts": step.attempts,
+                "remaining": max(step.attempts - state["attempts"], 0),
+                "contact": check is not None,
+                "simulated": bool(check is not None and check.simulated),
+            }
+        return out
+
+    def identity_keys(self, step: Step) -> tuple[str, ...]:
+        """What a verify step asks: the fields it lists, else the account's identity questions."""
+        if step.identity:
+            return tuple(dict.fromkeys(k for k, _ in step.identity))
+        return self.env.identity.keys if self.env.identity is not None else ()
+
+    def sensitive_names(self) -> frozenset[str]:
+        """The fields whose answers are sensitive: marked so in the scenario, or named by the account."""
+        fields = self.scenario.fields
+        return frozenset(n for n, f in fields.items() if f.sensitive) | (self.env.sensitive & set(fields))
+
+    def sensitive_answers(self) -> list[dict[str, Any]]:
+        """The sensitive answers given, for the secretary's screen and the message's stored fields (never
+        for what is sent): name, label and the value as written."""
+        out = []
+        for name in sorted(self.sensitive_names(), key=list(self.scenario.fields).index):
+            f = self.scenario.fields[name]
+            value = self.answers.get(name)
+            if value is None or value == "":
+                continue
+            text = f.options.get(value, str(value)) if f.type == "choice" else _field_text(f, value)
+            out.append({"name": name, "label": f.label, "value": value, "text": text})
         return out
 
     def report(self) -> dict[str, Any]:
@@ -317,7 +379,7 @@ class Run:
         kind = self.outcome["kind"] if self.outcome else None
         reports = self.scenario.reports
         spec = reports.get(kind or "") or reports.get("default")
-        context = self._context(None)
+        context = self._context(None, masked=True)  # what is sent: a sensitive answer is read online
         if spec is None:
             return self._default_report(context)
         return {
@@ -341,6 +403,7 @@ class Run:
             "notes": list(self.notes),
             "outcome": self.outcome,
             "unapplied": [u.as_json() for u in self.unapplied],
+            "identity": {k: self.verification[k] for k in ("checked", "verified", "attempts")},
         }
 
     @classmethod
@@ -354,7 +417,7 @@ class Run:
             run._confirm_known_before(step_id)
             if run.step != step_id:
                 raise AnswerError({"": ("wrong_step", {"step": step_id, "current": run.step})})
-            run.answer(given)
+            run._answer(given, stored=True)
         return run
 
     @classmethod
@@ -393,7 +456,7 @@ class Run:
                     lost.append(Unapplied(step_id, given, "other_step", run.step, values=run._typed(given)))
                 else:
                     try:
-                        run.answer(given)
+                        run._answer(given, stored=True)
                         continue
                     except AnswerError as exc:
                         lost.append(
@@ -464,7 +527,7 @@ class Run:
             if new.step != step_id:
                 return diverged("path")
             try:
-                new.answer(given)
+                new._answer(given, stored=True)
             except AnswerError as exc:
                 return diverged("answer", errors=exc.messages())
         same = new.path == old_path and new.outcome == self.outcome
@@ -489,6 +552,7 @@ class Run:
             {},
         )
         self.known, self.confirmed = {}, set()
+        self.verification = dict(UNCHECKED)
         self._prefill()
         self._enter(self.scenario.start)
         for step_id, given in inputs:
@@ -525,6 +589,10 @@ class Run:
                 self._note(step)
                 target = self._next(step)
                 continue
+            if step.kind == "verify" and self.verification["done"]:  # an identity is checked once a call
+                self._note(step)
+                target = self._next(step)
+                continue
             if step.kind in ("message", "end"):
                 self._note(step)
                 self.step = None
@@ -539,6 +607,9 @@ class Run:
             self._note(step)
             self.step = None
             self.outcome = self._outcome(step, given)
+            return
+        if step.kind == "verify" and not self.verification["done"]:
+            self.step = step.id  # a wrong answer: asked again, while attempts remain
             return
         self._note(step)
         self._enter(self._next(step, given))
@@ -570,10 +641,20 @@ class Run:
             self.results[step.id] = str(given.get("result"))
         elif step.kind in ("transfer", "appointment"):
             self.results[step.id] = str(given.get("result"))
+        elif step.kind == "verify":
+            state, result = self.verification, given.get("result")
+            state["checked"] = True
+            if result in (idcheck.VERIFIED, idcheck.FAILED):
+                state["attempts"] += 1
+            state["verified"] = state["verified"] or result == idcheck.VERIFIED
+            state["done"] = (state["verified"] or result == idcheck.NOT_VERIFIED
+                             or state["attempts"] >= step.attempts)
+            done = idcheck.VERIFIED if state["verified"] else idcheck.NOT_VERIFIED
+            self.results[step.id] = done if state["done"] else idcheck.FAILED
 
     def _note(self, step: Step) -> None:
-        if step.note:
-            text = step.note.text.render(self._context(step)).strip()
+        if step.note:  # notes go into the report: a sensitive answer is masked there
+            text = step.note.text.render(self._context(step, masked=True)).strip()
             if text:
                 self.notes.append(text)
 
@@ -618,9 +699,13 @@ class Run:
             value = self.answers.get(name)
             values[name] = self._person(name) if f.type == "person" else value
         values["params"] = dict(step.params) if step else {}
+        values[IDENTITY_RECORD] = {"verified": self.verification["verified"],
+                                   "attempts": self.verification["attempts"]}
         return values
 
-    def _context(self, step: Step | None) -> dict[str, Any]:
+    def _context(self, step: Step | None, *, masked: bool = False) -> dict[str, Any]:
+        """What texts read; ``masked``: for what is sent (reports, notes), a sensitive answer is replaced
+        by a mark saying it is read online."""
         values = self._values(step)
         labels = {}
         for name, f in self.scenario.fields.items():
@@ -633,6 +718,10 @@ class Run:
                 labels[name] = "oui" if value else "non"
             else:
                 labels[name] = value
+        if masked:
+            for name in self.sensitive_names():
+                if values.get(name) not in (None, ""):
+                    values[name] = labels[name] = SENSITIVE_MASK
         kind = self.outcome["kind"] if self.outcome else None
         labels["outcome"] = OUTCOME_LABELS.get(kind, kind) if kind else None
         values.update(notes=list(self.notes), outcome=kind, label=labels)
@@ -682,15 +771,17 @@ class Run:
         slot = self.booking().get("slot")
         if slot:
             lines.append(f"{OUTCOME_LABELS['appointment']} : {slot}")
+        if self.verification["checked"] and self.verification["done"]:
+            lines.append(f"Identité : {IDENTITY_WORDS[bool(self.verification['verified'])]}")
         for name, f in self.scenario.fields.items():
             if labels.get(name) not in (None, ""):
                 value = labels[name]
-                if f.type == "phone":
+                if f.type == "phone" and value != SENSITIVE_MASK:
                     value = _display_phone(value)
                 lines.append(f"{f.label} : {value}")
         lines.extend(f"• {n}" for n in self.notes)
         caller = context.get("call", {}).get("caller")
-        who = self.answers.get("name") or (_display_phone(caller) if caller else "")
+        who = labels.get("name") or (_display_phone(caller) if caller else "")
         kind = self.outcome["kind"] if self.outcome else None
         word = OUTCOME_LABELS.get(kind, "") if kind else IN_PROGRESS_LABEL
         if self.outcome and self.outcome.get("urgent"):
@@ -705,11 +796,15 @@ class Run:
         }
 
     # ---------------------------------------------------------------- validation
-    def _validate(self, step: Step, given: Mapping[str, Any] | str) -> dict[str, Any]:
+    def _validate(
+        self, step: Step, given: Mapping[str, Any] | str, *, stored: bool = False
+    ) -> dict[str, Any]:
         if step.kind == "say":
             return {}
         if isinstance(given, str):
             given = {"result": given}
+        if step.kind == "verify":
+            return self._verify(step, given, stored)
         if step.kind in ("transfer", "appointment"):
             allowed = [ACCEPTED[step.kind], *[r for r in _results(step) if r != "other"]]
             result = given.get("result")
@@ -753,6 +848,43 @@ class Run:
         if errors:
             raise AnswerError(errors)
         return clean
+
+    def _verify(self, step: Step, given: Mapping[str, Any], stored: bool) -> dict[str, Any]:
+        """An attempt at the identity check: its outcome only. The answers typed are read, compared by the
+        environment's check and forgotten; a stored run gives back the outcome it kept."""
+        result = given.get("result")
+        expected = ", ".join(idcheck.RESULTS)
+        if stored:
+            if result not in idcheck.RESULTS:
+                raise AnswerError({"result": ("bad_result", {"value": result, "expected": expected})})
+            return {"result": result}
+        if result == idcheck.NOT_VERIFIED:  # the caller cannot answer: go on, not verified
+            return {"result": result}
+        check = self.env.identity
+        if check is None:
+            raise AnswerError({"": ("identity_no_contact", {})})
+        if check.simulated:  # the secretary says the outcome (test mode, the command line)
+            if result in (idcheck.VERIFIED, idcheck.FAILED):
+                return {"result": result}
+            raise AnswerError({"result": ("bad_result", {"value": result, "expected": expected})})
+        if result not in (None, ""):  # a real check is never told its outcome
+            raise AnswerError({"result": ("bad_result", {"value": result, "expected": idcheck.NOT_VERIFIED})})
+        errors: dict[str, tuple[str, dict[str, Any]]] = {}
+        answers: dict[str, str] = {}
+        for key in self.identity_keys(step):
+            raw = given.get(key)
+            if not isinstance(raw, str) or not raw.strip():
+                errors[key] = ("required", {})
+            elif len(raw) > idcheck.MAX_ANSWER:
+                errors[key] = ("too_long", {"max": idcheck.MAX_ANSWER})
+            else:
+                try:
+                    answers[key] = check.normalise(key, raw)
+                except idcheck.IdentityInputError as exc:
+                    errors[key] = (exc.code, {})
+        if errors:
+            raise AnswerError(errors)
+        return {"result": idcheck.VERIFIED if answers and check.matches(answers) else idcheck.FAILED}
 
     def _clean_value(self, f: Field, raw: Any) -> Any:
         def fail(code: str, **params: Any) -> AnswerError:
