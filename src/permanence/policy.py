@@ -58,7 +58,7 @@ class Perm(enum.StrEnum):
     FLAG_MESSAGES = "flag_messages"  # say a message was wrong (the quality loop; client side)
     MANAGE_PRIVACY = "manage_privacy"  # retention periods, legal holds, data subjects' requests (GDPR)
     EXPORT_ACCOUNT = "export_account"  # the whole account as one file (reversibility)
-    READ_SENSITIVE = "read_sensitive"  # a message's sensitive fields (health, legal), behind sign-in (audited)
+    READ_SENSITIVE = "read_sensitive"  # sensitive fields of a message (health, legal), signed in, audited
 
 
 _ALL = frozenset(Perm)
@@ -155,6 +155,11 @@ def has_perm(user: User | Any, perm: Perm) -> bool:
 
 def allowed(user: User | Any, perm: Perm, account: Account) -> bool:
     return has_perm(user, perm) and in_scope(user, account)
+
+
+def reaches_every_account(user: User | Any) -> bool:
+    """The operator's staff: every account is within reach (what concerns a person across accounts)."""
+    return _active(user) and user.role in (Role.OPERATOR_ADMIN, Role.TECHNICAL_ASSISTANT)
 
 
 def get_account_or_404(user: User | Any, slug: str, perm: Perm) -> Account:
