@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "permanence.audit",
     "permanence.portal",
     "permanence.api",
+    "permanence.privacy",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +251,16 @@ else:
 # Contacts CSV import limits.
 CONTACTS_IMPORT_MAX_BYTES = envint("CONTACTS_IMPORT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 CONTACTS_IMPORT_MAX_ROWS = envint("CONTACTS_IMPORT_MAX_ROWS", 20000, minimum=1)
+
+# Privacy (GDPR, docs/privacy.md): how long callers' data is kept, in months, when an account has not
+# chosen (privacy.RetentionPolicy); past it the worker empties calls (the caller's number, the scenario's
+# answers), messages and appointments of the caller's data (the rows stay: the figures keep their counts)
+# and deletes the contacts not seen for that long. Recordings and voicemails keep their own periods (days,
+# per account). Invoices, when billing exists, are kept ten years and never purged.
+PRIVACY_RETENTION_CALLS_MONTHS = envint("PRIVACY_RETENTION_CALLS_MONTHS", 12, minimum=1)
+PRIVACY_RETENTION_MESSAGES_MONTHS = envint("PRIVACY_RETENTION_MESSAGES_MONTHS", 12, minimum=1)
+PRIVACY_RETENTION_APPOINTMENTS_MONTHS = envint("PRIVACY_RETENTION_APPOINTMENTS_MONTHS", 12, minimum=1)
+PRIVACY_RETENTION_CONTACTS_MONTHS = envint("PRIVACY_RETENTION_CONTACTS_MONTHS", 36, minimum=1)
 
 # Default region for phone numbers written without an international prefix.
 PHONE_DEFAULT_REGION = envstr("PHONE_DEFAULT_REGION", "FR")

@@ -289,6 +289,9 @@ class Appointment(models.Model):
     )
     created = models.DateTimeField(_("created"), default=timezone.now)
     updated = models.DateTimeField(_("updated"), auto_now=True)
+    # the caller's name, phone, e-mail, notes and answers deleted at the end of the account's retention
+    # period or on the caller's request (``privacy``)
+    purged_at = models.DateTimeField(_("personal data deleted"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("appointment")

@@ -69,6 +69,9 @@ class Call(models.Model):
     urgent = models.BooleanField(_("urgent (voice menu)"), default=False)
     rolled_up_at = models.DateTimeField(null=True, blank=True, editable=False)  # counted in the reports
     called_again = models.BooleanField(default=False, editable=False)  # same caller within the FCR window
+    # the caller's number and the scenario's answers deleted at the end of the account's retention period
+    # or on the caller's request (``privacy``); the row and its events stay, for the figures
+    purged_at = models.DateTimeField(_("personal data deleted"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("call")

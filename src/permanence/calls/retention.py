@@ -4,7 +4,8 @@ loop): voicemails (``Account.voicemail_retention_days``) and call recordings
 the call's record, with ``purged_at``.
 
 Safe to run twice at once: the file goes first (a missing one is fine), then the row is marked by one
-run only, which alone writes the audit event."""
+run only, which alone writes the audit event. A legal hold (``privacy.holds``) keeps what it covers: the
+whole account's recordings, or a caller's."""
 
 from __future__ import annotations
 
@@ -33,13 +34,20 @@ def purge_recordings(now: datetime | None = None, limit: int = LIMIT) -> int:
 
 def _purge(model: type[models.Model], related: str, days_field: str, when: str, now: datetime | None,
            limit: int) -> int:  # fmt: skip
+    from permanence.privacy import holds
+
     now = now or timezone.now()
     done = 0
     accounts = Account.objects.filter(**{f"{related}__purged_at__isnull": True}).distinct()
     for account_id, days in accounts.values_list("pk", days_field):
+        whole, held = holds.for_account(account_id)
+        if whole:
+            continue
         due = model.objects.filter(  # type: ignore[attr-defined]
             account_id=account_id, purged_at__isnull=True, **{f"{when}__lt": now - timedelta(days=days)}
         )
+        if held is not None:
+            due = due.exclude(pk__in=getattr(held, related)().values("pk"))
         for row in due.order_by(when)[: max(0, limit - done)]:
             name = row.audio.name
             if name:

@@ -70,6 +70,9 @@ class Message(models.Model):
     # counted in the reports (``reporting.rollups``): sent once, acknowledged once
     rolled_up = models.BooleanField(default=False, editable=False)
     ack_rolled_up = models.BooleanField(default=False, editable=False)
+    # subject, body, recipients and fields deleted at the end of the account's retention period or on the
+    # caller's request (``privacy``); the row stays, for the figures
+    purged_at = models.DateTimeField(_("personal data deleted"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("message")

@@ -35,6 +35,7 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
     from permanence.calls import retention
     from permanence.directory import people
     from permanence.messaging import escalation, outbox, surveys
+    from permanence.privacy import purge
     from permanence.reporting import rollups
     from permanence.scenarios import services as scenario_services
 
@@ -61,7 +62,8 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
         loops.Loop(
             "retention",
             options["retention_every"],
-            [("voicemails", retention.purge_voicemails), ("recordings", retention.purge_recordings)],
+            [("voicemails", retention.purge_voicemails), ("recordings", retention.purge_recordings),
+             ("privacy", purge.purge_due)],
         ),
     ]
     if background.backend() == background.RQ:
@@ -117,7 +119,7 @@ class Command(BaseCommand):
             "--retention-every",
             type=_seconds,
             default=600.0,
-            help="seconds between looks for recordings past their account's retention period",
+            help="seconds between looks for recordings and callers' data past their retention period",
         )
         parser.add_argument(
             "--batch", action="store_true", help="sweep the outbox, run what is queued, then exit"
