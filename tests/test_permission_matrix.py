@@ -250,6 +250,10 @@ ROUTES = [
       ok=302, body={"reason": "missing"}),
     R("message_flag", "/a/{a}/messages/{mb}/flag", set(), method="POST", denied=404,
       denied_for={"assistant": 403, "secretary": 403}),
+    # a message's sensitive fields (health, legal): read signed in, audited; not by the operator's staff
+    R("message_sensitive", "/a/{a}/messages/{m}/sensitive/", {"admin", "client_admin", "client_user"}),
+    R("message_sensitive", "/a/{a}/messages/{mb}/sensitive/", set(), denied=404,
+      denied_for={"assistant": 403, "secretary": 403}),
     R("message_resend", "/a/{a}/messages/{m}/resend", {"admin", "assistant", "client_admin"}, method="POST",
       ok=302),
     R("message_resend", "/a/{a}/messages/{mb}/resend", set(), method="POST", denied=404,

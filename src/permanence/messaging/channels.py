@@ -45,7 +45,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from permanence import outbound
 from permanence.accounts.models import Account
 from permanence.accounts.phones import display
-from permanence.messaging import signing, sms
+from permanence.messaging import sensitive, signing, sms
 from permanence.messaging.models import Delivery, Message, WebhookEndpoint
 
 TIMEOUT = 10.0
@@ -197,14 +197,15 @@ def call_facts(message: Message) -> CallFacts | None:
     )
     contact = known.contact if known else None
     secretary = call.secretary
+    answers = sensitive.public_fields(message.fields)  # a sensitive name or company is not sent
     return CallFacts(
         call_id=call.pk,
         at=(summary.arrived_at or call.arrived_at or message.created).astimezone(account.tz),
         caller=number,
         number=display(number, settings.PHONE_DEFAULT_REGION) if number else "",
-        name=_answer(message.fields, "name")
+        name=_answer(answers, "name")
         or (" ".join(p for p in (contact.first_name, contact.last_name) if p) if contact else ""),
-        company=_answer(message.fields, "company") or (contact.company if contact else ""),
+        company=_answer(answers, "company") or (contact.company if contact else ""),
         contact_id=contact.pk if contact else None,
         transfers=_transfers(summary.transfers, account),
         taken_by=(secretary.first_name.strip() or secretary.get_full_name().strip()) if secretary else "",
@@ -245,6 +246,7 @@ def _context(message: Message, locale: str, **extra: Any) -> dict[str, Any]:
         "mark_urgent": message.urgent and not _says_urgent(message.subject),
         "call": _header(message, locale),
         "account": message.account,
+        "sensitive_url": sensitive.read_url(message),  # the sensitive fields: read after signing in
         "language": translation.get_language(),
         **extra,
     }
@@ -293,13 +295,17 @@ def sms_text(delivery: Delivery, message: Message, max_parts: int) -> str:
     shortened at a word to fit ``max_parts`` parts; an urgent one ends with its whole acknowledgement
     link."""
     with _language(message.account) as locale:
-        text = render_to_string(OUTBOUND + "sms.txt", _context(message, locale))
+        context = _context(message, locale)
+        text = render_to_string(OUTBOUND + "sms.txt", context)
         link = ""
+        if context["sensitive_url"]:  # kept whole, as the acknowledgement link
+            url = context["sensitive_url"]
+            link += " " + _line(render_to_string(OUTBOUND + "sms_sensitive.txt", {"url": url}))
         if message.urgent:
             from permanence.messaging.escalation import ack_url
 
             url = ack_url(message, delivery.address)
-            link = " " + _line(render_to_string(OUTBOUND + "sms_ack.txt", {"url": url}))
+            link += " " + _line(render_to_string(OUTBOUND + "sms_ack.txt", {"url": url}))
     return sms.fit(text, max_parts, keep=link)
 
 
@@ -516,10 +522,13 @@ class WebhookChannel:
             "urgent": message.urgent,
             "subject": message.subject,
             "body": message.body,
-            "fields": message.fields,
+            "fields": sensitive.public_fields(message.fields),
             "recipients": message.recipients,
             "call": webhook_call(message),
         }
+        hidden = sensitive.marked(message.fields)
+        if hidden:  # their names and where to read them, never their values
+            data["sensitive"] = {"fields": sorted(hidden), "url": sensitive.read_url(message)}
         return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 
     def send(self, delivery: Delivery, message: Message) -> Result:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("a/<slug:slug>/messages/", views.message_list, name="messages"),
     path("a/<slug:slug>/messages/<int:pk>/resend", views.message_resend, name="message_resend"),
     path("a/<slug:slug>/messages/<int:pk>/flag", views.message_flag, name="message_flag"),
+    path("a/<slug:slug>/messages/<int:pk>/sensitive/", views.message_sensitive, name="message_sensitive"),
     path(
         "a/<slug:slug>/messages/<int:pk>/acknowledge", views.message_acknowledge, name="message_acknowledge"
     ),

@@ -23,7 +23,7 @@ from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.directory.models import Collaborator
-from permanence.messaging import channels, escalation, outbox, quality, signing, surveys
+from permanence.messaging import channels, escalation, outbox, quality, sensitive, signing, surveys
 from permanence.messaging.forms import DeliveryPreferenceForm, EscalationForm
 from permanence.messaging.models import Delivery, DeliveryPreference, EscalationPolicy, FlagReason, Message
 from permanence.policy import Perm
@@ -92,6 +92,8 @@ def message_list(request: HttpRequest, slug: str) -> HttpResponse:
     page = max(1, int(request.GET.get("page", "1")) if request.GET.get("page", "1").isdigit() else 1)
     rows = list(messages_qs[(page - 1) * PAGE : page * PAGE + 1])
     _explain(rows)
+    for row in rows:
+        row.has_sensitive = bool(sensitive.marked(row.fields))  # a link to read them, signed in
     trail.record(
         request.user,
         Action.LIST,
@@ -115,6 +117,7 @@ def message_list(request: HttpRequest, slug: str) -> HttpResponse:
             "can_resend": policy.has_perm(request.user, Perm.RESEND_MESSAGES),
             "can_ack": policy.has_perm(request.user, Perm.ACK_MESSAGES),
             "can_flag": policy.has_perm(request.user, Perm.FLAG_MESSAGES),
+            "can_read_sensitive": policy.has_perm(request.user, Perm.READ_SENSITIVE),
             "flag_reasons": FlagReason.choices,
         },
     )
@@ -139,6 +142,21 @@ def message_resend(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.POST.get("back") == "failed":
         return redirect("failed_messages")
     return redirect("messages", slug)
+
+
+@member_required
+@require_GET
+def message_sensitive(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """A message's sensitive fields (health, legal), which nothing sent carries: read here, signed in, by
+    a role allowed to (404 outside the user's reach, 403 without the right); each read is audited."""
+    message = _message(request, slug, pk, Perm.READ_SENSITIVE)
+    rows = sensitive.values(message.fields)
+    trail.record(request.user, Action.VIEW, message, account=message.account, request=request,
+                 what="sensitive fields", fields=[name for name, _label, _value in rows])
+    response = render(request, "messaging/sensitive.html",
+                      {"account": message.account, "message": message, "rows": rows})
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @member_required

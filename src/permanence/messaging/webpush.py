@@ -133,14 +133,16 @@ def subscribed(account: Any, email: str) -> bool:
 def payload(message: Message, address: str) -> dict[str, Any]:
     from django.urls import reverse
 
-    from permanence.messaging import escalation
+    from permanence.messaging import escalation, sensitive
 
     base = getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    hidden = sensitive.read_url(message)  # sensitive fields: never in the notification, read signed in
     return {
         "title": ("⚠ " if message.urgent else "") + message.subject[:120],
         "body": message.body[:240],
         "tag": f"message-{message.pk}",
-        "url": base + reverse("app_home"),
+        "url": hidden or base + reverse("app_home"),
+        "sensitive": hidden,
         "ack": escalation.ack_url(message, address) if message.urgent else "",
     }
 
