@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permanence import policy
@@ -29,7 +30,7 @@ from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, DeskStatus
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import oncall, search
-from permanence.messaging import outbox, quality
+from permanence.messaging import outbox, quality, sensitive
 from permanence.messaging.models import CallbackTask
 from permanence.policy import Perm
 from permanence.portal.access import member_required
@@ -222,6 +223,7 @@ def _environment(call: Call, user: Any) -> Any:
 
 @member_required
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters(*runform.IDENTITY_POST_NAMES)  # the identity answers: never in an error report
 def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
     call = _my_call(request, pk)
     user = request.user
@@ -280,6 +282,7 @@ def _call_page(
         field["error"] = errors.get(field["name"], "")
         if posted is not None and field["name"] in posted:  # a refused answer keeps what was typed
             _keep_typed(field, posted.get(field["name"], ""))
+    runform.identity_screen(screen, errors)  # an identity check's answers are never shown again
     matches = runform.lookup_matches(call.account, screen, query)
     draft = engine.report() if engine else {"to": [], "subject": "", "body": ""}
     recipients, by_default = _recipients(call.account, engine, draft)
@@ -319,6 +322,8 @@ def _call_page(
             "who": _who_gets_it(call.account, recipients),
             "can_remark": policy.has_perm(request.user, Perm.REMARK_SCENARIOS),
             "unapplied": engine.unapplied if engine else [],
+            # shown to her during the call; the message carries a link to read them instead
+            "sensitive_answers": engine.sensitive_answers() if engine else [],
         },
         status=status,
     )
@@ -511,8 +516,15 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
     typed_to = request.POST.get("recipients", "").replace("\x00", "")[:2000]
     send = request.POST.get("send") == "1"
     recipients: list[str] = []
+    secret = engine.sensitive_answers() if engine else []
     if send:
         problem = "" if subject and body else _("The message needs a subject and a text.")
+        leaked = sensitive.leaked(secret, subject, body) if not problem else None
+        if leaked:
+            problem = _(
+                "The text gives the sensitive answer “%(label)s”, which is never sent: the recipients read "
+                "it after signing in, through a link in the message. Take it out of the text."
+            ) % {"label": leaked}
         if not problem:
             try:
                 named = _recipients(call.account, engine, engine.report() if engine else {})[0]
@@ -536,7 +548,9 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
                 urgent=request.POST.get("urgent") == "1",
                 author=user,
                 training=call.training,
-                fields={k: v for k, v in answers.items() if isinstance(v, (str, int, float, bool))},
+                fields=sensitive.with_sensitive(
+                    {k: v for k, v in answers.items() if isinstance(v, (str, int, float, bool))}, secret
+                ),
                 reply_to=str(answers.get("email") or ""),
             )
         if call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,18 @@ from permanence.directory import oncall, search
 from permanence.directory.models import CALLER_TYPE_LABELS, Collaborator
 from permanence.directory.rules import caller_type_code
 from permanence.scenarios.engine.checker import AccountInfo
+from permanence.scenarios.engine.identity import IdentityCheck, Simulated, Verifier
 from permanence.scenarios.engine.runtime import Person, StaticEnvironment
+
+#: what each identity question is compared with on the caller's contact (``Account.identity_fields``
+#: names some of them: ``accounts.models.IDENTITY_KEPT``). A file number, a date of birth or a postcode
+#: need a place on the contact first (a contacts migration); then one line each here.
+CONTACT_IDENTITY: dict[str, Callable[[Contact], str]] = {
+    "last_name": lambda contact: contact.last_name,
+    "first_name": lambda contact: contact.first_name,
+    "company": lambda contact: contact.company,
+    "email": lambda contact: contact.email,
+}
 
 
 def collaborator_ref(collaborator: Collaborator) -> str:
@@ -75,14 +86,19 @@ def caller_type_from_tags(tags: Iterable[str]) -> str | None:
     return None
 
 
-def caller_record(account: Account, caller: str | None) -> dict[str, Any]:
-    """What the account's contacts say of the caller (empty when unknown or withheld): name, company,
-    tags, e-mail and the caller type its tags say (``caller.type``), which prefills a scenario's fields."""
+def caller_contact(account: Account, caller: str | None) -> Contact | None:
+    """The account's contact with the caller's number (the first by name when several have it)."""
     number = try_normalize(caller, settings.PHONE_DEFAULT_REGION)
     if number is None:
-        return {"known": False, "tags": []}
+        return None
     matching = ContactNumber.objects.filter(account=account, number=number).values("contact_id")
-    contact = Contact.objects.filter(account=account, pk__in=matching).order_by("last_name", "pk").first()
+    return Contact.objects.filter(account=account, pk__in=matching).order_by("last_name", "pk").first()
+
+
+def caller_record(account: Account, caller: str | None, contact: Contact | None = None) -> dict[str, Any]:
+    """What the account's contacts say of the caller (empty when unknown or withheld): name, company,
+    tags, e-mail and the caller type its tags say (``caller.type``), which prefills a scenario's fields."""
+    contact = contact or caller_contact(account, caller)
     if contact is None:
         return {"known": False, "tags": []}
     name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
@@ -123,7 +139,24 @@ def account_info(account: Account) -> AccountInfo:
         appointment_types=codes or None,  # none set up yet: not checked
         max_questions=getattr(account, "max_questions", None),  # the account's question threshold
         rotas=rotas,
+        identity_fields=tuple(account.identity_field_list()),
     )
+
+
+def identity_check(
+    account: Account, contact: Contact | None, at: datetime, *, simulated: bool = False
+) -> IdentityCheck | None:
+    """How a run checks the caller's identity: a verifier prepared from the contact (it keeps digests of
+    the values, never the values), a simulation (the scenario's test mode, the command line: nothing is
+    read), or nothing for an unknown caller."""
+    keys = account.identity_field_list()
+    today = at.astimezone(account.tz).date()
+    if simulated:
+        return Simulated(keys, today=today)
+    if contact is None:
+        return None
+    stored = {key: read(contact) for key, read in CONTACT_IDENTITY.items()}
+    return Verifier(keys, stored, today=today)
 
 
 def environment(
@@ -134,8 +167,10 @@ def environment(
     called: str | None = None,
     agent: str = "",
     motive: str = "",
+    simulated_identity: bool = False,
 ) -> StaticEnvironment:
-    """An environment frozen at ``at``: the runtime records what it reads as facts."""
+    """An environment frozen at ``at``: the runtime records what it reads as facts. The identity check
+    compares with the caller's contact, or is ``simulated_identity`` (test mode, command line)."""
     at = at or timezone.now()
     records: dict[str, dict[str, Any]] = {
         "call": {"caller": caller, "called": called, "date": at.isoformat(), "motive": motive or None},
@@ -143,7 +178,7 @@ def environment(
         "caller": {"known": False, "tags": []},
     }
     if account is None:
-        return StaticEnvironment(records=records)
+        return StaticEnvironment(records=records, identity=Simulated() if simulated_identity else None)
     status = account.opening_status(at)
     next_opening = ""
     if not status.is_open and status.next_change:
@@ -156,7 +191,8 @@ def environment(
         "next_opening": next_opening,
         "hours": hours_text(account),
     }
-    records["caller"] = caller_record(account, caller)
+    contact = caller_contact(account, caller)
+    records["caller"] = caller_record(account, caller, contact)
     people: dict[str, Person] = {}
     decisions: dict[str, Collaborator] = {}
     for c in (
@@ -189,6 +225,8 @@ def environment(
 
     weekday = at.astimezone(account.tz).strftime("%A").lower()
     return StaticEnvironment(
+        identity=identity_check(account, contact, at, simulated=simulated_identity),
+        sensitive=frozenset(account.sensitive_field_list()),
         people=people,
         records=records,
         functions={

@@ -8,9 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from permanence.accounts.models import Account
+from permanence.accounts.models import Account, IdentityField
 from permanence.directory import search
 from permanence.scenarios import environment
+from permanence.scenarios.engine import identity
+
+#: the identity answers in the form: ``identity_<field>``, never shown again, never in an error report
+IDENTITY_PREFIX = "identity_"
+IDENTITY_POST_NAMES = tuple(IDENTITY_PREFIX + key for key in identity.KINDS)
 
 
 def answer_from_post(post: Mapping[str, Any], screen: Mapping[str, Any]) -> dict[str, Any]:
@@ -23,6 +28,13 @@ def answer_from_post(post: Mapping[str, Any], screen: Mapping[str, Any]) -> dict
         return answer
     if kind == "lookup":
         return {"person": post.get("person") or None}
+    if kind == "verify":  # a button: go on without checking (or, simulated, the outcome); else the answers
+        if post.get("result") in identity.RESULTS:
+            return {"result": post["result"]}
+        return {
+            f["name"]: post.get(IDENTITY_PREFIX + f["name"], "")
+            for f in (screen.get("identity") or {}).get("fields", [])
+        }
     if kind == "ask":  # a known field the form did not send keeps its value; one sent empty is emptied
         return {
             f["name"]: post.get(f["name"], "")
@@ -30,6 +42,20 @@ def answer_from_post(post: Mapping[str, Any], screen: Mapping[str, Any]) -> dict
             if f["name"] in post or not f.get("known")
         }
     return {}
+
+
+def identity_screen(screen: dict[str, Any], errors: Mapping[str, str] | None = None) -> None:
+    """An identity check's questions with their labels and errors, for the form (nothing typed is kept)."""
+    check = screen.get("identity")
+    if screen.get("kind") != "verify" or not check:
+        return
+    errors = errors or {}
+    labels = dict(IdentityField.choices)
+    for f in check["fields"]:
+        f["label"] = str(labels.get(f["name"], f["name"]))
+        f["input"] = IDENTITY_PREFIX + f["name"]
+        f["error"] = errors.get(f["name"], "")
+    check["error"] = errors.get("", "") or errors.get("result", "")
 
 
 def people(env: Any) -> list[tuple[str, str]]:
