@@ -73,6 +73,9 @@ ROUTES = [
     R("identify", "/a/{a}/identify/?called=0145000001&caller=0611111111",
       {"admin", "assistant", "secretary"}),
     R("audit", "/a/{a}/audit/", {"admin", "client_admin"}),
+    # the whole account as one file (reversibility): the page, and the download (audited)
+    R("account_export", "/a/{a}/export/", {"admin", "client_admin"}),
+    R("account_export_download", "/a/{a}/export/download?audio=1", {"admin", "client_admin"}),
     R("two_factor", "/security/two-factor/", STAFF, scoped=False, denied=404),
     R("verify_second_factor", "/login/verify/", EVERYONE, scoped=False, ok=302),
     R("admin", "/admin/", BACK_OFFICE, scoped=False, denied=302),

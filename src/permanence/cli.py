@@ -26,6 +26,10 @@ SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
         "import_contacts": "import an account's contacts from a CSV file",
         "export_contacts": "export an account's contacts to CSV",
     }),
+    ("reversibility", {
+        "export_account": "export a whole account to one zip file (docs/export-format.md; --with-audio)",
+        "import_account": "import an account exported by export_account, all or nothing (--slug NEW)",
+    }),
     ("agenda", {
         "sync_calendars": "sync the collaborators' own CalDAV calendars now (the worker does it on its own)",
     }),
@@ -48,7 +52,8 @@ USAGE = """usage: permanence <command> [options]
 Permanence: software for telephone answering services.
 {commands}
 
-Every Django management command works too (permanence help --commands).
+Every Django management command works too (permanence help --commands). A command's
+underscores may be written as dashes (permanence export-account).
 Run `permanence <command> --help` for a command's options.
 """
 
@@ -77,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import execute_from_command_line
 
     argv[0] = "permanence"
+    if argv[1].replace("-", "_") in SUBCOMMANDS:  # export-account is export_account
+        argv[1] = argv[1].replace("-", "_")
     try:
         execute_from_command_line(argv)
     except ImproperlyConfigured as exc:  # a bad setting: say which, without a traceback

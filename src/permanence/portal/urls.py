@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from permanence.portal import directory_pages, self_service, views
+from permanence.portal import account_export, directory_pages, self_service, views
 
 urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
@@ -16,6 +16,9 @@ urlpatterns = [
     path("a/<slug:slug>/contacts/export.csv", views.contact_export, name="contact_export"),
     path("a/<slug:slug>/identify/", views.identify_caller, name="identify"),
     path("a/<slug:slug>/audit/", views.audit_log, name="audit"),
+    path("a/<slug:slug>/export/", account_export.account_export, name="account_export"),
+    path("a/<slug:slug>/export/download", account_export.account_export_download,
+         name="account_export_download"),
     path("a/<slug:slug>/instructions/", self_service.instructions, name="account_instructions"),
     path("a/<slug:slug>/instructions/<int:pk>/", self_service.instruction_detail, name="account_instruction"),
     path("a/<slug:slug>/instructions/<int:pk>/withdraw", self_service.instruction_withdraw,
