@@ -305,6 +305,49 @@ ROUTES = [
       denied_for={"secretary": 403, "client_user": 403}, body={"{pb}-digest_at": "18:00"}),
     R("message_escalation", "/a/{a}/messages/settings/escalation", {"admin", "assistant", "client_admin"},
       method="POST", ok=302, body={"delay_minutes": "10", "steps_text": "a@example.fr\n06 12 34 56 78"}),
+    # privacy: retention periods, legal holds ({hold}: Alpha's, {holdb}: Beta's), the register and a request
+    # ({dr}: an erasure request of Alpha's about nobody, {drb}: Beta's, {dro}: one about every account)
+    R("privacy", "/a/{a}/privacy/", {"admin", "client_admin"}),
+    R("privacy", "/a/{a}/privacy/", {"admin", "client_admin"}, method="POST", ok=302,
+      body={"calls_months": "6"}),
+    R("privacy_holds", "/a/{a}/privacy/holds/", {"admin", "client_admin"}),
+    R("privacy_holds", "/a/{a}/privacy/holds/", {"admin", "client_admin"}, method="POST", ok=302,
+      body={"phone": "0611111111", "reason": "Litige"}),
+    R("privacy_hold_lift", "/a/{a}/privacy/holds/{hold}/lift", {"admin", "client_admin"}, method="POST",
+      ok=302),
+    R("privacy_hold_lift", "/a/{a}/privacy/holds/{holdb}/lift", set(), method="POST", denied=404,
+      denied_for={"assistant": 403, "secretary": 403, "client_user": 403}),
+    R("privacy_requests", "/a/{a}/privacy/requests/", {"admin", "client_admin"}),
+    R("privacy_requests", "/a/{a}/privacy/requests/", {"admin", "client_admin"}, method="POST", ok=302,
+      body={"kind": "access", "phone": "0611111111"}),
+    R("privacy_request", "/a/{a}/privacy/requests/{dr}/", {"admin", "client_admin"}),
+    R("privacy_request", "/a/{a}/privacy/requests/{drb}/", set(), denied=404,
+      denied_for={"assistant": 403, "secretary": 403, "client_user": 403}),
+    R("privacy_request", "/a/{a}/privacy/requests/{dr}/", {"admin", "client_admin"}, method="POST", ok=302,
+      body={"status": "done", "notes": "Répondu"}),
+    R("privacy_request_export", "/a/{a}/privacy/requests/{dr}/export", {"admin", "client_admin"},
+      method="POST"),
+    R("privacy_request_export", "/a/{a}/privacy/requests/{drb}/export", set(), method="POST", denied=404,
+      denied_for={"assistant": 403, "secretary": 403, "client_user": 403}),
+    R("privacy_request_erase", "/a/{a}/privacy/requests/{dr}/erase", {"admin", "client_admin"}, method="POST",
+      ok=302, body={"confirm": "1"}),
+    R("privacy_request_erase", "/a/{a}/privacy/requests/{drb}/erase", set(), method="POST", denied=404,
+      denied_for={"assistant": 403, "secretary": 403, "client_user": 403}, body={"confirm": "1"}),
+    # no contact named: refused after the permission check
+    R("privacy_request_rectify", "/a/{a}/privacy/requests/{dr}/rectify", {"admin", "client_admin"},
+      method="POST", ok=422),
+    R("privacy_operator", "/privacy/", {"admin", "client_admin", "client_admin_beta"}, scoped=False,
+      ok_for={"client_admin": 302, "client_admin_beta": 302}),  # a client admin: to their own register
+    R("privacy_operator", "/privacy/", {"admin"}, method="POST", scoped=False, ok=302,
+      body={"kind": "access", "phone": "0611111111"}),
+    R("privacy_request_all", "/privacy/requests/{dro}/", {"admin"}, scoped=False,
+      denied_for={"client_admin": 404, "client_admin_beta": 404}),
+    R("privacy_request_export_all", "/privacy/requests/{dro}/export", {"admin"}, method="POST", scoped=False,
+      denied_for={"client_admin": 404, "client_admin_beta": 404}),
+    R("privacy_request_erase_all", "/privacy/requests/{dro}/erase", {"admin"}, method="POST", scoped=False,
+      ok=302, body={"confirm": "1"}, denied_for={"client_admin": 404, "client_admin_beta": 404}),
+    R("privacy_request_rectify_all", "/privacy/requests/{dro}/rectify", {"admin"}, method="POST",
+      scoped=False, ok=422, denied_for={"client_admin": 404, "client_admin_beta": 404}),
     # API
     R("api:list_accounts", "/api/v1/accounts", EVERYONE, scoped=False, api=True),
     R("api:get_account", "/api/v1/accounts/{a}", REACHES_ALPHA, api=True),
@@ -473,6 +516,7 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
     if "{abs" in path:  # only here: an absence would take Alpha's person off the agenda's free slots
         path = path.replace("{absb}", str(_absence(beta).pk)).replace("{abs}", str(_absence(alpha).pk))
     path = path.replace("{recb}", str(_recording(beta).pk)).replace("{rec}", str(_recording(alpha).pk))
+    path = _privacy_path(path, alpha, beta)
     path = path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
     path = path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
                              call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk,
@@ -669,6 +713,30 @@ def _swap(account: Any) -> Any:
     start = timezone.now() + timedelta(days=1)
     return RotaSwap.objects.filter(rota=rota).first() or RotaSwap.objects.create(
         rota=rota, collaborator=person, starts_at=start, ends_at=start + timedelta(hours=12))
+
+
+def _privacy_path(path: str, alpha: Any, beta: Any) -> str:
+    """{dr}/{drb}/{dro}: an erasure request of Alpha, of Beta, about every account (about nobody known);
+    {hold}/{holdb}: a legal hold on a caller of Alpha, of Beta."""
+    if "{dr" not in path and "{hold" not in path:
+        return path
+    from permanence.privacy.models import DataRequest, LegalHold
+
+    def request(account: Any) -> str:
+        found, _ = DataRequest.objects.get_or_create(account=account, kind="erasure", phone="+33699999999")
+        return str(found.pk)
+
+    def hold(account: Any) -> str:
+        found, _ = LegalHold.objects.get_or_create(account=account, phone="+33699999999",
+                                                   defaults={"reason": "Litige"})  # fmt: skip
+        return str(found.pk)
+
+    if "{dr" in path:
+        path = path.replace("{drb}", request(beta)).replace("{dro}", request(None))
+        path = path.replace("{dr}", request(alpha))
+    if "{hold" in path:
+        path = path.replace("{holdb}", hold(beta)).replace("{hold}", hold(alpha))
+    return path
 
 
 def _voicemail(account: Any) -> Any:

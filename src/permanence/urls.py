@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("permanence.agenda.urls")),
     path("", include("permanence.reporting.urls")),
     path("", include("permanence.planning.urls")),
+    path("", include("permanence.privacy.urls")),
 ]
 
 handler403 = "permanence.portal.views._forbidden"

@@ -34,11 +34,11 @@ MODELS: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _held(accounts: Iterable[Any]) -> dict[str, dict[int, str]]:
+def _held(accounts: Iterable[Any]) -> dict[str, dict[int, tuple[str, str]]]:
     """Section → row id → the reason of the hold that keeps it."""
-    kept: dict[str, dict[int, str]] = {section: {} for section in SECTIONS}
+    kept: dict[str, dict[int, tuple[str, str]]] = {section: {} for section in SECTIONS}
     for hold in holds.active(accounts):
-        reason = _("legal hold: %(reason)s") % {"reason": hold.reason}
+        reason = ("hold", _("legal hold: %(reason)s") % {"reason": hold.reason})
         for section in ERASED:
             if hold.whole_account:
                 rows = MODELS[section].objects.filter(account_id=hold.account_id)
@@ -51,22 +51,24 @@ def _held(accounts: Iterable[Any]) -> dict[str, dict[int, str]]:
 
 def erase(selection: Selection, *, now: datetime | None = None) -> dict[str, Any]:
     """Erase what the selection finds; the report: {"erased": {section: n}, "kept": [{section, id, what,
-    reason}]}. The rows are taken once, before any change (see ``Selection.ids``)."""
+    code, reason}]} (code: hold, upcoming, sending, to_do, opt_out, audit). The rows are taken once, before
+    any change (see ``Selection.ids``)."""
     now = now or timezone.now()
     ids = selection.ids()
     accounts = [a.pk for a in selection.accounts_with_data()]
     held = _held(accounts)
     kept: list[dict[str, Any]] = []
 
-    def keep(section: str, pk: int, reason: str) -> None:
-        kept.append({"section": section, "what": str(LABELS[section]), "id": pk, "reason": reason})
+    def keep(section: str, pk: int, why: tuple[str, str]) -> None:
+        kept.append({"section": section, "what": str(LABELS[section]), "id": pk, "code": why[0],
+                     "reason": why[1]})  # fmt: skip
 
-    def free(section: str, extra: dict[int, str] | None = None) -> list[int]:
+    def free(section: str, extra: dict[int, tuple[str, str]] | None = None) -> list[int]:
         out = []
         for pk in ids[section]:
-            reason = held[section].get(pk) or (extra or {}).get(pk)
-            if reason:
-                keep(section, pk, reason)
+            why = held[section].get(pk) or (extra or {}).get(pk)
+            if why:
+                keep(section, pk, why)
             else:
                 out.append(pk)
         return out
@@ -74,12 +76,12 @@ def erase(selection: Selection, *, now: datetime | None = None) -> dict[str, Any
     upcoming = dict.fromkeys(
         Appointment.objects.filter(pk__in=ids["appointments"], status=Appointment.Status.BOOKED, end__gt=now)
         .values_list("pk", flat=True),
-        _("an appointment still to come: cancel it first, then erase again"),
+        ("upcoming", _("an appointment still to come: cancel it first, then erase again")),
     )  # fmt: skip
     sending = dict.fromkeys(
         Message.objects.filter(pk__in=ids["messages"], deliveries__status__in=anonymise.SENDING)
         .values_list("pk", flat=True),
-        _("a message still being sent: erase again once it is delivered"),
+        ("sending", _("a message still being sent: erase again once it is delivered")),
     )  # fmt: skip
     erased: dict[str, int] = {}
     with transaction.atomic():
@@ -94,10 +96,11 @@ def erase(selection: Selection, *, now: datetime | None = None) -> dict[str, Any
         erased.update({section: len(targets[section]) for section in ERASED if section != "contacts"})
     to_do = CallbackTask.objects.filter(pk__in=ids["callbacks"], done_at__isnull=True)
     for pk in to_do.values_list("pk", flat=True):
-        keep("callbacks", pk, _("a call-back still to do"))
+        keep("callbacks", pk, ("to_do", _("a call-back still to do")))
     for pk in ids["opt_outs"]:
-        keep("opt_outs", pk, _("the refusal of the surveys is honoured with this number"))
+        keep("opt_outs", pk, ("opt_out", _("the refusal of the surveys is honoured with this number")))
     for pk in ids["audit"]:
-        keep("audit", pk, _("the audit trail is kept as it is: the proof of who read or changed the data"))
+        keep("audit", pk, ("audit", _("the audit trail is kept as it is: the proof of who read or changed "
+                                      "the data")))
     return {"at": now.isoformat(), "erased": {k: n for k, n in erased.items() if n}, "kept": kept}
 
