@@ -216,3 +216,20 @@ def test_test_mode_simulates_the_check(personas, medical):
     assert 'data-testid="identity-check"' in page and STORED_EMAIL not in page
     page = client.post(path, {"result": "verified"}).content.decode()
     assert 'name="reason"' in page
+
+
+def test_the_command_line_simulates_the_check(alpha, tmp_path):
+    from scenario_helpers import scenario_cmd
+
+    alpha.identity_fields = "last_name"
+    alpha.save()
+    source, answers = tmp_path / "medical.yaml", tmp_path / "answers.json"
+    source.write_text(SCENARIO, encoding="utf-8")
+    answers.write_text(json.dumps({"welcome": {}, "check": ["failed", "verified"],
+                                   "take": {"reason": "Renouvellement"}}), encoding="utf-8")
+    code, out, _ = scenario_cmd("run", str(source), "--account", "alpha", "--caller", "06 11 11 11 11",
+                                "--answers", str(answers))
+    data = json.loads(out)
+    assert code == 0 and data["error"] is None and data["outcome"]["kind"] == "message"
+    body = data["message"]["body"]
+    assert "Identité : vérifiée" in body and "Renouvellement" not in body
