@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,9 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_client_admin_registers_an_access_request_and_downloads_the_export(page: Any, personas: Any,
-                                                                            alpha: Any, beta: Any):  # fmt: skip
+def test_a_client_admin_registers_an_access_request_and_downloads_the_export(
+    page: Any, personas: Any, alpha: Any, beta: Any
+):
     from browser.conftest import screenshot, sign_in
     from permanence.privacy.models import DataRequest
     from privacy_helpers import OLD, answered_call, message_for
@@ -35,7 +37,7 @@ def test_a_client_admin_registers_an_access_request_and_downloads_the_export(pag
         page.get_by_test_id("export").click()
     download = download_info.value
     assert download.suggested_filename.startswith(f"data-alpha-{item.pk}-")
-    archive = zipfile.ZipFile(io.BytesIO(open(download.path(), "rb").read()))
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes()))
     data = json.loads(archive.read("data.json"))
     assert [c["id"] for c in data["calls"]] == [call.pk]
     assert [c["last_name"] for c in data["contacts"]] == ["Client"]
