@@ -220,3 +220,20 @@ def test_the_messages_page_links_to_them_for_those_allowed(personas, alpha):
     assert f'data-testid="sensitive-link-{message.pk}"' in page and SECRET not in page
     page = as_user(personas["assistant"]).get("/a/alpha/messages/").content.decode()
     assert f'data-testid="sensitive-link-{message.pk}"' not in page
+
+
+def test_the_back_office_shows_them_only_to_those_allowed(personas, alpha):
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    from permanence.messaging.admin import MessageAdmin
+
+    message = queue(alpha, ["anne@alpha.example"])
+    path = f"/admin/messaging/message/{message.pk}/change/"
+    assert SECRET in as_user(personas["admin"]).get(path).content.decode()
+    assert SECRET not in as_user(personas["assistant"]).get(path).content.decode()
+    page = MessageAdmin(Message, admin.site)
+    request = RequestFactory().get(path)
+    for persona, shown in (("admin", True), ("assistant", False), ("secretary", False)):
+        request.user = personas[persona]
+        assert ("fields" not in page.get_exclude(request, message)) is shown, persona

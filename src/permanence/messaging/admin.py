@@ -5,9 +5,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from permanence import outbound
+from permanence import outbound, policy
 from permanence.audit.admin import AuditedAdmin, CallerDataAdmin
-from permanence.messaging import channels, signing
+from permanence.messaging import channels, sensitive, signing
 from permanence.messaging.models import (
     Delivery,
     DeliveryEvent,
@@ -16,6 +16,7 @@ from permanence.messaging.models import (
     PushSubscription,
     WebhookEndpoint,
 )
+from permanence.policy import Perm
 
 
 class DeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -31,6 +32,16 @@ class MessageAdmin(CallerDataAdmin):
     list_display = ("created", "account", "subject", "urgent", "status")
     list_filter = ("status", "urgent", "account")
     inlines = [DeliveryInline]
+
+    def get_exclude(self, request: Any, obj: Message | None = None) -> Any:
+        """A message's fields holding sensitive answers are shown only to those who may read them (their
+        page, audited, is the way); the others see the message without them."""
+        exclude = list(super().get_exclude(request, obj) or [])
+        if obj is not None and sensitive.marked(obj.fields) and not policy.has_perm(
+            request.user, Perm.READ_SENSITIVE
+        ):
+            exclude.append("fields")
+        return exclude
 
 
 @admin.register(Delivery)
