@@ -17,6 +17,7 @@ from django.apps import apps
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
@@ -327,6 +328,36 @@ def _section(text: str, file: str) -> str:
     return text[start:] if end < 0 else text[start:end]
 
 
+def test_an_account_changing_during_the_export_is_written_again(rich, monkeypatch):
+    """A call arrives while the archive is written (its events counted, the call not): written again."""
+    from permanence.calls import services
+    from permanence.calls.models import Call
+
+    made = []
+    counted = portability._refs
+
+    def refs(rows):
+        found = counted(rows)
+        if rows.model is Call and not made:
+            made.append(services.call_arrived("01 45 00 00 01", "06 33 33 33 33"))
+        return found
+
+    monkeypatch.setattr(portability, "_refs", refs)
+    files = read(export(rich))
+    assert made and len(files["calls.jsonl"]) == Call.objects.filter(account=rich).count()
+    assert files["calls.jsonl"][-1]["caller"] == "+33633333333"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_export_reads_one_snapshot():
+    """As the commands and pages run it: on PostgreSQL in one read-only snapshot transaction."""
+    from factories import make_account
+
+    account = make_account("gamma")
+    files = read(export(account))
+    assert files["account.jsonl"][0]["slug"] == "gamma" and len(files["weekly_hours.jsonl"]) == 7
+
+
 def test_every_model_of_an_account_is_exported_or_left_out_with_a_reason():
     """A new model that belongs to an account must be added to the export, or to LEFT_OUT with why."""
     covered = set(portability.KIND_OF) | set(portability.LEFT_OUT) | {User}
@@ -360,20 +391,25 @@ def test_the_commands_export_and_import(rich, tmp_path, capsys):
     assert Account.objects.filter(slug="alpha-2").exists()
 
 
-def test_the_command_line_accepts_dashes_and_refuses_in_one_line(db, tmp_path, capsys):
+def test_the_command_line_accepts_dashes_and_refuses_in_one_line(tmp_path, capsys):
+    """No database here: Django closes its connections after a command run from the command line."""
     from permanence import cli
 
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(SystemExit) as stopped:
-        cli.main(["permanence", "import-account", str(bad)])
-    assert stopped.value.code == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("CommandError: Nothing imported: not a readable zip archive") and "\n" not in err
-    with pytest.raises(SystemExit):
-        cli.main(["permanence", "export-account", "nobody", "--output", str(tmp_path / "x.zip")])
-    assert "No account with the short name 'nobody'" in capsys.readouterr().err
-    assert not (tmp_path / "x.zip").exists()
+    for path, said in ((bad, "Nothing imported: not a readable zip archive"),
+                       (tmp_path / "none.zip", f"Cannot read {tmp_path / 'none.zip'}: no such file")):
+        with pytest.raises(SystemExit) as stopped:
+            cli.main(["permanence", "import-account", str(path)])
+        assert stopped.value.code == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"CommandError: {said}") and "\n" not in err
+
+
+def test_an_unknown_account_is_not_exported(db, tmp_path):
+    with pytest.raises(CommandError, match="No account with the short name 'nobody'"):
+        call_command("export_account", "nobody", "--output", str(tmp_path / "x.zip"))
+    assert not list(tmp_path.iterdir())
 
 
 def _rewrite(archive: bytes, change: dict[str, bytes | None]) -> bytes:

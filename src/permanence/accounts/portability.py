@@ -39,7 +39,7 @@ from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.utils import validate_file_name
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
@@ -225,6 +225,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("data_requests", DataRequest, "account"),
 )
 KIND_OF: dict[type[models.Model], Kind] = {kind.model: kind for kind in KINDS}
+KIND_NAMED: dict[str, Kind] = {kind.name: kind for kind in KINDS}
 
 CALENDAR = ("the collaborator's own calendar: its password is not exported and the sync's state belongs to "
             "this instance; link the calendar again on the new one")
@@ -268,10 +269,44 @@ def audio_kinds() -> frozenset[str]:
     return frozenset(k.name for k in KINDS if any(_role(f) == "file" for f in k.fields()))
 
 
+class _Moved(Exception):
+    """The account changed while it was being written (a row made, changed or deleted meanwhile)."""
+
+
+ATTEMPTS = 3
+
+
 def export_account(account: Account, out: IO[bytes], *, audio: Collection[str] = (),
                    now: datetime | None = None) -> Manifest:  # fmt: skip
-    """Write the account's archive to ``out`` (a binary file). ``audio``: the kinds whose audio files go
-    into the archive (``audio_kinds()`` for all); the others are written by reference only."""
+    """Write the account's archive to ``out`` (a binary file, seekable). ``audio``: the kinds whose audio
+    files go into the archive (``audio_kinds()`` for all); the others are written by reference only.
+
+    The account may be live (calls arriving): on PostgreSQL the archive is read from one snapshot; on
+    SQLite, or inside a transaction already begun, an archive that the account changed while it was
+    written is written again (a few times at most)."""
+    for _attempt in range(ATTEMPTS):
+        start = out.tell()
+        try:
+            with _snapshot():
+                return _export(account, out, frozenset(audio), now)
+        except _Moved:
+            out.seek(start)
+            out.truncate()
+    raise ArchiveError("the account kept changing while it was being exported: try again")
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One consistent view of the data for the whole export, where the database gives one cheaply."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: datetime | None) -> Manifest:
     from permanence import __version__
 
     refs = {kind.model: _refs(kind.rows(account)) for kind in KINDS}
@@ -280,7 +315,7 @@ def export_account(account: Account, out: IO[bytes], *, audio: Collection[str] =
     sounds = {"referenced": 0, "archived": 0}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for kind in KINDS:
-            rows = kind.rows(account)
+            rows = kind.rows(account).filter(pk__lte=max(refs[kind.model], default=0))
             many = [f.name for f in kind.fields() if _role(f) == "refs"]
             if many:
                 rows = rows.prefetch_related(*many)
@@ -288,8 +323,13 @@ def export_account(account: Account, out: IO[bytes], *, audio: Collection[str] =
             # the rows wait in a temporary file while their audio files go into the archive
             with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
                 for obj in rows.iterator(chunk_size=1000):
-                    spool.write(_line(_dump(kind, obj, refs, users, archive, kind.name in audio, sounds)))
                     count += 1
+                    if refs[kind.model].get(obj.pk) != count:  # a row deleted since the refs were counted
+                        raise _Moved
+                    spool.write(_line(_dump(kind, obj, refs, users, archive, account, kind.name in audio,
+                                            sounds)))
+                if count != len(refs[kind.model]):
+                    raise _Moved
                 spool.seek(0)
                 with archive.open(kind.file, "w", force_zip64=True) as handle:
                     shutil.copyfileobj(spool, handle)
@@ -355,17 +395,21 @@ def _plain(value: Any) -> Any:
     return str(value)  # UUID, Decimal
 
 
-def _ref_of(refs: dict[type[models.Model], dict[int, int]], target: Any, pk: Any, where: str) -> int | None:
+def _ref_of(refs: dict[type[models.Model], dict[int, int]], target: Any, pk: Any, account: Account,
+            where: str) -> int | None:  # fmt: skip
     if pk is None:
         return None
     try:
         return refs[target][pk]
     except KeyError:
+        if KIND_OF[target].rows(account).filter(pk=pk).exists():
+            raise _Moved from None  # made since the refs were counted
         raise ArchiveError(f"{where} names a {target._meta.label} (id {pk}) of another account") from None
 
 
 def _dump(kind: Kind, obj: Any, refs: dict[type[models.Model], dict[int, int]], users: _UserNames,
-          archive: zipfile.ZipFile, with_audio: bool, sounds: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+          archive: zipfile.ZipFile, account: Account, with_audio: bool,
+          sounds: dict[str, int]) -> dict[str, Any]:  # fmt: skip
     ref = refs[kind.model][obj.pk]
     row: dict[str, Any] = {"ref": ref}
     where = f"{kind.file} row {ref}"
@@ -374,10 +418,11 @@ def _dump(kind: Kind, obj: Any, refs: dict[type[models.Model], dict[int, int]], 
         if role == "user":
             row[f.name] = users(getattr(obj, f.attname))
         elif role == "ref":
-            row[f.name] = _ref_of(refs, f.related_model, getattr(obj, f.attname), f"{where} ({f.name})")
+            pk = getattr(obj, f.attname)
+            row[f.name] = _ref_of(refs, f.related_model, pk, account, f"{where} ({f.name})")
         elif role == "refs":
             linked = getattr(obj, f.name).all()
-            row[f.name] = sorted(_ref_of(refs, f.related_model, o.pk, where) for o in linked)
+            row[f.name] = sorted(_ref_of(refs, f.related_model, o.pk, account, where) for o in linked)
         elif role == "file":
             row[f.name] = _dump_file(getattr(obj, f.name), archive, f"{kind.name}/{ref}-{f.name}", with_audio,
                                      sounds)
@@ -385,8 +430,7 @@ def _dump(kind: Kind, obj: Any, refs: dict[type[models.Model], dict[int, int]], 
             value = _plain(f.value_from_object(obj))
             for key, target in kind.json_refs.get(f.name, {}).items():
                 if isinstance(value, dict) and isinstance(value.get(key), int):
-                    model = next(k.model for k in KINDS if k.name == target)
-                    value = {**value, key: refs[model].get(value[key])}
+                    value = {**value, key: refs[KIND_NAMED[target].model].get(value[key])}
             row[f.name] = value
     return row
 
@@ -704,6 +748,8 @@ def _value(f: Any, value: Any, where: str) -> Any:
         if not f.null and not isinstance(f, models.JSONField):
             raise ArchiveError(f"{where}: empty")
         return None
+    if isinstance(value, (dict, list)) and not isinstance(f, models.JSONField):
+        raise ArchiveError(f"{where}: not a single value")
     try:
         python = f.to_python(value)
         if isinstance(python, datetime) and timezone.is_naive(python):
