@@ -19,6 +19,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from permanence import policy
 from permanence.accounts.models import Account
+from permanence.audit import trail
+from permanence.audit.models import Action
 from permanence.contacts.models import Contact
 from permanence.policy import Perm
 from permanence.portal.access import member_required
@@ -217,9 +219,13 @@ def request_detail(request: HttpRequest, pk: int, slug: str | None = None) -> Ht
 def _request_page(request: HttpRequest, item: DataRequest, accounts: QuerySet[Account],
                   errors: dict[str, str], status: int, typed: Any = None) -> HttpResponse:  # fmt: skip
     selection = actions.selection(item, accounts)
-    contacts = list(selection.contacts().select_related("account").prefetch_related("numbers"))
-    for contact in contacts:
-        contact.numbers_text = "\n".join(n.number for n in contact.numbers.all())  # type: ignore[attr-defined]
+    contacts = []
+    if item.kind == DataRequest.Kind.RECTIFICATION:  # the contacts' fields are shown to be corrected
+        contacts = list(selection.contacts().select_related("account").prefetch_related("numbers"))
+        for contact in contacts:
+            contact.numbers_text = "\n".join(n.number for n in contact.numbers.all())  # type: ignore[attr-defined]
+            if request.method == "GET":
+                trail.record(request.user, Action.VIEW, contact, request=request, data_request=item.pk)
     return render(request, "privacy/request.html", {
         "account": item.account, "item": item, "state": item.deadline(), "found": _found(item, accounts),
         "contacts": contacts, "statuses": DataRequest.Status.choices, "errors": errors, "typed": typed or {},
