@@ -33,7 +33,9 @@ def test_first_of_the_month_and_two_digit_years_in_the_past():
     assert normalise("birth_date", "03/04/27", TODAY) == "1927-04-03"  # a birth date is in the past
 
 
-@pytest.mark.parametrize("written", ["31/02/1980", "24/13/1980", "hier", "24/12", "12/24/80/1", "", "24 foo 1980"])
+@pytest.mark.parametrize(
+    "written", ["31/02/1980", "24/13/1980", "hier", "24/12", "12/24/80/1", "", "24 foo 1980"]
+)
 def test_what_is_not_a_date_is_said_without_counting(written):
     with pytest.raises(IdentityInputError):
         normalise("birth_date", written, TODAY)
@@ -146,8 +148,8 @@ def run_with(check=None, text=SCENARIO, sensitive=frozenset()):
 
 
 def contact():
-    return Verifier(("file_number", "birth_date"), {"file_number": "AB-2024-0153", "birth_date": "1980-12-24"},
-                    today=TODAY)
+    stored = {"file_number": "AB-2024-0153", "birth_date": "1980-12-24"}
+    return Verifier(("file_number", "birth_date"), stored, today=TODAY)
 
 
 def typed_nowhere(run, *values):
@@ -226,12 +228,14 @@ def test_a_simulated_check_takes_the_secretarys_word():
 
 def test_attempts_cannot_be_undone_nor_the_check_made_again():
     text = SCENARIO.replace("      - else: message\n  reason:", "      - else: again\n  reason:")
-    text = text.replace("    next:\n      - {if: identity.verified", "    attempts: 2\n    next:\n      - {if: identity.verified")
+    text = text.replace("    next:\n      - {if: identity.verified",
+                        "    attempts: 2\n    next:\n      - {if: identity.verified")
     text += ("  again: {say: \"Reprenons.\", next: check_again}\n"
              "  check_again: {verify: [file_number], next: message}\n")
     result = checker.check(text)
     assert result.ok, [str(p) for p in result.problems.errors]
-    run = Run.start(result.scenario, StaticEnvironment(records={"caller": {"known": True}}, identity=contact()))
+    env = StaticEnvironment(records={"caller": {"known": True}}, identity=contact())
+    run = Run.start(result.scenario, env)
     run.answer({})
     run.answer(WRONG)
     with pytest.raises(AnswerError) as exc:
@@ -276,7 +280,8 @@ def test_verify_identity_asks_the_accounts_questions():
 
 
 def test_a_sensitive_answer_is_shown_but_masked_in_the_report_and_notes():
-    text = SCENARIO.replace("    next: message\n  message:", "    note: \"Motif : {{ reason }}\"\n    next: message\n  message:")
+    text = SCENARIO.replace("    next: message\n  message:",
+                            "    note: \"Motif : {{ reason }}\"\n    next: message\n  message:")
     run = run_with(contact(), text=text)
     run.answer(RIGHT)
     run.answer({"reason": "Douleurs thoraciques depuis hier"})
@@ -364,8 +369,10 @@ def test_badly_written_steps():
                      "  done: {end: information}\n")
     found = {p.code: p for p in problems(steps).errors}
     assert {"unknown_identity_field", "out_of_range"} <= set(found)
-    assert found["unknown_identity_field"].line == 12 and "file_number" in found["unknown_identity_field"].message()
-    assert codes(KNOWN + "  check:\n    verify: []\n    next: done\n  done: {end: information}\n") == ["verify_empty"]
+    unknown = found["unknown_identity_field"]
+    assert unknown.line == 12 and "file_number" in unknown.message()
+    empty = KNOWN + "  check:\n    verify: []\n    next: done\n  done: {end: information}\n"
+    assert codes(empty) == ["verify_empty"]
     assert "missing_key" in codes(KNOWN + "  check:\n    verify: identity\n  done: {end: information}\n")
 
 
@@ -391,13 +398,15 @@ def test_identity_read_before_any_check():
 
 
 def test_identity_attributes_are_checked():
-    steps = KNOWN + ("  check:\n    verify: [email]\n    next: [{if: identity.passed, goto: done}, {else: done}]\n"
+    steps = KNOWN + ("  check:\n    verify: [email]\n"
+                     "    next: [{if: identity.passed, goto: done}, {else: done}]\n"
                      "  done: {end: information}\n")
     assert "unknown_attribute" in codes(steps)
 
 
 def test_each_identity_question_counts_in_the_interrogation():
-    steps = KNOWN + ("  check:\n    verify: [file_number, birth_date, postcode, email, last_name, first_name]\n"
+    steps = KNOWN + ("  check:\n"
+                     "    verify: [file_number, birth_date, postcode, email, last_name, first_name]\n"
                      "    next: ask\n  ask: {ask: [reason], next: done}\n  done: {end: information}\n")
     assert [p.code for p in problems(steps).warnings] == ["interrogation"]
 
@@ -406,8 +415,8 @@ def test_sensitive_must_be_true_or_false():
     steps = "  welcome: {ask: [reason], next: done}\n  done: {end: information}\n"
     text = HEAD.replace("{type: text}", "{type: text, sensitive: oui}") + steps
     assert "expected_bool" in {p.code for p in checker.check(text).problems.errors}
-    assert checker.check(HEAD.replace("{type: text}", "{type: text, sensitive: true}") + steps).scenario.fields[
-        "reason"].sensitive
+    marked = checker.check(HEAD.replace("{type: text}", "{type: text, sensitive: true}") + steps)
+    assert marked.scenario.fields["reason"].sensitive
 
 
 def test_the_flowchart_says_what_is_checked():
@@ -418,3 +427,23 @@ def test_the_flowchart_says_what_is_checked():
     assert "Vérifier l'identité : numéro de dossier, date de naissance" in text
     assert "identité vérifiée" in text
     assert any(row["kind"] == "Vérifier l'identité" for row in drawing.outline(scenario))
+
+
+def test_the_published_schema_knows_the_check_and_sensitive_fields():
+    from pathlib import Path
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "scenario.schema.json").read_text())
+    validator = Draft202012Validator(schema)
+
+    def doc(check, field=None):
+        return {"title": "T", "start": "a", "fields": {"reason": field or {"type": "text"}},
+                "steps": {"a": {"verify": check, "attempts": 3, "say": "Votre date de naissance ?",
+                                "next": "b"}, "b": {"end": "information"}}}
+
+    assert not list(validator.iter_errors(doc("identity", {"type": "text", "sensitive": True})))
+    assert not list(validator.iter_errors(doc(["file_number", "birth_date"])))
+    assert list(validator.iter_errors(doc(["shoe_size"])))
+    assert list(validator.iter_errors(doc("everything")))
+    assert list(validator.iter_errors(doc("identity", {"type": "text", "sensitive": "oui"})))
