@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -233,8 +232,11 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
     if engine is not None and stored is not None and request.method == "POST" and not query:
         screen = engine.screen()
         if request.POST.get("back"):
-            with contextlib.suppress(AnswerError):
+            try:
                 engine.back()
+            except AnswerError as exc:  # nothing to undo: stay; an identity check's attempt: said
+                if "identity_no_undo" in (code for code, _params in exc.errors.values()):
+                    messages.warning(request, " ".join(exc.messages(_).values()))
         elif call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP):
             given = runform.answer_from_post(request.POST, screen)
             try:
