@@ -309,6 +309,7 @@ def _snapshot() -> Iterator[None]:
 def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: datetime | None) -> Manifest:
     from permanence import __version__
 
+    now = now or timezone.now()
     refs = {kind.model: _refs(kind.rows(account)) for kind in KINDS}
     users = _UserNames()
     files: dict[str, int] = {}
@@ -331,12 +332,12 @@ def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: dateti
                 if count != len(refs[kind.model]):
                     raise _Moved
                 spool.seek(0)
-                with archive.open(kind.file, "w", force_zip64=True) as handle:
+                with archive.open(_member(kind.file, now), "w", force_zip64=True) as handle:
                     shutil.copyfileobj(spool, handle)
             files[kind.file] = count
         members = get_user_model().objects.filter(Q(account=account) | Q(pk__in=users.ids))
         count = 0
-        with archive.open(USERS_FILE, "w") as handle:
+        with archive.open(_member(USERS_FILE, now), "w") as handle:
             for count, user in enumerate(members.order_by("username"), start=1):
                 handle.write(_line({
                     "ref": count, "username": user.username, "first_name": user.first_name,
@@ -349,13 +350,20 @@ def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: dateti
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "permanence_version": __version__,
-            "exported_at": _plain(now or timezone.now()),
+            "exported_at": _plain(now),
             "account": account.slug,
             "files": files,
             "audio": sounds,
         }
-        archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+        archive.writestr(_member(MANIFEST, now), json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
     return Manifest(manifest)
+
+
+def _member(name: str, when: datetime) -> zipfile.ZipInfo:
+    """A file of the archive, dated when the export was made (in UTC), compressed."""
+    info = zipfile.ZipInfo(name, date_time=when.astimezone(UTC).timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 class _UserNames:
@@ -451,7 +459,7 @@ def _dump_file(fieldfile: Any, archive: zipfile.ZipFile, member: str, with_audio
         member = f"{AUDIO_DIR}/{member}{PurePosixPath(name).suffix.lower()}"
         digest = hashlib.sha256()
         with default_storage.open(name, "rb") as source, \
-                archive.open(member, "w", force_zip64=True) as target:
+                archive.open(_member(member, timezone.now()), "w", force_zip64=True) as target:
             for chunk in iter(lambda: source.read(1 << 16), b""):
                 digest.update(chunk)
                 target.write(chunk)
