@@ -305,6 +305,8 @@ def test_the_archive_is_documented_and_names_no_database_id(rich):
     assert {row["username"]: row["member"] for row in files["users.jsonl"]}.items() >= {
         "client_admin": True, "client_user": True, "secretary": False}.items()
     assert "password" not in files["users.jsonl"][0]
+    staff = next(row for row in files["users.jsonl"] if row["username"] == "secretary")
+    assert (staff["email"], staff["date_joined"], staff["role"]) == ("", None, "secretary")
     recording = files["call_recordings.jsonl"][0]["audio"]
     assert recording["size"] == len(WAV) and recording["archived"] is None
     assert {row["number"] for row in files["phone_numbers.jsonl"]} == {"+33145000001", "+33145000009"}

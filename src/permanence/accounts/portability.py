@@ -339,11 +339,12 @@ def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: dateti
         count = 0
         with archive.open(_member(USERS_FILE, now), "w") as handle:
             for count, user in enumerate(members.order_by("username"), start=1):
+                member = user.account_id == account.pk  # else the operator's staff: only their names
                 handle.write(_line({
                     "ref": count, "username": user.username, "first_name": user.first_name,
-                    "last_name": user.last_name, "email": user.email, "role": user.role,
-                    "is_active": user.is_active, "date_joined": _plain(user.date_joined),
-                    "member": user.account_id == account.pk,
+                    "last_name": user.last_name, "email": user.email if member else "", "role": user.role,
+                    "is_active": user.is_active, "date_joined": _plain(user.date_joined) if member else None,
+                    "member": member,
                 }))
         files[USERS_FILE] = count
         manifest = {
@@ -677,9 +678,9 @@ def _make_user(row: dict[str, Any], where: str, *, role: str, active: bool,
     user = model(username=row["username"], first_name=row["first_name"] or "",
                  last_name=row["last_name"] or "", email=row["email"] or "", role=role, is_active=active,
                  account_id=account)
-    date_joined = _value(model._meta.get_field("date_joined"), row["date_joined"], f"{where}, date_joined")
-    if date_joined is not None:
-        user.date_joined = date_joined
+    if row["date_joined"] is not None:  # none for the staff: made now
+        user.date_joined = _value(model._meta.get_field("date_joined"), row["date_joined"],
+                                  f"{where}, date_joined")
     user.set_unusable_password()
     try:
         user.clean_fields(exclude=["password", "account", "last_login"])
