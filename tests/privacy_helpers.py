@@ -17,7 +17,6 @@ RECENT = NOW - timedelta(days=20)
 
 def secretary(account: Any) -> Any:
     from factories import make_user
-
     from permanence.users.models import Role, Training, User
 
     found = User.objects.filter(username="privacy-secretary").first()
@@ -54,7 +53,8 @@ def answered_call(account: Any, caller: str | None, at: datetime, *, answers: di
         services.record(call, Kind.OFFERED, at=at + timedelta(seconds=5), secretary=who)
         services.record(call, Kind.ANSWERED, at=at + timedelta(seconds=8), secretary=who)
         services.record(call, Kind.ENDED, at=at + timedelta(seconds=90), secretary=who)
-        services.record(call, Kind.WRAPPED_UP, at=at + timedelta(seconds=120), secretary=who, outcome="message")
+        services.record(call, Kind.WRAPPED_UP, at=at + timedelta(seconds=120), secretary=who,
+                        outcome="message")
         call.run = run_for(account, who, answers or {"name": "Jean Appelant", "phone": caller or ""})
         call.save(update_fields=["run"])
     if rolled_up:
