@@ -78,6 +78,7 @@ def rich(alpha: Account, personas: dict[str, Any]) -> Account:
     alpha.closed_greeting = "Le cabinet est fermé."
     alpha.record_calls = alpha.voicemail_in_portal = True
     alpha.allowed_recipients = "@alpha.example"
+    alpha.identity_fields = "file_number, birth_date"  # compared with the contact's (below)
     alpha.waiting_audio.save("attente.wav", ContentFile(WAV), save=False)
     alpha.save()
     PhoneNumber.objects.create(account=alpha, number="+33145000009", label="Ancien",
@@ -108,7 +109,8 @@ def rich(alpha: Account, personas: dict[str, Any]) -> Account:
                                    data={"job_title": "Associée", "service": litigation.pk},
                                    effective_at=now + timedelta(days=5))
     claire = make_contact(alpha, ("+33612121212", "+33145454545"), first_name="Claire", last_name="Durand",
-                          company="Durand SA", tags="client", notes="Préfère le matin")
+                          company="Durand SA", tags="client", notes="Préfère le matin",
+                          file_number="AB-2024/0153", birth_date=date(1975, 3, 12), postcode="75011")
     RetentionPolicy.objects.create(account=alpha, calls_months=6, updated_by=client_admin)
     LegalHold.objects.create(account=alpha, contact=claire, reason="Litige en cours", set_by=client_admin)
     DataRequest.objects.create(account=alpha, kind="access", phone="+33612121212", contact=claire,

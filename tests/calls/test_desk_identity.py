@@ -6,6 +6,7 @@ text, which carries a link instead."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -172,7 +173,10 @@ def test_the_account_says_what_is_asked_among_what_the_contacts_keep(alpha):
     alpha.identity_fields = "Email, last_name"
     alpha.full_clean()
     assert alpha.identity_field_list() == ["email", "last_name"]
-    alpha.identity_fields = "email, birth_date"
+    alpha.identity_fields = "file_number, birth_date, postcode"  # the contacts keep them too
+    alpha.full_clean()
+    assert alpha.identity_field_list() == ["file_number", "birth_date", "postcode"]
+    alpha.identity_fields = "email, shoe_size"
     with pytest.raises(ValidationError) as exc:
         alpha.full_clean()
     assert "identity_fields" in exc.value.message_dict
@@ -234,3 +238,85 @@ def test_the_command_line_simulates_the_check(alpha, tmp_path):
     assert code == 0 and data["error"] is None and data["outcome"]["kind"] == "message"
     body = data["message"]["body"]
     assert "Identité : vérifiée" in body and "Renouvellement" not in body
+
+
+# a file number with a date of birth (issue 18) ---------------------------------------------------------
+
+STORED_FILE, STORED_BIRTH = "AB-2024/0153", date(1975, 3, 12)
+FILE_SCENARIO = SCENARIO.replace("votre nom et l'adresse e-mail de votre dossier ?",
+                                 "votre numéro de dossier et votre date de naissance ?")
+
+
+@pytest.fixture
+def patient_file(personas, alpha):
+    alpha.identity_fields = "file_number, birth_date"
+    alpha.full_clean()
+    alpha.save()
+    make_contact(alpha, ("+33622334455",), first_name="Claire", last_name="Garnier", file_number=STORED_FILE,
+                 birth_date=STORED_BIRTH)
+    put_in_service(alpha, "Médical", FILE_SCENARIO, personas["admin"])
+    return alpha
+
+
+def stored_written(*more):
+    """The contact's values as they could be written anywhere: they must be nowhere either."""
+    return (STORED_FILE, "AB20240153", "ab20240153", STORED_BIRTH.isoformat(), "12/03/1975", *more)
+
+
+@pytest.mark.parametrize("birth, number", [("12/03/1975", " ab 2024 0153 "),
+                                           ("12 mars 1975", "Ab-2024.0153"),
+                                           ("mercredi 12 mars 1975", "AB 2024/0153")])
+def test_a_file_number_and_a_date_of_birth_written_another_way_verify(personas, patient_file, birth, number):
+    call, desk, url = answered(personas)
+    desk.post(url, {})
+    page = desk.get(url).content.decode()
+    assert 'name="identity_file_number"' in page and 'name="identity_birth_date"' in page
+    assert 'name="identity_email"' not in page
+    assert all(value not in page for value in stored_written())  # compared with, never shown
+    assert desk.post(url, {"identity_file_number": number, "identity_birth_date": birth}).status_code == 302
+    state = Run.objects.get(pk=Call.objects.get(pk=call.pk).run_id).state
+    assert state["step"] == "take"
+    assert state["identity"] == {"checked": True, "verified": True, "attempts": 1}
+    desk.post(url, {"name": "Claire Garnier", "reason": REASON})
+    page = desk.get(url).content.decode()
+    draft = page.split('data-testid="body">')[1].split("</textarea>")[0]
+    assert "Identité : vérifiée" in draft
+    assert all(value not in page for value in stored_written(number.strip(), birth))
+    assert desk.post(url + "finish", {"send": "1", "subject": "Message", "body": draft}).status_code == 302
+    nowhere(call, number, birth, *stored_written())
+
+
+def test_a_wrong_date_of_birth_is_not_verified_after_the_attempts(personas, patient_file):
+    call, desk, url = answered(personas)
+    desk.post(url, {})
+    wrong = {"identity_file_number": "ab-2024-0153", "identity_birth_date": "13/03/1975"}  # the file is right
+    for attempt in (1, 2):
+        desk.post(url, wrong)
+        state = Run.objects.get(pk=Call.objects.get(pk=call.pk).run_id).state
+        assert state["step"] == "check" and state["identity"]["attempts"] == attempt
+        page = desk.get(url).content.decode()
+        assert 'data-testid="identity-failed"' in page and "13/03/1975" not in page
+    unreadable = desk.post(url, {**wrong, "identity_birth_date": "31/02/1975"}).content.decode()
+    assert 'data-testid="error-birth_date"' in unreadable  # said, no attempt counted
+    assert Run.objects.get(pk=Call.objects.get(pk=call.pk).run_id).state["identity"]["attempts"] == 2
+    desk.post(url, {**wrong, "identity_birth_date": "12 mars 1976"})
+    state = Run.objects.get(pk=Call.objects.get(pk=call.pk).run_id).state
+    assert state["step"] == "take"
+    assert state["identity"] == {"checked": True, "verified": False, "attempts": 3}
+    desk.post(url, {"name": "Claire Garnier", "reason": "Renouvellement"})
+    page = desk.get(url).content.decode()
+    assert "Identité : non vérifiée" in page
+    desk.post(url + "finish", {"send": "1", "subject": "Message", "body": "Identité : non vérifiée"})
+    nowhere(call, "ab-2024-0153", "13/03/1975", "31/02/1975", "12 mars 1976", *stored_written())
+
+
+def test_a_contact_without_the_date_of_birth_is_never_verified(personas, patient_file):
+    from permanence.contacts.models import Contact
+
+    Contact.objects.filter(account=patient_file).update(birth_date=None)
+    call, desk, url = answered(personas)
+    desk.post(url, {})
+    for _ in range(3):
+        desk.post(url, {"identity_file_number": STORED_FILE, "identity_birth_date": "12/03/1975"})
+    state = Run.objects.get(pk=Call.objects.get(pk=call.pk).run_id).state
+    assert state["step"] == "take" and state["identity"]["verified"] is False

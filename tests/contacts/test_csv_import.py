@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from django.utils import translation
 
@@ -111,25 +113,66 @@ def test_too_long_value_is_a_row_error(alpha):
 def test_export_then_import_round_trip(alpha, beta):
     _import(alpha, GOOD_AND_BAD)
     Contact.objects.create(account=alpha, last_name="=HYPERLINK(\"x\")", notes="+cmd")
+    Contact.objects.filter(account=alpha, last_name="Dupuis").update(
+        file_number="-2024/0153", birth_date=date(1975, 3, 12), postcode="75011")
     exported = "".join(csvio.export_csv_chunks(alpha))
-    assert exported.startswith("\ufeffPrénom;Nom;Société;Téléphones;E-mail;Étiquettes;Notes\r\n")
+    assert exported.startswith("\ufeffPrénom;Nom;Société;Téléphones;E-mail;Étiquettes;Notes;"
+                               "N° de dossier;Date de naissance;Code postal\r\n")
     assert "'=HYPERLINK" in exported and "'+cmd" in exported  # formulas are neutralised
     assert "+33140000001 / +33610000001" in exported  # numbers are not
     assert "Béatrice" not in exported  # Beta's contact
+    assert ";-2024/0153;12/03/1975;75011\r\n" in exported  # a date as French spreadsheets write it
     originals = {
-        (c.first_name, c.last_name, c.company, c.email, c.tags, c.notes,
-         tuple(sorted(c.numbers.values_list("number", flat=True))))
+        (c.first_name, c.last_name, c.company, c.email, c.tags, c.notes, c.file_number, c.birth_date,
+         c.postcode, tuple(sorted(c.numbers.values_list("number", flat=True))))
         for c in Contact.objects.filter(account=alpha)
     }
     Contact.objects.filter(account=alpha).delete()
     report = csvio.import_contacts(alpha, exported.encode("utf-8"))
     assert report.errors == [] and report.created == len(originals)
     again = {
-        (c.first_name, c.last_name, c.company, c.email, c.tags, c.notes,
-         tuple(sorted(c.numbers.values_list("number", flat=True))))
+        (c.first_name, c.last_name, c.company, c.email, c.tags, c.notes, c.file_number, c.birth_date,
+         c.postcode, tuple(sorted(c.numbers.values_list("number", flat=True))))
         for c in Contact.objects.filter(account=alpha)
     }
     assert again == originals
+
+
+IDENTITY = """Nom;Prénom;N° de dossier;Date de naissance;CP
+Garnier;Claire;AB-2024/0153;12/03/1975;75011
+Roux;Paul;ab 77;12 mars 1975;
+Petit;Luc;;1975-03-12;69 003
+Martin;Anne;X1;31/02/1975;
+Henry;Paul;X2;le 12;
+Blanc;Eve;X3;12/03/2999;
+Noir;Léo;;;
+"""
+
+
+def test_identity_columns_a_bad_date_is_refused_clearly(alpha):
+    report = _import(alpha, IDENTITY)
+    assert report.created == 4 and report.rejected_lines == 3
+    by_line = {(e.line, e.column): e.message for e in report.errors}
+    assert set(by_line) == {(5, "Date de naissance"), (6, "Date de naissance"), (7, "Date de naissance")}
+    assert by_line[(5, "Date de naissance")] == "“31/02/1975” is not a date: write it like 24/12/1980."
+    assert "“le 12” is not a date" in by_line[(6, "Date de naissance")]
+    assert "not a possible date of birth" in by_line[(7, "Date de naissance")]
+    imported = Contact.objects.filter(account=alpha, last_name__in=["Garnier", "Roux", "Petit", "Noir"])
+    kept = {c.last_name: (c.file_number, c.birth_date, c.postcode) for c in imported}
+    assert kept == {
+        "Garnier": ("AB-2024/0153", date(1975, 3, 12), "75011"),
+        "Roux": ("ab 77", date(1975, 3, 12), ""),  # as written: the identity check normalises
+        "Petit": ("", date(1975, 3, 12), "69 003"),
+        "Noir": ("", None, ""),
+    }
+    assert not Contact.objects.filter(last_name__in=["Martin", "Henry", "Blanc"]).exists()
+
+
+def test_english_identity_headers(alpha):
+    report = _import(alpha, "Last name,File number,Date of birth,Postcode\nDoe,F-1,1980-12-24,SW1A 1AA\n")
+    assert report.errors == [] and report.ignored_columns == []
+    doe = Contact.objects.get(account=alpha, last_name="Doe")
+    assert (doe.file_number, doe.birth_date, doe.postcode) == ("F-1", date(1980, 12, 24), "SW1A 1AA")
 
 
 def test_a_row_the_database_refuses_does_not_sink_its_batch(alpha, monkeypatch):

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import zipfile
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -45,7 +45,8 @@ def signed_in(user: Any) -> Client:
 @pytest.fixture
 def person(alpha: Any, beta: Any, personas: Any) -> dict[str, Any]:
     """Jean (CALLER, jean@example.org) in Alpha and in Beta; Paul (OTHER) in Alpha."""
-    jean = make_contact(alpha, (CALLER,), first_name="Jean", last_name="Appelant", email="jean@example.org")
+    jean = make_contact(alpha, (CALLER,), first_name="Jean", last_name="Appelant", email="jean@example.org",
+                        file_number="D-1042", birth_date=date(1980, 12, 24), postcode="75011")
     trail.record(personas["client_admin"], Action.VIEW, jean)
     call = answered_call(alpha, CALLER, OLD, answers={"name": "Jean Appelant", "reason": "facture"})
     message = message_for(call, OLD)
@@ -158,6 +159,8 @@ def test_the_access_export_holds_this_persons_data_in_this_account_only(alpha, p
     data = json.loads(archive.read("data.json"))
     assert [c["id"] for c in data["contacts"]] == [person["contact"].pk]
     assert data["contacts"][0]["email"] == "jean@example.org" and data["contacts"][0]["numbers"] == [CALLER]
+    identity = ("file_number", "birth_date", "postcode")
+    assert [data["contacts"][0][k] for k in identity] == ["D-1042", "1980-12-24", "75011"]
     assert [c["id"] for c in data["calls"]] == [person["call"].pk]
     assert data["calls"][0]["answers"] == {"name": "Jean Appelant", "reason": "facture"}
     assert {e["call"] for e in data["call_events"]} == {person["call"].pk}
@@ -171,6 +174,8 @@ def test_the_access_export_holds_this_persons_data_in_this_account_only(alpha, p
     assert {(a["object_type"], a["object_id"]) for a in data["audit"]} >= {
         ("contacts.contact", str(person["contact"].pk))}
     # the CSV files say the same
+    assert [[r[k] for k in identity] for r in csv_rows(archive, "contacts.csv")] == [
+        ["D-1042", "1980-12-24", "75011"]]
     assert [r["id"] for r in csv_rows(archive, "calls.csv")] == [str(person["call"].pk)]
     assert json.loads(csv_rows(archive, "calls.csv")[0]["answers"])["reason"] == "facture"
     assert [r["caller_email"] for r in csv_rows(archive, "appointments.csv")].count("JEAN@example.org") == 1
@@ -300,19 +305,29 @@ def test_rectification_corrects_the_contact_and_is_audited(alpha, person, person
     contact = person["contact"]
     fields = {"contact": str(contact.pk), "first_name": "Jean-Pierre", "last_name": "Appelant",
               "company": "", "email": "jp@example.org", "numbers": "06 12 34 56 78\n01 45 00 00 99",
-              "notes": ""}
+              "notes": "", "file_number": "D-1042", "birth_date": "24 décembre 1981", "postcode": "75 011"}
+    page = client.get(f"/a/alpha/privacy/requests/{item.pk}/").content.decode()
+    assert 'value="D-1042"' in page and 'value="24/12/1980"' in page and 'value="75011"' in page
     bad = client.post(url, {**fields, "numbers": "06 12"})
     assert bad.status_code == 422 and b'data-testid="error-numbers"' in bad.content
+    bad = client.post(url, {**fields, "birth_date": "31/02/1981"})
+    assert bad.status_code == 422 and b'data-testid="error-birth_date"' in bad.content
     assert client.post(url, {**fields, "contact": "0"}).status_code == 422
     assert client.post(url, fields).status_code == 302
     contact.refresh_from_db()
     assert (contact.first_name, contact.email) == ("Jean-Pierre", "jp@example.org")
+    identity = (contact.file_number, contact.birth_date, contact.postcode)
+    assert identity == ("D-1042", date(1981, 12, 24), "75 011")
     assert sorted(contact.numbers.values_list("number", flat=True)) == ["+33145000099", CALLER]
     (audit,) = AuditEvent.objects.filter(object_type="contacts.contact", object_id=str(contact.pk),
                                          action="update")  # fmt: skip
     assert audit.detail["changes"]["first_name"] == ["Jean", "Jean-Pierre"]
     assert audit.detail["changes"]["numbers"] == [[CALLER], ["+33145000099", CALLER]]
     assert audit.detail["data_request"] == item.pk
+    # the identity check's values: changed, said without them (the trail outlives an erasure)
+    assert audit.detail["changes"]["birth_date"] == audit.detail["changes"]["postcode"] == ["***", "***"]
+    assert "file_number" not in audit.detail["changes"]
+    assert not any(v in json.dumps(audit.detail) for v in ("1980-12-24", "1981-12-24", "75011", "75 011"))
 
 
 # retention and holds pages --------------------------------------------------------------------------

@@ -118,9 +118,9 @@ class IdentityField(models.TextChoices):
     EMAIL = "email", _("E-mail address")
 
 
-#: what the account's contacts keep today (``contacts.Contact``'s columns), so what an account may ask;
-#: a file number, a date of birth or a postcode need a place on the contact first (a contacts migration)
-IDENTITY_KEPT = ("last_name", "first_name", "company", "email")
+#: what the account's contacts keep (``contacts.Contact``'s columns, read by
+#: ``scenarios.environment.CONTACT_IDENTITY``), so what an account may ask
+IDENTITY_KEPT = ("file_number", "birth_date", "postcode", "last_name", "first_name", "company", "email")
 #: a scenario field's name (``scenarios.engine.model.NAME``)
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -338,8 +338,8 @@ class Account(models.Model):
         blank=True,
         help_text=_(
             "What the secretary asks to verify a caller's identity (a scenario's identity check), compared "
-            "with the caller's contact and never shown to her; comma-separated among: last_name, "
-            "first_name, company, email."
+            "with the caller's contact and never shown to her; comma-separated among: file_number, "
+            "birth_date, postcode, last_name, first_name, company, email."
         ),
     )
     sensitive_fields = models.CharField(

@@ -137,6 +137,9 @@ def _contact_out(contact: Contact) -> ContactOut:
         last_name=contact.last_name,
         company=contact.company,
         email=contact.email,
+        file_number=contact.file_number,
+        birth_date=contact.birth_date,
+        postcode=contact.postcode,
         tags=contact.tag_list,
         numbers=[n.number for n in contact.numbers.all()],
     )

@@ -83,6 +83,9 @@ class ContactOut(Schema):
     last_name: str
     company: str
     email: str
+    file_number: str
+    birth_date: date | None
+    postcode: str
     tags: list[str]
     numbers: list[str]
 

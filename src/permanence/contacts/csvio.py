@@ -7,11 +7,16 @@ Import is forgiving about the file and strict about each row:
 * headers in French or English, any case and accents (``Prénom``, ``first_name``);
   several phone columns are allowed (``Téléphone``, ``Mobile``), and one cell may
   hold several numbers separated by ``/``, ``;`` or ``|``;
+* optional identity columns (what a scenario's identity check compares): a file number, a postcode
+  and a date of birth, read in any common French writing (``12/03/1975``, ``12 mars 1975``,
+  ``1975-03-12``: the scenario engine's reading); a date that cannot be read, in the future or
+  before 1900 is the row's error;
 * every row is checked; a bad row is reported with its line and the column at
   fault and nothing of it is written; good rows are imported, each one whole
   (the contact and all its numbers, or nothing).
 
-Export writes what import reads: UTF-8 with BOM, ``;``-separated, French headers.
+Export writes what import reads: UTF-8 with BOM, ``;``-separated, French headers, dates as
+``dd/mm/yyyy``.
 """
 
 from __future__ import annotations
@@ -22,19 +27,23 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from permanence.accounts.models import Account
 from permanence.accounts.phones import PhoneNumberError, display, normalize
 from permanence.contacts.models import Contact, ContactNumber
+from permanence.scenarios.engine.identity import IdentityInputError, normalise_date
 from permanence.textlists import join_list
 
-FIELDS = ("first_name", "last_name", "company", "phones", "email", "tags", "notes")
+FIELDS = ("first_name", "last_name", "company", "phones", "email", "tags", "notes",
+          "file_number", "birth_date", "postcode")  # fmt: skip
 
 EXPORT_HEADERS = {
     "first_name": "Prénom",
@@ -44,6 +53,9 @@ EXPORT_HEADERS = {
     "email": "E-mail",
     "tags": "Étiquettes",
     "notes": "Notes",
+    "file_number": "N° de dossier",
+    "birth_date": "Date de naissance",
+    "postcode": "Code postal",
 }
 
 _ALIASES = {
@@ -57,16 +69,27 @@ _ALIASES = {
     "email": {"email", "e-mail", "mail", "courriel", "adresse e-mail", "adresse email"},
     "tags": {"tags", "etiquettes", "etiquette", "labels", "categories"},
     "notes": {"notes", "note", "remarques", "commentaire", "commentaires", "comments"},
+    "file_number": {
+        "n° de dossier", "no de dossier", "numero de dossier", "n° dossier", "numero dossier", "dossier",
+        "reference dossier", "file number", "file_number", "file no", "customer number",
+    },
+    "birth_date": {
+        "date de naissance", "date naissance", "naissance", "ne le", "nee le", "ne(e) le", "ddn",
+        "date of birth", "birth date", "birth_date", "birthdate", "dob",
+    },
+    "postcode": {"code postal", "cp", "postcode", "post code", "postal code", "zip", "zip code"},
 }
 
 _MAX_LENGTHS = {
     name: Contact._meta.get_field(name).max_length
-    for name in ("first_name", "last_name", "company", "email", "tags")
+    for name in ("first_name", "last_name", "company", "email", "tags", "file_number", "postcode")
 }
 
 _PHONE_SPLIT = re.compile(r"[/;|,]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PHONE_LIKE = re.compile(r"^\+?[\d\s./()-]+$")
+_DATE_FORMAT = "%d/%m/%Y"
+_FIRST_BIRTH_YEAR = 1900
 
 
 class CsvFileError(ValueError):
@@ -164,6 +187,7 @@ class _Row:
     line: int
     values: dict[str, str]
     phones: list[tuple[str, str]]  # (e164, source column)
+    birth_date: date | None = None
 
 
 def _check_row(
@@ -172,9 +196,10 @@ def _check_row(
     errors: list[RowError] = []
     if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
         errors.append(RowError(line, "", _("More cells than columns in the header.")))
-    values: dict[str, str] = {name: "" for name in FIELDS if name != "phones"}
+    values: dict[str, str] = {name: "" for name in FIELDS if name not in ("phones", "birth_date")}
     phones: list[tuple[str, str]] = []
     tags: list[str] = []
+    birth_date: date | None = None
     for index, name in columns.items():
         cell = _unescape(cells[index]) if index < len(cells) else ""
         column = header[index]
@@ -194,6 +219,11 @@ def _check_row(
                     phones.append((number, column))
         elif name == "tags":
             tags.append(cell)
+        elif name == "birth_date":
+            try:
+                birth_date = read_birth_date(cell) if cell else birth_date
+            except ValidationError as exc:
+                errors.append(RowError(line, column, exc.messages[0]))
         elif values[name] and cell:
             values[name] = f"{values[name]}\n{cell}" if name == "notes" else values[name]
         else:
@@ -214,7 +244,23 @@ def _check_row(
         errors.append(RowError(line, "", _("A contact needs a name or a company.")))
     if errors:
         return None, errors
-    return _Row(line, values, phones), []
+    return _Row(line, values, phones, birth_date), []
+
+
+def read_birth_date(text: str) -> date:
+    """A date of birth as the identity check reads one (24/12/1980, 24.12.80, 1980-12-24, « 24 décembre
+    1980 »...); ValidationError when it is not one (unreadable, in the future, before 1900)."""
+    today = timezone.localdate()
+    try:
+        read = date.fromisoformat(normalise_date(text, today))
+    except IdentityInputError:
+        raise ValidationError(_("“%(value)s” is not a date: write it like 24/12/1980.")
+                              % {"value": text.strip()[:40]}) from None
+    if read.year < _FIRST_BIRTH_YEAR or read > today:
+        raise ValidationError(
+            _("“%(value)s” is not a possible date of birth (in the future, or before 1900).")
+            % {"value": text.strip()[:40]})
+    return read
 
 
 def _header_of(name: str, header: list[str], columns: dict[int, str]) -> str:
@@ -263,7 +309,7 @@ def import_contacts(account: Account, data: bytes, *, actor: object = None) -> I
                         "%(number)s already belongs to the contact “%(contact)s”."
                     ) % {"number": display(number), "contact": owner}))
         if row is not None and not errors:
-            contact = Contact(account=account, **row.values)
+            contact = Contact(account=account, birth_date=row.birth_date, **row.values)
             try:
                 contact.clean_fields()
             except ValidationError as exc:
@@ -337,6 +383,9 @@ def export_rows(contacts: Iterable[Contact]) -> Iterable[list[str]]:
                 contact.email,
                 contact.tags,
                 contact.notes,
+                contact.file_number,
+                contact.birth_date.strftime(_DATE_FORMAT) if contact.birth_date else "",
+                contact.postcode,
             )
         ]
 

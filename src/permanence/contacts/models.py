@@ -23,6 +23,13 @@ class Contact(models.Model):
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     company = models.CharField(_("company"), max_length=200, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
+    # What an identity check may ask (``accounts.models.IDENTITY_KEPT``), kept as written: the scenario
+    # engine normalises them when it compares (``scenarios.engine.identity``).
+    file_number = models.CharField(
+        _("file number"), max_length=50, blank=True, help_text=_("The caller's file or customer number.")
+    )
+    birth_date = models.DateField(_("date of birth"), null=True, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=12, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     tags = models.CharField(
         _("tags"), max_length=300, blank=True, help_text=_("Comma-separated, e.g. “vip, client”.")

@@ -43,6 +43,8 @@ def sections(selection: Selection) -> dict[str, Rows]:
         "contacts": [
             {"id": c.pk, "account": c.account.name, "first_name": c.first_name, "last_name": c.last_name,
              "company": c.company, "email": c.email, "numbers": [n.number for n in c.numbers.all()],
+             "file_number": c.file_number, "birth_date": c.birth_date.isoformat() if c.birth_date else None,
+             "postcode": c.postcode,
              "tags": c.tags, "notes": c.notes, "created": _iso(c.created_at), "updated": _iso(c.updated_at)}
             for c in selection.contacts().select_related("account").prefetch_related("numbers").order_by("pk")
         ],

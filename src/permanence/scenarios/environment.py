@@ -23,9 +23,12 @@ from permanence.scenarios.engine.identity import IdentityCheck, Simulated, Verif
 from permanence.scenarios.engine.runtime import Person, StaticEnvironment
 
 #: what each identity question is compared with on the caller's contact (``Account.identity_fields``
-#: names some of them: ``accounts.models.IDENTITY_KEPT``). A file number, a date of birth or a postcode
-#: need a place on the contact first (a contacts migration); then one line each here.
+#: names some of them: ``accounts.models.IDENTITY_KEPT``), as the contact keeps it: the engine normalises
+#: it (a date of birth as ISO 8601, which it reads like any other writing).
 CONTACT_IDENTITY: dict[str, Callable[[Contact], str]] = {
+    "file_number": lambda contact: contact.file_number,
+    "birth_date": lambda contact: contact.birth_date.isoformat() if contact.birth_date else "",
+    "postcode": lambda contact: contact.postcode,
     "last_name": lambda contact: contact.last_name,
     "first_name": lambda contact: contact.first_name,
     "company": lambda contact: contact.company,
