@@ -253,8 +253,9 @@ ROUTES = [
       ok=302, body={"reason": "missing"}),
     R("message_flag", "/a/{a}/messages/{mb}/flag", set(), method="POST", denied=404,
       denied_for={"assistant": 403, "secretary": 403}),
-    # a message's sensitive fields (health, legal): read signed in, audited; not by the operator's staff
-    R("message_sensitive", "/a/{a}/messages/{m}/sensitive/", {"admin", "client_admin", "client_user"}),
+    # a message's sensitive fields (health, legal): read signed in, audited; not by the operator's staff;
+    # a client collaborator only for a message addressed to them ({m} is not: tests/messaging/test_sensitive)
+    R("message_sensitive", "/a/{a}/messages/{m}/sensitive/", {"admin", "client_admin"}),
     R("message_sensitive", "/a/{a}/messages/{mb}/sensitive/", set(), denied=404,
       denied_for={"assistant": 403, "secretary": 403}),
     R("message_resend", "/a/{a}/messages/{m}/resend", {"admin", "assistant", "client_admin"}, method="POST",

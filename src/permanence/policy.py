@@ -157,6 +157,13 @@ def allowed(user: User | Any, perm: Perm, account: Account) -> bool:
     return has_perm(user, perm) and in_scope(user, account)
 
 
+def reads_every_sensitive(user: User | Any) -> bool:
+    """Sensitive fields (health, legal) are meant for a message's recipients: the client admin and the
+    operator admin read those of every message of the account; a client collaborator, with
+    ``Perm.READ_SENSITIVE`` too, only those of a message addressed to them (``messaging.sensitive``)."""
+    return has_perm(user, Perm.READ_SENSITIVE) and user.role != Role.CLIENT_USER
+
+
 def reaches_every_account(user: User | Any) -> bool:
     """The operator's staff: every account is within reach (what concerns a person across accounts)."""
     return _active(user) and user.role in (Role.OPERATOR_ADMIN, Role.TECHNICAL_ASSISTANT)

@@ -418,3 +418,69 @@ def test_a_redirect_to_a_refused_address_is_refused(kind, fake_dns, loopback_pee
         report = caldav_sync.sync(link)
     assert report.error == NOT_ALLOWED
     assert peers.arrived(ALLOWED) and peers.arrived(REFUSED) == []
+
+
+SENSITIVE_SCENARIO = """
+language: permanence/1
+title: Rendez-vous médical
+start: ask
+fields:
+  name: {type: text, label: Nom}
+  reason: {type: long_text, label: Motif médical, sensitive: true}
+  detail: {type: text, label: Précisions}
+  floor: {type: text, label: Étage}
+steps:
+  ask:
+    ask: [name, reason, detail, floor]
+    next: book
+  book:
+    appointment: consultation
+    with: anne-alphonse
+    say: "Je vous propose un rendez-vous."
+    on: {no_slot: bye, declined: bye}
+  bye:
+    end: information
+"""
+REASON, DETAIL = "Douleurs thoraciques depuis hier soir", "Suivi cardiologique du patient"
+
+
+def test_a_desk_booking_sends_no_sensitive_answer_to_the_feed_nor_the_calendar(personas, kind, link, there):
+    """The scenario's ``sensitive: true`` answers and those the account names stay in Permanence (the
+    message keeps them behind its link): not in the appointment's answers, nor in the private iCalendar
+    feed (no sign-in), nor in the event the sync writes into the collaborator's own calendar."""
+    from django.test import Client
+
+    from permanence.agenda import feeds
+    from permanence.calls import services as call_services
+    from permanence.calls.lifecycle import Kind
+    from permanence.scenarios.models import Scenario, ScenarioVersion
+
+    alpha = kind.account
+    alpha.sensitive_fields = "detail"
+    alpha.save()
+    scenario = Scenario.objects.create(account=alpha, name="RDV")
+    ScenarioVersion.objects.create(scenario=scenario, number=1, status="published", source=SENSITIVE_SCENARIO,
+                                   digest="x")
+    secretary = personas["secretary"]
+    call = call_services.call_arrived("01 45 00 00 01", "0612345678", account=alpha)
+    call_services.record(call, Kind.OFFERED, secretary=secretary)
+    call_services.record(call, Kind.ANSWERED, secretary=secretary)
+    desk = Client()
+    desk.force_login(secretary)
+    url = f"/desk/calls/{call.pk}/"
+    desk.post(url, {"name": "Jean Dupont", "reason": REASON, "detail": DETAIL, "floor": "3e étage"})
+    picked = desk.get(url).content.decode().split('name="slot_pick" value="')[1].split('"')[0]
+    desk.post(url, {"result": "booked", "slot_pick": picked})
+    booked = Appointment.objects.get(call=call)
+    assert booked.answers == {"name": "Jean Dupont", "floor": "3e étage"}
+
+    feed = Client().get(f"/agenda/feed/{feeds.issue(booked.collaborator).token}.ics").content.decode()
+    [event] = icalendar.Calendar.from_ical(feed).walk("VEVENT")
+    assert "floor : 3e étage" in str(event["DESCRIPTION"])
+    assert sync(link).pushed == 1
+    there_event = events_there(there)[f"{booked.uid}@permanence"]
+    assert "floor : 3e étage" in str(there_event["DESCRIPTION"])
+    raw = [obj.data for obj in there.get_objects_by_sync_token(load_objects=True)]
+    for text in (feed, str(there_event["DESCRIPTION"]), *raw):
+        text = text.replace("\r\n ", "")  # long lines are folded
+        assert "thoraciques" not in text and "cardiologique" not in text

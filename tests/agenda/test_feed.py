@@ -57,3 +57,20 @@ def test_feed_lists_booked_appointments_and_is_revocable(alpha, settings):
     feeds.revoke(anne)
     assert Client().get(f"/agenda/feed/{renewed.token}.ics").status_code == 404
     assert Client().get("/agenda/feed/nonsense.ics").status_code == 404
+
+
+def test_the_accounts_sensitive_fields_are_left_out_of_an_appointment_booked_before(alpha):
+    """An appointment whose answers hold a field the account names sensitive (booked before the desk kept
+    them out): the feed leaves it out."""
+    alpha.sensitive_fields = "motif"
+    alpha.save()
+    anne = Collaborator.objects.get(account=alpha)
+    kind = AppointmentType.objects.create(account=alpha, name="Consultation", min_notice_minutes=0)
+    kind.collaborators.add(anne)
+    services.book(kind, anne, datetime(2026, 12, 7, 10, tzinfo=PARIS), now=NOW,
+                  caller=services.Caller("Jean Dupont", "+33612345678", ""),
+                  answers={"motif": "divorce", "etage": "3"})
+    feed = feeds.issue(anne)
+    ics = Client().get(f"/agenda/feed/{feed.token}.ics").content
+    [event] = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+    assert str(event["description"]) == "Appelant : Jean Dupont\nTéléphone : +33612345678\netage : 3"

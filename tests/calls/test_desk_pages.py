@@ -307,3 +307,23 @@ def test_the_allowed_recipients_are_checked_when_saved(alpha):
     with pytest.raises(ValidationError) as refused:
         alpha.full_clean()
     assert "allowed_recipients" in refused.value.message_dict
+
+
+def test_allowed_recipients_stored_invalid_do_not_break_the_finish(personas, alpha):
+    """Allowed recipients the back-office would refuse now (stored before, or around the form) are read as
+    none: the directory and the default recipients still pass, anything else is refused with a sentence."""
+    from permanence.accounts.models import Account
+    from permanence.directory.models import Collaborator
+
+    Account.objects.filter(pk=alpha.pk).update(allowed_recipients="@not a domain, comptable@expert.example")
+    Collaborator.objects.filter(account=alpha).update(email="anne@alpha.example")
+    call, page = answered_call(personas)
+    refused = page.post(f"/desk/calls/{call.pk}/finish", {
+        "send": "1", "subject": "Rappel", "body": "Texte", "recipients": "comptable@expert.example"})
+    assert refused.status_code == 400 and "comptable@expert.example" in refused.content.decode()
+    assert not Message.objects.filter(call=call).exists()
+    both = "anne@alpha.example, accueil@alpha.example"  # the directory's, the account's default
+    sent = page.post(f"/desk/calls/{call.pk}/finish", {
+        "send": "1", "subject": "Rappel", "body": "Texte", "recipients": both})
+    assert sent.status_code == 302
+    assert Message.objects.get(call=call).recipients == ["anne@alpha.example", "accueil@alpha.example"]

@@ -184,6 +184,8 @@ def reads(message):
 
 
 def test_an_allowed_user_reads_them_and_each_read_is_audited(personas, alpha):
+    personas["client_user"].email = "anne@alpha.example"  # the collaborator the message is addressed to
+    personas["client_user"].save()
     message = queue(alpha, ["anne@alpha.example"])
     path = f"/a/alpha/messages/{message.pk}/sensitive/"
     for persona in ("client_user", "client_admin", "admin"):
@@ -214,12 +216,75 @@ def test_the_others_are_refused_and_nothing_is_audited(personas, alpha, beta):
 
 
 def test_the_messages_page_links_to_them_for_those_allowed(personas, alpha):
+    personas["client_user"].email = "anne@alpha.example"
+    personas["client_user"].save()
     message = queue(alpha, ["anne@alpha.example"])
-    Message.objects.filter(pk=message.pk).update(status="sent")
+    other = queue(alpha, ["bruno@alpha.example"])  # addressed to another collaborator
+    Message.objects.filter(pk__in=[message.pk, other.pk]).update(status="sent")
     page = as_user(personas["client_user"]).get("/a/alpha/messages/").content.decode()
     assert f'data-testid="sensitive-link-{message.pk}"' in page and SECRET not in page
+    assert f'data-testid="sensitive-link-{other.pk}"' not in page
+    page = as_user(personas["client_admin"]).get("/a/alpha/messages/").content.decode()
+    assert f'data-testid="sensitive-link-{message.pk}"' in page
+    assert f'data-testid="sensitive-link-{other.pk}"' in page
     page = as_user(personas["assistant"]).get("/a/alpha/messages/").content.decode()
     assert f'data-testid="sensitive-link-{message.pk}"' not in page
+
+
+def test_a_client_collaborator_reads_those_of_the_messages_addressed_to_them_only(personas, alpha):
+    """Health details are for the recipient: a client collaborator reads the sensitive fields of a message
+    sent to their e-mail or to the mobile of the collaborator with that e-mail (an escalation's reminder
+    too); the client admin and the operator admin read all of the account's."""
+    reader = personas["client_user"]
+    reader.email = "Bruno@Alpha.example"
+    reader.save()
+    Collaborator.objects.create(account=alpha, first_name="Bruno", last_name="Bernard",
+                                email="bruno@alpha.example", mobile="+33688776655")
+    for_anne = queue(alpha, ["anne@alpha.example"])
+    by_mail = queue(alpha, ["bruno@alpha.example"])
+    by_mobile = queue(alpha, ["06 88 77 66 55"])
+    with transaction.atomic():
+        reminded = queue(alpha, ["anne@alpha.example"], urgent=True)
+        outbox.queue_message(alpha, subject="Relance", body=BODY, recipients=["bruno@alpha.example"],
+                             fields=reminded.fields, escalates=reminded, urgent=True)
+
+    def path(message):
+        return f"/a/alpha/messages/{message.pk}/sensitive/"
+
+    bruno = as_user(reader)
+    refused = bruno.get(path(for_anne))
+    assert refused.status_code == 403 and SECRET not in refused.content.decode()
+    assert not reads(for_anne).exists()
+    for message in (by_mail, by_mobile, reminded):
+        response = bruno.get(path(message))
+        assert response.status_code == 200 and SECRET in response.content.decode()
+        assert reads(message).get().actor_name == "client_user"
+    for persona in ("client_admin", "admin"):
+        assert as_user(personas[persona]).get(path(for_anne)).status_code == 200
+    reader.email = ""  # nothing is addressed to a collaborator without an e-mail
+    reader.save()
+    assert as_user(reader).get(path(by_mail)).status_code == 403
+
+
+def test_short_sensitive_answers_are_found_as_whole_words():
+    """An answer of 2 or 3 letters (« VIH ») typed into the message is found as a word, case and accents
+    aside; a single character, a short figure and a yes/no answer are not looked for."""
+    hiv = [{"name": "diagnosis", "label": "Diagnostic", "value": "VIH", "text": "VIH"}]
+    assert sensitive.leaked(hiv, "Message", "Patient suivi pour vih, rappeler.") == "Diagnostic"
+    assert sensitive.leaked(hiv, "Suivi VIH", "Rappeler.") == "Diagnostic"
+    assert sensitive.leaked(hiv, "Message", "Il joue de la vihuela.") is None  # not a word of its own
+    summer = [{"name": "when", "label": "Depuis", "value": "Été", "text": "Été"}]
+    assert sensitive.leaked(summer, "Message", "Douleurs depuis l'ete.") == "Depuis"
+    assert sensitive.leaked(summer, "Message", "Il a complété le dossier.") is None
+    choice = [{"name": "kind", "label": "Motif", "value": "ist", "text": "Infection sexuellement transmise"}]
+    assert sensitive.leaked(choice, "Message", "Pour une IST.") == "Motif"
+    assert sensitive.leaked(choice, "Message", "INFECTION sexuellement transmise") == "Motif"
+    ignored = [{"name": "group", "label": "Groupe", "value": "A", "text": "A"},
+               {"name": "days", "label": "Jours d'arrêt", "value": 12, "text": "12"},
+               {"name": "pregnant", "label": "Enceinte", "value": False, "text": "non"}]
+    assert sensitive.leaked(ignored, "Message", "Appel à 12 h le 12 mars. Identité : non vérifiée.") is None
+    long = [{"name": "reason", "label": "Motif médical", "value": "Fièvre élevée", "text": "Fièvre élevée"}]
+    assert sensitive.leaked(long, "Message", "Une FIEVRE ELEVEE depuis hier") == "Motif médical"
 
 
 def test_the_back_office_shows_them_only_to_those_allowed(personas, alpha):

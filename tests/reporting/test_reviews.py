@@ -2,6 +2,7 @@
 the secretary sees it at her desk and the scores appear per secretary in the figures. The client's
 report shows its flagged messages and error rate."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -120,3 +121,53 @@ def test_the_clients_report_shows_its_flagged_messages_and_error_rate(personas, 
     text = page.content.decode()
     assert 'data-testid="quality"' in text and "1 sur 2" in text and "(50 %)" in text
     assert "Appel de M. Durant" in text and "C&#x27;est Durand" in text
+
+
+REVIEWED = """
+language: permanence/1
+title: Médical
+start: take
+fields:
+  name: {type: text, label: Nom}
+  reason: {type: long_text, label: Motif médical, sensitive: true}
+  detail: {type: text, label: Précisions}
+steps:
+  take:
+    ask: [name, reason, detail]
+    next: bye
+  bye:
+    end: information
+"""
+REASON, DETAIL = "Douleurs thoraciques depuis hier soir", "Suivi cardiologique"
+
+
+def test_sensitive_answers_are_shown_only_to_supervisors_who_may_read_them(personas, alpha):
+    """A technical assistant supervises without reading sensitive fields: masked; the operator admin reads
+    them, and each time is one audit row (the field names, never the values)."""
+    from permanence.scenarios.models import Run, Scenario, ScenarioVersion
+
+    alpha.sensitive_fields = "detail"
+    alpha.save()
+    call = answered(alpha, personas["secretary"], 30)
+    scenario = Scenario.objects.create(account=alpha, name="Médical")
+    version = ScenarioVersion.objects.create(scenario=scenario, number=1, status="published", source=REVIEWED,
+                                             digest="x")
+    run = Run.objects.create(version=version, agent=personas["secretary"], state={
+        "path": ["take", "bye"], "answers": {"name": "Jean Dupont", "reason": REASON, "detail": DETAIL}})
+    Call.objects.filter(pk=call.pk).update(run=run)
+
+    def reads():
+        return AuditEvent.objects.filter(object_type="calls.call", object_id=str(call.pk),
+                                         detail__what="sensitive fields")
+
+    shown = signed_in(personas["assistant"]).get(f"/reports/reviews/{call.pk}/").content.decode()
+    assert "Jean Dupont" in shown
+    assert REASON not in shown and DETAIL not in shown
+    assert 'data-testid="masked-reason"' in shown and 'data-testid="masked-detail"' in shown
+    assert not reads().exists()
+    shown = signed_in(personas["admin"]).get(f"/reports/reviews/{call.pk}/").content.decode()
+    assert REASON in shown and DETAIL in shown and 'data-testid="masked-' not in shown
+    [row] = reads()
+    assert row.action == "view" and row.actor_name == "admin" and row.account_id == alpha.pk
+    assert row.detail["fields"] == ["detail", "reason"]
+    assert REASON not in json.dumps(row.detail, ensure_ascii=False)

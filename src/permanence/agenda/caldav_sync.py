@@ -352,7 +352,7 @@ def _push(link: CalendarLink, remote: calendars.RemoteCalendar, now: datetime, r
         Appointment.objects.filter(
             collaborator=link.collaborator, status=Appointment.Status.BOOKED, end__gt=now - WINDOW_PAST
         )
-        .select_related("appointment_type")
+        .select_related("appointment_type", "account")
         .order_by("start")
     )
     for appointment in pending:

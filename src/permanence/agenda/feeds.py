@@ -64,11 +64,14 @@ def event_of(appointment: Appointment) -> icalendar.Event:
     kind = appointment.appointment_type.name if appointment.appointment_type else "Rendez-vous"
     event.add("summary", f"{kind} · {appointment.caller_name}" if appointment.caller_name else kind)
     event.add("location", str(dict(Place.choices).get(appointment.place, appointment.place)))
+    # a sensitive answer never leaves: the desk keeps them out of ``answers``; those the account names are
+    # left out here too (an appointment booked before they were)
+    hidden = set(appointment.account.sensitive_field_list())
     lines = [
         f"Appelant : {appointment.caller_name}" if appointment.caller_name else "",
         f"Téléphone : {appointment.caller_phone}" if appointment.caller_phone else "",
         f"E-mail : {appointment.caller_email}" if appointment.caller_email else "",
-        *(f"{key} : {value}" for key, value in appointment.answers.items()),
+        *(f"{key} : {value}" for key, value in appointment.answers.items() if key not in hidden),
         appointment.notes,
     ]
     event.add("description", "\n".join(line for line in lines if line))
@@ -94,7 +97,7 @@ def calendar(collaborator: Collaborator, now: datetime | None = None) -> bytes:
         status=Appointment.Status.BOOKED,
         end__gt=now - PAST,
         start__lt=now + FUTURE,
-    ).select_related("appointment_type")
+    ).select_related("appointment_type", "account")
     for appointment in rows.order_by("start"):
         cal.add_component(event_of(appointment))
     return bytes(cal.to_ical())

@@ -23,7 +23,7 @@ from permanence.agenda import desk as agenda_desk
 from permanence.agenda import services as agenda_services
 from permanence.audit import trail
 from permanence.audit.models import Action, AuditEvent
-from permanence.calls import services, telephony
+from permanence.calls import identity_limits, services, telephony
 from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk, DeskStatus
@@ -37,6 +37,7 @@ from permanence.reporting.models import CallReview
 from permanence.scenarios import changes as scenario_changes
 from permanence.scenarios import environment, live, runform
 from permanence.scenarios import services as scenario_services
+from permanence.scenarios.engine import identity as idcheck
 from permanence.scenarios.engine.runtime import AnswerError
 from permanence.scenarios.engine.runtime import Run as Engine
 from permanence.scenarios.models import MAIN_ENTRY, Run, Status
@@ -231,36 +232,83 @@ def desk_call(request: HttpRequest, pk: int) -> HttpResponse:
     query = request.POST.get("q", "").strip()[:100] if request.POST.get("search") else ""
     if engine is not None and stored is not None and request.method == "POST" and not query:
         screen = engine.screen()
-        if request.POST.get("back"):
-            try:
-                engine.back()
-            except AnswerError as exc:  # nothing to undo: stay; an identity check's attempt: said
-                if "identity_no_undo" in (code for code, _params in exc.errors.values()):
-                    messages.warning(request, " ".join(exc.messages(_).values()))
-        elif call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP):
-            given = runform.answer_from_post(request.POST, screen)
-            try:
-                picked = request.POST.get("slot_pick", "")
-                if screen.get("kind") == "appointment" and given.get("result") == "booked" and picked:
-                    given["slot"] = agenda_desk.book(call, screen, picked, dict(engine.answers), user)
-                engine.answer(given)
-                if screen.get("kind") == "transfer":
-                    _transfer_done(call, user, screen, given["result"])
-            except AnswerError as exc:
-                errors = exc.messages(_)
-            except services.CallError as exc:
-                messages.error(request, str(exc))
-            except agenda_services.SlotTaken:
-                messages.error(request, _("This slot has just been taken: pick another one."))
-            except agenda_services.BookingError as exc:
-                messages.error(request, str(exc))
-        stored.state = engine.to_json()
-        stored.outcome = (engine.outcome or {}).get("kind", "")
-        stored.save(update_fields=["state", "outcome", "updated"])
+        if screen.get("kind") == "verify":
+            # an identity check's attempt under the run's row lock: two posts at once never both count
+            # as the same attempt (nor pass the limit); one whose run changed meanwhile is not applied
+            with transaction.atomic():
+                locked = Run.objects.select_for_update().only("updated").get(pk=stored.pk)
+                if locked.updated != stored.updated:
+                    return redirect("desk_call", call.pk)
+                errors = _apply_input(request, call, engine, stored, screen)
+        else:
+            errors = _apply_input(request, call, engine, stored, screen)
         if not errors:
             return redirect("desk_call", call.pk)
     return _call_page(request, call, engine, stored, env, errors=errors, query=query,
                       posted=request.POST if errors else None)
+
+
+def _apply_input(
+    request: HttpRequest, call: Call, engine: Engine, stored: Run, screen: dict[str, Any]
+) -> dict[str, str]:
+    """Apply what the secretary posted at the current step and store the run; the errors by field."""
+    user = request.user
+    errors: dict[str, str] = {}
+    if request.POST.get("back"):
+        try:
+            engine.back()
+        except AnswerError as exc:  # nothing to undo: stay; an identity check's attempt: said
+            if "identity_no_undo" in (code for code, _params in exc.errors.values()):
+                messages.warning(request, " ".join(exc.messages(_).values()))
+    elif call.state in (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP):
+        given = runform.answer_from_post(request.POST, screen)
+        contact = _checked_contact(call, engine)
+        try:
+            picked = request.POST.get("slot_pick", "")
+            if screen.get("kind") == "appointment" and given.get("result") == "booked" and picked:
+                hidden = engine.sensitive_names()  # read after signing in, never in a calendar
+                public = {k: v for k, v in engine.answers.items() if k not in hidden}
+                given["slot"] = agenda_desk.book(call, screen, picked, public, user)
+            if why := identity_limits.refusal(contact):  # too many failed checks: not compared
+                given = {"result": idcheck.NOT_VERIFIED}
+                messages.warning(request, why)
+            engine.answer(given)
+            if contact is not None and engine.inputs[-1][1].get("result") == idcheck.FAILED:
+                identity_limits.record_failure(user, contact, call, request)
+            _skip_identity_check(request, call, engine)
+            if screen.get("kind") == "transfer":
+                _transfer_done(call, user, screen, given["result"])
+        except AnswerError as exc:
+            errors = exc.messages(_)
+        except services.CallError as exc:
+            messages.error(request, str(exc))
+        except agenda_services.SlotTaken:
+            messages.error(request, _("This slot has just been taken: pick another one."))
+        except agenda_services.BookingError as exc:
+            messages.error(request, str(exc))
+    stored.state = engine.to_json()
+    stored.outcome = (engine.outcome or {}).get("kind", "")
+    stored.save(update_fields=["state", "outcome", "updated"])
+    return errors
+
+
+def _checked_contact(call: Call, engine: Engine) -> Contact | None:
+    """The contact whose identity the current step checks (the caller's), None at any other step."""
+    if engine.step is None or engine.scenario.steps[engine.step].kind != "verify":
+        return None
+    if engine.env.identity is None or engine.env.identity.simulated:
+        return None
+    return environment.caller_contact(call.account, call.caller)
+
+
+def _skip_identity_check(request: HttpRequest, call: Call, engine: Engine) -> None:
+    """At an identity check of a caller with too many failed checks lately: not verified, at once, without
+    comparing anything, and the secretary is told why."""
+    contact = _checked_contact(call, engine)
+    why = identity_limits.refusal(contact)
+    if contact is not None and why:
+        engine.answer({"result": idcheck.NOT_VERIFIED})
+        messages.warning(request, why)
 
 
 def _call_page(
@@ -285,6 +333,8 @@ def _call_page(
         if posted is not None and field["name"] in posted:  # a refused answer keeps what was typed
             _keep_typed(field, posted.get(field["name"], ""))
     runform.identity_screen(screen, errors)  # an identity check's answers are never shown again
+    if screen.get("identity") and engine is not None:  # too many failed checks lately: not compared
+        screen["identity"]["refused"] = identity_limits.refusal(_checked_contact(call, engine))
     matches = runform.lookup_matches(call.account, screen, query)
     draft = engine.report() if engine else {"to": [], "subject": "", "body": ""}
     recipients, by_default = _recipients(call.account, engine, draft)

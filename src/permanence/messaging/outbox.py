@@ -64,7 +64,7 @@ def not_allowed(account: Account, recipients: Iterable[str], also: Iterable[str]
     """Of these recipients (already checked as addresses or E.164 numbers), those a secretary may not
     send to: not a person of the account's directory, nor one of its default or other allowed
     recipients (addresses, numbers, ``@domain``), nor named by the scenario (``also``)."""
-    allowed = {item.lower() for item in account.allowed_recipient_list()}
+    allowed = {item.lower() for item in _valid_allowed(account)}
     allowed |= {item.lower() for item in _valid_defaults(account)}
     allowed |= {item.lower() for item in also}
     refused = []
@@ -85,6 +85,15 @@ def not_allowed(account: Account, recipients: Iterable[str], also: Iterable[str]
 def _valid_defaults(account: Account) -> list[str]:
     try:
         return account.recipient_list()
+    except ValidationError:
+        return []
+
+
+def _valid_allowed(account: Account) -> list[str]:
+    """The account's other allowed recipients; none when what is stored cannot be read any more (the
+    back-office refuses that): the directory and the default recipients are still allowed."""
+    try:
+        return account.allowed_recipient_list()
     except ValidationError:
         return []
 

@@ -92,8 +92,9 @@ def message_list(request: HttpRequest, slug: str) -> HttpResponse:
     page = max(1, int(request.GET.get("page", "1")) if request.GET.get("page", "1").isdigit() else 1)
     rows = list(messages_qs[(page - 1) * PAGE : page * PAGE + 1])
     _explain(rows)
-    for row in rows:
-        row.has_sensitive = bool(sensitive.marked(row.fields))  # a link to read them, signed in
+    mine = sensitive.own_addresses(request.user, account)
+    for row in rows:  # a link to read them, signed in, for those who may (a collaborator: if addressed)
+        row.has_sensitive = bool(sensitive.marked(row.fields)) and sensitive.may_read(request.user, row, mine)
     trail.record(
         request.user,
         Action.LIST,
@@ -148,8 +149,11 @@ def message_resend(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_GET
 def message_sensitive(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """A message's sensitive fields (health, legal), which nothing sent carries: read here, signed in, by
-    a role allowed to (404 outside the user's reach, 403 without the right); each read is audited."""
+    a role allowed to (404 outside the user's reach, 403 without the right; a client collaborator, 403
+    for a message not addressed to them); each read is audited."""
     message = _message(request, slug, pk, Perm.READ_SENSITIVE)
+    if not sensitive.may_read(request.user, message):  # a client collaborator: a message addressed to them
+        raise PermissionDenied
     rows = sensitive.values(message.fields)
     trail.record(request.user, Action.VIEW, message, account=message.account, request=request,
                  what="sensitive fields", fields=[name for name, _label, _value in rows])

@@ -18,11 +18,13 @@ from permanence import policy
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.calls.models import Call, CallRecording
+from permanence.messaging import sensitive
 from permanence.messaging.models import Message
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.reporting import reviews, rollups, scorecard
 from permanence.reporting.models import CallReview
+from permanence.scenarios import live
 from permanence.users.models import User
 
 
@@ -54,15 +56,41 @@ def review_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _call_context(call: Call) -> dict[str, Any]:
+def _sensitive_names(call: Call, call_messages: list[Message]) -> set[str]:
+    """The call's answers that are sensitive: the fields its scenario marks, those the account names, and
+    those its messages keep as such."""
+    names = set(call.account.sensitive_field_list())
+    if call.run is not None:
+        fields = live.for_version(call.run.version).scenario.fields
+        names |= {name for name, f in fields.items() if f.sensitive}
+    for message in call_messages:
+        names |= set(sensitive.marked(message.fields))
+    return names
+
+
+def _call_context(request: HttpRequest, call: Call) -> dict[str, Any]:
+    """The call as it went. Its sensitive answers (health, legal) are shown to those who may read them
+    (``Perm.READ_SENSITIVE`` on the account: one audit row each time), masked for the others."""
     state = call.run.state if call.run is not None and isinstance(call.run.state, dict) else {}
     path = state.get("path") if isinstance(state.get("path"), list) else []
     answers = state.get("answers") if isinstance(state.get("answers"), dict) else {}
+    call_messages = list(Message.objects.filter(call=call, parent__isnull=True).order_by("created"))
+    hidden = _sensitive_names(call, call_messages) & {str(k) for k in answers}
+    shown = policy.allowed(request.user, Perm.READ_SENSITIVE, call.account)
+    given = {name for name in hidden if answers.get(name) not in (None, "")}
+    if shown and given:
+        trail.record(request.user, Action.VIEW, call, account=call.account_id, request=request,
+                     what="sensitive fields", fields=sorted(given))
+    rows = []
+    for key, value in answers.items():
+        masked = str(key) in hidden and not shown and value not in (None, "")
+        rows.append((str(key), _("Sensitive: not shown") if masked else "" if value is None else str(value),
+                     masked))
     return {
         "call": call,
         "path": [str(step) for step in path],
-        "answers": sorted((str(k), "" if v is None else str(v)) for k, v in answers.items()),
-        "call_messages": list(Message.objects.filter(call=call, parent__isnull=True).order_by("created")),
+        "answers": sorted(rows),
+        "call_messages": call_messages,
         "recordings": list(CallRecording.objects.filter(call=call, purged_at__isnull=True).exclude(audio="")),
     }
 
@@ -97,7 +125,7 @@ def review_call(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         trail.record(user, Action.VIEW, call, account=call.account_id, request=request, purpose="review")
     return render(request, "reporting/review.html", {
-        **_call_context(call),
+        **_call_context(request, call),
         "existing": existing,
         "criteria": [{"code": c.code, "label": reviews.CRITERION_LABELS[c.code], "weight": c.weight,
                       "critical": c.critical, "value": _typed(ratings.get(c.code))}
