@@ -75,7 +75,8 @@ ROUTES = [
     R("audit", "/a/{a}/audit/", {"admin", "client_admin"}),
     # the whole account as one file (reversibility): the page, and the download (audited)
     R("account_export", "/a/{a}/export/", {"admin", "client_admin"}),
-    R("account_export_download", "/a/{a}/export/download?audio=1", {"admin", "client_admin"}),
+    R("account_export_download", "/a/{a}/export/download", {"admin", "client_admin"}, method="POST",
+      body={"audio": "1"}),
     R("two_factor", "/security/two-factor/", STAFF, scoped=False, denied=404),
     R("verify_second_factor", "/login/verify/", EVERYONE, scoped=False, ok=302),
     R("admin", "/admin/", BACK_OFFICE, scoped=False, denied=302),

@@ -256,8 +256,25 @@ def test_round_trip_gives_the_same_account(rich, personas, tmp_path, audio, slug
                                           if row["username"].startswith("api-"))])
     assert set(report.staff_mapped) == {"secretary", "assistant"} and not report.staff_kept_as_names
     assert report.api_keys_revoked == 2 and report.webhook_secrets == 1
-    assert (report.audio_restored, report.audio_missing) == ((3, []) if audio else (0, []))
+    assert (report.audio_restored, len(report.audio_missing)) == ((3, 0) if audio else (0, 3))
     again = read(export(report.account, audio=portability.audio_kinds() if audio else ()))
+    # audio: written under new names (never a file already here); without it, the rows come without
+    # their audio (the import lists them)
+    for kind in portability.KINDS:
+        for f in kind.fields():
+            if portability._role(f) != "file":
+                continue
+            for old, new in zip(before[kind.file], again[kind.file], strict=True):
+                if old[f.name] is None:
+                    continue
+                if audio:
+                    assert old[f.name].pop("name") != new[f.name].pop("name")
+                else:
+                    assert f"{kind.file} line {old['ref']}, {f.name}: {old[f.name]['name']}" in (
+                        report.audio_missing)
+                    old[f.name] = None
+    if not audio:
+        before[portability.MANIFEST]["audio"]["referenced"] = 0
 
     # what must differ: when it was exported, the short name if renamed, and the keys live on the old
     # instance, revoked here (their secrets are not in the archive)
@@ -395,6 +412,16 @@ def test_the_commands_export_and_import(rich, tmp_path, capsys):
     assert Account.objects.filter(slug="alpha-2").exists()
 
 
+def test_the_import_lists_the_audio_not_in_the_archive(rich, tmp_path, capsys):
+    path = tmp_path / "alpha.zip"
+    call_command("export_account", "alpha", "--output", str(path))  # without the audio
+    delete_account(rich, files=False)
+    call_command("import_account", str(path))
+    out = capsys.readouterr().out
+    assert "3 audio files not in the archive, imported without their audio" in out
+    assert "\n  voicemails.jsonl line 1, audio: voicemail/" in out
+
+
 def test_the_command_line_accepts_dashes_and_refuses_in_one_line(tmp_path, capsys):
     """No database here: Django closes its connections after a command run from the command line."""
     from permanence import cli
@@ -446,13 +473,17 @@ def archive(rich):
     return data
 
 
+def _stored_files() -> set[Path]:
+    return {path for path in Path(default_storage.location).rglob("*") if path.is_file()}
+
+
 def refused(archive: bytes, tmp_path: Path, **kw: Any) -> str:
     users, accounts = User.objects.count(), Account.objects.count()
-    files = set(Path(default_storage.location).rglob("*"))
+    files = _stored_files()
     with pytest.raises(portability.ArchiveError) as error:
         import_bytes(archive, tmp_path, **kw)
     assert (User.objects.count(), Account.objects.count()) == (users, accounts)  # nothing left behind
-    assert set(Path(default_storage.location).rglob("*")) == files  # nor any file written
+    assert _stored_files() == files  # nor any file written
     message = str(error.value)
     assert "\n" not in message
     return message
@@ -520,19 +551,143 @@ def test_staff_unknown_here_are_kept_as_names(archive, personas, tmp_path):
 
 
 def test_the_client_admin_downloads_the_account_audited(rich, personas):
-    page = Client()
+    page = Client(enforce_csrf_checks=True)
     page.force_login(personas["client_admin"])
     shown = page.get("/a/alpha/export/")
     assert shown.status_code == 200 and b'data-testid="export-download"' in shown.content
-    response = page.get("/a/alpha/export/download?audio=1")
+    assert b'method="post"' in shown.content
+    assert page.get("/a/alpha/export/download?audio=1").status_code == 405  # a link cannot start it
+    assert page.post("/a/alpha/export/download", {"audio": "1"}).status_code == 403  # no CSRF token
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', shown.content)
+    assert token is not None
+    response = page.post("/a/alpha/export/download", {"audio": "1", "csrfmiddlewaretoken": token[1].decode()})
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert 'filename="permanence-alpha-' in response["Content-Disposition"]
     files = read(b"".join(response.streaming_content))
-    assert files[portability.MANIFEST]["account"] == "alpha"
+    assert files[portability.MANIFEST]["account"] == "alpha" and files[portability.MANIFEST]["for_client"]
+    assert files["scenario_remarks.jsonl"] == []  # the operator's (the client's download: what it sees)
     assert files[portability.MANIFEST]["audio"] == {"referenced": 3, "archived": 3}
     event = AuditEvent.objects.get(action=Action.EXPORT, object_type="accounts.account")
     assert (event.actor_id, event.account_id, event.detail["audio"]) == (
         personas["client_admin"].pk, rich.pk, 3)
     user = Client()
     user.force_login(personas["client_user"])
-    assert user.get("/a/alpha/export/download").status_code == 403
+    assert user.post("/a/alpha/export/download").status_code == 403
+
+
+def _with_user(archive: bytes, user: dict[str, Any]) -> dict[str, bytes]:
+    """The members to rewrite so that ``users.jsonl`` also lists ``user`` (and the manifest counts it)."""
+    files = read(archive)
+    users = [*files["users.jsonl"], {**user, "ref": len(files["users.jsonl"]) + 1}]
+    manifest = files[portability.MANIFEST]
+    manifest["files"]["users.jsonl"] = len(users)
+    return {"users.jsonl": _jsonl(users), portability.MANIFEST: json.dumps(manifest).encode()}
+
+
+@pytest.mark.parametrize("named", ["admin", "client_admin_beta"])
+def test_an_api_key_of_a_user_not_made_by_the_import_is_refused(archive, personas, tmp_path, named):
+    """A tampered archive gives an API key to this instance's operator admin (listed as staff) or to
+    another account's user: refused; the import would otherwise revoke the key and deactivate them."""
+    staff = {"username": "admin", "first_name": "", "last_name": "", "email": "", "role": "operator_admin",
+             "is_active": True, "date_joined": None, "member": False}
+    change = _with_user(archive, staff) if named == "admin" else {}
+    keys = read(archive)["api_keys.jsonl"]
+    live = next(i for i, row in enumerate(keys) if row["revoked_at"] is None)
+    keys[live]["user"] = named
+    change["api_keys.jsonl"] = _jsonl(keys)
+    before = User.objects.values().get(username=named)
+    said = refused(_rewrite(archive, change), tmp_path)
+    if named == "admin":
+        assert said == (f"api_keys.jsonl line {live + 1}, user: “admin” is not a user of the account "
+                        "(an API key's user is made by the import)")
+    else:  # not in users.jsonl at all
+        assert said == f"api_keys.jsonl line {live + 1}, user: “client_admin_beta” is not in users.jsonl"
+    assert User.objects.values().get(username=named) == before
+    from permanence.api.models import ApiKey
+
+    assert not ApiKey.objects.filter(user__username=named).exists()
+
+
+def _voicemail_audio(files: dict[str, Any]) -> dict[str, Any]:
+    return files["voicemails.jsonl"][0]["audio"]
+
+
+def test_imported_audio_never_names_a_file_already_here(rich, beta, tmp_path):
+    """A reference without the file (“archived”: null) names nothing here, even a file that exists
+    (another account's recording): the row comes without its audio, listed. An archived file is
+    written under a new name, even when the same file is already here: no file is shared by two rows."""
+    from permanence.calls.models import CallRecording, Voicemail
+
+    theirs = default_storage.save(f"voicemail/{beta.pk}/2026/01/1-090000.wav", ContentFile(WAV + b"beta"))
+    data = export(rich, audio=portability.audio_kinds())
+    originals = {name: default_storage.open(name).read() for name in (
+        *Voicemail.objects.values_list("audio", flat=True),
+        *CallRecording.objects.values_list("audio", flat=True), rich.waiting_audio.name)}
+    delete_account(rich, files=False)  # the files stay: as on the instance that made the archive
+    files = read(data)
+    voicemails = files["voicemails.jsonl"]
+    voicemails[0]["audio"] = {"name": theirs, "size": len(WAV) + 4, "sha256": None, "archived": None}
+    report = import_bytes(_rewrite(data, {"voicemails.jsonl": _jsonl(voicemails)}), tmp_path)
+
+    assert report.audio_missing == [f"voicemails.jsonl line 1, audio: {theirs}"]
+    assert report.audio_restored == 2
+    account = report.account
+    assert Voicemail.objects.get(account=account).audio.name == ""
+    written = [*CallRecording.objects.filter(account=account).values_list("audio", flat=True),
+               account.waiting_audio.name]
+    assert all(written) and not set(written) & {*originals, theirs}
+    for name in written:
+        assert default_storage.open(name).read() in originals.values()
+    for name, content in {**originals, theirs: WAV + b"beta"}.items():  # nothing here was touched
+        assert default_storage.open(name).read() == content
+
+
+def test_the_clients_download_holds_what_the_client_sees(rich, personas, tmp_path):
+    """Drafts and versions in review, the technical assistants' review notes, the secretaries' remarks
+    and the training calls' runs are the operator's: left out of the client's download (the command
+    line holds everything); what is left imports."""
+    from permanence import policy
+    from permanence.calls.models import Call
+    from permanence.scenarios.models import Comment, Run, Scenario, ScenarioVersion
+    from permanence.scenarios.services import template_source
+
+    assert set(portability.CLIENT_VERSIONS) == set(policy.visible_version_statuses(personas["client_admin"]))
+    scenario = Scenario.objects.get(account=rich)
+    v1, v2 = scenario.versions.order_by("number")
+    draft = ScenarioVersion.objects.create(scenario=scenario, number=3, source=template_source("legal"),
+                                           digest="d3", status="draft", author=personas["assistant"])
+    Comment.objects.create(version=draft, kind="review", text="À revoir", author=personas["assistant"])
+    Comment.objects.create(version=v2, kind="review", text="Relu", author=personas["assistant"])
+    hidden = Scenario.objects.create(account=rich, name="En préparation", entry="night")
+    ScenarioVersion.objects.create(scenario=hidden, number=1, source=template_source("legal"), digest="h1",
+                                   status="review", author=personas["assistant"])
+    training = Call.objects.create(account=rich, called="+33145000001", caller="+33600000000", training=True,
+                                   state="done", secretary=personas["secretary"])
+    training.run = Run.objects.create(version=v1, agent=personas["secretary"], test=True, outcome="message")
+    training.save(update_fields=["run"])
+
+    everything = read(export(rich))
+    assert {row["status"] for row in everything["scenario_versions.jsonl"]} == {"published", "sent", "draft",
+                                                                                 "review"}
+    assert everything["scenario_remarks.jsonl"] and any(r["test"] for r in everything["scenario_runs.jsonl"])
+    assert everything[portability.MANIFEST]["for_client"] is False
+
+    data = export(rich, for_client=True)
+    files = read(data)
+    assert files[portability.MANIFEST]["for_client"] is True
+    assert [row["name"] for row in files["scenarios.jsonl"]] == [scenario.name]
+    assert [(row["number"], row["status"]) for row in files["scenario_versions.jsonl"]] == [
+        (1, "published"), (2, "sent")]
+    assert [(row["version"], row["kind"], row["text"]) for row in files["scenario_comments.jsonl"]] == [
+        (2, "changes", "Plus court")]  # the client's own change request
+    assert files["scenario_remarks.jsonl"] == []
+    assert [row["test"] for row in files["scenario_runs.jsonl"]] == [False]
+    runs = {row["caller"]: row["run"] for row in files["calls.jsonl"]}
+    assert runs["+33611111111"] == 1 and runs["+33600000000"] is None
+    assert files[portability.MANIFEST]["files"] == {
+        name: len(rows) for name, rows in files.items() if name.endswith(".jsonl")}
+
+    delete_account(rich, files=False)
+    report = import_bytes(data, tmp_path)
+    imported = ScenarioVersion.objects.filter(scenario__account=report.account)
+    assert sorted(imported.values_list("status", flat=True)) == ["published", "sent"]

@@ -10,11 +10,16 @@ left out and why. The rest follows from the fields' types:
   never written, so the archive means the same on any instance;
 * a user is named by the username; ``users.jsonl`` describes them (see ``_restore_users``);
 * a file (audio) is ``{"name", "size", "sha256", "archived"}``: its storage name and size, and, when
-  the audio is included, the file inside the archive with its digest;
+  the audio is included, the file inside the archive with its digest; the import writes an archived
+  file under a new name and never takes a name as a reference to a file already here;
 * dates ISO 8601, instants in UTC; JSON fields as stored (the ids some hold are written as refs:
   ``json_refs``).
 
-The models left out entirely are in ``LEFT_OUT``, with the reason.
+The models left out entirely are in ``LEFT_OUT``, with the reason. The client's download
+(``for_client``) holds what the client sees in the portal: ``Kind.client`` says which rows.
+
+The import makes new rows only: it never changes a row it did not make (a user of this instance named by
+the archive is only named).
 """
 
 from __future__ import annotations
@@ -93,7 +98,16 @@ from permanence.messaging.models import (
 )
 from permanence.privacy.models import DataRequest, LegalHold, RetentionPolicy
 from permanence.reporting.models import CallReview, Rollup
-from permanence.scenarios.models import Block, Comment, Remark, Run, Scenario, ScenarioVersion, VersionReading
+from permanence.scenarios.models import (
+    Block,
+    Comment,
+    Remark,
+    Run,
+    Scenario,
+    ScenarioVersion,
+    Status,
+    VersionReading,
+)
 from permanence.users.models import CLIENT_ROLES, STAFF_ROLES, Role, Training
 
 FORMAT = "permanence-account"
@@ -120,15 +134,19 @@ class Kind:
     owner: str  # the lookup from a row to its account; "" for the account itself
     leave_out: Mapping[str, str] = field(default_factory=dict)  # field name -> why it is not exported
     json_refs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # JSON field -> key -> kind
-    restore: Callable[[Any, _Restore], None] | None = None  # fills on import what the file leaves out
+    restore: Callable[[Any, _Restore, str], None] | None = None  # fills on import what the file leaves out
+    client: Q | None = None  # the rows the client's download holds (what the client sees); None: all
 
     @property
     def file(self) -> str:
         return f"{self.name}.jsonl"
 
-    def rows(self, account: Account) -> QuerySet[Any]:
+    def rows(self, account: Account, *, for_client: bool = False) -> QuerySet[Any]:
         lookup = {self.owner: account} if self.owner else {"pk": account.pk}
-        return self.model._default_manager.filter(**lookup).order_by("pk")
+        rows = self.model._default_manager.filter(**lookup)
+        if for_client and self.client is not None:
+            rows = rows.filter(self.client)
+        return rows.order_by("pk")
 
     def fields(self) -> list[models.Field[Any, Any]]:
         """The fields written, in the model's order: every concrete and many-to-many field but the
@@ -153,12 +171,16 @@ def _role(f: Any) -> str:
     return "value"
 
 
-def _restore_webhook(endpoint: WebhookEndpoint, ctx: _Restore) -> None:
+def _restore_webhook(endpoint: WebhookEndpoint, ctx: _Restore, where: str) -> None:
     endpoint.secret = secrets.token_urlsafe(32)
     ctx.report.webhook_secrets += 1
 
 
-def _restore_api_key(key: ApiKey, ctx: _Restore) -> None:
+def _restore_api_key(key: ApiKey, ctx: _Restore, where: str) -> None:
+    if key.user_id not in ctx.members:  # a key acts as its own user: one of the account's, made here
+        name = next((n for n, pk in ctx.users.items() if pk == key.user_id), key.user_id)
+        raise ArchiveError(f"{where}, user: “{name}” is not a user of the account (an API key's user is "
+                           "made by the import)")
     key.digest = ""  # matches no key: the key's text cannot come back
     if key.revoked_at is None:
         key.revoked_at = ctx.now
@@ -168,6 +190,9 @@ def _restore_api_key(key: ApiKey, ctx: _Restore) -> None:
 
 DISPATCH_STATE = "the dispatcher's working state while a call waits or rings (offered to whom, until when)"
 COUNTED = "computed by the reports as they count the call; the new instance counts the imported calls itself"
+#: the scenario versions a client admin sees (``policy.visible_version_statuses``): the others are the
+#: operator's work in progress, left out of the client's download with their comments and runs
+CLIENT_VERSIONS = (Status.SENT, Status.APPROVED, Status.PUBLISHED, Status.RETIRED)
 KINDS: tuple[Kind, ...] = (
     Kind("account", Account, ""),
     Kind("phone_numbers", PhoneNumber, "account"),
@@ -184,11 +209,15 @@ KINDS: tuple[Kind, ...] = (
     Kind("directory_changes", DirectoryChange, "account", json_refs={"data": {"service": "services"}}),
     Kind("contacts", Contact, "account"),
     Kind("contact_numbers", ContactNumber, "contact__account"),
-    Kind("scenarios", Scenario, "account"),
-    Kind("scenario_versions", ScenarioVersion, "scenario__account"),
-    Kind("scenario_comments", Comment, "version__scenario__account"),
-    Kind("scenario_remarks", Remark, "version__scenario__account"),
-    Kind("scenario_runs", Run, "version__scenario__account"),
+    Kind("scenarios", Scenario, "account", client=Q(
+        pk__in=ScenarioVersion.objects.filter(status__in=CLIENT_VERSIONS).values("scenario"))),
+    Kind("scenario_versions", ScenarioVersion, "scenario__account", client=Q(status__in=CLIENT_VERSIONS)),
+    # the client's change requests and approvals; not the technical assistants' review notes
+    Kind("scenario_comments", Comment, "version__scenario__account",
+         client=Q(version__status__in=CLIENT_VERSIONS) & ~Q(kind=Comment.Kind.REVIEW)),
+    Kind("scenario_remarks", Remark, "version__scenario__account", client=Q(pk__in=[])),  # the desk's
+    Kind("scenario_runs", Run, "version__scenario__account",  # not the training calls'
+         client=Q(test=False, version__status__in=CLIENT_VERSIONS)),
     Kind("calls", Call, "account", leave_out={
         "offered_to": DISPATCH_STATE, "offer_expires_at": DISPATCH_STATE, "passed_by": DISPATCH_STATE,
         "caller_leaves_at": "a simulated caller's patience (the simulator's, not a real caller's)",
@@ -277,9 +306,11 @@ ATTEMPTS = 3
 
 
 def export_account(account: Account, out: IO[bytes], *, audio: Collection[str] = (),
-                   now: datetime | None = None) -> Manifest:  # fmt: skip
+                   now: datetime | None = None, for_client: bool = False) -> Manifest:  # fmt: skip
     """Write the account's archive to ``out`` (a binary file, seekable). ``audio``: the kinds whose audio
     files go into the archive (``audio_kinds()`` for all); the others are written by reference only.
+    ``for_client``: the client's download, what the client sees in the portal (``Kind.client``: not the
+    operator's drafts, review notes, remarks from the desk, training runs); else everything.
 
     The account may be live (calls arriving): on PostgreSQL the archive is read from one snapshot; on
     SQLite, or inside a transaction already begun, an archive that the account changed while it was
@@ -288,7 +319,7 @@ def export_account(account: Account, out: IO[bytes], *, audio: Collection[str] =
         start = out.tell()
         try:
             with _snapshot():
-                return _export(account, out, frozenset(audio), now)
+                return _export(account, out, frozenset(audio), now, for_client)
         except _Moved:
             out.seek(start)
             out.truncate()
@@ -306,17 +337,18 @@ def _snapshot() -> Iterator[None]:
         yield
 
 
-def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: datetime | None) -> Manifest:
+def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: datetime | None,
+            for_client: bool) -> Manifest:  # fmt: skip
     from permanence import __version__
 
     now = now or timezone.now()
-    refs = {kind.model: _refs(kind.rows(account)) for kind in KINDS}
+    refs = {kind.model: _refs(kind.rows(account, for_client=for_client)) for kind in KINDS}
     users = _UserNames()
     files: dict[str, int] = {}
     sounds = {"referenced": 0, "archived": 0}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for kind in KINDS:
-            rows = kind.rows(account).filter(pk__lte=max(refs[kind.model], default=0))
+            rows = kind.rows(account, for_client=for_client).filter(pk__lte=max(refs[kind.model], default=0))
             many = [f.name for f in kind.fields() if _role(f) == "refs"]
             if many:
                 rows = rows.prefetch_related(*many)
@@ -328,7 +360,7 @@ def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: dateti
                     if refs[kind.model].get(obj.pk) != count:  # a row deleted since the refs were counted
                         raise _Moved
                     spool.write(_line(_dump(kind, obj, refs, users, archive, account, kind.name in audio,
-                                            sounds)))
+                                            sounds, for_client)))
                 if count != len(refs[kind.model]):
                     raise _Moved
                 spool.seek(0)
@@ -353,6 +385,7 @@ def _export(account: Account, out: IO[bytes], audio: frozenset[str], now: dateti
             "permanence_version": __version__,
             "exported_at": _plain(now),
             "account": account.slug,
+            "for_client": for_client,
             "files": files,
             "audio": sounds,
         }
@@ -405,20 +438,28 @@ def _plain(value: Any) -> Any:
 
 
 def _ref_of(refs: dict[type[models.Model], dict[int, int]], target: Any, pk: Any, account: Account,
-            where: str) -> int | None:  # fmt: skip
+            where: str, for_client: bool, optional: bool) -> int | None:  # fmt: skip
+    """The ref of the row ``pk`` names; in the client's download, none for a row left out of it (when
+    the field may be empty)."""
     if pk is None:
         return None
     try:
         return refs[target][pk]
     except KeyError:
-        if KIND_OF[target].rows(account).filter(pk=pk).exists():
+        kind = KIND_OF[target]
+        if kind.rows(account, for_client=for_client).filter(pk=pk).exists():
             raise _Moved from None  # made since the refs were counted
+        if for_client and kind.rows(account).filter(pk=pk).exists():
+            if optional:
+                return None
+            raise ArchiveError(f"{where} names a {target._meta.label} (id {pk}) left out of the client's "
+                               "download") from None
         raise ArchiveError(f"{where} names a {target._meta.label} (id {pk}) of another account") from None
 
 
 def _dump(kind: Kind, obj: Any, refs: dict[type[models.Model], dict[int, int]], users: _UserNames,
-          archive: zipfile.ZipFile, account: Account, with_audio: bool,
-          sounds: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+          archive: zipfile.ZipFile, account: Account, with_audio: bool, sounds: dict[str, int],
+          for_client: bool) -> dict[str, Any]:  # fmt: skip
     ref = refs[kind.model][obj.pk]
     row: dict[str, Any] = {"ref": ref}
     where = f"{kind.file} row {ref}"
@@ -428,10 +469,12 @@ def _dump(kind: Kind, obj: Any, refs: dict[type[models.Model], dict[int, int]], 
             row[f.name] = users(getattr(obj, f.attname))
         elif role == "ref":
             pk = getattr(obj, f.attname)
-            row[f.name] = _ref_of(refs, f.related_model, pk, account, f"{where} ({f.name})")
+            row[f.name] = _ref_of(refs, f.related_model, pk, account, f"{where} ({f.name})", for_client,
+                                  f.null)
         elif role == "refs":
-            linked = getattr(obj, f.name).all()
-            row[f.name] = sorted(_ref_of(refs, f.related_model, o.pk, account, where) for o in linked)
+            linked = (_ref_of(refs, f.related_model, o.pk, account, where, for_client, True)
+                      for o in getattr(obj, f.name).all())
+            row[f.name] = sorted(ref for ref in linked if ref is not None)
         elif role == "file":
             row[f.name] = _dump_file(getattr(obj, f.name), archive, f"{kind.name}/{ref}-{f.name}", with_audio,
                                      sounds)
@@ -483,7 +526,7 @@ class ImportReport:
     api_keys_revoked: int = 0
     webhook_secrets: int = 0
     audio_restored: int = 0
-    audio_missing: list[str] = field(default_factory=list)  # storage names referenced but not present
+    audio_missing: list[str] = field(default_factory=list)  # rows whose audio is not in the archive
 
 
 @dataclass
@@ -492,6 +535,7 @@ class _Restore:
     report: ImportReport
     account_id: int | None = None
     users: dict[str, int] = field(default_factory=dict)  # username -> id here
+    members: set[int] = field(default_factory=set)  # the account's users, made by this import
     pks: dict[str, dict[int, int]] = field(default_factory=dict)  # kind -> ref -> id here
     written: list[str] = field(default_factory=list)  # files written to storage (removed on failure)
     revoked_key_users: list[int] = field(default_factory=list)
@@ -608,8 +652,8 @@ def _import(archive: zipfile.ZipFile, manifest: dict[str, Any], slug: str | None
         value = getattr(obj, name)
         value[key] = ctx.pks[target].get(ref)
         kind.model._default_manager.filter(pk=obj.pk).update(**{name: value})
-    if ctx.revoked_key_users:
-        get_user_model().objects.filter(pk__in=ctx.revoked_key_users).update(is_active=False)
+    if revoked := set(ctx.revoked_key_users) & ctx.members:  # only users this import made
+        get_user_model().objects.filter(pk__in=revoked).update(is_active=False)
     account = Account.objects.get(pk=ctx.account_id)
     ctx.report.account = account
     ctx.report.rows = sum(files.values())
@@ -669,6 +713,7 @@ def _make_members(members: list[tuple[str, dict[str, Any]]], ctx: _Restore) -> N
     for where, row in members:
         user = _make_user(row, where, role=row["role"], active=bool(row["is_active"]), account=ctx.account_id)
         ctx.users[user.username] = user.pk
+        ctx.members.add(user.pk)
         ctx.report.users_created.append(user.username)
 
 
@@ -709,6 +754,7 @@ def _build(kind: Kind, row: dict[str, Any], where: str, ctx: _Restore, deferred:
         raise ArchiveError(f"{where}: unknown {', '.join(unknown)}")
     obj = kind.model()
     many: dict[str, list[int]] = {}
+    files: list[tuple[Any, Any, str]] = []
     for f in kind.model._meta.concrete_fields:
         if _role(f) == "account":
             setattr(obj, f.attname, ctx.account_id)
@@ -737,16 +783,18 @@ def _build(kind: Kind, row: dict[str, Any], where: str, ctx: _Restore, deferred:
             if not isinstance(value, list):
                 raise ArchiveError(f"{here}: not a list")
             many[f.name] = [_pk(ctx, target, ref, here) for ref in value]
-        elif role == "file":
-            setattr(obj, f.attname, _restore_file(value, archive, here, ctx))
+        elif role == "file":  # once the other fields are set: the file is named after them
+            files.append((f, value, here))
         else:
             value = _value(f, value, here)
             for key, target in kind.json_refs.get(f.name, {}).items():
                 if isinstance(value, dict) and value.get(key) is not None:
                     json_fixes.append((kind, obj, f.name, key, target, value[key]))
             setattr(obj, f.attname, value)
+    for f, value, here in files:
+        setattr(obj, f.attname, _restore_file(f, obj, value, archive, here, ctx))
     if kind.restore is not None:
-        kind.restore(obj, ctx)
+        kind.restore(obj, ctx, where)
     return obj, many
 
 
@@ -809,9 +857,11 @@ def _through_columns(model: type[models.Model], name: str) -> tuple[str, str]:
     return f.m2m_column_name(), f.m2m_reverse_name()
 
 
-def _restore_file(value: Any, archive: zipfile.ZipFile, where: str, ctx: _Restore) -> str:
-    """The file's storage name here: the archived file written there (at the same name when it is free,
-    or holds the same file), or, not archived, the name as a reference (copy the file there by hand)."""
+def _restore_file(f: Any, obj: Any, value: Any, archive: zipfile.ZipFile, where: str, ctx: _Restore) -> str:
+    """The file's storage name here: the archived file written under a new name, as the field names the
+    files of the new row; none for a file not in the archive (listed in the report). A name is never
+    taken as a reference to a file already here: it may be another account's, or shared by two rows
+    (deleting one's would delete the other's)."""
     if value is None:
         return ""
     if not isinstance(value, dict) or set(value) != set(FILE_KEYS) or not isinstance(value["name"], str):
@@ -823,9 +873,8 @@ def _restore_file(value: Any, archive: zipfile.ZipFile, where: str, ctx: _Restor
         raise ArchiveError(f"{where}: “{name}” is not a file name under the media folder") from None
     member = value["archived"]
     if member is None:
-        if not default_storage.exists(name):
-            ctx.report.audio_missing.append(name)
-        return name
+        ctx.report.audio_missing.append(f"{where}: {name}")
+        return ""
     if not isinstance(member, str) or not member.startswith(f"{AUDIO_DIR}/"):
         raise ArchiveError(f"{where}: “{member}” is not a file of the archive's {AUDIO_DIR} folder")
     with tempfile.TemporaryFile() as copy:
@@ -841,22 +890,12 @@ def _restore_file(value: Any, archive: zipfile.ZipFile, where: str, ctx: _Restor
             raise ArchiveError(f"{member} is damaged ({exc})") from None
         if digest.hexdigest() != value["sha256"] or copy.tell() != value["size"]:
             raise ArchiveError(f"{member} is not the file {where} describes (size or SHA-256 differ)")
-        if default_storage.exists(name) and _sha256(name) == value["sha256"]:
-            ctx.report.audio_restored += 1
-            return name  # already here (an import on the instance that made the archive)
         copy.seek(0)
-        saved = default_storage.save(name, File(copy, name=PurePosixPath(name).name))
+        target = f.generate_filename(obj, PurePosixPath(name).name)
+        saved = default_storage.save(target, File(copy, name=PurePosixPath(target).name))  # never overwrites
     ctx.written.append(saved)
     ctx.report.audio_restored += 1
     return saved
-
-
-def _sha256(name: str) -> str:
-    digest = hashlib.sha256()
-    with default_storage.open(name, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextmanager

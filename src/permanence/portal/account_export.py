@@ -1,5 +1,7 @@
 """The whole account as one file, for its client admin (reversibility, ``accounts.portability``):
-a page saying what it holds, and the download, audited."""
+a page saying what it holds, and the download (a form's POST: a link or an image cannot start one),
+audited. The client's download holds what the client sees (``for_client``); the command line
+(``permanence export-account``) holds everything."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import tempfile
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from permanence import policy
 from permanence.accounts import portability
@@ -43,13 +45,13 @@ def account_export(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @member_required
-@require_GET
+@require_POST
 def account_export_download(request: HttpRequest, slug: str) -> FileResponse:
     account = policy.get_account_or_404(request.user, slug, Perm.EXPORT_ACCOUNT)
-    audio = _audio_kinds(request.user, account) if request.GET.get("audio") == "1" else frozenset()
+    audio = _audio_kinds(request.user, account) if request.POST.get("audio") == "1" else frozenset()
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (the response closes it once sent)
     try:
-        manifest = portability.export_account(account, handle, audio=audio)
+        manifest = portability.export_account(account, handle, audio=audio, for_client=True)
     except BaseException:
         handle.close()
         raise

@@ -46,6 +46,8 @@ class Command(BaseCommand):
         if report.audio_restored:
             write(f"{report.audio_restored} audio files restored")
         if report.audio_missing:
-            write(f"{len(report.audio_missing)} audio files referenced but not here: copy them from the old "
-                  f"instance's media folder to the same paths (e.g. {report.audio_missing[0]})")
+            write(f"{len(report.audio_missing)} audio files not in the archive, imported without their audio "
+                  "(export with --with-audio to bring them):")
+            for missing in report.audio_missing:
+                write(f"  {missing}")
         write("Not imported, see docs/export-format.md: trainings, calendar links, audit trail.")
