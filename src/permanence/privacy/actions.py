@@ -137,8 +137,10 @@ def set_status(item: DataRequest, status: str, notes: str, *, actor: Any,
 
 
 def selection(item: DataRequest, accounts: QuerySet[Account]) -> Selection:
+    """What the request's person has in these accounts: read once, then passed along (a page, an export
+    and an erasure ask it many times)."""
     person = Person.of([item.phone], [item.email], [item.contact_id] if item.contact_id else [])
-    return Selection(person, accounts)
+    return Selection(person, accounts, everywhere=item.account is None)
 
 
 def subject(item: DataRequest) -> dict[str, Any]:

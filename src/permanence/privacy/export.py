@@ -21,8 +21,6 @@ from permanence.contacts.csvio import _escape as escape_cell
 from permanence.privacy.subjects import LABELS, Selection
 
 Rows = list[dict[str, Any]]
-PER_ACCOUNT = ("contacts", "calls", "messages", "appointments", "voicemails", "recordings", "surveys",
-               "callbacks")  # fmt: skip
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -133,11 +131,10 @@ def build(selection: Selection, *, subject: dict[str, Any], scope: str) -> tuple
     now = timezone.now()
     data = sections(selection)
     counts = {name: len(rows) for name, rows in data.items()}
-    found = selection.accounts_with_data()
-    per_account = []
-    for account in found:
-        kinds = {name: getattr(selection, name)().filter(account=account).count() for name in PER_ACCOUNT}
-        per_account.append({"account": account, "counts": [(LABELS[k], n) for k, n in kinds.items() if n]})
+    per_account = [
+        {"account": row["account"], "counts": [(LABELS[k], n) for k, n in row["counts"].items() if n]}
+        for row in selection.per_account()
+    ]
     with translation.override("fr"):
         summary = render_to_string("privacy/export_summary.html", {
             "subject": subject, "scope": scope, "at": now, "per_account": per_account,

@@ -1,12 +1,16 @@
 """Legal holds: what the retention purge and the erasure must leave alone, and why. Set and lifted here
-(audited); read by ``privacy.purge``, ``privacy.erasure`` and ``calls.retention``."""
+(audited); read by ``privacy.purge``, ``privacy.erasure`` and ``calls.retention``.
+
+A hold selects widely (``Selection(wide=True)``: every contact sharing one of its identifiers): it keeps
+more, never less. A hold on a contact keeps the numbers and e-mail the contact had when it was set, and
+those it has now. The operator's staff lift the holds they set; a client admin, the client's."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest
@@ -20,6 +24,9 @@ from permanence.audit.models import Action
 from permanence.contacts.models import Contact
 from permanence.privacy.models import LegalHold
 from permanence.privacy.subjects import Person, Selection
+from permanence.users.models import CLIENT_ROLES
+
+EMAIL_MAX = 254  # the columns' length (RFC 5321's path; ``validate_email`` accepts up to 320)
 
 
 def active(accounts: Any) -> Any:
@@ -27,7 +34,8 @@ def active(accounts: Any) -> Any:
 
 
 def person(hold: LegalHold) -> Person:
-    return Person.of([hold.phone], [hold.email], [hold.contact_id] if hold.contact_id else [])
+    return Person.of([hold.phone, *hold.contact_numbers], [hold.email, *hold.contact_emails],
+                     [hold.contact_id] if hold.contact_id else [])  # fmt: skip
 
 
 def for_account(account_id: int) -> tuple[bool, Selection | None]:
@@ -35,11 +43,12 @@ def for_account(account_id: int) -> tuple[bool, Selection | None]:
     holds = list(active([account_id]))
     if any(h.whole_account for h in holds):
         return True, None
-    numbers = {h.phone for h in holds if h.phone}
-    emails = {h.email for h in holds if h.email}
-    contacts = {h.contact_id for h in holds if h.contact_id}
-    held = Person.of(numbers, emails, contacts)
-    return False, (Selection(held, [account_id]) if held else None)
+    held = [person(h) for h in holds]
+    numbers = {n for p in held for n in p.numbers}
+    emails = {e for p in held for e in p.emails}
+    contacts = {c for p in held for c in p.contacts}
+    everyone = Person.of(numbers, emails, contacts)
+    return False, (Selection(everyone, [account_id], wide=True) if everyone else None)
 
 
 def clean_phone(text: str) -> str:
@@ -52,6 +61,9 @@ def clean_phone(text: str) -> str:
 
 def clean_email(text: str) -> str:
     value = text.strip().lower()
+    if len(value) > EMAIL_MAX:
+        raise ValidationError({"email": _("This e-mail address is too long: at most %(max)d characters.")
+                                        % {"max": EMAIL_MAX}})  # fmt: skip
     try:
         validate_email(value)
     except ValidationError:
@@ -70,7 +82,8 @@ def place(account: Account, *, whole_account: bool, phone: str = "", email: str 
           reason: str, actor: Any, request: HttpRequest | None = None) -> LegalHold:  # fmt: skip
     """Set a hold (validated: a reason, and the whole account or at least one caller's identifier)."""
     errors: dict[str, str] = {}
-    hold = LegalHold(account=account, whole_account=whole_account, reason=reason.strip(), set_by=actor)
+    hold = LegalHold(account=account, whole_account=whole_account, reason=reason.strip(), set_by=actor,
+                     by_operator=by_operator(actor))  # fmt: skip
     if not hold.reason:
         errors["reason"] = _("Say why the data must be kept.")
     if not whole_account:
@@ -84,6 +97,9 @@ def place(account: Account, *, whole_account: bool, phone: str = "", email: str 
             try:
                 hold.contact = contact_of(account, contact)
                 hold.contact_name = str(hold.contact)[:300]
+                hold.contact_numbers = sorted(hold.contact.numbers.values_list("number", flat=True))
+                email = hold.contact.email.strip().lower()
+                hold.contact_emails = [email] if email else []
             except ValidationError as error:
                 errors["contact"] = error.message_dict["contact"][0]
         if not errors and not (hold.phone or hold.email or hold.contact):
@@ -96,8 +112,21 @@ def place(account: Account, *, whole_account: bool, phone: str = "", email: str 
     return hold
 
 
+def by_operator(user: Any) -> bool:
+    """The operator's staff (not a client's user)."""
+    return getattr(user, "role", None) not in CLIENT_ROLES
+
+
+def may_lift(hold: LegalHold, user: Any) -> bool:
+    """A hold the operator set is lifted by the operator's staff; the client's, by either."""
+    return not hold.by_operator or by_operator(user)
+
+
 def lift(hold: LegalHold, *, actor: Any, request: HttpRequest | None = None) -> bool:
-    """Lift a hold (once: False if it already was)."""
+    """Lift a hold (once: False if it already was); PermissionDenied for a client's user and a hold the
+    operator set."""
+    if not may_lift(hold, actor):
+        raise PermissionDenied
     with transaction.atomic():
         lifted = LegalHold.objects.filter(pk=hold.pk, lifted_at__isnull=True).update(
             lifted_at=timezone.now(), lifted_by=actor

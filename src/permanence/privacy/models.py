@@ -92,7 +92,10 @@ class RetentionPolicy(models.Model):
 
 class LegalHold(models.Model):
     """Suspends the deletion (retention purge, erasure) of an account's data: all of it, or what concerns
-    one caller (a phone number, an e-mail address, a contact), until lifted."""
+    one caller (a phone number, an e-mail address, a contact), until lifted. A hold on a contact keeps the
+    numbers and e-mail the contact had when it was set (``contact_numbers``, ``contact_emails``): they stay
+    held when the contact is corrected or deleted. A hold set by the operator's staff (``by_operator``) is
+    lifted by them only."""
 
     account = models.ForeignKey(
         Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="legal_holds"
@@ -106,12 +109,15 @@ class LegalHold(models.Model):
         related_name="+",
     )  # fmt: skip
     contact_name = models.CharField(_("contact"), max_length=300, blank=True)
+    contact_numbers: Any = models.JSONField(_("the contact's numbers"), default=list, blank=True)  # E.164
+    contact_emails: Any = models.JSONField(_("the contact's e-mails"), default=list, blank=True)  # lower case
     reason = models.TextField(_("reason"))
     set_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("set by"), null=True, on_delete=models.SET_NULL,
         related_name="+",
     )  # fmt: skip
     set_at = models.DateTimeField(_("set"), default=timezone.now)
+    by_operator = models.BooleanField(_("set by the answering service"), default=False)
     lifted_at = models.DateTimeField(_("lifted"), null=True, blank=True)
     lifted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("lifted by"), null=True, blank=True,
@@ -130,7 +136,10 @@ class LegalHold(models.Model):
     def target(self) -> str:
         if self.whole_account:
             return str(_("the whole account"))
-        return ", ".join(t for t in (self.phone, self.email, self.contact_name) if t)
+        contact = self.contact_name
+        if contact and (self.contact_numbers or self.contact_emails):
+            contact += f" ({', '.join([*self.contact_numbers, *self.contact_emails])})"
+        return ", ".join(t for t in (self.phone, self.email, contact) if t)
 
 
 class DataRequest(models.Model):

@@ -27,7 +27,7 @@ from permanence.portal.access import member_required
 from permanence.portal.forms import field_errors
 from permanence.privacy import actions, holds
 from permanence.privacy.models import KINDS, DataRequest, LegalHold, RetentionPolicy, default_months
-from permanence.privacy.subjects import LABELS, SECTIONS
+from permanence.privacy.subjects import LABELS, Selection
 
 CONTACT_CHOICES = 1000  # contacts offered in the forms' lists (any contact of the account may be posted)
 REGISTER = 200  # requests shown in a register
@@ -97,9 +97,12 @@ def hold_list(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, _("The legal hold is set: what it covers is no longer deleted."))
             return redirect("privacy_holds", account.slug)
-    rows = LegalHold.objects.filter(account=account).select_related("contact", "set_by", "lifted_by")
+    rows = list(LegalHold.objects.filter(account=account).select_related("contact", "set_by", "lifted_by")
+                .order_by("lifted_at", "-set_at")[:REGISTER])  # fmt: skip
+    for row in rows:
+        row.liftable = holds.may_lift(row, request.user)  # type: ignore[attr-defined]
     return render(request, "privacy/holds.html", {
-        "account": account, "holds": rows.order_by("lifted_at", "-set_at")[:REGISTER],
+        "account": account, "holds": rows,
         "contacts": _contacts(account), "errors": errors, "typed": request.POST if errors else {},
     }, status=status)  # fmt: skip
 
@@ -187,15 +190,10 @@ def _find(request: HttpRequest, slug: str | None, pk: int) -> tuple[DataRequest,
     return item, Account.objects.all()
 
 
-def _found(item: DataRequest, accounts: QuerySet[Account]) -> list[dict[str, Any]]:
+def _found(selection: Selection) -> list[dict[str, Any]]:
     """What the request's person has, per account and kind (counts), for the page."""
-    selection = actions.selection(item, accounts)
-    rows = []
-    for account in selection.accounts_with_data():
-        counts = [(LABELS[s], getattr(selection, s)().filter(account=account).count())
-                  for s in SECTIONS if s not in ("opt_outs", "audit")]  # fmt: skip
-        rows.append({"account": account, "counts": [(label, n) for label, n in counts if n]})
-    return rows
+    return [{"account": row["account"], "counts": [(LABELS[s], n) for s, n in row["counts"].items() if n]}
+            for row in selection.per_account()]  # fmt: skip
 
 
 @member_required
@@ -217,8 +215,9 @@ def request_detail(request: HttpRequest, pk: int, slug: str | None = None) -> Ht
 
 
 def _request_page(request: HttpRequest, item: DataRequest, accounts: QuerySet[Account],
-                  errors: dict[str, str], status: int, typed: Any = None) -> HttpResponse:  # fmt: skip
-    selection = actions.selection(item, accounts)
+                  errors: dict[str, str], status: int, typed: Any = None,
+                  selection: Selection | None = None) -> HttpResponse:  # fmt: skip
+    selection = selection or actions.selection(item, accounts)
     contacts = []
     if item.kind == DataRequest.Kind.RECTIFICATION:  # the contacts' fields are shown to be corrected
         contacts = list(selection.contacts().select_related("account").prefetch_related("numbers"))
@@ -227,7 +226,9 @@ def _request_page(request: HttpRequest, item: DataRequest, accounts: QuerySet[Ac
             if request.method == "GET":
                 trail.record(request.user, Action.VIEW, contact, request=request, data_request=item.pk)
     return render(request, "privacy/request.html", {
-        "account": item.account, "item": item, "state": item.deadline(), "found": _found(item, accounts),
+        "account": item.account, "item": item, "state": item.deadline(), "found": _found(selection),
+        "others": selection.others().select_related("account")
+        .order_by("account__name", "last_name", "first_name", "company", "pk"),
         "contacts": contacts, "statuses": DataRequest.Status.choices, "errors": errors, "typed": typed or {},
         "kept": item.result.get("kept", []) if isinstance(item.result, dict) else [],
         "erased": [(LABELS.get(k, k), n) for k, n in (item.result.get("erased", {}) or {}).items()]
@@ -269,14 +270,17 @@ def request_erase(request: HttpRequest, pk: int, slug: str | None = None) -> Htt
 def request_rectify(request: HttpRequest, pk: int, slug: str | None = None) -> HttpResponse:
     item, accounts = _find(request, slug, pk)
     raw = request.POST.get("contact") or ""
-    contacts = actions.selection(item, accounts).contacts()
-    contact = contacts.filter(pk=int(raw)).first() if raw.isdigit() else None
+    selection = actions.selection(item, accounts)
+    contact = None
+    if raw.isascii() and raw.isdigit() and int(raw) in selection.pks("contacts"):
+        contact = selection.contacts().filter(pk=int(raw)).first()
     if contact is None:
         error = _("Choose one of the person's contacts.")
-        return _request_page(request, item, accounts, {"contact": error}, 422)
+        return _request_page(request, item, accounts, {"contact": error}, 422, selection=selection)
     try:
         changes = actions.rectify(item, contact, request.POST, actor=request.user, request=request)
     except ValidationError as error:
-        return _request_page(request, item, accounts, field_errors(error), 422, typed=request.POST)
+        return _request_page(request, item, accounts, field_errors(error), 422, typed=request.POST,
+                             selection=selection)  # fmt: skip
     messages.success(request, _("The contact is corrected.") if changes else _("Nothing to change."))
     return redirect(_request_url(item, "privacy_request"))
