@@ -551,6 +551,28 @@ def test_repeat_within_the_window_after_the_previous_answered_call():
     assert {d.id for d in off.decisions if d.rule == "repeat"} == set()
 
 
+def test_only_answered_inbound_real_calls_open_a_repeat_window():
+    caller = "+33611111111"
+    calls = [
+        answered(1, paris(2, 9), wait=0, talk=60, caller=caller, outbound=True),  # our call-back
+        answered(2, paris(2, 9, 3), caller=caller),  # 120 s after call 1's end: not a repeat of it
+        answered(3, paris(3, 9), wait=0, talk=60, caller=caller, training=True),
+        answered(4, paris(3, 9, 3), caller=caller),  # a training call opens no window either
+        answered(5, paris(4, 9), wait=0, talk=60, caller=caller, nuisance="cold_call"),  # answered, excluded
+        answered(6, paris(4, 9, 3), caller=caller),  # still 120 s after an answered call: a repeat
+    ]
+    rating = rate_june(PRICED, Rules(repeat_within_seconds=300), calls=calls)
+    assert [d.rule for d in rating.decisions] == [
+        "callback",
+        "billed",
+        "training",
+        "billed",
+        "cold_call",
+        "repeat",
+    ]
+    assert decision(rating, 6).values["previous_call"] == 5
+
+
 def test_every_rule_off_bills_everything_but_training():
     calls = [
         answered(1, paris(2), outbound=True),

@@ -12,21 +12,22 @@ Plans are effective-dated: a ``PlanPeriod`` applies from its start (a local date
 and its days within the month form a segment with lines of its own. Per segment the fee is prorated by
 days (fee x days / days in the month; the fee line's quantity is that share, to 4 places), and so are
 the included calls and minutes (to the nearest whole number, half up) and the minimum and cap (to the
-cent, like the fee). A segment covering the whole month is not prorated.
+cent, like the fee, then summed over the month). A segment covering the whole month is not prorated.
 
 Calls: the first rule that applies decides, in this order: training (always) -> callback (outbound)
 -> unanswered: short_abandon (waited less than its limit; a limit of 0 turns it off) else not_answered
--> cold_call -> wrong_number -> hung_up_early (answered, talked less than the limit) -> repeat (a known
-caller arriving within the window after the end of their previous answered inbound call) -> billed.
-A disabled rule is skipped; ``Rules.not_answered`` turns off "not_answered" only, the short-abandon
-limit stays in force on its own. An unanswered call that is billed has no minutes.
+-> cold_call -> wrong_number -> hung_up_early (answered, talked less than the limit) -> repeat (an
+answered call from a known caller arriving at most the window after the end of their previous answered
+inbound call, training aside) -> billed. A disabled rule is skipped; ``Rules.not_answered`` turns off
+"not_answered" only, the short-abandon limit stays in force on its own. A billed call that was not
+answered, or has no end, has no minutes (and a call without an end is never "hung_up_early").
 
 Billed calls, in arrival order per segment: the included ones on "calls_included" (at 0), the others
 on "calls". Minutes are the started minutes of conversation (answer to end); included minutes are used
-in arrival order, a call straddling the allowance is on "minutes_included" and on "minutes". A
-surcharge line per billed call: "holiday" on a public holiday, otherwise "after_hours" outside the
-opening hours. Deliveries: training -> not_delivered -> billed on "messages:<channel>" (quantity: the
-SMS parts), appointments on "appointments".
+in arrival order, a call straddling the allowance is on "minutes_included" and on "minutes". A billed
+call on a public holiday is on "holiday", otherwise outside the opening hours on "after_hours".
+Deliveries: training -> not_delivered -> billed on "messages:<channel>" (quantity: the SMS parts);
+appointments on "appointments".
 
 Lines with nothing are omitted: no item, or a fee, minimum or cap of 0; the minute lines when the plan
 has neither included minutes nor a price per minute; a surcharge line when its surcharge is 0. The call,
@@ -129,7 +130,7 @@ class PlanPeriod:
 class Rules:
     """The exclusions, as the operator configures them."""
 
-    not_answered: bool = True  # rule "not_answered" (and "short_abandon")
+    not_answered: bool = True  # rule "not_answered" ("short_abandon" is on while its limit is above 0)
     short_abandon_seconds: int = 0  # an unanswered call that waited < this: rule "short_abandon"
     cold_call: bool = True  # rule "cold_call"
     wrong_number: bool = True  # rule "wrong_number"
@@ -505,7 +506,10 @@ def rate(
         elif call.item.after_hours and segment.plan.after_hours_surcharge:
             put(index, "after_hours", "call", id, 1)
 
-    delivery_decisions = []
+    # (kind, id, rule, values) of each item of the month, calls first, in arrival order
+    outcomes: list[tuple[str, int, str, Mapping[str, Any]]] = [
+        ("call", call.item.id, rule, values) for call, rule, values in decided
+    ]
     in_month: list[tuple[datetime, DeliveryItem, date]] = []
     for delivery in deliveries:
         at = _utc(delivery.at, f"delivery {delivery.id} at")
@@ -520,14 +524,13 @@ def rate(
     for _, delivery, day in in_month:
         values = {"channel": delivery.channel, "parts": delivery.parts}
         if delivery.training:
-            delivery_decisions.append(Decision("delivery", delivery.id, False, "training", values))
+            outcomes.append(("delivery", delivery.id, "training", values))
         elif not delivery.delivered:
-            delivery_decisions.append(Decision("delivery", delivery.id, False, "not_delivered", values))
+            outcomes.append(("delivery", delivery.id, "not_delivered", values))
         else:
             put(segment_of(day), f"messages:{delivery.channel}", "delivery", delivery.id, delivery.parts)
-            delivery_decisions.append(Decision("delivery", delivery.id, True, "billed", values))
+            outcomes.append(("delivery", delivery.id, "billed", values))
 
-    appointment_decisions = []
     booked: list[tuple[datetime, AppointmentItem, date]] = []
     for appointment in appointments:
         at = _utc(appointment.at, f"appointment {appointment.id} at")
@@ -538,7 +541,7 @@ def rate(
     booked.sort(key=lambda entry: (entry[0], entry[1].id))
     for _, appointment, day in booked:
         put(segment_of(day), "appointments", "appointment", appointment.id, 1)
-        appointment_decisions.append(Decision("appointment", appointment.id, True, "billed", {}))
+        outcomes.append(("appointment", appointment.id, "billed", {}))
 
     lines: list[Line] = []
     for segment, by_code in zip(segments, buckets, strict=True):
@@ -596,14 +599,11 @@ def rate(
             Line(adjustment.code, first, following, _ONE, adjustment.amount, amount, label=adjustment.label)
         )
 
-    call_decisions = [
-        Decision("call", c.item.id, rule == "billed", rule, values) for c, rule, values in decided
-    ]
-    decisions = [
-        Decision(d.kind, d.id, d.billed, d.rule, d.values, tuple(item_lines.get((d.kind, d.id), ())))
-        for d in (*call_decisions, *delivery_decisions, *appointment_decisions)
-    ]
-    return Rating(tuple(lines), tuple(decisions))
+    decisions = tuple(
+        Decision(kind, id, rule == "billed", rule, values, tuple(item_lines.get((kind, id), ())))
+        for kind, id, rule, values in outcomes
+    )
+    return Rating(tuple(lines), decisions)
 
 
 def month_bounds(month: date, zone: tzinfo) -> tuple[datetime, datetime]:
