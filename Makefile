@@ -23,7 +23,8 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py src/
          src/permanence/telephony/sip.py src/permanence/telephony/media.py src/permanence/telephony/ng.py \
          src/permanence/telephony/credentials.py src/permanence/telephony/trial.py \
          src/permanence/telephony/recorder.py src/permanence/telephony/speech.py \
-         src/permanence/telephony/bridge.py
+         src/permanence/telephony/bridge.py src/permanence/billing/rating.py src/permanence/billing/sla.py \
+         src/permanence/billing/documents.py
 
 .PHONY: demo test lint bench install install-test serve clean messages telephony
 

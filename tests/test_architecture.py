@@ -38,6 +38,9 @@ CORES = [
     "permanence/telephony/recorder.py",
     "permanence/telephony/speech.py",
     "permanence/telephony/bridge.py",
+    "permanence/billing/rating.py",
+    "permanence/billing/sla.py",
+    "permanence/billing/documents.py",
     *sorted(
         str(p.relative_to(Path(__file__).resolve().parents[1] / "src"))
         for p in (Path(__file__).resolve().parents[1] / "src/permanence/scenarios/engine").glob("*.py")

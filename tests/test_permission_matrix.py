@@ -34,6 +34,7 @@ BOOKERS = {"admin", "assistant", "secretary", "client_admin"}
 EDITORS = {"admin", "assistant", "client_admin"}
 CLIENTS = {"client_admin", "client_user", "client_admin_beta"}  # who writes an account's own settings
 EVERYONE = set(PERSONAS)
+NO_INVOICES = {"assistant": 403, "secretary": 403, "client_user": 403}  # reach Alpha, may not see invoices
 
 CSV_BODY = "Prénom;Nom;Téléphones\nZoé;Nouvelle;06 99 88 77 66\n".encode()
 
@@ -350,6 +351,30 @@ ROUTES = [
       ok=302, body={"confirm": "1"}, denied_for={"client_admin": 404, "client_admin_beta": 404}),
     R("privacy_request_rectify_all", "/privacy/requests/{dro}/rectify", {"admin"}, method="POST",
       scoped=False, ok=422, denied_for={"client_admin": 404, "client_admin_beta": 404}),
+    # billing: {inv} an issued invoice of Alpha ({invb}: Beta's), {invd} a draft of Alpha, {icall} a call
+    # billed on {inv}'s first line, {disp} an open dispute of Alpha's
+    R("invoices", "/a/{a}/invoices/", {"admin", "client_admin"}),
+    R("invoice", "/a/{a}/invoices/{inv}/", {"admin", "client_admin"}),
+    R("invoice", "/a/{a}/invoices/{invb}/", set(), denied=404, denied_for=NO_INVOICES),
+    R("invoice", "/a/{a}/invoices/{invd}/", {"admin"}, denied_for={**NO_INVOICES, "client_admin": 404}),
+    R("invoice_line", "/a/{a}/invoices/{inv}/lines/1/", {"admin", "client_admin"}),
+    R("invoice_line", "/a/{a}/invoices/{invb}/lines/1/", set(), denied=404, denied_for=NO_INVOICES),
+    R("invoice_excluded", "/a/{a}/invoices/{inv}/excluded/", {"admin", "client_admin"}),
+    R("invoice_pdf", "/a/{a}/invoices/{inv}/pdf", {"admin", "client_admin"}),
+    R("invoice_pdf", "/a/{a}/invoices/{invb}/pdf", set(), denied=404, denied_for=NO_INVOICES),
+    R("invoice_dispute", "/a/{a}/invoices/{inv}/calls/{icall}/dispute", {"admin", "client_admin"},
+      method="POST", ok=302, body={"reason": "Un faux numéro"}),
+    R("invoice_dispute", "/a/{a}/invoices/{invb}/calls/{icall}/dispute", set(), method="POST", denied=404,
+      denied_for=NO_INVOICES, body={"reason": "Un faux numéro"}),
+    R("billing", "/billing/", {"admin"}, scoped=False),
+    R("billing_run", "/billing/run", {"admin"}, method="POST", scoped=False, ok=302,
+      body={"month": "2020-01"}),
+    R("billing_issue", "/billing/issue", {"admin"}, method="POST", scoped=False, ok=302,
+      body={"month": "2020-01"}),
+    R("billing_csv", "/billing/export.csv?month=2020-01", {"admin"}, scoped=False),
+    R("billing_disputes", "/billing/disputes/", {"admin"}, scoped=False),
+    R("billing_decide", "/billing/disputes/{disp}/decide", {"admin"}, method="POST", scoped=False, ok=302,
+      body={"decision": "refuse", "answer": "Appel bien traité."}),
     # API
     R("api:list_accounts", "/api/v1/accounts", EVERYONE, scoped=False, api=True),
     R("api:get_account", "/api/v1/accounts/{a}", REACHES_ALPHA, api=True),
@@ -519,6 +544,7 @@ def _request(client: Client, route: Route, alpha: Any, beta: Any) -> Any:
         path = path.replace("{absb}", str(_absence(beta).pk)).replace("{abs}", str(_absence(alpha).pk))
     path = path.replace("{recb}", str(_recording(beta).pk)).replace("{rec}", str(_recording(alpha).pk))
     path = _privacy_path(path, alpha, beta)
+    path = _billing_path(path, alpha, beta)
     path = path.replace("{t}", "{{t}}").replace("{ap}", "{{ap}}").replace("{apb}", "{{apb}}")
     path = path.format(a=alpha.slug, c=contact_a.pk, cb=contact_b.pk, s=scenario_a.pk, sb=scenario_b.pk,
                              call=call.pk, offer=offer.pk, cbt=callback.pk, m=message_a.pk, mb=message_b.pk,
@@ -741,6 +767,26 @@ def _privacy_path(path: str, alpha: Any, beta: Any) -> str:
     return path
 
 
+def _billing_path(path: str, alpha: Any, beta: Any) -> str:
+    """{inv}/{invb}: an issued invoice of Alpha, of Beta, each with a call billed on its first line ({icall}:
+    Alpha's); {invd}: a draft of Alpha; {disp}: an open dispute about Alpha's call."""
+    if "{inv" not in path and "{disp}" not in path:
+        return path
+    from billing_helpers import issued_invoice
+    from permanence.billing.models import Dispute, Invoice
+
+    invoice_a, call_a = issued_invoice(alpha)
+    invoice_b, _call_b = issued_invoice(beta)
+    draft = Invoice.objects.filter(account=alpha, status="draft").first() or Invoice.objects.create(
+        account=alpha, month=invoice_a.month.replace(year=invoice_a.month.year + 1))
+    if "{disp}" in path:
+        found = Dispute.objects.filter(invoice=invoice_a, call=call_a).first() or Dispute.objects.create(
+            account=alpha, invoice=invoice_a, call=call_a, reason="Faux numéro")
+        path = path.replace("{disp}", str(found.pk))
+    return (path.replace("{invb}", str(invoice_b.pk)).replace("{invd}", str(draft.pk))
+            .replace("{inv}", str(invoice_a.pk)).replace("{icall}", str(call_a.pk)))
+
+
 def _voicemail(account: Any) -> Any:
     """A voicemail left for the account (its recording under the test's MEDIA_ROOT)."""
     from permanence.calls import voicemail
@@ -883,6 +929,7 @@ def test_api_keys_matrix(route: Route, key: str, personas: dict[str, Any], alpha
 
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method}-{r.path}" for r in ROUTES])
 def test_anonymous_is_refused(route: Route, personas: dict[str, Any], alpha: Any, beta: Any):
+    _billing_path(route.path, alpha, beta)  # the invoices are made (and audited) before counting
     audit_before = AuditEvent.objects.count()
     response = _request(Client(), route, alpha, beta)
     if route.api:

@@ -33,6 +33,9 @@ SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
     ("agenda", {
         "sync_calendars": "sync the collaborators' own CalDAV calendars now (the worker does it on its own)",
     }),
+    ("billing", {
+        "billing": "bill a month (--month YYYY-MM): run (drafts), issue (numbers them), export (Factur-X)",
+    }),
     ("figures and planning", {
         "rollups": "count finished calls in the reports' rollups (--rebuild: recompute them all)",
         "forecast": "forecast a week's calls per interval and the secretaries needed (--account, --week)",

@@ -59,6 +59,9 @@ class Perm(enum.StrEnum):
     MANAGE_PRIVACY = "manage_privacy"  # retention periods, legal holds, data subjects' requests (GDPR)
     EXPORT_ACCOUNT = "export_account"  # the whole account as one file (reversibility)
     READ_SENSITIVE = "read_sensitive"  # sensitive fields of a message (health, legal), signed in, audited
+    VIEW_INVOICES = "view_invoices"  # the account's issued invoices, their lines and calls, PDFs
+    DISPUTE_CALLS = "dispute_calls"  # say a billed call should not have been (the client admin)
+    MANAGE_BILLING = "manage_billing"  # plans, monthly run, drafts, issuing, disputes decided
 
 
 _ALL = frozenset(Perm)
@@ -119,6 +122,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_PRIVACY,
             Perm.EXPORT_ACCOUNT,
             Perm.READ_SENSITIVE,
+            Perm.VIEW_INVOICES,
+            Perm.DISPUTE_CALLS,
         }
     ),
     Role.CLIENT_USER: frozenset({Perm.VIEW_ACCOUNT, Perm.VIEW_CONTACTS, Perm.VIEW_SCENARIOS,

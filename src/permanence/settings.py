@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "permanence.portal",
     "permanence.api",
     "permanence.privacy",
+    "permanence.billing",
 ]
 
 MIDDLEWARE = [
@@ -261,6 +262,29 @@ PRIVACY_RETENTION_CALLS_MONTHS = envint("PRIVACY_RETENTION_CALLS_MONTHS", 12, mi
 PRIVACY_RETENTION_MESSAGES_MONTHS = envint("PRIVACY_RETENTION_MESSAGES_MONTHS", 12, minimum=1)
 PRIVACY_RETENTION_APPOINTMENTS_MONTHS = envint("PRIVACY_RETENTION_APPOINTMENTS_MONTHS", 12, minimum=1)
 PRIVACY_RETENTION_CONTACTS_MONTHS = envint("PRIVACY_RETENTION_CONTACTS_MONTHS", 36, minimum=1)
+
+# Billing (docs/billing.md): the operator's details on its invoices (Factur-X: name, address, VAT number
+# and SIRET are required to issue), the VAT rate, the payment terms and the legal mentions ("|" between
+# lines). The defaults are the demo's made-up company.
+BILLING_SELLER_NAME = envstr("BILLING_SELLER_NAME", "Permanence Démo SAS")
+BILLING_SELLER_ADDRESS = envstr("BILLING_SELLER_ADDRESS", "12 rue des Standardistes")
+BILLING_SELLER_POSTCODE = envstr("BILLING_SELLER_POSTCODE", "69002")
+BILLING_SELLER_CITY = envstr("BILLING_SELLER_CITY", "Lyon")
+BILLING_SELLER_COUNTRY = envstr("BILLING_SELLER_COUNTRY", "FR")
+BILLING_SELLER_VAT_ID = envstr("BILLING_SELLER_VAT_ID", "FR11999999998")
+BILLING_SELLER_SIRET = envstr("BILLING_SELLER_SIRET", "99999999800019")
+BILLING_SELLER_EMAIL = envstr("BILLING_SELLER_EMAIL", "facturation@permanence.invalid")
+BILLING_SELLER_IBAN = envstr("BILLING_SELLER_IBAN", "")
+BILLING_VAT_RATE = envstr("BILLING_VAT_RATE", "0.20")
+BILLING_PAYMENT_DAYS = envint("BILLING_PAYMENT_DAYS", 30, minimum=0)
+BILLING_INVOICE_PREFIX = envstr("BILLING_INVOICE_PREFIX", "F")
+BILLING_CREDIT_NOTE_PREFIX = envstr("BILLING_CREDIT_NOTE_PREFIX", "A")
+BILLING_LEGAL_MENTIONS = envstr(
+    "BILLING_LEGAL_MENTIONS",
+    "En cas de retard de paiement : pénalités au taux de trois fois le taux d'intérêt légal "
+    "et indemnité forfaitaire pour frais de recouvrement de 40 € (art. L441-10 du Code de commerce).|"
+    "Pas d'escompte pour paiement anticipé.",
+)
 
 # Default region for phone numbers written without an international prefix.
 PHONE_DEFAULT_REGION = envstr("PHONE_DEFAULT_REGION", "FR")

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("permanence.reporting.urls")),
     path("", include("permanence.planning.urls")),
     path("", include("permanence.privacy.urls")),
+    path("", include("permanence.billing.urls")),
 ]
 
 handler403 = "permanence.portal.views._forbidden"

@@ -90,7 +90,8 @@ def test_staff_enable_totp_and_sign_in_needs_the_code(personas):
     assert not device.confirmed
     assert device.throttling_failure_count == 1  # wrong codes slow the next attempts down
     device.throttle_reset()
-    response = client.post("/security/two-factor/", {"token": _current_token(device)})
+    enrolment_code = _current_token(device)
+    response = client.post("/security/two-factor/", {"token": enrolment_code})
     assert response.status_code == 200 and 'data-testid="recovery-codes"' in response.content.decode()
     device.refresh_from_db()
     assert device.confirmed
@@ -107,8 +108,9 @@ def test_staff_enable_totp_and_sign_in_needs_the_code(personas):
     device.throttling_failure_count = 0
     device.throttling_failure_timestamp = None
     device.save()
-    # A code is good once: the next time step's code (within the tolerated drift) signs in.
-    assert fresh.post("/login/verify/", {"token": _current_token(device), "next": "/"}).status_code == 200
+    # A code is good once (the enrolment's code is refused even if its time step has passed since);
+    # the next time step's code (within the tolerated drift) signs in.
+    assert fresh.post("/login/verify/", {"token": enrolment_code, "next": "/"}).status_code == 200
     device.throttle_reset()
     ok = fresh.post("/login/verify/", {"token": _current_token(device, 1), "next": "/a/alpha/"})
     assert ok.status_code == 302 and ok["Location"] == "/a/alpha/"

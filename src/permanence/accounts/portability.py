@@ -70,6 +70,15 @@ from permanence.agenda.models import (
 )
 from permanence.api.models import ApiKey, IdempotentRequest
 from permanence.audit.models import AuditEvent
+from permanence.billing.models import (
+    BillingProfile,
+    Decision,
+    Dispute,
+    Invoice,
+    InvoiceLine,
+    Plan,
+    ServicePromise,
+)
 from permanence.calls.models import Call, CallEvent, CallRecording, Desk, PresenceSpan, Supervision, Voicemail
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory.models import (
@@ -278,6 +287,16 @@ LEFT_OUT: dict[type[models.Model], str] = {
     SurveyOptOut: "numbers that refused the surveys, for the whole instance rather than one account",
     AuditEvent: "this instance's trail of who read or changed the data: it stays here (the export is in it)",
     IdempotentRequest: "the API's protection against a request sent twice (a day long)",
+    BillingProfile: "the operator's contract with the client (whom to bill, what not to bill): the new "
+                    "provider writes its own",
+    Plan: "the operator's prices: the new provider has its own",
+    ServicePromise: "the service levels this operator promised: the new provider promises its own",
+    Invoice: "the operator's accounting records, kept ten years here (French commercial law): the client "
+             "downloads each invoice as a Factur-X PDF from its portal",
+    Dispute: "part of the operator's accounting records (with the invoices)",
+    InvoiceLine: "part of the operator's accounting records (with the invoices)",
+    Decision: "part of the operator's accounting records (with the invoices): why each call was billed or "
+              "not",
 }
 
 

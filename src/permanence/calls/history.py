@@ -181,11 +181,29 @@ def generate(
     return len(calls)
 
 
+#: of the answered calls, the share the secretary says are cold calls and wrong numbers (not billed)
+NUISANCE_SHARES = (("cold_call", 0.03, "Démarchage : vente de panneaux solaires"),
+                   ("wrong_number", 0.02, "Cherchait la boulangerie, numéro voisin"))  # fmt: skip
+
+
+def _nuisance(item: Drawn) -> tuple[str, str]:
+    """A cold call or a wrong number, drawn from the call's own time (the other draws stay as they were)."""
+    if not any(event.kind is Kind.ANSWERED for event in item.events):
+        return "", ""
+    draw_ = random.Random(int(item.arrived.timestamp() * 1000)).random()
+    for kind, share, reason in NUISANCE_SHARES:
+        if draw_ < share:
+            return kind, reason
+        draw_ -= share
+    return "", ""
+
+
 def _store(account: Account, number: str, drawn: Sequence[Drawn]) -> list[Call]:
     """Store these drawn calls and their events; the calls, with their ids."""
     calls = []
     for item in drawn:
         summary = lifecycle.fold(item.events)
+        nuisance, reason = _nuisance(item)
         calls.append(
             Call(
                 account=account,
@@ -198,12 +216,16 @@ def _store(account: Account, number: str, drawn: Sequence[Drawn]) -> list[Call]:
                 ended_at=summary.ended_at,
                 last_event_at=summary.last_at,
                 secretary_id=summary.secretary,
+                nuisance=nuisance,
+                nuisance_reason=reason,
             )
         )
     calls = Call.objects.bulk_create(calls, batch_size=2000)
     CallEvent.objects.bulk_create(
         (
-            CallEvent(call=call, seq=seq, kind=event.kind, at=event.at, secretary_id=event.secretary)
+            CallEvent(call=call, seq=seq, kind=event.kind, at=event.at, secretary_id=event.secretary,
+                      detail={"nuisance": call.nuisance}
+                      if call.nuisance and event.kind is Kind.WRAPPED_UP else {})
             for call, item in zip(calls, drawn, strict=True)
             for seq, event in enumerate(item.events, start=1)
         ),

@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from permanence.accounts.models import Account
 from permanence.calls import lifecycle
 
+#: what a secretary may say of a call at wrap-up that the operator does not bill (seed 002)
+NUISANCES = [("cold_call", _("Cold call")), ("wrong_number", _("Wrong number"))]
+
 
 class Call(models.Model):
     """One call. Its truth is its events (CallEvent); the fields below are kept in step for queries."""
@@ -64,6 +67,9 @@ class Call(models.Model):
         related_name="+",
     )
     outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+    # what the secretary said of the call at wrap-up that the operator does not bill (billing.rating)
+    nuisance = models.CharField(_("not to bill"), max_length=16, choices=NUISANCES, blank=True)
+    nuisance_reason = models.CharField(_("why not to bill"), max_length=300, blank=True)
     # the caller's choice in the account's voice menu (``scenarios.engine.ivr``), if it has one
     motive = models.CharField(_("motive (voice menu)"), max_length=120, blank=True)
     urgent = models.BooleanField(_("urgent (voice menu)"), default=False)

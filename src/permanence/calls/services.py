@@ -25,7 +25,7 @@ from permanence.accounts.models import Account, AfterHours, Trade
 from permanence.accounts.phones import display, try_normalize
 from permanence.calls import admission, lifecycle, routing
 from permanence.calls.lifecycle import Kind, State
-from permanence.calls.models import Call, CallEvent, Desk, DeskStatus, PresenceSpan
+from permanence.calls.models import NUISANCES, Call, CallEvent, Desk, DeskStatus, PresenceSpan
 from permanence.directory import oncall
 from permanence.users.models import Role, Training, User
 
@@ -626,11 +626,19 @@ def end_call(call: Call | int, secretary: User) -> Call:
 
 
 @transaction.atomic
-def wrap_up(call: Call | int, secretary: User, outcome: str = "") -> Call:
+def wrap_up(
+    call: Call | int, secretary: User, outcome: str = "", *, nuisance: str = "", reason: str = ""
+) -> Call:
+    """The call's end at the desk; ``nuisance`` (a cold call, a wrong number: ``NUISANCES``) with its
+    ``reason`` is what the secretary says the operator does not bill."""
     call = _own(call, secretary, (State.WRAP_UP,))
-    record(call, Kind.WRAPPED_UP, secretary=secretary, outcome=outcome)
+    if nuisance and nuisance not in dict(NUISANCES):
+        raise CallError(f"unknown kind of call not to bill: {nuisance!r}")
+    detail = {"nuisance": nuisance} if nuisance else {}  # the reason stays on the call (privacy erases it)
+    record(call, Kind.WRAPPED_UP, secretary=secretary, outcome=outcome, **detail)
     call.outcome = outcome[:20]
-    call.save(update_fields=["outcome"])
+    call.nuisance, call.nuisance_reason = nuisance, reason[:300] if nuisance else ""
+    call.save(update_fields=["outcome", "nuisance", "nuisance_reason"])
     now = timezone.now()
     Desk.objects.filter(secretary=secretary).update(status=DeskStatus.READY, since=now, idle_since=now)
     transaction.on_commit(dispatch)

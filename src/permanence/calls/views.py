@@ -26,7 +26,7 @@ from permanence.audit.models import Action, AuditEvent
 from permanence.calls import identity_limits, services, telephony
 from permanence.calls import voicemail as voicemails
 from permanence.calls.lifecycle import Kind, State
-from permanence.calls.models import Call, Desk, DeskStatus
+from permanence.calls.models import NUISANCES, Call, Desk, DeskStatus
 from permanence.contacts.models import Contact, ContactNumber
 from permanence.directory import oncall, search
 from permanence.messaging import outbox, quality, sensitive
@@ -372,6 +372,7 @@ def _call_page(
             "recipients": recipients,
             "recipients_by_default": by_default,
             "who": _who_gets_it(call.account, recipients),
+            "nuisances": NUISANCES,
             "can_remark": policy.has_perm(request.user, Perm.REMARK_SCENARIOS),
             "unapplied": engine.unapplied if engine else [],
             # shown to her during the call; the message carries a link to read them instead
@@ -567,8 +568,19 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
     body = request.POST.get("body", "").replace("\x00", "").strip()
     typed_to = request.POST.get("recipients", "").replace("\x00", "")[:2000]
     send = request.POST.get("send") == "1"
+    nuisance = request.POST.get("nuisance", "")
+    nuisance_reason = request.POST.get("nuisance_reason", "").replace("\x00", "").strip()[:300]
     recipients: list[str] = []
     secret = engine.sensitive_answers() if engine else []
+    problem = ""
+    if nuisance and nuisance not in dict(NUISANCES):
+        problem = _("Choose the kind of call not to bill from the list.")
+    elif nuisance and not nuisance_reason:
+        problem = _("Say why this call is not to be billed.")
+    if problem:
+        messages.error(request, problem)
+        typed = {"subject": subject, "body": body, "recipients": typed_to}
+        return _call_page(request, call, engine, stored, env, typed=typed, status=400)
     if send:
         problem = "" if subject and body else _("The message needs a subject and a text.")
         leaked = sensitive.leaked(secret, subject, body) if not problem else None
@@ -610,7 +622,7 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
             adapter = telephony.current()
             if adapter is not None:
                 adapter.hang_up(call)
-        services.wrap_up(call, user, str(outcome.get("kind", "")))
+        services.wrap_up(call, user, str(outcome.get("kind", "")), nuisance=nuisance, reason=nuisance_reason)
     if message is None:
         messages.success(request, _("Call finished."))
     elif call.training:

@@ -697,7 +697,10 @@ class SmsChannel:
             return Result(
                 False, retry=False, reason=f"unknown SMS_PROVIDER {provider_name!r}; known: {known}"
             )
-        return provider.send_sms(delivery, sms_text(delivery, message, getattr(settings, "SMS_MAX_PARTS", 3)))
+        text = sms_text(delivery, message, getattr(settings, "SMS_MAX_PARTS", 3))
+        delivery.parts = sms.parts(text)  # what the operator bills (billing): kept before sending
+        Delivery.objects.filter(pk=delivery.pk).update(parts=delivery.parts)
+        return provider.send_sms(delivery, text)
 
 
 for _channel in (EmailChannel(), DigestChannel(), WebhookChannel(), SmsChannel()):

@@ -112,6 +112,7 @@ class Delivery(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     provider_id = models.CharField(_("provider's id"), max_length=200, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    parts = models.PositiveSmallIntegerField(_("SMS parts"), default=1)  # set when an SMS is sent
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
 
     class Meta:

@@ -44,12 +44,23 @@ def _stripped(state: Any) -> dict[str, Any]:
     return {**kept, "purged": True}
 
 
+def invoiced_calls(ids: Sequence[int]) -> Any:
+    """Of these calls, those an issued invoice accounts for (billed or not): kept ten years with it."""
+    from permanence.billing.models import Decision, Invoice
+
+    issued = Invoice.Status.ISSUED
+    return Decision.objects.filter(kind="call", item__in=ids, invoice__status=issued).values("item")
+
+
 def calls(ids: Sequence[int], now: datetime) -> int:
     """The caller's number, the scenario's answers and notes, the voicemail's and the survey's number,
     the call-backs done; the call, its events (times, kinds) and its outcome stay."""
     marked = 0
     for part in chunks(ids):
         marked += Call.objects.filter(pk__in=part, purged_at__isnull=True).update(purged_at=now, caller="")
+        # why the secretary did not bill a call stays with an issued invoice that relies on it
+        Call.objects.filter(pk__in=part).exclude(nuisance_reason="").exclude(
+            pk__in=invoiced_calls(part)).update(nuisance_reason="")
         runs = Call.objects.filter(pk__in=part, run__isnull=False).values("run")
         for run in Run.objects.filter(pk__in=runs):
             if not (isinstance(run.state, dict) and run.state.get("purged")):

@@ -6,10 +6,10 @@ keeps, each kept item listed with its reason:
 - an appointment still to come (cancel it first), a message still being sent, a call-back still to do;
 - a call still in progress, and its messages, appointments, voicemails and recordings (the desk is on it);
 - the numbers that refused the surveys (the refusal is honoured with the number);
-- the audit trail (append-only: the proof of who read or changed the data) and the register's request.
-
-There is no billing yet: when invoices arrive, what an issued invoice references is kept ten years
-(French commercial law) and belongs in this list."""
+- the audit trail (append-only: the proof of who read or changed the data) and the register's request;
+- what an issued invoice accounts for (French commercial law, ten years): a call on it is emptied of the
+  caller's number and answers, but its times, its billing decision and the secretary's reason not to bill
+  it stay, and the client's disputes with it."""
 
 from __future__ import annotations
 
@@ -78,8 +78,8 @@ def _in_progress(ids: dict[str, list[int]]) -> dict[str, dict[int, tuple[str, st
 
 def erase(selection: Selection, *, now: datetime | None = None) -> dict[str, Any]:
     """Erase what the selection finds; the report: {"erased": {section: n}, "kept": [{section, id, what,
-    code, reason}]} (code: hold, in_progress, upcoming, sending, to_do, opt_out, audit). The rows are taken
-    once, before any change (see ``Selection.ids``)."""
+    code, reason}]} (code: hold, in_progress, upcoming, sending, to_do, opt_out, audit, invoice). The rows
+    are taken once, before any change (see ``Selection.ids``)."""
     now = now or timezone.now()
     ids = selection.ids()
     held = _held(selection)
@@ -122,6 +122,11 @@ def erase(selection: Selection, *, now: datetime | None = None) -> dict[str, Any
         anonymise.recordings(Voicemail, targets["voicemails"], now)
         anonymise.recordings(CallRecording, targets["recordings"], now)
         erased.update({section: len(targets[section]) for section in ERASED if section != "contacts"})
+    invoiced = anonymise.invoiced_calls(targets["calls"]).values_list("item", flat=True).distinct()
+    for pk in sorted(invoiced):
+        keep("calls", pk, ("invoice", _(
+            "on an issued invoice: the call's times, why it was billed or not, and its disputes stay ten "
+            "years (French commercial law); the caller's number and answers are erased")))
     to_do = CallbackTask.objects.filter(pk__in=ids["callbacks"], done_at__isnull=True)
     for pk in to_do.values_list("pk", flat=True):
         keep("callbacks", pk, ("to_do", _("a call-back still to do")))

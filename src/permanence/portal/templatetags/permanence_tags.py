@@ -67,3 +67,17 @@ def iso_date(value: str | None) -> Any:
         return datetime.fromisoformat(value) if value else None
     except (TypeError, ValueError):
         return None
+
+
+@register.filter
+def euros(value: Any) -> str:
+    """An amount in euros the French way (or English): 1 234,50 €."""
+    if value in (None, ""):
+        return ""
+    from decimal import Decimal
+
+    from babel.numbers import format_currency
+    from django.utils.translation import get_language
+
+    locale = "en" if get_language() == "en" else "fr_FR"
+    return str(format_currency(Decimal(str(value)), "EUR", locale=locale))

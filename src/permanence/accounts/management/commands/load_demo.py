@@ -347,6 +347,47 @@ def load_scenarios(law: Account, medical: Account, plumber: Account) -> None:
 HISTORY_WEEKS = 10
 
 
+def load_billing(law: Account, medical: Account, plumber: Account) -> None:
+    """Each account's plan, billing profile and (the practice's) service promise; the plumber changed plans
+    in the middle of last month, so that its invoice shows a prorated change."""
+    from datetime import date, timedelta
+    from decimal import Decimal as D
+
+    from django.utils import timezone
+
+    from permanence.billing.models import BillingProfile, Plan, ServicePromise
+
+    since = date(2020, 1, 1)
+    profiles = {
+        law: dict(legal_name="Cabinet Martin & Associés SELARL", address="8 place Bellecour",
+                  postcode="69002", city="Lyon", vat_id="FR76888888880", siret="88888888000018",
+                  email="compta@cabinet-martin.fr"),
+        medical: dict(legal_name="Cabinet médical des Tilleuls SCM", address="3 allée des Tilleuls",
+                      postcode="69100", city="Villeurbanne", email="secretariat@tilleuls.fr"),
+        plumber: dict(legal_name="Dupont Plomberie EURL", address="21 rue de la Soie", postcode="69100",
+                      city="Villeurbanne", email="contact@dupont-plomberie.fr"),
+    }
+    for account, fields in profiles.items():
+        BillingProfile.objects.update_or_create(account=account, defaults=fields)
+    Plan.objects.update_or_create(account=law, starts_on=since, defaults=dict(
+        name="Forfait 100 appels", monthly_fee=D("149"), included_calls=100, per_call=D("1.20"),
+        after_hours_surcharge=D("0.50"), holiday_surcharge=D("1.50"), per_sms_part=D("0.09"),
+        per_appointment=D("0.80")))
+    Plan.objects.update_or_create(account=medical, starts_on=since, defaults=dict(
+        name="Forfait 600 minutes", monthly_fee=D("99"), included_minutes=600, per_minute=D("0.45"),
+        per_sms_part=D("0.09"), per_appointment=D("0.50"), minimum=D("120")))
+    Plan.objects.update_or_create(account=plumber, starts_on=since, defaults=dict(
+        name="À l'appel", per_call=D("1.50"), per_sms_part=D("0.09"), cap=D("350")))
+    if Plan.objects.filter(account=plumber).count() == 1:  # the change, once
+        last_month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=15)
+        Plan.objects.create(account=plumber, starts_on=last_month, name="Forfait 60 appels",
+                            monthly_fee=D("79"), included_calls=60, per_call=D("1.10"),
+                            per_sms_part=D("0.09"))
+    ServicePromise.objects.update_or_create(account=medical, defaults=dict(
+        answer_within_seconds=20, answer_share=D("0.80"), max_abandon_rate=D("0.05"),
+        delivery_within_minutes=5, delivery_share=D("0.95"), penalty_percent=D("0.05")))
+
+
 def load_history(law: Account, medical: Account, plumber: Account, out: Any = None) -> int:
     """Ten weeks of past calls (reports and forecasts have something to show); left alone once
     there. A line of progress to ``out`` (a command's stdout) after each week stored."""
@@ -393,6 +434,7 @@ class Command(BaseCommand):
             load_scenarios(law, medical, plumber)
             load_messaging(law, plumber)
             load_agenda(law, medical)
+            load_billing(law, medical, plumber)
             stored = 0 if options["no_history"] else load_history(law, medical, plumber, self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         if stored:

@@ -1,0 +1,232 @@
+"""The monthly run on real rows: drafts with every line's calls and every call's decision, issuing with
+gapless numbers, issued invoices that never change, disputes and credit notes, the service-level report
+and its penalty, the commands and the Factur-X export, the desk's "not to bill", privacy's erasure."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from billing_helpers import MONTH, PARIS, answered_call, issued_invoice, plan
+from permanence.audit.models import AuditEvent
+from permanence.billing import services
+from permanence.billing.models import Decision, Dispute, Invoice, IssuedError, ServicePromise
+from permanence.calls.lifecycle import Kind
+from permanence.calls.models import Call, CallEvent
+
+D = Decimal
+
+
+def at(day: int, hour: int = 10, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2026, 10, day, hour, minute, second, tzinfo=PARIS)
+
+
+def with_events(call: Call) -> Call:
+    """The call's events, as the desk would have written them (the rollups read them)."""
+    events = [(Kind.ARRIVED, call.arrived_at), (Kind.QUEUED, call.arrived_at)]
+    if call.answered_at:
+        events += [
+            (Kind.OFFERED, call.answered_at),
+            (Kind.ANSWERED, call.answered_at),
+            (Kind.ENDED, call.ended_at),
+            (Kind.WRAPPED_UP, call.ended_at + timedelta(seconds=5)),
+        ]
+    else:
+        events += [(Kind.CALLER_HUNG_UP, call.ended_at)]
+    for seq, (kind, when) in enumerate(events, start=1):
+        CallEvent.objects.create(call=call, seq=seq, kind=kind, at=when)
+    return call
+
+
+def abandoned_call(account, when: datetime, wait: int) -> Call:
+    return Call.objects.create(
+        account=account,
+        called="+33145000001",
+        caller="+33622222222",
+        state="abandoned",
+        arrived_at=when,
+        ended_at=when + timedelta(seconds=wait),
+    )
+
+
+def test_a_month_rated_into_a_draft_where_each_line_names_its_calls_and_each_call_its_rule(alpha):
+    plan(alpha, monthly_fee=D("100"), included_calls=1, per_call=D("1.50"))
+    billed_1 = answered_call(alpha, at(5))
+    billed_2 = answered_call(alpha, at(6), caller="+33633333333")
+    short = abandoned_call(alpha, at(7), wait=3)  # under the 5 s of a short abandon
+    left = abandoned_call(alpha, at(7, 11), wait=90)
+    wrong = answered_call(
+        alpha, at(8), caller="+33644444444", nuisance="wrong_number", nuisance_reason="Cherchait la pharmacie"
+    )
+    cold = answered_call(
+        alpha, at(8, 11), caller="+33655555555", nuisance="cold_call", nuisance_reason="Vente de panneaux"
+    )
+    training = answered_call(alpha, at(9), training=True)
+    callback = answered_call(alpha, at(9, 11), direction="outbound")
+    early = answered_call(alpha, at(12), caller="+33666666666", talk=4)  # under the 10 s default
+    # the same caller as billed_2, 60 s after its end: a line cut, called again (120 s by default)
+    repeat = answered_call(alpha, billed_2.ended_at + timedelta(seconds=60), caller="+33633333333")
+    next_month = answered_call(alpha, datetime(2026, 10, 31, 23, 30, tzinfo=PARIS) + timedelta(hours=1))
+
+    result = services.run(MONTH, accounts=[alpha])
+
+    [draft] = result.drafts
+    assert draft.status == "draft" and draft.number is None
+    lines = {line.code: line for line in draft.lines.all()}
+    assert lines["fee"].amount == D("100.00")
+    assert lines["calls_included"].items == [billed_1.pk] and lines["calls_included"].amount == 0
+    assert lines["calls"].items == [billed_2.pk] and lines["calls"].amount == D("1.50")
+    assert (draft.net, draft.vat, draft.gross) == (D("101.50"), D("20.30"), D("121.80"))
+    assert sum(line.amount for line in lines.values()) == draft.net
+    rules = dict(Decision.objects.filter(invoice=draft, kind="call").values_list("item", "rule"))
+    assert rules == {
+        billed_1.pk: "billed",
+        billed_2.pk: "billed",
+        short.pk: "short_abandon",
+        left.pk: "not_answered",
+        wrong.pk: "wrong_number",
+        cold.pk: "cold_call",
+        training.pk: "training",
+        callback.pk: "callback",
+        early.pk: "hung_up_early",
+        repeat.pk: "repeat",
+    }
+    assert next_month.pk not in rules  # 00:30 on 1 November in Paris
+    assert AuditEvent.objects.filter(object_type="billing.run", object_id="2026-10").exists()
+
+
+def test_issuing_numbers_without_gaps_and_an_issued_invoice_never_changes(alpha, beta):
+    for account in (alpha, beta):
+        plan(account)
+        answered_call(account, at(5))
+    services.run(MONTH)
+    issued = services.issue(MONTH)
+    year = timezone.localdate().year
+    assert [i.number for i in issued] == [f"F{year}-000001", f"F{year}-000002"]
+    assert all(
+        i.issue_date == timezone.localdate() and i.due_date == i.issue_date + timedelta(days=30)
+        for i in issued
+    )
+    first = Invoice.objects.get(number=f"F{year}-000001")
+    first.net = D("1")
+    with pytest.raises(IssuedError):
+        first.save()
+    with pytest.raises(IssuedError):
+        first.delete()
+    again = services.run(MONTH, accounts=[alpha])  # issued: the run leaves it alone
+    assert again.drafts == [] and again.skipped[0][0] == alpha
+    assert Invoice.objects.get(pk=first.pk).net == D("100.00") + D("1.50")
+    assert services.issue(MONTH) == []  # nothing left to issue
+
+
+def test_a_dispute_accepted_becomes_a_credit_note_with_the_next_run(personas, alpha):
+    invoice, call = issued_invoice(alpha)
+    client = personas["client_admin"]
+    with pytest.raises(services.BillingError):
+        services.dispute(invoice, call.pk, client, "   ")  # a reason is required
+    made = services.dispute(invoice, call.pk, client, "C'était un faux numéro")
+    with pytest.raises(services.BillingError):
+        services.dispute(invoice, call.pk, client, "Encore")  # once per call
+    with pytest.raises(services.BillingError):
+        services.decide(made, personas["admin"], accept=False, answer="")  # a refusal says why
+    decided = services.decide(made, personas["admin"], accept=True, answer="D'accord")
+    assert decided.status == "accepted" and decided.amount == D("1.50")  # the call's price beyond the plan
+    with pytest.raises(services.BillingError):
+        services.decide(made, personas["admin"], accept=False, answer="Non")  # decided once
+    assert AuditEvent.objects.filter(object_type="billing.dispute", object_id=str(made.pk)).count() == 2
+
+    november = services.run(date(2026, 11, 1), accounts=[alpha])
+    [note] = [i for i in november.drafts if i.kind == "credit_note"]
+    assert note.corrects == invoice and (note.net, note.gross) == (D("1.50"), D("1.80"))
+    [line] = note.lines.all()
+    assert line.code == "dispute" and line.items == [call.pk] and "faux numéro" in line.label
+    [issued_note] = [i for i in services.issue(date(2026, 11, 1)) if i.kind == "credit_note"]
+    assert issued_note.number == f"A{timezone.localdate().year}-000001"
+    assert Dispute.objects.get(pk=made.pk).credit_note == issued_note
+    assert services.run(date(2026, 12, 1), accounts=[alpha]).drafts[-1].kind == "invoice"  # credited once
+
+
+def test_a_call_not_billed_cannot_be_disputed(personas, alpha):
+    invoice, _call = issued_invoice(alpha)
+    other = answered_call(alpha, at(20))  # after the run: on no invoice
+    with pytest.raises(services.BillingError):
+        services.dispute(invoice, other.pk, personas["client_admin"], "Pourquoi ?")
+
+
+def test_the_service_level_report_and_its_penalty_go_on_the_invoice(alpha):
+    from permanence.reporting import rollups
+
+    plan(alpha, monthly_fee=D("200"), per_call=D("1"))
+    ServicePromise.objects.create(
+        account=alpha,
+        answer_within_seconds=20,
+        answer_share=D("0.80"),
+        max_abandon_rate=D("0.50"),
+        penalty_per_miss=D("10"),
+    )
+    calls = [
+        with_events(answered_call(alpha, at(5, 9 + n), wait=wait, caller=f"+3361111110{n}"))
+        for n, wait in enumerate((5, 10, 60))
+    ]
+    rollups.add([c.pk for c in calls])
+    [draft] = services.run(MONTH, accounts=[alpha]).drafts
+    checks = {c["name"]: c for c in draft.sla["checks"]}
+    assert checks["service_level"]["met"] is False and D(checks["service_level"]["measured"]) == D("0.6667")
+    assert checks["abandon_rate"]["met"] is True
+    assert draft.sla["met"] is False
+    penalty = draft.lines.get(code="sla")
+    assert penalty.amount == D("-10.00")
+    assert draft.net == D("200.00") + D("3.00") - D("10.00")
+
+
+def test_commands_run_issue_and_export_factur_x(alpha, tmp_path: Path):
+    from facturx import get_facturx_level, get_xml_from_pdf, xml_check_xsd
+
+    plan(alpha)
+    answered_call(alpha, at(5))
+    answered_call(alpha, at(6), caller="+33699999999")
+    call_command("billing", "run", "--month", "2026-10")
+    call_command("billing", "issue", "--month", "2026-10")
+    call_command("billing", "export", "--month", "2026-10", "--output", str(tmp_path))
+    [invoice] = Invoice.objects.filter(account=alpha, status="issued")
+    pdf = tmp_path / f"{invoice.number}.pdf"
+    filename, xml = get_xml_from_pdf(pdf.read_bytes(), check_xsd=False)
+    assert filename == "factur-x.xml"
+    assert xml_check_xsd(xml, flavor="factur-x", level="en16931")
+    assert get_facturx_level(__import__("lxml.etree").etree.fromstring(xml)) == "en16931"
+    assert invoice.number.encode() in xml and b"103.00" in xml  # 100 + 2 calls at 1.50
+    csv_text = (tmp_path / "ventes-2026-10.csv").read_text(encoding="utf-8-sig")
+    assert invoice.number in csv_text
+    with pytest.raises(CommandError, match="YYYY-MM"):
+        call_command("billing", "run", "--month", "octobre")
+    with pytest.raises(CommandError, match="No draft"):
+        call_command("billing", "issue", "--month", "2026-10")
+    with pytest.raises(CommandError, match="No issued invoice"):
+        call_command("billing", "export", "--month", "2026-09", "--output", str(tmp_path))
+
+
+def test_a_month_not_begun_is_refused(alpha):
+    plan(alpha)
+    with pytest.raises(services.BillingError):
+        services.run(date(2999, 1, 1))
+
+
+def test_erasure_keeps_what_an_issued_invoice_accounts_for(personas, alpha):
+    from permanence.privacy import erasure
+    from permanence.privacy.subjects import Person, Selection
+
+    invoice, call = issued_invoice(alpha)
+    Call.objects.filter(pk=call.pk).update(nuisance="", nuisance_reason="")
+    wrong = answered_call(alpha, at(25), nuisance="wrong_number", nuisance_reason="M. Martin, numéro voisin")
+    plan(alpha)
+    report = erasure.erase(Selection(Person(numbers=frozenset({"+33611111111"})), [alpha.pk]))
+    kept = [k for k in report["kept"] if k["code"] == "invoice"]
+    assert [k["id"] for k in kept] == [call.pk] and kept[0]["section"] == "calls"
+    assert Call.objects.get(pk=call.pk).caller == ""  # the number goes all the same
+    assert Call.objects.get(pk=wrong.pk).nuisance_reason == ""  # on no issued invoice: erased
+    assert Invoice.objects.get(pk=invoice.pk).decisions.filter(item=call.pk).exists()
