@@ -89,9 +89,11 @@ def call_log(request: HttpRequest, slug: str) -> HttpResponse:
     trail.record(request.user, Action.LIST, account=account, object_type="calls.call",
                  object_repr=f"{len(rows)} calls", request=request, query=query, status=status,
                  start=start.isoformat(), end=end.isoformat())
+    billing = _billing(account, request.user, [c.pk for c in rows])
     return render(request, "portal/calls.html", {
         "account": account,
-        "rows": [_row(c) for c in rows],
+        "rows": [{**_row(c), "billing": billing.get(c.pk)} for c in rows],
+        "shows_billing": billing is not NOT_SHOWN,
         "total": total,
         "page": page,
         "pages": max(1, (total + PAGE - 1) // PAGE),
@@ -101,6 +103,24 @@ def call_log(request: HttpRequest, slug: str) -> HttpResponse:
         "statuses": STATUSES,
         "notes": notes,
     })
+
+
+NOT_SHOWN: dict[int, dict[str, Any]] = {}
+
+
+def _billing(account: Any, user: Any, call_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For those who see the invoices: each call's decision on the issued invoice that accounts for it."""
+    if not policy.allowed(user, Perm.VIEW_INVOICES, account):
+        return NOT_SHOWN
+    from permanence.billing.models import Decision, Invoice
+    from permanence.billing.services import RULE_LABELS
+
+    rows = Decision.objects.filter(
+        kind="call", item__in=call_ids, invoice__account=account, invoice__kind=Invoice.Kind.INVOICE,
+        invoice__status=Invoice.Status.ISSUED,
+    ).values_list("item", "billed", "rule", "invoice__number", "invoice_id")
+    return {item: {"billed": billed, "rule": RULE_LABELS.get(rule, rule), "number": number, "invoice": pk}
+            for item, billed, rule, number, pk in rows}
 
 
 def _row(call: Call) -> dict[str, Any]:
