@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -275,6 +275,17 @@ def _drop_drafts(account: Account, month: date) -> None:
     drafts.delete()
 
 
+#: the language of the invoices' texts (lines, credit notes): the documents are French
+DOCUMENT_LANGUAGE = "fr"
+
+
+def _document_label(line: rating.Line) -> str:
+    with translation.override(DOCUMENT_LANGUAGE):
+        if line.code == "calls" and not line.unit_price and not line.label:
+            return _("Calls handled")  # a plan priced by the minute: the calls, at no price of their own
+        return line_label(line.code, line.label)
+
+
 def _store(
     account: Account,
     month: date,
@@ -303,7 +314,7 @@ def _store(
             invoice=invoice,
             position=n,
             code=line.code,
-            label=line_label(line.code, line.label)[:300],
+            label=_document_label(line)[:300],
             period_start=line.period_start,
             period_end=line.period_end,
             quantity=line.quantity,
@@ -389,7 +400,8 @@ def run(month: date, *, accounts: Iterable[Account] | None = None, actor: Any = 
                 continue
             _drop_drafts(account, month)
             try:
-                rated = rate_account(account, month)
+                with translation.override(DOCUMENT_LANGUAGE):
+                    rated = rate_account(account, month)
             except (rating.RatingError, sla.SlaError) as exc:  # one account's bad plan stops only its own
                 result.skipped.append((account, _("cannot be rated: %(error)s") % {"error": exc}))
                 continue
@@ -400,7 +412,8 @@ def run(month: date, *, accounts: Iterable[Account] | None = None, actor: Any = 
                 result.drafts.append(
                     _store(account, month, Invoice.Kind.INVOICE, rated_month, sla_data=sla_data)
                 )
-            credit = _credit_note(account, month)
+            with translation.override(DOCUMENT_LANGUAGE):
+                credit = _credit_note(account, month)
             if credit is not None:
                 result.drafts.append(credit)
     trail.record(
