@@ -56,5 +56,5 @@ def issued_invoice(account: Any, month: date = MONTH) -> tuple[Invoice, Call]:
     call = answered_call(account, datetime(month.year, month.month, 6, 10, 0, tzinfo=PARIS))
     services.run(month, accounts=[account])
     drafts = list(Invoice.objects.filter(account=account, month=month, status="draft"))
-    issued = services.issue(month, invoices=drafts)
+    issued = services.issue(month, invoices=drafts).issued
     return next(i for i in issued if i.kind == "invoice"), call

@@ -36,6 +36,9 @@ def test_the_secretary_says_a_call_is_not_to_bill_with_the_reason(personas, alph
     assert 'data-testid="nuisance-kind"' in screen and 'value="wrong_number"' in screen
     refused = page.post(f"/desk/calls/{call.pk}/finish", {"nuisance": "wrong_number", "force": "1"})
     assert refused.status_code == 400  # a reason is required
+    assert '<option value="wrong_number" selected>' in refused.content.decode()  # her pick is kept
+    no_kind = page.post(f"/desk/calls/{call.pk}/finish", {"nuisance_reason": "Démarchage", "force": "1"})
+    assert no_kind.status_code == 400 and 'value="Démarchage"' in no_kind.content.decode()
     junk = page.post(f"/desk/calls/{call.pk}/finish", {"nuisance": "free_lunch", "nuisance_reason": "x",
                                                         "force": "1"})  # fmt: skip
     assert junk.status_code == 400

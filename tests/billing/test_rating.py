@@ -551,7 +551,7 @@ def test_repeat_within_the_window_after_the_previous_answered_call():
     assert {d.id for d in off.decisions if d.rule == "repeat"} == set()
 
 
-def test_only_answered_inbound_real_calls_open_a_repeat_window():
+def test_only_billed_inbound_calls_open_a_repeat_window():
     caller = "+33611111111"
     calls = [
         answered(1, paris(2, 9), wait=0, talk=60, caller=caller, outbound=True),  # our call-back
@@ -559,7 +559,11 @@ def test_only_answered_inbound_real_calls_open_a_repeat_window():
         answered(3, paris(3, 9), wait=0, talk=60, caller=caller, training=True),
         answered(4, paris(3, 9, 3), caller=caller),  # a training call opens no window either
         answered(5, paris(4, 9), wait=0, talk=60, caller=caller, nuisance="cold_call"),  # answered, excluded
-        answered(6, paris(4, 9, 3), caller=caller),  # still 120 s after an answered call: a repeat
+        answered(6, paris(4, 9, 3), caller=caller),  # 120 s after a call left out: not made free by it
+        # a chain: 7 ends at 9:01; 8 (a repeat) ends at 9:03:30; 9 comes 180 s after 8, 330 s after 7
+        answered(7, paris(5, 9), wait=0, talk=60, caller=caller),
+        answered(8, paris(5, 9, 2), wait=0, talk=90, caller=caller),
+        answered(9, paris(5, 9, 6, 30), caller=caller),
     ]
     rating = rate_june(PRICED, Rules(repeat_within_seconds=300), calls=calls)
     assert [d.rule for d in rating.decisions] == [
@@ -568,9 +572,12 @@ def test_only_answered_inbound_real_calls_open_a_repeat_window():
         "training",
         "billed",
         "cold_call",
+        "billed",
+        "billed",
         "repeat",
+        "billed",
     ]
-    assert decision(rating, 6).values["previous_call"] == 5
+    assert decision(rating, 8).values["previous_call"] == 7
 
 
 def test_every_rule_off_bills_everything_but_training():

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -55,9 +55,14 @@ class BillingProfile(models.Model):
     address = models.TextField(_("address"), blank=True, help_text=_("One line per line."))
     postcode = models.CharField(_("postcode"), max_length=10, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
-    country = models.CharField(_("country (ISO code)"), max_length=2, default="FR")
-    vat_id = models.CharField(_("VAT number"), max_length=20, blank=True)
-    siret = models.CharField(_("SIRET"), max_length=14, blank=True)
+    country = models.CharField(_("country (ISO code)"), max_length=2, default="FR",
+                               validators=[RegexValidator(r"^[A-Z]{2}$", _("Two capital letters, e.g. FR."))])
+    vat_id = models.CharField(
+        _("VAT number"), max_length=20, blank=True,
+        validators=[RegexValidator(r"^[A-Z]{2}[0-9A-Z]{2,18}$", _("Country code then number, e.g. FR…"))],
+    )
+    siret = models.CharField(_("SIRET"), max_length=14, blank=True,
+                             validators=[RegexValidator(r"^[0-9]{14}$", _("Fourteen digits."))])
     email = models.EmailField(_("invoices sent to"), blank=True)
     # the exclusions (``rating.Rules``)
     exclude_not_answered = models.BooleanField(_("do not bill calls not answered"), default=True)
@@ -264,6 +269,8 @@ class Invoice(models.Model):
     vat = _amount(_("VAT"))
     gross = _amount(_("total incl. VAT"))
     buyer: Any = models.JSONField(_("client"), default=dict)  # the billing profile as it was
+    # the operator's details, terms and legal mentions as they were when issued: the document never changes
+    seller: Any = models.JSONField(_("operator"), default=dict, blank=True)
     sla: Any = models.JSONField(_("service levels"), default=dict, blank=True)  # the month's report
     corrects = models.ForeignKey(
         "self",
@@ -282,9 +289,15 @@ class Invoice(models.Model):
         indexes = [models.Index(fields=["month", "status"], name="invoice_month_status")]
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "month", "kind"],
-                condition=models.Q(status="draft"),
+                fields=["account", "month"],
+                condition=models.Q(status="draft", kind="invoice"),
                 name="invoice_one_draft",
+            ),
+            # a credit note per invoice it corrects
+            models.UniqueConstraint(
+                fields=["account", "month", "corrects"],
+                condition=models.Q(status="draft", kind="credit_note"),
+                name="credit_note_one_draft",
             ),
         ]
 
@@ -292,10 +305,15 @@ class Invoice(models.Model):
         return self.number or f"{self.get_kind_display()} {self.account} {self.month:%Y-%m} ({_('draft')})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk and not kwargs.pop("issuing", False):
+        """Only a draft is saved; ``issuing=True`` once, by ``services.issue``, to turn a draft into an
+        issued document."""
+        issuing = kwargs.pop("issuing", False)
+        if self.pk:
             stored = Invoice.objects.filter(pk=self.pk).values_list("status", flat=True).first()
             if stored == self.Status.ISSUED:
                 raise IssuedError(f"{self.number} is issued: a correction is a credit note.")
+        if self.status == self.Status.ISSUED and not issuing:
+            raise IssuedError("an invoice is issued by billing.services.issue only")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:

@@ -17,10 +17,11 @@ cent, like the fee, then summed over the month). A segment covering the whole mo
 Calls: the first rule that applies decides, in this order: training (always) -> callback (outbound)
 -> unanswered: short_abandon (waited less than its limit; a limit of 0 turns it off) else not_answered
 -> cold_call -> wrong_number -> hung_up_early (answered, talked less than the limit) -> repeat (an
-answered call from a known caller arriving at most the window after the end of their previous answered
-inbound call, training aside) -> billed. A disabled rule is skipped; ``Rules.not_answered`` turns off
-"not_answered" only, the short-abandon limit stays in force on its own. A billed call that was not
-answered, or has no end, has no minutes (and a call without an end is never "hung_up_early").
+answered call from a known caller arriving at most the window after the end of their previous BILLED
+inbound call: a call left out opens no window, repeats do not chain) -> billed. A disabled rule is
+skipped; ``Rules.not_answered`` turns off "not_answered" only, the short-abandon limit stays in force
+on its own. A billed call that was not answered, or has no end, has no minutes (and a call without an
+end is never "hung_up_early").
 
 Billed calls, in arrival order per segment: the included ones on "calls_included" (at 0), the others
 on "calls". Minutes are the started minutes of conversation (answer to end); included minutes are used
@@ -137,7 +138,7 @@ class Rules:
     hung_up_before_seconds: int = 0  # answered, conversation < this many seconds: rule "hung_up_early"
     callbacks: bool = True  # outbound calls: rule "callback"
     repeat_within_seconds: int = 0  # an answered call from the same (known) caller arriving within this
-    # many seconds after the end of their previous ANSWERED call: rule "repeat"
+    # many seconds after the end of their previous BILLED inbound call: rule "repeat"
     # training calls/deliveries are always excluded: rule "training"
 
 
@@ -350,20 +351,16 @@ def _decide_calls(
     short_limit = timedelta(seconds=rules.short_abandon_seconds)
     early_limit = timedelta(seconds=rules.hung_up_before_seconds)
     repeat_window = timedelta(seconds=rules.repeat_within_seconds)
-    last_answered: dict[str, _Call] = {}  # by caller: their latest answered inbound call with an end
+    last_answered: dict[str, _Call] = {}  # by caller: their latest BILLED answered call with an end
     out: list[tuple[_Call, str, dict[str, Any]]] = []
     for call in prepared:
         item = call.item
+        rule, values = _rule(call, rules, short_limit, early_limit, repeat_window, last_answered)
         if call.day >= first:
-            rule, values = _rule(call, rules, short_limit, early_limit, repeat_window, last_answered)
             out.append((call, rule, values))
-        if (
-            item.caller
-            and not item.outbound
-            and not item.training
-            and call.answered is not None
-            and call.ended is not None
-        ):
+        # only a billed call opens the window: a call left out (hung up early, a wrong number…) never makes
+        # the next one free, and repeats do not chain
+        if rule == "billed" and item.caller and not item.outbound and call.ended is not None:
             last_answered[item.caller] = call
     return out
 

@@ -269,6 +269,10 @@ def _vat_rate() -> Decimal:
     return Decimal(str(getattr(settings, "BILLING_VAT_RATE", "0.20")))
 
 
+def _lock(account: Account) -> None:
+    Account.objects.select_for_update().filter(pk=account.pk).values_list("pk", flat=True).first()
+
+
 def _drop_drafts(account: Account, month: date) -> None:
     drafts = Invoice.objects.filter(account=account, month=month, status=Invoice.Status.DRAFT)
     Dispute.objects.filter(credit_note__in=drafts).update(credit_note=None)
@@ -294,8 +298,9 @@ def _store(
     *,
     sla_data: dict[str, Any],
     corrects: Invoice | None = None,
+    vat_rate: Decimal | None = None,
 ) -> Invoice:
-    vat_rate = _vat_rate()
+    vat_rate = _vat_rate() if vat_rate is None else vat_rate
     net, vat, gross = rating.totals(result.lines, vat_rate)
     invoice = Invoice.objects.create(
         account=account,
@@ -350,8 +355,12 @@ def _jsonable(values: Any) -> dict[str, Any]:
     return out
 
 
-def rate_account(account: Account, month: date) -> tuple[rating.Rating, dict[str, Any]] | None:
-    """The month of an account rated (None without a plan covering the month's first day)."""
+def rate_account(
+    account: Account, month: date, *, without: frozenset[int] = frozenset(), with_sla: bool = True
+) -> tuple[rating.Rating, dict[str, Any]] | None:
+    """The month of an account rated (None without a plan covering the month's first day). ``without``:
+    calls left out (disputes accepted: what the month costs without them). A service-level penalty never
+    takes the invoice below zero."""
     periods = [
         plan.as_core() for plan in Plan.objects.filter(account=account, starts_on__lt=next_month(month))
     ]
@@ -363,7 +372,7 @@ def rate_account(account: Account, month: date) -> tuple[rating.Rating, dict[str
     context = timedelta(seconds=rules.repeat_within_seconds + 86400)
     adjustments: list[rating.Adjustment] = []
     sla_data: dict[str, Any] = {}
-    promise = ServicePromise.objects.filter(account=account).first()
+    promise = ServicePromise.objects.filter(account=account).first() if with_sla else None
     if promise is not None:
         latest = max((p for p in periods if p.start <= month), key=lambda p: p.start)
         fee = latest.plan.monthly_fee
@@ -371,16 +380,26 @@ def rate_account(account: Account, month: date) -> tuple[rating.Rating, dict[str
         sla_data = sla_json(report)
         if report.penalty:
             adjustments.append(rating.Adjustment("sla", str(LINE_LABELS["sla"]), -report.penalty))
-    result = rating.rate(
-        month,
-        account.tz,
-        periods,
-        rules,
-        calls=call_items(account, start, end, context),
-        deliveries=delivery_items(account, start, end),
-        appointments=appointment_items(account, start, end),
-        adjustments=adjustments,
-    )
+    calls = [c for c in call_items(account, start, end, context) if c.id not in without]
+    deliveries = delivery_items(account, start, end)
+    appointments = appointment_items(account, start, end)
+
+    def rated(adjusted: list[rating.Adjustment]) -> rating.Rating:
+        return rating.rate(
+            month,
+            account.tz,
+            periods,
+            rules,
+            calls=calls,
+            deliveries=deliveries,
+            appointments=appointments,
+            adjustments=adjusted,
+        )
+
+    result = rated(adjustments)
+    if result.total < 0:  # the penalty is at most what the month costs
+        penalty = adjustments[0].amount - result.total
+        result = rated([rating.Adjustment("sla", adjustments[0].label, penalty)] if penalty else [])
     return result, sla_data
 
 
@@ -393,6 +412,7 @@ def run(month: date, *, accounts: Iterable[Account] | None = None, actor: Any = 
     chosen = list(accounts) if accounts is not None else list(Account.objects.order_by("slug"))
     for account in chosen:
         with transaction.atomic():
+            _lock(account)  # one run or issue of an account at a time (no draft deleted as it is issued)
             if Invoice.objects.filter(
                 account=account, month=month, kind=Invoice.Kind.INVOICE, status=Invoice.Status.ISSUED
             ).exists():
@@ -404,18 +424,15 @@ def run(month: date, *, accounts: Iterable[Account] | None = None, actor: Any = 
                     rated = rate_account(account, month)
             except (rating.RatingError, sla.SlaError) as exc:  # one account's bad plan stops only its own
                 result.skipped.append((account, _("cannot be rated: %(error)s") % {"error": exc}))
-                continue
-            if rated is None:
-                result.skipped.append((account, _("no plan for this month")))
             else:
-                rated_month, sla_data = rated
-                result.drafts.append(
-                    _store(account, month, Invoice.Kind.INVOICE, rated_month, sla_data=sla_data)
-                )
+                if rated is None:
+                    result.skipped.append((account, _("no plan for this month")))
+                else:
+                    rated_month, sla_data = rated
+                    draft = _store(account, month, Invoice.Kind.INVOICE, rated_month, sla_data=sla_data)
+                    result.drafts.append(draft)
             with translation.override(DOCUMENT_LANGUAGE):
-                credit = _credit_note(account, month)
-            if credit is not None:
-                result.drafts.append(credit)
+                result.drafts += _credit_notes(account, month)
     trail.record(
         actor,
         Action.CREATE,
@@ -427,49 +444,54 @@ def run(month: date, *, accounts: Iterable[Account] | None = None, actor: Any = 
     return result
 
 
-def _credit_note(account: Account, month: date) -> Invoice | None:
-    """The accepted disputes not yet on an issued credit note, as a draft credit note of this month."""
+def _credit_notes(account: Account, month: date) -> list[Invoice]:
+    """The accepted disputes not yet on a credit note, as draft credit notes of this month: one per invoice
+    they correct (at that invoice's VAT rate)."""
     disputes = list(
         Dispute.objects.filter(
             account=account, status=Dispute.Status.ACCEPTED, credit_note=None, amount__gt=0
         )
         .select_related("invoice", "call")
-        .order_by("pk")
+        .order_by("invoice__number", "pk")
     )
-    if not disputes:
-        return None
-    lines = tuple(
-        rating.Line(
-            code="dispute",
-            period_start=d.invoice.month,
-            period_end=next_month(d.invoice.month),
-            quantity=Decimal(1),
-            unit_price=d.amount,
-            amount=d.amount,
-            kind="call",
-            items=(d.call_id,),
-            label=_("Call of %(when)s disputed (invoice %(number)s): %(reason)s")
-            % {
-                "when": timezone.localtime(d.call.arrived_at, account.tz).strftime("%d/%m/%Y %H:%M")
-                if d.call.arrived_at
-                else "?",
-                "number": d.invoice.number,
-                "reason": d.reason[:120],
-            },
+    by_invoice: dict[int, list[Dispute]] = {}
+    for disputed in disputes:
+        by_invoice.setdefault(disputed.invoice_id, []).append(disputed)
+    notes = []
+    for group in by_invoice.values():
+        corrected = group[0].invoice
+        lines = tuple(
+            rating.Line(
+                code="dispute",
+                period_start=corrected.month,
+                period_end=next_month(corrected.month),
+                quantity=Decimal(1),
+                unit_price=d.amount,
+                amount=d.amount,
+                kind="call",
+                items=(d.call_id,),
+                label=_("Call of %(when)s disputed (invoice %(number)s)")
+                % {
+                    "when": timezone.localtime(d.call.arrived_at, account.tz).strftime("%d/%m/%Y %H:%M")
+                    if d.call.arrived_at
+                    else "?",
+                    "number": corrected.number,
+                },
+            )
+            for d in group
         )
-        for d in disputes
-    )
-    corrects = disputes[0].invoice
-    note = _store(
-        account,
-        month,
-        Invoice.Kind.CREDIT_NOTE,
-        rating.Rating(lines=lines, decisions=()),
-        sla_data={},
-        corrects=corrects,
-    )
-    Dispute.objects.filter(pk__in=[d.pk for d in disputes]).update(credit_note=note)
-    return note
+        note = _store(
+            account,
+            month,
+            Invoice.Kind.CREDIT_NOTE,
+            rating.Rating(lines=lines, decisions=()),
+            sla_data={},
+            corrects=corrected,
+            vat_rate=corrected.vat_rate,
+        )
+        Dispute.objects.filter(pk__in=[d.pk for d in group]).update(credit_note=note)
+        notes.append(note)
+    return notes
 
 
 # -- issuing ---------------------------------------------------------------------------------------------
@@ -489,11 +511,43 @@ def _next_number(kind: str, year: int) -> str:
     return f"{series}-{counter.last:06d}"
 
 
-def issue(month: date, *, actor: Any = None, invoices: Sequence[Invoice] | None = None) -> list[Invoice]:
-    """Issue the month's drafts (or those given): each gets the next number of its series, a date and a due
-    date, in one transaction per document; an issued document does not change any more."""
+@dataclass
+class IssueResult:
+    issued: list[Invoice]
+    refused: list[tuple[Invoice, str]]  # drafts whose document could not be made: fix, run again, issue
+
+
+def _seller_snapshot() -> dict[str, Any]:
+    """The operator's details, terms and mentions now: kept with a document as it is issued."""
+    return {
+        "name": settings.BILLING_SELLER_NAME,
+        "address": [line.strip() for line in str(settings.BILLING_SELLER_ADDRESS).split("|") if line.strip()],
+        "postcode": settings.BILLING_SELLER_POSTCODE,
+        "city": settings.BILLING_SELLER_CITY,
+        "country": settings.BILLING_SELLER_COUNTRY,
+        "vat_id": settings.BILLING_SELLER_VAT_ID,
+        "siret": settings.BILLING_SELLER_SIRET,
+        "email": settings.BILLING_SELLER_EMAIL,
+        "iban": getattr(settings, "BILLING_SELLER_IBAN", ""),
+        "payment_days": int(getattr(settings, "BILLING_PAYMENT_DAYS", 30)),
+        "mentions": [
+            m.strip() for m in str(getattr(settings, "BILLING_LEGAL_MENTIONS", "")).split("|") if m.strip()
+        ],
+    }
+
+
+def issue(month: date, *, actor: Any = None, invoices: Sequence[Invoice] | None = None) -> IssueResult:
+    """Issue the month's drafts (or those given) once the month is over: each document is first made with a
+    provisional number (a draft whose Factur-X cannot be made is refused, with the reason, and keeps no
+    number); then it gets the next number of its series, a date, a due date and the operator's details as
+    they are, in one transaction with its account locked; an issued document does not change any more."""
+    if month >= timezone.localdate().replace(day=1):
+        raise BillingError(
+            _("%(month)s is not over: its invoices are issued once it has ended.")
+            % {"month": f"{month:%Y-%m}"}
+        )
     drafts = (
-        invoices
+        list(invoices)
         if invoices is not None
         else list(
             Invoice.objects.filter(month=month, status=Invoice.Status.DRAFT).order_by(
@@ -501,18 +555,31 @@ def issue(month: date, *, actor: Any = None, invoices: Sequence[Invoice] | None 
             )
         )
     )
-    issued = []
+    result = IssueResult([], [])
     today = timezone.localdate()
-    days = int(getattr(settings, "BILLING_PAYMENT_DAYS", 30))
+    seller = _seller_snapshot()
     for draft in drafts:
         with transaction.atomic():
-            invoice = Invoice.objects.select_for_update().get(pk=draft.pk)
-            if invoice.status != Invoice.Status.DRAFT:
+            _lock(draft.account)
+            invoice = (
+                Invoice.objects.select_for_update()
+                .select_related("account", "corrects")
+                .filter(pk=draft.pk, month=month)
+                .first()
+            )
+            if invoice is None or invoice.status != Invoice.Status.DRAFT:
+                continue
+            invoice.issue_date = today
+            invoice.due_date = today + timedelta(days=seller["payment_days"])
+            invoice.seller = seller
+            try:
+                with translation.override(DOCUMENT_LANGUAGE):
+                    documents.facturx_xml(_document(invoice, provisional=f"{invoice.kind}-{invoice.pk}"))
+            except documents.DocumentError as exc:
+                result.refused.append((invoice, str(exc)))
                 continue
             invoice.number = _next_number(invoice.kind, today.year)
             invoice.status = Invoice.Status.ISSUED
-            invoice.issue_date = today
-            invoice.due_date = today + timedelta(days=days)
             invoice.issued_at = timezone.now()
             invoice.issued_by = actor if getattr(actor, "is_authenticated", False) else None
             invoice.save(issuing=True)
@@ -524,29 +591,32 @@ def issue(month: date, *, actor: Any = None, invoices: Sequence[Invoice] | None 
                 net=str(invoice.net),
                 gross=str(invoice.gross),
             )
-            issued.append(invoice)
-    return issued
+            result.issued.append(invoice)
+    return result
 
 
 # -- disputes --------------------------------------------------------------------------------------------
 
 
 def call_value(invoice: Invoice, call_id: int) -> Decimal:
-    """What a call cost on an invoice: the unit price of each priced line it is on (for minutes, its minutes
-    beyond the plan)."""
-    decision = Decision.objects.filter(invoice=invoice, kind="call", item=call_id, billed=True).first()
-    if decision is None:
+    """What a call cost on an invoice: the month rated again without it (and without the calls already
+    credited on that invoice), the difference. So a call within the allowance frees a place for the next
+    one, and a month at its minimum or its cap costs the same without it (nothing to credit)."""
+    if not Decision.objects.filter(invoice=invoice, kind="call", item=call_id, billed=True).exists():
         return ZERO
-    total = ZERO
-    for line in invoice.lines.filter(code__in=decision.lines):
-        if call_id not in line.items:
-            continue
-        if line.code == "minutes":
-            minutes = Decimal(str(decision.values.get("minutes_beyond", decision.values.get("minutes", 1))))
-            total += rating.money(line.unit_price * minutes)
-        elif line.code in ("calls", "after_hours", "holiday"):
-            total += rating.money(line.unit_price)
-    return total
+    credited = frozenset(
+        Dispute.objects.filter(invoice=invoice, status=Dispute.Status.ACCEPTED)
+        .exclude(call_id=call_id)
+        .values_list("call_id", flat=True)
+    )
+    try:
+        before = rate_account(invoice.account, invoice.month, without=credited, with_sla=False)
+        after = rate_account(invoice.account, invoice.month, without=credited | {call_id}, with_sla=False)
+    except (rating.RatingError, sla.SlaError) as exc:
+        raise BillingError(_("cannot be rated: %(error)s") % {"error": exc}) from None
+    if before is None or after is None:
+        return ZERO
+    return max(ZERO, before[0].total - after[0].total)
 
 
 def dispute(invoice: Invoice, call_id: int, user: Any, reason: str, *, request: Any = None) -> Dispute:
@@ -592,37 +662,38 @@ def decide(disputed: Dispute, user: Any, *, accept: bool, answer: str, request: 
 # -- documents -------------------------------------------------------------------------------------------
 
 
-def seller() -> documents.Party:
-    lines = tuple(
-        line.strip()
-        for line in str(getattr(settings, "BILLING_SELLER_ADDRESS", "")).split("|")
-        if line.strip()
-    )
+def _party(data: dict[str, Any]) -> documents.Party:
     return documents.Party(
-        name=settings.BILLING_SELLER_NAME,
-        address_lines=lines,
-        postcode=settings.BILLING_SELLER_POSTCODE,
-        city=settings.BILLING_SELLER_CITY,
-        country=settings.BILLING_SELLER_COUNTRY,
-        vat_id=settings.BILLING_SELLER_VAT_ID,
-        siret=settings.BILLING_SELLER_SIRET,
-        email=settings.BILLING_SELLER_EMAIL,
+        name=data.get("name", ""),
+        address_lines=tuple(data.get("address", [])),
+        postcode=data.get("postcode", ""),
+        city=data.get("city", ""),
+        country=data.get("country", "FR"),
+        vat_id=data.get("vat_id", ""),
+        siret=data.get("siret", ""),
+        email=data.get("email", ""),
     )
 
 
 def document(invoice: Invoice) -> documents.Document:
+    """An issued invoice as its document: the operator's details and terms as they were when it was issued,
+    the texts in French (the same document whoever downloads it, whenever)."""
     if not invoice.issued:
         raise BillingError(_("A draft has no document: issue it first."))
-    buyer = invoice.buyer
-    last_day = next_month(invoice.month) - timedelta(days=1)
+    with translation.override(DOCUMENT_LANGUAGE):
+        return _document(invoice)
+
+
+def _document(invoice: Invoice, provisional: str = "") -> documents.Document:
+    seller = invoice.seller or _seller_snapshot()
+    month_end = next_month(invoice.month)
     lines = []
     for line in invoice.lines.order_by("position"):
         note = ""
-        if line.period_start != invoice.month or line.period_end != next_month(invoice.month):
-            end = line.period_end - timedelta(days=1)
+        if line.period_start != invoice.month or line.period_end != month_end:
             note = _("from %(start)s to %(end)s") % {
                 "start": f"{line.period_start:%d/%m/%Y}",
-                "end": f"{end:%d/%m/%Y}",
+                "end": f"{line.period_end - timedelta(days=1):%d/%m/%Y}",
             }
         lines.append(
             documents.DocumentLine(
@@ -633,39 +704,26 @@ def document(invoice: Invoice) -> documents.Document:
                 note=note,
             )
         )
-    mentions = tuple(
-        m.strip() for m in str(getattr(settings, "BILLING_LEGAL_MENTIONS", "")).split("|") if m.strip()
-    )
-    assert invoice.number and invoice.issue_date and invoice.due_date
+    assert invoice.issue_date and invoice.due_date
     return documents.Document(
-        number=invoice.number,
+        number=invoice.number or provisional,
         kind=invoice.kind,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
         period_start=invoice.month,
-        period_end=last_day,
-        seller=seller(),
-        buyer=documents.Party(
-            name=buyer.get("name", ""),
-            address_lines=tuple(buyer.get("address", [])),
-            postcode=buyer.get("postcode", ""),
-            city=buyer.get("city", ""),
-            country=buyer.get("country", "FR"),
-            vat_id=buyer.get("vat_id", ""),
-            siret=buyer.get("siret", ""),
-            email=buyer.get("email", ""),
-        ),
+        period_end=month_end - timedelta(days=1),
+        seller=_party(seller),
+        buyer=_party(invoice.buyer),
         lines=tuple(lines),
         vat_rate=invoice.vat_rate,
         net=invoice.net,
         vat=invoice.vat,
         gross=invoice.gross,
-        preceding_invoice=invoice.corrects.number or "" if invoice.corrects else "",
-        buyer_reference=buyer.get("reference", invoice.account.slug),
-        payment_terms=_("Payment within %(days)s days.")
-        % {"days": getattr(settings, "BILLING_PAYMENT_DAYS", 30)},
-        iban=getattr(settings, "BILLING_SELLER_IBAN", ""),
-        legal_mentions=mentions,
+        preceding_invoice=(invoice.corrects.number or "") if invoice.corrects else "",
+        buyer_reference=invoice.buyer.get("reference") or invoice.account.slug,
+        payment_terms=_("Payment within %(days)s days.") % {"days": seller.get("payment_days", 30)},
+        iban=seller.get("iban", ""),
+        legal_mentions=tuple(seller.get("mentions", [])),
     )
 
 

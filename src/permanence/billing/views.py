@@ -32,6 +32,12 @@ from permanence.portal.access import member_required
 PAGE = 100  # items per page of a line's detail
 
 
+def _decisions(request: HttpRequest, invoice: Invoice) -> Any:
+    """The invoice's decisions the reader sees: training calls are the operator's own business."""
+    rows = Decision.objects.filter(invoice=invoice)
+    return rows if policy.has_perm(request.user, Perm.MANAGE_BILLING) else rows.exclude(rule="training")
+
+
 def _invoice(request: HttpRequest, slug: str, pk: int, perm: Perm = Perm.VIEW_INVOICES) -> Invoice:
     """An invoice of the account within reach; a draft only for those who bill."""
     account = policy.get_account_or_404(request.user, slug, perm)
@@ -78,7 +84,7 @@ def invoice_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     invoice = _invoice(request, slug, pk)
     lines = list(invoice.lines.order_by("position"))
     excluded = (
-        Decision.objects.filter(invoice=invoice, billed=False)
+        _decisions(request, invoice).filter(billed=False)
         .values("kind", "rule")
         .annotate(n=Count("pk"))
         .order_by("kind", "rule")
@@ -169,7 +175,7 @@ def _items_page(request: HttpRequest, invoice: Invoice, decisions: Any, title: s
 def invoice_line(request: HttpRequest, slug: str, pk: int, position: int) -> HttpResponse:
     invoice = _invoice(request, slug, pk)
     line = get_object_or_404(InvoiceLine, invoice=invoice, position=position)
-    decisions = Decision.objects.filter(invoice=invoice, kind=line.kind or "-", item__in=line.items)
+    decisions = _decisions(request, invoice).filter(kind=line.kind or "-", item__in=line.items)
     return _items_page(request, invoice, decisions, line.label)
 
 
@@ -177,7 +183,7 @@ def invoice_line(request: HttpRequest, slug: str, pk: int, position: int) -> Htt
 @require_GET
 def invoice_excluded(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     invoice = _invoice(request, slug, pk)
-    decisions = Decision.objects.filter(invoice=invoice, billed=False)
+    decisions = _decisions(request, invoice).filter(billed=False)
     rule = request.GET.get("rule", "")
     if rule:
         decisions = decisions.filter(rule=rule)
@@ -227,14 +233,10 @@ def _operator(request: HttpRequest) -> None:
 
 
 def _month(request: HttpRequest, source: Any) -> date:
+    """The month asked for; by default the last one over (the one to bill)."""
     text = source.get("month", "")
     if not text:
-        today = timezone.localdate()
-        return (
-            services.parse_month(f"{today.year}-{today.month:02d}")
-            if today.day > 20
-            else services.parse_month(f"{(today.replace(day=1) - timedelta(days=1)):%Y-%m}")
-        )
+        return (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
     return services.parse_month(text)
 
 
@@ -292,20 +294,28 @@ def operator_issue(request: HttpRequest) -> HttpResponse:
     except services.BillingError as exc:
         messages.error(request, str(exc))
         return redirect("billing")
-    chosen = request.POST.getlist("invoice")
+    chosen = [pk for pk in request.POST.getlist("invoice") if pk.isascii() and pk.isdigit() and len(pk) < 19]
     drafts = Invoice.objects.filter(month=month, status=Invoice.Status.DRAFT)
-    if chosen:
-        drafts = drafts.filter(pk__in=[int(pk) for pk in chosen if pk.isdigit()])
-    issued = services.issue(
-        month, actor=request.user, invoices=list(drafts.order_by("account__slug", "kind"))
-    )
+    if request.POST.getlist("invoice"):
+        drafts = drafts.filter(pk__in=[int(pk) for pk in chosen])
+    try:
+        result = services.issue(
+            month, actor=request.user, invoices=list(drafts.order_by("account__slug", "kind"))
+        )
+    except services.BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect(f"{reverse('billing')}?month={month:%Y-%m}")
+    issued = result.issued
+    for invoice, why in result.refused:
+        messages.error(request, _("%(account)s: not issued: %(why)s") % {"account": invoice.account.name,
+                                                                       "why": why})  # fmt: skip
     if issued:
         messages.success(
             request,
             _("%(n)s documents issued: %(first)s to %(last)s.")
             % {"n": len(issued), "first": issued[0].number, "last": issued[-1].number},
         )
-    else:
+    elif not result.refused:
         messages.error(request, _("No draft to issue."))
     return redirect(f"{reverse('billing')}?month={month:%Y-%m}")
 
@@ -376,7 +386,10 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     except services.BillingError as exc:
         messages.error(request, str(exc))
     else:
-        if decided.status == Dispute.Status.ACCEPTED:
+        if decided.status == Dispute.Status.ACCEPTED and not decided.amount:
+            messages.success(request, _("Accepted: the month costs the same without this call (its minimum "
+                                        "or its cap), nothing to credit."))  # fmt: skip
+        elif decided.status == Dispute.Status.ACCEPTED:
             messages.success(
                 request,
                 _("Accepted: a credit of %(amount)s € goes on the next credit note.")

@@ -373,6 +373,7 @@ def _call_page(
             "recipients_by_default": by_default,
             "who": _who_gets_it(call.account, recipients),
             "nuisances": NUISANCES,
+            "typed": typed or {},
             "can_remark": policy.has_perm(request.user, Perm.REMARK_SCENARIOS),
             "unapplied": engine.unapplied if engine else [],
             # shown to her during the call; the message carries a link to read them instead
@@ -577,9 +578,12 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
         problem = _("Choose the kind of call not to bill from the list.")
     elif nuisance and not nuisance_reason:
         problem = _("Say why this call is not to be billed.")
+    elif nuisance_reason and not nuisance:
+        problem = _("Choose the kind of call not to bill from the list.")
     if problem:
         messages.error(request, problem)
-        typed = {"subject": subject, "body": body, "recipients": typed_to}
+        typed = {"subject": subject, "body": body, "recipients": typed_to, "nuisance": nuisance,
+                 "nuisance_reason": nuisance_reason}
         return _call_page(request, call, engine, stored, env, typed=typed, status=400)
     if send:
         problem = "" if subject and body else _("The message needs a subject and a text.")
@@ -597,7 +601,8 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
                 problem = str(exc)
         if problem:  # nothing is lost: the page comes back with what she typed
             messages.error(request, problem)
-            typed = {"subject": subject, "body": body, "recipients": typed_to}
+            typed = {"subject": subject, "body": body, "recipients": typed_to, "nuisance": nuisance,
+                     "nuisance_reason": nuisance_reason}
             return _call_page(request, call, engine, stored, env, typed=typed, status=400)
     message = None
     with transaction.atomic():

@@ -58,9 +58,9 @@ def calls(ids: Sequence[int], now: datetime) -> int:
     marked = 0
     for part in chunks(ids):
         marked += Call.objects.filter(pk__in=part, purged_at__isnull=True).update(purged_at=now, caller="")
-        # why the secretary did not bill a call stays with an issued invoice that relies on it
-        Call.objects.filter(pk__in=part).exclude(nuisance_reason="").exclude(
-            pk__in=invoiced_calls(part)).update(nuisance_reason="")
+        # the secretary's words may name the caller; the kind (cold call, wrong number) and an invoice's
+        # decision stay
+        Call.objects.filter(pk__in=part).exclude(nuisance_reason="").update(nuisance_reason="")
         runs = Call.objects.filter(pk__in=part, run__isnull=False).values("run")
         for run in Run.objects.filter(pk__in=runs):
             if not (isinstance(run.state, dict) and run.state.get("purged")):

@@ -8,8 +8,8 @@ keeps, each kept item listed with its reason:
 - the numbers that refused the surveys (the refusal is honoured with the number);
 - the audit trail (append-only: the proof of who read or changed the data) and the register's request;
 - what an issued invoice accounts for (French commercial law, ten years): a call on it is emptied of the
-  caller's number and answers, but its times, its billing decision and the secretary's reason not to bill
-  it stay, and the client's disputes with it."""
+  caller's number, answers and the secretary's words, but its times and its billing decision (the rule)
+  stay, and the client's disputes with it."""
 
 from __future__ import annotations
 
@@ -125,8 +125,8 @@ def erase(selection: Selection, *, now: datetime | None = None) -> dict[str, Any
     invoiced = anonymise.invoiced_calls(targets["calls"]).values_list("item", flat=True).distinct()
     for pk in sorted(invoiced):
         keep("calls", pk, ("invoice", _(
-            "on an issued invoice: the call's times, why it was billed or not, and its disputes stay ten "
-            "years (French commercial law); the caller's number and answers are erased")))
+            "on an issued invoice: the call's times, the rule that billed it or not, and its disputes stay "
+            "ten years (French commercial law); the caller's number and answers are erased")))
     to_do = CallbackTask.objects.filter(pk__in=ids["callbacks"], done_at__isnull=True)
     for pk in to_do.values_list("pk", flat=True):
         keep("callbacks", pk, ("to_do", _("a call-back still to do")))

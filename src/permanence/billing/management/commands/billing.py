@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import translation
 
 from permanence.accounts.models import Account
 from permanence.billing import documents, services
@@ -34,7 +33,6 @@ class Command(BaseCommand):
         export.add_argument("--output", type=Path, required=True, help="the folder to write into")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        translation.activate("fr")
         try:
             month = services.parse_month(options["month"])
             getattr(self, f"_{options['action']}")(month, options)
@@ -60,12 +58,19 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(result.drafts)} drafts for {month:%Y-%m}.")
 
     def _issue(self, month: Any, options: dict[str, Any]) -> None:
-        issued = services.issue(month)
-        for invoice in issued:
+        result = services.issue(month)
+        for invoice in result.issued:
             self.stdout.write(f"{invoice.number} {invoice.account.slug}: {invoice.gross} TTC")
-        if not issued:
+        for invoice, why in result.refused:
+            self.stderr.write(f"{invoice.account.slug}: {invoice.get_kind_display()} not issued: {why}")
+        if result.refused:
+            raise CommandError(
+                f"{len(result.refused)} drafts not issued ({len(result.issued)} issued): fix the account's "
+                "billing profile or the operator's BILLING_* settings, run again, then issue."
+            )
+        if not result.issued:
             raise CommandError(f"No draft to issue for {month:%Y-%m}: run `permanence billing run` first.")
-        self.stdout.write(f"{len(issued)} documents issued for {month:%Y-%m}.")
+        self.stdout.write(f"{len(result.issued)} documents issued for {month:%Y-%m}.")
 
     def _export(self, month: Any, options: dict[str, Any]) -> None:
         try:
