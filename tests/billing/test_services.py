@@ -320,3 +320,27 @@ def test_a_penalty_never_takes_the_invoice_below_zero(alpha):
     [draft] = services.run(MONTH, accounts=[alpha]).drafts
     assert draft.sla["met"] is False and draft.lines.get(code="sla").amount == D("-10.00")
     assert draft.net == D("0.00")
+
+
+def test_the_database_refuses_to_change_an_issued_invoice(alpha):
+    from django.db import DatabaseError, transaction
+
+    from permanence.billing.models import InvoiceLine
+
+    invoice, call = issued_invoice(alpha)
+    attempts = [
+        lambda: Invoice.objects.filter(pk=invoice.pk).update(net=D("1")),
+        lambda: Invoice.objects.filter(pk=invoice.pk)._raw_delete(Invoice.objects.db),
+        lambda: InvoiceLine.objects.filter(invoice=invoice).update(amount=D("0")),
+        lambda: InvoiceLine.objects.filter(invoice=invoice)._raw_delete(InvoiceLine.objects.db),
+        lambda: Decision.objects.filter(invoice=invoice).update(billed=False),
+        lambda: Decision.objects.filter(invoice=invoice, item=call.pk)._raw_delete(Decision.objects.db),
+    ]
+    for attempt in attempts:
+        with pytest.raises(DatabaseError), transaction.atomic():
+            attempt()
+    assert Invoice.objects.get(pk=invoice.pk).net == D("101.50")
+    assert Decision.objects.filter(invoice=invoice, item=call.pk, billed=True).exists()
+    draft = Invoice.objects.create(account=alpha, month=date(2026, 9, 1))
+    Invoice.objects.filter(pk=draft.pk).update(net=D("2"))  # a draft changes freely
+    draft.delete()

@@ -562,7 +562,7 @@ def issue(month: date, *, actor: Any = None, invoices: Sequence[Invoice] | None 
         with transaction.atomic():
             _lock(draft.account)
             invoice = (
-                Invoice.objects.select_for_update()
+                Invoice.objects.select_for_update(of=("self",))
                 .select_related("account", "corrects")
                 .filter(pk=draft.pk, month=month)
                 .first()
