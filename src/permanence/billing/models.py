@@ -346,6 +346,13 @@ class InvoiceLine(models.Model):
     def __str__(self) -> str:
         return f"{self.invoice} #{self.position} {self.code}"
 
+    @property
+    def last_day(self) -> Any:
+        """The period's last day (``period_end`` is the day after)."""
+        from datetime import timedelta
+
+        return self.period_end - timedelta(days=1)
+
 
 class Decision(models.Model):
     """Why an item of the month (a call, a delivery, an appointment) was billed or not: the rule that decided,

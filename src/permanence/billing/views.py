@@ -312,8 +312,9 @@ def operator_issue(request: HttpRequest) -> HttpResponse:
     if issued:
         messages.success(
             request,
-            _("%(n)s documents issued: %(first)s to %(last)s.")
-            % {"n": len(issued), "first": issued[0].number, "last": issued[-1].number},
+            _("%(n)s documents issued: %(numbers)s.")
+            % {"n": len(issued), "numbers": ", ".join(sorted(i.number or "" for i in issued)[:12])
+               + (" …" if len(issued) > 12 else "")},
         )
     elif not result.refused:
         messages.error(request, _("No draft to issue."))
