@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from permanence.accounts.models import Account
 from permanence.billing import rating, sla
@@ -388,7 +389,7 @@ class Dispute(models.Model):
     the next month's run) or refuses it with an answer."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("dispute", "Open")
         ACCEPTED = "accepted", _("Accepted")
         REFUSED = "refused", _("Refused")
 

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from permanence import policy
@@ -280,7 +281,8 @@ def operator_run(request: HttpRequest) -> HttpResponse:
         return redirect("billing")
     messages.success(
         request,
-        _("%(n)s drafts prepared for %(month)s.") % {"n": len(result.drafts), "month": f"{month:%Y-%m}"},
+        ngettext("%(n)s draft prepared for %(month)s.", "%(n)s drafts prepared for %(month)s.",
+                 len(result.drafts)) % {"n": len(result.drafts), "month": f"{month:%Y-%m}"},
     )
     return redirect(f"{reverse('billing')}?month={month:%Y-%m}")
 
