@@ -767,3 +767,11 @@ def test_other_bad_items_and_rules_are_refused():
         rate_june(plan(), adjustments=[Adjustment("goodwill", "Goodwill", 1.5)])
     with pytest.raises(RatingError, match="time zone"):
         rate(JUNE, "Europe/Paris", plan(), Rules())
+
+
+def test_an_unanswered_call_billed_opens_no_repeat_window():
+    caller = "+33611111111"
+    calls = [unanswered(1, paris(2, 9), wait=20, caller=caller),
+             answered(2, paris(2, 9, 0, 50), caller=caller)]
+    rating = rate_june(PRICED, Rules(not_answered=False, repeat_within_seconds=300), calls=calls)
+    assert [d.rule for d in rating.decisions] == ["billed", "billed"]

@@ -344,3 +344,76 @@ def test_the_database_refuses_to_change_an_issued_invoice(alpha):
     draft = Invoice.objects.create(account=alpha, month=date(2026, 9, 1))
     Invoice.objects.filter(pk=draft.pk).update(net=D("2"))  # a draft changes freely
     draft.delete()
+
+
+def test_the_database_refuses_new_or_moved_rows_on_an_issued_invoice(alpha):
+    from django.db import DatabaseError, transaction
+
+    from permanence.billing.models import InvoiceLine
+
+    invoice, call = issued_invoice(alpha)
+    draft = Invoice.objects.create(account=alpha, month=date(2026, 9, 1))
+    line = InvoiceLine.objects.create(invoice=draft, position=1, code="fee", label="x",
+                                      period_start=draft.month, period_end=date(2026, 10, 1), quantity=1,
+                                      unit_price=1, amount=1)
+    attempts = [
+        lambda: InvoiceLine.objects.create(invoice=invoice, position=99, code="fee", label="x",
+                                           period_start=MONTH, period_end=MONTH, quantity=1, unit_price=1,
+                                           amount=1),
+        lambda: Decision.objects.create(invoice=invoice, kind="call", item=0, billed=True, rule="billed"),
+        lambda: InvoiceLine.objects.filter(pk=line.pk).update(invoice=invoice, position=98),
+    ]
+    for attempt in attempts:
+        with pytest.raises(DatabaseError), transaction.atomic():
+            attempt()
+    assert invoice.lines.count() == Invoice.objects.get(pk=invoice.pk).lines.count() == 2
+
+
+def test_the_user_who_issued_an_invoice_can_be_deleted(personas, alpha):
+    plan(alpha)
+    answered_call(alpha, at(5))
+    services.run(MONTH, accounts=[alpha])
+    [invoice] = services.issue(MONTH, actor=personas["admin"]).issued
+    personas["admin"].delete()
+    assert Invoice.objects.get(pk=invoice.pk).number == invoice.number
+
+
+def test_an_invoice_is_issued_with_its_number_only(alpha):
+    draft = Invoice.objects.create(account=alpha, month=date(2026, 9, 1))
+    draft.status = "issued"
+    with pytest.raises(IssuedError):
+        draft.save(issuing=True)
+
+
+def test_a_credit_never_exceeds_what_the_invoice_charged(personas, alpha):
+    from permanence.reporting import rollups
+
+    plan(alpha, monthly_fee=D("0"), per_call=D("1.50"))
+    ServicePromise.objects.create(account=alpha, max_abandon_rate=D("0.10"), penalty_per_miss=D("50"))
+    billed = answered_call(alpha, at(5))
+    calls = [with_events(abandoned_call(alpha, at(6, 9 + n), wait=60)) for n in range(3)]
+    rollups.add([c.pk for c in calls])
+    services.run(MONTH, accounts=[alpha])
+    [invoice] = services.issue(MONTH).issued
+    assert invoice.net == D("0.00")  # the penalty took it all
+    made = services.dispute(invoice, billed.pk, personas["client_admin"], "Erreur")
+    assert services.decide(made, personas["admin"], accept=True, answer="").amount == D("0.00")
+
+
+def test_a_month_changed_since_its_invoice_is_credited_by_hand(personas, alpha):
+    invoice, call = issued_invoice(alpha)
+    plan(alpha, per_call=D("9"))  # the price changed after the invoice
+    made = services.dispute(invoice, call.pk, personas["client_admin"], "Erreur")
+    with pytest.raises(services.BillingError):
+        services.decide(made, personas["admin"], accept=True, answer="")
+    assert Dispute.objects.get(pk=made.pk).status == "open"
+
+
+def test_an_earlier_months_run_takes_no_later_dispute(personas, alpha):
+    invoice, call = issued_invoice(alpha)
+    services.decide(services.dispute(invoice, call.pk, personas["client_admin"], "Erreur"), personas["admin"],
+                    accept=True, answer="")
+    may = services.run(date(2026, 5, 1), accounts=[alpha])
+    assert not [i for i in may.drafts if i.kind == "credit_note"]
+    november = services.run(date(2026, 11, 1), accounts=[alpha])
+    assert [i.corrects for i in november.drafts if i.kind == "credit_note"] == [invoice]

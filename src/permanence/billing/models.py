@@ -262,8 +262,10 @@ class Invoice(models.Model):
     issue_date = models.DateField(_("date"), null=True, blank=True)
     due_date = models.DateField(_("due"), null=True, blank=True)
     issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
+    # an issued row never changes, not even when its author is deleted (the audit trail names them)
     issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="+",
     )
     net = _amount(_("total excl. VAT"))
     vat_rate = models.DecimalField(_("VAT rate"), max_digits=5, decimal_places=4, default=Decimal("0.2"))
@@ -294,6 +296,8 @@ class Invoice(models.Model):
                 condition=models.Q(status="draft", kind="invoice"),
                 name="invoice_one_draft",
             ),
+            models.CheckConstraint(condition=~models.Q(status="issued") | models.Q(number__isnull=False),
+                                   name="invoice_issued_numbered"),
             # a credit note per invoice it corrects
             models.UniqueConstraint(
                 fields=["account", "month", "corrects"],
@@ -313,8 +317,8 @@ class Invoice(models.Model):
             stored = Invoice.objects.filter(pk=self.pk).values_list("status", flat=True).first()
             if stored == self.Status.ISSUED:
                 raise IssuedError(f"{self.number} is issued: a correction is a credit note.")
-        if self.status == self.Status.ISSUED and not issuing:
-            raise IssuedError("an invoice is issued by billing.services.issue only")
+        if self.status == self.Status.ISSUED and (not issuing or not self.number):
+            raise IssuedError("an invoice is issued by billing.services.issue only, with its number")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:

@@ -360,7 +360,8 @@ def _decide_calls(
             out.append((call, rule, values))
         # only a billed call opens the window: a call left out (hung up early, a wrong number…) never makes
         # the next one free, and repeats do not chain
-        if rule == "billed" and item.caller and not item.outbound and call.ended is not None:
+        if (rule == "billed" and item.caller and not item.outbound and call.answered is not None
+                and call.ended is not None):
             last_answered[item.caller] = call
     return out
 

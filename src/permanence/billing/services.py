@@ -449,7 +449,11 @@ def _credit_notes(account: Account, month: date) -> list[Invoice]:
     they correct (at that invoice's VAT rate)."""
     disputes = list(
         Dispute.objects.filter(
-            account=account, status=Dispute.Status.ACCEPTED, credit_note=None, amount__gt=0
+            account=account,
+            status=Dispute.Status.ACCEPTED,
+            credit_note=None,
+            amount__gt=0,
+            invoice__month__lt=month,  # with a later month's run: never on an earlier month's credit note
         )
         .select_related("invoice", "call")
         .order_by("invoice__number", "pk")
@@ -600,23 +604,40 @@ def issue(month: date, *, actor: Any = None, invoices: Sequence[Invoice] | None 
 
 def call_value(invoice: Invoice, call_id: int) -> Decimal:
     """What a call cost on an invoice: the month rated again without it (and without the calls already
-    credited on that invoice), the difference. So a call within the allowance frees a place for the next
-    one, and a month at its minimum or its cap costs the same without it (nothing to credit)."""
+    credited on that invoice), the difference, the invoice's penalty applied to both sides. So a call within
+    the allowance frees a place for the next one, a month at its minimum or its cap costs the same without
+    it, and the credits never exceed what the invoice charged. The month must rate as the invoice did
+    (same plan, same rules, same items): otherwise a ``BillingError`` says to credit by hand."""
     if not Decision.objects.filter(invoice=invoice, kind="call", item=call_id, billed=True).exists():
         return ZERO
-    credited = frozenset(
-        Dispute.objects.filter(invoice=invoice, status=Dispute.Status.ACCEPTED)
-        .exclude(call_id=call_id)
-        .values_list("call_id", flat=True)
+    accepted = Dispute.objects.filter(invoice=invoice, status=Dispute.Status.ACCEPTED).exclude(
+        call_id=call_id
+    )
+    credited = frozenset(accepted.values_list("call_id", flat=True))
+    changed = BillingError(
+        _(
+            "The month no longer rates as the invoice did (its plan, rules or calls changed): "
+            "credit this call by hand."
+        )
     )
     try:
+        now = rate_account(invoice.account, invoice.month, with_sla=False)
         before = rate_account(invoice.account, invoice.month, without=credited, with_sla=False)
         after = rate_account(invoice.account, invoice.month, without=credited | {call_id}, with_sla=False)
     except (rating.RatingError, sla.SlaError) as exc:
         raise BillingError(_("cannot be rated: %(error)s") % {"error": exc}) from None
-    if before is None or after is None:
-        return ZERO
-    return max(ZERO, before[0].total - after[0].total)
+    if now is None or before is None or after is None:
+        raise changed
+    stored = [
+        (line.code, line.amount, line.items)
+        for line in invoice.lines.exclude(code="sla").order_by("position")
+    ]
+    if stored != [(line.code, line.amount, list(line.items)) for line in now[0].lines]:
+        raise changed
+    penalty = -sum((line.amount for line in invoice.lines.filter(code="sla")), ZERO)
+    value = max(ZERO, before[0].total - penalty) - max(ZERO, after[0].total - penalty)
+    already = sum(accepted.values_list("amount", flat=True), ZERO)
+    return max(ZERO, min(value, invoice.net - already))
 
 
 def dispute(invoice: Invoice, call_id: int, user: Any, reason: str, *, request: Any = None) -> Dispute:

@@ -390,8 +390,8 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         if decided.status == Dispute.Status.ACCEPTED and not decided.amount:
-            messages.success(request, _("Accepted: the month costs the same without this call (its minimum "
-                                        "or its cap), nothing to credit."))  # fmt: skip
+            messages.success(request, _("Accepted: the month costs the same without this call, nothing to "
+                                        "credit."))  # fmt: skip
         elif decided.status == Dispute.Status.ACCEPTED:
             messages.success(
                 request,

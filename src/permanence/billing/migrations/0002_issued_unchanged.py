@@ -15,8 +15,12 @@ SQLITE = [
 ]
 for _table in CHILDREN:
     SQLITE += [
+        f"""CREATE TRIGGER {_table}_issued_no_insert BEFORE INSERT ON {_table}
+            WHEN (SELECT status FROM billing_invoice WHERE id = NEW.invoice_id) = 'issued'
+            BEGIN SELECT RAISE(ABORT, 'an issued invoice does not change'); END""",
         f"""CREATE TRIGGER {_table}_issued_no_update BEFORE UPDATE ON {_table}
             WHEN (SELECT status FROM billing_invoice WHERE id = OLD.invoice_id) = 'issued'
+                 OR (SELECT status FROM billing_invoice WHERE id = NEW.invoice_id) = 'issued'
             BEGIN SELECT RAISE(ABORT, 'an issued invoice does not change'); END""",
         f"""CREATE TRIGGER {_table}_issued_no_delete BEFORE DELETE ON {_table}
             WHEN (SELECT status FROM billing_invoice WHERE id = OLD.invoice_id) = 'issued'
@@ -26,17 +30,26 @@ for _table in CHILDREN:
 SQLITE_REVERSE = [
     "DROP TRIGGER IF EXISTS billing_invoice_issued_no_update",
     "DROP TRIGGER IF EXISTS billing_invoice_issued_no_delete",
-    *(f"DROP TRIGGER IF EXISTS {t}_issued_no_{op}" for t in CHILDREN for op in ("update", "delete")),
+    *(f"DROP TRIGGER IF EXISTS {t}_issued_no_{op}" for t in CHILDREN for op in ("insert", "update", "delete")),
 ]
 POSTGRES = [
     """CREATE OR REPLACE FUNCTION billing_issued_unchanged() RETURNS trigger AS $$
        DECLARE
          parent_status text;
+         new_parent_status text;
        BEGIN
          IF TG_TABLE_NAME = 'billing_invoice' THEN
            parent_status := OLD.status;
          ELSE
-           SELECT status INTO parent_status FROM billing_invoice WHERE id = OLD.invoice_id;
+           IF TG_OP <> 'INSERT' THEN
+             SELECT status INTO parent_status FROM billing_invoice WHERE id = OLD.invoice_id;
+           END IF;
+           IF TG_OP <> 'DELETE' THEN
+             SELECT status INTO new_parent_status FROM billing_invoice WHERE id = NEW.invoice_id;
+             IF new_parent_status = 'issued' THEN
+               parent_status := new_parent_status;
+             END IF;
+           END IF;
          END IF;
          IF parent_status IS DISTINCT FROM 'issued' THEN
            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
@@ -47,8 +60,10 @@ POSTGRES = [
          END IF;
          RAISE EXCEPTION 'an issued invoice does not change';
        END; $$ LANGUAGE plpgsql""",
-    *(f"""CREATE TRIGGER {t}_issued_unchanged BEFORE UPDATE OR DELETE ON {t}
-          FOR EACH ROW EXECUTE FUNCTION billing_issued_unchanged()""" for t in ("billing_invoice", *CHILDREN)),
+    """CREATE TRIGGER billing_invoice_issued_unchanged BEFORE UPDATE OR DELETE ON billing_invoice
+       FOR EACH ROW EXECUTE FUNCTION billing_issued_unchanged()""",
+    *(f"""CREATE TRIGGER {t}_issued_unchanged BEFORE INSERT OR UPDATE OR DELETE ON {t}
+          FOR EACH ROW EXECUTE FUNCTION billing_issued_unchanged()""" for t in CHILDREN),
 ]
 POSTGRES_REVERSE = [
     *(f"DROP TRIGGER IF EXISTS {t}_issued_unchanged ON {t}" for t in ("billing_invoice", *CHILDREN)),
