@@ -108,6 +108,8 @@ def test_issuing_numbers_without_gaps_and_an_issued_invoice_never_changes(alpha,
     issued = services.issue(MONTH).issued
     year = timezone.localdate().year
     assert [i.number for i in issued] == [f"F{year}-000001", f"F{year}-000002"]
+    audited = AuditEvent.objects.filter(object_type="billing.invoice", action="create")
+    assert sorted(e.detail["number"] for e in audited) == [i.number for i in issued]  # issuing is audited
     assert all(
         i.issue_date == timezone.localdate() and i.due_date == i.issue_date + timedelta(days=30)
         for i in issued
