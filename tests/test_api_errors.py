@@ -69,3 +69,25 @@ def test_every_operation_describes_its_refusals(db):
             assert {"400", "401", "403", "404", "422"} <= set(operation["responses"]), (method, path)
     for path in CREATING:
         assert "409" in paths[f"/api/v1/accounts/{{slug}}/{path}"]["post"]["responses"], path
+
+
+def test_a_nul_character_in_any_text_is_refused_with_422(personas, alpha):
+    """PostgreSQL stores no NUL character: the API refuses it as bad input, never a 500 (the fuzzing found
+    one on a service's name)."""
+    import json
+
+    from django.test import Client
+
+    from permanence.directory.models import Service
+
+    client = Client()
+    client.force_login(personas["admin"])
+    service = Service.objects.create(account=alpha, name="Accueil")
+    for url, body in (
+        (f"/api/v1/accounts/alpha/directory/services/{service.pk}", {"name": "Acc\x00ueil"}),
+        ("/api/v1/accounts/alpha/directory/services", {"name": "Standard", "description": "\x00"}),
+        ("/api/v1/accounts/alpha/directory/people", {"last_name": "Nou\x00veau"}),
+    ):
+        response = client.post(url, json.dumps(body), content_type="application/json")
+        assert response.status_code == 422, (url, response.status_code)
+    assert list(Service.objects.filter(account=alpha).values_list("name", flat=True)) == ["Accueil"]

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.utils.translation import gettext
 from ninja import Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, field_validator
 from pydantic_core import PydanticCustomError
 
 # The dates the API takes: years far from Python's limits, so that converting to UTC or adding a horizon
@@ -27,6 +27,24 @@ def _in_range(value: date) -> date:
 
 Instant = Annotated[datetime, AfterValidator(_in_range)]  # every date and time the API reads
 Day = Annotated[date, AfterValidator(_in_range)]
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("nul_character", gettext("Null characters are not allowed."))
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+class In(Schema):
+    """What the API reads: texts with a NUL character are refused (422), as PostgreSQL stores none."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _texts_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
 
 
 class NumberOut(Schema):
@@ -90,7 +108,7 @@ class ContactOut(Schema):
     numbers: list[str]
 
 
-class IdentifyIn(Schema):
+class IdentifyIn(In):
     called: str
     caller: str | None = None
 
@@ -123,13 +141,13 @@ class SlotOut(Schema):
     adjacent: bool
 
 
-class CallerIn(Schema):
+class CallerIn(In):
     name: str = ""
     phone: str = ""
     email: str = ""
 
 
-class BookIn(Schema):
+class BookIn(In):
     appointment_type: int
     collaborator: int
     start: Instant
@@ -138,7 +156,7 @@ class BookIn(Schema):
     notes: str = ""
 
 
-class RescheduleIn(Schema):
+class RescheduleIn(In):
     start: Instant
 
 
@@ -173,13 +191,13 @@ class InstructionOut(Schema):
     created_at: datetime
 
 
-class InstructionIn(Schema):
+class InstructionIn(In):
     text: str
     starts_at: Instant  # with its UTC offset
     ends_at: Instant
 
 
-class StandingInstructionsIn(Schema):
+class StandingInstructionsIn(In):
     text: str
 
 
@@ -190,7 +208,7 @@ class FieldErrorsOut(Schema):
     errors: dict[str, str] = {}
 
 
-class PersonIn(Schema):
+class PersonIn(In):
     """A person's details (``directory.people.FIELDS``): on a change, only the fields given change.
     ``effective_at`` (with its UTC offset): the change takes effect then; absent, now."""
 
@@ -234,7 +252,7 @@ class PersonOut(Schema):
     windows: dict[str, str]
 
 
-class WhenIn(Schema):
+class WhenIn(In):
     effective_at: Instant | None = None
 
 
@@ -248,7 +266,7 @@ class PlannedChangeOut(Schema):
     outcome: str
 
 
-class ServiceIn(Schema):
+class ServiceIn(In):
     name: str
     description: str = ""
 
@@ -259,7 +277,7 @@ class ServiceOut(Schema):
     description: str
 
 
-class AbsenceIn(Schema):
+class AbsenceIn(In):
     collaborator: int
     kind: str  # absent, leave, meeting, consultation, other
     starts_at: Instant
@@ -287,7 +305,7 @@ class RotaOut(Schema):
     forwards_after_hours: bool
 
 
-class SwapIn(Schema):
+class SwapIn(In):
     collaborator: int
     starts_at: Instant
     ends_at: Instant
