@@ -752,16 +752,23 @@ def pdf(invoice: Invoice) -> bytes:
     return documents.pdf(document(invoice))
 
 
+def issued_documents(month: date) -> list[tuple[Invoice, documents.Document]]:
+    """The month's issued invoices and credit notes with their documents, by number."""
+    issued = Invoice.objects.filter(month=month, status=Invoice.Status.ISSUED).select_related(
+        "account", "corrects"
+    )
+    return [(invoice, document(invoice)) for invoice in issued.order_by("number")]
+
+
 def export(month: date, output: Path) -> list[Path]:
     """One Factur-X PDF per issued document of the month and the accounting CSV, written into ``output``."""
-    issued = list(Invoice.objects.filter(month=month, status=Invoice.Status.ISSUED).order_by("number"))
+    issued = issued_documents(month)
     if not issued:
         raise BillingError(_("No issued invoice for %(month)s.") % {"month": f"{month:%Y-%m}"})
     output.mkdir(parents=True, exist_ok=True)
     written = []
     docs = []
-    for invoice in issued:
-        doc = document(invoice)
+    for invoice, doc in issued:
         docs.append(doc)
         path = output / f"{invoice.number}.pdf"
         path.write_bytes(documents.pdf(doc))

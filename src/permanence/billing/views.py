@@ -233,6 +233,11 @@ def _operator(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
+def _back(month: date) -> HttpResponse:
+    """To the operator's page of that month."""
+    return redirect(f"{reverse('billing')}?month={month:%Y-%m}")
+
+
 def _month(request: HttpRequest, source: Any) -> date:
     """The month asked for; by default the last one over (the one to bill)."""
     text = source.get("month", "")
@@ -284,7 +289,7 @@ def operator_run(request: HttpRequest) -> HttpResponse:
         ngettext("%(n)s draft prepared for %(month)s.", "%(n)s drafts prepared for %(month)s.",
                  len(result.drafts)) % {"n": len(result.drafts), "month": f"{month:%Y-%m}"},
     )
-    return redirect(f"{reverse('billing')}?month={month:%Y-%m}")
+    return _back(month)
 
 
 @member_required
@@ -306,7 +311,7 @@ def operator_issue(request: HttpRequest) -> HttpResponse:
         )
     except services.BillingError as exc:
         messages.error(request, str(exc))
-        return redirect(f"{reverse('billing')}?month={month:%Y-%m}")
+        return _back(month)
     issued = result.issued
     for invoice, why in result.refused:
         messages.error(request, _("%(account)s: not issued: %(why)s") % {"account": invoice.account.name,
@@ -320,7 +325,7 @@ def operator_issue(request: HttpRequest) -> HttpResponse:
         )
     elif not result.refused:
         messages.error(request, _("No draft to issue."))
-    return redirect(f"{reverse('billing')}?month={month:%Y-%m}")
+    return _back(month)
 
 
 @member_required
@@ -332,12 +337,12 @@ def operator_csv(request: HttpRequest) -> HttpResponse:
     except services.BillingError as exc:
         messages.error(request, str(exc))
         return redirect("billing")
-    issued = Invoice.objects.filter(month=month, status=Invoice.Status.ISSUED).order_by("number")
     try:
-        text = documents.accounting_csv([services.document(invoice) for invoice in issued])
+        issued = services.issued_documents(month)
+        text = documents.accounting_csv([doc for _invoice, doc in issued])
     except documents.DocumentError as exc:
         messages.error(request, str(exc))
-        return redirect(f"{reverse('billing')}?month={month:%Y-%m}")
+        return _back(month)
     trail.record(
         request.user,
         Action.EXPORT,
@@ -346,7 +351,7 @@ def operator_csv(request: HttpRequest) -> HttpResponse:
         object_repr=f"{month:%Y-%m}",
         request=request,
         format="csv",
-        documents=issued.count(),
+        documents=len(issued),
     )
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="ventes-{month:%Y-%m}.csv"'
