@@ -16,6 +16,7 @@ SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
     ("run", {
         "serve": "start the web server (ASGI: pages and WebSockets; --simulate RATE for the demo)",
         "worker": "run the background worker (messages with retries, rollups, calendar sync)",
+        "dispatcher": "run the desk's dispatch alone: a cluster's dispatcher (docs/deployment.md)",
         "load_demo": "load or refresh the demo accounts, users and ten weeks of past calls (idempotent)",
         "simulate": "simulate incoming calls for the desk (Poisson arrivals, impatient callers)",
         "telephony": "real telephony: write Kamailio's and rtpengine's configuration, or run them (up)",

@@ -48,6 +48,9 @@ class Loop:
     name: str
     every: float
     steps: Sequence[tuple[str, Callable[[], Any]]]
+    # Waits between turns (seconds, the runner's stop event); None: the period. A ``Wakeup`` ends the
+    # wait as soon as another process asks for a turn.
+    wait: Callable[[float, threading.Event], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.every > 0:
@@ -179,6 +182,56 @@ def leadership(alias: str = "default") -> Leadership:
     return FileLeadership(Path(settings.DATA_DIR), ".memory.loop-")
 
 
+class Wakeup:
+    """A wait between turns that ends early when another process asks for a turn: a PostgreSQL
+    ``NOTIFY`` on ``channel``, heard on a connection of its own that ``LISTEN``s (notifications that
+    arrive during a turn are kept by the connection and end the next wait at once). Several asks
+    during one wait make one turn. On SQLite, or while that connection is broken, the wait is the
+    period alone."""
+
+    def __init__(self, channel: str, alias: str = "default") -> None:
+        self.channel, self.alias = channel, alias
+        self._connection: Any = None
+        self.woken = 0  # waits ended by a notification (for the tests)
+
+    def _listen(self) -> Any:
+        wrapper = connections.create_connection(self.alias)
+        params = wrapper.get_connection_params()
+        params.pop("pool", None)
+        params.update(application_name=f"permanence {self.channel}", keepalives=1, keepalives_idle=10,
+                      keepalives_interval=5, keepalives_count=3)
+        connection = wrapper.get_new_connection(params)
+        connection.autocommit = True
+        connection.execute(f'LISTEN "{self.channel}"')
+        return connection
+
+    def __call__(self, seconds: float, stop: threading.Event) -> None:
+        if settings.DATABASES[self.alias]["ENGINE"] != "django.db.backends.postgresql":
+            stop.wait(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        try:
+            if self._connection is None:
+                self._connection = self._listen()
+            while not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                for _notification in self._connection.notifies(timeout=min(left, 1.0), stop_after=1):
+                    self.woken += 1
+                    return
+        except Exception:
+            log.warning("the wake-up connection of %s broke; waiting the period", self.channel, exc_info=True)
+            self.close()
+            stop.wait(max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+        self._connection = None
+
+
 @dataclass
 class Stats:
     """What a loop did so far in this process (for the logs and the tests)."""
@@ -263,6 +316,9 @@ class Runner:
                 if stats.in_a_row:
                     log.warning("loop %s: %d failed turn(s) in a row, next turn in %.1f s",
                                 loop.name, stats.in_a_row, wait)
-                self._stop.wait(wait)
+                if loop.wait is not None and not stats.in_a_row:
+                    loop.wait(wait, self._stop)
+                else:
+                    self._stop.wait(wait)
         finally:
             connections.close_all()  # this thread's own connections

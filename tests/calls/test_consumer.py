@@ -55,6 +55,8 @@ def test_offer_reaches_the_secretary_socket_and_clients_are_refused(personas, al
         call = await sync_to_async(services.call_arrived)("01 45 00 00 01", "0611111111")
         await sync_to_async(services.dispatch)()
         frame = await secretary.receive_json_from(timeout=3)
+        assert frame == {"type": "status", "status": "ready", "reason": "", "call": None}  # in order
+        frame = await secretary.receive_json_from(timeout=3)
         assert frame["type"] == "offer" and frame["call"] == call.pk and frame["account"] == "Cabinet Alpha"
         assert frame["caller"] == "06 11 11 11 11"
         await secretary.send_json_to({"type": "ping", "sent": 1})

@@ -9,6 +9,8 @@ secretary's page through the channel layer (group ``desk.<user id>``).
 from __future__ import annotations
 
 import asyncio
+import logging
+import queue
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -17,19 +19,23 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from permanence.accounts.models import Account, AfterHours, Trade
 from permanence.accounts.phones import display, try_normalize
 from permanence.calls import admission, lifecycle, routing
+from permanence.calls import desk_events as events
 from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import NUISANCES, Call, CallEvent, Desk, DeskStatus, PresenceSpan
 from permanence.directory import oncall
 from permanence.users.models import Role, Training, User
 
+log = logging.getLogger(__name__)
+
 OFFER_SECONDS = getattr(settings, "DESK_OFFER_SECONDS", 15)
+DISPATCH_CHANNEL = "permanence_dispatch"  # PostgreSQL NOTIFY channel that wakes the dispatcher
 WAITING = (State.QUEUED,)
 
 
@@ -47,16 +53,52 @@ def notify(user_id: int, payload: dict[str, Any]) -> None:
     if layer is None:
         return
     message = {"type": "desk.event", "payload": payload}
-
-    def send() -> None:
-        async_to_sync(layer.group_send)(desk_group(user_id), message)
-
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # the usual case: sync code with no loop in this thread
-        send()
+        async_to_sync(layer.group_send)(desk_group(user_id), message)
         return
-    threading.Thread(target=send, name="desk-notify").start()  # called from async code: do not block it
+    _sender().put((layer, desk_group(user_id), message))  # called from async code: do not block it
+
+
+_outgoing: queue.SimpleQueue[tuple[Any, str, dict[str, Any]]] | None = None
+_outgoing_lock = threading.Lock()
+
+
+def _sender() -> queue.SimpleQueue[tuple[Any, str, dict[str, Any]]]:
+    """One thread per process sends what async code publishes, in the order published."""
+    global _outgoing
+    with _outgoing_lock:
+        if _outgoing is None:
+            _outgoing = queue.SimpleQueue()
+            threading.Thread(target=_send_forever, args=(_outgoing,), name="desk-events", daemon=True).start()
+        return _outgoing
+
+
+def _send_forever(outgoing: queue.SimpleQueue[tuple[Any, str, dict[str, Any]]]) -> None:
+    while True:
+        layer, group, message = outgoing.get()
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # a lost push: the desk's poll still shows the truth
+            log.warning("a desk event could not be sent to %s", group, exc_info=True)
+
+
+def publish(event: events.DeskEvent) -> None:
+    """Tell her desk pages, once the current transaction has committed (at once outside one)."""
+    secretary, payload = event.secretary, event.payload()
+    transaction.on_commit(lambda: notify(secretary, payload), robust=True)
+
+
+def request_dispatch(at: datetime | None = None) -> None:
+    """Offer what waits, once the current transaction has committed: here (``DISPATCH=inline``, one
+    node), or by waking the cluster's one dispatcher (``DISPATCH=dispatcher``): a NOTIFY, which
+    PostgreSQL delivers only at the commit, and never if the transaction rolls back."""
+    if settings.DISPATCH == "dispatcher":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [DISPATCH_CHANNEL])
+        return
+    transaction.on_commit(lambda: dispatch(at), robust=True)
 
 
 def record(
@@ -142,7 +184,7 @@ def call_arrived(
     if decision.served:
         record(call, Kind.QUEUED, at=at, **decision.detail(), **chosen)
         if not training:  # offered at once if someone is ready (else by a later dispatch), as of its arrival
-            transaction.on_commit(lambda: dispatch(at), robust=True)
+            request_dispatch(at)
         return call
     record(call, Kind.NOT_SERVED, at=at, **decision.detail(), **chosen)
     if decision.action is admission.Action.CALLBACK:
@@ -233,11 +275,17 @@ def set_status(secretary: User, status: str, reason: str = "") -> Desk:
         if status == DeskStatus.READY and desk.status != DeskStatus.READY:
             desk.idle_since, desk.missed_offers = now, 0
         _presence(secretary.pk, desk.status in PRESENT, status == DeskStatus.READY, now)
+        changed = desk.status != status or (status == DeskStatus.PAUSED and desk.reason != reason[:80])
         desk.status, desk.reason, desk.since = status, reason[:80] if status == DeskStatus.PAUSED else "", now
         desk.save()
+        if changed:
+            publish(events.StatusChanged(secretary.pk, status, desk.reason))
     if status != DeskStatus.READY:
         _take_back_offers(secretary)
-    dispatch()
+    if settings.DISPATCH == "dispatcher":
+        request_dispatch()
+    else:
+        dispatch()  # outside the transaction above: what she took back goes to the others too
     return desk
 
 
@@ -271,6 +319,7 @@ def _take_back_offers(secretary: User) -> None:
 
 
 def _lapse(call: Call, kind: Kind, at: datetime | None = None) -> None:
+    why = "expired" if kind is Kind.OFFER_EXPIRED else "declined"
     passed = list(call.passed_by)
     if call.offered_to_id and call.offered_to_id not in passed:
         passed.append(call.offered_to_id)
@@ -279,7 +328,7 @@ def _lapse(call: Call, kind: Kind, at: datetime | None = None) -> None:
     call.passed_by, call.offered_to, call.offer_expires_at = passed, None, None
     call.save(update_fields=["passed_by", "offered_to", "offer_expires_at"])
     if user_id:
-        transaction.on_commit(lambda: notify(user_id, {"type": "offer_withdrawn", "call": call.pk}))
+        publish(events.OfferWithdrawn(user_id, call.pk, why))
 
 
 def tick(now: datetime | None = None) -> list[tuple[int, int]]:
@@ -323,9 +372,7 @@ def _missed(call: Call, now: datetime) -> None:
     if reason and desk.status == DeskStatus.READY:
         desk.status, desk.reason, desk.since = DeskStatus.PAUSED, reason[:80], now
         _presence(missed, True, False, now)
-        transaction.on_commit(
-            lambda: notify(missed, {"type": "status", "status": DeskStatus.PAUSED, "reason": reason})
-        )
+        publish(events.StatusChanged(missed, DeskStatus.PAUSED, reason[:80]))
     desk.save(update_fields=["missed_offers", "status", "reason", "since"])
 
 
@@ -393,8 +440,7 @@ def offer(call_id: int, secretary_id: int, now: datetime) -> bool:
         record(call, Kind.OFFERED, at=now, secretary=secretary)
         call.offered_to, call.offer_expires_at = secretary, now + timedelta(seconds=OFFER_SECONDS)
         call.save(update_fields=["offered_to", "offer_expires_at"])
-        payload = offer_payload(call)
-        transaction.on_commit(lambda: notify(secretary_id, payload))
+        publish(offer_made(call))
     return True
 
 
@@ -490,16 +536,23 @@ def load_router(rows: list[Call], now: datetime) -> routing.Router:
     return router
 
 
+def offer_made(call: Call) -> events.OfferMade:
+    """The offer of ``call`` to the secretary it is offered to."""
+    assert call.offered_to_id is not None
+    return events.OfferMade(
+        call.offered_to_id,
+        call=call.pk,
+        account=call.account.name,
+        account_slug=call.account.slug,
+        caller=display(call.caller) if call.caller else "",
+        training=call.training,
+        expires_at=call.offer_expires_at.isoformat() if call.offer_expires_at else None,
+    )
+
+
 def offer_payload(call: Call) -> dict[str, Any]:
-    return {
-        "type": "offer",
-        "call": call.pk,
-        "account": call.account.name,
-        "account_slug": call.account.slug,
-        "caller": display(call.caller) if call.caller else "",
-        "training": call.training,
-        "expires_at": call.offer_expires_at.isoformat() if call.offer_expires_at else None,
-    }
+    """What the desk's poll and socket carry for an offer."""
+    return offer_made(call).payload()
 
 
 @transaction.atomic
@@ -513,6 +566,7 @@ def accept(call: Call | int, secretary: User) -> Call:
     Desk.objects.filter(secretary=secretary).update(
         status=DeskStatus.ON_CALL, since=timezone.now(), missed_offers=0
     )
+    publish(events.StatusChanged(secretary.pk, DeskStatus.ON_CALL, call=call.pk))
     return call
 
 
@@ -526,11 +580,11 @@ def caller_hung_up(call: Call | int, at: datetime | None = None) -> Call:
     if offered:
         call.offered_to, call.offer_expires_at = None, None
         call.save(update_fields=["offered_to", "offer_expires_at"])
-        transaction.on_commit(lambda: notify(offered, {"type": "offer_withdrawn", "call": call.pk}))
+        publish(events.OfferWithdrawn(offered, call.pk, "caller_hung_up"))
     if call.state == State.WRAP_UP and call.secretary_id:
         Desk.objects.filter(secretary_id=call.secretary_id).update(status=DeskStatus.WRAP_UP)
-        secretary_id = call.secretary_id
-        transaction.on_commit(lambda: notify(secretary_id, {"type": "caller_hung_up", "call": call.pk}))
+        publish(events.StatusChanged(call.secretary_id, DeskStatus.WRAP_UP, call=call.pk))
+        publish(events.CallerHungUp(call.secretary_id, call.pk))
     return call
 
 
@@ -560,7 +614,7 @@ def line_lost(call: Call | int, reason: str = "", at: datetime | None = None) ->
     if secretary_id:
         _phone_gone(secretary_id, str(_("phone disconnected")))
     else:
-        transaction.on_commit(dispatch, robust=True)
+        request_dispatch()
     return call
 
 
@@ -572,8 +626,8 @@ def _phone_gone(secretary_id: int, reason: str) -> None:
     Desk.objects.filter(secretary_id=secretary_id).update(
         status=DeskStatus.PAUSED, reason=reason[:80], since=now
     )
-    transaction.on_commit(lambda: notify(secretary_id, {"type": "status", "status": DeskStatus.PAUSED}))
-    transaction.on_commit(dispatch, robust=True)
+    publish(events.StatusChanged(secretary_id, DeskStatus.PAUSED, reason[:80]))
+    request_dispatch()
 
 
 def _own(call: Call | int, secretary: User, states: Iterable[State]) -> Call:
@@ -601,11 +655,9 @@ def transfer_result(call: Call | int, result: str, secretary: User | None = None
     record(call, Kind.TRANSFER_RESULT, secretary=secretary, result=result)
     if call.state == State.WRAP_UP and call.secretary_id:
         Desk.objects.filter(secretary_id=call.secretary_id).update(status=DeskStatus.WRAP_UP)
+        publish(events.StatusChanged(call.secretary_id, DeskStatus.WRAP_UP, call=call.pk))
     if secretary is None and call.secretary_id:  # told by the telephony: the desk page applies it
-        secretary_id = call.secretary_id
-        transaction.on_commit(
-            lambda: notify(secretary_id, {"type": "transfer_result", "call": call.pk, "result": result})
-        )
+        publish(events.TransferResult(call.secretary_id, call.pk, result))
     return call
 
 
@@ -622,6 +674,7 @@ def end_call(call: Call | int, secretary: User) -> Call:
     call = _own(call, secretary, (State.TALKING, State.ON_HOLD, State.TRANSFERRING))
     record(call, Kind.ENDED, secretary=secretary)
     Desk.objects.filter(secretary=secretary).update(status=DeskStatus.WRAP_UP, since=timezone.now())
+    publish(events.StatusChanged(secretary.pk, DeskStatus.WRAP_UP, call=call.pk))
     return call
 
 
@@ -641,5 +694,7 @@ def wrap_up(
     call.save(update_fields=["outcome", "nuisance", "nuisance_reason"])
     now = timezone.now()
     Desk.objects.filter(secretary=secretary).update(status=DeskStatus.READY, since=now, idle_since=now)
-    transaction.on_commit(dispatch)
+    publish(events.CallEnded(secretary.pk, call.pk))
+    publish(events.StatusChanged(secretary.pk, DeskStatus.READY))
+    request_dispatch()
     return call

@@ -28,6 +28,18 @@ def dispatch_desks() -> None:
     getattr(services, "tick", services.dispatch)()
 
 
+def dispatch_loop(every: float) -> loops.Loop:
+    """The desk's dispatch: every ``every`` seconds and, with ``DISPATCH=dispatcher``, as soon as a web
+    node asks (a call waits, a secretary is ready: ``services.request_dispatch``). Once per cluster,
+    like every loop: the worker or dispatcher process that holds its leader lock."""
+    from django.conf import settings
+
+    from permanence.calls import services
+
+    wait = loops.Wakeup(services.DISPATCH_CHANNEL) if settings.DISPATCH == "dispatcher" else None
+    return loops.Loop("dispatch", every, [("dispatch", dispatch_desks)], wait=wait)
+
+
 def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
     """The periodic work, one loop each, so that a slow one (a rollup backlog, a calendar server that
     does not answer) never delays another (an urgent message's escalation)."""
@@ -58,7 +70,7 @@ def worker_loops(options: dict[str, Any]) -> list[loops.Loop]:
             ],
         ),
         loops.Loop("calendars", options["calendars_every"], [("sync", caldav_sync.sync_due)]),
-        loops.Loop("dispatch", options["dispatch_every"], [("dispatch", dispatch_desks)]),
+        dispatch_loop(options["dispatch_every"]),
         loops.Loop(
             "retention",
             options["retention_every"],
