@@ -83,7 +83,7 @@ telephony: install
 		$(BIN)/permanence telephony up
 
 test: install-test lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	SECRET_KEY="$${SECRET_KEY:-test-only-key-not-secret}" $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

@@ -148,3 +148,90 @@ def test_task_backends_are_chosen_clearly(tmp_path):
     assert "Traceback" not in missing.stderr
     wrong = _cli("check", env={"TASKS_BACKEND": "celery", "PERMANENCE_DATA_DIR": str(tmp_path)})
     assert wrong.returncode != 0 and "write db (the default) or rq" in wrong.stderr
+
+
+def test_a_server_database_needs_a_shared_secret_key(tmp_path):
+    """Each node would generate its own key: a session signed by one would be refused by the next."""
+    url = "postgres://postgres@127.0.0.1:5432/postgres"
+    refused = _cli("check", env={"DATABASE_URL": url, "SECRET_KEY": "", "PERMANENCE_DATA_DIR": str(tmp_path)})
+    assert refused.returncode != 0
+    assert "SECRET_KEY must be set" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "secret_key").exists()
+    given = _setting("print(settings.SECRET_KEY)", {"DATABASE_URL": url, "SECRET_KEY": "shared-key"}, tmp_path)
+    assert given.returncode == 0 and given.stdout.strip() == "shared-key"
+
+
+def test_postgresql_uses_a_pool_and_no_persistent_connections(tmp_path):
+    env = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres", "SECRET_KEY": "k"}
+    code = "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d['OPTIONS'].get('pool'))"
+    result = _setting(code, env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 {'min_size': 1, 'max_size': 10, 'timeout': 10}"
+    result = _setting(code, {**env, "DATABASE_POOL_MAX": "0"}, tmp_path)
+    assert result.stdout.strip() == "0 None"
+
+
+def test_dispatcher_mode_needs_postgresql(tmp_path):
+    env = {"DISPATCH": "dispatcher", "DATABASE_URL": "", "PERMANENCE_DATA_DIR": str(tmp_path)}
+    result = _cli("check", env=env)
+    assert result.returncode != 0 and "DISPATCH=dispatcher needs PostgreSQL" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _cli("check", env={**env, "DISPATCH": "elsewhere"})
+    assert result.returncode != 0 and "DISPATCH" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_proxy_headers_believed_only_behind_proxies(tmp_path):
+    code = "print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None), settings.USE_X_FORWARDED_HOST)"
+    alone = _setting(code, {"PROXY_COUNT": ""}, tmp_path)
+    assert alone.stdout.strip() == "None False"
+    behind = _setting(code, {"PROXY_COUNT": "1"}, tmp_path)
+    assert behind.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https') True"
+
+
+def test_collected_static_files_carry_a_hash_of_their_content(tmp_path):
+    """STATIC_COLLECTED=1: pages name the files collectstatic wrote, with a hash in the name, so that
+    browsers may keep them forever and every node serves the same ones."""
+    env = {"STATIC_COLLECTED": "1"}
+    collected = _cli("collectstatic", "--no-input", env={**env, "PERMANENCE_DATA_DIR": str(tmp_path)})
+    assert collected.returncode == 0, collected.stderr
+    manifest = tmp_path / "static" / "staticfiles.json"
+    assert manifest.exists()
+    code = (
+        "from django.templatetags.static import static; print(static('permanence/app.css'));"
+        "from django.test import Client; r = Client().get('/login/', HTTP_HOST='localhost');"
+        "print(r.status_code, b'/static/permanence/app.' in r.content and b'.css' in r.content)"
+    )
+    result = _setting(code, env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    url, page = result.stdout.strip().splitlines()
+    assert url.startswith("/static/permanence/app.") and url.endswith(".css") and url != "/static/permanence/app.css"
+    hashed = tmp_path / "static" / url.removeprefix("/static/")
+    assert hashed.exists()
+    assert page == "200 True"
+
+
+def test_client_address_behind_proxies(rf, settings):
+    """Behind PROXY_COUNT proxies the address is the one the outermost proxy saw; what a client writes in
+    X-Forwarded-For itself is never believed, nor is the header without proxies."""
+    from permanence.audit.trail import client_ip
+
+    request = rf.get("/", REMOTE_ADDR="127.0.0.9", HTTP_X_FORWARDED_FOR="127.0.0.66, 127.0.0.7")
+    settings.PROXY_COUNT = 0
+    assert client_ip(request) == "127.0.0.9"
+    settings.PROXY_COUNT = 1
+    assert client_ip(request) == "127.0.0.7"  # 127.0.0.66 was written by the client
+    settings.PROXY_COUNT = 2
+    assert client_ip(request) == "127.0.0.66"
+    settings.PROXY_COUNT = 3  # fewer hops than proxies: the connection's
+    assert client_ip(request) == "127.0.0.9"
+    settings.PROXY_COUNT = 1
+    assert client_ip(rf.get("/", REMOTE_ADDR="127.0.0.9", HTTP_X_FORWARDED_FOR="nonsense")) == "127.0.0.9"
+
+
+def test_failed_sign_ins_are_counted_against_the_address_the_proxy_saw(client, settings, db):
+    from axes.models import AccessAttempt
+
+    settings.PROXY_COUNT = 1
+    client.post("/login/", {"username": "nobody", "password": "wrong"},
+                REMOTE_ADDR="127.0.0.9", HTTP_X_FORWARDED_FOR="127.0.0.66, 127.0.0.7")
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["127.0.0.7"]

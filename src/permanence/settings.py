@@ -37,6 +37,16 @@ def _stored_secret(variable: str, filename: str) -> str:
     return key
 
 
+_database_url = envstr("DATABASE_URL")
+# One machine (SQLite, the default) keeps a key generated once in DATA_DIR. A server database means
+# nodes that may be several: each would generate its own key, and a session signed by one would be
+# refused by the next, so the key must then be given, the same to every node.
+if _database_url and not _database_url.startswith("sqlite") and not envstr("SECRET_KEY"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DATABASE_URL names a database server: every node of the cluster "
+        "signs sessions and links with it, so give them all the same one (generate it with: "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
 SECRET_KEY = _stored_secret("SECRET_KEY", "secret_key")
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -114,13 +124,22 @@ TEMPLATES = [
     },
 ]
 
-# Database: SQLite file in DATA_DIR unless DATABASE_URL says otherwise.
-_database_url = envstr("DATABASE_URL")
+# Database: SQLite file in DATA_DIR unless DATABASE_URL says otherwise. On PostgreSQL each process keeps
+# a pool of connections (psycopg's): no persistent per-thread connections, which Django advises against
+# under ASGI (each request's thread would hold one); DATABASE_POOL_MAX=0 opens one per request instead.
+DATABASE_POOL_MAX = envint("DATABASE_POOL_MAX", 10, minimum=0)
+DATABASE_POOL_TIMEOUT = envint("DATABASE_POOL_TIMEOUT", 10, minimum=1)  # seconds to wait for a connection
 if _database_url:
     try:
-        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_MAX,
+            "timeout": DATABASE_POOL_TIMEOUT,
+        }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # a SQLite file given by URL
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             {"timeout": 20, "transaction_mode": "IMMEDIATE"}  # writers queue, as for the default file
@@ -161,6 +180,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "permanence.audit.trail.client_ip"  # the same address as the audit trail's
 
 OTP_TOTP_ISSUER = envstr("OTP_TOTP_ISSUER", "Permanence")
 # Operator staff who reach every account (operator admins, technical assistants: the supervisors) must
@@ -231,11 +251,19 @@ try:  # WhiteNoise serves from the apps' folders (finders); it wants this folder
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 except OSError as exc:
     raise ImproperlyConfigured(f"Cannot create the data folder {STATIC_ROOT}: {exc}") from None
+# Static files: served by WhiteNoise from the apps' folders (a single machine, `make demo`), or, with
+# STATIC_COLLECTED=1, from STATIC_ROOT as `permanence collectstatic` wrote them: names carry a hash of the
+# content, so browsers and proxies may keep them forever and every node serves the same files.
+STATIC_COLLECTED = envbool("STATIC_COLLECTED", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "permanence.staticstorage.CollectedStaticStorage"
+        if STATIC_COLLECTED
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
 }
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 
 # Real-time pages: in-memory layer for one process, Redis for several.
 _redis_url = envstr("REDIS_URL")
@@ -298,6 +326,31 @@ LOGGING = {
 
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Behind reverse proxies (a load balancer in front of the web nodes): PROXY_COUNT is how many of them
+# add themselves to X-Forwarded-For. Then the scheme and host they were asked for are believed
+# (X-Forwarded-Proto, X-Forwarded-Host), and the client's address is the one the outermost proxy saw:
+# what the audit trail records and what failed sign-ins are counted against. With 0 (nothing in front),
+# those headers are ignored: anyone could write them.
+PROXY_COUNT = envint("PROXY_COUNT", 0, minimum=0)
+if PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0, minimum=0)
+
+# Monitoring (docs/deployment.md): /metrics answers a Prometheus server that sends this token as a
+# bearer token; with none set, only requests from the machine itself (loopback).
+METRICS_TOKEN = envstr("METRICS_TOKEN")
+
+# Desk dispatch: "inline" (one node: the request that makes a call wait or a secretary ready dispatches
+# after its commit) or "dispatcher" (several nodes, PostgreSQL: those requests only wake the cluster's one
+# dispatcher, `permanence dispatcher` or a worker's dispatch loop, through NOTIFY).
+DISPATCH = envchoice("DISPATCH", "inline", ("inline", "dispatcher"))
+if DISPATCH == "dispatcher" and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "DISPATCH=dispatcher needs PostgreSQL (DATABASE_URL): the nodes wake the dispatcher through it"
+    )
 # Content Security Policy (django-csp): scripts come from this site only, plus the few inline scripts
 # of the pages, which carry the request's nonce (nonce="{{ CSP_NONCE }}"); no eval, no inline event
 # handlers (static/permanence/page.js does what they did). Inline styles stay allowed: style attributes,

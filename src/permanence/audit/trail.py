@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.http import HttpRequest
 
@@ -11,8 +13,20 @@ from permanence.audit.models import Action, AuditEvent
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: the connection's, or behind ``PROXY_COUNT`` reverse proxies the one the
+    outermost of them saw (the PROXY_COUNT-th of X-Forwarded-For from the right: each proxy appends the
+    address it was reached from; what the client wrote itself lies further left and is never read).
+    The audit trail records it and failed sign-ins are counted against it (``AXES_CLIENT_IP_CALLABLE``)."""
     if request is None:
         return None
+    count = settings.PROXY_COUNT
+    if count:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(hops) >= count:
+            try:
+                return str(ipaddress.ip_address(hops[-count]))
+            except ValueError:
+                pass  # not an address: the connection's below
     return request.META.get("REMOTE_ADDR") or None
 
 
