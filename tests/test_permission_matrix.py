@@ -493,6 +493,8 @@ PUBLIC = {
     "sms_status_twilio": "Twilio's status callback, signed (tests/messaging/test_sms_providers.py)",
     "sms_inbound_twilio": "an SMS received by Twilio, signed (tests/messaging/test_sms_providers.py)",
     "sms_inbound": "an SMS received by the gateway, signed (tests/messaging/test_sms_providers.py)",
+    "healthz": "the load balancer's health check: no data, only ok or an error's class (tests/test_ops.py)",
+    "metrics": "Prometheus: a bearer token, or from the machine itself only (tests/test_ops.py)",
 }
 
 

@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from permanence import ops
 from permanence.api.endpoints import api
 from permanence.portal.admin_site import protect_admin
 
 protect_admin(admin.site)
 
 urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
