@@ -15,7 +15,7 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py src/
          src/permanence/directory/rules.py src/permanence/directory/search.py src/permanence/directory/rota.py \
          src/permanence/textlists.py src/permanence/outbound.py \
          src/permanence/scenarios/engine src/permanence/calls/lifecycle.py src/permanence/calls/admission.py \
-         src/permanence/calls/routing.py src/permanence/calls/simulator.py \
+         src/permanence/calls/routing.py src/permanence/calls/simulator.py src/permanence/calls/desk_events.py \
          src/permanence/messaging/signing.py src/permanence/messaging/sms.py src/permanence/messaging/retry.py \
          src/permanence/messaging/preferences.py src/permanence/agenda/slots.py \
          src/permanence/planning/erlang.py src/permanence/planning/simulation.py src/permanence/planning/forecast.py \

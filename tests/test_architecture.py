@@ -30,6 +30,7 @@ CORES = [
     "permanence/reporting/scorecard.py",
     "permanence/reporting/charts.py",
     "permanence/calls/routing.py",
+    "permanence/calls/desk_events.py",
     "permanence/telephony/sip.py",
     "permanence/telephony/media.py",
     "permanence/telephony/ng.py",

@@ -218,38 +218,6 @@ def test_systemd_analyze_finds_nothing_wrong_with_the_units(tmp_path):
     assert problems == []
 
 
-def compose_command() -> list[str] | None:
-    """Docker Compose v2: the docker plugin, or a docker-compose of version 2."""
-    for command in (["docker", "compose"], ["docker-compose"]):
-        if shutil.which(command[0]) is None:
-            continue
-        done = subprocess.run([*command, "version"], capture_output=True, text=True, timeout=30)
-        if done.returncode == 0 and re.search(r"\bv?2\.", done.stdout):
-            return command
-    return None
-
-
-def test_docker_compose_reads_the_file(tmp_path):
-    command = compose_command()
-    if command is None:
-        pytest.skip("no Docker Compose v2 (docker compose, or docker-compose 2)")
-    env = tmp_path / ".env"
-    env.write_text("SECRET_KEY=x\nPOSTGRES_PASSWORD=x\nALLOWED_HOSTS=localhost\nSITE_URL=https://localhost\n")
-    for profile in ([], ["--profile", "telephony"]):
-        done = subprocess.run(
-            [*command, "--env-file", str(env), "-f", str(DEPLOY / "compose.yaml"), *profile, "config", "-q"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert done.returncode == 0 and "error" not in done.stderr, done.stderr
-    env.write_text("POSTGRES_PASSWORD=x\nALLOWED_HOSTS=localhost\nSITE_URL=https://localhost\n")
-    without_secret = subprocess.run(
-        [*command, "--env-file", str(env), "-f", str(DEPLOY / "compose.yaml"), "config", "-q"],
-        capture_output=True, text=True, timeout=60,
-        env={key: value for key, value in os.environ.items() if key != "SECRET_KEY"},
-    )  # fmt: skip
-    assert "required variable SECRET_KEY is missing" in without_secret.stderr
-
-
 @pytest.mark.skipif(shutil.which("caddy") is None, reason="caddy is not installed")
 def test_caddy_reads_the_proxy_configuration(tmp_path):
     environment = {

@@ -157,8 +157,8 @@ def test_a_server_database_needs_a_shared_secret_key(tmp_path):
     assert refused.returncode != 0
     assert "SECRET_KEY must be set" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "secret_key").exists()
-    given = _setting("print(settings.SECRET_KEY)", {"DATABASE_URL": url, "SECRET_KEY": "shared-key"}, tmp_path)
-    assert given.returncode == 0 and given.stdout.strip() == "shared-key"
+    given = _setting("print(settings.SECRET_KEY)", {"DATABASE_URL": url, "SECRET_KEY": "shared"}, tmp_path)
+    assert given.returncode == 0 and given.stdout.strip() == "shared"
 
 
 def test_postgresql_uses_a_pool_and_no_persistent_connections(tmp_path):
@@ -204,7 +204,8 @@ def test_collected_static_files_carry_a_hash_of_their_content(tmp_path):
     result = _setting(code, env, tmp_path)
     assert result.returncode == 0, result.stderr
     url, page = result.stdout.strip().splitlines()
-    assert url.startswith("/static/permanence/app.") and url.endswith(".css") and url != "/static/permanence/app.css"
+    assert url.startswith("/static/permanence/app.") and url.endswith(".css")
+    assert url != "/static/permanence/app.css"
     hashed = tmp_path / "static" / url.removeprefix("/static/")
     assert hashed.exists()
     assert page == "200 True"
@@ -235,3 +236,12 @@ def test_failed_sign_ins_are_counted_against_the_address_the_proxy_saw(client, s
     client.post("/login/", {"username": "nobody", "password": "wrong"},
                 REMOTE_ADDR="127.0.0.9", HTTP_X_FORWARDED_FOR="127.0.0.66, 127.0.0.7")
     assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["127.0.0.7"]
+
+
+def test_smtp_sign_in_and_encryption(tmp_path):
+    code = "print(settings.EMAIL_HOST_USER, settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL)"
+    result = _setting(code, {"EMAIL_HOST_USER": "relay", "EMAIL_USE_TLS": "1"}, tmp_path)
+    assert result.stdout.strip() == "relay True False"
+    env = {"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1", "PERMANENCE_DATA_DIR": str(tmp_path)}
+    both = _cli("check", env=env)
+    assert both.returncode != 0 and "EMAIL_USE_SSL" in both.stderr and "Traceback" not in both.stderr

@@ -337,9 +337,10 @@ if PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer asks over plain http
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0, minimum=0)
 
-# Monitoring (docs/deployment.md): /metrics answers a Prometheus server that sends this token as a
+# Monitoring (docs/monitoring.md): /metrics answers a Prometheus server that sends this token as a
 # bearer token; with none set, only requests from the machine itself (loopback).
 METRICS_TOKEN = envstr("METRICS_TOKEN")
 
@@ -397,6 +398,15 @@ EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBac
 EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(DATA_DIR / "outbox"))  # for the file backend (the demo)
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+# An SMTP relay that wants a sign-in and encryption (most do): STARTTLS or implicit TLS, not both.
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS (STARTTLS) and EMAIL_USE_SSL (implicit TLS): set one of them, not both"
+    )
 MESSAGING_MESSAGE_ID_DOMAIN = envstr("MESSAGING_MESSAGE_ID_DOMAIN", "permanence.invalid")
 # Providers through django-anymail: EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend (brevo,
 # postmark, amazon_ses...) and its settings as ANYMAIL_* variables (e.g. ANYMAIL_MAILGUN_API_KEY).

@@ -40,7 +40,8 @@ class Pages:
 
 def fresh_read(secretary_id):
     desk = Desk.objects.filter(secretary_id=secretary_id).first()
-    offered = Call.objects.filter(offered_to_id=secretary_id, state=State.OFFERED).values_list("pk", flat=True)
+    offered = Call.objects.filter(offered_to_id=secretary_id, state=State.OFFERED).values_list("pk",
+                                                                                             flat=True)
     busy = Call.objects.filter(secretary_id=secretary_id, state__in=BUSY).values_list("pk", flat=True)
     return (desk.status if desk else "offline", offered.first(), busy.first())
 
@@ -53,8 +54,10 @@ def folded(pages, secretary_id):
 def test_an_event_round_trips_through_its_payload():
     event = desk_events.OfferMade(7, call=3, account="Cabinet Alpha", account_slug="alpha", caller="",
                                   training=False, expires_at=None)
-    assert event.payload() == {"type": "offer", "call": 3, "account": "Cabinet Alpha", "account_slug": "alpha",
-                               "caller": "", "training": False, "expires_at": None}
+    assert event.payload() == {
+        "type": "offer", "call": 3, "account": "Cabinet Alpha", "account_slug": "alpha", "caller": "",
+        "training": False, "expires_at": None,
+    }
     assert desk_events.parse(7, event.payload()) == event
     status = desk_events.StatusChanged(7, "paused", "pause café")
     assert desk_events.parse(7, status.payload()) == status
@@ -66,7 +69,8 @@ def test_events_wait_for_the_commit_and_a_rollback_sends_none(personas, alpha, m
     monkeypatch.setattr(services, "notify", pages.notify)
     secretary = personas["secretary"]
     services.set_status(secretary, "ready")
-    assert pages.received == [(secretary.pk, {"type": "status", "status": "ready", "reason": "", "call": None})]
+    ready = {"type": "status", "status": "ready", "reason": "", "call": None}
+    assert pages.received == [(secretary.pk, ready)]
     call = services.call_arrived("01 45 00 00 01", "0611111111")
     assert Call.objects.get(pk=call.pk).state == State.OFFERED
     assert pages.received[-1][1]["type"] == "offer"
@@ -80,7 +84,8 @@ def test_events_wait_for_the_commit_and_a_rollback_sends_none(personas, alpha, m
     with transaction.atomic():
         services.accept(call.pk, secretary)
         assert pages.received == []
-    assert pages.received == [(secretary.pk, {"type": "status", "status": "on_call", "reason": "", "call": call.pk})]
+    on_call = {"type": "status", "status": "on_call", "reason": "", "call": call.pk}
+    assert pages.received == [(secretary.pk, on_call)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -101,7 +106,8 @@ def test_the_desk_state_rebuilt_from_its_events_equals_a_fresh_read(personas, al
             assert folded(pages, person.pk) == fresh_read(person.pk), f"{step}: {person.username}"
 
     def offered_to(person):
-        return Call.objects.filter(offered_to=person, state=State.OFFERED).values_list("pk", flat=True).first()
+        offers = Call.objects.filter(offered_to=person, state=State.OFFERED)
+        return offers.values_list("pk", flat=True).first()
 
     services.set_status(anne, "ready")
     services.set_status(bea, "ready")
@@ -160,7 +166,8 @@ def test_two_dispatchers_never_offer_one_secretary_two_calls(alpha, monkeypatch)
     for person in secretaries:
         Training.objects.create(secretary=person, account=alpha)
     calls = [services.call_arrived("01 45 00 00 01", None) for _ in range(12)]  # nobody ready: all wait
-    Desk.objects.bulk_create([Desk(secretary=p, status="ready", idle_since=timezone.now()) for p in secretaries])
+    now = timezone.now()
+    Desk.objects.bulk_create([Desk(secretary=p, status="ready", idle_since=now) for p in secretaries])
     original = services.record
 
     def slow_record(*args, **kwargs):

@@ -115,9 +115,8 @@ def fold(state: DeskState, event: DeskEvent) -> DeskState:
                 state.offer = None  # answered
         else:
             state.call = None
-    elif isinstance(event, CallEnded):
-        if state.call == event.call:
-            state.call = None
+    elif isinstance(event, CallEnded) and state.call == event.call:
+        state.call = None
     return state
 
 
