@@ -1,6 +1,7 @@
 """Remote calendars a collaborator already uses, behind a small interface: read what changed since
-the last sync, write an event, delete one. ``BACKENDS`` is the registry; CalDAV (RFC 4791, with the
-incremental sync of RFC 6578) is the one shipped, through the ``caldav`` library.
+the last sync, write an event, delete one. ``BACKENDS`` is the registry (``permanence.adapters``), by
+a calendar link's kind; CalDAV (RFC 4791, with the incremental sync of RFC 6578) is the one shipped,
+through the ``caldav`` library.
 
 Only Django's gettext and settings here (errors are shown to the operator); the sync (``caldav_sync``)
 stores what this returns. Every connection to the calendar's server, redirects included, goes through
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from permanence import outbound
+from permanence.adapters import Registry, UnknownAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -174,12 +176,14 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-BACKENDS: dict[str, Callable[..., RemoteCalendar]] = {"caldav": CalDAVCalendar}
+#: what opens a remote calendar, by kind (a ``CalendarLink``'s ``kind``)
+BACKENDS: Registry[Callable[..., RemoteCalendar]] = Registry("calendar")
+BACKENDS.register("caldav", CalDAVCalendar)
 
 
 def connect(kind: str, url: str, username: str = "", password: str = "") -> RemoteCalendar:
     try:
-        factory = BACKENDS[kind]
-    except KeyError:
+        factory = BACKENDS.get(kind)
+    except UnknownAdapter:
         raise CalendarError(f"Unknown calendar kind {kind!r}.") from None
     return factory(url, username, password)

@@ -28,6 +28,7 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from permanence.accounts.models import Account
+from permanence.adapters import Registry
 from permanence.calls import lifecycle, services, simulator
 from permanence.calls.lifecycle import State
 from permanence.calls.models import Call
@@ -55,23 +56,20 @@ class TelephonyAdapter(Protocol):
         ("callback", "message", "not_in_service")."""
 
 
-_REGISTRY: dict[str, type[Any]] = {}
+#: the adapter classes, by name (the prefix of their calls' ``external_id``)
+ADAPTERS: Registry[type[Any]] = Registry("telephony adapter")
 
 
 def register(cls: type[Any]) -> type[Any]:
-    if cls.name in _REGISTRY:
-        raise ValueError(f"a telephony adapter is already named {cls.name!r}")
-    _REGISTRY[cls.name] = cls
-    return cls
+    """Register an adapter class under its ``name`` (a class decorator); a name taken already raises
+    ``DuplicateAdapter`` (a ValueError)."""
+    return ADAPTERS.register(cls.name, cls)
 
 
 def adapter_class(name: str) -> type[Any]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"no telephony adapter named {name!r}; known: {', '.join(sorted(_REGISTRY))}"
-        ) from None
+    """The adapter class named ``name``; ``UnknownAdapter`` (a ValueError) listing the known ones if
+    none is."""
+    return ADAPTERS.get(name)
 
 
 _current: TelephonyAdapter | None = None

@@ -27,11 +27,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError, AnymailRecipientsRefused
@@ -45,6 +46,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from permanence import outbound
 from permanence.accounts.models import Account
 from permanence.accounts.phones import display
+from permanence.adapters import Registry, UnknownAdapter
 from permanence.messaging import sensitive, signing, sms
 from permanence.messaging.models import Delivery, Message, WebhookEndpoint
 
@@ -66,21 +68,18 @@ class Channel(Protocol):
     def send(self, delivery: Delivery, message: Message) -> Result: ...
 
 
-_REGISTRY: dict[str, Channel] = {}
+#: the channels, by name (a delivery's ``channel``); ``webpush`` adds "push"
+CHANNELS: Registry[Channel] = Registry("channel")
 
 
 def register(channel: Channel) -> Channel:
-    if channel.name in _REGISTRY:
-        raise ValueError(f"a channel is already named {channel.name!r}")
-    _REGISTRY[channel.name] = channel
-    return channel
+    """Register a channel under its name; a name taken already raises ``DuplicateAdapter`` (a ValueError)."""
+    return CHANNELS.register(channel.name, channel)
 
 
 def get(name: str) -> Channel:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"no channel named {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    """The channel named ``name``; ``UnknownAdapter`` (a ValueError) listing the known ones if none is."""
+    return CHANNELS.get(name)
 
 
 # ---------------------------------------------------------------- what the recipient reads
@@ -678,7 +677,14 @@ class FileSms:
         return Result(True, provider_id=f"file:{name}")
 
 
-SMS_PROVIDERS: dict[str, SmsProvider] = {p.name: p for p in (HttpGateway(), TwilioSms(), FileSms())}
+#: the SMS providers, by name (``SMS_PROVIDER``)
+SMS_PROVIDER_REGISTRY: Registry[SmsProvider] = Registry("SMS provider")
+for _provider in (HttpGateway(), TwilioSms(), FileSms()):
+    SMS_PROVIDER_REGISTRY.register(_provider.name, _provider)
+#: read-only, for ``surveys.send_due`` (``.get`` gives None for an unknown name) until it reads the registry
+SMS_PROVIDERS: Mapping[str, SmsProvider] = MappingProxyType(
+    {name: SMS_PROVIDER_REGISTRY.get(name) for name in SMS_PROVIDER_REGISTRY}
+)
 
 
 class SmsChannel:
@@ -691,9 +697,10 @@ class SmsChannel:
         if (refused := _training(message)) is not None:
             return refused
         provider_name = getattr(settings, "SMS_PROVIDER", "http")
-        provider = SMS_PROVIDERS.get(provider_name)
-        if provider is None:
-            known = ", ".join(sorted(SMS_PROVIDERS))
+        try:
+            provider = SMS_PROVIDER_REGISTRY.get(provider_name)
+        except UnknownAdapter as unknown:
+            known = ", ".join(unknown.known)
             return Result(
                 False, retry=False, reason=f"unknown SMS_PROVIDER {provider_name!r}; known: {known}"
             )
