@@ -13,7 +13,7 @@ CALLS_PER_HOUR ?= 12
 # The pure cores: no Django import, strict typing.
 CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py src/permanence/accounts/periods.py \
          src/permanence/directory/rules.py src/permanence/directory/search.py src/permanence/directory/rota.py \
-         src/permanence/textlists.py src/permanence/outbound.py \
+         src/permanence/textlists.py src/permanence/outbound.py src/permanence/adapters.py \
          src/permanence/scenarios/engine src/permanence/calls/lifecycle.py src/permanence/calls/admission.py \
          src/permanence/calls/routing.py src/permanence/calls/simulator.py src/permanence/calls/desk_events.py \
          src/permanence/messaging/signing.py src/permanence/messaging/sms.py src/permanence/messaging/retry.py \

@@ -31,6 +31,7 @@ CORES = [
     "permanence/reporting/charts.py",
     "permanence/calls/routing.py",
     "permanence/calls/desk_events.py",
+    "permanence/adapters.py",
     "permanence/telephony/sip.py",
     "permanence/telephony/media.py",
     "permanence/telephony/ng.py",

@@ -27,12 +27,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 from anymail.exceptions import AnymailAPIError, AnymailConfigurationError, AnymailRecipientsRefused
@@ -681,10 +680,6 @@ class FileSms:
 SMS_PROVIDER_REGISTRY: Registry[SmsProvider] = Registry("SMS provider")
 for _provider in (HttpGateway(), TwilioSms(), FileSms()):
     SMS_PROVIDER_REGISTRY.register(_provider.name, _provider)
-#: read-only, for ``surveys.send_due`` (``.get`` gives None for an unknown name) until it reads the registry
-SMS_PROVIDERS: Mapping[str, SmsProvider] = MappingProxyType(
-    {name: SMS_PROVIDER_REGISTRY.get(name) for name in SMS_PROVIDER_REGISTRY}
-)
 
 
 class SmsChannel:

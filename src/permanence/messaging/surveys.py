@@ -92,7 +92,9 @@ def send_due(now: datetime | None = None) -> int:
     """Send the surveys that are due (the worker's ``surveys`` step); safe to run twice at once (one
     survey per call, the row made before the SMS leaves). Returns how many were sent."""
     now = now or timezone.now()
-    provider = channels.SMS_PROVIDERS.get(getattr(settings, "SMS_PROVIDER", "http"))
+    name = getattr(settings, "SMS_PROVIDER", "http")
+    registry = channels.SMS_PROVIDER_REGISTRY
+    provider = registry.get(name) if name in registry else None
     sent = 0
     for call in due(now):
         if not _may_ask(call, now):
