@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -287,3 +288,24 @@ def test_the_worker_refuses_a_period_that_is_not_a_positive_number_of_seconds():
     for bad in ("0", "-1", "nan", "1e9"):
         with pytest.raises(CommandError, match="above 0, at most 86400"):
             call_command("worker", "--dispatch-every", bad)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_lock_sessions_stay_outside_the_pool():
+    """The leader locks' session is the process's own (named, with keepalives), not a pool slot: a pooled
+    one would keep a slot for good and leak one at each reconnection, until no request could get any."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's pool: run the suite with DATABASE_URL=postgres://...")
+    lead = loops.PostgresLeadership()
+    try:
+        for _ in range(3 * settings.DATABASE_POOL_MAX + 1):
+            assert lead.hold("outside-the-pool")
+            assert lead._connection.execute("SHOW application_name").fetchone() == ("permanence loops",)
+            assert getattr(lead._connection, "_pool", None) is None
+            lead._drop()
+        with connection.cursor() as cursor:  # the pool still serves
+            cursor.execute("SELECT 1")
+            assert cursor.fetchone() == (1,)
+    finally:
+        lead.close()

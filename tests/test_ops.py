@@ -136,6 +136,12 @@ def test_metrics_refused_through_a_proxy_on_this_machine(db: Any, settings: Any)
     assert response.status_code == 403
 
 
+def test_metrics_behind_proxies_need_the_token_even_without_a_forwarding_header(db: Any, settings: Any):
+    """A proxy that adds no header (TCP mode) still carries anyone's request from 127.0.0.1."""
+    settings.METRICS_TOKEN, settings.PROXY_COUNT = "", 1
+    assert Client().get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+
+
 def test_metrics_with_a_token(db: Any, settings: Any):
     settings.METRICS_TOKEN = "s3cret-token"
     client = Client()

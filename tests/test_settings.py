@@ -227,6 +227,9 @@ def test_client_address_behind_proxies(rf, settings):
     assert client_ip(request) == "127.0.0.9"
     settings.PROXY_COUNT = 1
     assert client_ip(rf.get("/", REMOTE_ADDR="127.0.0.9", HTTP_X_FORWARDED_FOR="nonsense")) == "127.0.0.9"
+    with_port = rf.get("/", REMOTE_ADDR="127.0.0.9", HTTP_X_FORWARDED_FOR="127.0.0.7:5678")
+    assert client_ip(with_port) == "127.0.0.7"
+    assert client_ip(rf.get("/", REMOTE_ADDR="127.0.0.9", HTTP_X_FORWARDED_FOR="[::1]:5678")) == "::1"
 
 
 def test_failed_sign_ins_are_counted_against_the_address_the_proxy_saw(client, settings, db):
@@ -245,3 +248,13 @@ def test_smtp_sign_in_and_encryption(tmp_path):
     env = {"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1", "PERMANENCE_DATA_DIR": str(tmp_path)}
     both = _cli("check", env=env)
     assert both.returncode != 0 and "EMAIL_USE_SSL" in both.stderr and "Traceback" not in both.stderr
+
+
+def test_a_single_node_that_kept_its_key_goes_on_with_it(tmp_path):
+    (tmp_path / "secret_key").write_text("kept-from-before")
+    url = "postgres://postgres@127.0.0.1:5432/postgres"
+    result = _setting("print(settings.SECRET_KEY)", {"DATABASE_URL": url, "SECRET_KEY": ""}, tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == "kept-from-before"
+    sqlite = _setting("print(len(settings.SECRET_KEY))", {"DATABASE_URL": f"SQLITE:///{tmp_path}/x.db",
+                                                          "SECRET_KEY": ""}, tmp_path / "other")
+    assert sqlite.returncode == 0, sqlite.stderr

@@ -112,6 +112,19 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def own_connection(alias: str, name: str) -> Any:
+    """A PostgreSQL session of its own, outside the process's pool (it is held for as long as the process
+    lives: a pooled one would keep a slot, and leak it at each reconnection), in autocommit, with TCP
+    keepalives so that a half-open socket is noticed within about half a minute."""
+    wrapper = connections.create_connection(alias)
+    params = wrapper.get_connection_params()
+    params.update(application_name=name, keepalives=1, keepalives_idle=10, keepalives_interval=5,
+                  keepalives_count=3)
+    connection = wrapper.Database.connect(**params)
+    connection.autocommit = True
+    return connection
+
+
 class PostgresLeadership:
     """Session-level advisory locks on one connection of its own (not Django's per-thread ones, which
     are closed and reopened between turns). While that session lives the locks are held; if it breaks,
@@ -124,14 +137,7 @@ class PostgresLeadership:
         self._mutex = threading.Lock()
 
     def _connect(self) -> Any:
-        wrapper = connections.create_connection(self.alias)
-        params = wrapper.get_connection_params()
-        params.pop("pool", None)
-        params.update(application_name="permanence loops", keepalives=1, keepalives_idle=10,
-                      keepalives_interval=5, keepalives_count=3)
-        connection = wrapper.get_new_connection(params)
-        connection.autocommit = True
-        return connection
+        return own_connection(self.alias, "permanence loops")
 
     def _alive(self) -> bool:
         try:
@@ -195,13 +201,7 @@ class Wakeup:
         self.woken = 0  # waits ended by a notification (for the tests)
 
     def _listen(self) -> Any:
-        wrapper = connections.create_connection(self.alias)
-        params = wrapper.get_connection_params()
-        params.pop("pool", None)
-        params.update(application_name=f"permanence {self.channel}", keepalives=1, keepalives_idle=10,
-                      keepalives_interval=5, keepalives_count=3)
-        connection = wrapper.get_new_connection(params)
-        connection.autocommit = True
+        connection = own_connection(self.alias, f"permanence {self.channel}")
         connection.execute(f'LISTEN "{self.channel}"')
         return connection
 
@@ -213,6 +213,7 @@ class Wakeup:
         try:
             if self._connection is None:
                 self._connection = self._listen()
+                return  # a turn now, listening: what was asked before the LISTEN is not missed
             while not stop.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -136,7 +136,9 @@ def _refused(request: HttpRequest) -> HttpResponse | None:
             return HttpResponse("Wrong token.\n", status=403, content_type="text/plain")
         return None
     local = _is_loopback(request.META.get("REMOTE_ADDR") or "")
-    if not local or any(request.META.get(header) for header in PROXY_HEADERS):
+    # behind proxies (PROXY_COUNT), a request from loopback may be anyone's that the proxy carried,
+    # whether or not it says so in a header: only the token then
+    if not local or settings.PROXY_COUNT or any(request.META.get(header) for header in PROXY_HEADERS):
         return HttpResponse("Only from this machine (or set METRICS_TOKEN).\n", status=403,
                             content_type="text/plain")
     return None

@@ -40,11 +40,18 @@ def _stored_secret(variable: str, filename: str) -> str:
 _database_url = envstr("DATABASE_URL")
 # One machine (SQLite, the default) keeps a key generated once in DATA_DIR. A server database means
 # nodes that may be several: each would generate its own key, and a session signed by one would be
-# refused by the next, so the key must then be given, the same to every node.
-if _database_url and not _database_url.startswith("sqlite") and not envstr("SECRET_KEY"):
+# refused by the next, so the key must then be given, the same to every node (a single node that kept
+# one in DATA_DIR goes on with it, and never generates one).
+if (
+    _database_url
+    and not _database_url.lower().startswith("sqlite")
+    and not envstr("SECRET_KEY")
+    and not (DATA_DIR / "secret_key").exists()
+):
     raise ImproperlyConfigured(
         "SECRET_KEY must be set when DATABASE_URL names a database server: every node of the cluster "
-        "signs sessions and links with it, so give them all the same one (generate it with: "
+        "signs sessions and links with it, so give them all the same one (a node that ran before keeps "
+        f"it in {DATA_DIR / 'secret_key'}: copy that one; else generate it with: "
         "python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
     )
 SECRET_KEY = _stored_secret("SECRET_KEY", "secret_key")
@@ -131,7 +138,7 @@ DATABASE_POOL_MAX = envint("DATABASE_POOL_MAX", 10, minimum=0)
 DATABASE_POOL_TIMEOUT = envint("DATABASE_POOL_TIMEOUT", 10, minimum=1)  # seconds to wait for a connection
 if _database_url:
     try:
-        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0, conn_health_checks=True)}
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX:

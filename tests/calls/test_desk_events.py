@@ -13,7 +13,7 @@ from django.utils import timezone
 from factories import make_user
 from permanence import loops
 from permanence.calls import desk_events, services
-from permanence.calls.lifecycle import State
+from permanence.calls.lifecycle import Kind, State
 from permanence.calls.models import Call, Desk
 from permanence.messaging.management.commands import worker
 from permanence.users.models import Role, Training
@@ -42,7 +42,8 @@ def fresh_read(secretary_id):
     desk = Desk.objects.filter(secretary_id=secretary_id).first()
     offered = Call.objects.filter(offered_to_id=secretary_id, state=State.OFFERED).values_list("pk",
                                                                                              flat=True)
-    busy = Call.objects.filter(secretary_id=secretary_id, state__in=BUSY).values_list("pk", flat=True)
+    busy = Call.objects.filter(secretary_id=secretary_id, state__in=BUSY, training=False).values_list(
+        "pk", flat=True)
     return (desk.status if desk else "offline", offered.first(), busy.first())
 
 
@@ -150,6 +151,37 @@ def test_the_desk_state_rebuilt_from_its_events_equals_a_fresh_read(personas, al
     services.set_status(anne, "paused", "pause café")
     services.set_status(bea, "offline")
     check("paused and offline")
+
+    # a training call while paused: her desk stays paused, nothing is offered to her meanwhile, and
+    # its wrap-up does not make her ready
+    training = services.call_arrived("01 45 00 00 01", None, training=True)
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=training.pk)
+        services.record(locked, Kind.OFFERED, secretary=anne)  # as the desk's training page does
+        services.record(locked, Kind.ANSWERED, secretary=anne)
+    services.set_status(bea, "ready")
+    real = services.call_arrived("01 45 00 00 01", "0644444444")
+    assert offered_to(bea) == real.pk and offered_to(anne) is None
+    services.end_call(training.pk, anne)
+    services.wrap_up(training.pk, anne, "message")
+    check("training call over")
+    assert Desk.objects.get(secretary=anne).status == "paused"
+
+    # she goes offline in the middle of a call: the call is still hers, her desk stays offline when
+    # the caller hangs up and she wraps up, and nothing more is offered to her
+    services.accept(real.pk, bea)
+    services.set_status(bea, "offline")
+    check("offline mid-call")
+    assert folded(pages, bea.pk) == ("offline", None, real.pk)
+    services.caller_hung_up(real.pk)
+    check("caller gone while she is offline")
+    services.wrap_up(real.pk, bea, "message")
+    check("wrapped up offline")
+    assert Desk.objects.get(secretary=bea).status == "offline"
+    services.set_status(anne, "ready")
+    later = services.call_arrived("01 45 00 00 01", None)
+    assert offered_to(anne) == later.pk and offered_to(bea) is None
+    check("the end")
     assert fourth.pk and {p["type"] for _, p in pages.received} >= {
         "offer", "offer_withdrawn", "status", "caller_hung_up", "call_ended"}
 

@@ -23,8 +23,13 @@ def client_ip(request: HttpRequest | None) -> str | None:
     if count:
         hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
         if len(hops) >= count:
+            hop = hops[-count]
+            if hop.startswith("[") and "]" in hop:  # [v6]:port
+                hop = hop[1 : hop.index("]")]
+            elif hop.count(":") == 1:  # v4:port
+                hop = hop.partition(":")[0]
             try:
-                return str(ipaddress.ip_address(hops[-count]))
+                return str(ipaddress.ip_address(hop))
             except ValueError:
                 pass  # not an address: the connection's below
     return request.META.get("REMOTE_ADDR") or None

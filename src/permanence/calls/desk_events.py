@@ -52,8 +52,8 @@ class OfferWithdrawn(DeskEvent):
 
 @dataclass(frozen=True)
 class StatusChanged(DeskEvent):
-    """Her desk's status: ready, paused (with the reason), offline, on a call or wrapping one up (with
-    the call)."""
+    """Her desk's status: ready, paused (with the reason), offline, on a call or wrapping one up; with
+    the call she has, if any (on it, wrapping it up, or gone offline in its middle)."""
 
     status: str
     reason: str = ""
@@ -108,13 +108,9 @@ def fold(state: DeskState, event: DeskEvent) -> DeskState:
         if state.offer == event.call:
             state.offer = None
     elif isinstance(event, StatusChanged):
-        state.status = event.status
-        if event.status in BUSY:
-            state.call = event.call
-            if state.offer == event.call:
-                state.offer = None  # answered
-        else:
-            state.call = None
+        state.status, state.call = event.status, event.call  # offline mid-call: the call is still hers
+        if event.call is not None and state.offer == event.call:
+            state.offer = None  # answered
     elif isinstance(event, CallEnded) and state.call == event.call:
         state.call = None
     return state

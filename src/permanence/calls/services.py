@@ -278,8 +278,10 @@ def set_status(secretary: User, status: str, reason: str = "") -> Desk:
         changed = desk.status != status or (status == DeskStatus.PAUSED and desk.reason != reason[:80])
         desk.status, desk.reason, desk.since = status, reason[:80] if status == DeskStatus.PAUSED else "", now
         desk.save()
-        if changed:
-            publish(events.StatusChanged(secretary.pk, status, desk.reason))
+        if changed:  # offline in the middle of a call: the call is still hers (to finish on her return)
+            still = Call.objects.filter(secretary=secretary, state__in=BUSY, training=False)
+            call_id = still.values_list("pk", flat=True).first()
+            publish(events.StatusChanged(secretary.pk, status, desk.reason, call_id))
     if status != DeskStatus.READY:
         _take_back_offers(secretary)
     if settings.DISPATCH == "dispatcher":
@@ -290,6 +292,17 @@ def set_status(secretary: User, status: str, reason: str = "") -> Desk:
 
 
 PRESENT = (DeskStatus.READY, DeskStatus.ON_CALL, DeskStatus.WRAP_UP)
+BUSY = (State.TALKING, State.ON_HOLD, State.TRANSFERRING, State.WRAP_UP)  # a secretary's call not over
+
+
+def _desk_moves(secretary_id: int, frm: Iterable[str], to: str, call: Call, **fields: Any) -> None:
+    """Her desk goes from one of ``frm`` to ``to`` for a real call of hers, and her pages are told; a desk
+    elsewhere (she went offline, or paused, mid-call) stays where she put it, and a training call never
+    moves it."""
+    if call.training:
+        return
+    if Desk.objects.filter(secretary_id=secretary_id, status__in=tuple(frm)).update(status=to, **fields):
+        publish(events.StatusChanged(secretary_id, to, call=call.pk if to in events.BUSY else None))
 
 
 def _presence(secretary_id: int | None, was: bool, now_present: bool, at: datetime) -> None:
@@ -436,6 +449,8 @@ def offer(call_id: int, secretary_id: int, now: datetime) -> bool:
         ready = desk.exists()
         if not ready or Call.objects.filter(offered_to_id=secretary_id, state=State.OFFERED).exists():
             return False
+        if Call.objects.filter(secretary_id=secretary_id, state__in=BUSY).exists():
+            return False  # on a call (a training one, or one she left her desk "ready" during)
         secretary = User.objects.get(pk=secretary_id)
         record(call, Kind.OFFERED, at=now, secretary=secretary)
         call.offered_to, call.offer_expires_at = secretary, now + timedelta(seconds=OFFER_SECONDS)
@@ -563,10 +578,8 @@ def accept(call: Call | int, secretary: User) -> Call:
     record(call, Kind.ANSWERED, secretary=secretary)
     call.offered_to, call.offer_expires_at = None, None
     call.save(update_fields=["offered_to", "offer_expires_at"])
-    Desk.objects.filter(secretary=secretary).update(
-        status=DeskStatus.ON_CALL, since=timezone.now(), missed_offers=0
-    )
-    publish(events.StatusChanged(secretary.pk, DeskStatus.ON_CALL, call=call.pk))
+    _desk_moves(secretary.pk, DeskStatus.values, DeskStatus.ON_CALL, call, since=timezone.now(),
+                missed_offers=0)  # fmt: skip
     return call
 
 
@@ -581,9 +594,9 @@ def caller_hung_up(call: Call | int, at: datetime | None = None) -> Call:
         call.offered_to, call.offer_expires_at = None, None
         call.save(update_fields=["offered_to", "offer_expires_at"])
         publish(events.OfferWithdrawn(offered, call.pk, "caller_hung_up"))
+        request_dispatch()  # she is free for the next one
     if call.state == State.WRAP_UP and call.secretary_id:
-        Desk.objects.filter(secretary_id=call.secretary_id).update(status=DeskStatus.WRAP_UP)
-        publish(events.StatusChanged(call.secretary_id, DeskStatus.WRAP_UP, call=call.pk))
+        _desk_moves(call.secretary_id, (DeskStatus.ON_CALL,), DeskStatus.WRAP_UP, call)
         publish(events.CallerHungUp(call.secretary_id, call.pk))
     return call
 
@@ -622,10 +635,10 @@ def _phone_gone(secretary_id: int, reason: str) -> None:
     """Her phone cannot take calls: her desk is paused with the reason (her page told), her presence
     closed, and the waiting calls offered to the others."""
     now = timezone.now()
-    _presence(secretary_id, True, False, now)
-    Desk.objects.filter(secretary_id=secretary_id).update(
+    Desk.objects.filter(secretary_id=secretary_id).update(  # the desk's row first, as everywhere
         status=DeskStatus.PAUSED, reason=reason[:80], since=now
     )
+    _presence(secretary_id, True, False, now)
     publish(events.StatusChanged(secretary_id, DeskStatus.PAUSED, reason[:80]))
     request_dispatch()
 
@@ -654,8 +667,7 @@ def transfer_result(call: Call | int, result: str, secretary: User | None = None
         raise CallError("no transfer in progress")
     record(call, Kind.TRANSFER_RESULT, secretary=secretary, result=result)
     if call.state == State.WRAP_UP and call.secretary_id:
-        Desk.objects.filter(secretary_id=call.secretary_id).update(status=DeskStatus.WRAP_UP)
-        publish(events.StatusChanged(call.secretary_id, DeskStatus.WRAP_UP, call=call.pk))
+        _desk_moves(call.secretary_id, (DeskStatus.ON_CALL,), DeskStatus.WRAP_UP, call)
     if secretary is None and call.secretary_id:  # told by the telephony: the desk page applies it
         publish(events.TransferResult(call.secretary_id, call.pk, result))
     return call
@@ -673,8 +685,7 @@ def hold(call: Call | int, secretary: User) -> Call:
 def end_call(call: Call | int, secretary: User) -> Call:
     call = _own(call, secretary, (State.TALKING, State.ON_HOLD, State.TRANSFERRING))
     record(call, Kind.ENDED, secretary=secretary)
-    Desk.objects.filter(secretary=secretary).update(status=DeskStatus.WRAP_UP, since=timezone.now())
-    publish(events.StatusChanged(secretary.pk, DeskStatus.WRAP_UP, call=call.pk))
+    _desk_moves(secretary.pk, (DeskStatus.ON_CALL,), DeskStatus.WRAP_UP, call, since=timezone.now())
     return call
 
 
@@ -693,8 +704,9 @@ def wrap_up(
     call.nuisance, call.nuisance_reason = nuisance, reason[:300] if nuisance else ""
     call.save(update_fields=["outcome", "nuisance", "nuisance_reason"])
     now = timezone.now()
-    Desk.objects.filter(secretary=secretary).update(status=DeskStatus.READY, since=now, idle_since=now)
-    publish(events.CallEnded(secretary.pk, call.pk))
-    publish(events.StatusChanged(secretary.pk, DeskStatus.READY))
+    if not call.training:
+        publish(events.CallEnded(secretary.pk, call.pk))
+    _desk_moves(secretary.pk, (DeskStatus.ON_CALL, DeskStatus.WRAP_UP), DeskStatus.READY, call,
+                since=now, idle_since=now)  # fmt: skip
     request_dispatch()
     return call
