@@ -278,7 +278,11 @@ if _redis_url:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [_redis_url]},
+            # The layer waits for messages with BZPOPMIN for 5 s at a time: a read timeout of its own
+            # (redis-py's default is 5 s too) would break each quiet desk socket; and a pool wide enough
+            # for a wave of desks connecting again after a web node restarts.
+            "CONFIG": {"hosts": [{"address": _redis_url, "socket_timeout": 30, "socket_connect_timeout": 5,
+                                  "max_connections": 2000}]},
         }
     }
 else:

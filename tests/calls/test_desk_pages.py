@@ -65,6 +65,19 @@ def test_finish_before_the_outcome_is_refused_unless_forced(personas, alpha):
     assert Call.objects.get().state == "done"
 
 
+def test_the_finish_sent_twice_finishes_once_and_says_so(personas, alpha):
+    """A retry after a lost answer, a double click: the second finish changes nothing, and says why."""
+    publish(alpha)
+    secretary = client_for(personas["secretary"])
+    url = secretary.post("/desk/training", {"account": "alpha"})["Location"]
+    secretary.get(url)
+    form = {"force": "1", "send": "1", "subject": "S", "body": "B", "recipients": "accueil@alpha.example"}
+    assert secretary.post(url + "finish", form).status_code == 302
+    again = secretary.post(url + "finish", form, follow=True)
+    assert again.status_code == 200 and "déjà terminé" in again.content.decode()
+    assert Call.objects.get().state == "done" and Message.objects.count() == 1
+
+
 def test_hold_and_resume_are_events(personas, alpha):
     publish(alpha)
     secretary = client_for(personas["secretary"])

@@ -1251,6 +1251,9 @@ class Cluster:
 
     def start_processes(self) -> list[int]:
         env = self.env()
+        # a web node runs a request per thread (Django under ASGI) and the desks' sockets: a wider pool,
+        # and a longer wait for a connection under load rather than an error (docs/deployment.md, sizing)
+        web_env = {**env, "DATABASE_POOL_MAX": "20", "DATABASE_POOL_TIMEOUT": "30"}
         command = permanence_command()
         rq = self.redis_url if self.config.tasks_backend == "rq" else None
         ports = [free_port() for _ in range(self.config.webs)]
@@ -1258,7 +1261,7 @@ class Cluster:
             self.procs[f"web{i + 1}"] = Proc(
                 f"web{i + 1}",
                 [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env,
+                web_env,
                 self.logs,
                 http_ready(port),
             )

@@ -560,6 +560,9 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
     """Send the message (queued for dispatch; training: kept, not sent), end the call, wrap up."""
     call = _my_call(request, pk)
     user = request.user
+    if call.state not in LIVE:  # sent twice (a retry, a double click): finished by the first
+        messages.info(request, _("This call is already finished."))
+        return redirect("desk")
     engine, stored, env = _run(call, user)
     outcome = (engine.outcome or {}) if engine else {}
     if engine is not None and engine.step is not None and not request.POST.get("force"):
@@ -605,6 +608,33 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
                      "nuisance_reason": nuisance_reason}
             return _call_page(request, call, engine, stored, env, typed=typed, status=400)
     message = None
+    try:
+        message = _finish(request, call, user, engine, outcome, send, recipients, subject, body, secret,
+                          nuisance, nuisance_reason)  # fmt: skip
+    except services.CallError:  # finished meanwhile by the same form sent twice at once: nothing twice
+        messages.info(request, _("This call is already finished."))
+        return redirect("desk")
+    if message is None:
+        messages.success(request, _("Call finished."))
+    elif call.training:
+        messages.success(request, _("Training call finished: the message was kept, not sent."))
+    elif message.status == message.Status.FAILED:
+        messages.error(
+            request,
+            _("Call finished, but no channel can carry this message: it is on the desk's call-back list."),
+        )
+    else:
+        who = ", ".join(recipients)
+        messages.success(request, _("Call finished. The message is on its way to %(who)s.") % {"who": who})
+    return redirect("desk")
+
+
+
+def _finish(request: HttpRequest, call: Call, user: Any, engine: Engine | None, outcome: dict[str, Any],
+            send: bool, recipients: list[str], subject: str, body: str, secret: Any, nuisance: str,
+            nuisance_reason: str) -> Any:  # fmt: skip
+    """The message queued, the call ended and wrapped up: all in one transaction, or nothing."""
+    message = None
     with transaction.atomic():
         if send:
             answers = engine.answers if engine else {}
@@ -628,20 +658,7 @@ def desk_finish(request: HttpRequest, pk: int) -> HttpResponse:
             if adapter is not None:
                 adapter.hang_up(call)
         services.wrap_up(call, user, str(outcome.get("kind", "")), nuisance=nuisance, reason=nuisance_reason)
-    if message is None:
-        messages.success(request, _("Call finished."))
-    elif call.training:
-        messages.success(request, _("Training call finished: the message was kept, not sent."))
-    elif message.status == message.Status.FAILED:
-        messages.error(
-            request,
-            _("Call finished, but no channel can carry this message: it is on the desk's call-back list."),
-        )
-    else:
-        who = ", ".join(recipients)
-        messages.success(request, _("Call finished. The message is on its way to %(who)s.") % {"who": who})
-    return redirect("desk")
-
+    return message
 
 @member_required
 @require_POST
