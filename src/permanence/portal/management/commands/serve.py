@@ -30,6 +30,9 @@ class Command(BaseCommand):
             adapter.start(duration=8 * 3600)
             self.stdout.write(f"Simulated calls: about {options['simulate']:g} per hour and per account.")
 
+        # a desk's socket may take longer than Daphne's 5 s to be checked when a wave of them connects
+        # again (a web node restarted under a few hundred secretaries): 20 s before giving up on one
         CommandLineInterface().run(
-            ["--bind", options["host"], "--port", str(options["port"]), "permanence.asgi:application"]
-        )
+            ["--bind", options["host"], "--port", str(options["port"]), "--websocket_connect_timeout", "20",
+             "permanence.asgi:application"]
+        )  # fmt: skip
