@@ -186,6 +186,28 @@ def test_the_desk_state_rebuilt_from_its_events_equals_a_fresh_read(personas, al
         "offer", "offer_withdrawn", "status", "caller_hung_up", "call_ended"}
 
 
+def race(dispatchers):
+    """Run each function in a thread of its own (its own database session), all released at once; the
+    exceptions raised."""
+    barrier, errors = threading.Barrier(len(dispatchers)), []
+
+    def run(function):
+        try:
+            barrier.wait()
+            function()
+        except Exception as exc:  # reported by the caller's assertion
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(function,)) for function in dispatchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_never_offer_one_secretary_two_calls(alpha, monkeypatch):
@@ -207,26 +229,13 @@ def test_two_dispatchers_never_offer_one_secretary_two_calls(alpha, monkeypatch)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(services, "record", slow_record)
-    barrier = threading.Barrier(4)
-    errors = []
 
     def dispatcher(mine):
-        try:
-            barrier.wait()
-            now = timezone.now()
-            for call, person in zip(mine, secretaries, strict=False):  # each its own calls, the same people
-                services.offer(call.pk, person.pk, now)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        now = timezone.now()
+        for call, person in zip(mine, secretaries, strict=False):  # each its own calls, the same people
+            services.offer(call.pk, person.pk, now)
 
-    threads = [threading.Thread(target=dispatcher, args=(calls[i * 3:(i + 1) * 3],)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    assert race([lambda i=i: dispatcher(calls[i * 3:(i + 1) * 3]) for i in range(4)]) == []
     for person in secretaries:
         assert Call.objects.filter(offered_to=person, state=State.OFFERED).count() == 1, person.username
     for call in calls:
@@ -241,23 +250,7 @@ def test_two_dispatchers_never_offer_one_secretary_two_calls(alpha, monkeypatch)
     for person in more:
         Training.objects.create(secretary=person, account=alpha)
     Desk.objects.bulk_create([Desk(secretary=p, status="ready", idle_since=timezone.now()) for p in more])
-    barrier = threading.Barrier(4)
-
-    def whole():
-        try:
-            barrier.wait()
-            services.dispatch()
-        except Exception as exc:  # pragma: no cover
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=whole) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    assert race([services.dispatch] * 4) == []
     for person in more:
         assert Call.objects.filter(offered_to=person, state=State.OFFERED).count() == 1, person.username
     for call in calls:

@@ -61,6 +61,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from waiting import wait_for  # tests/waiting.py
+
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 
@@ -121,16 +123,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], object], bound: float, step: float = 0.1) -> bool:
-    """True as soon as ``condition()`` holds; False once ``bound`` seconds have passed without it."""
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True
 
 
 def percentile(values: list[float], share: float) -> float:
