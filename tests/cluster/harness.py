@@ -61,7 +61,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from waiting import wait_for  # tests/waiting.py
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # run as a script: tests/ is not on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from waiting import wait_for  # noqa: E402  (tests/waiting.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
