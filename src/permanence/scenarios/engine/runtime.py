@@ -6,6 +6,12 @@ first time they are asked so that a replay is deterministic. Everything else
 (current step, answers, path, notes, outcome, draft report) is derived by
 folding the inputs, so a run serialised to JSON can be resumed, audited, undone
 (``back``) and replayed against another version to see where it diverges.
+
+What a run wants done outside it is said, never done: ``Run.submit`` answers the
+current step and returns the host's *requests* (frozen dataclasses below: put
+the call through, book an appointment, an identity checked, the report ready),
+which the host (the desk's actions) applies. An appointment is the one request
+that comes before the step moves on: the host books, then ``confirm``s.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import contextlib
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, Protocol, TypeAlias
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -213,6 +220,82 @@ class Unapplied:
         )
 
 
+@dataclass(frozen=True)
+class TransferRequested:
+    """Put the call through to the collaborator ``person_ref`` ("" when the step names nobody), ``mode``
+    "announced" (talk first) or "blind", on the ``line`` the step names, whose ``number`` is this one.
+
+    ``result`` is "" when the transfer is asked for before its step is answered (``Run.transfer_request``:
+    the desk's transfer button); once the step is answered (``Run.submit``), how it went as the secretary
+    says it (``accepted``, ``no_answer``...): the host starts the transfer if it was not started, then
+    records that result."""
+
+    step: str
+    person_ref: str
+    mode: str
+    line: str = ""
+    number: str = ""
+    result: str = ""
+
+
+@dataclass(frozen=True)
+class AppointmentRequested:
+    """Book an appointment of ``appointment_type`` (its code; "" lets the host choose) with
+    ``person_ref`` ("" for anyone): the secretary answered the appointment step "booked".
+
+    The run has not moved on: the host books, then calls ``Run.confirm(request, slot)`` with the slot
+    in words, which applies the answer. A booking that fails (the slot was just taken) leaves the run
+    at its step, as if nothing had been answered. ``slot``: the slot as the secretary typed it (a
+    booking made by hand), kept when the host confirms without a slot of its own. ``answers``: what the
+    booking may keep of the call's answers: the sensitive ones are left out (never in a calendar)."""
+
+    step: str
+    appointment_type: str
+    person_ref: str
+    slot: str = ""
+    answers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class IdentityChecked:
+    """An attempt at an identity check: its ``result`` (``verified``, ``failed``, ``not_verified``), the
+    ``attempts`` counted so far, and whether the check is ``done`` (verified, given up, or no attempt
+    left). Never what was typed. The host counts a failure against the caller."""
+
+    step: str
+    result: str
+    attempts: int
+    done: bool
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone a message outcome names: the account's usual recipients (``default``), a collaborator
+    (``ref``, ``name``, ``email``) or an address."""
+
+    default: bool = False
+    ref: str = ""
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class ReportReady:
+    """The run reached its ``outcome`` (``message``, ``transfer``, ``appointment``, ``information``...) at
+    ``step``: the call report is complete and the call can be finished. ``recipients`` and ``urgent``:
+    what a message outcome says; ``person_ref``: a transfer's or appointment's collaborator."""
+
+    step: str
+    outcome: str
+    recipients: tuple[Recipient, ...] = ()
+    urgent: bool = False
+    person_ref: str = ""
+
+
+#: what a run asks of its host
+Request: TypeAlias = TransferRequested | AppointmentRequested | IdentityChecked | ReportReady
+
+
 @dataclass
 class Resumed:
     """A stored run resumed: the run up to the last input that still applies, and the rest."""
@@ -268,18 +351,126 @@ class Run:
         the outcome is kept (``verified`` or ``failed``); ``"not_verified"`` goes on without checking."""
         return self._answer(given, stored=False)
 
+    def submit(self, given: Mapping[str, Any] | str | None = None) -> tuple[Request, ...]:
+        """Answer the current step as ``answer`` does, and return what the host must do (in order).
+
+        - a transfer step answered: ``TransferRequested`` with its result;
+        - an identity check's attempt: ``IdentityChecked``;
+        - the run reaching its outcome: ``ReportReady`` (last);
+        - an appointment step answered "booked": ``AppointmentRequested`` only, and the run does **not**
+          move: the input is validated (an AnswerError is raised before anything is booked) but applied
+          only by ``confirm``, once the host has booked. So a slot taken meanwhile leaves the run where it
+          was, and nothing is booked for an answer the run would refuse.
+
+        On AnswerError nothing changes."""
+        step, clean = self._checked(given)
+        if step.kind == "appointment" and clean.get("result") == ACCEPTED["appointment"]:
+            person = self._person(step.target)
+            hidden = self.sensitive_names()
+            return (
+                AppointmentRequested(
+                    step.id,
+                    step.appointment_type,
+                    str(person["ref"]) if person else "",
+                    str(clean.get("slot") or ""),
+                    MappingProxyType({k: v for k, v in self.answers.items() if k not in hidden}),
+                ),
+            )
+        return self._taken(step, clean)
+
+    def confirm(self, request: AppointmentRequested, slot: str | None = None) -> tuple[Request, ...]:
+        """The appointment ``request`` booked by the host: the step is answered "booked" with ``slot`` (the
+        slot in words; None: what the secretary typed, ``request.slot``) and the run moves on. Returns the
+        requests that follow (``ReportReady``). Refused (AnswerError, nothing changes) when the run is
+        not at the request's step any more."""
+        if self.step != request.step:
+            raise AnswerError({"": ("wrong_step", {"step": request.step, "current": self.step})})
+        text = request.slot if slot is None else slot
+        given: dict[str, Any] = {"result": ACCEPTED["appointment"]}
+        if text:
+            given["slot"] = text
+        step, clean = self._checked(given)
+        return self._taken(step, clean)
+
+    def transfer_request(self) -> TransferRequested | None:
+        """The transfer the current step asks for, before it is answered (``result`` ""); None at any
+        other step."""
+        if self.step is None:
+            return None
+        step = self.scenario.steps[self.step]
+        if step.kind != "transfer":
+            return None
+        target = self._person(step.target)
+        number = ""
+        if target:
+            number = str(target.get("mobile" if step.line == "mobile" else "direct_line") or "")
+        return TransferRequested(step.id, str(target["ref"]) if target else "", step.mode, step.line, number)
+
+    def ready_report(self) -> ReportReady | None:
+        """The run's outcome as a request to the host (None while the call has not reached one)."""
+        if self.step is not None or not self.outcome:
+            return None
+        outcome = self.outcome
+        recipients = tuple(
+            Recipient(
+                default=bool(r.get("default")),
+                ref=str(r.get("ref") or ""),
+                name=str(r.get("name") or ""),
+                email=str(r.get("email") or ""),
+            )
+            for r in outcome.get("recipients") or []
+        )
+        return ReportReady(
+            str(outcome.get("step") or ""),
+            str(outcome.get("kind") or ""),
+            recipients,
+            bool(outcome.get("urgent")),
+            str(outcome.get("person") or ""),
+        )
+
+    @property
+    def checks_identity(self) -> bool:
+        """The current step is an identity check: each attempt counts, so a host applies an input there
+        under a lock (two at once must not both be compared on the same attempts)."""
+        return self.step is not None and self.scenario.steps[self.step].kind == "verify"
+
     def _answer(self, given: Mapping[str, Any] | str | None, *, stored: bool) -> Run:
         """``stored``: an input of a stored run re-applied (its identity check's outcome, as it was)."""
+        step, clean = self._checked(given, stored=stored)
+        self._take(step, clean)
+        return self
+
+    def _checked(
+        self, given: Mapping[str, Any] | str | None, *, stored: bool = False
+    ) -> tuple[Step, dict[str, Any]]:
+        """The current step and the input validated for it (AnswerError: refused)."""
         if self.step is None:
             raise AnswerError({"": ("finished", {})})
         if given is not None and not isinstance(given, (Mapping, str)):
             raise AnswerError({"": ("bad_input", {})})
         step = self.scenario.steps[self.step]
-        clean = self._validate(step, given if given is not None else {}, stored=stored)
+        return step, self._validate(step, given if given is not None else {}, stored=stored)
+
+    def _take(self, step: Step, clean: dict[str, Any]) -> None:
         self.inputs.append((step.id, clean))
         self._apply(step, clean)
         self._advance_from(step, clean)
-        return self
+
+    def _taken(self, step: Step, clean: dict[str, Any]) -> tuple[Request, ...]:
+        """Apply a validated input and say what the host must do about it."""
+        transfer = self.transfer_request() if step.kind == "transfer" else None  # its person, before moving
+        self._take(step, clean)
+        out: list[Request] = []
+        if transfer is not None:
+            out.append(replace(transfer, result=str(clean.get("result") or "")))
+        if step.kind == "verify":
+            state = self.verification
+            out.append(IdentityChecked(step.id, str(clean.get("result") or ""), int(state["attempts"]),
+                                       bool(state["done"])))
+        report = self.ready_report()
+        if report is not None:
+            out.append(report)
+        return tuple(out)
 
     def back(self) -> Run:
         if not self.inputs:
@@ -1004,11 +1195,17 @@ def _clean_date(text: str, fail: Any) -> str:
 
 __all__ = [
     "AnswerError",
+    "AppointmentRequested",
     "Environment",
+    "IdentityChecked",
     "Person",
+    "Recipient",
+    "ReportReady",
+    "Request",
     "Resumed",
     "Run",
     "StaticEnvironment",
+    "TransferRequested",
     "Unapplied",
     "datetime",
     "scenario_hash",
