@@ -157,6 +157,16 @@ def validate_audio(upload: Any) -> None:
         raise ValidationError(_("This file is not a readable %(kind)s file.") % {"kind": suffix[1:].upper()})
 
 
+def client_language(account: Account) -> str:
+    """The language of what the client and its callers read and hear (``Account.language``: messages,
+    appointment notices, the closed greeting and prompts, reports, invoices), for
+    ``translation.override``; the site's (French) when the account names none it knows. What the
+    operator's own staff read stays in the language of their page."""
+    language = str(getattr(account, "language", "") or "")
+    known = {code for code, _name in settings.LANGUAGES}
+    return language if language in known else str(settings.LANGUAGE_CODE)
+
+
 class Account(models.Model):
     """A client company whose calls the secretaries answer."""
 
@@ -194,6 +204,17 @@ class Account(models.Model):
         blank=True,
         help_text=_("ISO code (e.g. en): only secretaries who speak it answer; empty for any."),
         validators=[RegexValidator(r"^[a-z]{2,3}$", _("A language code in lower case, e.g. en."))],
+    )
+    language = models.CharField(
+        _("language of the messages"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_(
+            "The language of what the client and its callers get: messages, appointment notices, the "
+            "closed greeting and voice prompts, reports, invoices. The language of the calls only says "
+            "which secretaries answer them."
+        ),
     )
     overflow_after_seconds = models.PositiveIntegerField(
         _("overflow after (seconds)"),

@@ -163,6 +163,7 @@ def get_account(request: HttpRequest, slug: str):  # type: ignore[no-untyped-def
         "trade": account.trade,
         "greeting": account.greeting,
         "timezone": account.timezone,
+        "language": account.language,
         "status": account.status,
         "instructions": account.instructions,
         "numbers": list(account.numbers.filter(released_at__isnull=True)),

@@ -65,6 +65,7 @@ class AccountOut(Schema):
     trade: str
     greeting: str
     timezone: str
+    language: str  # of the messages, notices, reports and invoices: fr or en
     status: str
 
 

@@ -8,8 +8,8 @@ for HTTP), so a receiver can drop the duplicates that at-least-once sending
 may produce.
 
 What the recipient reads is rendered from the templates in
-``templates/messaging/outbound/``, in the client's language (French) and the
-account's time zone: a call report opens with a short header (when the call
+``templates/messaging/outbound/``, in the account's language (``Account.language``)
+and time zone: a call report opens with a short header (when the call
 came, who called, the priority, the transfers tried, who took it) above the
 text the secretary wrote; the webhook gets the same facts as JSON. A message
 of a training call is never sent, whatever asks for it.
@@ -43,7 +43,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, pgettext_lazy
 
 from permanence import outbound
-from permanence.accounts.models import Account
+from permanence.accounts.models import Account, client_language
 from permanence.accounts.phones import display
 from permanence.adapters import Registry, UnknownAdapter
 from permanence.messaging import sensitive, signing, sms
@@ -95,12 +95,6 @@ TRANSFER_RESULT_WORDS = {
 TRANSFER_RESULT_UNKNOWN = pgettext_lazy("transfer result", "outcome unknown")
 #: what an appointment notice (``agenda.notify``) says it is: it goes to the caller, without a call header
 NOTICE_KINDS = frozenset({"booked", "moved", "cancelled", "reminder"})
-
-
-def client_language(account: Account) -> str:
-    """The language of what clients and callers read. Accounts have no language of their own yet: the
-    site's, French."""
-    return str(settings.LANGUAGE_CODE)
 
 
 @contextmanager
