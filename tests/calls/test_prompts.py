@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
+from django.utils.translation import gettext
 
+from catalogue import has_french
 from permanence.accounts.models import WeeklyHours
 from permanence.audit.models import AuditEvent
 from permanence.calls import prompts
@@ -26,6 +29,11 @@ def media(settings: Any, tmp_path: Path) -> Path:
     return Path(settings.MEDIA_ROOT)
 
 
+def in_french(text: str) -> str:
+    with translation.override("fr"):
+        return gettext(text)
+
+
 def signed_in(user: Any) -> Client:
     client = Client()
     client.force_login(user)
@@ -33,7 +41,8 @@ def signed_in(user: Any) -> Client:
 
 
 def test_each_prompt_is_the_file_else_the_text_else_the_shipped_recording(alpha, media):
-    assert prompts.choose(alpha, "waiting") == prompts.Prompt("waiting")  # nothing given: shipped
+    nothing = prompts.Prompt("waiting", language="fr")
+    assert prompts.choose(alpha, "waiting") == nothing  # nothing given: shipped
     alpha.waiting_text = "Cabinet Alpha, un instant je vous prie."
     assert prompts.choose(alpha, "waiting").text == "Cabinet Alpha, un instant je vous prie."
     (media / "audio").mkdir(parents=True)
@@ -43,11 +52,11 @@ def test_each_prompt_is_the_file_else_the_text_else_the_shipped_recording(alpha,
     assert prompts.sound(prompts.choose(alpha, "waiting")) == (media / "audio" / "attente.wav", False)
 
     notice = prompts.choose(alpha, "notice")
-    assert notice.text == prompts.NOTICE and notice.shipped == "recording-notice"
+    assert notice.text == in_french(prompts.NOTICE) and notice.shipped == "recording-notice"
     alpha.recording_notice_text = "Cet appel est enregistré."
     assert prompts.choose(alpha, "notice").text == "Cet appel est enregistré."
     voicemail = prompts.choose(alpha, "voicemail")
-    assert voicemail.text == prompts.VOICEMAIL and voicemail.beep
+    assert voicemail.text == in_french(prompts.VOICEMAIL) and voicemail.beep
     alpha.voicemail_audio.name = "audio/attente.wav"  # uploaded: played, then the beep
     assert prompts.sound(prompts.choose(alpha, "voicemail")) == (media / "audio" / "attente.wav", True)
     with pytest.raises(ValueError):
@@ -59,14 +68,18 @@ def test_the_closed_prompt_says_the_next_opening_and_what_comes_next(alpha):
     WeeklyHours.objects.create(account=alpha, weekday=0, opens=time(9), closes=time(18))
     saturday = datetime(2026, 12, 5, 20, 0, tzinfo=alpha.tz)
     closed = prompts.choose(alpha, "closed", action="voicemail", at=saturday)
-    assert "lundi 7 décembre à 09:00" in closed.text and closed.text.endswith("après le bip.")
-    assert closed.beep and closed.shipped == "voicemail"
+    french = has_french("Please leave us a message after the beep.")  # the account's language (French)
+    assert "lundi 7 décembre à 09:00" in closed.text
+    assert closed.text.endswith("après le bip." if french else "after the beep.")
+    assert closed.beep and closed.shipped == "voicemail" and closed.language == "fr"
     callback = prompts.choose(alpha, "closed", action="callback", at=saturday)
-    assert callback.text.endswith("dès notre réouverture.") and not callback.beep
+    assert callback.text.endswith("dès notre réouverture." if french else "as soon as we reopen.")
+    assert not callback.beep
     alpha.closed_greeting = "Le cabinet est fermé pour congés."
     own = prompts.choose(alpha, "closed", action="message", at=saturday)
     assert own.text.startswith("Le cabinet est fermé pour congés.") and own.shipped == "closed"
-    assert prompts.choose(alpha, "closed", action="not_in_service").text.endswith("n'est plus en service.")
+    gone = prompts.choose(alpha, "closed", action="not_in_service").text
+    assert gone.endswith("n'est plus en service." if french else "no longer in service.")
 
 
 @needs_speech

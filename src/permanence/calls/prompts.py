@@ -3,7 +3,8 @@ said by the local text-to-speech (``telephony.speech``, espeak-ng; kept under ``
 said anew when the text changes), else the recordings shipped in ``telephony/audio/``.
 
 ``choose`` reads the account (database); ``sound`` makes the file (the engine, no database), falling back
-to the shipped recording when the text cannot be said, so that a caller always hears something.
+to the shipped recording when the text cannot be said, so that a caller always hears something. The
+standard texts are said in the account's language (``Account.language``), with that language's voice.
 """
 
 from __future__ import annotations
@@ -15,21 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
-from permanence.accounts.models import Account
+from permanence.accounts.models import Account, client_language
 from permanence.calls import admission
 from permanence.telephony import speech
 
 log = logging.getLogger(__name__)
 NAMES = ("waiting", "closed", "voicemail", "notice")
-VOICEMAIL = (
-    "Nous ne pouvons pas prendre votre appel pour le moment. "
-    "Laissez-nous votre message après le bip, nous vous rappellerons."
+#: the standard texts, said in the account's language when it gave none of its own
+VOICEMAIL = gettext_noop(
+    "We cannot take your call at the moment. Leave us your message after the beep and we will call you back."
 )
-NOTICE = (
-    "Votre appel est susceptible d'être enregistré, pour la qualité du service. "
-    "Vous pouvez vous y opposer en le disant à votre interlocutrice."
+NOTICE = gettext_noop(
+    "Your call may be recorded for the quality of the service. You may object to it by telling the person "
+    "who answers."
 )
 
 
@@ -41,6 +43,7 @@ class Prompt:
     text: str = ""
     file: Path | None = None
     beep: bool = False  # a beep after the text (the voicemail); the shipped voicemail has its own
+    language: str = ""  # the voice the text is said with (the account's language); "": the site's
 
 
 def folder() -> Path:
@@ -52,8 +55,10 @@ def choose(account: Account, name: str, *, action: str = "", at: datetime | None
     (admission's action: its last sentence, e.g. "leave a message after the beep")."""
     from permanence.calls.services import closed_text
 
+    language = client_language(account)
     if name == "waiting":
-        return Prompt("waiting", account.waiting_text.strip(), _file(account.waiting_audio))
+        text = account.waiting_text.strip()
+        return Prompt("waiting", text, _file(account.waiting_audio), language=language)
     if name == "closed":
         try:
             chosen: admission.Action | None = admission.Action(action)
@@ -63,15 +68,22 @@ def choose(account: Account, name: str, *, action: str = "", at: datetime | None
         text = closed_text(account, decision, at or timezone.now())
         uploaded = _file(account.closed_audio)
         if chosen is admission.Action.VOICEMAIL:
-            return Prompt("voicemail", text, uploaded, beep=True)
-        return Prompt("callback" if chosen is admission.Action.CALLBACK else "closed", text, uploaded)
-    if name == "voicemail":
-        text = account.voicemail_text.strip() or VOICEMAIL
-        return Prompt("voicemail", text, _file(account.voicemail_audio), beep=True)
-    if name == "notice":
-        text = account.recording_notice_text.strip() or NOTICE
-        return Prompt("recording-notice", text, _file(account.recording_notice_audio))
+            return Prompt("voicemail", text, uploaded, beep=True, language=language)
+        shipped = "callback" if chosen is admission.Action.CALLBACK else "closed"
+        return Prompt(shipped, text, uploaded, language=language)
+    with translation.override(language):
+        if name == "voicemail":
+            text = account.voicemail_text.strip() or gettext(VOICEMAIL)
+            return Prompt("voicemail", text, _file(account.voicemail_audio), beep=True, language=language)
+        if name == "notice":
+            text = account.recording_notice_text.strip() or gettext(NOTICE)
+            return Prompt("recording-notice", text, _file(account.recording_notice_audio), language=language)
     raise ValueError(f"unknown prompt {name!r}")
+
+
+def voice(language: str) -> str:
+    """The text-to-speech's voice for a language (espeak-ng's voices are named by language)."""
+    return language or str(settings.LANGUAGE_CODE)
 
 
 def _file(field: Any) -> Path | None:
@@ -84,7 +96,7 @@ def sound(prompt: Prompt, where: Path | None = None) -> tuple[str | Path, bool]:
         return prompt.file, prompt.beep
     if prompt.text:
         try:
-            return speech.spoken(prompt.text, where or folder()), prompt.beep
+            return speech.spoken(prompt.text, where or folder(), voice=voice(prompt.language)), prompt.beep
         except speech.SpeechError as exc:
             log.warning("prompt said by its recording instead: %s", exc)
     return prompt.shipped, False

@@ -232,24 +232,36 @@ def admit(account: Account, caller: str, at: datetime, *, training: bool = False
 
 def closed_text(account: Account, decision: admission.Decision, at: datetime | None = None) -> str:
     """What the caller hears when the call is not served (the account's own text, or a standard one
-    in French with the next opening)."""
-    from babel.dates import format_datetime
+    with the next opening), in the account's language (``Account.language``)."""
+    from babel.dates import format_date, format_time
+    from django.utils import translation
+    from django.utils.translation import gettext, pgettext
 
-    if decision.action is admission.Action.NOT_IN_SERVICE:
-        return "Le numéro que vous avez demandé n'est plus en service."
-    opening = account.opening_status(at or timezone.now())
-    parts = [account.closed_greeting.strip() or f"{account.name}, bonjour. Nous sommes actuellement fermés."]
-    if not account.closed_greeting.strip() and opening.next_open is not None:
-        when = format_datetime(opening.next_open, "EEEE d MMMM 'à' HH:mm", tzinfo=account.tz, locale="fr")
-        parts.append(f"Nous serons à nouveau disponibles {when}.")
-    parts.append(
-        {
-            admission.Action.VOICEMAIL: "Laissez-nous un message après le bip.",
-            admission.Action.FORWARD: "Nous transférons votre appel, ne quittez pas.",
-            admission.Action.CALLBACK: "Nous vous rappellerons dès notre réouverture.",
-        }.get(decision.action, "Merci de rappeler pendant nos heures d'ouverture.")
-    )
-    return " ".join(parts)
+    from permanence.accounts.models import client_language
+
+    with translation.override(client_language(account)):
+        if decision.action is admission.Action.NOT_IN_SERVICE:
+            return gettext("The number you have called is no longer in service.")
+        opening = account.opening_status(at or timezone.now())
+        own = account.closed_greeting.strip()
+        closed = gettext("%(account)s, hello. We are closed at the moment.") % {"account": account.name}
+        parts = [own or closed]
+        if not own and opening.next_open is not None:
+            locale = translation.to_locale(translation.get_language() or "fr")
+            local = opening.next_open.astimezone(account.tz)
+            when = pgettext("message header", "%(date)s at %(time)s") % {  # "lundi 7 décembre à 09:00"
+                "date": format_date(local, "EEEE d MMMM", locale=locale),
+                "time": format_time(local, "short", locale=locale),
+            }
+            parts.append(gettext("We will be open again on %(when)s.") % {"when": when})
+        parts.append(
+            {
+                admission.Action.VOICEMAIL: gettext("Please leave us a message after the beep."),
+                admission.Action.FORWARD: gettext("We are putting your call through, please hold."),
+                admission.Action.CALLBACK: gettext("We will call you back as soon as we reopen."),
+            }.get(decision.action) or gettext("Please call again during our opening hours.")
+        )
+        return " ".join(parts)
 
 
 def _tell_telephony_turned_away(call: Call, decision: admission.Decision) -> None:

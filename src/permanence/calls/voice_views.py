@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from permanence import policy
 from permanence.accounts import instructions
-from permanence.accounts.models import Account
+from permanence.accounts.models import Account, client_language
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.calls import prompts, recordings, services
@@ -281,12 +281,12 @@ def account_prompt_audio(request: HttpRequest, slug: str, name: str) -> HttpResp
 @require_GET
 def account_prompt_preview(request: HttpRequest, slug: str) -> HttpResponse:
     """A draft text said, to hear it before it goes live (nothing saved but the sound, cached)."""
-    policy.get_account_or_404(request.user, slug, Perm.EDIT_PROMPTS)
+    account = policy.get_account_or_404(request.user, slug, Perm.EDIT_PROMPTS)
     text = request.GET.get("text", "").replace("\x00", "")
     if not text.strip():
         return HttpResponse(_("Type a text to hear it."), status=400, content_type="text/plain")
     try:
-        path = speech.spoken(text[:600], prompts.folder())
+        path = speech.spoken(text[:600], prompts.folder(), voice=prompts.voice(client_language(account)))
     except speech.SpeechError as exc:
         return HttpResponse(str(exc), status=400 if speech.available() else 503, content_type="text/plain")
     return _audio_file(path)
