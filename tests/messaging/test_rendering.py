@@ -3,10 +3,10 @@ zone; who called; the priority; the transfers tried and what came of them; who t
 the text the secretary wrote, in the e-mail (text and HTML), compactly in the SMS, and as JSON in the
 webhook. Sent through the real peers (an SMTP server, an HTTP receiver).
 
-Texts are French by default. The exact French texts are asserted once the French catalogue has the
-header's entries (``french`` fixture: it skips until the locale files are merged); the exact texts
-are asserted in English meanwhile, and the parts that do not come from the catalogue (dates, numbers,
-names) in French."""
+Texts are in the account's language (``Account.language``), French by default. The exact French texts
+are asserted once the French catalogue has the header's entries (``french`` fixture: it skips until the
+locale files are merged); the exact texts are asserted in English meanwhile (``english``: the account's
+language), and the parts that do not come from the catalogue (dates, numbers, names) in French."""
 
 from __future__ import annotations
 
@@ -39,8 +39,10 @@ def sophie(db):
 
 
 @pytest.fixture
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
+def english(alpha):
+    """Alpha's texts in English (``Account.language``) while the site and the page stay French."""
+    alpha.language = "en"
+    alpha.save(update_fields=["language"])
 
 
 @pytest.fixture
@@ -162,7 +164,7 @@ def test_local_time_across_the_dst_change_and_in_the_accounts_zone(alpha, sophie
     """Sunday 29 March 2026: Paris goes from 02:00 to 03:00 (01:00 UTC)."""
     before = report(alpha, take_call(alpha, sophie, at=datetime(2026, 3, 29, 0, 55, tzinfo=UTC)))
     after = report(alpha, take_call(alpha, sophie, at=datetime(2026, 3, 29, 1, 5, tzinfo=UTC)))
-    reunion = make_account("reunion", name="Cabinet Réunion", timezone="Indian/Reunion")
+    reunion = make_account("reunion", name="Cabinet Réunion", timezone="Indian/Reunion", language="en")
     far = report(reunion, take_call(reunion, sophie))
     lines = [channels.render_email(m)[1].splitlines()[0] for m in (before, after, far)]
     assert lines == [

@@ -2,18 +2,23 @@
 cancelled, a reminder some hours before. They go through the dispatch (``messaging.outbox``), by
 e-mail when the caller gave one, else by SMS to a mobile number; the texts are the appointment
 type's, with variables ({{ when }}, {{ date }}, {{ time }}, {{ type }}, {{ collaborator }},
-{{ place }}, {{ account }}, {{ caller }})."""
+{{ place }}, {{ account }}, {{ caller }}).
+
+The subjects, the cancellation's text and the dates are in the account's language (``Account.language``);
+the appointment type's texts are the account's own, sent as written."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_time
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop, pgettext
 
+from permanence.accounts.models import client_language
 from permanence.accounts.phones import is_mobile, try_normalize
 from permanence.agenda.models import Appointment, Place
 from permanence.messaging import outbox
@@ -32,14 +37,19 @@ def template_problem(source: str) -> str:
 
 
 def _context(appointment: Appointment) -> dict[str, Any]:
+    """The variables of the texts, in the active language (the account's: see ``_send``)."""
     account = appointment.account
     local = appointment.start.astimezone(account.tz)
+    locale = translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE)
     places = dict(Place.choices)
+    date_text = format_date(local, "EEEE d MMMM", locale=locale)
+    time_text = format_time(local, "short", locale=locale)
     return {
-        "when": format_datetime(local, "EEEE d MMMM 'à' HH:mm", locale="fr"),
-        "date": format_date(local, "EEEE d MMMM", locale="fr"),
-        "time": format_time(local, "HH:mm", locale="fr"),
-        "type": appointment.appointment_type.name if appointment.appointment_type else "rendez-vous",
+        # the same words as a message's header ("lundi 7 décembre à 10:00")
+        "when": pgettext("message header", "%(date)s at %(time)s") % {"date": date_text, "time": time_text},
+        "date": date_text,
+        "time": time_text,
+        "type": appointment.appointment_type.name if appointment.appointment_type else gettext("appointment"),
         "collaborator": str(appointment.collaborator),
         "place": str(places.get(appointment.place, "")),
         "account": account.name,
@@ -55,16 +65,21 @@ def _recipient(appointment: Appointment) -> str:
 
 
 def _send(appointment: Appointment, source: str, subject: str, kind: str) -> bool:
+    """Queue one notice; ``source`` and ``subject`` are rendered in the account's language (a text
+    marked for translation is translated here)."""
     recipient = _recipient(appointment)
     if not source.strip() or not recipient:
         return False
-    text, _problems = templating.compile_text(source)
-    if text is None:
-        return False
+    with translation.override(client_language(appointment.account)):
+        text, _problems = templating.compile_text(gettext(source) if source in _OURS else source)
+        if text is None:
+            return False
+        body = text.render(_context(appointment))
+        subject = gettext(subject) % {"account": appointment.account.name}
     outbox.queue_message(
         appointment.account,
         subject=subject,
-        body=text.render(_context(appointment)),
+        body=body,
         recipients=[recipient],
         call=appointment.call,
         fields={"appointment": str(appointment.uid), "notice": kind},
@@ -72,16 +87,24 @@ def _send(appointment: Appointment, source: str, subject: str, kind: str) -> boo
     return True
 
 
+#: the subjects and the cancellation's text, marked for translation and translated in ``_send``
+CONFIRMED = gettext_noop("%(account)s: appointment confirmed")
+MOVED = gettext_noop("%(account)s: appointment moved")
+CANCELLED = gettext_noop("%(account)s: appointment cancelled")
+REMINDER = gettext_noop("%(account)s: appointment reminder")
+CANCELLED_TEXT = gettext_noop("{{ account }}: your appointment ({{ type }}) of {{ when }} is cancelled.")
+_OURS = frozenset({CANCELLED_TEXT})
+
+
 def confirm(appointment: Appointment, *, moved: bool = False) -> bool:
     """Queue the confirmation (in the caller's transaction); False when there is nothing to send."""
     kind = appointment.appointment_type
-    subject = f"{appointment.account.name} : rendez-vous {'déplacé' if moved else 'confirmé'}"
-    return _send(appointment, kind.confirmation_text if kind else "", subject, "moved" if moved else "booked")
+    source = kind.confirmation_text if kind else ""
+    return _send(appointment, source, MOVED if moved else CONFIRMED, "moved" if moved else "booked")
 
 
 def cancelled(appointment: Appointment) -> bool:
-    source = "{{ account }} : votre rendez-vous ({{ type }}) du {{ when }} est annulé."
-    return _send(appointment, source, f"{appointment.account.name} : rendez-vous annulé", "cancelled")
+    return _send(appointment, CANCELLED_TEXT, CANCELLED, "cancelled")
 
 
 def send_due_reminders(now: datetime | None = None) -> int:
@@ -110,7 +133,6 @@ def send_due_reminders(now: datetime | None = None) -> int:
                 continue
             locked.reminder_sent_at = now
             locked.save(update_fields=["reminder_sent_at"])
-            subject = f"{appointment.account.name} : rappel de rendez-vous"
-            if _send(appointment, kind.reminder_text, subject, "reminder"):
+            if _send(appointment, kind.reminder_text, REMINDER, "reminder"):
                 sent += 1
     return sent

@@ -17,8 +17,10 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from permanence.accounts.models import client_language
 from permanence.directory import oncall
 from permanence.messaging import outbox
 from permanence.messaging.models import Acknowledgement, CallbackTask, EscalationPolicy, Message
@@ -103,9 +105,13 @@ def escalate(now: datetime | None = None) -> int:
             if level < len(steps) and not recipient:
                 pass  # nobody on call in that rota now: this level is passed, the next follows
             elif level < len(steps):
+                with translation.override(client_language(locked.account)):  # the client's staff read it
+                    subject = gettext("Reminder %(level)s: %(subject)s") % {
+                        "level": level + 1, "subject": locked.subject,
+                    }  # fmt: skip
                 outbox.queue_message(
                     locked.account,
-                    subject=f"Relance {level + 1} : {locked.subject}",
+                    subject=subject,
                     body=locked.body,
                     recipients=[recipient],
                     call=locked.call,
