@@ -1,6 +1,6 @@
 """The monthly report of an account as a PDF (fpdf2): the month's figures, calls per day as bars,
-the days' table. Texts are French (the clients' language); the built-in fonts carry Latin-1, so other
-characters are replaced."""
+the days' table. Texts, dates and numbers are in the active language: the view renders it in the
+account's (``Account.language``); the built-in fonts carry Latin-1, so other characters are replaced."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date
+from babel.numbers import format_decimal
+from django.utils import translation
+from django.utils.translation import gettext as _
 from fpdf import FPDF
 
 from permanence.reporting import kpis
@@ -25,13 +28,17 @@ def _latin(text: str) -> str:
     )
 
 
+def _locale() -> str:
+    return translation.to_locale(translation.get_language() or "fr")
+
+
 def _show(name: str, value: Any) -> str:
     if value is None:
         return "-"
     if name in ("service_level", "transfer_rate", "first_call_resolution"):
-        return f"{value * 100:.1f} %".replace(".", ",")
+        return f"{format_decimal(value * 100, format='0.0', locale=_locale())} %"
     if isinstance(value, float):
-        return f"{value:.1f}".replace(".", ",")
+        return str(format_decimal(value, format="0.0", locale=_locale()))
     return str(value)
 
 
@@ -48,21 +55,25 @@ def monthly(
     doc.set_author("Permanence")
     doc.add_page()
     doc.set_font("Helvetica", "B", 16)
-    month = format_date(first, MONTH_FORMAT, locale="fr")
-    doc.cell(0, 10, _latin(f"{account.name} - rapport de {month}"), new_x="LMARGIN", new_y="NEXT")
+    month = format_date(first, MONTH_FORMAT, locale=_locale())
+    title = _("%(account)s - report of %(month)s") % {"account": account.name, "month": month}
+    doc.cell(0, 10, _latin(title), new_x="LMARGIN", new_y="NEXT")
     total = kpis.indicators(kpis.merge(series.values()), settings)
     doc.set_font("Helvetica", "", 10)
     summary = [
-        ("Appels reçus pendant les horaires", total.offered),
-        ("Appels hors horaires", total.out_of_hours),
-        ("Répondus", total.answered),
-        ("Abandons", total.abandoned),
-        ("Renvoyés (attente maximale)", total.diverted),
-        (f"Répondus en {settings.threshold_seconds:g} s", _show("service_level", total.service_level)),
-        ("Attente moyenne (répondus)", _show("asa_seconds", total.asa_seconds) + " s"),
-        ("Durée moyenne de traitement", _show("aht_seconds", total.aht_seconds) + " s"),
-        ("Messages transmis", total.messages_sent),
-        ("Messages confirmés lus", total.messages_acknowledged),
+        (_("Calls received in opening hours"), total.offered),
+        (_("Calls out of hours"), total.out_of_hours),
+        (_("Answered"), total.answered),
+        (_("Abandoned"), total.abandoned),
+        (_("Diverted (maximum wait)"), total.diverted),
+        (
+            _("Answered within %(seconds)s s") % {"seconds": f"{settings.threshold_seconds:g}"},
+            _show("service_level", total.service_level),
+        ),
+        (_("Average wait (answered calls)"), _show("asa_seconds", total.asa_seconds) + " s"),
+        (_("Average handling time"), _show("aht_seconds", total.aht_seconds) + " s"),
+        (_("Messages sent"), total.messages_sent),
+        (_("Messages acknowledged"), total.messages_acknowledged),
     ]
     for label, value in summary:
         doc.cell(70, 6, _latin(label))
@@ -100,7 +111,7 @@ def monthly(
     ]
     labels = dict(columns)
     doc.set_font("Helvetica", "B", 8)
-    doc.cell(30, 6, "Jour", border=1)
+    doc.cell(30, 6, _latin(_("Day")), border=1)
     for name in shown:
         doc.cell(32, 6, _latin(labels[name]), border=1)
     doc.ln()
@@ -110,7 +121,7 @@ def monthly(
         if figures is None:
             continue
         ind = kpis.indicators(figures, settings)
-        doc.cell(30, 5, _latin(format_date(day, "EEE d MMM", locale="fr")), border=1)
+        doc.cell(30, 5, _latin(format_date(day, "EEE d MMM", locale=_locale())), border=1)
         for name in shown:
             doc.cell(32, 5, _latin(_show(name, getattr(ind, name))), border=1)
         doc.ln()

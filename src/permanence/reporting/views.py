@@ -14,11 +14,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from permanence import policy
+from permanence.accounts.models import client_language
 from permanence.audit import trail
 from permanence.audit.models import Action
 from permanence.messaging import quality, surveys
@@ -321,7 +322,8 @@ def monthly_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     series = rollups.read("account", account.pk, "day", start, end, zone)
     from permanence.reporting import pdf
 
-    document = pdf.monthly(account, first, series, kpis.Settings(), _columns())
+    with translation.override(client_language(account)):  # the client's document: in its language
+        document = pdf.monthly(account, first, series, kpis.Settings(), _columns())
     trail.record(
         request.user,
         Action.EXPORT,
