@@ -291,7 +291,7 @@ def test_zero_rate_is_exempt_with_its_reason():
         ({"net": Decimal("1150.001")}, "not rounded to the cent"),
         ({"lines": ()}, "has no line"),
         ({"period_end": date(2026, 2, 28)}, "before it starts"),
-        ({"language": "en"}, "French only"),
+        ({"language": "de"}, "written in .fr. or .en., not in .de."),
         ({"vat_rate": Decimal("0"), "vat": Decimal("0.00"), "gross": Decimal("1150.00")}, "give the reason"),
     ],
 )

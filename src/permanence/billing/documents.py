@@ -11,12 +11,12 @@ A :class:`Document` is an issued invoice or credit note as the client reads it. 
   positive amounts and the invoice it corrects (BT-25). The seller's SIRET gives its legal registration
   id (BT-30: the SIREN, its first 9 digits, scheme 0002) and its identifier (BT-29: the SIRET, scheme
   0009); the same for the buyer when its SIRET is known. Quantities are in unit C62 ("one").
-- :func:`pdf` makes the human-readable document in French (fpdf2, A4) and turns it into a Factur-X
-  PDF/A-3 with the XML embedded as ``factur-x.xml`` (``facturx.generate_from_binary``). The text uses
-  DejaVu Sans (embedded, so accents, "€" and the narrow no-break spaces of French amounts render);
-  when the font files are missing the built-in Helvetica is used with Latin-1 text (as the monthly
-  report does), and the file then still carries the Factur-X XML but no longer meets PDF/A's
-  embedded-font rule.
+- :func:`pdf` makes the human-readable document in the document's language, French or English (fpdf2,
+  A4), and turns it into a Factur-X PDF/A-3 with the XML embedded as ``factur-x.xml``
+  (``facturx.generate_from_binary``). The text uses DejaVu Sans (embedded, so accents, "€" and the
+  narrow no-break spaces of French amounts render); when the font files are missing the built-in
+  Helvetica is used with Latin-1 text (as the monthly report does), and the file then still carries the
+  Factur-X XML but no longer meets PDF/A's embedded-font rule.
 - :func:`accounting_csv` makes the sales journal for accounting software: per document, one row for
   the customer account (411, its auxiliary account being the buyer reference), one for the revenue
   (706) and one for the VAT collected (44571, left out at 0 % VAT), each with the VAT rate; an invoice
@@ -24,14 +24,16 @@ A :class:`Document` is an issued invoice or credit note as the client reads it. 
   Layout: semicolon separator, dates as DD/MM/YYYY, amounts with a decimal comma and no thousands
   separator, the empty side of a debit/credit pair left empty, CRLF line ends; a text cell that a
   spreadsheet would run as a formula (starting with =, +, -, @) gets a leading apostrophe. The text
-  carries no byte-order mark: write it with ``encoding="utf-8-sig"`` for French Excel.
+  carries no byte-order mark: write it with ``encoding="utf-8-sig"`` for French Excel. It is the
+  operator's (its accountant's): always in French.
 
 Every function checks the document first and raises :class:`DocumentError` when amounts do not add
 up (the lines' sum against the net, the VAT against net × rate give or take a cent and exactly 0 at
 0 %, net + VAT against gross), an amount is not rounded to the cent or a total is negative, or a field
 that the invoice needs is missing or malformed (the seller's name, address line, city, country, VAT
 id and 14-digit SIRET; the buyer's name and country; a credit note's invoice; at 0 % VAT, a legal
-mention giving the exemption). Only French is written (``language`` must be "fr"). The service is
+mention giving the exemption). The PDF's words are French or English (``language``: "fr" or "en", the
+client account's); the legal mentions and payment terms are written as given. The service is
 taken as delivered on the period's last day (BT-72).
 
 What the ``factur-x`` library cannot check here: the EN 16931 schematron (business rules) needs a
@@ -96,8 +98,45 @@ FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 
 CENT = Decimal("0.01")
 _QUANTITY_STEP = Decimal("0.0001")  # Factur-X: at most 4 decimals for quantities and prices
-_LOCALE = "fr_FR"
-_KIND_LABELS = {INVOICE: "Facture", CREDIT_NOTE: "Avoir"}
+_LOCALE = "fr_FR"  # of the accounting CSV
+_KIND_LABELS = {INVOICE: "Facture", CREDIT_NOTE: "Avoir"}  # in the accounting CSV
+#: the PDF's words by language (``Document.language``), with its locale for amounts and countries
+_WORDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "locale": "fr_FR", "lang": "fr-FR",
+        INVOICE: "Facture", CREDIT_NOTE: "Avoir",
+        "number": "N°", "date": "Date", "due": "Échéance", "period": "Période",
+        "period_value": "du {start} au {end}", "corrected": "Facture d'origine",
+        "reference": "Référence client", "operation": "Opération",
+        "operation_value": "prestation de services",
+        "client": "Client", "fact": "{label} : {value}",
+        "description": "Désignation", "quantity": "Quantité", "unit_price": "Prix unitaire HT",
+        "amount": "Montant HT", "net": "Total HT", "vat": "TVA {rate}", "gross": "Total TTC",
+        "to_pay": "Net à payer", "credit_amount": "Montant de l'avoir",
+        "credit_of": "Avoir sur la facture N° {number}.", "terms": "Conditions de paiement : {terms}",
+        "transfer": "Règlement par virement : IBAN {iban}", "quote": "Référence à rappeler : {number}",
+        "siret": "SIRET : {siret}", "seller_vat_id": "N° TVA intracommunautaire : {vat_id}",
+        "siren": "SIREN : {siren}", "buyer_vat_id": "N° TVA : {vat_id}",
+        "foot": "{title} N° {number}", "subject": "{title} du {day} émise par {seller}",
+    },
+    "en": {
+        "locale": "en_GB", "lang": "en-GB",
+        INVOICE: "Invoice", CREDIT_NOTE: "Credit note",
+        "number": "No.", "date": "Date", "due": "Due date", "period": "Period",
+        "period_value": "from {start} to {end}", "corrected": "Original invoice",
+        "reference": "Customer reference", "operation": "Supply", "operation_value": "services",
+        "client": "Customer", "fact": "{label}: {value}",
+        "description": "Description", "quantity": "Quantity", "unit_price": "Unit price excl. VAT",
+        "amount": "Amount excl. VAT", "net": "Total excl. VAT", "vat": "VAT {rate}",
+        "gross": "Total incl. VAT",
+        "to_pay": "Amount due", "credit_amount": "Credit note amount",
+        "credit_of": "Credit note on invoice No. {number}.", "terms": "Payment terms: {terms}",
+        "transfer": "Payment by bank transfer: IBAN {iban}", "quote": "Reference to quote: {number}",
+        "siret": "SIRET: {siret}", "seller_vat_id": "EU VAT number: {vat_id}",
+        "siren": "SIREN: {siren}", "buyer_vat_id": "VAT number: {vat_id}",
+        "foot": "{title} No. {number}", "subject": "{title} of {day} issued by {seller}",
+    },
+}  # fmt: skip
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NOTE_SUBJECTS = (  # UNTDID 4451 subject codes of the French mandatory mentions (BT-21)
     ("indemnité forfaitaire", "PMT"),
@@ -196,8 +235,9 @@ def _check(document: Document) -> None:
         raise DocumentError(f"Unknown document kind {document.kind!r}: 'invoice' or 'credit_note'.")
     if not document.number.strip():
         raise DocumentError("The document has no number.")
-    if document.language != "fr":
-        raise DocumentError(f"Documents are written in French only, not in {document.language!r}.")
+    if document.language not in _WORDS:
+        known = " or ".join(repr(language) for language in _WORDS)
+        raise DocumentError(f"Documents are written in {known}, not in {document.language!r}.")
     if not re.fullmatch(r"[A-Z]{3}", document.currency or ""):
         raise DocumentError(f"The currency must be an ISO 4217 code, not {document.currency!r}.")
     seller = document.seller
@@ -441,22 +481,22 @@ def _latin(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def _amount_text(value: Decimal, currency: str) -> str:
-    return str(format_currency(value, currency, locale=_LOCALE))
+def _amount_text(value: Decimal, currency: str, locale: str = _LOCALE) -> str:
+    return str(format_currency(value, currency, locale=locale))
 
 
-def _price_text(value: Decimal, currency: str) -> str:
+def _price_text(value: Decimal, currency: str, locale: str = _LOCALE) -> str:
     # up to 4 decimals: a price per minute may be 0,045 €
-    pattern = "#,##0.00##\xa0¤"
-    return str(format_currency(value, currency, format=pattern, locale=_LOCALE, currency_digits=False))
+    pattern = "#,##0.00##\xa0¤" if locale.startswith("fr") else "¤#,##0.00##"
+    return str(format_currency(value, currency, format=pattern, locale=locale, currency_digits=False))
 
 
-def _quantity_text(value: Decimal) -> str:
-    return str(format_decimal(value, format="#,##0.####", locale=_LOCALE))
+def _quantity_text(value: Decimal, locale: str = _LOCALE) -> str:
+    return str(format_decimal(value, format="#,##0.####", locale=locale))
 
 
-def _rate_text(rate: Decimal) -> str:
-    return f"{format_decimal(_percent(rate), format='#,##0.##', locale=_LOCALE)}\xa0%"
+def _rate_text(rate: Decimal, locale: str = _LOCALE) -> str:
+    return f"{format_decimal(_percent(rate), format='#,##0.##', locale=locale)}\xa0%"
 
 
 def _day(value: date) -> str:
@@ -468,27 +508,27 @@ def _iban_text(iban: str) -> str:
     return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
 
 
-def _country(code: str) -> str:
-    return str(Locale.parse(_LOCALE).territories.get(code, code))
+def _country(code: str, locale: str = _LOCALE) -> str:
+    return str(Locale.parse(locale).territories.get(code, code))
 
 
-def _party_lines(party: Party, *, seller: bool) -> list[str]:
+def _party_lines(party: Party, *, seller: bool, words: dict[str, str] = _WORDS["fr"]) -> list[str]:
     lines = [line.strip() for line in party.address_lines if line.strip()]
     town = f"{party.postcode.strip()} {party.city.strip()}".strip()
     if town:
         lines.append(town)
     if party.country != "FR":
-        lines.append(_country(party.country))
+        lines.append(_country(party.country, words["locale"]))
     if seller:
-        lines.append(f"SIRET : {_digits(party.siret)}")
-        lines.append(f"N° TVA intracommunautaire : {party.vat_id.replace(' ', '')}")
+        lines.append(words["siret"].format(siret=_digits(party.siret)))
+        lines.append(words["seller_vat_id"].format(vat_id=party.vat_id.replace(" ", "")))
         if party.email.strip():
             lines.append(party.email.strip())
     else:
         if party.siret.strip():
-            lines.append(f"SIREN : {_siren(party.siret)}")
+            lines.append(words["siren"].format(siren=_siren(party.siret)))
         if party.vat_id.strip():
-            lines.append(f"N° TVA : {party.vat_id.replace(' ', '')}")
+            lines.append(words["buyer_vat_id"].format(vat_id=party.vat_id.replace(" ", "")))
     return lines
 
 
@@ -512,10 +552,13 @@ def _visual_pdf(document: Document) -> bytes:
     fonts = _font_files()
     text = (lambda value: value) if fonts else _latin
     family = "DejaVu" if fonts else "Helvetica"
-    title = _KIND_LABELS[document.kind]
+    words = _WORDS[document.language]
+    locale = words["locale"]
+    title = words[document.kind]
     currency = document.currency
     compliance = "PDFA_3B" if fonts else None  # PDF/A wants embedded fonts: the built-in ones are not
-    sheet = _Sheet(text(f"{title} N° {document.number}"), family, enforce_compliance=compliance)
+    sheet = _Sheet(text(words["foot"].format(title=title, number=document.number)), family,
+                   enforce_compliance=compliance)  # fmt: skip
     if fonts:
         for style, path in fonts.items():
             sheet.add_font(family, style, str(path))
@@ -525,7 +568,7 @@ def _visual_pdf(document: Document) -> bytes:
     sheet.set_author(text(document.seller.name))
     sheet.set_subject(text(f"{title} {document.number} - {document.buyer.name}"))
     sheet.set_creator("Permanence")
-    sheet.set_lang("fr-FR")
+    sheet.set_lang(words["lang"])
     sheet.add_page()
 
     # the seller on the left; the title, the facts and the buyer on the right
@@ -536,39 +579,41 @@ def _visual_pdf(document: Document) -> bytes:
     sheet.set_font(family, "B", 12)
     sheet.multi_cell(left_width, 6, text(document.seller.name), new_x="LMARGIN", new_y="NEXT")
     sheet.set_font(family, "", 8.5)
-    for part in _party_lines(document.seller, seller=True):
+    for part in _party_lines(document.seller, seller=True, words=words):
         sheet.multi_cell(left_width, 4.3, text(part), new_x="LMARGIN", new_y="NEXT")
     left_bottom = sheet.get_y()
 
     sheet.set_xy(right_x, top)
     sheet.set_font(family, "B", 20)
     sheet.cell(right_width, 10, text(title), align="R", new_x="LEFT", new_y="NEXT")
+    period = words["period_value"].format(start=_day(document.period_start), end=_day(document.period_end))
     facts = [
-        ("N°", document.number),
-        ("Date", _day(document.issue_date)),
-        ("Échéance", _day(document.due_date)),
-        ("Période", f"du {_day(document.period_start)} au {_day(document.period_end)}"),
+        (words["number"], document.number),
+        (words["date"], _day(document.issue_date)),
+        (words["due"], _day(document.due_date)),
+        (words["period"], period),
     ]
     if document.preceding_invoice.strip():
-        facts.append(("Facture d'origine", document.preceding_invoice.strip()))
+        facts.append((words["corrected"], document.preceding_invoice.strip()))
     if document.buyer_reference.strip():
-        facts.append(("Référence client", document.buyer_reference.strip()))
-    facts.append(("Opération", "prestation de services"))
+        facts.append((words["reference"], document.buyer_reference.strip()))
+    facts.append((words["operation"], words["operation_value"]))
     sheet.set_font(family, "", 9)
     for label, value in facts:
         sheet.set_x(right_x)
-        sheet.multi_cell(right_width, 4.8, text(f"{label} : {value}"), align="R", new_x="LEFT", new_y="NEXT")
+        fact = text(words["fact"].format(label=label, value=value))
+        sheet.multi_cell(right_width, 4.8, fact, align="R", new_x="LEFT", new_y="NEXT")
 
     box_top = sheet.get_y() + 4
     sheet.set_xy(right_x + 2, box_top + 2)
     sheet.set_font(family, "", 7.5)
     sheet.set_text_color(110, 110, 110)
-    sheet.cell(right_width - 4, 4, text("Client"), new_x="LEFT", new_y="NEXT")
+    sheet.cell(right_width - 4, 4, text(words["client"]), new_x="LEFT", new_y="NEXT")
     sheet.set_text_color(0, 0, 0)
     sheet.set_font(family, "B", 10)
     sheet.multi_cell(right_width - 4, 5, text(document.buyer.name), new_x="LEFT", new_y="NEXT")
     sheet.set_font(family, "", 9)
-    for part in _party_lines(document.buyer, seller=False):
+    for part in _party_lines(document.buyer, seller=False, words=words):
         sheet.multi_cell(right_width - 4, 4.5, text(part), new_x="LEFT", new_y="NEXT")
     box_bottom = sheet.get_y() + 2
     sheet.set_draw_color(180, 180, 180)
@@ -589,23 +634,23 @@ def _visual_pdf(document: Document) -> bytes:
         repeat_headings=1,
     ) as table:
         row = table.row()
-        for label in ("Désignation", "Quantité", "Prix unitaire HT", "Montant HT"):
+        for label in (words["description"], words["quantity"], words["unit_price"], words["amount"]):
             row.cell(text(label))
         for line in document.lines:
             quantity, price = _written_line(line)
             label = line.label.strip() + (f"\n{line.note.strip()}" if line.note.strip() else "")
             row = table.row()
             row.cell(text(label))
-            row.cell(text(_quantity_text(quantity)))
-            row.cell(text(_price_text(price, currency)))
-            row.cell(text(_amount_text(line.amount, currency)))
+            row.cell(text(_quantity_text(quantity, locale)))
+            row.cell(text(_price_text(price, currency, locale)))
+            row.cell(text(_amount_text(line.amount, currency, locale)))
 
     # the totals, kept together on one page
     totals = [
-        ("Total HT", document.net, False),
-        (f"TVA {_rate_text(document.vat_rate)}", document.vat, False),
-        ("Total TTC", document.gross, False),
-        ("Net à payer" if document.kind == INVOICE else "Montant de l'avoir", document.gross, True),
+        (words["net"], document.net, False),
+        (words["vat"].format(rate=_rate_text(document.vat_rate, locale)), document.vat, False),
+        (words["gross"], document.gross, False),
+        (words["to_pay"] if document.kind == INVOICE else words["credit_amount"], document.gross, True),
     ]
     if sheet.will_page_break(6.5 * len(totals) + 6):
         sheet.add_page()
@@ -618,7 +663,7 @@ def _visual_pdf(document: Document) -> bytes:
             sheet.ln(1)
         sheet.set_x(label_x)
         sheet.cell(55, 6.5 if strong else 5.5, text(label), align="R")
-        sheet.cell(35, 6.5 if strong else 5.5, text(_amount_text(total, currency)), align="R",
+        sheet.cell(35, 6.5 if strong else 5.5, text(_amount_text(total, currency, locale)), align="R",
                    new_x="LMARGIN", new_y="NEXT")  # fmt: skip
 
     # payment, then the legal mentions
@@ -626,13 +671,13 @@ def _visual_pdf(document: Document) -> bytes:
     sheet.set_font(family, "", 9)
     payment = []
     if document.kind == CREDIT_NOTE:
-        payment.append(f"Avoir sur la facture N° {document.preceding_invoice.strip()}.")
+        payment.append(words["credit_of"].format(number=document.preceding_invoice.strip()))
     if document.kind == INVOICE:
         if document.payment_terms.strip():
-            payment.append(f"Conditions de paiement : {document.payment_terms.strip()}")
+            payment.append(words["terms"].format(terms=document.payment_terms.strip()))
         if document.iban.strip():
-            payment.append(f"Règlement par virement : IBAN {_iban_text(document.iban)}")
-        payment.append(f"Référence à rappeler : {document.number}")
+            payment.append(words["transfer"].format(iban=_iban_text(document.iban)))
+        payment.append(words["quote"].format(number=document.number))
     for sentence in payment:
         sheet.multi_cell(0, 4.6, text(sentence), new_x="LMARGIN", new_y="NEXT")
     mentions = [mention.strip() for mention in document.legal_mentions if mention.strip()]
@@ -647,14 +692,18 @@ def _visual_pdf(document: Document) -> bytes:
 
 
 def pdf(document: Document) -> bytes:
-    """The document as a Factur-X PDF/A-3 (profile EN 16931): the French PDF with factur-x.xml inside."""
+    """The document as a Factur-X PDF/A-3 (profile EN 16931): the PDF in its language with factur-x.xml
+    inside."""
     xml = facturx_xml(document)
-    title = f"{_KIND_LABELS[document.kind]} {document.number}"
+    words = _WORDS[document.language]
+    title = f"{words[document.kind]} {document.number}"
     metadata = {
         "author": document.seller.name,
-        "keywords": "Factur-X, " + _KIND_LABELS[document.kind],
-        "title": f"{document.seller.name} : {title}",
-        "subject": f"{title} du {_day(document.issue_date)} émise par {document.seller.name}",
+        "keywords": "Factur-X, " + words[document.kind],
+        "title": words["fact"].format(label=document.seller.name, value=title),
+        "subject": words["subject"].format(
+            title=title, day=_day(document.issue_date), seller=document.seller.name
+        ),
     }
     try:
         result = facturx.generate_from_binary(
@@ -664,7 +713,7 @@ def pdf(document: Document) -> bytes:
             level=LEVEL,
             check_xsd=True,
             pdf_metadata=metadata,
-            lang="fr-FR",
+            lang=words["lang"],
         )
     except Exception as error:  # the library raises bare Exception on a failed check
         raise DocumentError(f"The Factur-X PDF of {document.number} cannot be made: {error}") from error

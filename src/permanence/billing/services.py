@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from permanence.accounts.models import Account
+from permanence.accounts.models import Account, client_language
 from permanence.agenda.models import Appointment
 from permanence.audit import trail
 from permanence.audit.models import Action
@@ -262,6 +262,7 @@ def _buyer(account: Account) -> dict[str, Any]:
         "siret": profile.siret,
         "email": profile.email,
         "reference": account.slug,
+        "language": client_language(account),  # of the documents: the client reads them
     }
 
 
@@ -279,12 +280,19 @@ def _drop_drafts(account: Account, month: date) -> None:
     drafts.delete()
 
 
-#: the language of the invoices' texts (lines, credit notes): the documents are French
+#: the language of the documents drafted before accounts had a language of their own
 DOCUMENT_LANGUAGE = "fr"
 
 
-def _document_label(line: rating.Line) -> str:
-    with translation.override(DOCUMENT_LANGUAGE):
+def invoice_language(invoice: Invoice) -> str:
+    """The language of an invoice's texts (lines, document): the account's when it was drafted, kept with
+    the buyer's details so that an issued document never changes."""
+    language = invoice.buyer.get("language") if isinstance(invoice.buyer, dict) else None
+    return str(language or DOCUMENT_LANGUAGE)
+
+
+def _document_label(line: rating.Line, language: str) -> str:
+    with translation.override(language):
         if line.code == "calls" and not line.unit_price and not line.label:
             return _("Calls handled")  # a plan priced by the minute: the calls, at no price of their own
         return line_label(line.code, line.label)
@@ -319,7 +327,7 @@ def _store(
             invoice=invoice,
             position=n,
             code=line.code,
-            label=_document_label(line)[:300],
+            label=_document_label(line, invoice_language(invoice))[:300],
             period_start=line.period_start,
             period_end=line.period_end,
             quantity=line.quantity,
@@ -420,7 +428,7 @@ def run(month: date, *, accounts: Iterable[Account] | None = None, actor: Any = 
                 continue
             _drop_drafts(account, month)
             try:
-                with translation.override(DOCUMENT_LANGUAGE):
+                with translation.override(client_language(account)):
                     rated = rate_account(account, month)
             except (rating.RatingError, sla.SlaError) as exc:  # one account's bad plan stops only its own
                 result.skipped.append((account, _("cannot be rated: %(error)s") % {"error": exc}))
@@ -431,7 +439,7 @@ def run(month: date, *, accounts: Iterable[Account] | None = None, actor: Any = 
                     rated_month, sla_data = rated
                     draft = _store(account, month, Invoice.Kind.INVOICE, rated_month, sla_data=sla_data)
                     result.drafts.append(draft)
-            with translation.override(DOCUMENT_LANGUAGE):
+            with translation.override(client_language(account)):
                 result.drafts += _credit_notes(account, month)
     trail.record(
         actor,
@@ -577,7 +585,7 @@ def issue(month: date, *, actor: Any = None, invoices: Sequence[Invoice] | None 
             invoice.due_date = today + timedelta(days=seller["payment_days"])
             invoice.seller = seller
             try:
-                with translation.override(DOCUMENT_LANGUAGE):
+                with translation.override(invoice_language(invoice)):
                     documents.facturx_xml(_document(invoice, provisional=f"{invoice.kind}-{invoice.pk}"))
             except documents.DocumentError as exc:
                 result.refused.append((invoice, str(exc)))
@@ -698,10 +706,11 @@ def _party(data: dict[str, Any]) -> documents.Party:
 
 def document(invoice: Invoice) -> documents.Document:
     """An issued invoice as its document: the operator's details and terms as they were when it was issued,
-    the texts in French (the same document whoever downloads it, whenever)."""
+    the texts in the account's language when it was drafted (the same document whoever downloads it,
+    whenever)."""
     if not invoice.issued:
         raise BillingError(_("A draft has no document: issue it first."))
-    with translation.override(DOCUMENT_LANGUAGE):
+    with translation.override(invoice_language(invoice)):
         return _document(invoice)
 
 
@@ -745,6 +754,7 @@ def _document(invoice: Invoice, provisional: str = "") -> documents.Document:
         payment_terms=_("Payment within %(days)s days.") % {"days": seller.get("payment_days", 30)},
         iban=seller.get("iban", ""),
         legal_mentions=tuple(seller.get("mentions", [])),
+        language=invoice_language(invoice),
     )
 
 
