@@ -347,6 +347,19 @@ def test_the_pdf_reads_in_french(invoice_pdf):
     assert len(PdfReader(io.BytesIO(invoice_pdf)).pages) == 1
 
 
+def test_the_pdf_reads_in_english_for_an_english_account():
+    text = pdf_text(documents.pdf(invoice(language="en")))
+    for label in ("Invoice", "No.: F2026-000123", "Date: 01/04/2026", "Due date: 01/05/2026",
+                  "Period: from 01/03/2026 to 31/03/2026", "Description", "Quantity", "Net unit price",
+                  "Net amount", "Total excl. VAT", "VAT 20 %", "Total incl. VAT", "Amount due €1,380.00",
+                  "SIRET: 12345678900017", "Payment by bank transfer: IBAN FR76"):  # fmt: skip
+        assert label in text, label
+    for french in ("Facture", "Net à payer", "Échéance", "Désignation"):
+        assert french not in text, french
+    note = pdf_text(documents.pdf(dataclasses.replace(credit_note(), language="en")))
+    assert "Credit note on invoice No. F2026-000123." in note and "Credit note amount" in note
+
+
 def test_many_lines_flow_onto_further_pages():
     lines = tuple(
         DocumentLine(f"Appel n° {i} — {LONG_LABEL}", Decimal("1"), Decimal("0.45"), Decimal("0.45"))

@@ -4,17 +4,19 @@ and its penalty, the commands and the Factur-X export, the desk's "not to bill",
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
+from pypdf import PdfReader
 
 from billing_helpers import MONTH, PARIS, answered_call, issued_invoice, plan
 from permanence.audit.models import AuditEvent
-from permanence.billing import services
+from permanence.billing import documents, services
 from permanence.billing.models import Decision, Dispute, Invoice, IssuedError, ServicePromise
 from permanence.calls.lifecycle import Kind
 from permanence.calls.models import Call, CallEvent
@@ -419,3 +421,32 @@ def test_an_earlier_months_run_takes_no_later_dispute(personas, alpha):
     assert not [i for i in may.drafts if i.kind == "credit_note"]
     november = services.run(date(2026, 11, 1), accounts=[alpha])
     assert [i.corrects for i in november.drafts if i.kind == "credit_note"] == [invoice]
+
+
+def _pdf_text(document: documents.Document) -> str:
+    pages = PdfReader(io.BytesIO(documents.pdf(document))).pages
+    return "\n".join(page.extract_text() for page in pages).replace("\u202f", " ").replace("\xa0", " ")
+
+
+def test_an_english_account_gets_its_invoice_in_english_whatever_the_page_and_keeps_it(alpha):
+    alpha.language = "en"
+    alpha.save(update_fields=["language"])
+    with translation.override("fr"):  # the operator's page is French
+        invoice, _call = issued_invoice(alpha)
+        document = services.document(invoice)
+    assert invoice.buyer["language"] == "en" and document.language == "en"
+    assert document.payment_terms == "Payment within 30 days."  # not "Paiement à 30 jours."
+    text = _pdf_text(document)
+    assert "Amount due" in text and "Net à payer" not in text
+    alpha.language = "fr"
+    alpha.save(update_fields=["language"])
+    with translation.override("fr"):  # issued: the same document, whatever the account says now
+        assert services.document(Invoice.objects.get(pk=invoice.pk)) == document
+
+
+def test_a_french_accounts_invoice_is_french_on_an_english_page(alpha):
+    with translation.override("en"):
+        invoice, _call = issued_invoice(alpha)
+        document = services.document(invoice)
+    assert document.language == "fr" and document.payment_terms == "Paiement à 30 jours."
+    assert "Net à payer" in _pdf_text(document)
