@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("permanence.portal.urls")),
     path("", include("permanence.scenarios.urls")),
+    path("", include("permanence.desk.urls")),
     path("", include("permanence.calls.urls")),
     path("", include("permanence.messaging.urls")),
     path("", include("permanence.agenda.urls")),

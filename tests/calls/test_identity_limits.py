@@ -17,9 +17,9 @@ from factories import make_contact
 from permanence.audit.models import AuditEvent
 from permanence.calls import identity_limits
 from permanence.calls import services as call_services
-from permanence.calls import views as desk_views
 from permanence.calls.lifecycle import Kind
 from permanence.calls.models import Call
+from permanence.desk import views as desk_views
 from permanence.scenarios.engine.identity import Verifier
 from permanence.scenarios.models import Run
 from scenario_helpers import put_in_service

@@ -56,9 +56,11 @@ def record(
     object_id: str = "",
     object_repr: str = "",
     request: HttpRequest | None = None,
+    ip: str | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Append one event. ``obj`` fills type, id and text; ``account`` the tenant."""
+    """Append one event. ``obj`` fills type, id and text; ``account`` the tenant; the client's address is
+    the ``request``'s, or ``ip`` (a domain action called without the request)."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
@@ -75,5 +77,5 @@ def record(
         object_repr=object_repr,
         account_id=account.pk if hasattr(account, "pk") else account,
         detail=detail,
-        ip_address=client_ip(request),
+        ip_address=client_ip(request) if request is not None else ip,
     )

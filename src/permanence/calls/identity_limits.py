@@ -25,10 +25,13 @@ LIMIT = 5
 WINDOW = timedelta(hours=24)
 
 
-def record_failure(user: Any, contact: Contact, call: Any, request: HttpRequest | None = None) -> None:
-    """One failed check of this contact's identity (what was typed is not written)."""
-    trail.record(user, Action.IDENTIFY, contact, request=request, via="desk", call=call.pk, what=FAILED,
-                 training=bool(call.training))
+def record_failure(
+    user: Any, contact: Contact, call: Any, request: HttpRequest | None = None, *, ip: str | None = None
+) -> None:
+    """One failed check of this contact's identity (what was typed is not written); the client's address
+    is the ``request``'s, or ``ip``."""
+    trail.record(user, Action.IDENTIFY, contact, request=request, ip=ip, via="desk", call=call.pk,
+                 what=FAILED, training=bool(call.training))
 
 
 def failures(contact: Contact, now: datetime | None = None) -> int:

@@ -1,15 +1,10 @@
 from django.urls import path
 
-from permanence.calls import log_views, phone_views, supervision, views, voice_views
+from permanence.calls import log_views, phone_views, supervision, voice_views
 
 urlpatterns = [
-    path("desk/", views.desk, name="desk"),
-    path("desk/status", views.desk_status, name="desk_status"),
-    path("desk/poll", views.desk_poll, name="desk_poll"),
     path("desk/phone/", phone_views.phone, name="phone"),
     path("desk/phone/credentials", phone_views.phone_credentials, name="phone_credentials"),
-    path("desk/training", views.desk_training, name="desk_training"),
-    path("desk/callbacks/<int:pk>/done", views.desk_callback_done, name="desk_callback_done"),
     path("desk/voicemails/<int:pk>/", voice_views.desk_voicemail, name="desk_voicemail"),
     path("desk/voicemails/<int:pk>/audio", voice_views.desk_voicemail_audio, name="desk_voicemail_audio"),
     path(
@@ -41,12 +36,6 @@ urlpatterns = [
     path(
         "a/<slug:slug>/prompts/<str:name>.wav", voice_views.account_prompt_audio, name="account_prompt_audio"
     ),
-    path("desk/calls/<int:pk>/", views.desk_call, name="desk_call"),
-    path("desk/calls/<int:pk>/accept", views.desk_accept, name="desk_accept"),
-    path("desk/calls/<int:pk>/transfer", views.desk_transfer, name="desk_transfer"),
-    path("desk/calls/<int:pk>/finish", views.desk_finish, name="desk_finish"),
-    path("desk/calls/<int:pk>/hold", views.desk_hold, name="desk_hold"),
-    path("desk/calls/<int:pk>/remark", views.desk_remark, name="desk_remark"),
     path("supervision/", supervision.supervision, name="supervision"),
     path("supervision/calls/<int:pk>/supervise", supervision.supervise_call, name="supervise_call"),
 ]

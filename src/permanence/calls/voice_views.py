@@ -25,7 +25,7 @@ from permanence.audit.models import Action
 from permanence.calls import prompts, recordings, services
 from permanence.calls import voicemail as voicemails
 from permanence.calls.models import CallRecording, Voicemail
-from permanence.calls.views import _checked_recipients, _defaults
+from permanence.desk import recipients as desk_recipients
 from permanence.messaging import outbox
 from permanence.policy import Perm
 from permanence.portal.access import member_required
@@ -72,7 +72,7 @@ def _page(request: HttpRequest, voicemail: Voicemail, typed: dict[str, str] | No
             "instructions": instructions.at_desk(voicemail.account),
             "late": voicemail.closed_at is None and voicemail.due_at < timezone.now(),
             "recipients": typed.get("recipients", ""),
-            "defaults": _defaults(voicemail.account),
+            "defaults": desk_recipients.defaults(voicemail.account),
             "subject": typed.get("subject", _("Voicemail from %(caller)s") % {"caller": caller}),
             "body": typed.get("body", ""),
         },
@@ -109,7 +109,7 @@ def desk_voicemail_message(request: HttpRequest, pk: int) -> HttpResponse:
         problem = _("The message needs a subject and a text.")
     else:
         try:
-            recipients = _checked_recipients(voicemail.account, typed_to)
+            recipients = desk_recipients.checked(voicemail.account, typed_to)
         except services.CallError as exc:
             problem = str(exc)
     if problem:  # nothing is lost: the page comes back with what she typed
