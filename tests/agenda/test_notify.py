@@ -101,3 +101,31 @@ def test_texts_are_checked(alpha, kind):
     kind.full_clean()  # empty: no reminder
     booked = book(kind, email="c@example.fr")
     assert booked.reminder_sent_at is not None
+
+
+def test_the_notices_follow_the_accounts_language_not_the_pages(alpha, kind):
+    """An English account's caller reads the subject, the date and the cancellation in English on a
+    French page; a French account's caller reads the date in French on an English page (the type's own
+    text is sent as written)."""
+    from django.utils import translation
+
+    alpha.language = "en"
+    alpha.save(update_fields=["language"])
+    kind.confirmation_text = "{{ account }}: see you on {{ when }}."
+    kind.save()
+    with translation.override("fr"):
+        booked = book(kind, email="jean@example.fr")
+        services.cancel(booked, now=NOW)
+    confirmed, cancelled = Message.objects.order_by("pk")
+    assert confirmed.subject == "Cabinet Alpha: appointment confirmed"
+    assert confirmed.body == "Cabinet Alpha: see you on Monday 7 December at 10:00\u202fAM."
+    assert cancelled.subject == "Cabinet Alpha: appointment cancelled"
+    assert cancelled.body == (
+        "Cabinet Alpha: your appointment (Consultation) of Monday 7 December at 10:00\u202fAM is cancelled."
+    )
+    Message.objects.all().delete()
+    alpha.language = "fr"
+    alpha.save(update_fields=["language"])
+    with translation.override("en"):
+        book(kind, MONDAY_10 + timedelta(hours=2), email="jean@example.fr")
+    assert Message.objects.get().body == "Cabinet Alpha: see you on lundi 7 décembre à 12:00."

@@ -126,3 +126,23 @@ def test_the_client_admin_hears_a_draft_before_saving_it_and_the_change_is_audit
     assert signed_in(personas["client_user"]).get("/a/alpha/prompts/").status_code == 403
     assert signed_in(personas["client_admin_beta"]).get("/a/alpha/prompts/").status_code == 404
     assert admin.get("/a/alpha/prompts/jingle.wav").status_code == 404
+
+
+def test_what_callers_hear_follows_the_accounts_language_not_the_pages(alpha):
+    alpha.weekly_hours.all().delete()
+    WeeklyHours.objects.create(account=alpha, weekday=0, opens=time(9), closes=time(18))
+    saturday = datetime(2026, 12, 5, 20, 0, tzinfo=alpha.tz)
+    alpha.language = "en"
+    with translation.override("fr"):
+        closed = prompts.choose(alpha, "closed", action="voicemail", at=saturday)
+        voicemail = prompts.choose(alpha, "voicemail")
+    assert closed.text == (
+        "Cabinet Alpha, hello. We are closed at the moment. We will be open again on Monday 7 December at "
+        "9:00\u202fAM. Please leave us a message after the beep."
+    )
+    assert closed.language == "en" and prompts.voice(closed.language) == "en"  # said with an English voice
+    assert voicemail.text == prompts.VOICEMAIL and voicemail.language == "en"
+    alpha.language = "fr"
+    with translation.override("en"):
+        closed = prompts.choose(alpha, "closed", action="voicemail", at=saturday)
+    assert "lundi 7 décembre à 09:00" in closed.text and closed.language == "fr"

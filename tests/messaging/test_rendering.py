@@ -358,3 +358,25 @@ def test_a_training_calls_message_never_leaves_whatever_queued_it(
         delivery.refresh_from_db()
         assert delivery.last_error == "a training call's message is never sent"
     assert smtp.attempts == 0 and receiver.requests == [] and not (tmp_path / "sms").exists()
+
+
+def test_the_accounts_language_not_the_pages(alpha, sophie, jean, smtp):
+    """What the client reads follows ``Account.language``, never the language active where it is sent
+    from (a French secretary's page, an English one)."""
+    alpha.language = "en"
+    alpha.save(update_fields=["language"])
+    with translation.override("fr"):
+        _subject, text, html = sent_email(smtp, report(alpha, take_call(alpha, sophie)))
+        sms_message = report(alpha, take_call(alpha, sophie, caller=""), recipients=["06 99 88 77 66"])
+        said = channels.sms_text(sms_message.deliveries.get(), sms_message, 3)
+    assert text.startswith("Call: Tuesday, December 8, 2026 at 10:05") and '<html lang="en">' in html
+    assert "Caller: Jean Dupont" in text and "Appelant" not in text
+    assert said.startswith("12/8 10:05 AM, withheld number, taken by Sophie.")
+    alpha.language = "fr"
+    alpha.save(update_fields=["language"])
+    with translation.override("en"):
+        _subject, text, html = sent_email(smtp, report(alpha, take_call(alpha, sophie)))
+        sms_message = report(alpha, take_call(alpha, sophie, caller=""), recipients=["06 99 88 77 66"])
+        said = channels.sms_text(sms_message.deliveries.get(), sms_message, 3)
+    assert "Appelant : Jean Dupont" in text and "mardi 8 décembre 2026" in text and '<html lang="fr">' in html
+    assert said.startswith("08/12 10:05, numéro masqué")

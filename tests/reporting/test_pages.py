@@ -105,6 +105,21 @@ def test_monthly_pdf(alpha, beta, personas):
     assert signed_in(personas["client_admin"]).get("/a/alpha/reports/monthly.pdf?month=x").status_code == 200
 
 
+def test_monthly_pdf_in_the_accounts_language_not_the_pages(alpha, beta, personas):
+    make_calls(alpha, beta, personas, count=10, seed=5)
+    rollups.sweep()
+    client = signed_in(personas["client_admin"])
+    alpha.language = "en"
+    alpha.save(update_fields=["language"])
+    body = client.get("/a/alpha/reports/monthly.pdf", {"month": "2026-11"}, HTTP_ACCEPT_LANGUAGE="fr").content
+    assert b"Cabinet Alpha - report of November 2026" in body and b"(Abandoned)" in body
+    assert b"novembre" not in body and b"Abandons" not in body
+    alpha.language = "fr"
+    alpha.save(update_fields=["language"])
+    body = client.get("/a/alpha/reports/monthly.pdf", {"month": "2026-11"}, HTTP_ACCEPT_LANGUAGE="en").content
+    assert b"novembre 2026" in body and b"(Abandons)" in body and b"(Abandoned)" not in body
+
+
 def test_operator_overview(alpha, beta, personas):
     make_calls(alpha, beta, personas, count=40, seed=5)
     rollups.sweep()
