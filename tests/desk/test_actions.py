@@ -264,3 +264,17 @@ def test_a_half_given_nuisance_is_refused(personas, alpha):
     call, secretary = at(personas, alpha, "talk")
     out = actions.finish(call, secretary, actions.Report(nuisance="wrong_number", force=True))
     assert out.refused and Call.objects.get(pk=call.pk).state == State.TALKING
+
+
+def test_the_desk_resumes_the_run_on_the_parsed_scenario_without_checking_it_again(personas, alpha,
+                                                                                   monkeypatch):
+    call, secretary = at(personas, alpha, "talk")
+    checked = []
+    real = live.checker.check
+    monkeypatch.setattr(live.checker, "check", lambda *a, **k: checked.append(1) or real(*a, **k))
+    for _ in range(3):
+        assert actions.load_run(call, secretary).engine.step == "put_through"
+    assert checked == []  # cached by the text's and the shared blocks' hashes
+    live.clear_cache()
+    actions.load_run(call, secretary)
+    assert checked == [1]
