@@ -137,3 +137,15 @@ def test_a_survey_that_could_not_be_sent_does_not_count_as_asked(alpha, gateway)
     call_from(alpha, "06 12 34 56 78", MORNING + timedelta(days=1))
     assert surveys.send_due(MORNING + timedelta(days=1, minutes=5)) == 1
     assert sorted(Survey.objects.values_list("status", flat=True)) == ["failed", "sent"]
+
+
+def test_the_question_is_in_the_accounts_language_not_the_pages(alpha):
+    from django.utils import translation
+
+    alpha.language = "en"
+    with translation.override("fr"):
+        asked = surveys.question(alpha)
+    assert asked.startswith("Cabinet Alpha: How satisfied are you with how your call was handled? Reply")
+    alpha.language = "fr"
+    with translation.override("en"):
+        assert "How satisfied" not in surveys.question(alpha)
