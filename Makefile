@@ -26,7 +26,7 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py src/
          src/permanence/telephony/bridge.py src/permanence/billing/rating.py src/permanence/billing/sla.py \
          src/permanence/billing/documents.py
 
-.PHONY: demo test lint bench install install-test serve clean messages telephony
+.PHONY: demo test suite lint bench install install-test serve clean messages telephony
 
 install: $(DEMO_STAMP)
 install-test: $(TEST_STAMP)
@@ -83,6 +83,10 @@ telephony: install
 		$(BIN)/permanence telephony up
 
 test: install-test lint
+	@$(MAKE) --no-print-directory suite
+
+# The test suite without the lint (`.ci/run` lints once, then runs suites side by side).
+suite: install-test
 	SECRET_KEY="$${SECRET_KEY:-test-only-key-not-secret}" $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-test

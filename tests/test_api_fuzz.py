@@ -35,6 +35,8 @@ from permanence.directory.models import (
     Service,
 )
 
+pytestmark = pytest.mark.slow  # minutes: CI runs it once, on PostgreSQL
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # One row of each kind in Alpha has this key, so that the ids drawn from the dictionary below reach real
 # objects (the others get 404); far above what the sequences reach in a test.

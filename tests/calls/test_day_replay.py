@@ -44,7 +44,7 @@ from django.test import Client
 
 from messaging.conftest import Inbox, free_port
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module", autouse=True)
