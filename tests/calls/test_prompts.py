@@ -13,7 +13,6 @@ from django.test import Client
 from django.utils import translation
 from django.utils.translation import gettext
 
-from catalogue import has_french
 from permanence.accounts.models import WeeklyHours
 from permanence.audit.models import AuditEvent
 from permanence.calls import prompts
@@ -68,18 +67,17 @@ def test_the_closed_prompt_says_the_next_opening_and_what_comes_next(alpha):
     WeeklyHours.objects.create(account=alpha, weekday=0, opens=time(9), closes=time(18))
     saturday = datetime(2026, 12, 5, 20, 0, tzinfo=alpha.tz)
     closed = prompts.choose(alpha, "closed", action="voicemail", at=saturday)
-    french = has_french("Please leave us a message after the beep.")  # the account's language (French)
     assert "lundi 7 décembre à 09:00" in closed.text
-    assert closed.text.endswith("après le bip." if french else "after the beep.")
+    assert closed.text.endswith("après le bip.")  # the account's language (French)
     assert closed.beep and closed.shipped == "voicemail" and closed.language == "fr"
     callback = prompts.choose(alpha, "closed", action="callback", at=saturday)
-    assert callback.text.endswith("dès notre réouverture." if french else "as soon as we reopen.")
+    assert callback.text.endswith("dès notre réouverture.")
     assert not callback.beep
     alpha.closed_greeting = "Le cabinet est fermé pour congés."
     own = prompts.choose(alpha, "closed", action="message", at=saturday)
     assert own.text.startswith("Le cabinet est fermé pour congés.") and own.shipped == "closed"
     gone = prompts.choose(alpha, "closed", action="not_in_service").text
-    assert gone.endswith("n'est plus en service." if french else "no longer in service.")
+    assert gone.endswith("n'est plus en service.")
 
 
 @needs_speech

@@ -12,8 +12,6 @@ from django.test import Client
 from django.utils import translation
 from django.utils.translation import gettext
 
-from catalogue import has_french
-from permanence.agenda import notify
 from permanence.messaging import channels, outbox, signing, sms
 from permanence.messaging.models import Delivery
 
@@ -221,11 +219,7 @@ def test_the_callers_appointment_confirmation_by_sms_is_written_in_the_demo(alph
     [written] = (tmp_path / "sms").iterdir()
     head, text = written.read_text(encoding="utf-8").split("\n\n", 1)
     assert head.startswith("To: +33612345678\n")
-    subject = (  # in the account's language (French)
-        "Cabinet Alpha : rendez-vous confirmé"
-        if has_french(notify.CONFIRMED)
-        else "Cabinet Alpha: appointment confirmed"
-    )
+    subject = "Cabinet Alpha : rendez-vous confirmé"  # in the account's language (French)
     assert text == (  # no call header: the caller reads their confirmation
         subject + " - Cabinet Alpha : votre rendez-vous (Consultation) avec "
         "Maître Anne Alphonse est confirmé le lundi 7 décembre à 10:00 (Au cabinet). Pour le modifier, "
