@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 EXPONENT_FLOOR = -41.4  # log(1e-18): states lighter than this (relative) are dropped
 
@@ -174,10 +175,17 @@ def _a_service_level(
 
 def scheduled(agents: int, shrinkage: float) -> int:
     """Agents to schedule so that ``agents`` are there after shrinkage (breaks, training, absence)."""
+    top, bottom = shrinkage_ratio(shrinkage)
+    return -((-agents * bottom) // (bottom - top))  # ceil(agents / (1 - top / bottom)), exactly
+
+
+@lru_cache(maxsize=256)
+def shrinkage_ratio(shrinkage: float) -> tuple[int, int]:
+    """The shrinkage as the exact fraction its decimal writing says (0.3 -> 3 / 10), checked."""
     if not 0 <= shrinkage < 1:
         raise StaffingError("Shrinkage is a share between 0 and 1 (excluded).")
-    share = Fraction(repr(shrinkage))
-    return math.ceil(Fraction(agents) / (1 - share))
+    share = Fraction(repr(float(shrinkage)))
+    return share.numerator, share.denominator
 
 
 @dataclass(frozen=True)
@@ -229,14 +237,21 @@ def required_agents(
         )
 
     if patience is None:
+        # the measures of ``_c_performance`` in plain floats (no object per candidate); agents > A
         agents = max(1, math.floor(traffic) + 1)
         blocking = erlang_b(agents, traffic)
+        cap = max_occupancy + 1e-12
         while True:
-            perf = _c_performance(agents, traffic, aht, target_seconds, blocking)
-            if good(perf):
+            wait = agents * blocking / (agents - traffic * (1 - blocking))
+            if (
+                1.0 - wait * math.exp(-(agents - traffic) * target_seconds / aht) >= target_sl
+                and (target_asa is None or wait * aht / (agents - traffic) <= target_asa)
+                and traffic / agents <= cap
+            ):
                 break
             agents += 1
             blocking = traffic * blocking / (agents + traffic * blocking)
+        perf = _c_performance(agents, traffic, aht, target_seconds, blocking)
     else:
         # With abandonment fewer agents than the traffic can do. Erlang C's answer (or the occupancy
         # cap) meets every target, abandonment included (the queue is shorter): bisect below it, the
