@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -63,3 +64,136 @@ def test_bad_input_is_one_clear_line():
         check=True,
     ).stdout
     assert "14 agents on the phones" in text
+
+
+# --input: a plan for every row of a CSV file of volumes ----------------------------------------
+
+VOLUMES = """account,start,calls,aht
+acme,2026-03-02T08:00,50,180
+acme,2026-03-02T08:15,0,180
+beta,2026-03-02T08:00,300,300
+beta,2026-03-02T08:15,62.5,330
+tiny,2026-03-02 08:00:00+01:00,0.05,240
+"""
+
+
+def plan_rows(tmp_path, *args: str, text: str = VOLUMES) -> list[dict]:
+    import csv
+
+    source = tmp_path / "volumes.csv"
+    source.write_text(text, encoding="utf-8")
+    target = tmp_path / "plan.csv"
+    call_command("staffing", "--input", str(source), "--output", str(target), *args)
+    with open(target, encoding="utf-8", newline="") as out:
+        return list(csv.DictReader(out))
+
+
+def test_input_file_erlang_c_plan(tmp_path):
+    from permanence.planning import erlang
+
+    rows = plan_rows(tmp_path, "--shrinkage", "0.3")
+    assert [r["account"] for r in rows] == ["acme", "acme", "beta", "beta", "tiny"]
+    assert [r["start"] for r in rows][4] == "2026-03-02 08:00:00+01:00" and rows[3]["calls"] == "62.5"
+    # 50 calls a quarter-hour at 180 s = 10 Erlangs: the worked example's 14 agents, 20 scheduled
+    assert [int(r["agents"]) for r in rows] == [14, 0, 108, 28, 1]
+    assert [int(r["scheduled_agents"]) for r in rows] == [20, 0, 155, 40, 2]
+    for row in rows:  # each row is the scalar core's answer for calls x 4 an hour
+        core = erlang.required_agents(float(row["calls"]) * 4, float(row["aht"]), shrinkage=0.3)
+        assert (int(row["agents"]), int(row["scheduled_agents"])) == (core.agents, core.scheduled)
+        assert float(row["service_level"]) == pytest.approx(core.performance.service_level, abs=1e-6)
+        assert float(row["asa_seconds"]) == pytest.approx(core.performance.asa_seconds, abs=1e-3)
+        assert float(row["occupancy"]) == pytest.approx(core.performance.occupancy, abs=1e-6)
+    assert rows[0]["service_level"] == "0.888350" and rows[0]["asa_seconds"] == "7.836"
+    assert rows[1]["traffic_erlangs"] == "0.000000" and "abandonment" not in rows[0]
+
+
+def test_input_file_erlang_a_plan_with_targets(tmp_path):
+    from permanence.planning import erlang
+
+    rows = plan_rows(tmp_path, "--patience", "120")
+    assert [int(r["agents"]) for r in rows] == [12, 0, 98, 25, 1]
+    assert float(rows[2]["service_level"]) == pytest.approx(0.8138, abs=1e-4)
+    capped = plan_rows(tmp_path, "--patience", "120", "--max-abandonment", "0.02", "--target-asa", "10")
+    for row in rows + capped:
+        assert 0 <= float(row["abandonment"]) < 0.1
+    for row in capped:
+        core = erlang.required_agents(
+            float(row["calls"]) * 4, float(row["aht"]), patience=120, max_abandonment=0.02, target_asa=10
+        )
+        assert int(row["agents"]) == core.agents
+        assert float(row["abandonment"]) == pytest.approx(core.performance.abandonment, abs=1e-6)
+        assert float(row["asa_seconds"]) == pytest.approx(core.performance.asa_seconds, abs=1e-3)
+    assert [int(r["agents"]) for r in capped][:3] == [15, 0, 108]
+
+
+def test_input_to_standard_output_with_half_hours(tmp_path):
+    from io import StringIO
+
+    source = tmp_path / "volumes.csv"
+    source.write_text(VOLUMES, encoding="utf-8")
+    out = StringIO()
+    call_command("staffing", "--input", str(source), "--interval-minutes", "30", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("account,start,calls,aht,traffic_erlangs,agents,scheduled_agents,")
+    assert lines[1].startswith("acme,2026-03-02T08:00,50,180,5.000000,8,8,")  # 100 calls an hour
+    assert len(lines) == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty: expected the header account,start,calls,aht"),
+        ("account,start,calls\nacme,2026-03-02T08:00,50\n", "missing column aht"),
+        (
+            "account;start;calls;aht\n",
+            "missing columns account, start, calls, aht (the header must have account,start,calls,aht, "
+            "separated by commas)",
+        ),
+        (
+            "account,start,calls,aht\nacme,2026-03-02T08:00,fifty,180\n",
+            "line 2: calls 'fifty' is not a number",
+        ),
+        ("account,start,calls,aht\nacme,2026-03-02T08:00,5,nan\n", "line 2: aht 'nan' is not a number"),
+        (
+            "account,start,calls,aht\n\nacme,2026-02-30T08:00,5,180\n",
+            "line 3: start '2026-02-30T08:00' is not a date",
+        ),
+        ("account,start,calls,aht\nacme,2026-03-02T08:00,-5,180\n", "line 2: calls cannot be negative"),
+        (
+            "account,start,calls,aht\nacme,2026-03-02T08:00,5,0\n",
+            "line 2: the average handle time must be positive",
+        ),
+        ("account,start,calls,aht\nacme,2026-03-02T08:00,5\n", "line 2: 3 columns where the header has 4"),
+        ("account,start,calls,aht\n,2026-03-02T08:00,5,180\n", "line 2: the account is empty"),
+    ],
+)
+def test_bad_input_file_is_one_clear_line(tmp_path, text, message):
+    source = tmp_path / "volumes.csv"
+    source.write_text(text, encoding="utf-8")
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("staffing", "--input", str(source))
+
+
+def test_bad_input_file_options_and_no_traceback(tmp_path):
+    with pytest.raises(CommandError, match="Cannot read .*missing.csv: No such file"):
+        call_command("staffing", "--input", str(tmp_path / "missing.csv"))
+    source = tmp_path / "volumes.csv"
+    source.write_text(VOLUMES, encoding="utf-8")
+    with pytest.raises(CommandError, match="--calls-per-hour is for one volume"):
+        call_command("staffing", "--input", str(source), "--calls-per-hour", "10")
+    with pytest.raises(CommandError, match="--interval-minutes must be positive"):
+        call_command("staffing", "--input", str(source), "--interval-minutes", "0")
+    with pytest.raises(CommandError, match="Shrinkage is a share"):
+        call_command("staffing", "--input", str(source), "--shrinkage", "1")
+    with pytest.raises(CommandError, match="Give --calls-per-hour and --aht, or --input"):
+        call_command("staffing", "--aht", "180")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account,start,calls,aht\nacme,yesterday,5,180\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "permanence.cli", "staffing", "--input", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "line 2: start 'yesterday' is not a date" in done.stderr
