@@ -127,3 +127,93 @@ def test_meaningless_targets_are_refused():
 def test_empty_grid():
     plan = grid.required_agents([], 180)
     assert plan.agents.size == 0 and plan.scheduled.size == 0
+
+
+# Erlang A: the closed form against the birth-death chain --------------------------------------
+
+MEASURES = ("waiting_probability", "service_level", "abandonment", "occupancy")
+TOLERANCE = 1e-9  # shares; the ASA within 1e-9 relative. Seen: 7e-14 and 1e-12.
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        {"patience": 120},
+        {"patience": 30, "target_sl": 0.9, "target_seconds": 15, "shrinkage": 0.3},
+        {"patience": 300, "target_sl": 0.5, "target_asa": 8.0},
+        {"patience": 60, "target_sl": 0.0, "max_abandonment": 0.02},
+        {"patience": 900, "max_occupancy": 0.85, "target_seconds": 0},
+    ],
+)
+def test_erlang_a_grid_gives_the_agents_and_measures_of_the_chain(targets):
+    cells = sample(60, seed=11)[:-4] + [
+        (0.003 * 20, 180.0),
+        (0.5 * 20, 180.0),
+        (250 * 20, 180.0),
+        (0.0, 90.0),
+    ]
+    plan = grid.required_agents([c for c, _ in cells], [a for _, a in cells], grid.Targets(**targets))
+    for i, (c, a) in enumerate(cells):
+        old = before.required_agents(c, a, **targets)
+        assert (int(plan.agents[i]), int(plan.scheduled[i])) == (old.agents, old.scheduled), (c, a)
+        for name in MEASURES:
+            assert getattr(plan, name)[i] == pytest.approx(getattr(old.performance, name), abs=TOLERANCE)
+        assert plan.asa_seconds[i] == pytest.approx(old.performance.asa_seconds, rel=TOLERANCE, abs=1e-12)
+
+
+def test_erlang_a_measures_at_given_agents_over_and_under_the_traffic():
+    # below the traffic (overloaded: S is about e^y), at it, above it, and far above it
+    rng = random.Random(5)
+    cases = [(1, 40.0, 180.0), (30, 40.0, 180.0), (40, 40.0, 180.0), (90, 40.0, 180.0), (3, 0.01, 300.0)]
+    cases += [(rng.randint(1, 150), rng.uniform(0.1, 120), rng.uniform(60, 600)) for _ in range(40)]
+    agents, traffic, aht = ([case[k] for case in cases] for k in range(3))
+    for patience in (10.0, 120.0, 900.0):
+        for threshold in (0.0, 20.0, 180.0):
+            got = grid.erlang_a_measures(agents, traffic, aht, threshold, patience)
+            for i, case in enumerate(cases):
+                old = before.erlang_a_performance(*case, threshold, patience)
+                for name in MEASURES:
+                    assert getattr(got, name)[i] == pytest.approx(getattr(old, name), abs=TOLERANCE), (
+                        case,
+                        name,
+                    )
+                assert got.asa_seconds[i] == pytest.approx(old.asa_seconds, rel=TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("agents", "patience", "waits", "abandons", "occupancy", "level"),
+    [(14, 300, 0.14526, 0.013984, 0.704297, 0.916792), (12, 60, 0.240426, 0.075902, 0.7701, 0.8603)],
+)
+def test_erlang_a_closed_form_reference_cases(agents, patience, waits, abandons, occupancy, level):
+    # pyworkforce 0.5.4's regression test and the same method with patience 1 minute (test_erlang.py)
+    got = grid.erlang_a_measures([agents], [10.0], [180.0], 20, patience)
+    assert got.waiting_probability[0] == pytest.approx(waits, abs=1e-5)
+    assert got.abandonment[0] == pytest.approx(abandons, abs=1e-6)
+    assert got.occupancy[0] == pytest.approx(occupancy, abs=1e-4)
+    assert got.service_level[0] == pytest.approx(level, abs=1e-4)
+
+
+def test_erlang_a_closed_form_whitt_base_case_and_limits():
+    whitt = grid.erlang_a_measures([100], [100.0], [60.0], 20, 60)
+    assert whitt.waiting_probability[0] == pytest.approx(0.513299, abs=1e-6)
+    assert whitt.abandonment[0] == pytest.approx(0.039861, abs=1e-6)
+    assert whitt.service_level[0] == pytest.approx(0.9595, abs=1e-4)
+    # patience without end: Erlang C (here the incomplete gamma underflows: the hyp1f1 branch)
+    patient = grid.erlang_a_measures([14], [10.0], [180.0], 20, 1e7)
+    wait, level, asa, _ = grid.erlang_c_measures([14], [10.0], [180.0], 20)
+    assert patient.service_level[0] == pytest.approx(level[0], abs=1e-4)
+    assert patient.asa_seconds[0] == pytest.approx(asa[0], rel=1e-3)
+    old = before.erlang_a_performance(14, 10.0, 180, 20, 1e7)
+    assert patient.service_level[0] == pytest.approx(old.service_level, abs=TOLERANCE)
+    assert patient.waiting_probability[0] == pytest.approx(old.waiting_probability, abs=TOLERANCE)
+    # thousands of Erlangs: finite and sensible, as the chain says
+    big = grid.erlang_a_measures([2000], [2000.0], [180.0], 20, 120)
+    chain = before.erlang_a_performance(2000, 2000.0, 180, 20, 120)
+    assert 0 < big.abandonment[0] < 0.05 and np.isfinite(big.asa_seconds[0])
+    for name in MEASURES:
+        assert getattr(big, name)[0] == pytest.approx(getattr(chain, name), abs=1e-8)
+    idle = grid.erlang_a_measures([1, 3], [0.0, 0.0], [180.0, 180.0], 20, 60)  # no calls, as the chain
+    assert idle.waiting_probability.tolist() == [0.0, 0.0] and idle.service_level.tolist() == [1.0, 1.0]
+    assert idle.abandonment.tolist() == [0.0, 0.0] and idle.asa_seconds.tolist() == [0.0, 0.0]
+    with pytest.raises(erlang.StaffingError, match="At least one agent"):
+        grid.erlang_a_measures([0], [1.0], [180.0], 20, 60)

@@ -266,7 +266,9 @@ def erlang_a_measures(
     if n.size and int(n.min()) < 1:
         raise StaffingError("At least one agent.")
     servers = n.astype(np.float64)
-    load = np.broadcast_to(np.asarray(traffic, dtype=np.float64).ravel(), n.shape)
+    given = np.broadcast_to(np.asarray(traffic, dtype=np.float64).ravel(), n.shape)
+    idle = ~(given > 0)  # no calls: nobody waits (as the scalar core); computed on 1 Erlang, then set
+    load = np.where(idle, 1.0, given)
     handle = np.broadcast_to(np.asarray(aht, dtype=np.float64).ravel(), n.shape)
     ratio = patience / handle  # mu / theta
     a = servers * ratio
@@ -296,6 +298,17 @@ def erlang_a_measures(
         asa_seconds = _asa_answered(a, y, log_total, patience) / (1 - abandonment)
     else:
         asa_seconds = np.full(n.size, np.nan)
+    if idle.any():
+        waiting, level, abandonment, occupancy, asa_seconds = (
+            np.where(idle, value, column)
+            for value, column in (
+                (0.0, waiting),
+                (1.0, level),
+                (0.0, abandonment),
+                (0.0, occupancy),
+                (0.0, asa_seconds),
+            )
+        )
     return Measures(waiting, level, asa_seconds, abandonment, occupancy)
 
 
