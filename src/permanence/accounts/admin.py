@@ -76,6 +76,7 @@ class InstructionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     form = InstructionForm
     list_display = ["__str__", "account", "starts_at", "ends_at", "withdrawn_at", "created_by"]
+    list_select_related = ["account", "created_by"]
     list_filter = ["withdrawn_at"]
     search_fields = ["text", "account__name"]
     autocomplete_fields = ["account"]

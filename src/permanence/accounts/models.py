@@ -485,7 +485,8 @@ class Account(models.Model):
             except hours.HoursError as error:  # written around the forms; the database refuses it
                 logger.error("account %s: opening range %s ignored: %s", self.slug, row.pk, error)
         exceptions = []
-        for exc in self.hours_exceptions.order_by("created_at", "pk"):
+        # sorted here, not by the database, so that a list of accounts can prefetch them
+        for exc in sorted(self.hours_exceptions.all(), key=lambda e: (e.created_at, e.pk)):
             try:
                 ranges = tuple(exc.time_ranges())
             except hours.HoursError as error:

@@ -41,6 +41,7 @@ class AvailabilityExceptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 @admin.register(Appointment)
 class AppointmentAdmin(CallerDataAdmin):
     list_display = ("start", "collaborator", "appointment_type", "caller_name", "status", "source")
+    list_select_related = ("collaborator", "appointment_type")
     list_filter = ("status", "source", "account")
     readonly_fields = ("blocked_from", "blocked_until", "uid", "sequence", "created", "updated")
 
@@ -75,5 +76,6 @@ class CalendarLinkAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 @admin.register(SyncIssue)
 class SyncIssueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("created", "link", "kind", "appointment", "resolved_at")
+    list_select_related = ("link__collaborator", "appointment__collaborator")
     list_filter = ("kind", "link__collaborator__account")
     raw_id_fields = ("link", "appointment", "resolved_by")

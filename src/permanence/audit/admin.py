@@ -11,6 +11,7 @@ from permanence.audit.models import Action, AuditEvent
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["at", "actor_name", "action", "object_type", "object_repr", "account"]
+    list_select_related = ["account"]
     list_filter = ["action", "object_type"]
     search_fields = ["actor_name", "object_repr", "object_id"]
     date_hierarchy = "at"

@@ -18,9 +18,13 @@ class CallEventInline(admin.TabularInline):  # type: ignore[type-arg]
 @admin.register(Call)
 class CallAdmin(CallerDataAdmin):
     list_display = ("arrived_at", "account", "caller", "state", "secretary", "training", "outcome")
+    list_select_related = ("account", "secretary")
     list_filter = ("state", "training", "account")
     readonly_fields = [f.name for f in Call._meta.fields]
     inlines = [CallEventInline]
 
 
-admin.site.register(Desk)
+@admin.register(Desk)
+class DeskAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("__str__",)
+    list_select_related = ("secretary",)

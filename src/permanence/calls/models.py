@@ -83,7 +83,11 @@ class Call(models.Model):
         verbose_name = _("call")
         verbose_name_plural = _("calls")
         ordering = ["-arrived_at", "-pk"]
-        indexes = [models.Index(fields=["state", "arrived_at"], name="call_state_arrived")]
+        indexes = [
+            models.Index(fields=["state", "arrived_at"], name="call_state_arrived"),
+            # a secretary's calls of a day (the desk's count of today's answered calls)
+            models.Index(fields=["secretary", "answered_at"], name="call_secretary_answered"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account} ← {self.caller or '?'} ({self.state})"

@@ -100,6 +100,7 @@ class CollaboratorAdmin(AuditedAdmin):
         *CollaboratorForm.Meta.fields[13:],
     ]
     list_display = ["__str__", "account", "service", "job_title", "transfer_mode", "callers", "is_active"]
+    list_select_related = ["account", "service"]
     list_filter = ["transfer_mode", "is_active", "account"]
     search_fields = ["last_name", "first_name", "specialties", "keywords", "account__name"]
     autocomplete_fields = ["account"]
@@ -149,6 +150,7 @@ class DirectoryChangeAdmin(AuditedAdmin):
     cancelled through the same action."""
 
     list_display = ["effective_at", "account", "kind", "collaborator", "status", "created_by"]
+    list_select_related = ["account", "collaborator", "created_by"]
     list_filter = ["status", "kind"]
     search_fields = ["account__name", "collaborator__last_name"]
     readonly_fields = ["account", "collaborator", "kind", "data", "effective_at", "status", "outcome",

@@ -330,7 +330,17 @@ class Rota(models.Model):
     def on_call(self, at: datetime | None = None) -> Collaborator | None:
         """Who is on call at ``at`` (nobody when that person has left the directory since)."""
         who = rota_core.on_call(self.as_core(), at or timezone.now(), self.is_holiday())
-        return None if who is None else Collaborator.objects.filter(pk=who, is_active=True).first()
+        if who is None:
+            return None
+        # a list of rotas prefetched with their members' and swaps' people (``oncall.rotas``): no query
+        cache = getattr(self, "_prefetched_objects_cache", {})
+        if "members" in cache and "swaps" in cache:
+            rows = [*cache["members"], *cache["swaps"]]
+            if all(row._meta.get_field("collaborator").is_cached(row) for row in rows):
+                people = {row.collaborator.pk: row.collaborator for row in rows}
+                if who in people:
+                    return people[who] if people[who].is_active else None
+        return Collaborator.objects.filter(pk=who, is_active=True).first()
 
 
 class RotaMember(models.Model):

@@ -358,6 +358,16 @@ def rebuild() -> int:
     return total
 
 
+def totals(scope: kpis.By, keys: Iterable[int], start: datetime, end: datetime) -> dict[int, kpis.Figures]:
+    """Each key's figures over [start, end) (whole days), summed: one query for a list of accounts or
+    secretaries, where ``read`` per key would take one each."""
+    out = {key: kpis.Figures() for key in keys}
+    rows = Rollup.objects.filter(grain="day", scope=scope, key__in=list(out), start__gte=start, start__lt=end)
+    for key, data in rows.values_list("key", "figures"):
+        out[key].add(from_json(data))
+    return out
+
+
 def read(
     scope: kpis.By, key: int | None, grain: kpis.Grain, start: datetime, end: datetime, zone: tzinfo
 ) -> dict[datetime, kpis.Figures]:

@@ -268,20 +268,30 @@ def overview(request: HttpRequest) -> HttpResponse:
     period = _period(request, zone)
     start, end = period.bounds(zone)
     series = rollups.read("total", None, period.grain, start, end, zone)
+    # each list read at once (the rollups, error rates and answers of every account or secretary), not
+    # per row
+    listed = list(policy.visible_accounts(user).order_by("name"))
+    by_account = rollups.totals("account", [a.pk for a in listed], start, end)
+    account_errors = quality.error_rates(start, end, by="account")
+    account_csat = surveys.csat_by_account(start, end)
     accounts = []
-    for account in policy.visible_accounts(user).order_by("name"):
-        figures = kpis.merge(rollups.read("account", account.pk, "day", start, end, account.tz).values())
+    for account in listed:
+        figures = by_account[account.pk]
         if figures.offered or figures.messages_sent:
             accounts.append({"account": account, **_values(kpis.indicators(figures, period.settings)),
-                             "errors": quality.error_rate(start, end, account=account),
-                             "csat": surveys.csat(start, end, account=account)})
+                             "errors": account_errors.get(account.pk, quality.ErrorRate(0, 0)),
+                             "csat": account_csat.get(account.pk) or kpis.csat([])})
     people = []
     scores = reviews.scores(start, end)
-    for person in User.objects.filter(role=Role.SECRETARY).order_by("last_name", "first_name", "username"):
-        figures = kpis.merge(rollups.read("secretary", person.pk, "day", start, end, zone).values())
+    secretaries = list(User.objects.filter(role=Role.SECRETARY).order_by("last_name", "first_name",
+                                                                         "username"))
+    by_secretary = rollups.totals("secretary", [p.pk for p in secretaries], start, end)
+    author_errors = quality.error_rates(start, end, by="author")
+    for person in secretaries:
+        figures = by_secretary[person.pk]
         if figures.answered:
             people.append({"person": person, **_values(kpis.indicators(figures, period.settings)),
-                           "errors": quality.error_rate(start, end, author=person),
+                           "errors": author_errors.get(person.pk, quality.ErrorRate(0, 0)),
                            "quality": scores.get(person.pk)})
     trail.record(user, Action.VIEW, object_type="reporting.report", request=request, scope="operator")
     if request.GET.get("format") in ("csv", "xlsx"):

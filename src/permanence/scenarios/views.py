@@ -90,7 +90,7 @@ def scenario_list(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("scenario_version", account.slug, saved.version.scenario_id, saved.version.number)
     statuses = policy.visible_version_statuses(request.user)
     rows = []
-    for scenario in account.scenarios.all():
+    for scenario in account.scenarios.prefetch_related("versions"):
         versions = [v for v in scenario.versions.all() if v.status in statuses]
         if versions or can_edit:
             rows.append({"scenario": scenario, "versions": versions})

@@ -14,6 +14,7 @@ class TrainingInline(admin.TabularInline):  # type: ignore[type-arg]
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     list_display = ["username", "get_full_name", "role", "account", "is_active"]
+    list_select_related = ["account"]
     list_filter = ["role", "is_active", "account"]
     search_fields = ["username", "first_name", "last_name", "email"]
     fieldsets = (
