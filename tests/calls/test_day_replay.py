@@ -165,14 +165,10 @@ class Worker:
         self.clock.after(5.0, turn)
 
     def run_tasks(self) -> None:
-        from django.db.models import Q
-        from django.utils import timezone
-        from django_tasks.base import TaskResultStatus
         from django_tasks_db.models import DBTaskResult
 
-        due = DBTaskResult.objects.filter(status=TaskResultStatus.READY).filter(
-            Q(run_after__isnull=True) | Q(run_after__lte=timezone.now())
-        )
+        # the backend's own "ready": a task queued without a time has the greatest date, not NULL
+        due = DBTaskResult.objects.ready()
         if not due.exists():
             return
         if self.kill_armed:
