@@ -369,3 +369,21 @@ def test_every_admin_changelist_is_filled(personas: dict[str, Any], alpha: Any):
     for scope in ("account", "secretary"):  # the reports list them
         keys = Rollup.objects.filter(scope=scope, grain="day").values("key").distinct()
         assert keys.count() >= SMALL, scope
+
+
+# API lists that are not rows of a table, with the reason
+NOT_ROWS = {"/api/v1/accounts/{slug}/slots": "free slots computed for one appointment type (tests/agenda)"}
+
+
+def test_every_api_list_is_counted(db: Any):
+    """Each GET of the API that answers a list (per its OpenAPI description) has a row in PAGES."""
+    schema = Client().get("/api/v1/openapi.json").json()
+    lists = {
+        path.replace("{slug}", "{a}")
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+        if method == "get" and path not in NOT_ROWS
+        and operation["responses"]["200"]["content"]["application/json"]["schema"].get("type") == "array"
+    }
+    counted = {page.path for page in PAGES if page.api}
+    assert lists and lists <= counted, f"API lists without a query count test: {sorted(lists - counted)}"
