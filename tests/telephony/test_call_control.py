@@ -557,7 +557,7 @@ def test_a_trial_call_from_the_command_is_answered_and_hears_the_waiting_message
 
     async def scenario(control: Any, caller: TrunkCaller) -> None:
         trial = Trial("0145000001", (layout.sip.host, layout.sip.port), say=said.append)
-        assert await trial.run(seconds=3) == 0
+        assert await trial.run(seconds=3) == 0, said  # a refusal says its status
 
     with_control(layout, scenario)
     assert said[1] == "answered: speaking (the waiting message, in a loop)" and said[2] == "hung up"
