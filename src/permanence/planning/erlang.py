@@ -195,6 +195,28 @@ class Staffing:
     performance: Performance
 
 
+def check_targets(
+    target_sl: float,
+    target_seconds: float,
+    patience: float | None,
+    max_abandonment: float | None,
+    max_occupancy: float,
+    shrinkage: float,
+) -> None:
+    """StaffingError, said for a person, when a target cannot be met or is not a number."""
+    if not 0 <= target_sl < 1:
+        raise StaffingError("The service level target is a share between 0 and 1 (1 excluded).")
+    if not target_seconds >= 0:
+        raise StaffingError("The answer time target cannot be negative.")
+    if patience is not None and not patience > 0:
+        raise StaffingError("The mean patience must be positive.")
+    if max_abandonment is not None and not 0 <= max_abandonment < 1:
+        raise StaffingError("The abandonment cap is a share between 0 and 1 (1 excluded).")
+    if not 0 < max_occupancy <= 1:
+        raise StaffingError("The occupancy cap is a share between 0 (excluded) and 1.")
+    shrinkage_ratio(shrinkage)  # checks it
+
+
 def required_agents(
     calls_per_hour: float,
     aht: float,
@@ -213,17 +235,7 @@ def required_agents(
         raise StaffingError("The volume of calls cannot be negative.")
     if aht <= 0 or not math.isfinite(aht):
         raise StaffingError("The average handle time must be positive.")
-    if not 0 <= target_sl < 1:
-        raise StaffingError("The service level target is a share between 0 and 1 (1 excluded).")
-    if target_seconds < 0:
-        raise StaffingError("The answer time target cannot be negative.")
-    if patience is not None and patience <= 0:
-        raise StaffingError("The mean patience must be positive.")
-    if max_abandonment is not None and not 0 <= max_abandonment < 1:
-        raise StaffingError("The abandonment cap is a share between 0 and 1 (1 excluded).")
-    if not 0 < max_occupancy <= 1:
-        raise StaffingError("The occupancy cap is a share between 0 (excluded) and 1.")
-    scheduled(0, shrinkage)  # checks it
+    check_targets(target_sl, target_seconds, patience, max_abandonment, max_occupancy, shrinkage)
     traffic = calls_per_hour * aht / 3600.0
     if traffic == 0:
         return Staffing(0, 0, Performance(0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0))

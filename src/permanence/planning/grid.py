@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special  # type: ignore[import-untyped]
 
-from permanence.planning.erlang import StaffingError, shrinkage_ratio
+from permanence.planning.erlang import StaffingError, check_targets, shrinkage_ratio
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -46,17 +46,8 @@ class Targets:
     shrinkage: float = 0.0
 
     def check(self) -> None:
-        if not 0 <= self.target_sl < 1:
-            raise StaffingError("The service level target is a share between 0 and 1 (1 excluded).")
-        if not self.target_seconds >= 0:
-            raise StaffingError("The answer time target cannot be negative.")
-        if self.patience is not None and not self.patience > 0:
-            raise StaffingError("The mean patience must be positive.")
-        if self.max_abandonment is not None and not 0 <= self.max_abandonment < 1:
-            raise StaffingError("The abandonment cap is a share between 0 and 1 (1 excluded).")
-        if not 0 < self.max_occupancy <= 1:
-            raise StaffingError("The occupancy cap is a share between 0 (excluded) and 1.")
-        shrinkage_ratio(self.shrinkage)  # checks it
+        check_targets(self.target_sl, self.target_seconds, self.patience, self.max_abandonment,
+                      self.max_occupancy, self.shrinkage)  # fmt: skip
 
 
 @dataclass(frozen=True)
