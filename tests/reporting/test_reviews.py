@@ -72,8 +72,8 @@ def test_a_review_from_the_page_reaches_the_secretary_and_the_figures(personas, 
     desk = signed_in(personas["secretary"]).get("/desk/").content.decode()
     assert 'data-testid="my-reviews"' in desk and "suivez le scénario" in desk and "86 %" in desk
     rollups.sweep()
-    today = timezone.localdate().isoformat()
-    figures = page.get("/reports/", {"from": today, "to": today}).content.decode()
+    since = timezone.localdate(call.answered_at).isoformat()  # yesterday when run just after midnight
+    figures = page.get("/reports/", {"from": since, "to": timezone.localdate().isoformat()}).content.decode()
     row_html = figures.split(f'data-testid="secretary-{personas["secretary"].pk}"')[1].split("</tr>")[0]
     assert "86 %" in row_html and "(1)" in row_html
     listing = page.get("/reports/reviews/").content.decode()
@@ -116,8 +116,8 @@ def test_the_clients_report_shows_its_flagged_messages_and_error_rate(personas, 
     call = answered(alpha, personas["secretary"], 30, subject="Appel de M. Durant")
     answered(alpha, personas["secretary"], 20, subject="Appel de Mme Petit")
     quality.flag(call.messages.get(), "misspelt", "C'est Durand", actor=personas["client_user"])
-    today = timezone.localdate().isoformat()
-    page = signed_in(personas["client_user"]).get("/a/alpha/reports/", {"from": today, "to": today})
+    since, today = timezone.localdate(call.answered_at).isoformat(), timezone.localdate().isoformat()
+    page = signed_in(personas["client_user"]).get("/a/alpha/reports/", {"from": since, "to": today})
     text = page.content.decode()
     assert 'data-testid="quality"' in text and "1 sur 2" in text and "(50 %)" in text
     assert "Appel de M. Durant" in text and "C&#x27;est Durand" in text
