@@ -370,3 +370,72 @@ def test_a_step_that_is_gone_is_returned_and_the_unchanged_run_resumes_whole():
     resumed = Run.resume(scenario(renamed), env(), stored)
     assert [(u.step, u.reason) for u in resumed.unapplied] == [("identify_client", "unknown_step")]
     assert resumed.run.step == "who_is_it"
+
+
+# ---------------------------------------------------------------- texts written without Jinja
+
+SIMPLE_TEXTS = [
+    "Bonjour {{ name }}.",
+    "{{ wanted.name }} ({{ wanted.email }})",
+    "{{wanted.replacement.name}}",
+    "{{ count }} appel(s), urgent : {{ urgent }}, taux {{ rate }}",
+    "Ligne 1\r\nLigne 2 {{ name }}\rfin\n",
+    "{{ name }}\n\n",
+    "{{ multi }}",
+    "{{ missing }} et {{ missing.attr }}",
+    "{{ wanted.items }} {{ wanted.keys }}",
+    "{{ true }} {{ none }} {{ nothing.name }} {{ nothing.a.b }}",
+    "{{ listed }} {{ record }} {{ wanted.nope }}",
+]
+CONTEXTS = [
+    {
+        "name": "Léa",
+        "wanted": {"name": "Dr Une", "email": "une@example.fr", "replacement": {"name": "Dr Deux"},
+                   "items": "x", "keys": "y"},
+        "count": 3,
+        "urgent": True,
+        "rate": 0.5,
+        "multi": "a\r\nb\n",
+        "nothing": None,
+        "listed": ["a"],
+        "record": {"k": 1},
+    },
+    {"name": None, "wanted": None, "count": 0, "urgent": False, "rate": 2.0, "multi": "", "nothing": None},
+    {},
+]
+
+
+@pytest.mark.parametrize("source", SIMPLE_TEXTS)
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_a_simple_text_is_written_as_jinja_writes_it(source, context):
+    from permanence.scenarios.engine import templating
+
+    text, problems = templating.compile_text(source)
+    assert not problems and text is not None and isinstance(text.tree, str)  # the simple form
+    jinja = templating.Text(source, text.names, templating.ENV.parse(source)).render(context)  # by Jinja
+    fast = templating._render_simple(source, context)
+    assert fast is None or fast == jinja  # None: left to Jinja
+    assert text.render(context) == jinja
+
+
+def test_common_texts_are_written_without_compiling_a_template():
+    from permanence.scenarios.engine import templating
+
+    context = CONTEXTS[0]
+    for source in SIMPLE_TEXTS[:7]:
+        assert templating._render_simple(source, context) is not None, source
+    templating._compiled.cache_clear()
+    text, _ = templating.compile_text("Rappeler {{ wanted.name }} au {{ count }}")
+    assert text is not None
+    assert text.render(context) == "Rappeler Dr Une au 3"
+    assert templating._compiled.cache_info().currsize == 0
+
+
+def test_a_text_is_compiled_once_for_every_scenario_that_writes_it():
+    from permanence.scenarios.engine import templating
+
+    templating._compiled.cache_clear()
+    texts = [templating.compile_text("{% if urgent %}URGENT {% endif %}{{ name }}")[0] for _ in range(3)]
+    assert all(t is not None for t in texts) and texts[0] is not texts[1]
+    assert [t.render({"urgent": True, "name": "Léa"}) for t in texts if t] == ["URGENT Léa"] * 3
+    assert templating._compiled.cache_info().misses == 1

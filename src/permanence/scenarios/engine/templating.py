@@ -8,6 +8,7 @@ way with Babel (``{{ call.date | date }}``, ``{{ account.next_opening }}``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -192,9 +193,13 @@ class Text:
     def render(self, context: Mapping[str, Any]) -> str:
         if self.tree is None:
             return self.source
+        if isinstance(self.tree, str):  # only ``{{ name.attr }}``: written without Jinja when it is sure
+            out = _render_simple(self.tree, context)
+            if out is not None:
+                return out if len(out) <= MAX_OUTPUT else out[:MAX_OUTPUT] + "…"
         try:
             if self._template is None:
-                self._template = ENV.from_string(self.tree)
+                self._template = _compiled(self.source)
             out = str(self._template.render(dict(context)))
         except (
             TemplateError,
@@ -212,6 +217,57 @@ class Text:
 _SIMPLE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)(?:\.[a-z_][a-z0-9_]*)*\s*\}\}")
 _SIMPLE_USE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)((?:\.[a-z_][a-z0-9_]*)*)\s*\}\}")
 _FALLBACK_FILTERS = frozenset({"default", "d"})
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # Jinja writes every line break of a template as "\n"
+#: names Jinja reads as constants or operators: such a text is left to Jinja
+_JINJA_WORDS = frozenset({"true", "false", "none", "not", "and", "or", "in", "is", "if", "else"})
+#: the values written as ``str()`` writes them, as Jinja does
+_PLAIN_TYPES = (str, int, float, bool)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(source: str) -> Any:
+    """A text's Jinja template, compiled once per process for each distinct text: a scenario checked
+    again (a new version, another worker's cache) renders without compiling its texts again."""
+    return ENV.from_string(source)
+
+
+def _render_simple(source: str, context: Mapping[str, Any]) -> str | None:
+    """A text whose only variables are ``{{ name }}`` or ``{{ name.attr… }}``, written as Jinja would
+    write it, without compiling a template (a first render cost about 0.4 ms). None when the result
+    could differ from Jinja's (a name missing, an attribute that is not a key of a plain dict, a value
+    that is not a text, a number, a boolean or None): then Jinja renders it."""
+    parts: list[str] = []
+    last = 0
+    for match in _SIMPLE_USE.finditer(source):
+        root = match.group(1)
+        if root in _JINJA_WORDS or root not in context:
+            return None
+        value = context[root]
+        attrs = match.group(2).split(".")[1:]
+        for i, attr in enumerate(attrs):
+            if value is None and i == len(attrs) - 1:
+                break  # None.attr: Jinja's undefined, written as nothing
+            if type(value) is not dict or attr not in value or hasattr(dict, attr) or attr in _JINJA_WORDS:
+                return None
+            value = value[attr]
+        if value is not None and type(value) not in _PLAIN_TYPES:
+            return None
+        parts.append(source[last:match.start()])
+        parts.append("" if value is None else str(value))
+        last = match.end()
+    parts.append(source[last:])
+    if "\r" in source or source.endswith("\n"):
+        return _render_lines(parts)
+    return "".join(parts)
+
+
+def _render_lines(parts: list[str]) -> str:
+    """The same, for a text with line breaks to normalise: Jinja writes its text's breaks as "\n" and
+    drops one final break (``keep_trailing_newline`` is off); a value's own breaks are kept."""
+    literal = [_NEWLINE.sub("\n", p) if i % 2 == 0 else p for i, p in enumerate(parts)]
+    if literal[-1].endswith("\n"):
+        literal[-1] = literal[-1][:-1]
+    return "".join(literal)
 
 
 def _chain(node: Any) -> tuple[str, tuple[str, ...]] | None:
