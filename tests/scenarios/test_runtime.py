@@ -439,3 +439,68 @@ def test_a_text_is_compiled_once_for_every_scenario_that_writes_it():
     assert all(t is not None for t in texts) and texts[0] is not texts[1]
     assert [t.render({"urgent": True, "name": "Léa"}) for t in texts if t] == ["URGENT Léa"] * 3
     assert templating._compiled.cache_info().misses == 1
+
+
+LAZY = """
+title: Lazy
+start: ask
+fields:
+  name: {type: text, label: Nom}
+  health: {type: text, label: Santé, sensitive: true}
+  kind: {type: choice, options: {client: Client, other: Autre}}
+  wanted: {type: person}
+  other_person: {type: person}
+  urgent: {type: yes_no}
+steps:
+  ask: {ask: [name, health, kind, wanted, urgent], next: pick}
+  pick:
+    decide:
+      - {if: kind == 'client', goto: done}
+      - else: done
+  done: {end: information}
+"""
+
+
+def _run_at_outcome():
+    people = {"claire-durand": Person("claire-durand", "Maître Claire Durand", email="c@example.fr")}
+    calls = []
+
+    class Counting(StaticEnvironment):
+        def person(self, ref):
+            calls.append(ref)
+            return super().person(ref)
+
+    run = Run.start(scenario(LAZY), Counting(people=people, records={"account": {"name": "Cabinet"}}))
+    return run, calls
+
+
+def test_what_texts_read_is_the_same_mapping_read_name_by_name():
+    run, _ = _run_at_outcome()
+    run.answer(
+        {"name": "Léa", "health": "asthme", "kind": "client", "wanted": "claire-durand", "urgent": "oui"}
+    )
+    masked = run._context(None, masked=True)
+    plain = run._context(None)
+    whole = dict(masked)
+    assert set(whole) == {*run.env.values(), *run.scenario.fields, "params", "identity", "notes", "outcome",
+                          "label", "appointment"}
+    assert all(masked.get(k) == v and k in masked for k, v in whole.items())
+    assert whole["health"] == "[confidentiel : à lire en ligne]" and plain["health"] == "asthme"
+    assert whole["wanted"]["name"] == "Maître Claire Durand" and whole["other_person"] is None
+    assert whole["label"] == {"name": "Léa", "health": "[confidentiel : à lire en ligne]", "kind": "Client",
+                              "wanted": "Maître Claire Durand", "other_person": None, "urgent": "oui",
+                              "outcome": "Information"}
+    assert whole["account"] == {"name": "Cabinet"} and whole["outcome"] == "information"
+    assert "nothing" not in masked and masked.get("nothing") is None and len(masked) == len(whole)
+
+
+def test_a_condition_reads_only_the_names_it_names():
+    run, calls = _run_at_outcome()
+    run.answer({"name": "Léa", "health": "x", "kind": "client", "wanted": "claire-durand", "urgent": "non"})
+    assert run.outcome["kind"] == "information"
+    step = run.scenario.steps["pick"]
+    calls.clear()
+    assert run._eval(step.branches[0].condition.expr, step) is True
+    assert calls == []  # ``kind == 'client'``: no person looked up
+    assert run._eval(checker.ex.parse("wanted.name == 'Maître Claire Durand'"), step) is True
+    assert calls == ["claire-durand"]  # the one person read, once

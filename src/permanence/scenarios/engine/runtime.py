@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from types import MappingProxyType
@@ -884,40 +884,36 @@ class Run:
         person = self.env.person(ref) if isinstance(ref, str) else None
         return person.as_value(self.env) if person else None
 
-    def _values(self, step: Step | None) -> dict[str, Any]:
-        values: dict[str, Any] = dict(self.env.values())
-        for name, f in self.scenario.fields.items():
-            value = self.answers.get(name)
-            values[name] = self._person(name) if f.type == "person" else value
-        values["params"] = dict(step.params) if step else {}
-        values[IDENTITY_RECORD] = {"verified": self.verification["verified"],
-                                   "attempts": self.verification["attempts"]}
-        return values
+    def _values(self, step: Step | None) -> Mapping[str, Any]:
+        """What conditions read: the records, the fields, ``params`` and ``identity``."""
+        return _Values(self, step, context=False, masked=False)
 
-    def _context(self, step: Step | None, *, masked: bool = False) -> dict[str, Any]:
+    def _context(self, step: Step | None, *, masked: bool = False) -> Mapping[str, Any]:
         """What texts read; ``masked``: for what is sent (reports, notes), a sensitive answer is replaced
         by a mark saying it is read online."""
-        values = self._values(step)
+        return _Values(self, step, context=True, masked=masked)
+
+    def _labels(self, masked: bool) -> dict[str, Any]:
+        """``{{ label.x }}``: each field's value in words (a choice's label, a person's name, oui/non)."""
         labels = {}
+        hidden = self.sensitive_names() if masked else frozenset()
         for name, f in self.scenario.fields.items():
             value = self.answers.get(name)
-            if f.type == "choice" and value is not None:
+            if f.type == "person":  # read as the person (None: not found, its answer written as it is)
+                person = self._person(name)
+                labels[name] = person["name"] if person else value
+                value = person
+            elif f.type == "choice" and value is not None:
                 labels[name] = f.options.get(value, value)
-            elif f.type == "person" and values.get(name):
-                labels[name] = values[name]["name"]
             elif f.type == "yes_no" and value is not None:
                 labels[name] = "oui" if value else "non"
             else:
                 labels[name] = value
-        if masked:
-            for name in self.sensitive_names():
-                if values.get(name) not in (None, ""):
-                    values[name] = labels[name] = SENSITIVE_MASK
+            if name in hidden and value not in (None, ""):
+                labels[name] = SENSITIVE_MASK
         kind = self.outcome["kind"] if self.outcome else None
         labels["outcome"] = OUTCOME_LABELS.get(kind, kind) if kind else None
-        values.update(notes=list(self.notes), outcome=kind, label=labels)
-        values[APPOINTMENT_RECORD] = self.booking()
-        return values
+        return labels
 
     def booking(self) -> dict[str, Any]:
         """The appointment the call ended with (``{{ appointment.slot }}``): the slot in words, as the
@@ -1141,6 +1137,93 @@ class Run:
         if f.pattern is not None and not f.pattern.fullmatch(text):
             raise fail("bad_pattern", value=text[:40])
         return text
+
+
+_CONTEXT_NAMES = ("notes", "outcome", "label", APPOINTMENT_RECORD)
+
+
+class _Values(Mapping[str, Any]):
+    """What a condition or a text reads at a step, each name computed when it is first read.
+
+    A condition reads a few names: building every field's value (a person looked up for each person
+    field), the records and the labels for each evaluation was most of an answer's time. The names and
+    values are those of a plain dict built at once (``dict(values)`` gives it, as Jinja takes it): the
+    records, the fields (a person field as the person), ``params``, ``identity``; for texts
+    (``context``) also ``notes``, ``outcome``, ``label`` and ``appointment``; ``masked``: a sensitive
+    answer given is replaced by a mark."""
+
+    __slots__ = ("_context", "_hidden", "_masked", "_read", "_records", "_run", "_step")
+
+    def __init__(self, run: Run, step: Step | None, *, context: bool, masked: bool) -> None:
+        self._run, self._step, self._context, self._masked = run, step, context, masked
+        self._records: dict[str, Any] | None = None
+        self._hidden: frozenset[str] | None = None  # the sensitive fields, when masked
+        self._read: dict[str, Any] = {}
+
+    def records(self) -> dict[str, Any]:
+        if self._records is None:
+            self._records = self._run.env.values()
+        return self._records
+
+    def __getitem__(self, name: str) -> Any:
+        read = self._read
+        if name in read:
+            return read[name]
+        value = read[name] = self._compute(name)
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (
+            name in self._run.scenario.fields
+            or name in ("params", IDENTITY_RECORD)
+            or (self._context and name in _CONTEXT_NAMES)
+            or name in self.records()
+        )
+
+    def _names(self) -> list[str]:
+        names = dict.fromkeys(self.records())
+        names.update(dict.fromkeys(self._run.scenario.fields))
+        names.update(dict.fromkeys(("params", IDENTITY_RECORD)))
+        if self._context:
+            names.update(dict.fromkeys(_CONTEXT_NAMES))
+        return list(names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def _compute(self, name: str) -> Any:
+        run = self._run
+        f = run.scenario.fields.get(name)
+        if f is not None:
+            value = run._person(name) if f.type == "person" else run.answers.get(name)
+            if self._masked and value not in (None, ""):
+                if self._hidden is None:
+                    self._hidden = run.sensitive_names()
+                if name in self._hidden:
+                    return SENSITIVE_MASK
+            return value
+        if name == "params":
+            return dict(self._step.params) if self._step else {}
+        if name == IDENTITY_RECORD:
+            return {"verified": run.verification["verified"], "attempts": run.verification["attempts"]}
+        if self._context and name in _CONTEXT_NAMES:
+            if name == "notes":
+                return list(run.notes)
+            if name == "outcome":
+                return run.outcome["kind"] if run.outcome else None
+            if name == "label":
+                return run._labels(self._masked)
+            return run.booking()
+        return self.records()[name]
 
 
 def _field_text(f: Field, value: Any) -> str:
