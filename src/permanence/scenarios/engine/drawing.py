@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
 
 from permanence.scenarios.engine.expressions import Expression
 from permanence.scenarios.engine.model import ACCOUNT_RECIPIENT, Scenario, Step
@@ -263,50 +264,297 @@ def _mermaid_text(text: str) -> str:
     return text.replace("\n", "<br/>")
 
 
-def mermaid(
-    scenario: Scenario, classes: dict[str, str] | None = None, ghosts: tuple[tuple[str, str], ...] = ()
+#: Mermaid's own limits (mermaid.initialize: maxTextSize 50,000 characters, maxEdges 500 arrows): past the
+#: first, the diagram is silently replaced by "Maximum text size in diagram exceeded"; past the second, it
+#: fails ("Edge limit exceeded"). A page of the drawing stays well below both, whatever its steps say.
+MERMAID_MAX_TEXT = 50_000
+MERMAID_MAX_EDGES = 500
+#: a page holds at most this many steps (and this much text and these many arrows of their own): beyond,
+#: the drawing is cut into pages, arrows leaving a page end on a link to the page holding their target
+PAGE_STEPS = 60
+PAGE_TEXT = 32_000
+PAGE_EDGES = 300
+#: the line that opens each page of a drawing of several pages (a Mermaid comment): ``%% page 2/9 : title``
+PAGE_MARK = "%% page "
+_LINK_WORDS = 8
+_LINK_CHARS = 60
+_UNREACHED = 1 << 30
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a drawing: its number (from 1), a title, the steps drawn there, its Mermaid text."""
+
+    number: int
+    title: str
+    steps: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Drawing:
+    pages: tuple[Page, ...]
+
+    @property
+    def text(self) -> str:
+        """One page: its Mermaid text. Several: each one after its ``%% page n/total : title`` line."""
+        if len(self.pages) == 1:
+            return self.pages[0].text
+        total = len(self.pages)
+        return "".join(f"{PAGE_MARK}{p.number}/{total} : {p.title}\n{p.text}" for p in self.pages)
+
+    def page_of(self) -> dict[str, int]:
+        return {sid: page.number for page in self.pages for sid in page.steps}
+
+
+def _node_line(step: Step, label: str, node: str) -> str:
+    text = _mermaid_text(label)
+    if _is_outcome(step):
+        return f'    {node}(["{text}"]):::outcome'
+    if step.kind == "decide":
+        return f'    {node}{{"{text}"}}'
+    return f'    {node}["{text}"]'
+
+
+def _arrow(label: str) -> str:
+    return f' -->|"{_mermaid_text(label)}"| ' if label else " --> "
+
+
+def _head(label: str) -> str:
+    """The first line of a step's box, short: what a link to it says."""
+    head = _short(label.split("\n")[0], _LINK_WORDS)
+    return head if len(head) <= _LINK_CHARS else head[: _LINK_CHARS - 1] + "…"
+
+
+def _came_from(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"⬅ depuis la page {numbers[0]}"
+    return "⬅ depuis les pages " + ", ".join(str(n) for n in numbers[:5]) + (" …" if len(numbers) > 5 else "")
+
+
+class _Plan:
+    """The words and arrows of every step (computed once), and the Mermaid name of each."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.labels = {sid: _label(scenario, step) for sid, step in scenario.steps.items()}
+        self.arrows = {sid: edges(scenario, step) for sid, step in scenario.steps.items()}
+        self.ids: dict[str, str] = {}
+
+    def depths(self) -> dict[str, int]:
+        """Arrows from the call's first step (breadth first): how far each step is from the start."""
+        depth: dict[str, int] = {}
+        start = self.scenario.start
+        if start in self.scenario.steps:
+            depth[start] = 0
+            queue, head = [start], 0
+            while head < len(queue):
+                sid = queue[head]
+                head += 1
+                for target, _ in self.arrows[sid]:
+                    if target not in depth:
+                        depth[target] = depth[sid] + 1
+                        queue.append(target)
+        return depth
+
+    def cost(self, step: Step) -> tuple[int, int]:
+        """The characters and arrows a step brings to its page at most: its box (and its group's), its
+        arrows, each perhaps to a link to another page, and the mark of arrows coming from other pages."""
+        text = len(_node_line(step, self.labels[step.id], "s0000")) + 31 + len(step.group or step.phase) * 2
+        count = len(self.arrows[step.id]) + 1
+        for _, label in self.arrows[step.id]:
+            text += len(_mermaid_text(label)) + 30 + _LINK_CHARS + 90
+        if step.kind in ("transfer", "appointment"):
+            text += 100
+            count += 1
+        return text + 200, count
+
+    def sections(self) -> list[list[str]]:
+        """The steps in reading order, a section at a time: a phase or a block kept together, taken in the
+        order the call reaches them (breadth first from the start; steps it never reaches last)."""
+        depth = self.depths()
+        index = {sid: i for i, sid in enumerate(self.scenario.steps)}
+        grouped: dict[str, list[str]] = {}
+        units: list[list[str]] = []
+        for sid, step in self.scenario.steps.items():
+            group = step.group or step.phase
+            if group:
+                grouped.setdefault(group, []).append(sid)
+            else:
+                units.append([sid])
+
+        def rank(sid: str) -> tuple[int, int]:
+            return depth.get(sid, _UNREACHED), index[sid]
+
+        units += [sorted(steps, key=rank) for steps in grouped.values()]
+        units.sort(key=lambda unit: rank(unit[0]))
+        return units
+
+    def partition(self, ghosts: tuple[tuple[str, str], ...], max_steps: int) -> list[list[str]]:
+        """Pages of at most ``max_steps`` steps within the text and arrow budgets; a section that fits on a
+        page is not cut, a longer one fills pages in reading order; removed steps (``ghosts``) come last."""
+        costs = {sid: self.cost(step) for sid, step in self.scenario.steps.items()}
+        costs.update({_GHOST + sid: (len(label) + 60, 0) for sid, label in ghosts})
+        units = self.sections() + [[_GHOST + sid] for sid, _ in ghosts]
+        empty = (0, 0, 0)
+
+        def size(steps: list[str]) -> tuple[int, int, int]:
+            return len(steps), sum(costs[s][0] for s in steps), sum(costs[s][1] for s in steps)
+
+        def add(used: tuple[int, int, int], more: tuple[int, int, int]) -> tuple[int, int, int]:
+            return used[0] + more[0], used[1] + more[1], used[2] + more[2]
+
+        def fits(used: tuple[int, int, int], more: tuple[int, int, int]) -> bool:
+            steps, text, count = add(used, more)
+            return steps <= max_steps and text <= PAGE_TEXT and count <= PAGE_EDGES
+
+        pages: list[list[str]] = []
+        page: list[str] = []
+        used = empty
+        for unit in units:
+            whole = size(unit)
+            if page and not fits(used, whole) and fits(empty, whole):
+                pages.append(page)  # the section fits on a page of its own: start one rather than cut it
+                page, used = [], empty
+            for sid in unit:
+                one = size([sid])
+                if page and not fits(used, one):
+                    pages.append(page)
+                    page, used = [], empty
+                page.append(sid)
+                used = add(used, one)
+        if page:
+            pages.append(page)
+        return pages
+
+
+_GHOST = "ghost:"
+
+
+def _title(plan: _Plan, steps: list[str], seen: set[str]) -> str:
+    """The phases and blocks of a page (« (suite) » when the first one began on an earlier page), or the
+    words of its first step."""
+    groups: list[str] = []
+    for sid in steps:
+        step = plan.scenario.steps.get(sid)
+        if step is not None and (step.group or step.phase) and (step.group or step.phase) not in groups:
+            groups.append(step.group or step.phase)
+    names = [g + " (suite)" if i == 0 and g in seen else g for i, g in enumerate(groups)]
+    seen.update(groups)
+    if not names:
+        first = next((sid for sid in steps if sid in plan.labels), None)
+        return "Étapes retirées" if first is None else "À partir de : " + _head(plan.labels[first])
+    title = " · ".join(names[:3]) + (" · …" if len(names) > 3 else "")
+    return title.replace("\n", " ")
+
+
+def _page_text(
+    plan: _Plan,
+    steps: list[str],
+    where: dict[str, int] | None,
+    number: int,
+    classes: dict[str, str],
+    ghosts: dict[str, str],
 ) -> str:
-    """Mermaid text; ``classes`` marks steps (added, changed), ``ghosts`` adds removed ones."""
-    ids: dict[str, str] = {}
+    """The Mermaid text of the page ``number`` holding ``steps`` (``where``: every step's page, or None for
+    a drawing of one page)."""
+    scenario, ids = plan.scenario, plan.ids
+    here = set(steps)
     lines = ["flowchart TD"]
     groups: dict[str, list[Step]] = {}
-    for step in scenario.steps.values():
-        groups.setdefault(step.group or step.phase, []).append(step)
-    for group, steps in groups.items():
+    for sid, step in scenario.steps.items():
+        if sid in here:
+            groups.setdefault(step.group or step.phase, []).append(step)
+    for group, members in groups.items():
         if group:
             lines.append(f'  subgraph g{len(lines)}["{_mermaid_text(group)}"]')
-        for step in steps:
-            node = _ident(step.id, ids)
-            text = _mermaid_text(_label(scenario, step))
-            if _is_outcome(step):
-                lines.append(f'    {node}(["{text}"]):::outcome')
-            elif step.kind == "decide":
-                lines.append(f'    {node}{{"{text}"}}')
-            else:
-                lines.append(f'    {node}["{text}"]')
+        for step in members:
+            lines.append(_node_line(step, plan.labels[step.id], _ident(step.id, ids)))
         if group:
             lines.append("  end")
-    for step in scenario.steps.values():
-        for target, label in edges(scenario, step):
-            arrow = f' -->|"{_mermaid_text(label)}"| ' if label else " --> "
-            lines.append(f"  {_ident(step.id, ids)}{arrow}{_ident(target, ids)}")
+    links: dict[str, str] = {}
+    entries: dict[str, set[int]] = {}
+    for sid, step in scenario.steps.items():
+        if sid not in here:
+            if where is not None:
+                for target, _ in plan.arrows[sid]:
+                    if target in here:
+                        entries.setdefault(target, set()).add(where[sid])
+            continue
+        for target, label in plan.arrows[sid]:
+            if where is None or where[target] == number:
+                lines.append(f"  {_ident(step.id, ids)}{_arrow(label)}{_ident(target, ids)}")
+                continue
+            link = links.get(target)
+            if link is None:
+                link = links[target] = f"l{number}_{_ident(target, ids)}"
+                page = where[target]
+                words = _mermaid_text(f"➜ page {page} : {_head(plan.labels[target])}")
+                lines.append(f'  {link}[["{words}"]]:::goto')
+                lines.append(f'  click {link} href "#drawing-page-{page}" "Aller à la page {page}"')
+            lines.append(f"  {_ident(step.id, ids)}{_arrow(label)}{link}")
         if step.kind in ("transfer", "appointment"):
             done = _ident(step.id + ":done", ids)
             outcome = OUTCOME_LABELS[step.kind]
             lines.append(f'  {done}(["{outcome}"]):::outcome')
             lines.append(f'  {_ident(step.id, ids)} -->|"{RESULT_LABELS[ACCEPTED[step.kind]]}"| {done}')
-    if scenario.start in scenario.steps:
+    for target, sources in entries.items():
+        came = sorted(sources)
+        entry = f"e{number}_{_ident(target, ids)}"
+        lines.append(f'  {entry}[["{_came_from(came)}"]]:::goto')
+        lines.append(f'  click {entry} href "#drawing-page-{came[0]}" "Aller à la page {came[0]}"')
+        lines.append(f"  {entry} -.-> {_ident(target, ids)}")
+    if scenario.start in here:
         lines.append(f"  start((Appel)) --> {_ident(scenario.start, ids)}")
-    for step_id, label in ghosts:
-        lines.append(f'  {_ident("ghost:" + step_id, ids)}["{_mermaid_text(label)}"]:::removed')
-    for step_id, css in (classes or {}).items():
-        if step_id in ids:
+    for sid in steps:
+        if sid.startswith(_GHOST) and sid in ghosts:
+            lines.append(f'  {_ident(sid, ids)}["{_mermaid_text(ghosts[sid])}"]:::removed')
+    for step_id, css in classes.items():
+        if step_id in ids and step_id in here:
             lines.append(f"  class {ids[step_id]} {css}")
     lines.append("  classDef outcome fill:#e7f6ec,stroke:#1f7a3d,color:#0b3d1c")
     lines.append("  classDef added fill:#dcfae6,stroke:#127a3a,stroke-width:3px")
     lines.append("  classDef changed fill:#fef0c7,stroke:#a15c00,stroke-width:3px")
     lines.append("  classDef removed fill:#fee4e2,stroke:#b42318,stroke-dasharray:5 5,color:#7a271a")
+    if where is not None:
+        lines.append("  classDef goto fill:#eef4ff,stroke:#3e63dd,color:#1d2f6f")
     return "\n".join(lines) + "\n"
+
+
+def paged(
+    scenario: Scenario,
+    classes: dict[str, str] | None = None,
+    ghosts: tuple[tuple[str, str], ...] = (),
+    max_steps: int | None = PAGE_STEPS,
+) -> Drawing:
+    """The drawing, cut into pages of at most ``max_steps`` steps when it does not fit on one (each
+    step and each arrow drawn once: an arrow to another page ends on a link to it, and a step entered
+    from other pages says from which). ``max_steps=None``: one drawing, however large (Graphviz takes it,
+    Mermaid does not)."""
+    plan = _Plan(scenario)
+    ghost_labels = {_GHOST + sid: label for sid, label in ghosts}
+    marks = dict(classes or {})
+    chunks = [] if max_steps is None else plan.partition(ghosts, max(1, max_steps))
+    if len(chunks) <= 1:
+        steps = list(scenario.steps) + list(ghost_labels)
+        text = _page_text(plan, steps, None, 1, marks, ghost_labels)
+        return Drawing((Page(1, scenario.title, tuple(scenario.steps), text),))
+    where = {sid: n for n, chunk in enumerate(chunks, 1) for sid in chunk}
+    seen: set[str] = set()
+    pages = []
+    for n, chunk in enumerate(chunks, 1):
+        title = _title(plan, chunk, seen)
+        text = _page_text(plan, chunk, where, n, marks, ghost_labels)
+        pages.append(Page(n, title, tuple(s for s in chunk if s in scenario.steps), text))
+    return Drawing(tuple(pages))
+
+
+def mermaid(
+    scenario: Scenario, classes: dict[str, str] | None = None, ghosts: tuple[tuple[str, str], ...] = ()
+) -> str:
+    """Mermaid text; ``classes`` marks steps (added, changed), ``ghosts`` adds removed ones. A scenario too
+    large for one drawing gives several, each after its ``%% page n/total : title`` line (see ``paged``)."""
+    return paged(scenario, classes, ghosts).text
 
 
 def _signature(scenario: Scenario, step: Step) -> tuple[object, ...]:
@@ -353,10 +601,12 @@ KIND_LABELS = {
 }
 
 
-def outline(scenario: Scenario) -> list[dict[str, object]]:
-    """The steps in words, in the order written, for the printed validation copy."""
+def outline(scenario: Scenario, drawn: Drawing | None = None) -> list[dict[str, object]]:
+    """The steps in words, in the order written, for the printed validation copy; with the ``drawn``
+    drawing of several pages, the page where each step is drawn."""
     out: list[dict[str, object]] = []
     names = {sid: i + 1 for i, sid in enumerate(scenario.steps)}
+    pages = drawn.page_of() if drawn is not None and len(drawn.pages) > 1 else {}
     for sid, step in scenario.steps.items():
         out.append(
             {
@@ -371,6 +621,8 @@ def outline(scenario: Scenario) -> list[dict[str, object]]:
                 ],
             }
         )
+        if pages:
+            out[-1]["page"] = pages[sid]
     return out
 
 
