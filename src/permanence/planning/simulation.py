@@ -6,54 +6,142 @@ secretaries answer in arrival order (first come, first served), as many as the p
 phones in each interval: an interval with fewer stops giving new calls to the ones who leave (they
 finish the call in hand): ``simulate``, one queue.
 
-``simulate_routed`` plays several accounts' calls through the desk's own routing core
-(``calls.routing``: skills and levels, languages, priority classes, overflow to a wider group,
-maximum wait then the fallback), with secretaries on the phones per interval: what a plan gives when
-not every secretary can take every call.
+``simulate_routed`` plays several accounts' calls with the desk's routing rules (``calls.routing``:
+skills and levels, languages, priority classes, overflow to a wider group, maximum wait then the
+fallback), with secretaries on the phones per interval: what a plan gives when not every secretary
+can take every call.
 
 The results are per interval of arrival, with the same definitions as ``erlang``: service level =
 answered within T over offered, ASA = mean wait of the answered, abandonment = hung up over offered,
 occupancy = talking time over the agents' time on the phones.
+
+How it is fast (issue 21): every random draw of the day is made at once with numpy (arrivals: a
+Poisson number per interval spread uniformly, patience and handle times per call); times are floats
+in seconds. ``simulate`` needs no event list: first come first served, a call starts at the earliest
+moment an agent is free after its arrival (Kiefer-Wolfowitz), so one heap of the agents' free times
+and one pass over the calls in arrival order give the day, the plan's changes applied at each
+interval's edge. ``simulate_routed`` keeps, per account, the waiting calls in arrival order and the
+ready secretaries in a heap (level, longest idle, id): an arrival, the end of a call or an overflow
+mark looks only at them, instead of a whole round of the routing core per event; a hang-up or a
+maximum wait needs no event at all (a call past its limit is dropped when it reaches the head of its
+queue, and counted by its own limits). The tests check both against the same calls played event by
+event (the single queue's loop of before, and ``calls.routing.Router`` itself), and the formulas.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
 
 from permanence.calls import routing
 
 Sampler = Callable[[random.Random], float]
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
 
 
 class SimulationError(ValueError):
     pass
 
 
-def exponential(mean: float) -> Sampler:
-    if mean <= 0:
+class Distribution:
+    """A duration's law: one draw with ``random`` (a ``Sampler``), or many at once with numpy."""
+
+    __slots__ = ()
+
+    def __call__(self, rng: random.Random) -> float:
+        raise NotImplementedError
+
+    def draw(self, generator: np.random.Generator, size: int) -> Floats:
+        raise NotImplementedError
+
+
+class _Exponential(Distribution):
+    __slots__ = ("mean",)
+
+    def __init__(self, mean: float) -> None:
+        self.mean = mean
+
+    def __call__(self, rng: random.Random) -> float:
+        return rng.expovariate(1.0 / self.mean)
+
+    def draw(self, generator: np.random.Generator, size: int) -> Floats:
+        return generator.exponential(self.mean, size)
+
+
+class _LogNormal(Distribution):
+    __slots__ = ("mu", "sigma")
+
+    def __init__(self, mu: float, sigma: float) -> None:
+        self.mu, self.sigma = mu, sigma
+
+    def __call__(self, rng: random.Random) -> float:
+        return rng.lognormvariate(self.mu, self.sigma)
+
+    def draw(self, generator: np.random.Generator, size: int) -> Floats:
+        return generator.lognormal(self.mu, self.sigma, size)
+
+
+class _Never(Distribution):
+    __slots__ = ()
+
+    def __call__(self, rng: random.Random) -> float:
+        return math.inf
+
+    def draw(self, generator: np.random.Generator, size: int) -> Floats:
+        return np.full(size, math.inf)
+
+
+def exponential(mean: float) -> Distribution:
+    if not mean > 0 or math.isinf(mean):
         raise SimulationError("A mean duration must be positive.")
-    return lambda rng: rng.expovariate(1.0 / mean)
+    return _Exponential(mean)
 
 
-def lognormal(mean: float, sd: float) -> Sampler:
+def lognormal(mean: float, sd: float) -> Distribution:
     """Handle times are closer to log-normal than to exponential in real services."""
-    if mean <= 0 or sd <= 0:
+    if not (mean > 0 and sd > 0) or math.isinf(mean) or math.isinf(sd):
         raise SimulationError("Mean and standard deviation must be positive.")
     sigma2 = math.log(1 + (sd / mean) ** 2)
-    mu = math.log(mean) - sigma2 / 2
-    sigma = math.sqrt(sigma2)
-    return lambda rng: rng.lognormvariate(mu, sigma)
+    return _LogNormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
 
 
-def never(_rng: random.Random) -> float:
-    return math.inf
+never: Distribution = _Never()  # patience of callers who never hang up
+
+
+def _draw(sampler: Sampler, generator: np.random.Generator, size: int, seed: int) -> Floats:
+    """``size`` durations: at once for the distributions above, one by one for any other sampler."""
+    if isinstance(sampler, Distribution):
+        return sampler.draw(generator, size)
+    rng = random.Random(seed)
+    return np.fromiter((sampler(rng) for _ in range(size)), dtype=np.float64, count=size)
+
+
+def _arrivals(
+    generator: np.random.Generator, calls_per_interval: Sequence[float], length: float
+) -> tuple[Ints, Floats]:
+    """A Poisson process per interval: the number of calls, then their times, uniform and sorted."""
+    expected = np.asarray(calls_per_interval, dtype=np.float64)
+    counts = generator.poisson(expected)
+    slots = np.repeat(np.arange(len(expected), dtype=np.int64), counts)
+    times = (slots + generator.random(len(slots))) * length
+    # (slot + u) * length may round up to the next edge: keep every call inside its interval
+    times = np.minimum(times, np.nextafter((slots + 1) * length, 0.0))
+    times.sort()  # the intervals are disjoint: sorting the times keeps ``slots`` aligned
+    return slots, times
+
+
+def _check_calls(calls: Sequence[float]) -> None:
+    for c in calls:
+        if not c >= 0 or math.isinf(c):
+            raise SimulationError("Calls cannot be negative (and are finite numbers).")
 
 
 @dataclass
@@ -102,6 +190,28 @@ class Result:
         return out
 
 
+@dataclass(frozen=True)
+class _Day:
+    """The day's calls in arrival order, drawn at once (what a seed gives)."""
+
+    times: Floats
+    slots: Ints  # interval of arrival
+    streams: Ints  # index of the stream (``simulate``: all 0)
+    patience: Floats
+    handle: Floats
+
+
+def _queue_day(
+    calls_per_interval: Sequence[float], length: float, handle_time: Sampler, patience: Sampler, seed: int
+) -> _Day:
+    generator = np.random.default_rng(seed)
+    slots, times = _arrivals(generator, calls_per_interval, length)
+    n = len(times)
+    waits = _draw(patience, generator, n, seed)
+    handle = _draw(handle_time, generator, n, seed + 1)
+    return _Day(times, slots, np.zeros(n, dtype=np.int64), waits, handle)
+
+
 def simulate(
     calls_per_interval: Sequence[float],
     agents_per_interval: Sequence[int],
@@ -116,116 +226,143 @@ def simulate(
     last interval are played out)."""
     if len(calls_per_interval) != len(agents_per_interval):
         raise SimulationError("One number of agents per interval of calls.")
-    if interval_seconds <= 0:
+    if not interval_seconds > 0 or math.isinf(interval_seconds):
         raise SimulationError("Intervals last more than zero seconds.")
-    if any(c < 0 for c in calls_per_interval) or any(a < 0 for a in agents_per_interval):
+    _check_calls(calls_per_interval)
+    if any(a < 0 for a in agents_per_interval):
         raise SimulationError("Calls and agents cannot be negative.")
-    rng = random.Random(seed)
+    if not calls_per_interval:
+        return Result([])
+    day = _queue_day(calls_per_interval, interval_seconds, handle_time, patience, seed)
+    starts = np.array(
+        _first_come_first_served(
+            day.times.tolist(),
+            (day.times + day.patience).tolist(),
+            day.handle.tolist(),
+            [int(a) for a in agents_per_interval],
+            interval_seconds,
+        ),
+        dtype=np.float64,
+    )
     count = len(calls_per_interval)
-    results = [IntervalResult() for _ in range(count)]
+    table = _tally(day, starts, np.zeros(len(starts), dtype=bool), 1, count, interval_seconds, threshold)
+    for slot, part in enumerate(table[0]):
+        part.agent_time = agents_per_interval[slot] * interval_seconds
+    return Result(table[0])
 
-    def index(at: float) -> int:
-        return min(int(at // interval_seconds), count - 1)
 
-    def add_talk(start: float, end: float) -> None:
-        """Spread a call's handling over the intervals it spans."""
-        while start < end:
-            slot = index(start)
-            edge = (slot + 1) * interval_seconds if slot < count - 1 else end
-            piece = min(end, edge) - start
-            results[slot].talk += piece
-            start += piece
-
-    # arrivals: (time, patience) for every call of the day, in order
-    arrivals: list[tuple[float, float]] = []
-    for slot, calls in enumerate(calls_per_interval):
-        rate = calls / interval_seconds
-        at = slot * interval_seconds
-        while rate > 0:
-            at += rng.expovariate(rate)
-            if at >= (slot + 1) * interval_seconds:
-                break
-            arrivals.append((at, patience(rng)))
-    waiting: deque[tuple[float, float]] = deque()  # (arrival, deadline)
-    ends: list[float] = []  # service ends (heap)
-    free = 0
-    leaving = 0  # agents to take off the phones as soon as they are free
-    on_phones = 0
-
-    def start_next(now: float) -> bool:
-        """A free agent takes the oldest caller still there; False when nobody waits."""
-        while waiting:
-            arrived, deadline = waiting.popleft()
-            if deadline <= now:  # hung up while waiting
-                results[index(arrived)].abandoned += 1
-                continue
-            serve(arrived, now)
-            return True
-        return False
-
-    def serve(arrived: float, now: float) -> None:
-        part = results[index(arrived)]
-        part.answered += 1
-        wait = now - arrived
-        part.wait_answered += wait
-        if wait <= threshold:
-            part.answered_in_time += 1
-        duration = handle_time(rng)
-        add_talk(now, now + duration)
-        heapq.heappush(ends, now + duration)
-
-    def staff(now: float, wanted: int) -> None:
-        nonlocal free, leaving, on_phones
-        change = wanted - on_phones
-        on_phones = wanted
-        if change >= 0:
-            cancel = min(leaving, change)  # those about to leave stay on
-            leaving -= cancel
-            for _ in range(change - cancel):
-                if not start_next(now):
-                    free += 1
+def _first_come_first_served(
+    arrivals: list[float], deadlines: list[float], handles: list[float], agents: list[int], length: float
+) -> list[float]:
+    """Each call's start (-1.0: hung up first). ``free`` holds when each agent on the phones is free
+    next (a heap, plus one ``inf`` so that it is never empty); a call starts at the earliest of them,
+    or at its arrival. Calls start in arrival order, so when the next one would start at or after an
+    interval's edge, nothing more starts before it: the plan's change is made there first (new
+    agents free at the edge; fewer: the idle ones go, then those who will be free first)."""
+    inf = math.inf
+    free = [0.0] * agents[0] + [inf]
+    leaving: list[float] = []  # when those who go at an edge but were talking are free
+    on_phones, slot, count = agents[0], 1, len(agents)
+    edge = length if count > 1 else inf
+    starts: list[float] = []
+    keep = starts.append
+    replace = heapq.heapreplace
+    for arrived, deadline, handle in zip(arrivals, deadlines, handles, strict=True):
+        start = free[0]
+        if start < arrived:
+            start = arrived
+        while start >= edge and slot < count:  # rare: once per interval at most
+            on_phones = _restaff(free, leaving, on_phones, agents[slot], edge)
+            slot += 1
+            edge = slot * length if slot < count else inf
+            start = free[0]
+            if start < arrived:
+                start = arrived
+        if start > arrived and deadline <= start:
+            keep(-1.0)
         else:
-            drop = -change
-            idle = min(free, drop)
-            free -= idle
-            leaving += drop - idle
+            replace(free, start + handle)
+            keep(start)
+    return starts
 
-    def agent_free(now: float) -> None:
-        nonlocal free, leaving
-        if leaving:
-            leaving -= 1
-        elif not start_next(now):
-            free += 1
 
-    arrival_index = 0
-    for slot in range(count + 1):
-        boundary = slot * interval_seconds if slot < count else math.inf
-        # play everything before this boundary
-        while True:
-            next_arrival = arrivals[arrival_index][0] if arrival_index < len(arrivals) else math.inf
-            next_end = ends[0] if ends else math.inf
-            moment = min(next_arrival, next_end)
-            if moment >= boundary or moment == math.inf:
-                break
-            if next_end <= next_arrival:
-                heapq.heappop(ends)
-                agent_free(next_end)
-            else:
-                arrived, wait_limit = arrivals[arrival_index]
-                arrival_index += 1
-                results[index(arrived)].offered += 1
-                if free:
-                    free -= 1
-                    serve(arrived, arrived)
-                else:
-                    waiting.append((arrived, arrived + wait_limit))
-        if slot < count:
-            staff(boundary, agents_per_interval[slot])
-            results[slot].agent_time += agents_per_interval[slot] * interval_seconds
-    # whoever still waits when nobody is left hangs up
-    for arrived, _deadline in waiting:
-        results[index(arrived)].abandoned += 1
-    return Result(results)
+def _restaff(free: list[float], leaving: list[float], on_phones: int, wanted: int, edge: float) -> int:
+    change = wanted - on_phones
+    if change < 0:
+        for _ in range(-change):
+            when = heapq.heappop(free)
+            if when > edge:
+                leaving.append(when)
+    elif change > 0:
+        # those who were to leave and still talk stay on (the last to be free: the first go first)
+        still = sorted(when for when in leaving if when > edge)
+        back = min(len(still), change)
+        for when in still[len(still) - back :]:
+            heapq.heappush(free, when)
+        leaving[:] = still[: len(still) - back]
+        for _ in range(change - back):
+            heapq.heappush(free, edge)
+    return wanted
+
+
+def _tally(
+    day: _Day,
+    starts: Floats,
+    diverted: npt.NDArray[np.bool_],
+    streams: int,
+    count: int,
+    length: float,
+    threshold: float,
+) -> list[list[IntervalResult]]:
+    """Per stream and interval of arrival, from each call's start (< 0: not answered)."""
+    size = streams * count
+    key = day.streams * count + day.slots
+    answered = starts >= 0
+    waits = starts[answered] - day.times[answered]
+    akey = key[answered]
+
+    def bins(keys: Ints, weights: Floats | None = None) -> Floats:
+        return np.bincount(keys, weights=weights, minlength=size).astype(np.float64)
+
+    offered = bins(key)
+    served = bins(akey)
+    in_time = bins(akey[waits <= threshold])
+    lost = ~answered
+    sent = bins(key[lost & diverted])
+    hung_up = bins(key[lost & ~diverted])
+    waited = bins(akey, waits)
+    begun = starts[answered]
+    talk = _talk(day.streams[answered] * count, begun, begun + day.handle[answered], count, length, size)
+    return [
+        [
+            IntervalResult(
+                offered=int(offered[i]),
+                answered=int(served[i]),
+                answered_in_time=int(in_time[i]),
+                abandoned=int(hung_up[i]),
+                diverted=int(sent[i]),
+                wait_answered=float(waited[i]),
+                talk=float(talk[i]),
+            )
+            for i in range(s * count, (s + 1) * count)
+        ]
+        for s in range(streams)
+    ]
+
+
+def _talk(base: Ints, start: Floats, end: Floats, count: int, length: float, size: int) -> Floats:
+    """Each call's handling spread over the intervals it spans (after the last one: counted in the
+    last), summed per ``base + interval``."""
+    out = np.zeros(size)
+    last = count - 1
+    slot = np.minimum(start // length, last).astype(np.int64)
+    while start.size:
+        edge = np.where(slot < last, (slot + 1) * length, end)
+        cut = np.minimum(end, edge)
+        out += np.bincount(base + slot, weights=cut - start, minlength=size)
+        more = end > cut
+        base, start, end, slot = base[more], cut[more], end[more], slot[more] + 1
+    return out
 
 
 @dataclass(frozen=True)
@@ -276,8 +413,32 @@ class RoutedResult:
         return out
 
 
-_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
 NO_OVERFLOW = routing.Policy(overflow_after_seconds=None)  # accounts without a policy of their own
+
+
+def _routed_day(streams: Sequence[Stream], length: float, seed: int) -> _Day:
+    """Every stream's calls of the day (drawn stream after stream), merged in arrival order."""
+    generator = np.random.default_rng(seed)
+    times, slots, which, waits, handle = [], [], [], [], []
+    for index, stream in enumerate(streams):
+        slot, at = _arrivals(generator, stream.calls_per_interval, length)
+        n = len(at)
+        times.append(at)
+        slots.append(slot)
+        which.append(np.full(n, index, dtype=np.int64))
+        waits.append(_draw(stream.patience, generator, n, seed + 2 * index))
+        handle.append(_draw(stream.handle_time, generator, n, seed + 2 * index + 1))
+    if not streams:
+        empty = np.zeros(0)
+        return _Day(empty, empty.astype(np.int64), empty.astype(np.int64), empty, empty)
+    order = np.argsort(np.concatenate(times), kind="stable")
+    return _Day(
+        np.concatenate(times)[order],
+        np.concatenate(slots)[order],
+        np.concatenate(which)[order],
+        np.concatenate(waits)[order],
+        np.concatenate(handle)[order],
+    )
 
 
 def simulate_routed(
@@ -290,11 +451,12 @@ def simulate_routed(
     threshold: float = 20.0,
     seed: int = 0,
 ) -> RoutedResult:
-    """Simulate the day: every event (a call arriving, a call ending, a caller hanging up, a wait
-    reaching an overflow, priority or maximum-wait mark, a shift changing) is followed by a routing
-    round of the core, as at the desk. Results per account and interval of arrival. As in
-    ``simulate``, calls still waiting at the end of the last interval are played out by its team."""
-    if interval_seconds <= 0:
+    """Simulate the day with the desk's routing rules, as its ``assign`` round applies them after
+    every event (a call arriving, a call ending, a caller hanging up, a wait reaching an overflow,
+    priority or maximum-wait mark, a shift changing). Results per account and interval of arrival.
+    As in ``simulate``, calls still waiting at the end of the last interval are played out by its
+    team."""
+    if not interval_seconds > 0 or math.isinf(interval_seconds):
         raise SimulationError("Intervals last more than zero seconds.")
     if not streams:
         raise SimulationError("At least one stream of calls.")
@@ -305,123 +467,257 @@ def simulate_routed(
         raise SimulationError("Every stream and every agent covers the same intervals.")
     if len({s.account for s in streams}) != len(streams) or len({a.id for a in agents}) != len(agents):
         raise SimulationError("Accounts and agents are each given once.")
-    if any(c < 0 for s in streams for c in s.calls_per_interval):
-        raise SimulationError("Calls cannot be negative.")
-    rng = random.Random(seed)
-    router = routing.Router(policies, default_policy)
-    results = {s.account: Result([IntervalResult() for _ in range(count)]) for s in streams}
-    by_account = {s.account: s for s in streams}
-    events: list[tuple[float, int, str, int]] = []  # (time, order, what, id)
-    order = itertools.count()
+    for s in streams:
+        _check_calls(s.calls_per_interval)
+        if s.priority not in routing.PRIORITY_CLASSES:
+            raise SimulationError(f"A stream's priority is one of {routing.PRIORITY_CLASSES}.")
+    chosen = [(policies or {}).get(s.account, default_policy) for s in streams]
+    day = _routed_day(streams, interval_seconds, seed)
+    limits = np.array([math.inf if p.max_wait_seconds is None else p.max_wait_seconds for p in chosen])
+    limit = limits[day.streams] if len(day.times) else np.zeros(0)
+    starts = np.array(_Desk(streams, agents, chosen, day, interval_seconds, count).play(), dtype=np.float64)
+    # a call not answered went to the fallback if its maximum wait came before its patience ran out
+    diverted = (limit <= 0) | (limit < day.patience)
+    table = _tally(day, starts, diverted, len(streams), count, interval_seconds, threshold)
+    agent_time = [
+        sum(bool(a.on_phones[slot]) for a in agents) * float(interval_seconds) for slot in range(count)
+    ]
+    return RoutedResult({s.account: Result(table[k]) for k, s in enumerate(streams)}, agent_time)
 
-    def at(seconds: float) -> datetime:
-        return _EPOCH + timedelta(seconds=seconds)
 
-    def index(t: float) -> int:
-        return min(max(int(t // interval_seconds), 0), count - 1)
+class _Desk:
+    """The routing rules on the day's calls, per account: the waiting calls in arrival order (a
+    deque; those past their patience or maximum wait dropped when they reach the head), the ready
+    secretaries trained on it in a heap (highest level, longest idle, smallest id), and those who
+    may take its overflow (its group, not trained on it) in another. After any event nobody ready
+    can take a waiting call (as after the routing core's round), so an arrival looks only at its
+    account's ready secretaries, a secretary who becomes free only at the heads of her accounts'
+    queues, an overflow mark only at its account; a shift change plays the core's whole round."""
 
-    calls: dict[int, tuple[int, float]] = {}  # call -> (account, arrival)
-    call_ids = itertools.count(1)
-    for stream in streams:
-        for slot, expected in enumerate(stream.calls_per_interval):
-            rate, t = expected / interval_seconds, slot * interval_seconds
-            while rate > 0:
-                t += rng.expovariate(rate)
-                if t >= (slot + 1) * interval_seconds:
-                    break
-                call_id = next(call_ids)
-                calls[call_id] = (stream.account, t)
-                heapq.heappush(events, (t, next(order), "arrive", call_id))
-    for slot in range(count + 1):
-        heapq.heappush(events, (slot * interval_seconds, next(order), "shift", slot))
-    agent_by_id = {a.id: a for a in agents}
-    busy: dict[int, int] = {}  # agent -> call in hand
-    leaving: set[int] = set()
-    current_slot = -1
+    def __init__(
+        self,
+        streams: Sequence[Stream],
+        agents: Sequence[Agent],
+        policies: Sequence[routing.Policy],
+        day: _Day,
+        length: float,
+        count: int,
+    ) -> None:
+        self.length, self.count, self.day = length, count, day
+        self.priority = [s.priority for s in streams]
+        self.long_wait = [p.long_wait_seconds for p in policies]
+        self.overflow = [
+            math.inf if p.overflow_after_seconds is None else p.overflow_after_seconds for p in policies
+        ]
+        self.limit = [math.inf if p.max_wait_seconds is None else p.max_wait_seconds for p in policies]
+        index = {s.account: k for k, s in enumerate(streams)}
+        people = sorted(agents, key=lambda a: a.id)  # the heaps' ties go to the smallest id
 
-    def on_shift(agent: Agent) -> bool:
-        return 0 <= current_slot < count and agent.on_phones[current_slot]
+        def speaks(person: Agent, stream: Stream) -> bool:
+            return stream.language is None or stream.language in person.languages
 
-    def ready(agent: Agent, now: float) -> None:
-        router.set_ready(
-            routing.Secretary(agent.id, agent.skills, at(now), groups=agent.groups, languages=agent.languages)
-        )
+        self.skilled: list[list[tuple[int, int]]] = [
+            [
+                (index[a], level)
+                for a, level in p.skills.items()
+                if a in index and speaks(p, streams[index[a]])
+            ]
+            for p in people
+        ]
+        self.overflows: list[list[int]] = [
+            [
+                k
+                for k, s in enumerate(streams)
+                if s.group and s.group in p.groups and s.account not in p.skills and speaks(p, s)
+            ]
+            for p in people
+        ]
+        self.shifts = [[bool(x) for x in p.on_phones] for p in people]
 
-    def round_(now: float) -> None:
-        for fallback in router.expired(at(now)):
-            account, arrived = calls[fallback.call]
-            results[account].intervals[index(arrived)].diverted += 1
-        for call_id, agent_id in router.assign(at(now)):
-            account, arrived = calls[call_id]
-            part = results[account].intervals[index(arrived)]
-            part.answered += 1
-            wait = now - arrived
-            part.wait_answered += wait
-            part.answered_in_time += wait <= threshold
-            end = now + by_account[account].handle_time(rng)
-            _spread(results[account].intervals, now, end, interval_seconds)
-            busy[agent_id] = call_id
-            heapq.heappush(events, (end, next(order), "end", agent_id))
+    def play(self) -> list[float]:
+        """Each call's start (-1.0: not answered)."""
+        day, length, count = self.day, self.length, self.count
+        inf = math.inf
+        streams = len(self.priority)
+        priority, long_wait, overflow, limit = self.priority, self.long_wait, self.overflow, self.limit
+        skilled, overflows, shifts = self.skilled, self.overflows, self.shifts
+        people = len(shifts)
+        arrived: list[float] = day.times.tolist()
+        stream_of: list[int] = day.streams.tolist()
+        handle: list[float] = day.handle.tolist()
+        n = len(arrived)
+        limit_of = np.array(limit)[day.streams] if n else np.zeros(0)
+        dies: list[float] = (day.times + np.minimum(day.patience, limit_of)).tolist()
+        starts = [-1.0] * n
+        queues: list[deque[int]] = [deque() for _ in range(streams)]
+        # per stream: ready secretaries trained on it (-level, idle since, agent), and its overflow's
+        ready_skilled: list[list[tuple[int, float, int]]] = [[] for _ in range(streams)]
+        ready_over: list[list[tuple[float, int]]] = [[] for _ in range(streams)]  # (idle since, agent)
+        ready_at = [-1.0] * people  # when each became ready (-1: not ready); older heap entries are stale
+        busy = [False] * people
+        leaving = [False] * people
+        ends: list[tuple[float, int]] = [(inf, -1)]
+        push, pop = heapq.heappush, heapq.heappop
+        slot = 0
 
-    agent_time = [0.0] * count
-    while events:
-        now, _, what, ident = heapq.heappop(events)
-        if what == "arrive":
-            account, _arrived = calls[ident]
-            stream = by_account[account]
-            results[account].intervals[index(now)].offered += 1
-            router.add_call(
-                routing.Call(ident, account, at(now), stream.priority, stream.group, stream.language)
-            )
-            patience = stream.patience(rng)
-            if patience < math.inf:
-                heapq.heappush(events, (now + patience, next(order), "hang_up", ident))
-            policy = router.policy(account)
-            for mark in (policy.long_wait_seconds, policy.overflow_after_seconds, policy.max_wait_seconds):
-                if mark is not None and mark > 0:  # a wait reaching it changes the routing (1 µs past it)
-                    heapq.heappush(events, (now + mark + 1e-6, next(order), "mark", ident))
-        elif what == "hang_up":
-            if ident in router.calls:
-                router.remove_call(ident)
-                account, arrived = calls[ident]
-                results[account].intervals[index(arrived)].abandoned += 1
-        elif what == "end":
-            busy.pop(ident, None)
-            if ident in leaving or not on_shift(agent_by_id[ident]):
-                leaving.discard(ident)
+        def clean(queue: deque[int], now: float) -> None:
+            while queue and dies[queue[0]] <= now:
+                queue.popleft()
+
+        def top_skilled(k: int) -> tuple[int, float, int] | None:
+            heap = ready_skilled[k]
+            while heap:
+                entry = heap[0]
+                if ready_at[entry[2]] == entry[1]:
+                    return entry
+                pop(heap)
+            return None
+
+        def top_over(k: int) -> tuple[float, int] | None:
+            heap = ready_over[k]
+            while heap:
+                entry = heap[0]
+                if ready_at[entry[1]] == entry[0]:
+                    return entry
+                pop(heap)
+            return None
+
+        def pick(k: int, overflowing: bool) -> int:
+            """The best ready secretary for a call of stream k (-1: nobody), taken off the heap."""
+            best = top_skilled(k)
+            if overflowing:
+                other = top_over(k)
+                if other is not None and (best is None or (0, other[0], other[1]) < best):
+                    pop(ready_over[k])
+                    return other[1]
+            if best is None:
+                return -1
+            pop(ready_skilled[k])
+            return best[2]
+
+        def take(agent: int, call: int, now: float) -> None:
+            ready_at[agent] = -1.0
+            busy[agent] = True
+            starts[call] = now
+            push(ends, (now + handle[call], agent))
+
+        def register(agent: int, now: float) -> None:
+            ready_at[agent] = now
+            for k, level in skilled[agent]:
+                push(ready_skilled[k], (-level, now, agent))
+            for k in overflows[agent]:
+                push(ready_over[k], (now, agent))
+
+        def free(agent: int, now: float) -> None:
+            """The end of a call: the best call she can take now (the core's rank: class, then the
+            longest waiting), or she waits for one."""
+            busy[agent] = False
+            if leaving[agent] or not shifts[agent][slot]:
+                leaving[agent] = False
+                return
+            best: tuple[int, float, int] | None = None
+            chosen = -1
+            for k, _level in skilled[agent]:
+                queue = queues[k]
+                clean(queue, now)
+                if queue:
+                    call = queue[0]
+                    at = arrived[call]
+                    rank = (-priority[k] - (now - at >= long_wait[k]), at, call)
+                    if best is None or rank < best:
+                        best, chosen = rank, k
+            for k in overflows[agent]:
+                queue = queues[k]
+                clean(queue, now)
+                if queue:
+                    call = queue[0]
+                    at = arrived[call]
+                    if at + overflow[k] <= now:
+                        rank = (-priority[k] - (now - at >= long_wait[k]), at, call)
+                        if best is None or rank < best:
+                            best, chosen = rank, k
+            if chosen >= 0:
+                take(agent, queues[chosen].popleft(), now)
             else:
-                ready(agent_by_id[ident], now)
-        elif what == "shift":
-            if ident == count:  # the day is over: the last interval's team plays out the queue
-                continue
-            current_slot = ident
-            for agent in agents:
-                working = on_shift(agent)
-                agent_time[ident] += working * interval_seconds
-                if working and agent.id not in router.ready and agent.id not in busy:
-                    ready(agent, now)
-                    leaving.discard(agent.id)
-                elif working and agent.id in busy:
-                    leaving.discard(agent.id)
-                elif not working:
-                    router.set_busy(agent.id)  # off the phones: no new call
-                    if agent.id in busy:
-                        leaving.add(agent.id)
-        if what != "hang_up":
-            round_(now)
-    for call_id in list(router.calls):  # nobody left on the phones for them: they hang up
-        router.remove_call(call_id)
-        account, arrived = calls[call_id]
-        results[account].intervals[index(arrived)].abandoned += 1
-    return RoutedResult(results, agent_time)
+                register(agent, now)
 
+        def shift(now: float) -> None:
+            for agent in range(people):
+                if shifts[agent][slot]:
+                    leaving[agent] = False
+                    if not busy[agent] and ready_at[agent] < 0:
+                        register(agent, now)
+                else:
+                    ready_at[agent] = -1.0
+                    if busy[agent]:
+                        leaving[agent] = True
+            while True:  # the core's round: the first call in rank that someone ready can take, ...
+                best: tuple[int, float, int] | None = None
+                chosen = -1
+                for k in range(streams):
+                    queue = queues[k]
+                    clean(queue, now)
+                    if not queue:
+                        continue
+                    call = queue[0]
+                    at = arrived[call]
+                    if top_skilled(k) is None and (at + overflow[k] > now or top_over(k) is None):
+                        continue
+                    rank = (-priority[k] - (now - at >= long_wait[k]), at, call)
+                    if best is None or rank < best:
+                        best, chosen = rank, k
+                if chosen < 0:
+                    return
+                call = queues[chosen].popleft()  # ... to the best of them
+                take(pick(chosen, arrived[call] + overflow[chosen] <= now), call, now)
 
-def _spread(intervals: list[IntervalResult], start: float, end: float, length: float) -> None:
-    """A call's handling over the intervals it spans (after the last one: counted in the last)."""
-    last = len(intervals) - 1
-    while start < end:
-        slot = min(int(start // length), last)
-        edge = (slot + 1) * length if slot < last else end
-        piece = min(end, edge) - start
-        intervals[slot].talk += piece
-        start += piece
+        # the day's timeline: arrivals, shift changes, overflow marks (where someone may take them; as the
+        # desk's loop did, 1 µs past the mark: a call that overflows at 20 s is not answered within 20 s)
+        may_overflow = [False] * streams
+        for agent in range(people):
+            for k in overflows[agent]:
+                may_overflow[k] = True
+        marked = np.array([0 < overflow[k] < inf and may_overflow[k] for k in range(streams)], dtype=bool)
+        with_mark = marked[day.streams] if n else np.zeros(0, dtype=bool)
+        over_of = np.array(overflow)[day.streams] if n else np.zeros(0)
+        mark_calls = np.flatnonzero(with_mark)
+        times = np.concatenate(
+            [day.times, np.arange(count) * float(length), day.times[mark_calls] + over_of[mark_calls] + 1e-6]
+        )
+        kinds = np.concatenate(
+            [np.zeros(n, dtype=np.int64), np.ones(count, dtype=np.int64), np.full(len(mark_calls), 2)]
+        )
+        idents = np.concatenate([np.arange(n), np.arange(count), mark_calls])
+        order = np.lexsort((kinds, times))
+        for now, kind, ident in zip(
+            times[order].tolist(), kinds[order].tolist(), idents[order].tolist(), strict=True
+        ):
+            while ends[0][0] < now:
+                end, agent = pop(ends)
+                free(agent, end)
+            if kind == 0:  # a call arrives: the best ready secretary for it, or it waits
+                k = stream_of[ident]
+                if limit[k] <= 0:
+                    continue  # straight to the fallback
+                agent = pick(k, overflow[k] <= 0)
+                if agent >= 0:
+                    take(agent, ident, now)
+                else:
+                    queues[k].append(ident)
+            elif kind == 2:  # its wait reaches the overflow: its group's ready secretaries may take it
+                if starts[ident] >= 0 or dies[ident] <= now:
+                    continue
+                k = stream_of[ident]
+                if top_over(k) is None:
+                    continue
+                queue = queues[k]
+                clean(queue, now)  # the head is this call, or an older one of the account
+                agent = pick(k, True)
+                take(agent, queue.popleft(), now)
+            else:
+                slot = ident
+                shift(now)
+        while len(ends) > 1:  # the day is over: the last interval's team plays out the queue
+            end, agent = pop(ends)
+            free(agent, end)
+        return starts
