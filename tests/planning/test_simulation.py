@@ -580,3 +580,20 @@ def test_bad_calls_are_refused_in_one_line():
         routed([simulation.Stream(1, [1.0], simulation.exponential(60), priority=5)], [])
     with pytest.raises(simulation.SimulationError, match="positive"):
         simulation.lognormal(math.nan, 10)
+
+
+def test_one_account_everyone_trained_is_the_single_queue_call_for_call():
+    # the same seed draws the same calls for one stream as for the single queue: first come first served
+    # with everyone trained, the routed day is the single queue's, interval by interval
+    args = dict(interval_seconds=900, seed=8)
+    calls = [30.0, 55.0, 70.0, 40.0]
+    single = simulation.simulate(
+        calls, [9] * 4, handle_time=simulation.exponential(200), patience=simulation.exponential(100), **args
+    )
+    routed = simulation.simulate_routed(
+        [simulation.Stream(1, calls, simulation.exponential(200), patience=simulation.exponential(100))],
+        [simulation.Agent(i, {1: 1}, [True] * 4) for i in range(9)],
+        **args,
+    )
+    assert_same(routed.by_account[1].intervals, single.intervals)
+    assert single.total().abandoned > 0 and single.total().answered_in_time < single.total().offered

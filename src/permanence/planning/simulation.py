@@ -528,10 +528,20 @@ class _Desk:
             [
                 k
                 for k, s in enumerate(streams)
-                if s.group and s.group in p.groups and s.account not in p.skills and speaks(p, s)
+                if s.group
+                and s.group in p.groups
+                and s.account not in p.skills
+                and speaks(p, s)
+                and self.overflow[k] < math.inf  # never overflows: nothing to look at
             ]
             for p in people
         ]
+        # overflow: one heap of ready secretaries per group, each looked at for the streams she may take
+        names = sorted({streams[k].group for taken in self.overflows for k in taken})
+        self.group_of = [names.index(s.group) if s.group in names else -1 for s in streams]
+        self.groups = len(names)
+        self.may_take = [frozenset(taken) for taken in self.overflows]
+        self.in_groups = [sorted({self.group_of[k] for k in taken}) for taken in self.overflows]
         self.shifts = [[bool(x) for x in p.on_phones] for p in people]
 
     def play(self) -> list[float]:
@@ -541,6 +551,7 @@ class _Desk:
         streams = len(self.priority)
         priority, long_wait, overflow, limit = self.priority, self.long_wait, self.overflow, self.limit
         skilled, overflows, shifts = self.skilled, self.overflows, self.shifts
+        group_of, may_take, in_groups = self.group_of, self.may_take, self.in_groups
         people = len(shifts)
         arrived: list[float] = day.times.tolist()
         stream_of: list[int] = day.streams.tolist()
@@ -552,7 +563,8 @@ class _Desk:
         queues: list[deque[int]] = [deque() for _ in range(streams)]
         # per stream: ready secretaries trained on it (-level, idle since, agent), and its overflow's
         ready_skilled: list[list[tuple[int, float, int]]] = [[] for _ in range(streams)]
-        ready_over: list[list[tuple[float, int]]] = [[] for _ in range(streams)]  # (idle since, agent)
+        # (idle since, agent) per group; the last one, for streams without a group, stays empty
+        ready_over: list[list[tuple[float, int]]] = [[] for _ in range(self.groups + 1)]
         ready_at = [-1.0] * people  # when each became ready (-1: not ready); older heap entries are stale
         busy = [False] * people
         leaving = [False] * people
@@ -573,14 +585,24 @@ class _Desk:
                 pop(heap)
             return None
 
-        def top_over(k: int) -> tuple[float, int] | None:
-            heap = ready_over[k]
+        def top_over(k: int, remove: bool = False) -> tuple[float, int] | None:
+            """The longest idle ready secretary of stream k's group who may take its overflow (those
+            who may not are rare: trained on it, yet busy or without its language)."""
+            heap = ready_over[group_of[k]]
+            skipped = []
+            found = None
             while heap:
                 entry = heap[0]
-                if ready_at[entry[1]] == entry[0]:
-                    return entry
-                pop(heap)
-            return None
+                if ready_at[entry[1]] != entry[0]:
+                    pop(heap)
+                elif k in may_take[entry[1]]:
+                    found = pop(heap) if remove else entry
+                    break
+                else:
+                    skipped.append(pop(heap))
+            for entry in skipped:
+                push(heap, entry)
+            return found
 
         def pick(k: int, overflowing: bool) -> int:
             """The best ready secretary for a call of stream k (-1: nobody), taken off the heap."""
@@ -588,7 +610,7 @@ class _Desk:
             if overflowing:
                 other = top_over(k)
                 if other is not None and (best is None or (0, other[0], other[1]) < best):
-                    pop(ready_over[k])
+                    top_over(k, remove=True)
                     return other[1]
             if best is None:
                 return -1
@@ -605,8 +627,8 @@ class _Desk:
             ready_at[agent] = now
             for k, level in skilled[agent]:
                 push(ready_skilled[k], (-level, now, agent))
-            for k in overflows[agent]:
-                push(ready_over[k], (now, agent))
+            for group in in_groups[agent]:
+                push(ready_over[group], (now, agent))
 
         def free(agent: int, now: float) -> None:
             """The end of a call: the best call she can take now (the core's rank: class, then the
@@ -619,7 +641,8 @@ class _Desk:
             chosen = -1
             for k, _level in skilled[agent]:
                 queue = queues[k]
-                clean(queue, now)
+                if queue:
+                    clean(queue, now)
                 if queue:
                     call = queue[0]
                     at = arrived[call]
@@ -628,7 +651,8 @@ class _Desk:
                         best, chosen = rank, k
             for k in overflows[agent]:
                 queue = queues[k]
-                clean(queue, now)
+                if queue:
+                    clean(queue, now)
                 if queue:
                     call = queue[0]
                     at = arrived[call]
