@@ -18,7 +18,7 @@ CORES := src/permanence/accounts/hours.py src/permanence/accounts/phones.py src/
          src/permanence/calls/routing.py src/permanence/calls/simulator.py src/permanence/calls/desk_events.py \
          src/permanence/messaging/signing.py src/permanence/messaging/sms.py src/permanence/messaging/retry.py \
          src/permanence/messaging/preferences.py src/permanence/agenda/slots.py \
-         src/permanence/planning/erlang.py src/permanence/planning/grid.py src/permanence/planning/simulation.py src/permanence/planning/forecast.py \
+         src/permanence/planning/erlang.py src/permanence/planning/grid.py src/permanence/planning/simulation.py src/permanence/planning/forecast.py src/permanence/planning/weekplan.py src/permanence/planning/commands.py src/permanence/scenarios/commands.py \
          src/permanence/reporting/kpis.py src/permanence/reporting/charts.py src/permanence/reporting/scorecard.py \
          src/permanence/telephony/sip.py src/permanence/telephony/media.py src/permanence/telephony/ng.py \
          src/permanence/telephony/credentials.py src/permanence/telephony/trial.py \
