@@ -580,6 +580,19 @@ def test_bad_calls_are_refused_in_one_line():
         routed([simulation.Stream(1, [1.0], simulation.exponential(60), priority=5)], [])
     with pytest.raises(simulation.SimulationError, match="positive"):
         simulation.lognormal(math.nan, 10)
+    for plan, message in (
+        ([math.nan], "negative"),
+        ([-1], "negative"),
+        ([2.5], "whole"),
+        ([math.inf], "whole"),
+    ):
+        with pytest.raises(simulation.SimulationError, match=message):
+            simulation.simulate([10], plan, interval_seconds=900, handle_time=simulation.exponential(60))
+    assert (
+        simulation.simulate([10], [2.0], interval_seconds=900, handle_time=simulation.exponential(60))
+        .total()
+        .offered
+    )
 
 
 def test_one_account_everyone_trained_is_the_single_queue_call_for_call():
@@ -597,3 +610,63 @@ def test_one_account_everyone_trained_is_the_single_queue_call_for_call():
     )
     assert_same(routed.by_account[1].intervals, single.intervals)
     assert single.total().abandoned > 0 and single.total().answered_in_time < single.total().offered
+
+
+def random_desk(trial):
+    """A random desk: accounts with or without a group, a language, a priority; secretaries with random
+    trainings, levels, groups, languages and shifts; random overflow and maximum waits (one long-wait mark
+    for all: see below)."""
+    r = random.Random(trial)
+    count, groups = r.randint(1, 6), ["a", "b", ""]
+    streams = [
+        simulation.Stream(
+            k + 1,
+            [r.uniform(0, 40) for _ in range(count)],
+            r.choice([simulation.exponential(r.uniform(60, 300)), simulation.lognormal(200, 100)]),
+            patience=r.choice([simulation.never, simulation.exponential(r.uniform(20, 400))]),
+            priority=r.choice([0, 0, 1, 2]),
+            group=r.choice(groups),
+            language=r.choice([None, None, "en", "de"]),
+        )
+        for k in range(r.randint(1, 5))
+    ]
+    people = [
+        simulation.Agent(
+            r.randint(0, 10**6) * 100 + j,
+            {s.account: r.randint(1, 5) for s in streams if r.random() < 0.4},
+            [r.random() < 0.7 for _ in range(count)],
+            groups=frozenset(g for g in groups if g and r.random() < 0.5),
+            languages=frozenset(x for x in ("fr", "en", "de") if r.random() < 0.5),
+        )
+        for j in range(r.randint(0, 10))
+    ]
+    policies = {
+        s.account: routing.Policy(
+            overflow_after_seconds=r.choice([None, 0, 10, 45]),
+            max_wait_seconds=r.choice([None, None, 0, 90, 300]),
+        )
+        for s in streams
+        if r.random() < 0.7
+    }
+    default = r.choice([simulation.NO_OVERFLOW, routing.Policy()])
+    return streams, people, policies, default, r.choice([300, 900]), r.randint(0, 100)
+
+
+@pytest.mark.parametrize("trial", range(40))
+def test_random_desks_play_as_through_the_routing_core(trial, monkeypatch):
+    # The core's indexes take two shortcuts the rules do not: an overflow group's queue is looked at 16 calls
+    # deep at most, and in it the oldest call a secretary may take comes first whatever its account's own
+    # long-wait mark (an account with a shorter mark should go first once it is passed). The simulator
+    # follows the rules; here the core looks all the way down and the long-wait mark is the same for all
+    # accounts, and then every call is answered at the same moment, or lost the same way.
+    first = routing.Router._first
+    monkeypatch.setattr(
+        routing.Router, "_first", lambda self, queue, ok, limit=16: first(self, queue, ok, 10**9)
+    )
+    streams, people, policies, default, length, seed = random_desk(trial)
+    want = reference_routed(streams, people, length=length, policies=policies, default=default, seed=seed)
+    got = simulation.simulate_routed(
+        streams, people, interval_seconds=length, policies=policies, default_policy=default, seed=seed
+    )
+    for stream in streams:
+        assert_same(got.by_account[stream.account].intervals, want[stream.account])

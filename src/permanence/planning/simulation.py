@@ -24,8 +24,15 @@ interval's edge. ``simulate_routed`` keeps, per account, the waiting calls in ar
 ready secretaries in a heap (level, longest idle, id): an arrival, the end of a call or an overflow
 mark looks only at them, instead of a whole round of the routing core per event; a hang-up or a
 maximum wait needs no event at all (a call past its limit is dropped when it reaches the head of its
-queue, and counted by its own limits). The tests check both against the same calls played event by
-event (the single queue's loop of before, and ``calls.routing.Router`` itself), and the formulas.
+queue, and counted by its own limits).
+
+The tests check both against the same calls played event by event: the single queue's loop of
+before, and ``calls.routing.Router`` itself (its ``assign`` round after every event), on fixed and
+random desks; and both against the formulas. Where the core's indexes take a shortcut the rules do
+not, this simulator follows the rules: the core looks at most 16 calls deep into an overflow group's
+queue, and there takes the oldest call of each priority class whatever its account's own long-wait
+mark; here every overflowing call of every account of the group is ranked by its class, then its
+wait. Both give the same days when the accounts share one long-wait mark and the queues are short.
 """
 
 from __future__ import annotations
@@ -229,8 +236,11 @@ def simulate(
     if not interval_seconds > 0 or math.isinf(interval_seconds):
         raise SimulationError("Intervals last more than zero seconds.")
     _check_calls(calls_per_interval)
-    if any(a < 0 for a in agents_per_interval):
-        raise SimulationError("Calls and agents cannot be negative.")
+    for a in agents_per_interval:
+        if not isinstance(a, int | float | np.integer | np.floating) or not a >= 0:
+            raise SimulationError("Calls and agents cannot be negative.")
+        if not float(a).is_integer():
+            raise SimulationError("Agents per interval are whole numbers.")
     if not calls_per_interval:
         return Result([])
     day = _queue_day(calls_per_interval, interval_seconds, handle_time, patience, seed)
