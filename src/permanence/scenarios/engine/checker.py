@@ -114,6 +114,7 @@ class Checker:
         self.account = account
         self.library = library
         self.reported_to: set[model.Pos] = set()
+        self.written_successors: dict[str, list[str]] = {}
         self.must: dict[str, int] = {}
         self.may: dict[str, int] = {}
         self.index: dict[str, int] = {}
@@ -417,7 +418,8 @@ class Checker:
         steps = self.s.steps
         if self.s.start not in steps:
             return set()
-        succ = {sid: [t for t in s.successors() if t in steps] for sid, s in steps.items()}
+        written = self.written_successors = {sid: s.successors() for sid, s in steps.items()}
+        succ = {sid: [t for t in targets if t in steps] for sid, targets in written.items()}
         reachable = {self.s.start}
         todo = [self.s.start]
         while todo:
@@ -425,24 +427,24 @@ class Checker:
                 if t not in reachable:
                     reachable.add(t)
                     todo.append(t)
+        preds: dict[str, list[str]] = {sid: [] for sid in steps}
+        for sid, targets in succ.items():
+            for t in targets:
+                preds[t].append(sid)
         # Report where an unreachable region starts, not every step below it.
         lost = {sid for sid, step in steps.items() if sid not in reachable and not step.group}
-        entries = [sid for sid in lost if not any(sid in succ[p] for p in lost if p != sid)]
+        entries = [sid for sid in lost if not any(p in lost for p in preds[sid] if p != sid)]
         if lost and not entries:
             entries = [min(lost, key=lambda sid: steps[sid].pos)]
         for sid in sorted(entries, key=lambda sid: steps[sid].pos):
             self.p.error("unreachable", steps[sid].pos, name=sid)
         # which steps can end in an outcome?
-        preds: dict[str, list[str]] = {sid: [] for sid in steps}
-        for sid, targets in succ.items():
-            for t in targets:
-                preds[t].append(sid)
         ends = [
             sid
             for sid, s in steps.items()
             if s.kind in model.TERMINAL
             or s.kind in ("transfer", "appointment")
-            or any(t not in steps for t in s.successors())  # dangling: reported already, not echoed
+            or len(succ[sid]) < len(written[sid])  # dangling: reported already, not echoed
             or (s.kind == "use" and s.enter is None)  # its block is unknown: reported already
         ]
         finishing = set(ends)
@@ -502,7 +504,7 @@ class Checker:
                 return True, tested  # accepted or booked ends the call
             if step.kind in ("message", "end"):
                 return True, tested
-            outside = [t for t in step.successors() if t not in component]
+            outside = [t for t in self.written_successors[sid] if t not in component]
             if not outside:
                 continue
             exits = True
@@ -554,20 +556,32 @@ class Checker:
                     out |= index[name]
             return out
 
+        asked_by: dict[str, tuple[int, int]] = {}
+
+        def asked_at(step: Step) -> tuple[int, int]:
+            """What an ask step surely sets (its required fields) and may set: once per step."""
+            found = asked_by.get(step.id)
+            if found is None:
+                found = asked_by[step.id] = (asked(step, True), asked(step, False))
+            return found
+
         def edge(step: Step, target: str) -> tuple[int, int]:
             """What going from ``step`` to ``target`` surely sets, and what it may set."""
             must = may = 0
-            if step.kind == "ask":
-                must, may = asked(step, True), asked(step, False)
-            if step.kind == "verify":  # leaving it, the identity is checked (verified or not)
+            kind = step.kind
+            if kind == "ask":
+                must, may = asked_at(step)
+            elif kind == "verify":  # leaving it, the identity is checked (verified or not)
                 must = may = checked
-            if step.kind == "lookup" and step.target in index:
+            elif kind == "lookup" and step.target in index:
                 routes = {r: step.on.get(r) or step.on.get("other") for r in model.RESULTS["lookup"]}
                 results = [r for r, route in routes.items() if route is not None and route[0] == target]
                 if "found" in results:
                     may |= index[step.target]
                     if results == ["found"]:
                         must |= index[step.target]
+            if not step.branches:
+                return must, may
             proven: int | None = None
             earlier_false = 0
             for branch in step.branches:
@@ -681,10 +695,13 @@ class Checker:
                     shown = ".".join((use.name, *use.attrs))
                     self.p.error("text_maybe_unset", pos, name=shown, field=name, path=path_without(sid, bit))
 
+        guarded_by: dict[ex.Expression, frozenset[str]] = {}
         for sid in sorted(reachable, key=lambda sid: steps[sid].pos):
             step = steps[sid]
-            after = asked(step, True) if step.kind == "ask" else checked if step.kind == "verify" else 0
-            after_may = asked(step, False) if step.kind == "ask" else after
+            if step.kind == "ask":
+                after, after_may = asked_at(step)
+            else:
+                after = after_may = checked if step.kind == "verify" else 0
             conditions = [b.condition for b in step.branches if b.condition]
             if isinstance(step.urgent, Condition):
                 conditions.append(step.urgent)
@@ -695,8 +712,12 @@ class Checker:
                     bit = index[name]
                     if not (may[sid] | after_may) & bit:
                         self.p.error("used_before_set", cond.pos, name=name)
-                    elif not (must[sid] | after) & bit and name not in _guarded_names(cond.expr):
-                        self.p.warning("maybe_unset", cond.pos, name=name)
+                    elif not (must[sid] | after) & bit:
+                        guarded = guarded_by.get(cond.expr)
+                        if guarded is None:  # once per condition, written at many steps
+                            guarded = guarded_by[cond.expr] = _guarded_names(cond.expr)
+                        if name not in guarded:
+                            self.p.warning("maybe_unset", cond.pos, name=name)
             check_text(step.say, sid, must[sid], may[sid], step.param_names)
             if step.kind in ("message", "end"):  # written as the call reaches its outcome
                 check_text(step.note, sid, must[sid], may[sid], step.param_names)
@@ -971,7 +992,7 @@ def _literal(node: ast.expr) -> object:
     return None
 
 
-def _guarded_names(expr: ex.Expression) -> set[str]:
+def _guarded_names(expr: ex.Expression) -> frozenset[str]:
     """Names tested with is_set(…) or against None: reading them empty is intended."""
     out: set[str] = set()
     for node in ast.walk(expr.tree):
@@ -981,11 +1002,14 @@ def _guarded_names(expr: ex.Expression) -> set[str]:
             isinstance(c, ast.Constant) and c.value is None for c in node.comparators
         ):
             out.update(n.id for n in ast.walk(node.left) if isinstance(n, ast.Name))
-    return out
+    return frozenset(out)
 
 
 def strongly_connected(nodes: set[str], succ: Mapping[str, list[str]]) -> list[list[str]]:
-    """Tarjan's algorithm, iterative; components come in reverse topological order."""
+    """Tarjan's algorithm, iterative; components come in reverse topological order.
+
+    Each node's successors are walked once, by an iterator kept on the work stack (the list of a
+    node's successors was filtered again each time the walk came back to it)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -995,33 +1019,38 @@ def strongly_connected(nodes: set[str], succ: Mapping[str, list[str]]) -> list[l
     for root in sorted(nodes):
         if root in index:
             continue
-        work = [(root, 0)]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(succ[root]))]
         while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            targets = [t for t in succ[node] if t in nodes]
-            if i < len(targets):
-                work.append((node, i + 1))
-                t = targets[i]
+            node, children = work[-1]
+            for t in children:
+                if t not in nodes:
+                    continue
                 if t not in index:
-                    work.append((t, 0))
-                elif t in on_stack:
-                    low[node] = min(low[node], index[t])
-                continue
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    top = stack.pop()
-                    on_stack.discard(top)
-                    comp.append(top)
-                    if top == node:
-                        break
-                out.append(comp)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
+                    index[t] = low[t] = counter
+                    counter += 1
+                    stack.append(t)
+                    on_stack.add(t)
+                    work.append((t, iter(succ[t])))
+                    break
+                if t in on_stack and index[t] < low[node]:
+                    low[node] = index[t]
+            else:
+                work.pop()
+                if low[node] == index[node]:
+                    comp = []
+                    while True:
+                        top = stack.pop()
+                        on_stack.discard(top)
+                        comp.append(top)
+                        if top == node:
+                            break
+                    out.append(comp)
+                if work:
+                    parent = work[-1][0]
+                    if low[node] < low[parent]:
+                        low[parent] = low[node]
     return out

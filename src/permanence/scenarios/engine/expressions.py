@@ -33,7 +33,7 @@ LITERAL_NAMES: dict[str, bool | None] = {"true": True, "false": False, "none": N
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:h]([0-5]\d)$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Type:
     name: (
         str  # text, long_text, phone, email, postcode, choice, number, bool, date, person, list, none, record
@@ -91,7 +91,7 @@ PERSON_ATTRS: dict[str, Type] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Function:
     params: tuple[tuple[str, ...], ...]  # accepted type names per argument
     required: int
@@ -127,7 +127,7 @@ class ExprError(Exception):
         self.params = params
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Expression:
     source: str
     tree: ast.expr

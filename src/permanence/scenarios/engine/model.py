@@ -89,7 +89,7 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Field:
     name: str
     type: str
@@ -123,14 +123,14 @@ class Field:
         return ex.Type(self.type, label=self.name)
 
 
-@dataclass
+@dataclass(slots=True)
 class Condition:
     expr: ex.Expression
     pos: Pos
     style: str | None  # YAML scalar style: the column of an error inside depends on quoting
 
 
-@dataclass
+@dataclass(slots=True)
 class Branch:
     condition: Condition | None  # None: else
     target: str
@@ -138,14 +138,14 @@ class Branch:
     target_pos: Pos
 
 
-@dataclass
+@dataclass(slots=True)
 class TextAt:
     text: templating.Text
     pos: Pos
     style: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     id: str
     kind: str
@@ -201,7 +201,7 @@ class Step:
         return self.kind in ("say", "ask", "lookup", "transfer", "appointment", "verify")
 
 
-@dataclass
+@dataclass(slots=True)
 class Report:
     subject: TextAt | None
     body: TextAt | None
@@ -209,7 +209,7 @@ class Report:
     pos: Pos
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     name: str
     pos: Pos
@@ -221,7 +221,7 @@ class Block:
     used: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Scenario:
     title: str = ""
     description: str = ""

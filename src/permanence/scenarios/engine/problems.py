@@ -211,7 +211,7 @@ MESSAGES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     severity: str  # "error" or "warning"
     code: str

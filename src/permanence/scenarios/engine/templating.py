@@ -125,14 +125,14 @@ for _name in list(ENV.filters):
         del ENV.filters[_name]
 
 
-@dataclass
+@dataclass(slots=True)
 class TemplateProblem:
     code: str
     line: int  # 1-based line within the template
     params: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Use:
     """A value a text reads: ``{{ wanted.name }}`` is Use("wanted", ("name",), 1, needed=True).
 
@@ -147,7 +147,7 @@ class Use:
     method: bool = False  # the last attribute is called: ``{{ name.upper() }}``
 
 
-@dataclass
+@dataclass(slots=True)
 class Text:
     """A checked text: its names, and a compiled template when it has variables."""
 
