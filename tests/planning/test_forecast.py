@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -128,3 +129,91 @@ def test_public_holidays_leave_the_profile_and_the_trend_alone_and_get_their_mea
     # no holiday in the weeks fitted: a holiday to come is an ordinary day
     early = forecast.fit(history(4), zone=PARIS, until=FIRST + timedelta(weeks=4), weeks=4, holidays=holidays)
     assert early.holiday_factor == 1.0
+
+
+# permanence forecast --input: the week's plan from a CSV file of past calls (no database) -----------
+
+
+def _history_file(tmp_path, rows, header="account,start,calls,aht"):
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def _forecast(*args: str) -> dict:
+    import argparse
+    import json
+
+    from permanence.planning import commands
+
+    parser = argparse.ArgumentParser()
+    commands.forecast_arguments(parser)
+    out: list[str] = []
+    commands.forecast_file(vars(parser.parse_args([*args, "--json"])), out.append)
+    return json.loads("".join(out))
+
+
+def test_forecast_from_a_file_is_the_plan_of_the_core(tmp_path):
+    from permanence.accounts import hours
+    from permanence.planning import weekplan
+
+    data = history(10, growth=0.02, noise=True)  # 7 September to 15 November 2026, 11 November inside
+    rows = [f"acme,{at.astimezone(PARIS).replace(tzinfo=None).isoformat()},{c:g},200" for at, c in data]
+    rows += [f"beta,{at.isoformat()},1,400" for at, _ in data[-50:]]  # an offset written, a second account
+    path = _history_file(tmp_path, rows)
+    got = _forecast("--input", str(path), "--interval", "60")
+    assert got["week"] == "2026-11-16" and got["input"] == str(path) and got["account"] is None
+    merged = [(at, c) for at, c in data] + [(at, 1.0) for at, _ in data[-50:]]
+    fitted = sum(c for at, c in data if at.date() >= FIRST + timedelta(weeks=2))  # the 8 weeks before
+    lookup = hours.public_holidays()
+    first = weekplan.first_day(date(2026, 11, 16))
+    days = [first + timedelta(days=n) for n in range((date(2026, 11, 22) - first).days + 1)]
+    plan = weekplan.plan(
+        merged, zone=PARIS, week=date(2026, 11, 16), today=date(2026, 11, 16),
+        targets=weekplan.Targets(interval_minutes=60), holidays=[d for d in days if lookup(d)],
+        measured_aht=(200 * fitted + 400 * 50) / (fitted + 50),  # the aht column, weighted by the calls
+    )  # fmt: skip
+    assert got["calls"] == round(plan.calls, 1) and got["wape_day"] == round(plan.wape_day, 4)
+    assert got["aht_seconds"] == round(plan.aht_seconds, 1) and got["aht_measured"] is True
+    assert [d["peak_agents"] for d in got["days"]] == [max(i.agents for i in v) for _, v in plan.days()]
+    assert 0.2 < got["wape_interval"] < 1 and got["days"][5]["calls"] < got["days"][0]["calls"]
+    later = _forecast("--input", str(path), "--week", "2026-12-02", "--aht", "300", "--patience", "60")
+    assert later["week"] == "2026-11-30" and later["aht_seconds"] == 300
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "args", "message"),
+    [
+        ("account,when,calls", ["a,2026-09-07T09:00,1"], [], "missing column start"),
+        ("start,calls", ["2026-09-07T09:00,1", "yesterday,2"], [], "line 3: start 'yesterday' is not a date"),
+        ("start,calls", ["2026-09-07T09:00,-1"], [], "line 2: calls cannot be negative"),
+        ("start,calls,aht", ["2026-09-07T09:00,2,0"], [], "line 2: the average handle time must be positive"),
+        ("start,calls", ["2026-09-07T09:00,0"], [], "no call in the history"),
+        ("start,calls", ["2026-09-07T09:00,1"], ["--week", "2026-08-31"], "plan a week from this one"),
+        ("start,calls", ["2026-09-07T09:00,1"], ["--week", "lundi"], "dates are written 2026-12-31"),
+        ("start,calls", ["2026-09-07T09:00,1"], ["--patience", "1"], "the patience is 5 to 3600 seconds"),
+        ("start,calls", ["2026-09-07T09:00,1"], ["--target-sl", "2"], "service level target is a share"),
+        ("start,calls", ["2026-09-07T09:00,1"], ["--aht", "-3"], "--aht must be positive"),
+        ("start,calls", ["2026-09-07T09:00,1"], ["--account", "alpha"], "--account reads the database"),
+    ],
+)
+def test_forecast_from_a_bad_file_is_one_clear_line(tmp_path, header, rows, args, message):
+    from permanence.planning import commands
+
+    path = _history_file(tmp_path, rows, header)
+    with pytest.raises(commands.Failure, match=re.escape(message)):
+        _forecast("--input", str(path), *args)
+
+
+def test_forecast_from_a_file_on_the_command_line(tmp_path, capsys):
+    from permanence import cli
+
+    rows = [f"{at.isoformat()},{c:g}" for at, c in history(3)]
+    path = _history_file(tmp_path, rows, "start,calls")
+    assert cli.main(["permanence", "forecast", "--input", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{path}, week of 2026-09-28: ") and len(lines) == 9
+    assert "AHT 180 s" in lines[1]  # no aht column: the default handle time
+    assert cli.main(["permanence", "forecast", "--input", str(tmp_path / "none.csv")]) == 1
+    missing = tmp_path / "none.csv"
+    assert capsys.readouterr().err == f"CommandError: Cannot read {missing}: No such file or directory.\n"

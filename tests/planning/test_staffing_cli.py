@@ -197,3 +197,71 @@ def test_bad_input_file_options_and_no_traceback(tmp_path):
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "line 2: start 'yesterday' is not a date" in done.stderr
+
+
+def test_input_file_read_at_once_or_line_by_line_gives_the_same_plan(tmp_path):
+    """A clean file is read column by column; one with blank lines or quoted cells is read line by
+    line or quoted on the way out: the same plan, a row per input row, cells as the csv module writes."""
+    import csv
+    import io
+
+    from permanence.planning import commands
+
+    clean = commands.read_volumes(str(_write(tmp_path, "clean.csv", VOLUMES)))
+    blanks = VOLUMES.replace("\nbeta", "\n\n,,,\nbeta") + "\n"
+    spaced = commands.read_volumes(str(_write(tmp_path, "blanks.csv", blanks)))
+    assert commands._volumes_at_once(commands._read_table(str(tmp_path / "blanks.csv")), [0, 1, 2, 3]) is None
+    assert spaced == clean and clean.calls == [50.0, 0.0, 300.0, 62.5, 0.05]
+    quoted = 'account,start,calls,aht,note\n"Durand, fils",2026-03-02T08:00, 50 ,180,"a ""b"""\n'
+    quoted += 'acme,2026-03-02T08:00,0,180,x\n'
+    volumes = commands.read_volumes(str(_write(tmp_path, "quoted.csv", quoted)))
+    assert volumes.cells["account"] == ["Durand, fils", "acme"] and volumes.cells["calls"] == ["50", "0"]
+    out: list[str] = []
+    commands.staffing(
+        vars(_parser().parse_args(["--input", str(tmp_path / "quoted.csv")])), out.append
+    )
+    rows = list(csv.reader(io.StringIO("".join(out))))
+    assert rows[1][:6] == ["Durand, fils", "2026-03-02T08:00", "50", "180", "10.000000", "14"]
+    assert rows[2][:6] == ["acme", "2026-03-02T08:00", "0", "180", "0.000000", "0"]
+
+
+def test_a_measure_that_is_not_a_number_is_left_empty():
+    import numpy as np
+
+    from permanence.planning import commands, grid
+
+    volumes = commands.Volumes({c: ["a", "b"] for c in commands.COLUMNS}, [1.0, 2.0], [180.0, 180.0])
+    plan = grid.required_agents([4.0, 8.0], [180.0, 180.0])
+    broken = grid.Plan(**{**plan.__dict__, "asa_seconds": np.array([1.5, np.inf])})
+    lines = commands.plan_csv(volumes, broken, abandonment=False).splitlines()
+    assert lines[1].split(",")[8] == "1.500" and lines[2].split(",")[8] == ""
+    assert len(lines[2].split(",")) == len(lines[0].split(","))
+
+
+def test_input_from_standard_input_without_django(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "permanence.cli", "staffing", "--input", "-", "--shrinkage", "0.3"],
+        input=VOLUMES,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},  # no SECRET_KEY, no settings: nothing of Django is needed
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].startswith("acme,2026-03-02T08:00,50,180,10.000000,14,20,")
+
+
+def _write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _parser():
+    import argparse
+
+    from permanence.planning import commands
+
+    parser = argparse.ArgumentParser()
+    commands.staffing_arguments(parser)
+    return parser

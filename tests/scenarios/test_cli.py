@@ -114,3 +114,35 @@ def test_run_compares_with_a_new_version(db, tmp_path):
     assert code == 0 and data["outcome"]["kind"] == "information"
     assert data["replay"]["diverges"] is True and data["replay"]["at_input"] == 2
     assert data["replay"]["expected_step"] == "jobs" and data["replay"]["reached_step"] == "jobs_intro"
+
+
+def test_the_environment_without_django_is_the_one_without_an_account():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from permanence.scenarios import commands, environment
+
+    at = datetime(2026, 11, 23, 10, tzinfo=ZoneInfo("Europe/Paris"))
+    for caller in (None, "+33612345678"):
+        pure = commands.environment_without_account(at, caller)
+        django = environment.environment(None, at, caller=caller, simulated_identity=True)
+        assert pure.values() == django.values() and pure.values()["call"]["caller"] == caller
+        assert type(pure.identity) is type(django.identity) and pure.identity.simulated
+        for part in ("people", "functions", "sensitive"):
+            assert getattr(pure, part) == getattr(django, part)
+
+
+def test_a_shared_block_or_an_account_is_the_database_s(db, tmp_path, capsys):
+    """Without Django, a scenario using a block it does not define is handed over before a word is
+    written; Django's command then reads the library (here empty: the block is unknown)."""
+    from permanence.scenarios import commands
+
+    path = tmp_path / "shared.yaml"
+    path.write_text("title: T\nstart: a\nsteps:\n  a: {use: cold_caller, with: {company: X}}\n")
+    assert commands.main(["check", str(path)]) is None
+    assert commands.main(["render", str(path)]) is None
+    assert capsys.readouterr() == ("", "")
+    code, _, err = scenario_cmd("check", str(path))
+    assert code == 1 and "cold_caller" in err
+    assert commands.main(["check", str(LEGAL), "--account", "alpha"]) is None
+    assert commands.main(["check", str(LEGAL)]) == 0 and "aucun problème" in capsys.readouterr().out
