@@ -268,32 +268,41 @@ class Checker:
     def conditions_and_texts(self) -> None:
         allowed_templates = TEMPLATE_NAMES | set(self.s.fields)
         by_params: dict[tuple[str, ...], Mapping[str, ex.Type]] = {}
+        # The same condition written at many steps is one parsed expression: typed once for the
+        # names it can read (the fields and records, and the block's parameters).
+        typed: dict[tuple[int, tuple[str, ...]], list[ex.ExprError]] = {}
         for step in self.s.steps.values():
             names = by_params.get(step.param_names)
             if names is None:
                 names = by_params[step.param_names] = self.s.names(step.param_names)
             for b in step.branches:
                 if b.condition:
-                    self.typecheck(b.condition, names)
+                    self.typecheck(b.condition, names, typed, step.param_names)
                     self.caller_types(b.condition)
                     self.rotas(b.condition)
             if isinstance(step.urgent, Condition):
-                self.typecheck(step.urgent, names)
+                self.typecheck(step.urgent, names, typed, step.param_names)
                 self.caller_types(step.urgent)
                 self.rotas(step.urgent)
             for text in (step.say, step.note):
                 if text:
                     self.template_names(text, allowed_templates)
                     self.attributes(text, step.param_names)
+        every_param: tuple[str, ...] | None = None
         for f in self.s.fields.values():
             if f.prefill is not None:
-                errors = ex.check(f.prefill, self.s.names(), want_bool=False)
+                names = by_params.get(())
+                if names is None:
+                    names = by_params[()] = self.s.names()
+                errors = ex.check(f.prefill, names, want_bool=False)
                 for e in errors:
                     self.p.error(e.code, f.prefill_pos, **e.params)
             if f.say:
                 say = model.TextAt(f.say, f.say_pos if f.say_pos != (0, 0) else f.pos, f.say_style)
                 self.template_names(say, allowed_templates)
-                self.attributes(say, tuple({n for s in self.s.steps.values() for n in s.param_names}))
+                if every_param is None:  # once, not once per field
+                    every_param = tuple({n for s in self.s.steps.values() for n in s.param_names})
+                self.attributes(say, every_param)
             if f.name == CALLER_TYPE_FIELD and f.type == "choice":
                 self.caller_type_options(f)
         for report in self.s.reports.values():
@@ -402,13 +411,28 @@ class Checker:
         node = source.Node("scalar", None, text.pos[0], text.pos[1], style=text.style)
         return model.template_pos(node, line)
 
-    def typecheck(self, cond: Condition, names: Mapping[str, ex.Type]) -> None:
-        for e in ex.check(cond.expr, names):
+    def typecheck(
+        self,
+        cond: Condition,
+        names: Mapping[str, ex.Type],
+        typed: dict[tuple[int, tuple[str, ...]], list[ex.ExprError]] | None = None,
+        params: tuple[str, ...] = (),
+    ) -> None:
+        """``typed``: the errors found already for each (expression, parameters), whose ``names`` are
+        those of these parameters."""
+        if typed is None:
+            errors = ex.check(cond.expr, names)
+        else:
+            key = (id(cond.expr), params)
+            found = typed.get(key)
+            errors = typed[key] = ex.check(cond.expr, names) if found is None else found
+        for e in errors:
             node = source.Node("scalar", None, cond.pos[0], cond.pos[1], style=cond.style)
             self.p.error(e.code, model.expr_pos(node, e.offset), **e.params)
 
     def template_names(self, text: model.TextAt, allowed: Iterable[str]) -> None:
-        allowed = set(allowed)
+        if not isinstance(allowed, (set, frozenset)):
+            allowed = set(allowed)
         for name in sorted(text.text.names):
             if name not in allowed:
                 self.p.error("unknown_name", text.pos, name=name)
