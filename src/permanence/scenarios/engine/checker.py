@@ -709,12 +709,13 @@ class Checker:
                 if name not in index or (use.name == "label" and not use.attrs):
                     continue
                 bit = index[name]
-                pos = self.text_pos(text, use.line)
                 if not maybe & bit and never_set_error:
+                    pos = self.text_pos(text, use.line)
                     if (pos, name) not in seen:
                         seen.add((pos, name))
                         self.p.error("used_before_set", pos, name=name)
-                elif use.needed and not sure & bit and (pos, name) not in seen:
+                elif use.needed and not sure & bit and (self.text_pos(text, use.line), name) not in seen:
+                    pos = self.text_pos(text, use.line)
                     seen.add((pos, name))
                     shown = ".".join((use.name, *use.attrs))
                     self.p.error("text_maybe_unset", pos, name=shown, field=name, path=path_without(sid, bit))
@@ -869,7 +870,7 @@ class Checker:
                         if count > follow_count:
                             follow, follow_count = j, count
             total = own | best[follow][0] if follow >= 0 else own
-            best.append((total, follow, min(comp, key=lambda s: steps[s].pos)))
+            best.append((total, follow, comp[0] if len(comp) == 1 else min(comp, key=lambda s: steps[s].pos)))
         start = comp_of[self.s.start]
         count = best[start][0].bit_count()
         if count > limit:

@@ -70,6 +70,7 @@ RESERVED = (frozenset(ex.RECORDS) | {"params", "notes", "outcome", "label", "dra
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,120}$")
 DEFAULT_MAX_QUESTIONS = 6
+_KINDS_BESIDE_SAY = tuple(k for k in KINDS if k != "say")
 
 Pos = tuple[int, int]
 
@@ -87,6 +88,9 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
     "return": (),
     "verify": ("attempts", "next"),
 }
+#: the keys a step of each kind may have
+_STEP_ALLOWED = {kind: tuple(dict.fromkeys((kind, *COMMON_STEP_KEYS, *STEP_KEYS[kind]))) for kind in KINDS}
+_STEP_ALLOWED_SET = {kind: frozenset(keys) for kind, keys in _STEP_ALLOWED.items()}
 
 
 @dataclass(slots=True)
@@ -184,16 +188,19 @@ class Step:
     attempts: int = DEFAULT_ATTEMPTS
 
     def successors(self) -> list[str]:
+        """The steps this one may go to, each once, in the order written."""
         out: list[str] = []
         if self.next:
             out.append(self.next)
-        out.extend(b.target for b in self.branches)
-        out.extend(t for t, _ in self.on.values())
+        for b in self.branches:
+            out.append(b.target)
+        for t, _ in self.on.values():
+            out.append(t)
         if self.return_to:
             out.append(self.return_to)
         if self.enter:
             out.append(self.enter)
-        return list(dict.fromkeys(out))
+        return out if len(out) < 2 else list(dict.fromkeys(out))
 
     @property
     def waits(self) -> bool:
@@ -548,7 +555,7 @@ class Reader:
             self.p.error("expected_map", node.pos, what=f"steps.{sid}")
             return None
         v = node.value
-        kinds = [k for k in KINDS if k in v and k != "say"]
+        kinds = [k for k in _KINDS_BESIDE_SAY if k in v]
         if not kinds and "say" in v:
             kinds = ["say"]
         if not kinds:
@@ -558,14 +565,20 @@ class Reader:
             self.p.error("step_kinds_many", pos, kinds=", ".join(kinds))
             return None
         kind = kinds[0]
-        allowed = tuple(dict.fromkeys((kind, *COMMON_STEP_KEYS, *STEP_KEYS[kind])))
-        self.keys(node, allowed, f"steps.{sid}")
+        allowed = _STEP_ALLOWED[kind]
+        if not v.keys() <= _STEP_ALLOWED_SET[kind]:  # the sentence is built only for a step that needs it
+            self.keys(node, allowed, f"steps.{sid}")
         step = Step(sid, kind, pos)
-        step.say = self.template(v.get("say"), "say")
-        step.help = self.text(v.get("help"), "help") or ""
-        step.note = self.template(v.get("note"), "note")
-        step.title = self.text(v.get("title"), "title") or ""
-        step.phase = self.text(v.get("phase"), "phase") or ""
+        if "say" in v:  # the keys a step leaves out keep their defaults (None or "")
+            step.say = self.template(v["say"], "say")
+        if "help" in v:
+            step.help = self.text(v["help"], "help") or ""
+        if "note" in v:
+            step.note = self.template(v["note"], "note")
+        if "title" in v:
+            step.title = self.text(v["title"], "title") or ""
+        if "phase" in v:
+            step.phase = self.text(v["phase"], "phase") or ""
         if kind in ("say", "ask", "use", "verify"):
             if "next" in v:
                 self.next(step, v["next"])
