@@ -20,9 +20,29 @@ MAX_DEPTH = 40
 MAX_NODES = 400_000
 
 try:  # libyaml's parser is several times faster; the pure-Python one gives the same events
-    _Loader: Any = yaml.CSafeLoader
+    _Base: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    """The safe loader, each distinct plain scalar's tag resolved once per document: a scenario writes
+    the same keys, step ids and words thousands of times, and resolving one is a Python call that tries
+    regular expressions. The safe resolver has no path resolvers, so a scalar's tag depends on its text
+    and style only."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tags: dict[tuple[Any, Any], Any] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _STR = "tag:yaml.org,2002:str"
@@ -125,13 +145,14 @@ def _build(text: str) -> Node | None:
     if document is None:
         return None
     converted: dict[int, Node] = {}
+    aliases = "*" in text  # an alias is written "*name": without a "*", each node is met once
     count = 0
     root: Node | None = None
     work: list[tuple[Any, Node | None, str | None, int]] = [(document, None, None, 0)]
     pop = work.pop
     while work:
         ynode, parent, key, depth = pop()
-        node = converted.get(id(ynode))
+        node = converted.get(id(ynode)) if aliases else None
         if node is not None:  # an alias: count what it repeats (a "billion laughs" stops here)
             count += _size(node)
         else:
@@ -172,7 +193,8 @@ def _build(text: str) -> Node | None:
                     raise _Refused("tag", {"tag": tag}, mark)
                 node = Node("seq", [], mark.line + 1, mark.column + 1)
                 work.extend([(child, node, None, depth + 1) for child in reversed(ynode.value)])
-            converted[id(ynode)] = node
+            if aliases:
+                converted[id(ynode)] = node
         if count > MAX_NODES:
             raise _Refused("too_many_nodes", {"max": MAX_NODES}, ynode.start_mark)
         if parent is None:
