@@ -367,6 +367,7 @@ def scenario_print(request: HttpRequest, slug: str, pk: int, number: int) -> Htt
     """The flowchart and the steps in words, to print for the client's validation."""
     account, scenario, version = _version(request, slug, pk, number)
     parsed = live.for_version(version).scenario
+    drawn = drawing.paged(parsed)  # a large scenario: several pages, each step's page in the outline
     return render(
         request,
         "scenarios/print.html",
@@ -374,8 +375,8 @@ def scenario_print(request: HttpRequest, slug: str, pk: int, number: int) -> Htt
             "account": account,
             "scenario": scenario,
             "version": version,
-            "mermaid": drawing.mermaid(parsed),
-            "outline": drawing.outline(parsed),
+            "mermaid": drawn.text,
+            "outline": drawing.outline(parsed, drawn),
         },
     )
 

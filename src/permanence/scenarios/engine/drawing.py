@@ -307,8 +307,8 @@ class Drawing:
         return {sid: page.number for page in self.pages for sid in page.steps}
 
 
-def _node_line(step: Step, label: str, node: str) -> str:
-    text = _mermaid_text(label)
+def _node_line(step: Step, text: str, node: str) -> str:
+    """A step's box; ``text``: its words, written for Mermaid."""
     if _is_outcome(step):
         return f'    {node}(["{text}"]):::outcome'
     if step.kind == "decide":
@@ -322,8 +322,11 @@ def _arrow(label: str) -> str:
 
 def _head(label: str) -> str:
     """The first line of a step's box, short: what a link to it says."""
-    head = _short(label.split("\n")[0], _LINK_WORDS)
-    return head if len(head) <= _LINK_CHARS else head[: _LINK_CHARS - 1] + "…"
+    head = label.split("\n")[0]
+    said = head.startswith("« ") and head.endswith(" »")
+    head = _short(head[2:-2] if said else head, _LINK_WORDS)
+    head = head if len(head) <= _LINK_CHARS else head[: _LINK_CHARS - 1] + "…"
+    return f"« {head} »" if said else head
 
 
 def _came_from(numbers: list[int]) -> str:
@@ -338,8 +341,18 @@ class _Plan:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.labels = {sid: _label(scenario, step) for sid, step in scenario.steps.items()}
+        self.boxes = {sid: _mermaid_text(label) for sid, label in self.labels.items()}
         self.arrows = {sid: edges(scenario, step) for sid, step in scenario.steps.items()}
+        self.index = {sid: i for i, sid in enumerate(scenario.steps)}
         self.ids: dict[str, str] = {}
+
+    def incoming(self) -> dict[str, list[str]]:
+        """The steps with an arrow to each step."""
+        out: dict[str, list[str]] = {}
+        for sid, arrows in self.arrows.items():
+            for target, _ in arrows:
+                out.setdefault(target, []).append(sid)
+        return out
 
     def depths(self) -> dict[str, int]:
         """Arrows from the call's first step (breadth first): how far each step is from the start."""
@@ -360,7 +373,7 @@ class _Plan:
     def cost(self, step: Step) -> tuple[int, int]:
         """The characters and arrows a step brings to its page at most: its box (and its group's), its
         arrows, each perhaps to a link to another page, and the mark of arrows coming from other pages."""
-        text = len(_node_line(step, self.labels[step.id], "s0000")) + 31 + len(step.group or step.phase) * 2
+        text = len(_node_line(step, self.boxes[step.id], "s0000")) + 31 + len(step.group or step.phase) * 2
         count = len(self.arrows[step.id]) + 1
         for _, label in self.arrows[step.id]:
             text += len(_mermaid_text(label)) + 30 + _LINK_CHARS + 90
@@ -373,7 +386,7 @@ class _Plan:
         """The steps in reading order, a section at a time: a phase or a block kept together, taken in the
         order the call reaches them (breadth first from the start; steps it never reaches last)."""
         depth = self.depths()
-        index = {sid: i for i, sid in enumerate(self.scenario.steps)}
+        rank = {sid: (depth.get(sid, _UNREACHED), i) for sid, i in self.index.items()}
         grouped: dict[str, list[str]] = {}
         units: list[list[str]] = []
         for sid, step in self.scenario.steps.items():
@@ -383,23 +396,22 @@ class _Plan:
             else:
                 units.append([sid])
 
-        def rank(sid: str) -> tuple[int, int]:
-            return depth.get(sid, _UNREACHED), index[sid]
-
-        units += [sorted(steps, key=rank) for steps in grouped.values()]
-        units.sort(key=lambda unit: rank(unit[0]))
+        units += [sorted(steps, key=rank.__getitem__) for steps in grouped.values()]
+        units.sort(key=lambda unit: rank[unit[0]])
         return units
 
     def partition(self, ghosts: tuple[tuple[str, str], ...], max_steps: int) -> list[list[str]]:
         """Pages of at most ``max_steps`` steps within the text and arrow budgets; a section that fits on a
         page is not cut, a longer one fills pages in reading order; removed steps (``ghosts``) come last."""
-        costs = {sid: self.cost(step) for sid, step in self.scenario.steps.items()}
-        costs.update({_GHOST + sid: (len(label) + 60, 0) for sid, label in ghosts})
+        costs = {sid: (1, *self.cost(step)) for sid, step in self.scenario.steps.items()}
+        costs.update({_GHOST + sid: (1, len(label) + 60, 0) for sid, label in ghosts})
         units = self.sections() + [[_GHOST + sid] for sid, _ in ghosts]
         empty = (0, 0, 0)
 
         def size(steps: list[str]) -> tuple[int, int, int]:
-            return len(steps), sum(costs[s][0] for s in steps), sum(costs[s][1] for s in steps)
+            if len(steps) == 1:
+                return costs[steps[0]]
+            return len(steps), sum(costs[s][1] for s in steps), sum(costs[s][2] for s in steps)
 
         def add(used: tuple[int, int, int], more: tuple[int, int, int]) -> tuple[int, int, int]:
             return used[0] + more[0], used[1] + more[1], used[2] + more[2]
@@ -417,7 +429,7 @@ class _Plan:
                 pages.append(page)  # the section fits on a page of its own: start one rather than cut it
                 page, used = [], empty
             for sid in unit:
-                one = size([sid])
+                one = costs[sid]
                 if page and not fits(used, one):
                     pages.append(page)
                     page, used = [], empty
@@ -455,32 +467,28 @@ def _page_text(
     number: int,
     classes: dict[str, str],
     ghosts: dict[str, str],
+    incoming: dict[str, list[str]],
 ) -> str:
     """The Mermaid text of the page ``number`` holding ``steps`` (``where``: every step's page, or None for
-    a drawing of one page)."""
+    a drawing of one page; ``incoming``: the steps with an arrow to each step)."""
     scenario, ids = plan.scenario, plan.ids
     here = set(steps)
+    order = sorted((sid for sid in steps if sid in scenario.steps), key=plan.index.__getitem__)  # as written
     lines = ["flowchart TD"]
     groups: dict[str, list[Step]] = {}
-    for sid, step in scenario.steps.items():
-        if sid in here:
-            groups.setdefault(step.group or step.phase, []).append(step)
+    for sid in order:
+        step = scenario.steps[sid]
+        groups.setdefault(step.group or step.phase, []).append(step)
     for group, members in groups.items():
         if group:
             lines.append(f'  subgraph g{len(lines)}["{_mermaid_text(group)}"]')
         for step in members:
-            lines.append(_node_line(step, plan.labels[step.id], _ident(step.id, ids)))
+            lines.append(_node_line(step, plan.boxes[step.id], _ident(step.id, ids)))
         if group:
             lines.append("  end")
     links: dict[str, str] = {}
-    entries: dict[str, set[int]] = {}
-    for sid, step in scenario.steps.items():
-        if sid not in here:
-            if where is not None:
-                for target, _ in plan.arrows[sid]:
-                    if target in here:
-                        entries.setdefault(target, set()).add(where[sid])
-            continue
+    for sid in order:
+        step = scenario.steps[sid]
         for target, label in plan.arrows[sid]:
             if where is None or where[target] == number:
                 lines.append(f"  {_ident(step.id, ids)}{_arrow(label)}{_ident(target, ids)}")
@@ -498,12 +506,13 @@ def _page_text(
             outcome = OUTCOME_LABELS[step.kind]
             lines.append(f'  {done}(["{outcome}"]):::outcome')
             lines.append(f'  {_ident(step.id, ids)} -->|"{RESULT_LABELS[ACCEPTED[step.kind]]}"| {done}')
-    for target, sources in entries.items():
-        came = sorted(sources)
-        entry = f"e{number}_{_ident(target, ids)}"
-        lines.append(f'  {entry}[["{_came_from(came)}"]]:::goto')
-        lines.append(f'  click {entry} href "#drawing-page-{came[0]}" "Aller à la page {came[0]}"')
-        lines.append(f"  {entry} -.-> {_ident(target, ids)}")
+    for target in order:
+        came = sorted({where[s] for s in incoming.get(target, ()) if where[s] != number}) if where else []
+        if came:
+            entry = f"e{number}_{_ident(target, ids)}"
+            lines.append(f'  {entry}[["{_came_from(came)}"]]:::goto')
+            lines.append(f'  click {entry} href "#drawing-page-{came[0]}" "Aller à la page {came[0]}"')
+            lines.append(f"  {entry} -.-> {_ident(target, ids)}")
     if scenario.start in here:
         lines.append(f"  start((Appel)) --> {_ident(scenario.start, ids)}")
     for sid in steps:
@@ -537,14 +546,15 @@ def paged(
     chunks = [] if max_steps is None else plan.partition(ghosts, max(1, max_steps))
     if len(chunks) <= 1:
         steps = list(scenario.steps) + list(ghost_labels)
-        text = _page_text(plan, steps, None, 1, marks, ghost_labels)
+        text = _page_text(plan, steps, None, 1, marks, ghost_labels, {})
         return Drawing((Page(1, scenario.title, tuple(scenario.steps), text),))
     where = {sid: n for n, chunk in enumerate(chunks, 1) for sid in chunk}
     seen: set[str] = set()
     pages = []
+    incoming = plan.incoming()
     for n, chunk in enumerate(chunks, 1):
         title = _title(plan, chunk, seen)
-        text = _page_text(plan, chunk, where, n, marks, ghost_labels)
+        text = _page_text(plan, chunk, where, n, marks, ghost_labels, incoming)
         pages.append(Page(n, title, tuple(s for s in chunk if s in scenario.steps), text))
     return Drawing(tuple(pages))
 
