@@ -641,3 +641,42 @@ def test_appointment_is_a_reserved_name():
     head = HEAD.replace("  urgent: {type: yes_no}\n", "  appointment: {type: text}\n")
     steps = "  a: {ask: [appointment], next: e}\n  e: {end: information}\n"
     assert ("reserved_name", 7, 3) in errors(steps, head=head)
+
+
+# ---------------------------------------------------------------- reading fast, reading the same
+
+
+def test_a_scalar_read_again_keeps_the_type_of_its_style():
+    from permanence.scenarios.engine import source
+    from permanence.scenarios.engine.problems import Problems
+
+    text = "a: yes\nb: 'yes'\nc: yes\nd: 12\ne: '12'\nf: 12\non: on\n"
+    root = source.load(text, Problems())
+    assert root is not None
+    assert root.plain() == {"a": True, "b": "yes", "c": True, "d": 12, "e": "12", "f": 12, "on": True}
+
+
+def test_an_alias_is_still_shared_and_a_star_in_a_text_is_a_star():
+    from permanence.scenarios.engine import source
+    from permanence.scenarios.engine.problems import Problems
+
+    root = source.load("a: &x {say: hi}\nb: *x\nc: {say: 'press *'}\n", Problems())
+    assert root is not None and root.value["a"] is root.value["b"]
+    assert root.value["c"].plain() == {"say": "press *"}
+    plain = source.load("a: {say: hi}\nb: {say: hi}\n", Problems())
+    assert plain is not None and plain.value["a"] is not plain.value["b"]
+
+
+def test_many_unreachable_steps_report_where_each_region_starts():
+    chain = "".join(f"  lost{i}: {{say: 'Perdu {i}', next: lost{i + 1}}}\n" for i in range(300))
+    steps = "  a: {end: information}\n" + chain + "  lost300: {end: information}\n"
+    assert [e for e in errors(steps) if e[0] == "unreachable"] == [("unreachable", 10, 3)]
+
+
+def test_a_condition_written_at_many_steps_is_reported_at_each():
+    steps = "  a: {ask: [name], next: b0}\n" + "".join(
+        f"  b{i}:\n    decide: [{{if: name == 3, goto: b{i + 1}}}, {{else: b{i + 1}}}]\n" for i in range(3)
+    ) + "  b3: {end: information}\n"
+    assert [e for e in errors(steps) if e[0] == "type_mismatch"] == [
+        ("type_mismatch", 11, 19), ("type_mismatch", 13, 19), ("type_mismatch", 15, 19)
+    ]
