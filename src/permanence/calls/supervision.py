@@ -28,18 +28,14 @@ DEFAULT_HANDLE_SECONDS = 180.0
 
 def _handle_seconds() -> dict[int, float]:
     """Each account's mean handle time today (from the rollups), to estimate waits."""
-    from datetime import datetime, time
+    from datetime import datetime, time, timedelta
 
     from permanence.reporting import kpis, rollups
-    from permanence.reporting.models import Rollup
 
     zone = rollups.operator_zone()
     start = datetime.combine(timezone.now().astimezone(zone).date(), time(0), tzinfo=zone)
     out = {}
-    for key, data in Rollup.objects.filter(grain="day", scope="account", start__gte=start).values_list(
-        "key", "figures"
-    ):
-        figures = rollups.from_json(data)
+    for key, figures in rollups.totals("account", None, start, start + timedelta(days=2)).items():
         aht = kpis.indicators(figures).aht_seconds
         if aht:
             out[int(key)] = aht

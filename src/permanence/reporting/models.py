@@ -10,8 +10,42 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+#: the figures kept as plain counters, by column (``calls`` is the offered calls, read by the forecasts)
+COUNTS = {
+    "offered": "calls",
+    "out_of_hours": "out_of_hours",
+    "not_in_service": "not_in_service",
+    "voice_menu": "voice_menu",
+    "answered": "answered",
+    "abandoned": "abandoned",
+    "diverted": "diverted",
+    "handled": "handled",
+    "transferred": "transferred",
+    "fcr_eligible": "fcr_eligible",
+    "fcr_resolved": "fcr_resolved",
+    "messages_sent": "messages_sent",
+    "messages_acknowledged": "messages_acknowledged",
+}
+#: the sums of seconds, kept in whole microseconds (timestamps have no finer grain: the sums are exact)
+MICROS = {
+    "wait_answered_seconds": "wait_answered_us",
+    "wait_all_seconds": "wait_all_us",
+    "talk_seconds": "talk_us",
+    "hold_seconds": "hold_us",
+    "wrap_seconds": "wrap_us",
+    "handling_seconds": "handling_us",
+    "staffed_seconds": "staffed_us",
+}
+LONGEST = "longest_wait_us"  # the one figure kept as a maximum
+BUCKETS = 121  # kpis.BUCKETS (checked by the tests)
+#: the wait histograms, a nullable column per bucket (NULL: none; most buckets of a row are empty)
+HISTOGRAMS = {"answered_waits": "aw", "abandoned_waits": "bw"}
+
 
 class Rollup(models.Model):
+    """The additive figures of one scope's key over one interval, as integer counters: a call that
+    ends adds to them with an upsert (``col = col + excluded.col``), never reading them first."""
+
     class Grain(models.TextChoices):
         QUARTER = "15min", _("quarter-hour")
         DAY = "day", _("day")
@@ -23,10 +57,31 @@ class Rollup(models.Model):
 
     grain = models.CharField(max_length=8, choices=Grain.choices)
     scope = models.CharField(max_length=10, choices=Scope.choices)
-    key = models.BigIntegerField(default=0)  # the account's or secretary's id; 0: none (total, unanswered)
+    # the account's or secretary's id; for the total a shard (0..SHARDS-1, by account), for the calls no
+    # secretary took minus the shard: parallel calls of different accounts add to different rows
+    key = models.BigIntegerField(default=0)
     start = models.DateTimeField()
-    figures: Any = models.JSONField(default=dict)
-    calls = models.PositiveIntegerField(default=0)  # offered, kept apart for quick filters
+    calls = models.BigIntegerField(default=0, db_default=0)  # offered
+    out_of_hours = models.BigIntegerField(default=0, db_default=0)
+    not_in_service = models.BigIntegerField(default=0, db_default=0)
+    voice_menu = models.BigIntegerField(default=0, db_default=0)
+    answered = models.BigIntegerField(default=0, db_default=0)
+    abandoned = models.BigIntegerField(default=0, db_default=0)
+    diverted = models.BigIntegerField(default=0, db_default=0)
+    handled = models.BigIntegerField(default=0, db_default=0)
+    transferred = models.BigIntegerField(default=0, db_default=0)
+    fcr_eligible = models.BigIntegerField(default=0, db_default=0)
+    fcr_resolved = models.BigIntegerField(default=0, db_default=0)
+    messages_sent = models.BigIntegerField(default=0, db_default=0)
+    messages_acknowledged = models.BigIntegerField(default=0, db_default=0)
+    wait_answered_us = models.BigIntegerField(default=0, db_default=0)
+    wait_all_us = models.BigIntegerField(default=0, db_default=0)
+    talk_us = models.BigIntegerField(default=0, db_default=0)
+    hold_us = models.BigIntegerField(default=0, db_default=0)
+    wrap_us = models.BigIntegerField(default=0, db_default=0)
+    handling_us = models.BigIntegerField(default=0, db_default=0)
+    staffed_us = models.BigIntegerField(default=0, db_default=0)
+    longest_wait_us = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name = _("rollup")
@@ -37,6 +92,22 @@ class Rollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key} {self.grain} {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        """The row's figures as a plain dict (``rollups.to_json``: histograms by non-empty bucket)."""
+        data: dict[str, Any] = {name: getattr(self, column) for name, column in COUNTS.items()}
+        for name, column in MICROS.items():
+            data[name] = getattr(self, column) / 1_000_000
+        data["longest_wait_seconds"] = self.longest_wait_us / 1_000_000
+        for name, prefix in HISTOGRAMS.items():
+            data[name] = {str(i): n for i in range(BUCKETS) if (n := getattr(self, f"{prefix}{i}"))}
+        return data
+
+
+for _prefix in HISTOGRAMS.values():
+    for _index in range(BUCKETS):
+        Rollup.add_to_class(f"{_prefix}{_index}", models.IntegerField(null=True, blank=True))
 
 
 class CallReview(models.Model):

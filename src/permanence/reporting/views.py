@@ -1,6 +1,7 @@
 """Report pages: an account's figures (its client's portal and the operator), the operator's overview
 of every account and secretary; CSV and XLSX exports; a monthly PDF. Figures come from the rollups
-only (``rollups.read``), never from the raw calls."""
+only (``rollups.read``, summed by the database, the histograms as far as the report's settings read
+them), never from the raw calls."""
 
 from __future__ import annotations
 
@@ -201,7 +202,7 @@ def account_report(request: HttpRequest, slug: str) -> HttpResponse:
     zone = account.tz
     period = _period(request, zone)
     start, end = period.bounds(zone)
-    series = rollups.read("account", account.pk, period.grain, start, end, zone)
+    series = rollups.read("account", account.pk, period.grain, start, end, zone, period.settings)
     rows = _table(series, period.settings, zone, period.grain)
     trail.record(
         request.user,
@@ -267,11 +268,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     zone = rollups.operator_zone()
     period = _period(request, zone)
     start, end = period.bounds(zone)
-    series = rollups.read("total", None, period.grain, start, end, zone)
+    series = rollups.read("total", None, period.grain, start, end, zone, period.settings)
     # each list read at once (the rollups, error rates and answers of every account or secretary), not
     # per row
     listed = list(policy.visible_accounts(user).order_by("name"))
-    by_account = rollups.totals("account", [a.pk for a in listed], start, end)
+    by_account = rollups.totals("account", [a.pk for a in listed], start, end, period.settings)
     account_errors = quality.error_rates(start, end, by="account")
     account_csat = surveys.csat_by_account(start, end)
     accounts = []
@@ -285,7 +286,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     scores = reviews.scores(start, end)
     secretaries = list(User.objects.filter(role=Role.SECRETARY).order_by("last_name", "first_name",
                                                                          "username"))
-    by_secretary = rollups.totals("secretary", [p.pk for p in secretaries], start, end)
+    by_secretary = rollups.totals("secretary", [p.pk for p in secretaries], start, end, period.settings)
     author_errors = quality.error_rates(start, end, by="author")
     for person in secretaries:
         figures = by_secretary[person.pk]
@@ -329,7 +330,7 @@ def monthly_pdf(request: HttpRequest, slug: str) -> HttpResponse:
     following = (first + timedelta(days=32)).replace(day=1)
     start = datetime.combine(first, time(0), tzinfo=zone)
     end = datetime.combine(following, time(0), tzinfo=zone)
-    series = rollups.read("account", account.pk, "day", start, end, zone)
+    series = rollups.read("account", account.pk, "day", start, end, zone, kpis.Settings())
     from permanence.reporting import pdf
 
     with translation.override(client_language(account)):  # the client's document: in its language
