@@ -240,7 +240,6 @@ class Scenario:
     steps: dict[str, Step] = field(default_factory=dict)
     blocks: dict[str, Block] = field(default_factory=dict)
     reports: dict[str, Report] = field(default_factory=dict)
-    source: Node | None = None
     broken: set[str] = field(default_factory=set)  # steps written but unreadable
 
     def names(self, params: tuple[str, ...] = ()) -> dict[str, ex.Type]:
@@ -333,7 +332,7 @@ class Reader:
 
     # the document -----------------------------------------------------------
     def scenario(self, root: Node | None) -> Scenario:
-        scenario = Scenario(source=root)
+        scenario = Scenario()  # the positioned tree is not kept: a cached scenario holds half the objects
         if root is None:
             if not self.p.errors:  # nothing but blanks and comments
                 self.p.error("empty", (1, 1))
