@@ -680,3 +680,18 @@ def test_a_condition_written_at_many_steps_is_reported_at_each():
     assert [e for e in errors(steps) if e[0] == "type_mismatch"] == [
         ("type_mismatch", 11, 19), ("type_mismatch", 13, 19), ("type_mismatch", 15, 19)
     ]
+
+
+def test_what_a_check_keeps_leaves_the_young_generation_in_the_check():
+    import gc
+
+    result = checker.check(HEAD + "  a: {say: Bonjour, next: b}\n  b: {end: information}\n")
+    step = result.scenario.steps["a"]
+    assert gc.isenabled()
+    assert not any(o is step for o in gc.get_objects(generation=0))  # collected once, in the check
+    gc.disable()
+    try:
+        checker.check(HEAD + "  a: {end: information}\n")
+        assert not gc.isenabled()  # a host that turned the collector off keeps it off
+    finally:
+        gc.enable()
