@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, tzinfo
+from operator import truediv
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -441,8 +442,9 @@ def _selection(thresholds: kpis.Settings | None) -> tuple[list[str], Any]:
     abandons): the figures then give these indicators exactly, in much less reading."""
     quote = connection.ops.quote_name
     counts, micros = list(schema.COUNTS.items()), list(schema.MICROS.items())
+    # the counters are never NULL: their sums neither (a group has rows)
     expressions = [_sum(quote(c)) for _n, c in counts] + [_sum(quote(c)) for _n, c in micros]
-    expressions.append(f"MAX({quote(schema.LONGEST)})")
+    expressions.append(f"COALESCE(MAX({quote(schema.LONGEST)}), 0)")
     cuts: dict[str, list[int]] = {}
     for name, prefix in schema.HISTOGRAMS.items():
         if thresholds is None:
@@ -458,26 +460,32 @@ def _selection(thresholds: kpis.Settings | None) -> tuple[list[str], Any]:
             expressions.append(f"SUM({terms})")
             low = high + 1
     n_counts, n_micros = len(counts), len(micros)
-    count_names = [n for n, _c in counts]
-    micro_names = [n for n, _c in micros]
+    names = [n for n, _c in counts] + [n for n, _c in micros] + ["longest_wait_seconds"]
+    first_bucket = n_counts + n_micros + 1
+    millions = [1_000_000] * (n_micros + 1)
     whole = {"answered_waits": "answered", "abandoned_waits": "abandoned"}
+    plan = [(name, whole[name], indexes) for name, indexes in cuts.items()]
+    new = object.__new__
 
     def figures(values: Sequence[Any]) -> kpis.Figures:
-        given: dict[str, Any] = dict(zip(count_names, (v or 0 for v in values[:n_counts]), strict=True))
-        seconds = ((v or 0) / 1_000_000 for v in values[n_counts : n_counts + n_micros])
-        given.update(zip(micro_names, seconds, strict=True))
-        at = n_counts + n_micros
-        given["longest_wait_seconds"] = (values[at] or 0) / 1_000_000
-        at += 1
-        for name, indexes in cuts.items():
+        """Built without ``__init__`` (a report reads thousands): every field is given here."""
+        head = list(values[:n_counts])
+        head += map(truediv, values[n_counts:first_bucket], millions)
+        given: dict[str, Any] = dict(zip(names, head, strict=True))
+        at = first_bucket
+        for name, counted, indexes in plan:
             histogram = [0] * kpis.BUCKETS
+            taken = 0
             for index in indexes:
-                histogram[index] = values[at] or 0
+                histogram[index] = count = values[at] or 0
+                taken += count
                 at += 1
             if thresholds is not None:  # the rest, beyond the last threshold, in the last bucket
-                histogram[-1] = given[whole[name]] - sum(histogram)
+                histogram[-1] = given[counted] - taken
             given[name] = histogram
-        return kpis.Figures(**given)
+        made = new(kpis.Figures)
+        made.__dict__ = given
+        return made  # type: ignore[no-any-return]
 
     return expressions, figures
 
