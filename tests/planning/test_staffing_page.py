@@ -125,3 +125,34 @@ def test_the_forecast_command(alpha, with_history):
     for bad in bad_inputs:
         with pytest.raises(CommandError):
             call_command("forecast", *bad, stdout=io.StringIO())
+
+
+def test_erlang_a_plan_by_the_grid_path_has_the_scalar_core_s_answers(alpha, with_history):
+    """A week's Erlang A plan is staffed at once by the grid's closed form (the scalar chain takes
+    milliseconds a volume): the agents of the scalar core in every interval, its measures to 1e-9."""
+    week = with_history + timedelta(days=7)
+    plan = plans.make(alpha, week, plans.Targets(patience=60, interval_minutes=60), with_history)
+    busy = [i for i in plan.intervals if i.calls]
+    assert len(busy) > 20
+    for interval in busy:
+        core = erlang.required_agents(interval.calls, plan.aht_seconds, patience=60, shrinkage=0.3)
+        assert (interval.agents, interval.scheduled) == (core.agents, core.scheduled)
+        assert interval.service_level == pytest.approx(core.performance.service_level, abs=1e-9)
+        assert interval.occupancy == pytest.approx(core.performance.occupancy, abs=1e-9)
+
+
+def test_staff_each_volume_erlang_c_and_a():
+    from permanence.planning import weekplan
+
+    volumes = [0.5, 12.0, 240.0]
+    erlang_c = weekplan.staff(volumes, 200.0, weekplan.Targets())
+    erlang_a = weekplan.staff(volumes, 200.0, weekplan.Targets(patience=90))
+    for volume, c, a in zip(volumes, erlang_c, erlang_a, strict=True):
+        core_c = erlang.required_agents(volume, 200.0, shrinkage=0.3)
+        core_a = erlang.required_agents(volume, 200.0, shrinkage=0.3, patience=90)
+        perf = core_c.performance
+        assert c == (core_c.agents, core_c.scheduled, perf.service_level, perf.occupancy)
+        assert a[:2] == (core_a.agents, core_a.scheduled) and a[0] <= c[0]
+    assert weekplan.staff([], 200.0, weekplan.Targets(patience=90)) == []
+    with pytest.raises(erlang.StaffingError):
+        weekplan.staff([10.0], 200.0, weekplan.Targets(service_level=1.5, patience=90))

@@ -1,9 +1,10 @@
 """A week's staffing plan from a history of calls per interval. Pure core (no Django).
 
 The forecast core (``forecast.fit``, ``forecast.backtest``) on the whole weeks before ``today``'s
-Monday, its error measured on the last of them, then Erlang per interval (``erlang.required_agents``)
-with the handle time given. ``plans.make`` feeds it the rollups of the database (the staffing page,
-``permanence forecast``); ``permanence forecast --input`` feeds it a CSV file.
+Monday, its error measured on the last of them, then Erlang per interval with the handle time given
+(``staff``: the scalar core for Erlang C, the grid path for Erlang A). ``plans.make`` feeds it the
+rollups of the database (the staffing page, ``permanence forecast``); ``permanence forecast --input``
+feeds it a CSV file.
 """
 
 from __future__ import annotations
@@ -79,6 +80,38 @@ def first_day(today: date) -> date:
     return today - timedelta(days=today.weekday()) - timedelta(weeks=HISTORY_WEEKS + 1)
 
 
+def staff(
+    calls_per_hour: Sequence[float], aht: float, targets: Targets
+) -> list[tuple[int, int, float, float]]:
+    """Agents, scheduled agents, service level and occupancy for each volume: Erlang C by the scalar
+    core (microseconds a volume, and no numpy to import), Erlang A by the grid path for the whole week
+    at once (its closed form: the scalar chain takes milliseconds a volume), the same agents."""
+    if targets.patience is None:
+        out = []
+        for volume in calls_per_hour:
+            found = erlang.required_agents(
+                volume,
+                aht,
+                target_sl=targets.service_level,
+                target_seconds=targets.seconds,
+                shrinkage=targets.shrinkage,
+            )
+            perf = found.performance
+            out.append((found.agents, found.scheduled, perf.service_level, perf.occupancy))
+        return out
+    from permanence.planning import grid  # numpy and scipy: only for Erlang A
+
+    wanted = grid.Targets(
+        target_sl=targets.service_level,
+        target_seconds=targets.seconds,
+        patience=targets.patience,
+        shrinkage=targets.shrinkage,
+    )
+    plan = grid.required_agents(list(calls_per_hour), aht, wanted)
+    agents, scheduled = plan.agents.tolist(), plan.scheduled.tolist()
+    return list(zip(agents, scheduled, plan.service_level.tolist(), plan.occupancy.tolist(), strict=True))
+
+
 def plan(
     past: Sequence[tuple[datetime, float]],
     *,
@@ -126,29 +159,15 @@ def plan(
         wape_day = forecast.wape(list(predicted_days.values()), [actual_days[d] for d in predicted_days])
     aht = measured_aht or DEFAULT_AHT
     per_hour = 60 / targets.interval_minutes
+    predicted = forecast.forecast(model, week, 7)
+    staffed = iter(staff([calls * per_hour for _, calls in predicted if calls > 0], aht, targets))
     intervals = []
-    for start, calls in forecast.forecast(model, week, 7):
+    for start, calls in predicted:
         if calls <= 0:
             intervals.append(Interval(start, 0.0, 0, 0, None, None))
             continue
-        staffing = erlang.required_agents(
-            calls * per_hour,
-            aht,
-            target_sl=targets.service_level,
-            target_seconds=targets.seconds,
-            patience=targets.patience,
-            shrinkage=targets.shrinkage,
-        )
-        intervals.append(
-            Interval(
-                start,
-                calls,
-                staffing.agents,
-                staffing.scheduled,
-                staffing.performance.service_level,
-                staffing.performance.occupancy,
-            )
-        )
+        agents, scheduled, service_level, occupancy = next(staffed)
+        intervals.append(Interval(start, calls, agents, scheduled, service_level, occupancy))
     fitted_from = this_monday - timedelta(weeks=HISTORY_WEEKS)
     return WeekPlan(
         zone=zone,
