@@ -82,6 +82,13 @@ def test_a_2000_step_scenario_is_drawn_on_pages_that_all_render(page: Any, perso
     last = page.locator("ol.outline > li").last
     assert f"page {where['end']})" in last.inner_text() and where["end"] > 1
     shoot(page, "nav.drawing-pages", "scenario-large-drawing-pages")
+    # printed: every page laid out (none skipped as out of view), one sheet each, without the list
+    page.emulate_media(media="print")
+    printed = page.evaluate("""() => Array.from(document.querySelectorAll('.drawing-page')).map(
+        s => getComputedStyle(s).contentVisibility + ' ' + getComputedStyle(s).breakBefore)""")
+    assert set(printed) == {"visible page"}, set(printed)
+    assert page.locator("nav.drawing-pages").is_hidden()
+    page.emulate_media(media="screen")
 
     # the editor, opened on a far page: that page is drawn before most others (the ones in view first)
     far = total - 3
