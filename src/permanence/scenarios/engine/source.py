@@ -20,29 +20,9 @@ MAX_DEPTH = 40
 MAX_NODES = 400_000
 
 try:  # libyaml's parser is several times faster; the pure-Python one gives the same events
-    _Base: Any = yaml.CSafeLoader
+    _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Base = yaml.SafeLoader
-
-
-class _Loader(_Base):  # type: ignore[misc]
-    """The safe loader, each distinct plain scalar's tag resolved once per document: a scenario writes
-    the same keys, step ids and words thousands of times, and resolving one is a Python call that tries
-    regular expressions. The safe resolver has no path resolvers, so a scalar's tag depends on its text
-    and style only."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._tags: dict[tuple[Any, Any], Any] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = self._tags.get(key)
-        if tag is None:
-            tag = self._tags[key] = super().resolve(kind, value, implicit)
-        return tag
+    _Loader = yaml.SafeLoader
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _STR = "tag:yaml.org,2002:str"
