@@ -123,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         argv[1] = argv[1].replace("-", "_")
     pure = pure_command(argv[1])
     if pure is not None and not any(_django_option(word) for word in argv[2:]):
-        status = pure(argv[2:])
+        try:
+            status = pure(argv[2:])
+        except BrokenPipeError:  # `permanence staffing --input big.csv | head`: the reader has gone
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush there
+            return 1
         if status is not None:
             return status
     from django.core.exceptions import ImproperlyConfigured
