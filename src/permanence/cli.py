@@ -46,7 +46,7 @@ SECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
     }),
     ("figures and planning", {
         "rollups": "count finished calls in the reports' rollups (--rebuild: recompute them all)",
-        "forecast": "forecast a week's calls per interval and the secretaries needed (--account, --week)",
+        "forecast": "forecast a week's calls and the secretaries needed (--account, --week, or --input CSV)",
         "staffing": "agents needed for a volume of calls (Erlang C, or Erlang A with --patience)",
     }),
     ("database and administration (Django)", {

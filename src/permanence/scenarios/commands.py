@@ -33,7 +33,10 @@ LANGUAGE_CODE = "fr"  # settings.LANGUAGE_CODE (tests/scenarios/test_cli.py chec
 OPERATOR_ZONE = "Europe/Paris"  # settings.TIME_ZONE
 LOCALE = Path(__file__).resolve().parents[1] / "locale"  # settings.LOCALE_PATHS
 
-HELP = "Check, run or draw a call scenario."
+HELP = (
+    "Check, run or draw a call scenario. Reads the database only with --account, or for a scenario "
+    "that uses a shared block of the library (one it does not define under blocks:)."
+)
 
 UNREADABLE = {
     "file_too_large",
