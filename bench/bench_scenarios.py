@@ -147,6 +147,7 @@ def bench_answers(scenario: Any) -> None:
             pauses.append(clock.perf_counter() - started_at.pop())
 
     times: list[float] = []
+    screens: list[float] = []
     gc.callbacks.append(watch)
     try:
         for kind in ("prospect", "client", "other"):
@@ -156,14 +157,22 @@ def bench_answers(scenario: Any) -> None:
                 started = clock.perf_counter()
                 run.answer(given)
                 times.append(clock.perf_counter() - started)
+                started = clock.perf_counter()
+                run.screen()  # what the desk shows next: the step's words, its fields, the draft report
+                screens.append(clock.perf_counter() - started)
     finally:
         gc.callbacks.remove(watch)
     times.sort()
+    screens.sort()
     longest = max(pauses, default=0.0)
     print(
         f"answer: {len(times)} calls along 3 runs, p50 {times[len(times) // 2] * 1e6:.0f} µs, "
         f"p99 {times[int(len(times) * 0.99)] * 1e6:.0f} µs, max {times[-1] * 1e6:.0f} µs  (aim: p99 < 1 ms); "
-        f"{len(pauses)} collections during them, the longest {longest * 1e6:.0f} µs"
+        f"{len(pauses)} collections during answers and screens, the longest {longest * 1e6:.0f} µs"
+    )
+    print(
+        f"screen after each answer: p50 {screens[len(screens) // 2] * 1e6:.0f} µs, "
+        f"p99 {screens[int(len(screens) * 0.99)] * 1e6:.0f} µs"
     )
     started = clock.perf_counter()
     data = json.loads(json.dumps(run.to_json()))

@@ -424,6 +424,11 @@ def test_common_texts_are_written_without_compiling_a_template():
     context = CONTEXTS[0]
     for source in SIMPLE_TEXTS[:7]:
         assert templating._render_simple(source, context) is not None, source
+    # an unknown caller's name, a name the context lacks: written as nothing, as Jinja writes them
+    unknown = "Rappeler {{ caller.name }}{{ nobody }} au {{ call.caller }}"
+    values = {"caller": {}, "call": {"caller": "+33612345678"}}
+    jinja = templating.Text(unknown, frozenset(), templating.ENV.parse(unknown)).render(values)
+    assert templating._render_simple(unknown, values) == jinja == "Rappeler  au +33612345678"
     templating._compiled.cache_clear()
     text, _ = templating.compile_text("Rappeler {{ wanted.name }} au {{ count }}")
     assert text is not None

@@ -234,21 +234,35 @@ def _compiled(source: str) -> Any:
 def _render_simple(source: str, context: Mapping[str, Any]) -> str | None:
     """A text whose only variables are ``{{ name }}`` or ``{{ name.attr… }}``, written as Jinja would
     write it, without compiling a template (a first render cost about 0.4 ms). None when the result
-    could differ from Jinja's (a name missing, an attribute that is not a key of a plain dict, a value
-    that is not a text, a number, a boolean or None): then Jinja renders it."""
+    could differ from Jinja's (an attribute of a missing value, of something else than a plain dict or
+    named like a dict's method, a value that is not a text, a number, a boolean or None): then Jinja
+    renders it. A missing name or key is written as nothing, as Jinja writes its undefined."""
     parts: list[str] = []
     last = 0
     for match in _SIMPLE_USE.finditer(source):
         root = match.group(1)
-        if root in _JINJA_WORDS or root not in context:
-            return None
-        value = context[root]
         attrs = match.group(2).split(".")[1:]
-        for i, attr in enumerate(attrs):
-            if value is None and i == len(attrs) - 1:
-                break  # None.attr: Jinja's undefined, written as nothing
-            if type(value) is not dict or attr not in value or hasattr(dict, attr) or attr in _JINJA_WORDS:
+        if root in _JINJA_WORDS:
+            return None
+        if root not in context:
+            if attrs:  # an attribute of an undefined name: Jinja's error
                 return None
+            value = None  # an undefined name is written as nothing
+        else:
+            value = context[root]
+        final = len(attrs) - 1
+        for i, attr in enumerate(attrs):
+            if attr in _JINJA_WORDS:
+                return None
+            if value is None and i == final:
+                break  # None.attr: Jinja's undefined, written as nothing
+            if type(value) is not dict or hasattr(dict, attr):
+                return None
+            if attr not in value:
+                if i < final:  # an attribute of an undefined value: Jinja's error
+                    return None
+                value = None  # a key the record lacks: undefined, written as nothing
+                break
             value = value[attr]
         if value is not None and type(value) not in _PLAIN_TYPES:
             return None
