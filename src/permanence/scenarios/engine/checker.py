@@ -644,19 +644,23 @@ class Checker:
         must = {sid: everything for sid in reachable}
         may = {sid: 0 for sid in reachable}
         must[self.s.start], may[self.s.start] = 0, prefilled
-        changed = True
+        # In reverse postorder, a step is revisited only when a way back (a loop) changed what reaches
+        # it: without loops, one pass (a second pass over every edge only confirmed the first).
+        dirty = set(order)
         rounds = 0
-        while changed and rounds < 100:
-            changed = False
+        while dirty and rounds < 100:
             rounds += 1
             for sid in order:
+                if sid not in dirty:
+                    continue
+                dirty.discard(sid)
                 m, y = must[sid], may[sid]
                 for t, g_must, g_may in out_edges[sid]:
                     new_must = must[t] & (m | g_must)
                     new_may = may[t] | y | g_may
                     if new_must != must[t] or new_may != may[t]:
                         must[t], may[t] = new_must, new_may
-                        changed = True
+                        dirty.add(t)
         preds: dict[str, list[tuple[str, int]]] = {sid: [] for sid in reachable}
         for sid in order:
             for t, g_must, _ in out_edges[sid]:
