@@ -695,3 +695,18 @@ def test_what_a_check_keeps_leaves_the_young_generation_in_the_check():
         assert not gc.isenabled()  # a host that turned the collector off keeps it off
     finally:
         gc.enable()
+
+
+def test_what_a_loop_sets_reaches_the_steps_after_it():
+    steps = """  a: {ask: [kind], next: b}
+  b:
+    decide:
+      - {if: "kind == 'client' and not is_set(name)", goto: c}
+      - else: d
+  c: {ask: [name?], next: b}
+  d: {say: 'Bonjour {{ name }}', next: e}
+  e: {end: information}
+"""
+    found = problems(steps)
+    assert [p for p in found if p[0] == "error"] == [("error", "text_maybe_unset", 15, 12)]  # maybe set
+    assert not [p for p in found if p[1] == "used_before_set"]  # set on the way round the loop
