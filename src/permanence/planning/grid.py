@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special  # type: ignore[import-untyped]
 
 from permanence.planning.erlang import StaffingError, check_targets, shrinkage_ratio
 
@@ -224,6 +223,8 @@ def _log_kummer(b: Floats, z: Floats) -> Floats:
     """log M(1, b + 1, z) = log sum_j z^j / ((b+1)...(b+j)), b > 0, z >= 0: by the incomplete gamma
     (M = Gamma(b+1) e^z z^-b P(b, z)) where P does not underflow, else by scipy's hyp1f1 (there z is
     well below b and the series converges fast)."""
+    from scipy import special  # type: ignore[import-untyped]  # Erlang A only: 0.2 s to import
+
     out = np.zeros(b.size)
     positive = z > 0
     with np.errstate(divide="ignore"):
@@ -262,6 +263,7 @@ def erlang_a_measures(
     load = np.where(idle, 1.0, given)
     handle = np.broadcast_to(np.asarray(aht, dtype=np.float64).ravel(), n.shape)
     ratio = patience / handle  # mu / theta
+    from scipy import special  # Erlang A only: Erlang C's start does without it
     a = servers * ratio
     y = load * ratio
     # log E: E = Q(N, A) e^A N! / A^N (the free states over the state N)
