@@ -275,6 +275,17 @@ def test_reading_with_the_reports_settings_gives_the_same_indicators(alpha, beta
     assert rollups.totals("account", None, *span).keys() == {alpha.pk, beta.pk}
 
 
+def test_offered_per_quarter_hour_sums_the_shards(alpha, beta, personas):
+    make_calls(alpha, beta, personas, count=30, seed=8)
+    rollups.sweep()
+    span = T0 - timedelta(days=1), T0 + timedelta(days=3)
+    for scope, key in (("total", None), ("account", alpha.pk)):
+        series = rollups.read(scope, key, "15min", *span, PARIS)
+        expected = [(start, f.offered) for start, f in sorted(series.items()) if f.offered]
+        assert rollups.offered(scope, key, *span) == expected
+    assert sum(n for _s, n in rollups.offered("total", None, *span)) == len(_over(Call.objects.all()))
+
+
 def _over(calls):
     return [c.pk for c in calls if Call.objects.get(pk=c.pk).state in rollups.OVER and not c.training]
 
