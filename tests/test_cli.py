@@ -291,9 +291,7 @@ def test_the_pure_commands_read_the_settings_they_stand_for():
     assert scenarios.LANGUAGE_CODE == settings.LANGUAGE_CODE
     assert scenarios.OPERATOR_ZONE == planning.OPERATOR_ZONE == settings.TIME_ZONE
     assert scenarios.LOCALE in [Path(p) for p in settings.LOCALE_PATHS]
-    assert (weekplan.MIN_PATIENCE, weekplan.WEEKS_AHEAD, weekplan.INTERVALS) == (
-        views.MIN_PATIENCE, views.WEEKS_AHEAD, views.INTERVALS,
-    )
+    assert views.week_allowed is weekplan.week_allowed  # the page's limits are the pure core's
     for command in ("staffing", "forecast", "scenario"):  # the same options, the same help
         django = {
             action.dest: (action.option_strings, action.default, action.help)

@@ -19,18 +19,10 @@ from django.views.decorators.http import require_GET
 from permanence import policy
 from permanence.accounts.models import Account
 from permanence.planning import erlang, plans
+from permanence.planning.weekplan import INTERVALS, MIN_PATIENCE, week_allowed
 from permanence.policy import Perm
 from permanence.portal.access import member_required
 from permanence.reporting import charts, rollups
-
-INTERVALS = (15, 30, 60)
-MIN_PATIENCE = 5  # seconds: below, Erlang A's steps (target / patience) make a week's plan very slow
-WEEKS_AHEAD = 12
-
-
-def week_allowed(week: date, today: date) -> bool:
-    """Plans are for this week up to ``WEEKS_AHEAD`` weeks ahead."""
-    return today - timedelta(days=today.weekday()) <= week <= today + timedelta(weeks=WEEKS_AHEAD)
 
 
 def _number(request: HttpRequest, name: str, default: float, low: float, high: float) -> float:
