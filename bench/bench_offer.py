@@ -31,6 +31,7 @@ import cProfile
 import os
 import pstats
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -43,6 +44,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "cluster"), str(ROOT / "
 import harness  # noqa: E402  (tests/cluster/harness.py: the server process, the WebSocket client)
 
 AIM_MS = 150.0
+LOST_SECONDS = 10.0  # an offer frame not read by then is counted lost (the layer drops a message after 60 s)
+POLL_SECONDS = 2.0  # the desk page asks /desk/poll this often, socket or not (templates/desk/desk.html)
 REDIS_DBS = (9, 8, 7, 6, 5, 4, 3, 2, 1)  # a logical database that nothing else uses (never 11, 12, 13)
 
 
@@ -200,6 +203,27 @@ async def run(args: argparse.Namespace, port: int, people: list[dict[str, Any]],
 
     await asyncio.gather(*(open_one(p) for p in people))
     readers = [asyncio.create_task(inbox.read(s, uid)) for uid, s in sockets.items()]
+    polls: list[float] = []
+    failed_polls = 0
+
+    async def poll(person: dict[str, Any]) -> None:
+        """What her open desk page does beside its socket: GET /desk/poll every 2 s."""
+        nonlocal failed_polls
+        headers = {"Cookie": f"sessionid={person['session']}"}
+        await asyncio.sleep(random.random() * args.poll_every)
+        while True:
+            sent = time.perf_counter()
+            try:
+                response = await harness.http(port, "GET", "/desk/poll", headers)
+                ok = response.status == 200
+            except ConnectionError:
+                ok = False
+            polls.append(time.perf_counter() - sent) if ok else None
+            failed_polls += not ok
+            await asyncio.sleep(max(0.0, args.poll_every - (time.perf_counter() - sent)))
+
+    if args.poll_every:
+        readers += [asyncio.create_task(poll(p)) for p in people]
     print(f"{len(sockets)} desk sockets open in {time.perf_counter() - started:.1f} s")
     users = {p["id"]: p["user"] for p in people}
 
@@ -227,8 +251,8 @@ async def run(args: argparse.Namespace, port: int, people: list[dict[str, Any]],
                     profile.disable()
         return call.pk, len(queries), time.thread_time() - cpu
 
-    def offered(call_id: int) -> int:
-        return int(Call.objects.filter(pk=call_id).values_list("offered_to_id", flat=True).get())
+    def offered(call_id: int) -> int | None:
+        return Call.objects.filter(pk=call_id).values_list("offered_to_id", flat=True).get()
 
     def finish(call_id: int, secretary_id: int) -> None:
         user = users[secretary_id]
@@ -239,43 +263,62 @@ async def run(args: argparse.Namespace, port: int, people: list[dict[str, Any]],
     rng = random.Random(3)
     offers, arrivals, cpus, pings, pushes, queries = [], [], [], [], [], []
     wrong = 0
-    for n in range(args.warmup + args.calls):
-        caller = "+3375" + "".join(rng.choice("0123456789") for _ in range(7))
-        t0 = time.perf_counter()
-        call_id, counted, cpu = await asyncio.to_thread(db, arrive, rng.choice(numbers), caller)
-        returned = time.perf_counter()
-        at, reader = await inbox.wait(("offer", call_id))
-        offered_to = await asyncio.to_thread(db, offered, call_id)
-        wrong += reader != offered_to
-        socket = sockets[offered_to]
-        t1 = time.perf_counter()
-        await socket._send(0x1, f'{{"type": "ping", "sent": {n}}}'.encode())
-        pong, _ = await inbox.wait(("pong", n))
-        t2 = time.perf_counter()
-        await asyncio.to_thread(db, services.notify, offered_to, {"type": "bench", "sent": n})
-        pushed, _ = await inbox.wait(("bench", n))
-        if n >= args.warmup:
-            offers.append(at - t0)
-            arrivals.append(returned - t0)
-            cpus.append(cpu)
-            pings.append(pong - t1)
-            pushes.append(pushed - t2)
-            queries.append(counted)
-        await asyncio.to_thread(db, finish, call_id, offered_to)
-        await asyncio.sleep(args.gap)
-    for task in readers:
-        task.cancel()
-    for socket in sockets.values():
-        socket.close()
+    lost: list[int] = []
+    try:
+        for n in range(args.warmup + args.calls):
+            caller = "+3375" + "".join(rng.choice("0123456789") for _ in range(7))
+            t0 = time.perf_counter()
+            call_id, counted, cpu = await asyncio.to_thread(db, arrive, rng.choice(numbers), caller)
+            returned = time.perf_counter()
+            try:
+                at, reader = await inbox.wait(("offer", call_id), LOST_SECONDS)
+            except TimeoutError:
+                at = reader = None
+            offered_to = await asyncio.to_thread(db, offered, call_id)
+            if at is None:  # no frame: the call is still hers, in the database (her page's poll shows it)
+                lost.append(call_id)
+                if offered_to:
+                    await asyncio.to_thread(db, finish, call_id, offered_to)
+                continue
+            assert offered_to is not None
+            wrong += reader != offered_to
+            socket = sockets[offered_to]
+            t1 = time.perf_counter()
+            await socket._send(0x1, f'{{"type": "ping", "sent": {n}}}'.encode())
+            pong, _ = await inbox.wait(("pong", n))
+            t2 = time.perf_counter()
+            await asyncio.to_thread(db, services.notify, offered_to, {"type": "bench", "sent": n})
+            pushed, _ = await inbox.wait(("bench", n))
+            if n >= args.warmup:
+                offers.append(at - t0)
+                arrivals.append(returned - t0)
+                cpus.append(cpu)
+                pings.append(pong - t1)
+                pushes.append(pushed - t2)
+                queries.append(counted)
+            await asyncio.to_thread(db, finish, call_id, offered_to)
+            await asyncio.sleep(args.gap)
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for socket in sockets.values():
+            socket.close()
 
+    if not offers:
+        print(f"no offer frame read: {len(lost)} offers lost")
+        return 1
     p99, ping99, push99 = ms(offers, 0.99), ms(pings, 0.99), ms(pushes, 0.99)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"offer latency, {len(sockets)} secretaries connected, {len(offers)} calls, {args.database}:")
+    pages = f"their pages polling every {args.poll_every:g} s" if args.poll_every else "no polling"
+    print(f"offer latency, {len(sockets)} desk sockets open ({pages}), {len(offers)} calls, {args.database}:")
     print("  " + line("arrival -> offer frame      ", offers))
     print("  " + line("  of which call_arrived     ", arrivals))
     print("  " + line("  its CPU (this thread)     ", cpus))
     print("  " + line("peer: ping -> pong          ", pings))
     print("  " + line("peer: push -> frame (Redis) ", pushes))
+    if polls:
+        print("  " + line("their pages' /desk/poll     ", polls) + f", {failed_polls} failed")
     print(
         f"  queries per arrival (arrival, dispatch to {len(sockets)} ready desks, offer): "
         f"min {min(queries)}, max {max(queries)}"
@@ -290,10 +333,12 @@ async def run(args: argparse.Namespace, port: int, people: list[dict[str, Any]],
         profile.dump_stats(args.profile)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
         print(f"(the whole profile: {args.profile}, python -m pstats {args.profile})")
+    if lost:
+        print(f"  {len(lost)} offers with no frame within {LOST_SECONDS:g} s (the calls {lost[:10]}...)")
     if wrong:
         print(f"  {wrong} offers read on another secretary's socket than the one offered")
         return 1
-    return 0
+    return 1 if lost else 0
 
 
 def main() -> int:
@@ -303,6 +348,13 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=10, help="calls first, not timed (default 10)")
     parser.add_argument("--accounts", type=int, default=50, help="accounts (default 50)")
     parser.add_argument("--trained-on", type=int, default=10, help="accounts per secretary (default 10)")
+    parser.add_argument(
+        "--poll-every",
+        type=float,
+        default=POLL_SECONDS,
+        metavar="SECONDS",
+        help=f"each page polls /desk/poll this often (default {POLL_SECONDS:g}, as the desk page; 0: never)",
+    )
     parser.add_argument("--gap", type=float, default=0.02, help="seconds between calls (default 0.02)")
     parser.add_argument(
         "--profile",
@@ -319,9 +371,7 @@ def main() -> int:
         parser.error("the counts must be positive, the warm-up and the gap not negative")
     redis_db = free_redis_db()
     if redis_db is None:
-        print(
-            "skipped: no empty Redis database answers on 127.0.0.1:6379 (the layer of several processes)"
-        )
+        print("skipped: no empty Redis database answers on 127.0.0.1:6379 (the layer of several processes)")
         return 0
     folder = Path(tempfile.mkdtemp(prefix="permanence-bench-offer-"))
     env = environment(folder, redis_db)
@@ -349,14 +399,20 @@ def main() -> int:
         harness.http_ready(port),
     )
     server.start()
+    code = 1
     try:
         server.wait_ready()
-        return asyncio.run(run(args, port, people, numbers))
+        code = asyncio.run(run(args, port, people, numbers))
+        return code
     finally:
         server.stop()
         import redis
 
         redis.Redis(host="127.0.0.1", port=6379, db=redis_db).flushdb()  # this run's groups and channels
+        if code == 0:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            print(f"the server's log: {folder / 'web.log'}")
 
 
 if __name__ == "__main__":
