@@ -90,15 +90,17 @@ def test_a_2000_step_scenario_is_drawn_on_pages_that_all_render(page: Any, perso
     assert page.locator("nav.drawing-pages").is_hidden()
     page.emulate_media(media="screen")
 
-    # the editor, opened on a far page: that page is drawn before most others (the ones in view first)
+    # the editor, opened on a far page: only the pages in view are drawn there (typing must not stall)
     far = total - 3
     page.goto(f"{base}/#drawing-page-{far}")
     wait_until(page, f"!!document.querySelector('#drawing-page-{far} pre.mermaid > svg')", 60_000)
     drawn_then = page.evaluate("() => document.querySelectorAll('.drawing-page pre.mermaid > svg').length")
     assert drawn_then < total // 2, drawn_then
+    for number in range(1, total + 1):  # each page is drawn when it comes into view
+        page.evaluate(f"() => document.getElementById('drawing-page-{number}').scrollIntoView()")
+        wait_until(page, f"!!document.querySelector('#drawing-page-{number} pre.mermaid > svg')", 60_000)
     check_pages(all_pages_drawn(page, total), drawn)
     # a link on page 1 leads to the page holding its arrow's target
-    page.locator("#drawing-pages").scroll_into_view_if_needed()
     link = page.locator("#drawing-page-1 svg a:has(g.node.goto)").first
     target = link.get_attribute("xlink:href")
     assert target and re.fullmatch(r"#drawing-page-\d+", target) and target != "#drawing-page-1"
@@ -108,6 +110,26 @@ def test_a_2000_step_scenario_is_drawn_on_pages_that_all_render(page: Any, perso
     assert abs(page.evaluate(f"() => document.querySelector('{target}').getBoundingClientRect().top")) < 100
     assert "depuis la page 1" in page.locator(target).inner_text()  # the way back
     shoot(page, target, "scenario-large-drawing")
+
+    # a change of words on page 1: the live check draws page 1 again, the unchanged pages keep their picture
+    picture = f"() => document.querySelector('#drawing-page-{far} pre.mermaid > svg').id"
+    far_picture = page.evaluate(picture)
+    page.evaluate("() => document.getElementById('drawing-page-1').scrollIntoView()")
+    changed = source.replace("Étape 0 : bonjour", "Étape 0 : bienvenue")
+    # as typing does (Playwright's fill() inserts the 100 KB as typed text: minutes)
+    page.evaluate(
+        "text => { const area = document.getElementById('source'); area.value = text;"
+        " area.dispatchEvent(new Event('input', {bubbles: true})); }",
+        changed,
+    )
+    wait_until(
+        page,
+        "(document.querySelector('#drawing-page-1 pre.mermaid > svg') || {}).textContent"
+        "?.includes('Étape 0 : bienvenue')",
+        60_000,
+    )
+    assert page.evaluate(picture) == far_picture
+    check_pages(all_pages_drawn(page, total), drawn)
 
 
 def check_pages(states: list[dict[str, Any]], drawn: Any) -> None:
