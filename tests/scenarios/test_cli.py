@@ -4,9 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError
 from django.utils import translation
 
-from scenario_helpers import scenario_cmd
+from scenario_helpers import large_scenario, scenario_cmd
 
 LEGAL = Path(__file__).resolve().parents[2] / "src" / "permanence" / "scenarios" / "library" / "legal.yaml"
 
@@ -146,3 +147,25 @@ def test_a_shared_block_or_an_account_is_the_database_s(db, tmp_path, capsys):
     assert code == 1 and "cold_caller" in err
     assert commands.main(["check", str(LEGAL), "--account", "alpha"]) is None
     assert commands.main(["check", str(LEGAL)]) == 0 and "aucun problème" in capsys.readouterr().out
+
+
+def test_a_large_scenario_renders_page_by_page(db, tmp_path):
+    """Mermaid refuses one diagram of 2,000 steps: every page after its mark, or ``--page N`` alone, the
+    same words without Django as through Django's command."""
+    from permanence.scenarios import commands
+
+    path = tmp_path / "large.yaml"
+    path.write_text(large_scenario(200, lonely=False), encoding="utf-8")
+    code, out, err = scenario_cmd("render", str(path))
+    total = out.count("%% page ")
+    assert code == 0 and total > 10 and f"%% page {total}/{total} : " in out
+    assert f"The drawing has {total} pages" in err or f"Le dessin a {total} pages" in err
+    code, page, _ = scenario_cmd("render", str(path), "--page", "2")
+    assert code == 0 and page.startswith("flowchart TD") and "%% page" not in page
+    assert page in out and "page 1" in page  # an arrow back to the first page ends on its link
+    with pytest.raises(CommandError, match=f"the drawing has {total}|le dessin en a {total}"):
+        scenario_cmd("render", str(path), "--page", str(total + 1))
+    assert commands.main(["render", str(path), "--page", str(total + 1)]) == 1
+    assert commands.main(["render", str(path), "--page", "1", "--format", "dot"]) == 1
+    small = scenario_cmd("render", str(LEGAL), "--page", "1")
+    assert small[1] == scenario_cmd("render", str(LEGAL))[1] and small[2] == ""

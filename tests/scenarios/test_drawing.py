@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from permanence.scenarios.engine import checker, drawing
+from scenario_helpers import large_scenario
 
 LIBRARY = Path(__file__).resolve().parents[2] / "src" / "permanence" / "scenarios" / "library"
 LEGAL = (LIBRARY / "legal.yaml").read_text()
@@ -94,40 +95,7 @@ ARROW = re.compile(r'^  (\S+) (?:-->\|"([^"]*)"\||-->|-\.->) (\S+)$')
 
 def large(groups=200, phase_every=4, lonely=True):
     """``groups`` × 10 steps; every ``phase_every`` groups share a phase; one step no arrow reaches."""
-    lines = [
-        "title: Grand",
-        "start: s0",
-        "fields:",
-        "  kind: {type: choice, label: Genre, options: {client: Client, prospect: Prospect}}",
-        "  wanted: {type: person, label: Personne demandée}",
-        "  urgent: {type: yes_no, label: Urgent}",
-        "steps:",
-    ]
-    for g in range(groups):
-        b = g * 10
-        nxt = f"s{b + 10}" if g < groups - 1 else "done"
-        phase = f"    phase: Partie {g // phase_every}\n" if phase_every else ""
-        for i, body in enumerate(
-            [
-                f"say: 'Étape {g}.'\n    next: s{b + 1}",
-                f"ask: [kind]\n    next: s{b + 2}",
-                f"decide:\n      - {{if: kind == 'client', goto: s{b + 3}}}"
-                f"\n      - {{if: kind == 'prospect', goto: s{b + 5}}}\n      - else: s{b + 6}",
-                f"lookup: wanted\n    on: {{found: s{b + 4}, not_found: s{b + 6}}}",
-                f"transfer: wanted\n    on: {{other: s{b + 6}}}",
-                f"say: 'Prospect {g}'\n    next: s{b + 7}",
-                f"ask: [urgent]\n    next: s{b + 7}",
-                f"say: 'Suite {g}'\n    next: s{b + 8}",
-                f"decide:\n      - {{if: urgent, goto: s{b + 9}}}\n      - else: {nxt}",
-                "message: [wanted, account]",
-            ]
-        ):
-            lines.append(f"  s{b + i}:\n    {body}\n{phase}".rstrip("\n"))
-    lines.append("  done: {end: information}")
-    if lonely:
-        lines.append("  lonely: {say: 'Jamais atteinte', next: done}")
-    lines += ["settings:", "  max_questions: 1000"]
-    result = checker.check("\n".join(lines) + "\n")
+    result = checker.check(large_scenario(groups, phase_every, lonely))
     errors = [str(p) for p in result.problems.errors if p.params.get("name") != "lonely"]
     assert not errors, errors[:3]
     return result.scenario

@@ -120,6 +120,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     render = sub.add_parser("render", help="draw the flowchart")
     render.add_argument("file")
     render.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    render.add_argument(
+        "--page",
+        type=int,
+        metavar="N",
+        help="Mermaid: a scenario too large for one diagram is drawn on pages; print page N alone",
+    )
 
 
 def handle(options: Mapping[str, Any], stdout: Output, stderr: Output, context: Context) -> None:
@@ -142,11 +148,35 @@ def handle(options: Mapping[str, Any], stdout: Output, stderr: Output, context: 
         unreadable = any(p.code in UNREADABLE for p in result.problems.errors)
         sys.exit(EXIT_UNREADABLE if unreadable else EXIT_ERRORS)
     if action == "render":
-        scenario = result.scenario
-        drawn = drawing.mermaid(scenario) if options["format"] == "mermaid" else drawing.dot(scenario)
-        stdout.write(drawn, ending="")
+        render(result.scenario, options, stdout, stderr, _)
     elif action == "run":
         run(result, options, stdout, stderr, context)
+
+
+def render(
+    scenario: Any, options: Mapping[str, Any], stdout: Output, stderr: Output, _: Callable[[str], str]
+) -> None:
+    """Graphviz takes the whole graph; Mermaid refuses large ones (500 arrows, 50,000 characters): the
+    pages of ``drawing.paged``, all (each after its ``%% page n/total`` line) or ``--page N`` alone."""
+    page = options.get("page")
+    if options["format"] == "dot":
+        if page is not None:
+            raise Failure(_("--page is for the Mermaid drawing: Graphviz draws the whole graph."))
+        stdout.write(drawing.dot(scenario), ending="")
+        return
+    drawn = drawing.paged(scenario)
+    total = len(drawn.pages)
+    if page is None:
+        stdout.write(drawn.text, ending="")
+        if total > 1:
+            stderr.write(
+                _("The drawing has %(total)s pages, each a diagram of its own: --page N prints one alone.")
+                % {"total": total}
+            )
+    elif not 1 <= page <= total:
+        raise Failure(_("No page %(page)s: the drawing has %(total)s.") % {"page": page, "total": total})
+    else:
+        stdout.write(drawn.pages[page - 1].text, ending="")
 
 
 def report(
