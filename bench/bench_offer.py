@@ -28,8 +28,10 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import multiprocessing
 import os
 import pstats
+import queue
 import random
 import shutil
 import sys
@@ -174,6 +176,68 @@ class Inbox:
             self.futures.pop(key, None)
 
 
+class Pages:
+    """What the open desk pages do beside their sockets: GET /desk/poll every 2 s each; in a process of its
+    own, so that the bench's loop, which reads the sockets, is not the one slowed down by the polls."""
+
+    def __init__(self, port: int, sessions: list[str], every: float) -> None:
+        self.port, self.sessions, self.every = port, sessions, every
+        self.process: multiprocessing.Process | None = None
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.stopping, self.results = context.Event(), context.Queue()
+        self.process = context.Process(
+            target=poll_pages, args=(self.port, self.sessions, self.every, self.stopping, self.results)
+        )
+        self.process.start()
+
+    def stop(self) -> tuple[list[float], int]:
+        """Their latencies (seconds) and how many failed."""
+        if self.process is None:
+            return [], 0
+        self.stopping.set()
+        try:
+            latencies, failed = self.results.get(timeout=60)
+        except queue.Empty:
+            latencies, failed = [], -1
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+        return latencies, failed
+
+
+def poll_pages(port: int, sessions: list[str], every: float, stopping: Any, results: Any) -> None:
+    latencies: list[float] = []
+    failed = 0
+
+    async def page(session: str) -> None:
+        nonlocal failed
+        headers = {"Cookie": f"sessionid={session}"}
+        await asyncio.sleep(random.random() * every)
+        while not stopping.is_set():
+            sent = time.perf_counter()
+            try:
+                ok = (await harness.http(port, "GET", "/desk/poll", headers)).status == 200
+            except ConnectionError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - sent)
+            failed += not ok
+            await asyncio.sleep(max(0.0, every - (time.perf_counter() - sent)))
+
+    async def main() -> None:
+        tasks = [asyncio.create_task(page(s)) for s in sessions]
+        while not stopping.is_set():
+            await asyncio.sleep(0.2)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+    results.put((latencies, failed))
+
+
 def ms(values: list[float], share: float) -> float:
     return harness.percentile(values, share) * 1000
 
@@ -203,27 +267,6 @@ async def run(args: argparse.Namespace, port: int, people: list[dict[str, Any]],
 
     await asyncio.gather(*(open_one(p) for p in people))
     readers = [asyncio.create_task(inbox.read(s, uid)) for uid, s in sockets.items()]
-    polls: list[float] = []
-    failed_polls = 0
-
-    async def poll(person: dict[str, Any]) -> None:
-        """What her open desk page does beside its socket: GET /desk/poll every 2 s."""
-        nonlocal failed_polls
-        headers = {"Cookie": f"sessionid={person['session']}"}
-        await asyncio.sleep(random.random() * args.poll_every)
-        while True:
-            sent = time.perf_counter()
-            try:
-                response = await harness.http(port, "GET", "/desk/poll", headers)
-                ok = response.status == 200
-            except ConnectionError:
-                ok = False
-            polls.append(time.perf_counter() - sent) if ok else None
-            failed_polls += not ok
-            await asyncio.sleep(max(0.0, args.poll_every - (time.perf_counter() - sent)))
-
-    if args.poll_every:
-        readers += [asyncio.create_task(poll(p)) for p in people]
     print(f"{len(sockets)} desk sockets open in {time.perf_counter() - started:.1f} s")
     users = {p["id"]: p["user"] for p in people}
 
@@ -236,6 +279,10 @@ async def run(args: argparse.Namespace, port: int, people: list[dict[str, Any]],
 
     for person in people:
         await asyncio.to_thread(db, services.set_status, person["user"], "ready")
+    pages = Pages(port, [p["session"] for p in people], args.poll_every)
+    if args.poll_every:  # once they are all ready (setting 200 desks ready is not what is timed)
+        pages.start()
+        await asyncio.sleep(args.poll_every)
 
     profile = cProfile.Profile() if args.profile else None
 
@@ -299,6 +346,7 @@ async def run(args: argparse.Namespace, port: int, people: list[dict[str, Any]],
             await asyncio.to_thread(db, finish, call_id, offered_to)
             await asyncio.sleep(args.gap)
     finally:
+        polls, failed_polls = pages.stop()
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
