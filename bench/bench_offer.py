@@ -34,6 +34,7 @@ import pstats
 import queue
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -446,6 +447,7 @@ def main() -> int:
         folder,
         harness.http_ready(port),
     )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped (timeout, kill): stop the server too
     server.start()
     code = 1
     try:
