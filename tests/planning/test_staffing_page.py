@@ -156,3 +156,17 @@ def test_staff_each_volume_erlang_c_and_a():
     assert weekplan.staff([], 200.0, weekplan.Targets(patience=90)) == []
     with pytest.raises(erlang.StaffingError):
         weekplan.staff([10.0], 200.0, weekplan.Targets(service_level=1.5, patience=90))
+
+
+def test_the_history_of_all_accounts_adds_every_account_s_calls(alpha, beta, personas):
+    """The total is kept in shards by account (reporting/rollups.py): the plan of all accounts reads
+    them all, not the one of the first account."""
+    assert alpha.pk % 16 != beta.pk % 16
+    today = timezone.now().astimezone(alpha.tz).date()
+    for account in (alpha, office_hours(beta)):
+        history.generate(
+            account, weeks=2, until=today, calls_per_week=80, secretaries=[personas["secretary"].pk]
+        )
+    first = today - timedelta(days=21)
+    mine, theirs, everyone = (sum(n for _, n in plans.history(a, first, today)) for a in (alpha, beta, None))
+    assert mine > 50 and theirs > 50 and everyone == mine + theirs

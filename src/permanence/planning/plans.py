@@ -18,7 +18,6 @@ from permanence.accounts.models import Account
 from permanence.planning import weekplan
 from permanence.planning.weekplan import DEFAULT_AHT, HISTORY_WEEKS, Interval, Targets, WeekPlan
 from permanence.reporting import kpis, rollups
-from permanence.reporting.models import Rollup
 
 __all__ = ["DEFAULT_AHT", "HISTORY_WEEKS", "Interval", "Plan", "Targets", "make"]
 
@@ -51,8 +50,7 @@ def history(account: Account | None, first: date, until: date) -> list[tuple[dat
     scope, key, zone = _scope(account)
     start = datetime.combine(first, time(0), tzinfo=zone)
     end = datetime.combine(until, time(0), tzinfo=zone)
-    rows = Rollup.objects.filter(grain="15min", scope=scope, key=key, start__gte=start, start__lt=end)
-    return [(at, float(calls)) for at, calls in rows.values_list("start", "calls") if calls]
+    return [(at, float(calls)) for at, calls in rollups.offered(scope, key, start, end)]
 
 
 def handle_time(account: Account | None, first: date, until: date) -> float | None:
