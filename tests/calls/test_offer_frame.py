@@ -2,6 +2,7 @@
 number of queries whether one secretary is ready or twenty-one, and the desk's socket forwards the frame
 without a query (bench/bench_offer.py times it through the real server with 200 desks open)."""
 
+import asyncio
 from unittest import mock
 
 import pytest
@@ -122,6 +123,58 @@ def test_the_desk_sockets_forward_an_offer_without_a_query(personas, alpha, sett
         assert probe.count == 1
         for socket in sockets:
             await socket.disconnect()
+        await sync_to_async(connections.close_all)()
+
+    fresh_loop.run(scenario(), bound=60)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_offer_frame_does_not_wait_for_the_thread_of_the_pages(personas, alpha, settings):
+    """Django's views run in one thread of the process (the pages' polls: 100 a second with 200 desks
+    open); the socket's frames do not queue behind them."""
+    import threading
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    settings.ALLOWED_HOSTS = ["localhost"]
+    secretary = personas["secretary"]
+    session = SessionStore()
+    session[SESSION_KEY] = str(secretary.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = secretary.get_session_auth_hash()
+    session.save()
+
+    async def scenario():
+        socket = WebsocketCommunicator(
+            application,
+            "/ws/desk/",
+            headers=[(b"cookie", f"sessionid={session.session_key}".encode()), (b"origin", b"http://localhost"),
+                     (b"host", b"localhost")],
+        )
+        connected, _ = await socket.connect()
+        assert connected
+        busy, started = threading.Event(), threading.Event()
+
+        def a_page():  # a view that holds the thread of the views until released
+            started.set()
+            busy.wait(30)
+
+        page = asyncio.ensure_future(sync_to_async(a_page)())  # thread_sensitive: the views' thread
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        try:
+            offer = desk_events.OfferMade(secretary.pk, 7, "Cabinet Alpha", "alpha", "", False, None)
+            await get_channel_layer().group_send(
+                services.desk_group(secretary.pk), {"type": "desk.event", "payload": offer.payload()}
+            )
+            assert (await socket.receive_json_from(timeout=5))["call"] == 7
+            await socket.send_json_to({"type": "ping", "sent": 1})
+            assert (await socket.receive_json_from(timeout=5)) == {"type": "pong", "sent": 1}
+        finally:
+            busy.set()
+            await page
+        await socket.disconnect()
         await sync_to_async(connections.close_all)()
 
     fresh_loop.run(scenario(), bound=60)
