@@ -48,7 +48,7 @@ import harness  # noqa: E402  (tests/cluster/harness.py: the server process, the
 
 AIM_MS = 150.0
 LOST_SECONDS = 10.0  # an offer frame not read by then is counted lost (the layer drops a message after 60 s)
-POLL_SECONDS = 2.0  # the desk page asks /desk/poll this often, socket or not (templates/desk/desk.html)
+POLL_SECONDS = 30.0  # a desk page, its socket open on Redis, polls this often (desk/views.py)
 REDIS_DBS = (9, 8, 7, 6, 5, 4, 3, 2, 1)  # a logical database that nothing else uses (never 11, 12, 13)
 
 
@@ -402,7 +402,7 @@ def main() -> int:
         type=float,
         default=POLL_SECONDS,
         metavar="SECONDS",
-        help=f"each page polls /desk/poll this often (default {POLL_SECONDS:g}, as the desk page; 0: never)",
+        help=f"each page polls /desk/poll this often (default {POLL_SECONDS:g}: a page, socket on Redis)",
     )
     parser.add_argument("--gap", type=float, default=0.02, help="seconds between calls (default 0.02)")
     parser.add_argument(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -102,8 +103,23 @@ def desk(request: HttpRequest) -> HttpResponse:
             .select_related("call__account")[:20],
             "now": timezone.now(),
             "today": _answered_today(user),
+            "poll": poll_milliseconds(),
         },
     )
+
+
+POLL_MS = 2000  # the desk page asks /desk/poll this often without a socket, or when it may miss offers
+POLL_SOCKET_MS = 30000  # with a socket on a shared channel layer: a safety net only
+
+
+def poll_milliseconds() -> dict[str, int]:
+    """How often the desk page asks ``/desk/poll``. Without a socket, every 2 s. With one, every 2 s too
+    when the channel layer is the web process's own memory (an offer made by the worker's dispatch loop
+    cannot reach the socket), every 30 s on a shared layer (Redis), where the socket brings every offer:
+    200 desks polling every 2 s were 100 requests a second that offers waited behind
+    (bench/bench_offer.py). The page also asks at once each time its socket connects again."""
+    shared = "InMemory" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    return {"without_socket": POLL_MS, "with_socket": POLL_SOCKET_MS if shared else POLL_MS}
 
 
 def answered_today(user: Any) -> Any:
