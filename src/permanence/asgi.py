@@ -46,3 +46,7 @@ application = ProtocolTypeRouter({
         path("ws/desk/", DeskConsumer.as_asgi()),
     ]))),
 })
+
+from permanence.warmup import warm_up  # noqa: E402
+
+warm_up()  # templates compiled, catalogues loaded, then the heap frozen out of the collector's reach
