@@ -82,17 +82,7 @@ def staffing(options: Mapping[str, Any], write: Write) -> None:
     if options["calls_per_hour"] is None or options["aht"] is None:
         raise Failure("Give --calls-per-hour and --aht, or --input FILE.csv.")
     try:
-        found = erlang.required_agents(
-            options["calls_per_hour"],
-            options["aht"],
-            target_sl=options["target_sl"],
-            target_seconds=options["target_seconds"],
-            target_asa=options["target_asa"],
-            patience=options["patience"],
-            max_abandonment=options["max_abandonment"],
-            max_occupancy=options["max_occupancy"],
-            shrinkage=options["shrinkage"],
-        )
+        found = erlang.required_agents(options["calls_per_hour"], options["aht"], **staffing_targets(options))
     except erlang.StaffingError as exc:
         raise Failure(str(exc)) from None
     perf = found.performance
@@ -119,6 +109,16 @@ def staffing(options: Mapping[str, Any], write: Write) -> None:
     )
 
 
+TARGET_OPTIONS = (
+    "target_sl", "target_seconds", "target_asa", "patience", "max_abandonment", "max_occupancy", "shrinkage"
+)
+
+
+def staffing_targets(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The targets among the options: ``erlang.required_agents``' keywords, ``grid.Targets``' fields."""
+    return {name: options[name] for name in TARGET_OPTIONS}
+
+
 def plan_file(options: Mapping[str, Any], write: Write) -> None:
     for single in ("calls_per_hour", "aht"):
         if options[single] is not None:
@@ -129,34 +129,19 @@ def plan_file(options: Mapping[str, Any], write: Write) -> None:
     minutes = options["interval_minutes"]
     if not (math.isfinite(minutes) and minutes > 0):
         raise Failure("--interval-minutes must be positive.")
+    from permanence.planning import grid  # numpy: only for a file
+
+    wanted = grid.Targets(**staffing_targets(options))
     try:
-        erlang.check_targets(
-            options["target_sl"],
-            options["target_seconds"],
-            options["patience"],
-            options["max_abandonment"],
-            options["max_occupancy"],
-            options["shrinkage"],
-        )
+        wanted.check()
     except erlang.StaffingError as exc:
         raise Failure(str(exc)) from None
     volumes = read_volumes(options["input"])
-    from permanence.planning import grid  # numpy and scipy: only for a file
-
-    targets = grid.Targets(
-        target_sl=options["target_sl"],
-        target_seconds=options["target_seconds"],
-        target_asa=options["target_asa"],
-        patience=options["patience"],
-        max_abandonment=options["max_abandonment"],
-        max_occupancy=options["max_occupancy"],
-        shrinkage=options["shrinkage"],
-    )
     try:
-        plan = grid.required_agents([calls_per_hour(c, minutes) for c in volumes.calls], volumes.aht, targets)
+        plan = grid.required_agents([calls_per_hour(c, minutes) for c in volumes.calls], volumes.aht, wanted)
     except erlang.StaffingError as exc:  # checked row by row before: not expected
         raise Failure(str(exc)) from None
-    text = plan_csv(volumes, plan, abandonment=targets.patience is not None)
+    text = plan_csv(volumes, plan, abandonment=wanted.patience is not None)
     if options["output"] is None:
         write(text)
         return
