@@ -88,9 +88,7 @@ def world(
     trained on ``trained_on`` of them (the same share of every account), signed in."""
     from datetime import time as clock
 
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.hashers import make_password
-    from django.contrib.sessions.backends.db import SessionStore
     from django.db import transaction
     from django.utils import timezone
 
@@ -136,14 +134,7 @@ def world(
     closed = [a.slug for a in made if not a.opening_status(now).is_open]
     if closed:
         raise SystemExit(f"bench_offer: accounts closed now ({closed[0]}...): the calls would be turned away")
-    out = []
-    for user in users:
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        out.append({"id": user.pk, "session": session.session_key, "user": user})
+    out = [{"id": user.pk, "session": harness.signed_in(user), "user": user} for user in users]
     return out, numbers
 
 
