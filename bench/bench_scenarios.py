@@ -19,6 +19,7 @@ import gc
 import json
 import os
 import statistics
+import sys
 import time as clock
 from collections.abc import Callable
 from pathlib import Path
@@ -72,23 +73,12 @@ def generate(steps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _typed(value: Any) -> Any:
-    """CBaseLoader keeps every scalar a string; give booleans and numbers back their types (as the schema
-    test does)."""
-    if isinstance(value, dict):
-        return {k: _typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_typed(v) for v in value]
-    if value in ("true", "false"):
-        return value == "true"
-    if value.isdigit():
-        return int(value)
-    return value
-
-
 def _peer(validator: Any) -> Callable[[str], bool]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from scenario_helpers import typed  # the schema test's own typing of BaseLoader's strings
+
     def check(text: str) -> bool:
-        return bool(validator.is_valid(_typed(yaml.load(text, Loader=yaml.CBaseLoader))))
+        return bool(validator.is_valid(typed(yaml.load(text, Loader=yaml.CBaseLoader))))
 
     return check
 

@@ -69,3 +69,17 @@ def large_scenario(groups=200, phase_every=4, lonely=True):
         lines.append("  lonely: {say: 'Jamais atteinte', next: done}")
     lines += ["settings:", "  max_questions: 1000"]
     return "\n".join(lines) + "\n"
+
+
+def typed(value: Any) -> Any:
+    """YAML's BaseLoader keeps every scalar a string; give booleans and numbers back their types (for the
+    JSON Schema, which expects them typed)."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    if value in ("true", "false"):
+        return value == "true"
+    if value.isdigit():
+        return int(value)
+    return value

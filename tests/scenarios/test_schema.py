@@ -7,6 +7,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from scenario_helpers import typed
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "scenario.schema.json").read_text(encoding="utf-8"))
 LIBRARY = ROOT / "src" / "permanence" / "scenarios" / "library"
@@ -19,21 +21,8 @@ def test_schema_is_valid():
 @pytest.mark.parametrize("path", sorted(LIBRARY.glob("*.yaml")), ids=lambda p: p.stem)
 def test_library_matches_the_schema(path):
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CBaseLoader)  # keys as written
-    errors = [e.message for e in Draft202012Validator(SCHEMA).iter_errors(_typed(document))]
+    errors = [e.message for e in Draft202012Validator(SCHEMA).iter_errors(typed(document))]
     assert errors == []
-
-
-def _typed(value):
-    """BaseLoader keeps every scalar a string; give booleans and numbers back their types."""
-    if isinstance(value, dict):
-        return {k: _typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_typed(v) for v in value]
-    if value in ("true", "false"):
-        return value == "true"
-    if value.isdigit():
-        return int(value)
-    return value
 
 
 @pytest.mark.parametrize("bad", [
