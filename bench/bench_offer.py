@@ -134,7 +134,9 @@ def world(
     closed = [a.slug for a in made if not a.opening_status(now).is_open]
     if closed:
         raise SystemExit(f"bench_offer: accounts closed now ({closed[0]}...): the calls would be turned away")
-    out = [{"id": user.pk, "session": harness.signed_in(user), "user": user} for user in users]
+    from factories import session_key_for
+
+    out = [{"id": user.pk, "session": session_key_for(user), "user": user} for user in users]
     return out, numbers
 
 

@@ -55,3 +55,22 @@ def office_hours(account: Any) -> Any:
     account.closed_on_holidays = True
     account.save(update_fields=["closed_on_holidays"])
     return account
+
+
+def session_key_for(user: Any, device: Any = None) -> str:
+    """The key of a session of ``user`` signed in, made directly (no password; ``device``: the second
+    factor passed, as django_otp.login records it): what a bot's or a socket's cookie carries."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    if device is not None:
+        from django_otp import DEVICE_ID_SESSION_KEY
+
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.create()
+    assert session.session_key is not None
+    return session.session_key

@@ -7,6 +7,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 
 import fresh_loop
+from factories import session_key_for
 from permanence.asgi import application
 from permanence.calls import services
 
@@ -14,22 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def connect(user, device=None):
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    def make_session():
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        if device is not None:  # the second factor passed, as django_otp.login records it
-            from django_otp import DEVICE_ID_SESSION_KEY
-
-            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        return session.session_key
-
-    key = await sync_to_async(make_session)()
+    key = await sync_to_async(session_key_for)(user, device)
     communicator = WebsocketCommunicator(
         application,
         "/ws/desk/",

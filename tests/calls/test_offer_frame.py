@@ -14,7 +14,7 @@ from django.db.backends import utils
 from django.test.utils import CaptureQueriesContext
 
 import fresh_loop
-from factories import make_user
+from factories import make_user, session_key_for
 from permanence.asgi import application
 from permanence.calls import desk_events, services
 from permanence.calls.models import Call
@@ -81,21 +81,9 @@ class Counted:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_desk_sockets_forward_an_offer_without_a_query(personas, alpha, settings):
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
     settings.ALLOWED_HOSTS = ["localhost"]
     people = [personas["secretary"], *(make_user(f"desk{i}", Role.SECRETARY) for i in range(4))]
-
-    def session_of(user):
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.save()
-        return session.session_key
-
-    keys = [session_of(user) for user in people]
+    keys = [session_key_for(user) for user in people]
 
     async def scenario():
         sockets = []
@@ -134,22 +122,15 @@ def test_an_offer_frame_does_not_wait_for_the_thread_of_the_pages(personas, alph
     open); the socket's frames do not queue behind them."""
     import threading
 
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
     settings.ALLOWED_HOSTS = ["localhost"]
     secretary = personas["secretary"]
-    session = SessionStore()
-    session[SESSION_KEY] = str(secretary.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = secretary.get_session_auth_hash()
-    session.save()
+    key = session_key_for(secretary)
 
     async def scenario():
         socket = WebsocketCommunicator(
             application,
             "/ws/desk/",
-            headers=[(b"cookie", f"sessionid={session.session_key}".encode()), (b"origin", b"http://localhost"),
+            headers=[(b"cookie", f"sessionid={key}".encode()), (b"origin", b"http://localhost"),
                      (b"host", b"localhost")],
         )
         connected, _ = await socket.connect()

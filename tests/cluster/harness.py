@@ -1833,21 +1833,6 @@ def run(config: Config, *, all_handled: bool = True) -> tuple[Outcome, dict[str,
 # The Django side, run as a script with DJANGO_SETTINGS_MODULE set
 
 
-def signed_in(user: Any) -> str:
-    """A session key of ``user`` signed in, made directly (no password, no second factor): the key a
-    bot's cookie carries."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    assert session.session_key is not None
-    return session.session_key
-
-
 def setup(bots: int) -> dict[str, Any]:
     """The demo accounts open round the clock (CI runs at any hour: no closed account, no holiday), every
     message sent at once (no daily digest), and ``bots`` secretaries trained on them, signed in."""
@@ -1886,7 +1871,9 @@ def setup(bots: int) -> dict[str, Any]:
     for account in accounts:
         if not account.opening_status(now).is_open or account.status != "active":
             raise SystemExit(f"{account.slug} is not open now: the calls would be turned away")
-    out = [{"id": user.pk, "session": signed_in(user)} for user in users]
+    from factories import session_key_for
+
+    out = [{"id": user.pk, "session": session_key_for(user)} for user in users]
     numbers = [
         n
         for a in accounts
